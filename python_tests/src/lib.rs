@@ -1,0 +1,10 @@
+//! `ndbind_test`: the conformance module of CONFORMANCE.md, written the way
+//! a user of ndbind writes bindings. One file per CONFORMANCE section.
+
+mod functions;
+
+ndbind::module!(ndbind_test, |m| {
+    m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
+    functions::bind(m)?;
+    Ok(())
+});

@@ -1,0 +1,13 @@
+//! The built-in casters, one file per family of types.
+
+mod bytes;
+mod map;
+mod object;
+mod option;
+mod scalar;
+mod seq;
+mod string;
+mod time;
+mod tuple;
+
+pub use bytes::Bytes;

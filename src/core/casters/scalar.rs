@@ -1,0 +1,220 @@
+//! `bool`, integers of every width, `f32`/`f64`, and `()` → `None`.
+//!
+//! Integers: an out-of-range value is a failed match, never a wrap-around.
+//! Only `int` (and, in the conversion pass, objects with `__index__`) match;
+//! floats never become integers. Floats: `float` matches; in the conversion
+//! pass so do `int` and objects with `__float__`.
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::object::{Borrowed, Object};
+
+impl FromPy for bool {
+    #[inline]
+    fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<bool> {
+        // SAFETY: comparing against the two bool singletons.
+        unsafe {
+            if obj.as_ptr() == ffi::Py_True() {
+                Some(true)
+            } else if obj.as_ptr() == ffi::Py_False() {
+                Some(false)
+            } else {
+                None
+            }
+        }
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("bool")
+    }
+}
+
+impl IntoPy for bool {
+    #[inline]
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        // SAFETY: PyBool_FromLong returns a new reference to a singleton.
+        unsafe { Object::from_owned_or_err(ffi::PyBool_FromLong(self as _)) }
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("bool")
+    }
+}
+
+/// An `int` (or, when converting, an `__index__` object) as `i64`, with
+/// `u64` values above `i64::MAX` reported separately. Never leaves an error.
+#[inline]
+fn load_int(obj: Borrowed<'_>, convert: bool) -> Option<Wide> {
+    // SAFETY: type checks before type-specific calls; every error raised by
+    // a conversion is cleared before returning.
+    unsafe {
+        let p = obj.as_ptr();
+        if ffi::PyLong_Check(p) != 0 {
+            return long_value(p);
+        }
+        if !convert || ffi::PyFloat_Check(p) != 0 {
+            return None;
+        }
+        let tp = ffi::Py_TYPE(p);
+        let nb = (*tp).tp_as_number;
+        if nb.is_null() || (*nb).nb_index.is_none() {
+            return None;
+        }
+        let idx = ffi::PyNumber_Index(p);
+        if idx.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let r = long_value(idx);
+        ffi::Py_DECREF(idx);
+        r
+    }
+}
+
+enum Wide {
+    Signed(i64),
+    Unsigned(u64),
+}
+
+/// # Safety
+/// `p` is an `int` object and the GIL is held.
+#[inline]
+unsafe fn long_value(p: *mut ffi::PyObject) -> Option<Wide> {
+    let mut overflow = 0;
+    let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
+    if overflow == 0 {
+        if v == -1 && !ffi::PyErr_Occurred().is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        return Some(Wide::Signed(v));
+    }
+    if overflow < 0 {
+        return None;
+    }
+    let u = ffi::PyLong_AsUnsignedLongLong(p);
+    if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
+        ffi::PyErr_Clear();
+        return None;
+    }
+    Some(Wide::Unsigned(u))
+}
+
+macro_rules! int_caster {
+    ($($t:ty),*) => {$(
+        impl FromPy for $t {
+            #[inline]
+            fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<$t> {
+                match load_int(obj, convert)? {
+                    Wide::Signed(v) => <$t>::try_from(v).ok(),
+                    Wide::Unsigned(v) => <$t>::try_from(v).ok(),
+                }
+            }
+            fn type_name(out: &mut String) { out.push_str("int") }
+        }
+
+        impl IntoPy for $t {
+            #[inline]
+            #[allow(irrefutable_let_patterns)]
+            fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+                // SAFETY: plain constructors returning a new reference or NULL.
+                unsafe {
+                    let p = if let Ok(v) = i64::try_from(self) {
+                        ffi::PyLong_FromLongLong(v)
+                    } else {
+                        ffi::PyLong_FromUnsignedLongLong(self as u64)
+                    };
+                    Object::from_owned_or_err(p)
+                }
+            }
+            fn type_name(out: &mut String) { out.push_str("int") }
+        }
+    )*};
+}
+
+int_caster!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+impl FromPy for f64 {
+    #[inline]
+    fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<f64> {
+        // SAFETY: type checks before type-specific calls; errors are cleared.
+        unsafe {
+            let p = obj.as_ptr();
+            if ffi::PyFloat_CheckExact(p) != 0 {
+                return Some(ffi::PyFloat_AS_DOUBLE(p));
+            }
+            let is_float = ffi::PyFloat_Check(p) != 0;
+            if !is_float && !convert {
+                return None;
+            }
+            if !is_float {
+                // Conversion pass: int, or anything with __float__ (NumPy scalars).
+                let nb = (*ffi::Py_TYPE(p)).tp_as_number;
+                let has_float = !nb.is_null() && (*nb).nb_float.is_some();
+                if ffi::PyLong_Check(p) == 0 && !has_float {
+                    return None;
+                }
+            }
+            let v = ffi::PyFloat_AsDouble(p);
+            if v == -1.0 && !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            Some(v)
+        }
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("float")
+    }
+}
+
+impl FromPy for f32 {
+    #[inline]
+    fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<f32> {
+        f64::from_py(obj, convert).map(|v| v as f32)
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("float")
+    }
+}
+
+impl IntoPy for f64 {
+    #[inline]
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        // SAFETY: plain constructor returning a new reference or NULL.
+        unsafe { Object::from_owned_or_err(ffi::PyFloat_FromDouble(self)) }
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("float")
+    }
+}
+
+impl IntoPy for f32 {
+    #[inline]
+    fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+        (self as f64).into_py(ctx)
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("float")
+    }
+}
+
+impl IntoPy for () {
+    #[inline]
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        Ok(Object::none())
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("None")
+    }
+}
+
+/// `Err(PyErr)` alone as a return type (a function that only raises).
+impl IntoPy for PyErr {
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        Err(self)
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("typing.NoReturn")
+    }
+}

@@ -1,0 +1,275 @@
+//! Python exceptions as Rust errors.
+
+use std::borrow::Cow;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use pyo3_ffi as ffi;
+
+use crate::core::object::{Borrowed, Object};
+
+/// `Result` whose error is a Python exception.
+pub type PyResult<T> = Result<T, PyErr>;
+
+/// A Python exception, either still to be created (cheap: a type and a
+/// message) or fetched from the interpreter (type, value and traceback are
+/// kept, so re-raising it preserves the traceback).
+///
+/// ```ignore
+/// fn checked_div(a: i64, b: i64) -> PyResult<i64> {
+///     if b == 0 { return Err(PyErr::value_error("division by zero")); }
+///     Ok(a / b)
+/// }
+/// ```
+pub struct PyErr {
+    state: State,
+}
+
+enum State {
+    /// An exception type (a borrowed pointer to a type that outlives the
+    /// interpreter's use of it: a builtin or a registered one) and a message.
+    Lazy { ty: *mut ffi::PyObject, msg: Cow<'static, str> },
+    /// An exception fetched from the interpreter.
+    Fetched { ty: Object, value: Option<Object>, tb: Option<Object> },
+}
+
+macro_rules! builtin_ctor {
+    ($($(#[$doc:meta])* $fn:ident => $exc:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $fn(msg: impl Into<Cow<'static, str>>) -> PyErr {
+            // SAFETY: reading the address of a builtin exception type, which
+            // the interpreter keeps alive for its whole life.
+            PyErr::lazy(unsafe { ffi::$exc }, msg.into())
+        }
+    )*};
+}
+
+impl PyErr {
+    fn lazy(ty: *mut ffi::PyObject, msg: Cow<'static, str>) -> PyErr {
+        PyErr { state: State::Lazy { ty, msg } }
+    }
+
+    builtin_ctor! {
+        /// `ValueError(msg)`.
+        value_error => PyExc_ValueError;
+        /// `TypeError(msg)`.
+        type_error => PyExc_TypeError;
+        /// `IndexError(msg)`.
+        index_error => PyExc_IndexError;
+        /// `KeyError(msg)`.
+        key_error => PyExc_KeyError;
+        /// `RuntimeError(msg)`.
+        runtime_error => PyExc_RuntimeError;
+        /// `OverflowError(msg)`.
+        overflow_error => PyExc_OverflowError;
+        /// `BufferError(msg)`.
+        buffer_error => PyExc_BufferError;
+        /// `AttributeError(msg)`.
+        attribute_error => PyExc_AttributeError;
+        /// `NotImplementedError(msg)`.
+        not_implemented_error => PyExc_NotImplementedError;
+        /// `OSError(msg)`.
+        os_error => PyExc_OSError;
+        /// `MemoryError(msg)`.
+        memory_error => PyExc_MemoryError;
+        /// `StopIteration(msg)`.
+        stop_iteration => PyExc_StopIteration;
+        /// `ZeroDivisionError(msg)`.
+        zero_division_error => PyExc_ZeroDivisionError;
+    }
+
+    /// An exception of a type registered with [`crate::Module::add_exception`].
+    ///
+    /// Panics if the type was not registered yet (a programming error).
+    pub fn new(ty: &ExceptionType, msg: impl Into<Cow<'static, str>>) -> PyErr {
+        let p = ty.ptr.load(Ordering::Acquire);
+        assert!(!p.is_null(), "ndbind: exception type used before registration");
+        PyErr::lazy(p, msg.into())
+    }
+
+    /// An exception of the given type object (kept alive by the error).
+    pub fn from_type(ty: Borrowed<'_>, msg: impl Into<Cow<'static, str>>) -> PyErr {
+        PyErr {
+            state: State::Fetched {
+                ty: ty.to_owned(),
+                value: Object::str(&msg.into()).ok(),
+                tb: None,
+            },
+        }
+    }
+
+    /// Takes the pending Python exception. If none is pending (a bug in the
+    /// caller), a `SystemError` stands in for it.
+    pub fn fetch() -> PyErr {
+        Self::take().unwrap_or_else(|| {
+            // SAFETY: address of a builtin exception type.
+            PyErr::lazy(unsafe { ffi::PyExc_SystemError }, "error return without exception set".into())
+        })
+    }
+
+    /// Takes the pending Python exception, if any.
+    pub fn take() -> Option<PyErr> {
+        let (mut ty, mut value, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: PyErr_Fetch transfers ownership of the three (possibly NULL)
+        // references to us; the GIL is held.
+        unsafe {
+            ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+            let ty = Object::from_owned(ty)?;
+            Some(PyErr {
+                state: State::Fetched { ty, value: Object::from_owned(value), tb: Object::from_owned(tb) },
+            })
+        }
+    }
+
+    /// Sets this exception as the interpreter's pending exception.
+    pub fn restore(self) {
+        // SAFETY: the GIL is held; PyErr_Restore steals the references.
+        unsafe {
+            match self.state {
+                State::Lazy { ty, msg } => match CString::new(msg.as_bytes()) {
+                    Ok(c) => ffi::PyErr_SetString(ty, c.as_ptr()),
+                    Err(_) => ffi::PyErr_SetString(ty, c"(message contained a NUL byte)".as_ptr()),
+                },
+                State::Fetched { ty, value, tb } => ffi::PyErr_Restore(
+                    ty.into_ptr(),
+                    value.map_or(std::ptr::null_mut(), Object::into_ptr),
+                    tb.map_or(std::ptr::null_mut(), Object::into_ptr),
+                ),
+            }
+        }
+    }
+
+    /// Raises this exception and returns NULL, for `extern "C"` entry points.
+    pub fn restore_null<T>(self) -> *mut T {
+        self.restore();
+        std::ptr::null_mut()
+    }
+
+    /// `isinstance(self, ty)` for the exception's type.
+    pub fn is_instance_of(&self, ty: *mut ffi::PyObject) -> bool {
+        let mine = match &self.state {
+            State::Lazy { ty, .. } => *ty,
+            State::Fetched { ty, .. } => ty.as_ptr(),
+        };
+        // SAFETY: both are exception type objects.
+        unsafe { ffi::PyErr_GivenExceptionMatches(mine, ty) != 0 }
+    }
+
+    /// The message (`str(exc)`), for diagnostics.
+    pub fn message(&self) -> String {
+        match &self.state {
+            State::Lazy { msg, .. } => msg.to_string(),
+            State::Fetched { value: Some(v), .. } => v.borrow().str().unwrap_or_default(),
+            State::Fetched { value: None, .. } => String::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for PyErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PyErr({:?})", self.message())
+    }
+}
+
+impl std::fmt::Display for PyErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// Maps common Rust errors onto the matching Python exception classes.
+macro_rules! map_error {
+    ($($ty:ty => $ctor:ident;)*) => {$(
+        impl From<$ty> for PyErr {
+            fn from(e: $ty) -> PyErr { PyErr::$ctor(e.to_string()) }
+        }
+    )*};
+}
+
+map_error! {
+    std::num::ParseIntError => value_error;
+    std::num::ParseFloatError => value_error;
+    std::num::TryFromIntError => overflow_error;
+    std::str::Utf8Error => value_error;
+    std::string::FromUtf8Error => value_error;
+    std::fmt::Error => runtime_error;
+    std::collections::TryReserveError => memory_error;
+    std::time::TryFromFloatSecsError => value_error;
+    Box<dyn std::error::Error + Send + Sync> => runtime_error;
+}
+
+impl From<std::io::Error> for PyErr {
+    fn from(e: std::io::Error) -> PyErr {
+        use std::io::ErrorKind::*;
+        // SAFETY: addresses of builtin exception types.
+        let ty = unsafe {
+            match e.kind() {
+                NotFound => ffi::PyExc_FileNotFoundError,
+                PermissionDenied => ffi::PyExc_PermissionError,
+                AlreadyExists => ffi::PyExc_FileExistsError,
+                TimedOut => ffi::PyExc_TimeoutError,
+                Interrupted => ffi::PyExc_InterruptedError,
+                _ => ffi::PyExc_OSError,
+            }
+        };
+        PyErr::lazy(ty, e.to_string().into())
+    }
+}
+
+/// A module-registered exception class, declared as a `static` and created
+/// by [`crate::Module::add_exception`].
+///
+/// ```ignore
+/// static CUSTOM: ExceptionType = ExceptionType::new();
+/// m.add_exception(&CUSTOM, c"CustomError", None)?;
+/// // later, in a bound function:
+/// return Err(PyErr::new(&CUSTOM, "it went wrong"));
+/// ```
+pub struct ExceptionType {
+    ptr: AtomicPtr<ffi::PyObject>,
+}
+
+impl ExceptionType {
+    /// An unregistered exception type.
+    pub const fn new() -> Self {
+        ExceptionType { ptr: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// The type object, once registered.
+    pub fn get(&self) -> Option<Borrowed<'static>> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: a registered type is kept alive forever (one strong
+        // reference is leaked into this static).
+        (!p.is_null()).then(|| unsafe { Borrowed::from_ptr(p) })
+    }
+
+    pub(crate) fn set(&self, ty: Object) {
+        let old = self.ptr.swap(ty.into_ptr(), Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: we owned the reference stored before.
+            unsafe { ffi::Py_DECREF(old) }
+        }
+    }
+}
+
+impl Default for ExceptionType {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Turns a caught panic payload into a Python exception (see
+/// [`crate::core::internals::panic_exception`]).
+pub(crate) fn panic_to_pyerr(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Rust panic (payload is not a string)".to_owned()
+    };
+    match crate::core::internals::panic_exception() {
+        Some(ty) => PyErr::lazy(ty, format!("Rust panic: {msg}").into()),
+        None => PyErr::runtime_error(format!("Rust panic: {msg}")),
+    }
+}

@@ -1,0 +1,188 @@
+//! Annotations passed to [`crate::Module::def`] after the function:
+//! argument names and defaults, markers, docstrings, return value policy.
+//!
+//! ```ignore
+//! m.def("add", add, (arg("a"), arg("b").default(1), doc("Adds.")))?;
+//! m.def("f", f, (arg("x"), pos_only(), arg("y"), kw_only(), arg("z").noconvert()))?;
+//! ```
+
+use crate::core::caster::{IntoPy, ReturnCtx};
+use crate::core::object::Object;
+
+/// How a returned reference or view relates to Rust-owned data (nanobind's
+/// `rv_policy`). Values returned by value are always moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RvPolicy {
+    /// Decide from the return type (moves values, copies ownerless data).
+    #[default]
+    Automatic,
+    /// Like `Automatic`, but references become `Reference`.
+    AutomaticReference,
+    /// Python takes ownership of the returned data.
+    TakeOwnership,
+    /// Copy the returned data into a new Python-owned object.
+    Copy,
+    /// Move the returned data into a new Python-owned object.
+    Move,
+    /// Reference the data without owning it (the caller guarantees lifetime).
+    Reference,
+    /// Reference the data and keep `self` alive while the result lives.
+    ReferenceInternal,
+    /// Refuse to create a new Python object: only existing ones are returned.
+    None,
+}
+
+/// A named argument, with an optional default value and flags.
+pub struct Arg {
+    pub(crate) name: &'static str,
+    pub(crate) default: Option<Object>,
+    pub(crate) default_repr: Option<String>,
+    pub(crate) noconvert: bool,
+    pub(crate) none: bool,
+}
+
+/// Names the next parameter.
+///
+/// ```ignore
+/// m.def("scale", scale, (arg("a"), arg("f").default(2.0)))?;
+/// ```
+pub fn arg(name: &'static str) -> Arg {
+    Arg { name, default: None, default_repr: None, noconvert: false, none: false }
+}
+
+impl Arg {
+    /// A default value, converted to Python now (module init holds the GIL).
+    /// A value that fails to convert makes the binding fail at import time.
+    pub fn default<T: IntoPy>(mut self, value: T) -> Arg {
+        match value.into_py(&ReturnCtx::default()) {
+            Ok(obj) => self.default = Some(obj),
+            Err(e) => {
+                self.default_repr = Some(format!("<default failed: {e}>"));
+            }
+        }
+        self
+    }
+
+    /// Overrides how the default is shown in signatures.
+    pub fn default_repr(mut self, repr: impl Into<String>) -> Arg {
+        self.default_repr = Some(repr.into());
+        self
+    }
+
+    /// Never convert this argument implicitly (not even in the second
+    /// overload pass).
+    pub fn noconvert(mut self) -> Arg {
+        self.noconvert = true;
+        self
+    }
+
+    /// Let `None` reach the caster (for casters that can represent it).
+    pub fn none(mut self) -> Arg {
+        self.none = true;
+        self
+    }
+}
+
+/// A docstring for the binding.
+pub struct Doc(pub(crate) &'static str);
+
+/// A docstring for the binding.
+pub fn doc(text: &'static str) -> Doc {
+    Doc(text)
+}
+
+/// Marker: the parameters named before it are positional-only (`/`).
+pub struct PosOnly;
+
+/// Marker: the parameters named after it are keyword-only (`*`).
+pub struct KwOnly;
+
+/// The parameters named before this marker are positional-only.
+pub fn pos_only() -> PosOnly {
+    PosOnly
+}
+
+/// The parameters named after this marker are keyword-only.
+pub fn kw_only() -> KwOnly {
+    KwOnly
+}
+
+/// Everything collected from a binding's annotations (non-generic).
+#[derive(Default)]
+pub struct FuncExtras {
+    pub(crate) args: Vec<Arg>,
+    pub(crate) doc: Option<&'static str>,
+    pub(crate) pos_only: Option<usize>,
+    pub(crate) kw_only: Option<usize>,
+    pub(crate) policy: RvPolicy,
+}
+
+/// One annotation, or a tuple of them.
+pub trait Extra {
+    /// Records itself.
+    fn apply(self, e: &mut FuncExtras);
+}
+
+impl Extra for Arg {
+    fn apply(self, e: &mut FuncExtras) {
+        e.args.push(self)
+    }
+}
+impl Extra for Doc {
+    fn apply(self, e: &mut FuncExtras) {
+        e.doc = Some(self.0)
+    }
+}
+impl Extra for PosOnly {
+    fn apply(self, e: &mut FuncExtras) {
+        e.pos_only = Some(e.args.len())
+    }
+}
+impl Extra for KwOnly {
+    fn apply(self, e: &mut FuncExtras) {
+        e.kw_only = Some(e.args.len())
+    }
+}
+impl Extra for RvPolicy {
+    fn apply(self, e: &mut FuncExtras) {
+        e.policy = self
+    }
+}
+impl Extra for &'static str {
+    /// A bare string is the docstring.
+    fn apply(self, e: &mut FuncExtras) {
+        e.doc = Some(self)
+    }
+}
+impl Extra for () {
+    fn apply(self, _: &mut FuncExtras) {}
+}
+impl<T: Extra, const N: usize> Extra for [T; N] {
+    fn apply(self, e: &mut FuncExtras) {
+        for x in self {
+            x.apply(e)
+        }
+    }
+}
+
+macro_rules! extra_tuple {
+    ($($T:ident $i:tt),+) => {
+        impl<$($T: Extra),+> Extra for ($($T,)+) {
+            fn apply(self, e: &mut FuncExtras) { $( self.$i.apply(e); )+ }
+        }
+    };
+}
+extra_tuple!(A 0);
+extra_tuple!(A 0, B 1);
+extra_tuple!(A 0, B 1, C 2);
+extra_tuple!(A 0, B 1, C 2, D 3);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12);
+extra_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13);

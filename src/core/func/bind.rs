@@ -1,0 +1,148 @@
+//! The generic shells: one impl per arity turns a Rust callable into
+//! [`FuncParts`]. Each monomorphisation is a few lines: load the arguments
+//! into stack holders, call, convert the result.
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{type_name_of, ArgCaster, IntoPy, Param, ReturnCtx, Span};
+use crate::core::error::PyResult;
+use crate::core::func::record::{FuncParts, NEXT_OVERLOAD};
+use crate::core::object::{Borrowed, Object};
+
+/// A Rust callable that can be bound as a Python function.
+///
+/// Implemented for `fn` items and closures of 0 to 12 parameters whose
+/// parameter types are [`Param`]s and whose return type is [`IntoPy`]
+/// (including `Result<T, E>` with `E: Into<PyErr>`). `M` is an inference
+/// marker; callers never name it.
+///
+/// Parameters may borrow from their arguments (`&str`, `&[u8]`, array
+/// views): the second bound asks the callable to accept *any* lifetime, so
+/// nothing borrowed can escape the call.
+pub trait IntoFunction<M>: 'static {
+    /// The record parts the core needs.
+    fn into_parts(self) -> FuncParts;
+}
+
+/// Outcome of a failed argument load: an error a caster set aborts the call.
+#[cold]
+#[inline(never)]
+pub(crate) fn load_failed() -> *mut ffi::PyObject {
+    // SAFETY: only reads the thread state's error indicator (GIL held).
+    if unsafe { ffi::PyErr_Occurred() }.is_null() {
+        NEXT_OVERLOAD
+    } else {
+        std::ptr::null_mut()
+    }
+}
+
+/// Converts the call's result into the vectorcall return convention.
+#[inline]
+pub(crate) fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
+    match r {
+        Ok(o) => o.into_ptr(),
+        Err(e) => e.restore_null(),
+    }
+}
+
+/// The alias check: false (with `ValueError` set) when a writable argument
+/// overlaps another array argument. Free unless an argument is writable.
+#[inline]
+pub(crate) fn spans_ok(spans: &[Option<Span>]) -> bool {
+    if spans.iter().any(|s| matches!(s, Some(Span { writable: true, .. }))) {
+        crate::core::func::bind::check_overlap(spans)
+    } else {
+        true
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn check_overlap(spans: &[Option<Span>]) -> bool {
+    for (i, a) in spans.iter().enumerate() {
+        let Some(a) = a else { continue };
+        for (j, b) in spans.iter().enumerate() {
+            let Some(b) = b else { continue };
+            if i == j || !(a.writable || b.writable) || a.lo == a.hi || b.lo == b.hi {
+                continue;
+            }
+            if a.lo < b.hi && b.lo < a.hi {
+                crate::core::error::PyErr::value_error(format!(
+                    "array arguments {i} and {j} overlap in memory, but argument {} is writable \
+                     (a mutable view must not alias another argument)",
+                    if a.writable { i } else { j }
+                ))
+                .restore();
+                return false;
+            }
+        }
+    }
+    true
+}
+
+macro_rules! impl_into_function {
+    ($n:expr; $($P:ident $h:ident $i:tt),*) => {
+        impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
+        where
+            F: Fn($($P),*) -> R + 'static,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            R: IntoPy,
+            $($P: Param,)*
+        {
+            fn into_parts(self) -> FuncParts {
+                #[allow(unused_variables, unused_unsafe)]
+                unsafe fn call<F, R, $($P,)*>(
+                    data: *const (),
+                    args: *const *mut ffi::PyObject,
+                    convert: u64,
+                    ctx: &ReturnCtx,
+                ) -> *mut ffi::PyObject
+                where
+                    F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+                    R: IntoPy,
+                    $($P: Param,)*
+                {
+                    // SAFETY: `data` is the boxed `F` of this record, alive as
+                    // long as the function object.
+                    let f = unsafe { &*(data as *const F) };
+                    $(
+                        let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
+                        // SAFETY: the dispatcher passes exactly `nargs` valid
+                        // argument pointers that outlive this call.
+                        let obj = unsafe { Borrowed::from_ptr(*args.add($i)) };
+                        if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << $i) != 0) {
+                            return load_failed();
+                        }
+                    )*
+                    if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
+                        return std::ptr::null_mut();
+                    }
+                    let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*);
+                    finish(r.into_py(ctx))
+                }
+
+                fn sig<R: IntoPy, $($P: Param,)*>(out: &mut Vec<String>) {
+                    $( out.push(type_name_of(<$P::Caster as ArgCaster>::type_name)); )*
+                    out.push(type_name_of(R::type_name));
+                }
+
+                let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
+                FuncParts::new(self, call::<F, R, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none)
+            }
+        }
+    };
+}
+
+impl_into_function!(0;);
+impl_into_function!(1; A0 h0 0);
+impl_into_function!(2; A0 h0 0, A1 h1 1);
+impl_into_function!(3; A0 h0 0, A1 h1 1, A2 h2 2);
+impl_into_function!(4; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3);
+impl_into_function!(5; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4);
+impl_into_function!(6; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5);
+impl_into_function!(7; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6);
+impl_into_function!(8; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7);
+impl_into_function!(9; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8);
+impl_into_function!(10; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9);
+impl_into_function!(11; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10);
+impl_into_function!(12; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11);

@@ -1,0 +1,180 @@
+//! Calling a bound function: vectorcall entry, argument arrangement,
+//! nanobind-style two-pass overload resolution, the mismatch error.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::ReturnCtx;
+use crate::core::error::{panic_to_pyerr, PyErr};
+use crate::core::func::func_type::FuncObject;
+use crate::core::func::record::{FuncRecord, NEXT_OVERLOAD};
+use crate::core::func::signature;
+use crate::core::object::Borrowed;
+
+/// Arguments are arranged on the stack up to this count (heap beyond).
+const STACK_ARGS: usize = 16;
+
+/// `tp_vectorcall` of bound functions. No panic leaves this function.
+pub(crate) unsafe extern "C" fn func_vectorcall(
+    callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: vectorcall is only installed on FuncObjects; CPython passes a
+    // valid argument vector of nargs + len(kwnames) entries.
+    let f = unsafe { &*(callable as *const FuncObject) };
+    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf) } as usize;
+    match catch_unwind(AssertUnwindSafe(|| unsafe { dispatch(f, args, nargs, kwnames) })) {
+        Ok(r) => r,
+        Err(payload) => panic_to_pyerr(payload).restore_null(),
+    }
+}
+
+/// # Safety
+/// As for `func_vectorcall`.
+#[inline]
+unsafe fn dispatch(
+    f: &FuncObject,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // Fast path: one overload, positional arguments only, all given.
+    if f.overloads.len() == 1 && kwnames.is_null() {
+        let r = &f.overloads[0];
+        if nargs == r.nargs && nargs == r.nargs_pos {
+            if r.none_reject_mask != 0 && has_rejected_none(r, args) {
+                return raise_mismatch(f, args, nargs, kwnames);
+            }
+            let ctx = ReturnCtx { policy: r.policy, parent: std::ptr::null_mut() };
+            let res = (r.call)(r.data, args, r.convert_mask, &ctx);
+            if res != NEXT_OVERLOAD {
+                return res;
+            }
+            return raise_mismatch(f, args, nargs, kwnames);
+        }
+    }
+    dispatch_general(f, args, nargs, kwnames)
+}
+
+/// Whether an argument is `None` where the overload refuses it.
+#[inline]
+unsafe fn has_rejected_none(r: &FuncRecord, args: *const *mut ffi::PyObject) -> bool {
+    let none = ffi::Py_None();
+    let mut mask = r.none_reject_mask;
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        if *args.add(i) == none {
+            return true;
+        }
+        mask &= mask - 1;
+    }
+    false
+}
+
+#[inline(never)]
+unsafe fn dispatch_general(
+    f: &FuncObject,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
+    let mut heap: Vec<*mut ffi::PyObject> = Vec::new();
+    // A single overload gets a single pass, with conversions allowed (an
+    // exact match is always tried first by every caster).
+    let passes = if f.overloads.len() == 1 { 1 } else { 2 };
+    for pass in 0..passes {
+        for r in f.overloads.iter() {
+            let buf: &mut [*mut ffi::PyObject] = if r.nargs <= STACK_ARGS {
+                &mut stack[..r.nargs]
+            } else {
+                heap.clear();
+                heap.resize(r.nargs, std::ptr::null_mut());
+                &mut heap[..]
+            };
+            let Some(argv) = arrange(r, args, nargs, kwnames, buf) else { continue };
+            if r.none_reject_mask != 0 && has_rejected_none(r, argv) {
+                continue;
+            }
+            let convert = if pass + 1 == passes { r.convert_mask } else { 0 };
+            let ctx = ReturnCtx { policy: r.policy, parent: std::ptr::null_mut() };
+            let res = (r.call)(r.data, argv, convert, &ctx);
+            if res != NEXT_OVERLOAD {
+                return res;
+            }
+        }
+    }
+    raise_mismatch(f, args, nargs, kwnames)
+}
+
+/// Maps positional and keyword arguments onto the overload's parameters,
+/// filling defaults. Returns the argument vector to use, or `None` when the
+/// call cannot bind to this overload.
+unsafe fn arrange(
+    r: &FuncRecord,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+    buf: &mut [*mut ffi::PyObject],
+) -> Option<*const *mut ffi::PyObject> {
+    if nargs > r.nargs_pos {
+        return None;
+    }
+    let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+    if nkw == 0 && nargs == r.nargs {
+        return Some(args);
+    }
+    buf.fill(std::ptr::null_mut());
+    buf[..nargs].copy_from_slice(std::slice::from_raw_parts(args, nargs));
+    for k in 0..nkw {
+        let key = ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t);
+        let i = find_param(r, key)?;
+        if !buf[i].is_null() {
+            return None; // given twice
+        }
+        buf[i] = *args.add(nargs + k);
+    }
+    for (i, slot) in buf.iter_mut().enumerate().skip(nargs) {
+        if slot.is_null() {
+            *slot = r.args.get(i)?.default.as_ref()?.as_ptr();
+        }
+    }
+    Some(buf.as_ptr())
+}
+
+/// The index of the keyword-capable parameter named `key`.
+unsafe fn find_param(r: &FuncRecord, key: *mut ffi::PyObject) -> Option<usize> {
+    let named = r.args.get(r.nargs_pos_only..)?;
+    // Keyword names from call sites are interned, and so are ours.
+    if let Some(i) = named.iter().position(|a| a.name.as_ref().map(|n| n.as_ptr()) == Some(key)) {
+        return Some(i + r.nargs_pos_only);
+    }
+    let key = Borrowed::from_ptr(key).to_str().ok()?;
+    named.iter().position(|a| a.name_str == key).map(|i| i + r.nargs_pos_only)
+}
+
+/// Raises the `TypeError` for a call that matched no overload.
+#[cold]
+#[inline(never)]
+unsafe fn raise_mismatch(
+    f: &FuncObject,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if !ffi::PyErr_Occurred().is_null() {
+        return std::ptr::null_mut();
+    }
+    let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+    let arg_types: Vec<String> = (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
+    let kw: Vec<(String, String)> = (0..nkw)
+        .map(|k| {
+            let key = Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t));
+            (key.to_str().unwrap_or("?").to_owned(), Borrowed::from_ptr(*args.add(nargs + k)).type_name())
+        })
+        .collect();
+    PyErr::type_error(signature::mismatch_message(f, &arg_types, &kw)).restore_null()
+}

@@ -1,0 +1,253 @@
+//! The Python type of bound functions, and adding overloads to a scope.
+
+use std::ffi::{c_int, c_void, CStr, CString};
+use std::mem::offset_of;
+
+use pyo3_ffi as ffi;
+
+use crate::core::error::{PyErr, PyResult};
+use crate::core::extras::FuncExtras;
+use crate::core::func::dispatch::func_vectorcall;
+use crate::core::func::record::{ArgSpec, FuncParts, FuncRecord};
+use crate::core::func::signature;
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+
+/// The layout of a bound-function object.
+#[repr(C)]
+pub(crate) struct FuncObject {
+    ob_base: ffi::PyObject,
+    vectorcall: Option<ffi::vectorcallfunc>,
+    pub(crate) overloads: Vec<FuncRecord>,
+    pub(crate) name: String,
+    pub(crate) qualname: String,
+    pub(crate) module: Option<Object>,
+}
+
+static FUNC_TYPE: GilCell<Object> = GilCell::new();
+
+unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
+    // SAFETY: `slf` is a FuncObject whose fields were initialised by
+    // `new_func`; they are dropped once, then the memory is freed by the
+    // type's tp_free. Heap types own a reference on their type.
+    unsafe {
+        let tp = ffi::Py_TYPE(slf);
+        std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).overloads);
+        std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).name);
+        std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).qualname);
+        std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).module);
+        let free = (*tp).tp_free.expect("heap types have tp_free");
+        free(slf as *mut c_void);
+        ffi::Py_DECREF(tp as *mut ffi::PyObject);
+    }
+}
+
+/// Runs a getter body, turning a Rust error into a Python exception.
+fn getter_result(r: PyResult<Object>) -> *mut ffi::PyObject {
+    match r {
+        Ok(o) => o.into_ptr(),
+        Err(e) => e.restore_null(),
+    }
+}
+
+unsafe extern "C" fn get_doc(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive FuncObjects.
+    let f = unsafe { &*(slf as *const FuncObject) };
+    getter_result(Object::str(&signature::render_doc(f)))
+}
+
+unsafe extern "C" fn get_name(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive FuncObjects.
+    getter_result(Object::str(unsafe { &(*(slf as *const FuncObject)).name }))
+}
+
+unsafe extern "C" fn get_qualname(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive FuncObjects.
+    getter_result(Object::str(unsafe { &(*(slf as *const FuncObject)).qualname }))
+}
+
+unsafe extern "C" fn get_module(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive FuncObjects.
+    let f = unsafe { &*(slf as *const FuncObject) };
+    f.module.clone().unwrap_or_else(Object::none).into_ptr()
+}
+
+unsafe extern "C" fn get_text_signature(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive FuncObjects.
+    let f = unsafe { &*(slf as *const FuncObject) };
+    match signature::render_text_signature(f) {
+        Some(s) => getter_result(Object::str(&s)),
+        None => Object::none().into_ptr(),
+    }
+}
+
+unsafe extern "C" fn func_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: tp_repr of this type only receives FuncObjects.
+    let f = unsafe { &*(slf as *const FuncObject) };
+    getter_result(Object::str(&format!("<ndbind function {}>", f.qualname)))
+}
+
+fn func_type() -> PyResult<*mut ffi::PyTypeObject> {
+    let t = FUNC_TYPE.get_or_try_init(|| {
+        // The tables must outlive the type: leaked once per process.
+        let getset: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
+            getset(c"__doc__", get_doc),
+            getset(c"__name__", get_name),
+            getset(c"__qualname__", get_qualname),
+            getset(c"__module__", get_module),
+            getset(c"__text_signature__", get_text_signature),
+            ffi::PyGetSetDef::default(),
+        ]));
+        let members: &'static mut [ffi::PyMemberDef] = Box::leak(Box::new([
+            ffi::PyMemberDef {
+                name: c"__vectorcalloffset__".as_ptr(),
+                type_code: ffi::Py_T_PYSSIZET,
+                offset: offset_of!(FuncObject, vectorcall) as ffi::Py_ssize_t,
+                flags: ffi::Py_READONLY,
+                doc: std::ptr::null(),
+            },
+            ffi::PyMemberDef::default(),
+        ]));
+        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+            slot(ffi::Py_tp_dealloc, func_dealloc as *mut c_void),
+            slot(ffi::Py_tp_getset, getset.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
+            slot(ffi::Py_tp_repr, func_repr as *mut c_void),
+            slot(0, std::ptr::null_mut()),
+        ]));
+        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+            name: c"ndbind.nb_func".as_ptr(),
+            basicsize: std::mem::size_of::<FuncObject>() as c_int,
+            itemsize: 0,
+            flags: (ffi::Py_TPFLAGS_DEFAULT
+                | ffi::Py_TPFLAGS_HAVE_VECTORCALL
+                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+            slots: slots.as_mut_ptr(),
+        }));
+        // SAFETY: the spec and its tables are 'static and well formed.
+        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+    })?;
+    Ok(t.as_ptr() as *mut ffi::PyTypeObject)
+}
+
+pub(crate) fn getset(
+    name: &'static CStr,
+    get: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> *mut ffi::PyObject,
+) -> ffi::PyGetSetDef {
+    ffi::PyGetSetDef { name: name.as_ptr(), get: Some(get), set: None, doc: std::ptr::null(), closure: std::ptr::null_mut() }
+}
+
+pub(crate) fn slot(slot: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
+    ffi::PyType_Slot { slot, pfunc }
+}
+
+/// Whether `obj` is a bound function of this library.
+pub(crate) fn as_func(obj: Borrowed<'_>) -> Option<&mut FuncObject> {
+    let t = FUNC_TYPE.get()?;
+    if obj.type_ptr() as *mut ffi::PyObject == t.as_ptr() {
+        // SAFETY: the exact type was checked; function objects are only
+        // mutated during module initialisation, under the GIL.
+        Some(unsafe { &mut *(obj.as_ptr() as *mut FuncObject) })
+    } else {
+        None
+    }
+}
+
+fn new_func(name: &str, qualname: String, module: Option<Object>) -> PyResult<Object> {
+    let tp = func_type()?;
+    // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
+    // every Rust field is written before the object is exposed.
+    unsafe {
+        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let obj = Object::from_owned_or_err(alloc(tp, 0))?;
+        let f = obj.as_ptr() as *mut FuncObject;
+        std::ptr::addr_of_mut!((*f).vectorcall).write(Some(func_vectorcall));
+        std::ptr::addr_of_mut!((*f).overloads).write(Vec::new());
+        std::ptr::addr_of_mut!((*f).name).write(name.to_owned());
+        std::ptr::addr_of_mut!((*f).qualname).write(qualname);
+        std::ptr::addr_of_mut!((*f).module).write(module);
+        Ok(obj)
+    }
+}
+
+/// Builds the record of one overload from its parts and annotations.
+fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<FuncRecord> {
+    let n = parts.nargs;
+    if n > 64 {
+        return Err(PyErr::type_error(format!("{name}: at most 64 parameters are supported")));
+    }
+    let named = extras.args.len();
+    if named != 0 && named != n {
+        return Err(PyErr::type_error(format!(
+            "{name}: the binding names {named} argument(s), but the function takes {n}"
+        )));
+    }
+    let mut args = Vec::with_capacity(named);
+    let (mut convert_mask, mut none_ok) = (0u64, parts.accepts_none);
+    for (i, a) in extras.args.into_iter().enumerate() {
+        if !a.noconvert {
+            convert_mask |= 1 << i;
+        }
+        if a.none {
+            none_ok |= 1 << i;
+        }
+        let name_obj = Object::intern(&CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?)?;
+        args.push(ArgSpec { name: Some(name_obj), name_str: a.name, default: a.default, default_repr: a.default_repr });
+    }
+    if named == 0 {
+        convert_mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+    }
+    // A default must not be followed by a required positional parameter.
+    let kw_only = extras.kw_only.unwrap_or(n).min(n);
+    if let Some(first) = args.iter().position(|a| a.default.is_some()) {
+        if let Some(bad) = args[first..kw_only].iter().find(|a| a.default.is_none()) {
+            return Err(PyErr::type_error(format!(
+                "{name}: parameter '{}' without a default follows one with a default",
+                bad.name_str
+            )));
+        }
+    }
+    let all = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+    Ok(FuncRecord {
+        call: parts.call,
+        data: parts.data,
+        free: parts.free,
+        nargs: n,
+        nargs_pos: kw_only,
+        nargs_pos_only: if named == 0 { n } else { extras.pos_only.unwrap_or(0).min(kw_only) },
+        args: args.into_boxed_slice(),
+        convert_mask,
+        none_reject_mask: all & !none_ok,
+        doc: extras.doc,
+        sig: parts.sig,
+        policy: extras.policy,
+    })
+}
+
+/// Adds an overload named `name` to `scope` (a module or class): appended to
+/// an existing ndbind function of that name, or set as a new attribute.
+pub(crate) fn define(scope: Borrowed<'_>, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Object> {
+    let record = make_record(name, parts, extras)?;
+    let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in function name"))?;
+    // SAFETY: valid object and NUL-terminated name; a missing attribute is
+    // not an error here, so the AttributeError (if any) is cleared.
+    let existing = unsafe {
+        let p = ffi::PyObject_GetAttrString(scope.as_ptr(), cname.as_ptr());
+        if p.is_null() {
+            ffi::PyErr_Clear();
+        }
+        Object::from_owned(p)
+    };
+    if let Some(existing) = existing {
+        if let Some(f) = as_func(existing.borrow()) {
+            f.overloads.push(record);
+            return Ok(existing);
+        }
+    }
+    let module = scope.getattr(c"__name__").ok();
+    let func = new_func(name, name.to_owned(), module)?;
+    as_func(func.borrow()).expect("fresh function").overloads.push(record);
+    scope.setattr(&cname, func.borrow())?;
+    Ok(func)
+}

@@ -1,0 +1,13 @@
+//! Bound functions: generic shells fill a [`record::FuncRecord`]; one
+//! non-generic core dispatches calls (vectorcall, overloads, keywords,
+//! defaults) and renders signatures.
+
+pub mod bind;
+mod dispatch;
+mod func_type;
+pub(crate) mod record;
+mod signature;
+
+pub use bind::IntoFunction;
+pub(crate) use func_type::define;
+pub use record::FuncParts;

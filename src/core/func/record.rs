@@ -1,0 +1,87 @@
+//! The compact, non-generic description of one overload.
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::ReturnCtx;
+use crate::core::extras::RvPolicy;
+use crate::core::object::Object;
+
+/// Returned by a call implementation when the arguments do not match this
+/// overload and no error is set: the dispatcher tries the next one.
+pub(crate) const NEXT_OVERLOAD: *mut ffi::PyObject = 1 as *mut ffi::PyObject;
+
+/// Runs one overload: `args` holds exactly `nargs` arguments in parameter
+/// order; bit `i` of `convert` allows implicit conversion of argument `i`.
+/// Returns a new reference, NULL with an exception set, or `NEXT_OVERLOAD`.
+pub type CallImpl =
+    unsafe fn(data: *const (), args: *const *mut ffi::PyObject, convert: u64, ctx: &ReturnCtx) -> *mut ffi::PyObject;
+
+/// What a generic binding hands to the core.
+pub struct FuncParts {
+    pub(crate) call: CallImpl,
+    pub(crate) data: *mut (),
+    pub(crate) free: unsafe fn(*mut ()),
+    pub(crate) nargs: usize,
+    pub(crate) sig: fn(&mut Vec<String>),
+    pub(crate) accepts_none: u64,
+}
+
+unsafe fn drop_box<F>(p: *mut ()) {
+    // SAFETY: `p` came from Box::<F>::into_raw in `FuncParts::new`.
+    drop(Box::from_raw(p as *mut F))
+}
+
+impl FuncParts {
+    /// Packs a callable (boxed; free for zero-sized `fn` items and
+    /// captureless closures) with its call implementation.
+    ///
+    /// `sig` appends the `nargs` parameter type names, then the return type.
+    pub fn new<F>(f: F, call: CallImpl, nargs: usize, sig: fn(&mut Vec<String>), accepts_none: u64) -> FuncParts {
+        FuncParts {
+            call,
+            data: Box::into_raw(Box::new(f)) as *mut (),
+            free: drop_box::<F>,
+            nargs,
+            sig,
+            accepts_none,
+        }
+    }
+}
+
+/// One parameter's name, default and flags.
+pub(crate) struct ArgSpec {
+    /// Interned `str` for keyword matching (None: positional-only, unnamed).
+    pub(crate) name: Option<Object>,
+    pub(crate) name_str: &'static str,
+    pub(crate) default: Option<Object>,
+    pub(crate) default_repr: Option<String>,
+}
+
+/// One overload of a bound function.
+pub(crate) struct FuncRecord {
+    pub(crate) call: CallImpl,
+    pub(crate) data: *mut (),
+    pub(crate) free: unsafe fn(*mut ()),
+    pub(crate) nargs: usize,
+    /// How many leading parameters may be passed positionally.
+    pub(crate) nargs_pos: usize,
+    /// How many leading parameters may *only* be passed positionally.
+    pub(crate) nargs_pos_only: usize,
+    /// Empty when the binding named no arguments.
+    pub(crate) args: Box<[ArgSpec]>,
+    /// Bits of the arguments that may be converted in the second pass.
+    pub(crate) convert_mask: u64,
+    /// Bits of the arguments for which `None` is an immediate mismatch.
+    pub(crate) none_reject_mask: u64,
+    pub(crate) doc: Option<&'static str>,
+    pub(crate) sig: fn(&mut Vec<String>),
+    pub(crate) policy: RvPolicy,
+}
+
+impl Drop for FuncRecord {
+    fn drop(&mut self) {
+        // SAFETY: `data` was produced for `free` by FuncParts::new and is
+        // released exactly once, here.
+        unsafe { (self.free)(self.data) }
+    }
+}

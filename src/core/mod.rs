@@ -1,0 +1,14 @@
+//! The object model: object handles, casters, functions, modules, errors.
+//!
+//! Everything here assumes the GIL is held: handles are `!Send`, and every
+//! entry point from Python runs with the GIL.
+
+pub mod caster;
+pub mod casters;
+pub mod error;
+pub mod extras;
+pub mod func;
+pub mod gil_cell;
+pub mod internals;
+pub mod module;
+pub mod object;

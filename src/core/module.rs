@@ -1,0 +1,166 @@
+//! Extension modules: the `PyInit_*` entry point, functions, submodules,
+//! attributes and exception classes.
+
+use std::ffi::{CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{IntoPy, ReturnCtx};
+use crate::core::error::{panic_to_pyerr, ExceptionType, PyErr, PyResult};
+use crate::core::extras::{Extra, FuncExtras};
+use crate::core::func::IntoFunction;
+use crate::core::object::{Borrowed, Object};
+
+/// A Python module under construction (or any module object).
+///
+/// ```ignore
+/// ndbind::module!(my_ext, |m| {
+///     m.def("add", |a: i64, b: i64| a + b, (arg("a"), arg("b")))?;
+///     let sub = m.submodule("extra", "More functions.")?;
+///     sub.def("noop", || (), ())?;
+///     Ok(())
+/// });
+/// ```
+pub struct Module(Object);
+
+impl Module {
+    /// Wraps an existing module object.
+    pub fn from_object(obj: Object) -> Module {
+        Module(obj)
+    }
+
+    /// The module object.
+    pub fn as_object(&self) -> &Object {
+        &self.0
+    }
+
+    /// Binds `f` as function `name`. Binding the same name again adds an
+    /// overload; overloads are tried in the order they were added.
+    pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+        let mut e = FuncExtras::default();
+        extras.apply(&mut e);
+        crate::core::func::define(self.0.borrow(), name, f.into_parts(), e)?;
+        Ok(self)
+    }
+
+    /// Sets the module docstring.
+    pub fn doc(&self, text: &str) -> PyResult<&Self> {
+        self.0.borrow().setattr(c"__doc__", Object::str(text)?.borrow())?;
+        Ok(self)
+    }
+
+    /// Sets attribute `name` to `value`.
+    pub fn add(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
+        let v = value.into_py(&ReturnCtx::default())?;
+        let name = CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
+        self.0.borrow().setattr(&name, v.borrow())?;
+        Ok(self)
+    }
+
+    /// Creates submodule `name` (registered as `parent.name` in
+    /// `sys.modules`, so `import parent.name` works).
+    pub fn submodule(&self, name: &str, doc: &str) -> PyResult<Module> {
+        let parent = self.0.borrow().getattr(c"__name__")?;
+        let full = format!("{}.{}", parent.borrow().to_str()?, name);
+        let cfull = CString::new(full).map_err(|_| PyErr::value_error("NUL in module name"))?;
+        // SAFETY: PyImport_AddModule returns a borrowed reference (kept alive
+        // by sys.modules), which we turn into an owned one.
+        let sub = unsafe {
+            let p = ffi::PyImport_AddModule(cfull.as_ptr());
+            if p.is_null() {
+                return Err(PyErr::fetch());
+            }
+            Object::from_borrowed(p)
+        };
+        let m = Module(sub);
+        if !doc.is_empty() {
+            m.doc(doc)?;
+        }
+        let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in module name"))?;
+        self.0.borrow().setattr(&cname, m.0.borrow())?;
+        Ok(m)
+    }
+
+    /// Creates exception class `name` (subclass of `base`, or `Exception`),
+    /// stores it in `cell` for [`PyErr::new`] and adds it to the module.
+    pub fn add_exception(&self, cell: &'static ExceptionType, name: &CStr, base: Option<Borrowed<'_>>) -> PyResult<&Self> {
+        let module = self.0.borrow().getattr(c"__name__")?;
+        let full = format!("{}.{}", module.borrow().to_str()?, name.to_str().unwrap_or("Error"));
+        let cfull = CString::new(full).map_err(|_| PyErr::value_error("NUL in exception name"))?;
+        // SAFETY: dotted name, base is a valid exception class or NULL.
+        let ty = unsafe {
+            Object::from_owned_or_err(ffi::PyErr_NewException(
+                cfull.as_ptr(),
+                base.map_or(std::ptr::null_mut(), Borrowed::as_ptr),
+                std::ptr::null_mut(),
+            ))?
+        };
+        self.0.borrow().setattr(name, ty.borrow())?;
+        cell.set(ty);
+        Ok(self)
+    }
+}
+
+/// The body of a `PyInit_*` function (see [`crate::module!`]): creates the
+/// module, runs `init`, and turns errors and panics into an `ImportError`
+/// chain that Python reports.
+///
+/// # Safety
+/// Called by the interpreter, with the GIL, as a module's init function.
+pub unsafe fn init_module(name: &'static CStr, init: fn(&Module) -> PyResult<()>) -> *mut ffi::PyObject {
+    let run = || -> PyResult<Object> {
+        // The definition must outlive the module: leaked once per process.
+        let def: &'static mut ffi::PyModuleDef = Box::leak(Box::new(ffi::PyModuleDef {
+            m_base: ffi::PyModuleDef_HEAD_INIT,
+            m_name: name.as_ptr(),
+            m_doc: std::ptr::null(),
+            m_size: -1,
+            m_methods: std::ptr::null_mut(),
+            m_slots: std::ptr::null_mut(),
+            m_traverse: None,
+            m_clear: None,
+            m_free: None,
+        }));
+        // SAFETY: a 'static, fully initialised module definition.
+        let m = unsafe { Object::from_owned_or_err(ffi::PyModule_Create(def))? };
+        crate::core::internals::init();
+        let module = Module(m);
+        init(&module)?;
+        Ok(module.0)
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(Ok(m)) => m.into_ptr(),
+        Ok(Err(e)) => e.restore_null(),
+        Err(payload) => panic_to_pyerr(payload).restore_null(),
+    }
+}
+
+/// Declares an extension module: `module!(name, init_fn)` defines
+/// `PyInit_name`, which creates module `name` and runs
+/// `init_fn(&Module) -> PyResult<()>`.
+///
+/// ```ignore
+/// ndbind::module!(my_ext, |m| {
+///     m.doc("My extension.")?;
+///     m.def("answer", || 42, ())?;
+///     Ok(())
+/// });
+/// ```
+#[macro_export]
+macro_rules! module {
+    ($name:ident, $init:expr) => {
+        #[doc(hidden)]
+        #[export_name = concat!("PyInit_", stringify!($name))]
+        pub unsafe extern "C" fn __ndbind_module_init() -> *mut $crate::ffi::PyObject {
+            const NAME: &::std::ffi::CStr = match ::std::ffi::CStr::from_bytes_with_nul(
+                concat!(stringify!($name), "\0").as_bytes(),
+            ) {
+                Ok(n) => n,
+                Err(_) => panic!("module name"),
+            };
+            // SAFETY: called by the interpreter as the module's init function.
+            unsafe { $crate::core::module::init_module(NAME, $init) }
+        }
+    };
+}

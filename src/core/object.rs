@@ -1,0 +1,302 @@
+//! Owned and borrowed handles to Python objects.
+
+use std::ffi::CStr;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use pyo3_ffi as ffi;
+
+use crate::core::error::{PyErr, PyResult};
+
+/// An owned (strong) reference to a Python object; dropping it decrements
+/// the reference count.
+///
+/// Handles are `!Send`: they are created and dropped with the GIL held.
+///
+/// ```ignore
+/// let s = Object::str("hello")?;
+/// assert_eq!(s.borrow().repr()?, "'hello'");
+/// ```
+#[repr(transparent)]
+pub struct Object(NonNull<ffi::PyObject>);
+
+/// A borrowed reference, valid for `'a` (typically the duration of a call).
+///
+/// ```ignore
+/// fn type_of(x: Borrowed<'_>) -> String { x.type_name() }
+/// ```
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Borrowed<'a>(NonNull<ffi::PyObject>, PhantomData<&'a Object>);
+
+impl Object {
+    /// Takes ownership of a new reference; `None` for NULL.
+    ///
+    /// # Safety
+    /// `p` is NULL or a new (owned) reference, and the GIL is held.
+    #[inline]
+    pub unsafe fn from_owned(p: *mut ffi::PyObject) -> Option<Object> {
+        NonNull::new(p).map(Object)
+    }
+
+    /// Takes ownership of a new reference; NULL becomes the pending error.
+    ///
+    /// # Safety
+    /// As [`Object::from_owned`]; when `p` is NULL a Python error is set.
+    #[inline]
+    pub unsafe fn from_owned_or_err(p: *mut ffi::PyObject) -> PyResult<Object> {
+        match NonNull::new(p) {
+            Some(p) => Ok(Object(p)),
+            None => Err(PyErr::fetch()),
+        }
+    }
+
+    /// A new strong reference to a borrowed pointer.
+    ///
+    /// # Safety
+    /// `p` is a valid, non-NULL object pointer and the GIL is held.
+    #[inline]
+    pub unsafe fn from_borrowed(p: *mut ffi::PyObject) -> Object {
+        ffi::Py_INCREF(p);
+        Object(NonNull::new_unchecked(p))
+    }
+
+    /// The raw pointer (still owned by `self`).
+    #[inline]
+    pub fn as_ptr(&self) -> *mut ffi::PyObject {
+        self.0.as_ptr()
+    }
+
+    /// Gives up ownership, returning the new reference.
+    #[inline]
+    pub fn into_ptr(self) -> *mut ffi::PyObject {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// A borrowed view of this object.
+    #[inline]
+    pub fn borrow(&self) -> Borrowed<'_> {
+        Borrowed(self.0, PhantomData)
+    }
+
+    /// `None`, as an owned handle.
+    pub fn none() -> Object {
+        // SAFETY: Py_None is a valid, immortal-for-our-purposes object.
+        unsafe { Object::from_borrowed(ffi::Py_None()) }
+    }
+
+    /// A new `str`.
+    pub fn str(s: &str) -> PyResult<Object> {
+        // SAFETY: pointer/length describe valid UTF-8 owned by `s`.
+        unsafe {
+            Object::from_owned_or_err(ffi::PyUnicode_FromStringAndSize(
+                s.as_ptr().cast(),
+                s.len() as ffi::Py_ssize_t,
+            ))
+        }
+    }
+
+    /// An interned `str` (fast keyword-name and attribute comparisons).
+    pub fn intern(s: &CStr) -> PyResult<Object> {
+        // SAFETY: `s` is NUL-terminated.
+        unsafe { Object::from_owned_or_err(ffi::PyUnicode_InternFromString(s.as_ptr())) }
+    }
+
+    /// Imports a module by name.
+    pub fn import(name: &CStr) -> PyResult<Object> {
+        // SAFETY: `name` is NUL-terminated; the GIL is held.
+        unsafe { Object::from_owned_or_err(ffi::PyImport_ImportModule(name.as_ptr())) }
+    }
+}
+
+impl Clone for Object {
+    #[inline]
+    fn clone(&self) -> Self {
+        // SAFETY: `self` owns a reference, so the object is alive.
+        unsafe { Object::from_borrowed(self.as_ptr()) }
+    }
+}
+
+impl Drop for Object {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; handles are dropped with the GIL.
+        unsafe { ffi::Py_DECREF(self.0.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.borrow().fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Borrowed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.repr() {
+            Ok(s) => f.write_str(&s),
+            Err(_) => write!(f, "<{} object>", self.type_name()),
+        }
+    }
+}
+
+impl<'a> Borrowed<'a> {
+    /// Wraps a borrowed pointer.
+    ///
+    /// # Safety
+    /// `p` is a valid, non-NULL object pointer that stays alive for `'a`.
+    #[inline]
+    pub unsafe fn from_ptr(p: *mut ffi::PyObject) -> Borrowed<'a> {
+        Borrowed(NonNull::new_unchecked(p), PhantomData)
+    }
+
+    /// The raw pointer.
+    #[inline]
+    pub fn as_ptr(self) -> *mut ffi::PyObject {
+        self.0.as_ptr()
+    }
+
+    /// A new strong reference.
+    #[inline]
+    pub fn to_owned(self) -> Object {
+        // SAFETY: the object is alive for 'a.
+        unsafe { Object::from_borrowed(self.as_ptr()) }
+    }
+
+    /// The object's type, as a raw pointer.
+    #[inline]
+    pub fn type_ptr(self) -> *mut ffi::PyTypeObject {
+        // SAFETY: every live object has a valid type pointer.
+        unsafe { ffi::Py_TYPE(self.as_ptr()) }
+    }
+
+    /// `self is None`.
+    #[inline]
+    pub fn is_none(self) -> bool {
+        // SAFETY: comparing pointers only.
+        self.as_ptr() == unsafe { ffi::Py_None() }
+    }
+
+    /// `self is other`.
+    #[inline]
+    pub fn is(self, other: Borrowed<'_>) -> bool {
+        self.as_ptr() == other.as_ptr()
+    }
+
+    /// The type's `tp_name` (e.g. `numpy.ndarray`).
+    pub fn type_name(self) -> String {
+        // SAFETY: tp_name is a NUL-terminated string owned by the type.
+        unsafe {
+            let name = (*self.type_ptr()).tp_name;
+            if name.is_null() {
+                return "?".into();
+            }
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
+
+    /// `getattr(self, name)`.
+    pub fn getattr(self, name: &CStr) -> PyResult<Object> {
+        // SAFETY: valid object, NUL-terminated name, GIL held.
+        unsafe { Object::from_owned_or_err(ffi::PyObject_GetAttrString(self.as_ptr(), name.as_ptr())) }
+    }
+
+    /// `getattr(self, name)` with a `str` object as the name.
+    pub fn getattr_obj(self, name: Borrowed<'_>) -> PyResult<Object> {
+        // SAFETY: valid objects, GIL held.
+        unsafe { Object::from_owned_or_err(ffi::PyObject_GetAttr(self.as_ptr(), name.as_ptr())) }
+    }
+
+    /// `setattr(self, name, value)`.
+    pub fn setattr(self, name: &CStr, value: Borrowed<'_>) -> PyResult<()> {
+        // SAFETY: valid objects, NUL-terminated name, GIL held.
+        let rc = unsafe { ffi::PyObject_SetAttrString(self.as_ptr(), name.as_ptr(), value.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(PyErr::fetch())
+        }
+    }
+
+    /// `self(*args)` through vectorcall.
+    pub fn call(self, args: &[Borrowed<'_>]) -> PyResult<Object> {
+        self.call_kw(args, None)
+    }
+
+    /// `self(*args, **kw)` through vectorcall; the last `len(kwnames)`
+    /// entries of `args` are the keyword values.
+    pub fn call_kw(self, args: &[Borrowed<'_>], kwnames: Option<Borrowed<'_>>) -> PyResult<Object> {
+        let nkw = match kwnames {
+            // SAFETY: kwnames is a tuple by the vectorcall contract.
+            Some(k) => unsafe { ffi::PyTuple_GET_SIZE(k.as_ptr()) as usize },
+            None => 0,
+        };
+        debug_assert!(nkw <= args.len());
+        // SAFETY: `Borrowed` is a transparent pointer, so the slice is a valid
+        // PyObject* array; the callee may not modify it (no ARGUMENTS_OFFSET).
+        unsafe {
+            Object::from_owned_or_err(ffi::PyObject_Vectorcall(
+                self.as_ptr(),
+                args.as_ptr() as *const *mut ffi::PyObject,
+                args.len() - nkw,
+                kwnames.map_or(std::ptr::null_mut(), |k| k.as_ptr()),
+            ))
+        }
+    }
+
+    /// `self.name(*args)`.
+    pub fn call_method(self, name: &CStr, args: &[Borrowed<'_>]) -> PyResult<Object> {
+        self.getattr(name)?.borrow().call(args)
+    }
+
+    /// `repr(self)`.
+    pub fn repr(self) -> PyResult<String> {
+        // SAFETY: valid object; the result is a new reference or NULL.
+        let r = unsafe { Object::from_owned_or_err(ffi::PyObject_Repr(self.as_ptr()))? };
+        r.borrow().to_str().map(str::to_owned)
+    }
+
+    /// `str(self)`.
+    pub fn str(self) -> PyResult<String> {
+        // SAFETY: valid object; the result is a new reference or NULL.
+        let r = unsafe { Object::from_owned_or_err(ffi::PyObject_Str(self.as_ptr()))? };
+        r.borrow().to_str().map(str::to_owned)
+    }
+
+    /// The UTF-8 contents of a `str` object, borrowed from it.
+    pub fn to_str(self) -> PyResult<&'a str> {
+        let mut len: ffi::Py_ssize_t = 0;
+        // SAFETY: PyUnicode_AsUTF8AndSize checks the type and caches the UTF-8
+        // buffer inside the str object, which lives for 'a.
+        unsafe {
+            let p = ffi::PyUnicode_AsUTF8AndSize(self.as_ptr(), &mut len);
+            if p.is_null() {
+                return Err(PyErr::fetch());
+            }
+            Ok(std::str::from_utf8_unchecked(std::slice::from_raw_parts(p.cast(), len as usize)))
+        }
+    }
+
+    /// `isinstance(self, ty)`.
+    pub fn is_instance(self, ty: Borrowed<'_>) -> PyResult<bool> {
+        // SAFETY: valid objects, GIL held.
+        match unsafe { ffi::PyObject_IsInstance(self.as_ptr(), ty.as_ptr()) } {
+            -1 => Err(PyErr::fetch()),
+            r => Ok(r == 1),
+        }
+    }
+
+    /// The reference count (for tests and diagnostics).
+    pub fn refcnt(self) -> isize {
+        // SAFETY: valid object.
+        unsafe { ffi::Py_REFCNT(self.as_ptr()) }
+    }
+}
+
+impl<'a> From<&'a Object> for Borrowed<'a> {
+    fn from(o: &'a Object) -> Self {
+        o.borrow()
+    }
+}

@@ -1,0 +1,2 @@
+//! The array layer: array arguments (import), array returns (export), dtypes
+//! and layouts.
