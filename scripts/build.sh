@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the conformance module `ndbind_test` (release) into .venv.
+# Incremental: cargo rebuilds only what changed; maturin reinstalls the wheel.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/venv.sh"
+cd "$root"
+export VIRTUAL_ENV="$root/.venv"
+# maturin would otherwise pick up a different interpreter from PATH.
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+maturin develop --release -q -m python_tests/Cargo.toml 2>&1 | grep -v -e '^📦' -e '^🔗' -e '^🐍' -e '^💻' -e '^🛠' || true
+python -c 'import ndbind_test' # fails loudly if the build did not land

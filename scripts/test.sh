@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit/integration tests (cargo) and the pytest
+# conformance suite against a freshly built `ndbind_test`.
+# Usage: bash scripts/test.sh [extra pytest args]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bash scripts/venv.sh
+export PYO3_PYTHON="$root/.venv/bin/python"
+
+echo "== cargo test"
+cargo test --workspace --quiet
+
+echo "== build ndbind_test"
+bash scripts/build.sh
+
+echo "== pytest"
+# RUST_BACKTRACE would make every deliberate panic in the suite print a trace.
+env -u RUST_BACKTRACE "$root/.venv/bin/python" -m pytest python_tests/tests -q -p no:cacheprovider "$@"
