@@ -22,17 +22,29 @@ use crate::core::object::{Borrowed, Object};
 ///     Ok(())
 /// });
 /// ```
-pub struct Module(Object);
+pub struct Module {
+    obj: Object,
+    /// The public dotted name (`pkg.sub`), which names functions'
+    /// `__module__` and exception classes. It can differ from `__name__`
+    /// when a build tool nests the extension inside a package of that name.
+    name: String,
+}
 
 impl Module {
-    /// Wraps an existing module object.
-    pub fn from_object(obj: Object) -> Module {
-        Module(obj)
+    /// Wraps an existing module object, named by its `__name__`.
+    pub fn from_object(obj: Object) -> PyResult<Module> {
+        let name = obj.borrow().getattr(c"__name__")?.borrow().to_str()?.to_owned();
+        Ok(Module { obj, name })
+    }
+
+    /// The public dotted name of the module.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The module object.
     pub fn as_object(&self) -> &Object {
-        &self.0
+        &self.obj
     }
 
     /// Binds `f` as function `name`. Binding the same name again adds an
@@ -40,13 +52,13 @@ impl Module {
     pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
         let mut e = FuncExtras::default();
         extras.apply(&mut e);
-        crate::core::func::define(self.0.borrow(), name, f.into_parts(), e)?;
+        crate::core::func::define(self.obj.borrow(), &self.name, name, f.into_parts(), e)?;
         Ok(self)
     }
 
     /// Sets the module docstring.
     pub fn doc(&self, text: &str) -> PyResult<&Self> {
-        self.0.borrow().setattr(c"__doc__", Object::str(text)?.borrow())?;
+        self.obj.borrow().setattr(c"__doc__", Object::str(text)?.borrow())?;
         Ok(self)
     }
 
@@ -54,16 +66,15 @@ impl Module {
     pub fn add(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
         let v = value.into_py(&ReturnCtx::default())?;
         let name = CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
-        self.0.borrow().setattr(&name, v.borrow())?;
+        self.obj.borrow().setattr(&name, v.borrow())?;
         Ok(self)
     }
 
     /// Creates submodule `name` (registered as `parent.name` in
     /// `sys.modules`, so `import parent.name` works).
     pub fn submodule(&self, name: &str, doc: &str) -> PyResult<Module> {
-        let parent = self.0.borrow().getattr(c"__name__")?;
-        let full = format!("{}.{}", parent.borrow().to_str()?, name);
-        let cfull = CString::new(full).map_err(|_| PyErr::value_error("NUL in module name"))?;
+        let full = format!("{}.{}", self.name, name);
+        let cfull = CString::new(full.as_str()).map_err(|_| PyErr::value_error("NUL in module name"))?;
         // SAFETY: PyImport_AddModule returns a borrowed reference (kept alive
         // by sys.modules), which we turn into an owned one.
         let sub = unsafe {
@@ -73,20 +84,19 @@ impl Module {
             }
             Object::from_borrowed(p)
         };
-        let m = Module(sub);
+        let m = Module { obj: sub, name: full };
         if !doc.is_empty() {
             m.doc(doc)?;
         }
         let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in module name"))?;
-        self.0.borrow().setattr(&cname, m.0.borrow())?;
+        self.obj.borrow().setattr(&cname, m.obj.borrow())?;
         Ok(m)
     }
 
     /// Creates exception class `name` (subclass of `base`, or `Exception`),
     /// stores it in `cell` for [`PyErr::new`] and adds it to the module.
     pub fn add_exception(&self, cell: &'static ExceptionType, name: &CStr, base: Option<Borrowed<'_>>) -> PyResult<&Self> {
-        let module = self.0.borrow().getattr(c"__name__")?;
-        let full = format!("{}.{}", module.borrow().to_str()?, name.to_str().unwrap_or("Error"));
+        let full = format!("{}.{}", self.name, name.to_str().unwrap_or("Error"));
         let cfull = CString::new(full).map_err(|_| PyErr::value_error("NUL in exception name"))?;
         // SAFETY: dotted name, base is a valid exception class or NULL.
         let ty = unsafe {
@@ -96,7 +106,7 @@ impl Module {
                 std::ptr::null_mut(),
             ))?
         };
-        self.0.borrow().setattr(name, ty.borrow())?;
+        self.obj.borrow().setattr(name, ty.borrow())?;
         cell.set(ty);
         Ok(self)
     }
@@ -125,9 +135,9 @@ pub unsafe fn init_module(name: &'static CStr, init: fn(&Module) -> PyResult<()>
         // SAFETY: a 'static, fully initialised module definition.
         let m = unsafe { Object::from_owned_or_err(ffi::PyModule_Create(def))? };
         crate::core::internals::init();
-        let module = Module(m);
+        let module = Module { obj: m, name: name.to_string_lossy().into_owned() };
         init(&module)?;
-        Ok(module.0)
+        Ok(module.obj)
     };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(m)) => m.into_ptr(),

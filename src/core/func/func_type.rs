@@ -227,7 +227,7 @@ fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Fun
 
 /// Adds an overload named `name` to `scope` (a module or class): appended to
 /// an existing ndbind function of that name, or set as a new attribute.
-pub(crate) fn define(scope: Borrowed<'_>, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Object> {
+pub(crate) fn define(scope: Borrowed<'_>, module: &str, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Object> {
     let record = make_record(name, parts, extras)?;
     let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in function name"))?;
     // SAFETY: valid object and NUL-terminated name; a missing attribute is
@@ -245,8 +245,7 @@ pub(crate) fn define(scope: Borrowed<'_>, name: &str, parts: FuncParts, extras: 
             return Ok(existing);
         }
     }
-    let module = scope.getattr(c"__name__").ok();
-    let func = new_func(name, name.to_owned(), module)?;
+    let func = new_func(name, name.to_owned(), Some(Object::str(module)?))?;
     as_func(func.borrow()).expect("fresh function").overloads.push(record);
     scope.setattr(&cname, func.borrow())?;
     Ok(func)
