@@ -146,13 +146,13 @@ impl PyErr {
     }
 
     /// `isinstance(self, ty)` for the exception's type.
-    pub fn is_instance_of(&self, ty: *mut ffi::PyObject) -> bool {
+    pub fn is_instance_of(&self, ty: Borrowed<'_>) -> bool {
         let mine = match &self.state {
             State::Lazy { ty, .. } => *ty,
             State::Fetched { ty, .. } => ty.as_ptr(),
         };
         // SAFETY: both are exception type objects.
-        unsafe { ffi::PyErr_GivenExceptionMatches(mine, ty) != 0 }
+        unsafe { ffi::PyErr_GivenExceptionMatches(mine, ty.as_ptr()) != 0 }
     }
 
     /// The message (`str(exc)`), for diagnostics.
