@@ -40,6 +40,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def("describe", |_: i64| "int", arg("x"))?;
     m.def("describe", |_: f64| "float", arg("x"))?;
     m.def("describe", |_: &str| "str", arg("x"))?;
+    m.def("describe", |_: ndbind::ndarray::NdArray| "ndarray", arg("x"))?;
     m.def("raise_value_error", raise_value_error, arg("msg"))?;
     m.add_exception(&CUSTOM_ERROR, c"CustomError", None)?;
     m.def("raise_custom", raise_custom, arg("msg"))?;

@@ -1,10 +1,12 @@
 //! `ndbind_test`: the conformance module of CONFORMANCE.md, written the way
 //! a user of ndbind writes bindings. One file per CONFORMANCE section.
 
+mod arrays_in;
 mod functions;
 
 ndbind::module!(ndbind_test, |m| {
     m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
     functions::bind(m)?;
+    arrays_in::bind(m)?;
     Ok(())
 });

@@ -39,6 +39,16 @@ pub trait FromPy: Sized {
     fn type_name(out: &mut String);
     /// Whether `None` is a value this type accepts (e.g. `Option<T>`).
     const ACCEPTS_NONE: bool = false;
+    /// Whether the conversion pass applies to this parameter unless the
+    /// binding says otherwise (`arg(..).convert()` / `.noconvert()`).
+    /// Arrays opt out: a converted copy is made only when asked for.
+    const CONVERT_BY_DEFAULT: bool = true;
+    /// The memory this value exposes, for the alias check made before a
+    /// call (array types).
+    #[inline]
+    fn span(&self) -> Option<Span> {
+        None
+    }
 }
 
 /// Converts a Rust value into a new Python object.
@@ -96,6 +106,8 @@ pub trait ArgCaster {
     /// Whether `None` is passed to [`ArgCaster::load`] (otherwise a `None`
     /// argument is a failed match unless the argument is flagged `.none()`).
     const ACCEPTS_NONE: bool = false;
+    /// See [`FromPy::CONVERT_BY_DEFAULT`].
+    const CONVERT_BY_DEFAULT: bool = true;
     /// Fills `holder` from `obj`; false on a mismatch (no error left set).
     /// May return false with a Python error set to abort the whole call.
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool;
@@ -106,12 +118,6 @@ pub trait ArgCaster {
     /// The memory this argument exposes, for the alias check.
     #[inline]
     fn span(_holder: &Self::Holder) -> Option<Span> {
-        None
-    }
-    /// Replaces the argument object with the value the call really saw (a
-    /// converted copy), for functions that return their argument.
-    #[inline]
-    fn converted(_holder: &Self::Holder) -> Option<Borrowed<'_>> {
         None
     }
 }
@@ -127,6 +133,7 @@ impl<T: FromPy> ArgCaster for T {
     type Holder = Option<T>;
     type Out<'a> = T;
     const ACCEPTS_NONE: bool = T::ACCEPTS_NONE;
+    const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
 
     #[inline]
     fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {
@@ -141,6 +148,11 @@ impl<T: FromPy> ArgCaster for T {
 
     fn type_name(out: &mut String) {
         T::type_name(out)
+    }
+
+    #[inline]
+    fn span(holder: &Option<T>) -> Option<Span> {
+        holder.as_ref().and_then(T::span)
     }
 }
 

@@ -37,7 +37,9 @@ pub struct Arg {
     pub(crate) name: &'static str,
     pub(crate) default: Option<Object>,
     pub(crate) default_repr: Option<String>,
-    pub(crate) noconvert: bool,
+    /// `Some(false)`: never convert; `Some(true)`: convert in the second
+    /// pass; `None`: the caster's default (arrays: no).
+    pub(crate) convert: Option<bool>,
     pub(crate) none: bool,
 }
 
@@ -47,7 +49,7 @@ pub struct Arg {
 /// m.def("scale", scale, (arg("a"), arg("f").default(2.0)))?;
 /// ```
 pub fn arg(name: &'static str) -> Arg {
-    Arg { name, default: None, default_repr: None, noconvert: false, none: false }
+    Arg { name, default: None, default_repr: None, convert: None, none: false }
 }
 
 impl Arg {
@@ -72,7 +74,16 @@ impl Arg {
     /// Never convert this argument implicitly (not even in the second
     /// overload pass).
     pub fn noconvert(mut self) -> Arg {
-        self.noconvert = true;
+        self.convert = Some(false);
+        self
+    }
+
+    /// Allow implicit conversion of this argument in the second overload
+    /// pass, also for types that do not convert by default (arrays: a
+    /// dtype/order mismatch is then fixed by a copy made by the array's
+    /// framework).
+    pub fn convert(mut self) -> Arg {
+        self.convert = Some(true);
         self
     }
 

@@ -1,5 +1,38 @@
 //! The array layer: array arguments (import), array returns (export), dtypes
 //! and layouts.
+//!
+//! ```ignore
+//! use ndbind::ndarray::{NdArray, CContig, Writable};
+//! use ndarray::{ArrayView, IxDyn};
+//!
+//! fn sum(a: ArrayView<f64, IxDyn>) -> f64 { a.sum() }
+//! fn double(mut a: NdArray<u8, (CContig, Writable)>) -> PyResult<()> {
+//!     a.view_mut()?.mapv_inplace(|v| v.saturating_mul(2));
+//!     Ok(())
+//! }
+//! ```
 pub mod dtype;
 pub mod format;
 pub mod layout;
+
+mod array;
+mod check;
+mod convert;
+mod frameworks;
+mod handle;
+mod import;
+mod import_buffer;
+mod import_dlpack;
+mod import_numpy;
+mod requirements;
+mod view;
+
+pub use array::NdArray;
+pub use dtype::{DType, Scalar};
+pub use handle::ArrayHandle;
+pub use import::{import, is_array};
+pub use requirements::{
+    AnyDType, CContig, Constraint, Cpu, Cuda, DTypeSpec, FContig, Ndim, Order, ReadOnly, Requirements, Shape1, Shape2,
+    Shape3, Shape4, Writable, ANY,
+};
+pub use view::ViewCaster;

@@ -1,6 +1,7 @@
 //! The built-in casters, one file per family of types.
 
 mod bytes;
+mod complex;
 mod map;
 mod object;
 mod option;

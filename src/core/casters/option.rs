@@ -6,6 +6,12 @@ use crate::core::object::{Borrowed, Object};
 
 impl<T: FromPy> FromPy for Option<T> {
     const ACCEPTS_NONE: bool = true;
+    const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
+
+    #[inline]
+    fn span(&self) -> Option<crate::core::caster::Span> {
+        self.as_ref().and_then(T::span)
+    }
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Option<T>> {

@@ -127,7 +127,8 @@ macro_rules! impl_into_function {
                 }
 
                 let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
-                FuncParts::new(self, call::<F, R, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none)
+                let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
+                FuncParts::new(self, call::<F, R, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none, convert)
             }
         }
     };

@@ -186,7 +186,7 @@ fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Fun
     let mut args = Vec::with_capacity(named);
     let (mut convert_mask, mut none_ok) = (0u64, parts.accepts_none);
     for (i, a) in extras.args.into_iter().enumerate() {
-        if !a.noconvert {
+        if a.convert.unwrap_or(parts.convert_default >> i & 1 != 0) {
             convert_mask |= 1 << i;
         }
         if a.none {
@@ -196,7 +196,7 @@ fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Fun
         args.push(ArgSpec { name: Some(name_obj), name_str: a.name, default: a.default, default_repr: a.default_repr });
     }
     if named == 0 {
-        convert_mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+        convert_mask = parts.convert_default;
     }
     // A default must not be followed by a required positional parameter.
     let kw_only = extras.kw_only.unwrap_or(n).min(n);

@@ -24,6 +24,7 @@ pub struct FuncParts {
     pub(crate) nargs: usize,
     pub(crate) sig: fn(&mut Vec<String>),
     pub(crate) accepts_none: u64,
+    pub(crate) convert_default: u64,
 }
 
 unsafe fn drop_box<F>(p: *mut ()) {
@@ -36,7 +37,16 @@ impl FuncParts {
     /// captureless closures) with its call implementation.
     ///
     /// `sig` appends the `nargs` parameter type names, then the return type.
-    pub fn new<F>(f: F, call: CallImpl, nargs: usize, sig: fn(&mut Vec<String>), accepts_none: u64) -> FuncParts {
+    /// `accepts_none` and `convert_default` have bit `i` set when argument
+    /// `i`'s caster accepts `None` / converts by default.
+    pub fn new<F>(
+        f: F,
+        call: CallImpl,
+        nargs: usize,
+        sig: fn(&mut Vec<String>),
+        accepts_none: u64,
+        convert_default: u64,
+    ) -> FuncParts {
         FuncParts {
             call,
             data: Box::into_raw(Box::new(f)) as *mut (),
@@ -44,6 +54,7 @@ impl FuncParts {
             nargs,
             sig,
             accepts_none,
+            convert_default,
         }
     }
 }

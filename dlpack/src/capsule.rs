@@ -1,0 +1,323 @@
+//! The Python side of DLPack: tensors travel in `PyCapsule`s.
+//!
+//! A producer's `__dlpack__()` returns a capsule named `"dltensor_versioned"`
+//! (or `"dltensor"` for legacy, unversioned tensors) holding a pointer to a
+//! managed tensor. A consumer takes ownership by renaming the capsule to
+//! `"used_dltensor_versioned"` / `"used_dltensor"`; from then on the consumer
+//! must call the tensor's deleter, and the capsule's own destructor must not.
+//!
+//! Every function here calls the CPython C API: **the GIL must be held**.
+
+use core::ffi::{c_void, CStr};
+use core::ptr::{self, NonNull};
+
+use pyo3_ffi::{
+    PyCapsule_CheckExact, PyCapsule_GetName, PyCapsule_GetPointer, PyCapsule_IsValid,
+    PyCapsule_New, PyCapsule_SetName, PyErr_Clear, PyObject,
+};
+
+use crate::abi::{DLManagedTensor, DLManagedTensorVersioned, DLPackExchangeAPI};
+
+/// Name of an unconsumed legacy capsule.
+pub const LEGACY_NAME: &CStr = c"dltensor";
+/// Name of a legacy capsule after a consumer took ownership.
+pub const USED_LEGACY_NAME: &CStr = c"used_dltensor";
+/// Name of an unconsumed versioned capsule.
+pub const VERSIONED_NAME: &CStr = c"dltensor_versioned";
+/// Name of a versioned capsule after a consumer took ownership.
+pub const USED_VERSIONED_NAME: &CStr = c"used_dltensor_versioned";
+/// Name of the capsule holding a [`DLPackExchangeAPI`] table.
+pub const EXCHANGE_API_NAME: &CStr = c"dlpack_exchange_api";
+/// Type attribute under which array types publish their exchange table.
+pub const EXCHANGE_API_ATTR: &CStr = c"__dlpack_c_exchange_api__";
+
+/// What kind of object [`capsule_kind`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CapsuleKind {
+    /// Unconsumed `"dltensor"` capsule.
+    Legacy,
+    /// Unconsumed `"dltensor_versioned"` capsule.
+    Versioned,
+    /// `"used_dltensor"`: already consumed.
+    UsedLegacy,
+    /// `"used_dltensor_versioned"`: already consumed.
+    UsedVersioned,
+    /// A capsule with any other (or no) name.
+    OtherCapsule,
+    /// Not a `PyCapsule` at all (or NULL).
+    NotCapsule,
+}
+
+/// Classifies `obj` by capsule name. Never raises; never changes the error
+/// indicator.
+///
+/// # Safety
+/// The GIL must be held and `obj` must be NULL or a valid object pointer.
+pub unsafe fn capsule_kind(obj: *mut PyObject) -> CapsuleKind {
+    // SAFETY: `obj` is non-NULL and valid (caller contract) when dereferenced
+    // by the type check; the GIL is held.
+    if obj.is_null() || unsafe { PyCapsule_CheckExact(obj) } == 0 {
+        return CapsuleKind::NotCapsule;
+    }
+    // SAFETY: `obj` is an exact capsule; capsules always hold a non-NULL
+    // pointer (CPython refuses to create or set a NULL one), so GetName
+    // cannot fail. A NULL result means an unnamed capsule.
+    let name = unsafe { PyCapsule_GetName(obj) };
+    if name.is_null() {
+        return CapsuleKind::OtherCapsule;
+    }
+    // SAFETY: a capsule name is a NUL-terminated string that outlives the
+    // capsule (CPython documents this requirement for PyCapsule_New/SetName).
+    let name = unsafe { CStr::from_ptr(name) };
+    match name.to_bytes() {
+        b"dltensor_versioned" => CapsuleKind::Versioned,
+        b"dltensor" => CapsuleKind::Legacy,
+        b"used_dltensor_versioned" => CapsuleKind::UsedVersioned,
+        b"used_dltensor" => CapsuleKind::UsedLegacy,
+        _ => CapsuleKind::OtherCapsule,
+    }
+}
+
+/// Pointer stored in `cap` if it is a capsule named exactly `name`; no error
+/// is ever raised.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+#[inline]
+unsafe fn peek_named(cap: *mut PyObject, name: &CStr) -> Option<NonNull<c_void>> {
+    if cap.is_null() {
+        return None;
+    }
+    // SAFETY: GIL held and `cap` valid. PyCapsule_IsValid never raises; it
+    // checks the exact type, a non-NULL pointer and the name.
+    if unsafe { PyCapsule_IsValid(cap, name.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: IsValid just confirmed type and name, so GetPointer succeeds
+    // without setting an error.
+    NonNull::new(unsafe { PyCapsule_GetPointer(cap, name.as_ptr()) })
+}
+
+/// Consumes `cap` if it is named `name`, renaming it to `used`.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+#[inline]
+unsafe fn take_named(
+    cap: *mut PyObject,
+    name: &CStr,
+    used: &'static CStr,
+) -> Option<NonNull<c_void>> {
+    // SAFETY: forwarded caller contract.
+    let p = unsafe { peek_named(cap, name) }?;
+    // SAFETY: `cap` is a valid capsule (checked above); `used` is 'static so
+    // it outlives the capsule as CPython requires.
+    if unsafe { PyCapsule_SetName(cap, used.as_ptr()) } != 0 {
+        // Unreachable for a valid capsule; do not leave an error behind and
+        // do not claim ownership we failed to record.
+        // SAFETY: GIL held.
+        unsafe { PyErr_Clear() };
+        return None;
+    }
+    Some(p)
+}
+
+/// Takes ownership of the tensor in an unconsumed `"dltensor"` capsule,
+/// renaming it to `"used_dltensor"`. Returns `None` (with no Python error
+/// set) for anything else, including an already-used capsule.
+///
+/// The caller must eventually call [`delete_legacy`] on the result.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+pub unsafe fn take_legacy(cap: *mut PyObject) -> Option<NonNull<DLManagedTensor>> {
+    // SAFETY: forwarded caller contract.
+    unsafe { take_named(cap, LEGACY_NAME, USED_LEGACY_NAME) }.map(NonNull::cast)
+}
+
+/// Takes ownership of the tensor in an unconsumed `"dltensor_versioned"`
+/// capsule, renaming it to `"used_dltensor_versioned"`. Returns `None` (with
+/// no Python error set) for anything else.
+///
+/// The caller must eventually call [`delete_versioned`] on the result and
+/// must check the version before reading anything but the deleter.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+pub unsafe fn take_versioned(cap: *mut PyObject) -> Option<NonNull<DLManagedTensorVersioned>> {
+    // SAFETY: forwarded caller contract.
+    unsafe { take_named(cap, VERSIONED_NAME, USED_VERSIONED_NAME) }.map(NonNull::cast)
+}
+
+/// Like [`take_legacy`] but without consuming: the capsule still owns the
+/// tensor, which stays valid only while the capsule is alive and unconsumed.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+pub unsafe fn peek_legacy(cap: *mut PyObject) -> Option<NonNull<DLManagedTensor>> {
+    // SAFETY: forwarded caller contract.
+    unsafe { peek_named(cap, LEGACY_NAME) }.map(NonNull::cast)
+}
+
+/// Like [`take_versioned`] but without consuming.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer.
+pub unsafe fn peek_versioned(cap: *mut PyObject) -> Option<NonNull<DLManagedTensorVersioned>> {
+    // SAFETY: forwarded caller contract.
+    unsafe { peek_named(cap, VERSIONED_NAME) }.map(NonNull::cast)
+}
+
+/// Calls the tensor's deleter if both the pointer and the deleter are
+/// non-NULL.
+///
+/// # Safety
+/// `p` is NULL or an owned managed tensor not yet deleted; it must not be
+/// used afterwards. The GIL should be held if the producer's deleter may
+/// touch Python objects (most do).
+pub unsafe fn delete_legacy(p: *mut DLManagedTensor) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: `p` is a live managed tensor we own (caller contract); the
+    // deleter frees it, after which we do not touch it.
+    unsafe {
+        if let Some(deleter) = (*p).deleter {
+            deleter(p);
+        }
+    }
+}
+
+/// Calls the versioned tensor's deleter if both are non-NULL. Safe for any
+/// major version: the deleter's offset is ABI-stable.
+///
+/// # Safety
+/// As for [`delete_legacy`].
+pub unsafe fn delete_versioned(p: *mut DLManagedTensorVersioned) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: as in `delete_legacy`; `deleter` lies in the version-stable
+    // prefix of the struct.
+    unsafe {
+        if let Some(deleter) = (*p).deleter {
+            deleter(p);
+        }
+    }
+}
+
+/// Runs `f` with the current Python exception (if any) stashed away and
+/// restored afterwards, discarding any error `f` leaves behind.
+///
+/// # Safety
+/// GIL held.
+#[allow(deprecated)] // PyErr_Fetch/Restore: deprecated only from 3.12 on.
+unsafe fn preserving_error(f: impl FnOnce()) {
+    let mut ty = ptr::null_mut();
+    let mut value = ptr::null_mut();
+    let mut tb = ptr::null_mut();
+    // SAFETY: GIL held; Fetch moves the three references into our locals and
+    // Restore moves them back (replacing anything `f` raised).
+    unsafe {
+        pyo3_ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        f();
+        pyo3_ffi::PyErr_Restore(ty, value, tb);
+    }
+}
+
+unsafe extern "C" fn legacy_capsule_destructor(cap: *mut PyObject) {
+    // SAFETY: CPython calls this with the GIL held on a capsule being
+    // deallocated. Only an unconsumed capsule still owns its tensor; a
+    // renamed one was handed over to a consumer.
+    unsafe {
+        preserving_error(|| {
+            if let Some(p) = peek_named(cap, LEGACY_NAME) {
+                delete_legacy(p.as_ptr().cast());
+            }
+        });
+    }
+}
+
+unsafe extern "C" fn versioned_capsule_destructor(cap: *mut PyObject) {
+    // SAFETY: as in `legacy_capsule_destructor`.
+    unsafe {
+        preserving_error(|| {
+            if let Some(p) = peek_named(cap, VERSIONED_NAME) {
+                delete_versioned(p.as_ptr().cast());
+            }
+        });
+    }
+}
+
+/// Wraps an owned legacy tensor in a new `"dltensor"` capsule.
+///
+/// The capsule destructor calls the deleter only if nobody consumed the
+/// capsule, and never disturbs a pending Python exception. On failure the
+/// deleter is called here and NULL is returned with a Python error set, so
+/// ownership of `p` always passes to this function.
+///
+/// # Safety
+/// GIL held; `p` is an owned, live managed tensor.
+pub unsafe fn new_legacy_capsule(p: NonNull<DLManagedTensor>) -> *mut PyObject {
+    // SAFETY: GIL held; the name is 'static; the destructor matches the
+    // pointer's type.
+    let cap = unsafe {
+        PyCapsule_New(
+            p.as_ptr().cast(),
+            LEGACY_NAME.as_ptr(),
+            Some(legacy_capsule_destructor),
+        )
+    };
+    if cap.is_null() {
+        // SAFETY: we still own `p`; keep the creation error intact.
+        unsafe { preserving_error(|| delete_legacy(p.as_ptr())) };
+    }
+    cap
+}
+
+/// Wraps an owned versioned tensor in a new `"dltensor_versioned"` capsule.
+/// Same contract as [`new_legacy_capsule`].
+///
+/// # Safety
+/// GIL held; `p` is an owned, live managed tensor.
+pub unsafe fn new_versioned_capsule(p: NonNull<DLManagedTensorVersioned>) -> *mut PyObject {
+    // SAFETY: as in `new_legacy_capsule`.
+    let cap = unsafe {
+        PyCapsule_New(
+            p.as_ptr().cast(),
+            VERSIONED_NAME.as_ptr(),
+            Some(versioned_capsule_destructor),
+        )
+    };
+    if cap.is_null() {
+        // SAFETY: we still own `p`; keep the creation error intact.
+        unsafe { preserving_error(|| delete_versioned(p.as_ptr())) };
+    }
+    cap
+}
+
+/// Reads a [`DLPackExchangeAPI`] table out of a `"dlpack_exchange_api"`
+/// capsule (the value of `type(x).__dlpack_c_exchange_api__`), walking the
+/// `prev_api` chain to the first table whose major version this crate
+/// understands. Returns `None` without raising otherwise.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer; a capsule with that name
+/// must really hold a table with a valid header chain.
+pub unsafe fn exchange_api_from_capsule(cap: *mut PyObject) -> Option<&'static DLPackExchangeAPI> {
+    // SAFETY: forwarded caller contract.
+    let mut hdr = unsafe { peek_named(cap, EXCHANGE_API_NAME) }?
+        .cast::<crate::abi::DLPackExchangeAPIHeader>();
+    // Bounded walk: a foreign (possibly cyclic) chain must not hang us.
+    for _ in 0..16 {
+        // SAFETY: the header prefix is version-stable and the table lives for
+        // the whole process (dlpack.h requirement).
+        let h = unsafe { hdr.as_ref() };
+        if h.version.is_compatible() {
+            // SAFETY: major version 1: the full 1.x table layout applies.
+            return Some(unsafe { hdr.cast::<DLPackExchangeAPI>().as_ref() });
+        }
+        hdr = NonNull::new(h.prev_api)?;
+    }
+    None
+}

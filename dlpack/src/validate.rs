@@ -1,0 +1,746 @@
+//! Validation of foreign `DLTensor`s before anyone touches their data.
+//!
+//! [`validate`] reads the header fields of a tensor produced by another
+//! library, rejects anything malformed or hostile, and returns a [`Layout`]:
+//! shape and strides (in elements) copied into inline storage, the first
+//! element's address and the exact byte range the view can touch. All
+//! arithmetic is checked; nothing is allocated on the heap.
+//!
+//! ```
+//! use ndbind_dlpack::{validate, DLDataType, DLDevice, DLTensor};
+//! let mut buf = [0f32; 6];
+//! let mut shape = [2i64, 3];
+//! let t = DLTensor {
+//!     data: buf.as_mut_ptr().cast(),
+//!     device: DLDevice::CPU,
+//!     ndim: 2,
+//!     dtype: DLDataType::F32,
+//!     shape: shape.as_mut_ptr(),
+//!     strides: core::ptr::null_mut(), // C-contiguous
+//!     byte_offset: 0,
+//! };
+//! // SAFETY: shape points to 2 extents; strides is NULL.
+//! let l = unsafe { validate(&t, false) }.unwrap();
+//! assert_eq!((l.shape(), l.strides()), (&[2i64, 3][..], &[3i64, 1][..]));
+//! assert_eq!((l.size(), l.itemsize(), l.nbytes()), (6, 4, 24));
+//! assert!(l.is_c_contiguous() && !l.is_f_contiguous());
+//! let (lo, hi) = l.byte_bounds();
+//! assert_eq!(hi - lo, 24);
+//! ```
+
+use core::ffi::c_void;
+use core::fmt;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crate::abi::{
+    DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor,
+    DataTypeCode, FLAG_READ_ONLY,
+};
+
+/// Largest accepted `ndim` (matches NumPy's limit).
+pub const MAX_NDIM: usize = 64;
+
+/// Why a foreign tensor was rejected. `Display` gives a message suitable for
+/// a Python exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidTensor {
+    /// Versioned tensor with a major version this crate cannot read.
+    UnsupportedVersion(DLPackVersion),
+    /// `ndim < 0`.
+    NegativeNdim(i32),
+    /// `ndim > MAX_NDIM`.
+    TooManyDims(i32),
+    /// `shape` is NULL although `ndim > 0`.
+    NullShape,
+    /// A negative extent.
+    NegativeExtent {
+        /// Offending axis.
+        axis: usize,
+        /// Its extent.
+        extent: i64,
+    },
+    /// Vector types (`lanes != 1`) are not supported.
+    VectorLanes(u16),
+    /// `bits` is not a positive multiple of 8 (or `bool` is not 8 bits).
+    UnsupportedBits {
+        /// Type code of the dtype.
+        code: u8,
+        /// Its bit width.
+        bits: u8,
+    },
+    /// `data` is NULL but the tensor has elements.
+    NullData,
+    /// Element count, strides, byte span or `byte_offset` overflow.
+    Overflow,
+}
+
+impl fmt::Display for InvalidTensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::UnsupportedVersion(v) => write!(
+                f,
+                "unsupported DLPack version {}.{} (this build understands {}.x)",
+                v.major,
+                v.minor,
+                crate::abi::DLPACK_MAJOR_VERSION
+            ),
+            Self::NegativeNdim(n) => write!(f, "DLPack tensor has negative ndim ({n})"),
+            Self::TooManyDims(n) => {
+                write!(f, "DLPack tensor has {n} dimensions (at most {MAX_NDIM} are supported)")
+            }
+            Self::NullShape => f.write_str("DLPack tensor has ndim > 0 but a NULL shape"),
+            Self::NegativeExtent { axis, extent } => {
+                write!(f, "DLPack tensor has negative extent {extent} on axis {axis}")
+            }
+            Self::VectorLanes(l) => {
+                write!(f, "DLPack vector dtypes are not supported (lanes = {l})")
+            }
+            Self::UnsupportedBits { code, bits } => write!(
+                f,
+                "unsupported DLPack dtype (code {code}, {bits} bits): element size must be a whole number of bytes"
+            ),
+            Self::NullData => f.write_str("DLPack tensor has elements but a NULL data pointer"),
+            Self::Overflow => {
+                f.write_str("DLPack tensor is too large: size, strides or offset overflow")
+            }
+        }
+    }
+}
+
+impl std::error::Error for InvalidTensor {}
+
+/// A validated tensor description (see [`validate`]).
+///
+/// Shape and strides live inline (`2 × MAX_NDIM` slots, only `ndim` of each
+/// initialised), so building one never allocates.
+#[derive(Clone, Copy)]
+pub struct Layout {
+    data: *mut c_void,
+    raw_data: *mut c_void,
+    byte_offset: u64,
+    /// Byte offsets (relative to `data`) of the lowest and one-past-highest
+    /// byte touched; both 0 when `size == 0`.
+    lo: isize,
+    hi: isize,
+    size: usize,
+    itemsize: usize,
+    device: DLDevice,
+    dtype: DLDataType,
+    ndim: u8,
+    read_only: bool,
+    shape: [MaybeUninit<i64>; MAX_NDIM],
+    strides: [MaybeUninit<i64>; MAX_NDIM],
+}
+
+impl Layout {
+    /// Number of dimensions (`0..=MAX_NDIM`).
+    #[inline]
+    pub fn ndim(&self) -> usize {
+        self.ndim as usize
+    }
+
+    /// Extents, one per dimension.
+    #[inline]
+    pub fn shape(&self) -> &[i64] {
+        // SAFETY: `validate` initialised the first `ndim <= MAX_NDIM` slots,
+        // and MaybeUninit<i64> has the layout of i64.
+        unsafe { &*(ptr::from_ref(&self.shape[..self.ndim()]) as *const [i64]) }
+    }
+
+    /// Strides in elements (not bytes), one per dimension; computed as
+    /// C-contiguous when the producer passed NULL.
+    #[inline]
+    pub fn strides(&self) -> &[i64] {
+        // SAFETY: as for `shape`.
+        unsafe { &*(ptr::from_ref(&self.strides[..self.ndim()]) as *const [i64]) }
+    }
+
+    /// Number of elements (product of the shape; 1 for a 0-d tensor).
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Bytes per element.
+    #[inline]
+    pub fn itemsize(&self) -> usize {
+        self.itemsize
+    }
+
+    /// `size() * itemsize()` (guaranteed not to overflow `isize`).
+    #[inline]
+    pub fn nbytes(&self) -> usize {
+        self.size * self.itemsize
+    }
+
+    /// Address of the first element (`data + byte_offset`); NULL if the
+    /// producer gave NULL (only possible when `size() == 0`). Meaningless for
+    /// devices whose `data` is an opaque handle (OpenCL, Vulkan, Metal,
+    /// WebGPU): use [`raw_data`](Self::raw_data) and
+    /// [`byte_offset`](Self::byte_offset) there.
+    #[inline]
+    pub fn data(&self) -> *mut c_void {
+        self.data
+    }
+
+    /// The producer's `data` field, without `byte_offset` applied.
+    #[inline]
+    pub fn raw_data(&self) -> *mut c_void {
+        self.raw_data
+    }
+
+    /// The producer's `byte_offset` field.
+    #[inline]
+    pub fn byte_offset(&self) -> u64 {
+        self.byte_offset
+    }
+
+    /// Device holding the data.
+    #[inline]
+    pub fn device(&self) -> DLDevice {
+        self.device
+    }
+
+    /// Element type (always `lanes == 1`, whole bytes).
+    #[inline]
+    pub fn dtype(&self) -> DLDataType {
+        self.dtype
+    }
+
+    /// Whether the producer marked the data read-only.
+    #[inline]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// `(lo, hi)`: lowest address and one past the highest address of any
+    /// byte the view can touch, accounting for negative strides. For an empty
+    /// tensor both equal [`data`](Self::data) as an address.
+    #[inline]
+    pub fn byte_bounds(&self) -> (usize, usize) {
+        let base = self.data as usize;
+        // Validation proved neither addition wraps.
+        (
+            base.wrapping_add_signed(self.lo),
+            base.wrapping_add_signed(self.hi),
+        )
+    }
+
+    /// Row-major contiguity (axes of extent 1 are ignored, as in NumPy).
+    pub fn is_c_contiguous(&self) -> bool {
+        if self.size == 0 {
+            return true;
+        }
+        // Cannot overflow: the product of the extents fits in usize.
+        let mut expected = 1i64;
+        for (&e, &s) in self.shape().iter().zip(self.strides()).rev() {
+            if e != 1 {
+                if s != expected {
+                    return false;
+                }
+                expected *= e;
+            }
+        }
+        true
+    }
+
+    /// Column-major contiguity (axes of extent 1 are ignored, as in NumPy).
+    pub fn is_f_contiguous(&self) -> bool {
+        if self.size == 0 {
+            return true;
+        }
+        let mut expected = 1i64;
+        for (&e, &s) in self.shape().iter().zip(self.strides()) {
+            if e != 1 {
+                if s != expected {
+                    return false;
+                }
+                expected *= e;
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Debug for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Layout")
+            .field("data", &self.data)
+            .field("shape", &self.shape())
+            .field("strides", &self.strides())
+            .field("dtype", &self.dtype)
+            .field("device", &self.device)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// Bytes per element for a dtype we can address, or the reason not.
+#[inline]
+fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
+    if dt.lanes != 1 {
+        return Err(InvalidTensor::VectorLanes(dt.lanes));
+    }
+    let bad = InvalidTensor::UnsupportedBits {
+        code: dt.code,
+        bits: dt.bits,
+    };
+    if dt.type_code() == DataTypeCode::BOOL && dt.bits != 8 {
+        return Err(bad);
+    }
+    dt.itemsize().ok_or(bad)
+}
+
+/// Validates a foreign tensor header and computes its [`Layout`].
+///
+/// Checks, in order: `0 <= ndim <= MAX_NDIM`; `lanes == 1` and whole-byte
+/// `bits` (`bool` must be 8 bits); non-NULL `shape` when `ndim > 0`;
+/// non-negative extents; element count, byte size, stride span and
+/// `byte_offset` free of overflow (byte span within `isize`, addresses not
+/// wrapping); non-NULL `data` unless the tensor is empty. NULL `strides`
+/// means C-contiguous.
+///
+/// # Safety
+/// If `ndim` is in range and `shape` (resp. `strides`) is non-NULL, it must
+/// point to `ndim` readable `i64`s. The data itself is never read.
+pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidTensor> {
+    let ndim = t.ndim;
+    if ndim < 0 {
+        return Err(InvalidTensor::NegativeNdim(ndim));
+    }
+    if ndim as usize > MAX_NDIM {
+        return Err(InvalidTensor::TooManyDims(ndim));
+    }
+    let n = ndim as usize;
+    let itemsize = element_size(t.dtype)?;
+    if n > 0 && t.shape.is_null() {
+        return Err(InvalidTensor::NullShape);
+    }
+
+    let mut shape = [MaybeUninit::<i64>::uninit(); MAX_NDIM];
+    let mut strides = [MaybeUninit::<i64>::uninit(); MAX_NDIM];
+
+    // Shape and element count. An extent of 0 makes the tensor empty even if
+    // the product of the other extents would overflow.
+    let mut size: usize = 1;
+    let mut has_zero = false;
+    let mut overflow = false;
+    for (i, slot) in shape.iter_mut().enumerate().take(n) {
+        // SAFETY: `shape` is non-NULL and points to `n` i64s (caller
+        // contract); `i < n`.
+        let e = unsafe { t.shape.add(i).read() };
+        if e < 0 {
+            return Err(InvalidTensor::NegativeExtent { axis: i, extent: e });
+        }
+        slot.write(e);
+        has_zero |= e == 0;
+        match size.checked_mul(e as usize) {
+            Some(s) => size = s,
+            None => overflow = true,
+        }
+    }
+    if has_zero {
+        size = 0;
+    } else if overflow {
+        return Err(InvalidTensor::Overflow);
+    }
+    match size.checked_mul(itemsize) {
+        Some(b) if b <= isize::MAX as usize => {}
+        _ => return Err(InvalidTensor::Overflow),
+    }
+
+    // Strides (in elements) and the element-offset span they reach.
+    let mut lo: i64 = 0;
+    let mut hi: i64 = 0;
+    if t.strides.is_null() {
+        let mut acc: i64 = 1;
+        for i in (0..n).rev() {
+            strides[i].write(acc);
+            if i > 0 {
+                // SAFETY: slot `i < n` was written in the shape loop.
+                let e = unsafe { shape[i].assume_init() };
+                // Exact when size > 0 (partial products <= size); for an
+                // empty tensor the strides are never used, so saturate.
+                acc = acc.saturating_mul(e.max(1));
+            }
+        }
+        // A contiguous view touches exactly elements 0..size (size fits
+        // isize, checked above).
+        hi = size.saturating_sub(1) as i64;
+    } else {
+        for i in 0..n {
+            // SAFETY: `strides` is non-NULL and points to `n` i64s (caller
+            // contract); `i < n`.
+            let s = unsafe { t.strides.add(i).read() };
+            strides[i].write(s);
+            // SAFETY: slot `i < n` was written in the shape loop.
+            let e = unsafe { shape[i].assume_init() };
+            // Spans only matter (and are only checked) for non-empty views.
+            if e > 1 && size != 0 {
+                let span = (e - 1).checked_mul(s).ok_or(InvalidTensor::Overflow)?;
+                let acc = if span < 0 { &mut lo } else { &mut hi };
+                *acc = acc.checked_add(span).ok_or(InvalidTensor::Overflow)?;
+            }
+        }
+    }
+
+    // Byte bounds relative to the first element.
+    let (lo_b, hi_b) = if size == 0 {
+        (0isize, 0isize)
+    } else {
+        let item = itemsize as i64;
+        let lo_b = lo.checked_mul(item);
+        let hi_b = hi.checked_add(1).and_then(|h| h.checked_mul(item));
+        match (lo_b, hi_b) {
+            (Some(l), Some(h)) if h.checked_sub(l).is_some_and(|d| d <= isize::MAX as i64) => {
+                (l as isize, h as isize)
+            }
+            _ => return Err(InvalidTensor::Overflow),
+        }
+    };
+
+    // Data pointer and byte_offset.
+    let data = if t.data.is_null() {
+        if size != 0 {
+            return Err(InvalidTensor::NullData);
+        }
+        ptr::null_mut()
+    } else {
+        let off = usize::try_from(t.byte_offset).map_err(|_| InvalidTensor::Overflow)?;
+        let first = (t.data as usize)
+            .checked_add(off)
+            .ok_or(InvalidTensor::Overflow)?;
+        if first.checked_add_signed(lo_b).is_none() || first.checked_add_signed(hi_b).is_none() {
+            return Err(InvalidTensor::Overflow);
+        }
+        // wrapping_add keeps the producer's provenance; it cannot wrap here.
+        t.data.cast::<u8>().wrapping_add(off).cast::<c_void>()
+    };
+
+    Ok(Layout {
+        data,
+        raw_data: t.data,
+        byte_offset: t.byte_offset,
+        lo: lo_b,
+        hi: hi_b,
+        size,
+        itemsize,
+        device: t.device,
+        dtype: t.dtype,
+        ndim: n as u8,
+        read_only,
+        shape,
+        strides,
+    })
+}
+
+/// [`validate`] for a legacy managed tensor (never read-only).
+///
+/// # Safety
+/// As for [`validate`], applied to `mt.dl_tensor`.
+pub unsafe fn validate_legacy(mt: &DLManagedTensor) -> Result<Layout, InvalidTensor> {
+    // SAFETY: forwarded caller contract.
+    unsafe { validate(&mt.dl_tensor, false) }
+}
+
+/// [`validate`] for a versioned managed tensor: checks the major version
+/// first (without reading anything past the version-stable prefix on
+/// mismatch) and takes the read-only flag from `flags`.
+///
+/// # Safety
+/// `mt` must point to a live versioned managed tensor; then as for
+/// [`validate`].
+pub unsafe fn validate_versioned(
+    mt: *const DLManagedTensorVersioned,
+) -> Result<Layout, InvalidTensor> {
+    // SAFETY: `mt` is live (caller contract); `version` is at offset 0 in
+    // every DLPack major version.
+    let version = unsafe { (*mt).version };
+    if !version.is_compatible() {
+        return Err(InvalidTensor::UnsupportedVersion(version));
+    }
+    // SAFETY: major version 1, so the full 1.x layout applies.
+    let mt = unsafe { &*mt };
+    // SAFETY: forwarded caller contract.
+    unsafe { validate(&mt.dl_tensor, mt.flags & FLAG_READ_ONLY != 0) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{DataTypeCode, DeviceType};
+
+    fn tensor(data: usize, shape: &mut [i64], strides: Option<&mut [i64]>) -> DLTensor {
+        DLTensor {
+            data: data as *mut c_void,
+            device: DLDevice::CPU,
+            ndim: shape.len() as i32,
+            dtype: DLDataType::F64,
+            shape: shape.as_mut_ptr(),
+            strides: strides.map_or(ptr::null_mut(), |s| s.as_mut_ptr()),
+            byte_offset: 0,
+        }
+    }
+
+    fn check(t: &DLTensor) -> Result<Layout, InvalidTensor> {
+        // SAFETY: every test tensor's shape/strides point to `ndim` values or
+        // the ndim is out of range / the pointer NULL.
+        unsafe { validate(t, false) }
+    }
+
+    #[test]
+    fn contiguous_from_null_strides() {
+        let mut shape = [2, 3, 4];
+        let l = check(&tensor(0x1000, &mut shape, None)).unwrap();
+        assert_eq!(l.ndim(), 3);
+        assert_eq!(l.strides(), &[12, 4, 1]);
+        assert_eq!(l.size(), 24);
+        assert_eq!(l.nbytes(), 192);
+        assert_eq!(l.byte_bounds(), (0x1000, 0x1000 + 192));
+        assert!(l.is_c_contiguous());
+        assert!(!l.is_f_contiguous());
+        assert!(!l.is_read_only());
+        assert_eq!(l.device().device_type, DeviceType::CPU);
+    }
+
+    #[test]
+    fn zero_dim_scalar() {
+        let t = DLTensor {
+            ndim: 0,
+            shape: ptr::null_mut(),
+            ..tensor(0x2000, &mut [], None)
+        };
+        let l = check(&t).unwrap();
+        assert_eq!((l.ndim(), l.size(), l.shape().len()), (0, 1, 0));
+        assert_eq!(l.byte_bounds(), (0x2000, 0x2008));
+        assert!(l.is_c_contiguous() && l.is_f_contiguous());
+    }
+
+    #[test]
+    fn explicit_strides_and_byte_offset() {
+        let mut shape = [3, 2];
+        let mut strides = [1, 3]; // Fortran order
+        let mut t = tensor(0x1000, &mut shape, Some(&mut strides));
+        t.byte_offset = 16;
+        let l = check(&t).unwrap();
+        assert_eq!(l.data() as usize, 0x1010);
+        assert_eq!(l.raw_data() as usize, 0x1000);
+        assert_eq!(l.byte_offset(), 16);
+        assert!(l.is_f_contiguous() && !l.is_c_contiguous());
+        assert_eq!(l.byte_bounds(), (0x1010, 0x1010 + 48));
+    }
+
+    #[test]
+    fn negative_strides_bounds() {
+        // 3x4 view flipped on both axes: first element at the highest address.
+        let mut shape = [3, 4];
+        let mut strides = [-4, -1];
+        let base = 0x10_000usize;
+        let l = check(&tensor(base, &mut shape, Some(&mut strides))).unwrap();
+        assert_eq!(l.byte_bounds(), (base - 11 * 8, base + 8));
+        assert!(!l.is_c_contiguous());
+        // Mixed signs and a broadcast (stride 0) axis.
+        let mut shape = [2, 5, 3];
+        let mut strides = [-3, 0, 1];
+        let l = check(&tensor(base, &mut shape, Some(&mut strides))).unwrap();
+        assert_eq!(l.byte_bounds(), (base - 24, base + 24));
+    }
+
+    #[test]
+    fn negative_stride_below_address_zero() {
+        let mut shape = [4];
+        let mut strides = [-1];
+        assert_eq!(
+            check(&tensor(8, &mut shape, Some(&mut strides))).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+    }
+
+    #[test]
+    fn size_zero_bounds_and_null_data() {
+        let mut shape = [3, 0, 5];
+        let l = check(&tensor(0, &mut shape, None)).unwrap();
+        assert_eq!(l.size(), 0);
+        assert!(l.data().is_null());
+        assert_eq!(l.byte_bounds(), (0, 0));
+        assert!(l.is_c_contiguous() && l.is_f_contiguous());
+        let mut shape = [0, 7];
+        let mut strides = [i64::MIN, i64::MAX];
+        let l = check(&tensor(0x3000, &mut shape, Some(&mut strides))).unwrap();
+        assert_eq!(l.byte_bounds(), (0x3000, 0x3000));
+        // Huge extents are fine next to a zero extent (count is 0)...
+        let mut shape = [i64::MAX, i64::MAX, 0];
+        let mut strides = [1, 1, 1];
+        assert_eq!(
+            check(&tensor(0, &mut shape, Some(&mut strides)))
+                .unwrap()
+                .size(),
+            0
+        );
+    }
+
+    #[test]
+    fn hostile_ndim() {
+        let mut shape = [1i64; 4];
+        let mut t = tensor(0x1000, &mut shape, None);
+        t.ndim = -1;
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::NegativeNdim(-1));
+        t.ndim = 1000;
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::TooManyDims(1000));
+        t.ndim = i32::MIN;
+        assert!(matches!(check(&t), Err(InvalidTensor::NegativeNdim(_))));
+        let mut big = [1i64; MAX_NDIM];
+        let t = tensor(0x1000, &mut big, None);
+        assert_eq!(check(&t).unwrap().ndim(), MAX_NDIM);
+    }
+
+    #[test]
+    fn null_shape() {
+        let mut shape = [2];
+        let mut t = tensor(0x1000, &mut shape, None);
+        t.shape = ptr::null_mut();
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::NullShape);
+    }
+
+    #[test]
+    fn negative_extent() {
+        let mut shape = [2, -3];
+        assert_eq!(
+            check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
+            InvalidTensor::NegativeExtent {
+                axis: 1,
+                extent: -3
+            }
+        );
+    }
+
+    #[test]
+    fn null_data_with_elements() {
+        let mut shape = [2];
+        assert_eq!(
+            check(&tensor(0, &mut shape, None)).unwrap_err(),
+            InvalidTensor::NullData
+        );
+    }
+
+    #[test]
+    fn overflowing_sizes_and_spans() {
+        let mut shape = [1 << 32, 1 << 32];
+        assert_eq!(
+            check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+        // Count fits but bytes do not.
+        let mut shape = [1 << 61];
+        assert_eq!(
+            check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+        // Small count, stride span overflows i64.
+        let mut shape = [3];
+        let mut strides = [i64::MAX / 2 + 1];
+        assert_eq!(
+            check(&tensor(0x1000, &mut shape, Some(&mut strides))).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+        // Span fits in elements but not in bytes.
+        let mut shape = [2];
+        let mut strides = [i64::MAX / 4];
+        assert_eq!(
+            check(&tensor(0x1000, &mut shape, Some(&mut strides))).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+        // Spans of opposite sign whose difference overflows.
+        let mut shape = [2, 2];
+        let mut strides = [i64::MAX / 12, -(i64::MAX / 12)];
+        assert_eq!(
+            check(&tensor(1 << 62, &mut shape, Some(&mut strides))).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+        // byte_offset pushes the address past usize::MAX.
+        let mut shape = [1];
+        let mut t = tensor(0x1000, &mut shape, None);
+        t.byte_offset = u64::MAX - 0x10;
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::Overflow);
+        // Last byte past the end of the address space.
+        let mut shape = [4];
+        assert_eq!(
+            check(&tensor(usize::MAX - 8, &mut shape, None)).unwrap_err(),
+            InvalidTensor::Overflow
+        );
+    }
+
+    #[test]
+    fn dtype_checks() {
+        let mut shape = [2];
+        let mut t = tensor(0x1000, &mut shape, None);
+        t.dtype = DLDataType::new(DataTypeCode::FLOAT, 32, 2);
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::VectorLanes(2));
+        t.dtype = DLDataType::new(DataTypeCode::FLOAT, 32, 0);
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::VectorLanes(0));
+        for bits in [0u8, 4, 6, 12] {
+            t.dtype = DLDataType::new(DataTypeCode::INT, bits, 1);
+            assert!(matches!(
+                check(&t),
+                Err(InvalidTensor::UnsupportedBits { .. })
+            ));
+        }
+        t.dtype = DLDataType::new(DataTypeCode::BOOL, 1, 1);
+        assert!(matches!(
+            check(&t),
+            Err(InvalidTensor::UnsupportedBits { .. })
+        ));
+        t.dtype = DLDataType::new(DataTypeCode::BOOL, 16, 1);
+        assert!(matches!(
+            check(&t),
+            Err(InvalidTensor::UnsupportedBits { .. })
+        ));
+        t.dtype = DLDataType::BOOL;
+        assert_eq!(check(&t).unwrap().itemsize(), 1);
+        t.dtype = DLDataType::C128;
+        assert_eq!(check(&t).unwrap().nbytes(), 32);
+    }
+
+    #[test]
+    fn versioned_flags_and_version() {
+        let mut shape = [2];
+        let mut mt = DLManagedTensorVersioned {
+            version: DLPackVersion::CURRENT,
+            manager_ctx: ptr::null_mut(),
+            deleter: None,
+            flags: FLAG_READ_ONLY,
+            dl_tensor: tensor(0x1000, &mut shape, None),
+        };
+        // SAFETY: `mt` is live; its shape points to 1 extent.
+        assert!(unsafe { validate_versioned(&mt) }.unwrap().is_read_only());
+        mt.version.major = 2;
+        // SAFETY: as above.
+        let err = unsafe { validate_versioned(&mt) }.unwrap_err();
+        assert_eq!(
+            err,
+            InvalidTensor::UnsupportedVersion(DLPackVersion { major: 2, minor: 3 })
+        );
+        let legacy = DLManagedTensor {
+            dl_tensor: mt.dl_tensor,
+            manager_ctx: ptr::null_mut(),
+            deleter: None,
+        };
+        // SAFETY: as above.
+        assert!(!unsafe { validate_legacy(&legacy) }.unwrap().is_read_only());
+    }
+
+    #[test]
+    fn messages() {
+        let m = InvalidTensor::NegativeExtent {
+            axis: 1,
+            extent: -3,
+        }
+        .to_string();
+        assert!(m.contains("axis 1") && m.contains("-3"));
+        assert!(InvalidTensor::TooManyDims(1000)
+            .to_string()
+            .contains("1000"));
+    }
+}

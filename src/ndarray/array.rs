@@ -1,0 +1,196 @@
+//! [`NdArray`]: an array argument whose requirements live in its type.
+
+use std::marker::PhantomData;
+
+use ndarray::{ArrayView, ArrayViewMut, IxDyn};
+
+use crate::core::caster::{FromPy, IntoPy, ReturnCtx, Span};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::object::{Borrowed, Object};
+use crate::ndarray::dtype::{DType, Scalar};
+use crate::ndarray::handle::ArrayHandle;
+use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
+use crate::ndarray::view::{raw_view, raw_view_mut};
+
+/// An n-dimensional array received from Python — NumPy, PyTorch, JAX, any
+/// `__dlpack__` producer, a DLPack capsule or a buffer-protocol object —
+/// without a copy.
+///
+/// `T` is the element type (a [`Scalar`] such as `f32`, or [`AnyDType`]);
+/// `C` is a tuple of constraints ([`crate::ndarray::Shape3`],
+/// [`crate::ndarray::CContig`], [`crate::ndarray::Writable`], …). Arrays are
+/// read-only unless `Writable` is asked for; read-only Python arrays are only
+/// accepted by read-only parameters, and writable parameters never receive a
+/// converted copy. Conversion (a dtype/order fix made by the array's own
+/// framework) happens only when the binding allows it with
+/// `arg("a").convert()`.
+///
+/// The handle keeps the producer's memory alive; it may be stored in a Rust
+/// struct after the call (with the GIL: it is `!Send`).
+///
+/// ```ignore
+/// use ndbind::ndarray::{NdArray, Shape2, CContig, Writable, ANY};
+///
+/// fn sum(a: NdArray<f64>) -> PyResult<f64> { Ok(a.view()?.sum()) }
+/// fn fill(mut a: NdArray<f32, (Shape2<10, ANY>, CContig, Writable)>) -> PyResult<()> {
+///     for (i, x) in a.view_mut()?.iter_mut().enumerate() { *x = i as f32; }
+///     Ok(())
+/// }
+/// ```
+pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
+    h: ArrayHandle,
+    _m: PhantomData<(fn() -> T, fn() -> C)>,
+}
+
+impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
+    /// The requirements this type states.
+    pub const REQ: Requirements = Requirements { dtype: T::DTYPE, ..C::REQ };
+
+    /// Number of dimensions.
+    #[inline]
+    pub fn ndim(&self) -> usize {
+        self.h.layout.ndim()
+    }
+    /// Extents.
+    #[inline]
+    pub fn shape(&self) -> &[i64] {
+        self.h.layout.shape()
+    }
+    /// Strides, in elements (may be negative or zero).
+    #[inline]
+    pub fn strides(&self) -> &[i64] {
+        self.h.layout.strides()
+    }
+    /// Element type.
+    #[inline]
+    pub fn dtype(&self) -> DType {
+        self.h.dtype()
+    }
+    /// `(device_type, device_id)` as in DLPack (`(1, 0)`: CPU).
+    #[inline]
+    pub fn device(&self) -> (i32, i32) {
+        let d = self.h.layout.device();
+        (d.device_type.0, d.device_id)
+    }
+    /// Number of elements.
+    #[inline]
+    pub fn size(&self) -> usize {
+        self.h.layout.size()
+    }
+    /// Bytes per element.
+    #[inline]
+    pub fn itemsize(&self) -> usize {
+        self.h.layout.itemsize()
+    }
+    /// `size() * itemsize()`.
+    #[inline]
+    pub fn nbytes(&self) -> usize {
+        self.size() * self.itemsize()
+    }
+    /// Whether the memory may not be written.
+    #[inline]
+    pub fn is_read_only(&self) -> bool {
+        self.h.read_only
+    }
+    /// C-contiguous (axes of extent 0/1 tolerated).
+    #[inline]
+    pub fn is_c_contiguous(&self) -> bool {
+        self.h.layout.is_c_contiguous()
+    }
+    /// Fortran-contiguous (axes of extent 0/1 tolerated).
+    #[inline]
+    pub fn is_f_contiguous(&self) -> bool {
+        self.h.layout.is_f_contiguous()
+    }
+    /// Address of the first element (may be a device pointer).
+    #[inline]
+    pub fn as_ptr(&self) -> *const u8 {
+        self.h.layout.data() as *const u8
+    }
+    /// Mutable address of the first element; only for writable arrays
+    /// (checked at compile time).
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        const { assert!(Self::REQ.writable, "as_mut_ptr() needs a Writable array type") };
+        self.h.layout.data() as *mut u8
+    }
+    /// The Python object the array came from (or the converted copy the
+    /// function saw).
+    pub fn object(&self) -> Option<Borrowed<'_>> {
+        self.h.source.as_ref().map(Object::borrow)
+    }
+
+    fn cpu(&self) -> PyResult<()> {
+        match self.device() {
+            (1, _) | (3, _) | (13, _) => Ok(()),
+            (t, _) => Err(PyErr::type_error(format!("array data is on device type {t}, not the CPU"))),
+        }
+    }
+}
+
+impl<T: Scalar, C: Constraint> NdArray<T, C> {
+    /// An `ndarray` view of the data (CPU arrays only).
+    pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
+        self.cpu()?;
+        // SAFETY: the layout was validated against the dtype `T` (REQ) and
+        // describes live CPU memory owned by the handle, borrowed by `self`.
+        Ok(unsafe { raw_view::<T, IxDyn>(&self.h.layout) })
+    }
+
+    /// A mutable `ndarray` view (writable arrays only, checked at compile
+    /// time; CPU arrays only).
+    pub fn view_mut(&mut self) -> PyResult<ArrayViewMut<'_, T, IxDyn>> {
+        const { assert!(Self::REQ.writable, "view_mut() needs a Writable array type") };
+        self.cpu()?;
+        // SAFETY: as in `view`; the array is writable and `&mut self`
+        // guarantees exclusivity on the Rust side (the alias check guarantees
+        // it against other arguments).
+        Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h.layout) })
+    }
+
+    /// Element at `index` (checked), or `None` when out of bounds.
+    pub fn get(&self, index: &[usize]) -> Option<T> {
+        let l = &self.h.layout;
+        if index.len() != l.ndim() || self.cpu().is_err() {
+            return None;
+        }
+        let mut off = 0isize;
+        for ((&i, &n), &s) in index.iter().zip(l.shape()).zip(l.strides()) {
+            if i as i64 >= n {
+                return None;
+            }
+            off += i as isize * s as isize;
+        }
+        // SAFETY: in bounds of a validated CPU layout of `T` elements.
+        Some(unsafe { (l.data() as *const T).offset(off).read_unaligned() })
+    }
+}
+
+impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
+    const CONVERT_BY_DEFAULT: bool = false;
+
+    #[inline]
+    fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
+        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray { h, _m: PhantomData })
+    }
+
+    fn type_name(out: &mut String) {
+        Self::REQ.render("", out)
+    }
+
+    #[inline]
+    fn span(&self) -> Option<Span> {
+        let (lo, hi) = self.h.layout.byte_bounds();
+        Some(Span { lo, hi, writable: Self::REQ.writable })
+    }
+}
+
+/// Returning an imported array returns the very object it came from.
+impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        self.h.source.clone().ok_or_else(|| PyErr::runtime_error("array has no Python object"))
+    }
+    fn type_name(out: &mut String) {
+        Self::REQ.render("", out)
+    }
+}

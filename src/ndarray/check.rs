@@ -1,0 +1,58 @@
+//! Does an imported array satisfy a parameter's requirements?
+
+use ndbind_dlpack::Layout;
+
+use crate::ndarray::dtype::DType;
+use crate::ndarray::requirements::{Order, Requirements};
+
+/// Why an array does not fit; `convertible` when a converted copy made by
+/// the array's framework could fix it (dtype, order, alignment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mismatch {
+    pub(crate) convertible: bool,
+}
+
+/// Alignment a typed Rust view of `d` needs.
+#[inline]
+pub(crate) fn alignment(d: DType) -> usize {
+    let size = d.itemsize().max(1);
+    let component = if d.is_complex() { size / 2 } else { size };
+    component.clamp(1, 8)
+}
+
+/// Checks `l` against `req`, cheapest and non-convertible conditions first.
+#[inline]
+pub(crate) fn check(l: &Layout, dtype: DType, read_only: bool, req: &Requirements) -> Result<(), Mismatch> {
+    const FATAL: Mismatch = Mismatch { convertible: false };
+    if req.device != 0 && l.device().device_type.0 != req.device {
+        return Err(FATAL);
+    }
+    if req.ndim >= 0 && l.ndim() != req.ndim as usize {
+        return Err(FATAL);
+    }
+    if !req.shape.is_empty() {
+        let shape = l.shape();
+        if shape.len() != req.shape.len() || req.shape.iter().zip(shape).any(|(&r, &s)| r >= 0 && r != s) {
+            return Err(FATAL);
+        }
+    }
+    if req.writable && read_only {
+        return Err(FATAL);
+    }
+    let convertible = Mismatch { convertible: !req.writable };
+    if let Some(want) = req.dtype {
+        if want != dtype {
+            // Never narrow complex to real; unknown dtypes cannot be cast.
+            let ok = dtype.is_known() && !(dtype.is_complex() && !want.is_complex());
+            return Err(Mismatch { convertible: ok && !req.writable });
+        }
+        if l.size() > 0 && (l.data() as usize) % alignment(want) != 0 {
+            return Err(convertible);
+        }
+    }
+    match req.order {
+        Order::C if !l.is_c_contiguous() => Err(convertible),
+        Order::F if !l.is_f_contiguous() => Err(convertible),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,87 @@
+//! Recognising array frameworks (by type, looked up once) and reaching
+//! their modules (imported once, then cached).
+
+use std::cell::Cell;
+use std::ffi::CStr;
+
+use pyo3_ffi as ffi;
+
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+
+/// The framework an array object belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framework {
+    Numpy,
+    Torch,
+    Jax,
+    Other,
+}
+
+/// A framework module, imported on first use; `None` if not installed
+/// (the import error is cleared).
+pub(crate) fn module(name: &'static CStr, cell: &'static GilCell<Option<Object>>) -> Option<Borrowed<'static>> {
+    let m = cell.get_or_init(|| match Object::import(name) {
+        Ok(m) => Some(m),
+        Err(_) => None,
+    });
+    // SAFETY: the cached module is kept alive forever by the static.
+    m.as_ref().map(|m| unsafe { Borrowed::from_ptr(m.as_ptr()) })
+}
+
+pub(crate) static NUMPY: GilCell<Option<Object>> = GilCell::new();
+pub(crate) static TORCH: GilCell<Option<Object>> = GilCell::new();
+pub(crate) static JAX_NUMPY: GilCell<Option<Object>> = GilCell::new();
+
+/// JAX's concrete array type (`jaxlib._jax.ArrayImpl`), once seen.
+static JAX_TYPE: GilCell<Cell<usize>> = GilCell::new();
+
+/// Whether `obj` is a JAX array. JAX arrays are immutable, yet their
+/// `__dlpack__` hands out legacy capsules, which carry no read-only flag.
+#[inline]
+pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
+    let tp = obj.type_ptr();
+    let cached = JAX_TYPE.get_or_init(|| Cell::new(0));
+    if cached.get() == tp as usize {
+        return true;
+    }
+    // SAFETY: tp_name is a NUL-terminated string owned by the type.
+    let name = unsafe { CStr::from_ptr((*tp).tp_name) }.to_bytes();
+    if name.starts_with(b"jaxlib") && name.ends_with(b"ArrayImpl") {
+        cached.set(tp as usize);
+        return true;
+    }
+    false
+}
+
+/// Whether `obj` is a `torch.Tensor` (or subclass); never imports torch.
+pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
+    static TENSOR: GilCell<Cell<usize>> = GilCell::new();
+    let cached = TENSOR.get_or_init(|| Cell::new(0));
+    if cached.get() == 0 {
+        // Only look when torch is already loaded.
+        // SAFETY: PyImport_GetModule returns a new reference or NULL
+        // without raising for a missing module.
+        let m = unsafe { Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"torch").as_ptr())) };
+        let Some(m) = m else { return false };
+        match m.borrow().getattr(c"Tensor") {
+            Ok(t) => cached.set(t.into_ptr() as usize), // kept alive forever
+            Err(_) => return false,
+        }
+    }
+    // SAFETY: both are valid type objects.
+    unsafe { ffi::PyType_IsSubtype(obj.type_ptr(), cached.get() as *mut ffi::PyTypeObject) != 0 }
+}
+
+/// Which framework `obj` belongs to.
+pub(crate) fn classify(obj: Borrowed<'_>) -> Framework {
+    if crate::ndarray::import_numpy::is_numpy_array(obj) {
+        Framework::Numpy
+    } else if is_jax(obj) {
+        Framework::Jax
+    } else if is_torch(obj) {
+        Framework::Torch
+    } else {
+        Framework::Other
+    }
+}

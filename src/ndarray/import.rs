@@ -1,0 +1,85 @@
+//! The import pipeline for one array argument, cheapest route first:
+//! 1. NumPy arrays, read directly;
+//! 2. raw DLPack capsules (consumed only on success);
+//! 3. `__dlpack__` producers (torch, JAX, CuPy, …);
+//! 4. the buffer protocol;
+//! 5. where allowed, a converted copy made by the array's framework.
+//! No exception is raised and caught while probing which route applies.
+
+use pyo3_ffi as ffi;
+
+use crate::core::object::Borrowed;
+use crate::ndarray::check::check;
+use crate::ndarray::handle::ArrayHandle;
+use crate::ndarray::requirements::Requirements;
+use crate::ndarray::{import_buffer, import_dlpack, import_numpy};
+
+/// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
+/// error set) or, with a Python error set, a failure that aborts the call.
+pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
+    let h = probe(obj, req)?;
+    let dtype = h.dtype();
+    match check(&h.layout, dtype, h.read_only, req) {
+        Ok(()) => Some(h),
+        Err(m) if convert && m.convertible && !is_capsule(obj) => {
+            drop(h);
+            let copy = crate::ndarray::convert::convert(obj, dtype, req)?;
+            let h = probe(copy.borrow(), req)?;
+            check(&h.layout, h.dtype(), h.read_only, req).ok()?;
+            Some(h)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Whether `obj` can be imported as an array at all (no import is kept,
+/// and a capsule is never consumed).
+pub fn is_array(obj: Borrowed<'_>) -> bool {
+    if is_capsule(obj) {
+        return import_dlpack::is_valid_capsule(obj);
+    }
+    let ok = probe(obj, &Requirements::NONE).is_some();
+    // A producer that raised is simply "not an array" here.
+    drop(crate::core::error::PyErr::take());
+    ok
+}
+
+#[inline]
+fn is_capsule(obj: Borrowed<'_>) -> bool {
+    // SAFETY: exact type check of a valid object.
+    unsafe { ffi::PyCapsule_CheckExact(obj.as_ptr()) != 0 }
+}
+
+/// Finds the route for `obj` and imports through it (requirements only
+/// steer the choice of capsule kind; `check` decides the match).
+fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
+    // SAFETY (whole function): the GIL is held by every caller; each route
+    // is taken only for objects of its kind.
+    unsafe {
+        if import_numpy::is_numpy_array(obj) {
+            return match import_numpy::import(obj) {
+                Some(h) => Some(h),
+                // An unsupported NumPy dtype may still be exported in a
+                // form we read (e.g. through the buffer protocol).
+                None => import_buffer::import(obj),
+            };
+        }
+        if is_capsule(obj) {
+            return import_dlpack::import_capsule(obj, req, true).ok().flatten();
+        }
+        if import_dlpack::has_dlpack(obj) {
+            match import_dlpack::import_producer(obj, req) {
+                Ok(Some(h)) => return Some(h),
+                Ok(None) => {}
+                Err(()) => return None,
+            }
+            if crate::ndarray::frameworks::is_jax(obj) || !import_buffer::has_buffer(obj) {
+                return None;
+            }
+        }
+        if import_buffer::has_buffer(obj) {
+            return import_buffer::import(obj);
+        }
+        None
+    }
+}

@@ -1,0 +1,226 @@
+//! Importing through DLPack: `__dlpack__` producers and raw capsules.
+
+use std::ptr::NonNull;
+
+use ndbind_dlpack::{CapsuleKind, Layout};
+use pyo3_ffi as ffi;
+
+use crate::core::error::PyErr;
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+use crate::ndarray::check::check;
+use crate::ndarray::frameworks::is_jax;
+use crate::ndarray::handle::{ArrayHandle, Owner};
+use crate::ndarray::requirements::Requirements;
+
+extern "C" {
+    // Part of CPython's exported API (used by Cython and nanobind): a type
+    // attribute lookup through the MRO that never raises.
+    fn _PyType_Lookup(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// Whether `obj`'s type defines `__dlpack__` (no exception raised).
+#[inline]
+pub(crate) fn has_dlpack(obj: Borrowed<'_>) -> bool {
+    // SAFETY: valid type and interned name; the result is borrowed.
+    !unsafe { _PyType_Lookup(obj.type_ptr(), crate::interned!(c"__dlpack__").as_ptr()) }.is_null()
+}
+
+/// `("max_version",)` and `(1, 3)`, built once.
+fn versioned_args() -> (Borrowed<'static>, Borrowed<'static>) {
+    static CELL: GilCell<(Object, Object)> = GilCell::new();
+    let (names, version) = CELL.get_or_init(|| {
+        // SAFETY: building two small tuples of fresh objects.
+        unsafe {
+            let names = Object::from_owned(ffi::PyTuple_Pack(1, crate::interned!(c"max_version").as_ptr()))
+                .expect("tuple");
+            let major = Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MAJOR_VERSION as _)).expect("int");
+            let minor = Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MINOR_VERSION as _)).expect("int");
+            let version = Object::from_owned(ffi::PyTuple_Pack(2, major.as_ptr(), minor.as_ptr())).expect("tuple");
+            (names, version)
+        }
+    });
+    // SAFETY: kept alive forever by the static.
+    unsafe { (Borrowed::from_ptr(names.as_ptr()), Borrowed::from_ptr(version.as_ptr())) }
+}
+
+/// Calls `obj.__dlpack__()` (legacy) or `obj.__dlpack__(max_version=...)`
+/// (versioned) through vectorcall.
+fn call_dlpack(obj: Borrowed<'_>, versioned: bool) -> *mut ffi::PyObject {
+    let name = crate::interned!(c"__dlpack__");
+    // SAFETY: a valid argument vector: [self] or [self, max_version] with
+    // one keyword name; PY_VECTORCALL_ARGUMENTS_OFFSET is not set.
+    unsafe {
+        if versioned {
+            let (names, version) = versioned_args();
+            let args = [obj.as_ptr(), version.as_ptr()];
+            ffi::PyObject_VectorcallMethod(name.as_ptr(), args.as_ptr(), 1, names.as_ptr())
+        } else {
+            let args = [obj.as_ptr()];
+            ffi::PyObject_VectorcallMethod(name.as_ptr(), args.as_ptr(), 1, std::ptr::null_mut())
+        }
+    }
+}
+
+/// Whether the pending error is a TypeError or BufferError (which mean
+/// "try the other capsule kind"); if so it is cleared.
+fn clear_retryable() -> bool {
+    // SAFETY: error-indicator queries with the GIL held.
+    unsafe {
+        if ffi::PyErr_ExceptionMatches(ffi::PyExc_TypeError) != 0
+            || ffi::PyErr_ExceptionMatches(ffi::PyExc_BufferError) != 0
+        {
+            ffi::PyErr_Clear();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Takes ownership of the managed tensor in a fresh capsule and validates it.
+/// Errors (invalid tensor, not a capsule) are raised: they are the
+/// producer's bugs, not mismatches.
+unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
+    let p = cap.as_ptr();
+    // SAFETY (whole block): `p` is a live object; taken tensors are owned by
+    // the returned Owner (deleted on drop), or deleted here on failure.
+    unsafe {
+        if let Some(t) = ndbind_dlpack::take_versioned(p) {
+            let owner = Owner::Versioned(t);
+            return match ndbind_dlpack::validate_versioned(t.as_ptr()) {
+                Ok(l) => Ok((l, owner)),
+                Err(e) => {
+                    drop(ArrayHandleless(owner));
+                    PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+                    Err(())
+                }
+            };
+        }
+        if let Some(t) = ndbind_dlpack::take_legacy(p) {
+            let owner = Owner::Legacy(t);
+            return match ndbind_dlpack::validate_legacy(t.as_ref()) {
+                // A legacy capsule carries no read-only flag; JAX arrays are
+                // immutable nonetheless.
+                Ok(l) => Ok((l, owner)),
+                Err(e) => {
+                    drop(ArrayHandleless(owner));
+                    PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+                    Err(())
+                }
+            };
+        }
+    }
+    PyErr::type_error(format!("__dlpack__ returned a {} object, not a DLPack capsule", cap.borrow().type_name())).restore();
+    Err(())
+}
+
+/// Releases an owner that never made it into a handle.
+struct ArrayHandleless(Owner);
+impl Drop for ArrayHandleless {
+    fn drop(&mut self) {
+        // SAFETY: the owner is released once, here, with the GIL held.
+        unsafe {
+            match std::mem::replace(&mut self.0, Owner::Source) {
+                Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
+                Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
+                Owner::Buffer(mut v) => ffi::PyBuffer_Release(&mut *v),
+                Owner::Source => {}
+            }
+        }
+    }
+}
+
+/// Imports a `__dlpack__` producer. `Ok(None)`: refused (mismatch);
+/// `Err(())`: a Python error is set and aborts the call.
+///
+/// # Safety
+/// The GIL is held.
+pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> Result<Option<ArrayHandle>, ()> {
+    let jax = is_jax(obj);
+    if jax && req.writable {
+        return Ok(None);
+    }
+    // Versioned capsules carry the read-only flag: ask for one when
+    // writability matters; the legacy protocol is cheaper otherwise.
+    let mut versioned = req.writable;
+    let mut cap = call_dlpack(obj, versioned);
+    if cap.is_null() {
+        if !clear_retryable() {
+            return Err(());
+        }
+        versioned = !versioned;
+        cap = call_dlpack(obj, versioned);
+        if cap.is_null() {
+            return if clear_retryable() { Ok(None) } else { Err(()) };
+        }
+    }
+    // SAFETY: a new reference from a successful call.
+    let cap = unsafe { Object::from_owned(cap) }.expect("non-null");
+    let (layout, owner) = unsafe { take_capsule(&cap)? };
+    // A legacy capsule carries no read-only flag; JAX arrays are immutable.
+    let read_only = layout.is_read_only() || jax;
+    Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
+}
+
+/// Imports a raw DLPack capsule, consuming it only when it satisfies
+/// `req` (an overload that rejects it leaves it usable).
+///
+/// # Safety
+/// The GIL is held; `obj` is a capsule.
+pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements, consume: bool) -> Result<Option<ArrayHandle>, ()> {
+    let p = obj.as_ptr();
+    // SAFETY (whole block): peeked tensors stay owned by the capsule until
+    // taken; a taken tensor is owned by the returned handle.
+    unsafe {
+        let (layout, versioned) = match ndbind_dlpack::capsule_kind(p) {
+            CapsuleKind::Versioned => {
+                let t = ndbind_dlpack::peek_versioned(p).expect("versioned capsule");
+                match ndbind_dlpack::validate_versioned(t.as_ptr()) {
+                    Ok(l) => (l, true),
+                    Err(e) => {
+                        PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+                        return Err(());
+                    }
+                }
+            }
+            CapsuleKind::Legacy => {
+                let t = ndbind_dlpack::peek_legacy(p).expect("legacy capsule");
+                match ndbind_dlpack::validate_legacy(t.as_ref()) {
+                    Ok(l) => (l, false),
+                    Err(e) => {
+                        PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+                        return Err(());
+                    }
+                }
+            }
+            _ => return Ok(None),
+        };
+        let dtype = crate::ndarray::handle::dtype_of(&layout);
+        if check(&layout, dtype, layout.is_read_only(), req).is_err() || !consume {
+            return Ok(None);
+        }
+        let owner = if versioned {
+            Owner::Versioned(ndbind_dlpack::take_versioned(p).map(NonNull::from).expect("peeked"))
+        } else {
+            Owner::Legacy(ndbind_dlpack::take_legacy(p).map(NonNull::from).expect("peeked"))
+        };
+        let read_only = layout.is_read_only();
+        Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
+    }
+}
+
+/// Whether `obj` is an unconsumed DLPack capsule whose tensor is valid
+/// (for `is_array`; never consumes).
+pub(crate) fn is_valid_capsule(obj: Borrowed<'_>) -> bool {
+    // SAFETY: peeking only; the GIL is held.
+    unsafe {
+        match ndbind_dlpack::capsule_kind(obj.as_ptr()) {
+            CapsuleKind::Versioned => ndbind_dlpack::peek_versioned(obj.as_ptr())
+                .is_some_and(|t| ndbind_dlpack::validate_versioned(t.as_ptr()).is_ok()),
+            CapsuleKind::Legacy => ndbind_dlpack::peek_legacy(obj.as_ptr())
+                .is_some_and(|t| ndbind_dlpack::validate_legacy(t.as_ref()).is_ok()),
+            _ => false,
+        }
+    }
+}

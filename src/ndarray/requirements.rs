@@ -1,0 +1,273 @@
+//! What an array parameter requires, stated in its Rust type.
+//!
+//! ```ignore
+//! // float32, shape (3, *, 4), C-contiguous, read-only (the default):
+//! fn f(a: NdArray<f32, (Shape3<3, ANY, 4>, CContig)>) {}
+//! // uint8, any shape, writable, on the CPU:
+//! fn g(a: NdArray<u8, (Writable, Cpu)>) {}
+//! ```
+//! Constraints combine in a tuple, in any order; the combination is a
+//! compile-time constant [`Requirements`] record that one non-generic
+//! import pipeline checks.
+
+use std::fmt::Write;
+
+use crate::ndarray::dtype::{DType, Scalar};
+
+/// A wildcard extent in a shape constraint.
+pub const ANY: i64 = -1;
+
+/// Memory order a parameter requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Any strides.
+    Any,
+    /// C-contiguous (row-major).
+    C,
+    /// Fortran-contiguous (column-major).
+    F,
+}
+
+/// The requirements of one array parameter (or the description of a
+/// returned array), as a compact constant record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Requirements {
+    /// Required dtype, if any.
+    pub dtype: Option<DType>,
+    /// Required number of dimensions (-1: any).
+    pub ndim: i32,
+    /// Required extents (`ANY` for wildcards); empty: unconstrained.
+    pub shape: &'static [i64],
+    /// Required memory order.
+    pub order: Order,
+    /// Required DLPack device type (0: any).
+    pub device: i32,
+    /// Whether the parameter writes to the array.
+    pub writable: bool,
+}
+
+impl Requirements {
+    /// No requirement at all: any read-only array.
+    pub const NONE: Requirements =
+        Requirements { dtype: None, ndim: -1, shape: &[], order: Order::Any, device: 0, writable: false };
+
+    /// Field-wise combination (`other`'s constraints override unset ones).
+    pub const fn merge(self, other: Requirements) -> Requirements {
+        Requirements {
+            dtype: if other.dtype.is_some() { other.dtype } else { self.dtype },
+            ndim: if other.ndim >= 0 { other.ndim } else { self.ndim },
+            shape: if !other.shape.is_empty() { other.shape } else { self.shape },
+            order: match other.order {
+                Order::Any => self.order,
+                o => o,
+            },
+            device: if other.device != 0 { other.device } else { self.device },
+            writable: self.writable || other.writable,
+        }
+    }
+
+    /// Renders `ndarray[dtype=float32, shape=(3, *, 4), order='C',
+    /// device='cpu', writable=False]` (only the constrained fields).
+    pub fn render(&self, prefix: &str, out: &mut String) {
+        out.push_str(prefix);
+        out.push_str("ndarray[");
+        let start = out.len();
+        let sep = |out: &mut String| {
+            if out.len() > start {
+                out.push_str(", ");
+            }
+        };
+        if let Some(d) = self.dtype {
+            sep(out);
+            let _ = write!(out, "dtype={}", d.name());
+        }
+        if !self.shape.is_empty() || self.ndim >= 0 {
+            sep(out);
+            out.push_str("shape=(");
+            let n = if self.shape.is_empty() { self.ndim as usize } else { self.shape.len() };
+            for i in 0..n {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                match self.shape.get(i) {
+                    Some(&e) if e >= 0 => {
+                        let _ = write!(out, "{e}");
+                    }
+                    _ => out.push('*'),
+                }
+            }
+            if n == 1 {
+                out.push(',');
+            }
+            out.push(')');
+        }
+        match self.order {
+            Order::C => {
+                sep(out);
+                out.push_str("order='C'");
+            }
+            Order::F => {
+                sep(out);
+                out.push_str("order='F'");
+            }
+            Order::Any => {}
+        }
+        if self.device != 0 {
+            sep(out);
+            let _ = write!(out, "device='{}'", device_name(self.device));
+        }
+        sep(out);
+        out.push_str(if self.writable { "writable=True" } else { "writable=False" });
+        out.push(']');
+    }
+}
+
+/// The short device name used in signatures (as nanobind writes them).
+pub fn device_name(device_type: i32) -> &'static str {
+    match device_type {
+        1 => "cpu",
+        2 => "cuda",
+        3 => "cuda_host",
+        4 => "opencl",
+        7 => "vulkan",
+        8 => "metal",
+        10 => "rocm",
+        11 => "rocm_host",
+        13 => "cuda_managed",
+        14 => "oneapi",
+        _ => "unknown",
+    }
+}
+
+/// One constraint (or a tuple of them) on an array parameter.
+pub trait Constraint {
+    /// The requirements this constraint imposes.
+    const REQ: Requirements;
+}
+
+/// The element type of an array parameter: a [`Scalar`] or [`AnyDType`].
+pub trait DTypeSpec {
+    /// The required dtype, if any.
+    const DTYPE: Option<DType>;
+}
+
+/// Any dtype (element access then needs a runtime dtype check).
+pub struct AnyDType;
+
+impl DTypeSpec for AnyDType {
+    const DTYPE: Option<DType> = None;
+}
+
+impl<T: Scalar> DTypeSpec for T {
+    const DTYPE: Option<DType> = Some(T::DTYPE);
+}
+
+impl Constraint for () {
+    const REQ: Requirements = Requirements::NONE;
+}
+
+macro_rules! constraint {
+    ($(#[$doc:meta])* $name:ident, $($field:ident: $value:expr),*) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Constraint for $name {
+            const REQ: Requirements = Requirements { $($field: $value,)* ..Requirements::NONE };
+        }
+    };
+}
+
+constraint!(
+    /// C-contiguous (row-major); axes of extent 0 or 1 are tolerated.
+    CContig, order: Order::C);
+constraint!(
+    /// Fortran-contiguous (column-major); axes of extent 0 or 1 are tolerated.
+    FContig, order: Order::F);
+constraint!(
+    /// Data on the CPU (DLPack `kDLCPU`).
+    Cpu, device: 1);
+constraint!(
+    /// Data on a CUDA device (DLPack `kDLCUDA`).
+    Cuda, device: 2);
+constraint!(
+    /// The function writes to the array: read-only arrays are refused, and
+    /// no converted copy is ever made (the caller's writes would be lost).
+    Writable, writable: true);
+constraint!(
+    /// The function only reads the array (the default).
+    ReadOnly, writable: false);
+
+/// Exactly `N` dimensions, any extents.
+pub struct Ndim<const N: usize>;
+impl<const N: usize> Constraint for Ndim<N> {
+    const REQ: Requirements = Requirements { ndim: N as i32, ..Requirements::NONE };
+}
+
+macro_rules! shape_constraint {
+    ($(#[$doc:meta])* $name:ident, $n:expr, $($d:ident),+) => {
+        $(#[$doc])*
+        pub struct $name<$(const $d: i64),+>;
+        impl<$(const $d: i64),+> Constraint for $name<$($d),+> {
+            const REQ: Requirements = Requirements { ndim: $n, shape: &[$($d),+], ..Requirements::NONE };
+        }
+    };
+}
+
+shape_constraint!(
+    /// Shape `(A,)`; [`ANY`] is a wildcard.
+    Shape1, 1, A);
+shape_constraint!(
+    /// Shape `(A, B)`; [`ANY`] is a wildcard.
+    Shape2, 2, A, B);
+shape_constraint!(
+    /// Shape `(A, B, C)`; [`ANY`] is a wildcard.
+    Shape3, 3, A, B, C);
+shape_constraint!(
+    /// Shape `(A, B, C, D)`; [`ANY`] is a wildcard.
+    Shape4, 4, A, B, C, D);
+
+macro_rules! constraint_tuple {
+    ($($T:ident),+) => {
+        impl<$($T: Constraint),+> Constraint for ($($T,)+) {
+            const REQ: Requirements = {
+                let r = Requirements::NONE;
+                $( let r = r.merge($T::REQ); )+
+                r
+            };
+        }
+    };
+}
+constraint_tuple!(A);
+constraint_tuple!(A, B);
+constraint_tuple!(A, B, C);
+constraint_tuple!(A, B, C, D);
+constraint_tuple!(A, B, C, D, E);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuples_merge_in_any_order() {
+        type R = (Writable, Shape3<3, ANY, 4>, CContig);
+        let r = <R as Constraint>::REQ;
+        assert!(r.writable);
+        assert_eq!(r.ndim, 3);
+        assert_eq!(r.shape, &[3, ANY, 4]);
+        assert_eq!(r.order, Order::C);
+        assert_eq!(<(CContig, Writable) as Constraint>::REQ, <(Writable, CContig) as Constraint>::REQ);
+    }
+
+    #[test]
+    fn renders_like_nanobind() {
+        let r = Requirements { dtype: Some(DType::FLOAT32), device: 1, ..<(Shape3<3, ANY, 4>, CContig)>::REQ };
+        let mut s = String::new();
+        r.render("", &mut s);
+        assert_eq!(s, "ndarray[dtype=float32, shape=(3, *, 4), order='C', device='cpu', writable=False]");
+        let mut s = String::new();
+        Requirements::NONE.render("", &mut s);
+        assert_eq!(s, "ndarray[writable=False]");
+        let mut s = String::new();
+        <(Ndim<1>, Writable)>::REQ.render("", &mut s);
+        assert_eq!(s, "ndarray[shape=(*,), writable=True]");
+    }
+}

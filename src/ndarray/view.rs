@@ -1,0 +1,126 @@
+//! `ndarray` crate views as parameters: `ArrayView<T, D>` and
+//! `ArrayViewMut<T, D>` (any `D`, including `IxDyn`; any strides, negative
+//! ones too), imported without a copy from CPU arrays of dtype `T`.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use ndarray::{ArrayView, ArrayViewMut, Dimension, ShapeBuilder};
+use ndbind_dlpack::Layout;
+
+use crate::core::caster::{ArgCaster, Param, Span};
+use crate::core::object::Borrowed;
+use crate::ndarray::dtype::Scalar;
+use crate::ndarray::handle::ArrayHandle;
+use crate::ndarray::requirements::Requirements;
+
+/// The shape/strides of `l` as `ndarray` dimension and strides, and the
+/// pointer to the first element (dangling for empty arrays).
+fn parts<T, D: Dimension>(l: &Layout) -> (D, D, *mut T) {
+    let mut dim = D::zeros(l.ndim());
+    let mut strides = D::zeros(l.ndim());
+    for (d, &s) in dim.slice_mut().iter_mut().zip(l.shape()) {
+        *d = s as usize;
+    }
+    for (d, &s) in strides.slice_mut().iter_mut().zip(l.strides()) {
+        // ndarray encodes negative strides as wrapped usize.
+        *d = s as isize as usize;
+    }
+    let ptr = if l.size() == 0 { NonNull::<T>::dangling().as_ptr() } else { l.data() as *mut T };
+    (dim, strides, ptr)
+}
+
+/// # Safety
+/// `l` was validated for element type `T` and dimensionality `D`, describes
+/// aligned CPU memory that stays alive and unmodified for `'a`.
+pub(crate) unsafe fn raw_view<'a, T, D: Dimension>(l: &Layout) -> ArrayView<'a, T, D> {
+    let (dim, strides, ptr) = parts::<T, D>(l);
+    // SAFETY: forwarded from the caller.
+    unsafe { ArrayView::from_shape_ptr(dim.strides(strides), ptr) }
+}
+
+/// # Safety
+/// As [`raw_view`], and the memory is writable and not aliased for `'a`.
+pub(crate) unsafe fn raw_view_mut<'a, T, D: Dimension>(l: &Layout) -> ArrayViewMut<'a, T, D> {
+    let (dim, strides, ptr) = parts::<T, D>(l);
+    // SAFETY: forwarded from the caller.
+    unsafe { ArrayViewMut::from_shape_ptr(dim.strides(strides), ptr) }
+}
+
+/// Caster of `ArrayView<T, D>` (`MUT = false`) and `ArrayViewMut<T, D>`.
+pub struct ViewCaster<T, D, const MUT: bool>(PhantomData<(T, D)>);
+
+impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
+    const REQ: Requirements = Requirements {
+        dtype: Some(T::DTYPE),
+        ndim: match D::NDIM {
+            Some(n) => n as i32,
+            None => -1,
+        },
+        device: 1,
+        writable: MUT,
+        ..Requirements::NONE
+    };
+
+    fn load_impl(holder: &mut Option<ArrayHandle>, obj: Borrowed<'_>, convert: bool) -> bool {
+        *holder = crate::ndarray::import::import(obj, &Self::REQ, convert && !MUT);
+        holder.is_some()
+    }
+
+    fn span_impl(holder: &Option<ArrayHandle>) -> Option<Span> {
+        let (lo, hi) = holder.as_ref()?.layout.byte_bounds();
+        Some(Span { lo, hi, writable: MUT })
+    }
+}
+
+impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
+    type Holder = Option<ArrayHandle>;
+    type Out<'a> = ArrayView<'a, T, D>;
+    const CONVERT_BY_DEFAULT: bool = false;
+
+    fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
+        Self::load_impl(holder, obj, convert)
+    }
+    fn get<'a>(holder: &'a mut Self::Holder) -> ArrayView<'a, T, D> {
+        let h = holder.as_ref().expect("loaded");
+        // SAFETY: validated for T, D and the CPU by REQ; the handle lives in
+        // the holder, which outlives 'a.
+        unsafe { raw_view(&h.layout) }
+    }
+    fn type_name(out: &mut String) {
+        Self::REQ.render("", out)
+    }
+    fn span(holder: &Self::Holder) -> Option<Span> {
+        Self::span_impl(holder)
+    }
+}
+
+impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
+    type Holder = Option<ArrayHandle>;
+    type Out<'a> = ArrayViewMut<'a, T, D>;
+    const CONVERT_BY_DEFAULT: bool = false;
+
+    fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
+        Self::load_impl(holder, obj, convert)
+    }
+    fn get<'a>(holder: &'a mut Self::Holder) -> ArrayViewMut<'a, T, D> {
+        let h = holder.as_mut().expect("loaded");
+        // SAFETY: validated writable for T, D and the CPU; the alias check
+        // ran before the call, and the holder is borrowed mutably for 'a.
+        unsafe { raw_view_mut(&h.layout) }
+    }
+    fn type_name(out: &mut String) {
+        Self::REQ.render("", out)
+    }
+    fn span(holder: &Self::Holder) -> Option<Span> {
+        Self::span_impl(holder)
+    }
+}
+
+impl<'x, T: Scalar, D: Dimension> Param for ArrayView<'x, T, D> {
+    type Caster = ViewCaster<T, D, false>;
+}
+
+impl<'x, T: Scalar, D: Dimension> Param for ArrayViewMut<'x, T, D> {
+    type Caster = ViewCaster<T, D, true>;
+}
