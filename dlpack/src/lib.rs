@@ -56,5 +56,5 @@ pub use capsule::{
     VERSIONED_NAME,
 };
 pub use validate::{
-    validate, validate_legacy, validate_versioned, InvalidTensor, Layout, MAX_NDIM,
+    from_trusted, validate, validate_legacy, validate_versioned, InvalidTensor, Layout, INLINE_NDIM, MAX_NDIM,
 };

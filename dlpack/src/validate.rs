@@ -113,9 +113,11 @@ impl std::error::Error for InvalidTensor {}
 
 /// A validated tensor description (see [`validate`]).
 ///
-/// Shape and strides live inline (`2 × MAX_NDIM` slots, only `ndim` of each
-/// initialised), so building one never allocates.
-#[derive(Clone, Copy)]
+/// Shape and strides of up to [`INLINE_NDIM`] dimensions live inline, so
+/// building one for an everyday array never allocates and moving it is
+/// cheap (it is moved several times per call on the import path); larger
+/// ones spill to the heap.
+#[derive(Clone)]
 pub struct Layout {
     data: *mut c_void,
     raw_data: *mut c_void,
@@ -130,8 +132,27 @@ pub struct Layout {
     dtype: DLDataType,
     ndim: u8,
     read_only: bool,
-    shape: [MaybeUninit<i64>; MAX_NDIM],
-    strides: [MaybeUninit<i64>; MAX_NDIM],
+    dims: Dims,
+}
+
+/// Dimensions kept inline up to this count.
+pub const INLINE_NDIM: usize = 8;
+
+/// Shape followed by strides: `2 * ndim` values.
+#[derive(Clone)]
+enum Dims {
+    Inline([i64; 2 * INLINE_NDIM]),
+    Heap(Box<[i64]>),
+}
+
+impl Dims {
+    #[inline]
+    fn all(&self) -> &[i64] {
+        match self {
+            Dims::Inline(a) => a,
+            Dims::Heap(b) => b,
+        }
+    }
 }
 
 impl Layout {
@@ -144,17 +165,15 @@ impl Layout {
     /// Extents, one per dimension.
     #[inline]
     pub fn shape(&self) -> &[i64] {
-        // SAFETY: `validate` initialised the first `ndim <= MAX_NDIM` slots,
-        // and MaybeUninit<i64> has the layout of i64.
-        unsafe { &*(ptr::from_ref(&self.shape[..self.ndim()]) as *const [i64]) }
+        &self.dims.all()[..self.ndim()]
     }
 
     /// Strides in elements (not bytes), one per dimension; computed as
     /// C-contiguous when the producer passed NULL.
     #[inline]
     pub fn strides(&self) -> &[i64] {
-        // SAFETY: as for `shape`.
-        unsafe { &*(ptr::from_ref(&self.strides[..self.ndim()]) as *const [i64]) }
+        let n = self.ndim();
+        &self.dims.all()[n..2 * n]
     }
 
     /// Number of elements (product of the shape; 1 for a 0-d tensor).
@@ -419,6 +438,25 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
         t.data.cast::<u8>().wrapping_add(off).cast::<c_void>()
     };
 
+    let dims = if n <= INLINE_NDIM {
+        let mut a = [0i64; 2 * INLINE_NDIM];
+        for i in 0..n {
+            // SAFETY: slots `i < n` were written above.
+            unsafe {
+                a[i] = shape[i].assume_init();
+                a[n + i] = strides[i].assume_init();
+            }
+        }
+        Dims::Inline(a)
+    } else {
+        // SAFETY: slots `i < n` were written above.
+        let v: Vec<i64> = (0..n)
+            .map(|i| unsafe { shape[i].assume_init() })
+            .chain((0..n).map(|i| unsafe { strides[i].assume_init() }))
+            .collect();
+        Dims::Heap(v.into_boxed_slice())
+    };
+
     Ok(Layout {
         data,
         raw_data: t.data,
@@ -431,8 +469,66 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
         dtype: t.dtype,
         ndim: n as u8,
         read_only,
-        shape,
-        strides,
+        dims,
+    })
+}
+
+/// Builds a layout for an array described by a trusted producer (such as
+/// NumPy's own array struct), skipping [`validate`]'s overflow checks: the
+/// producer guarantees them. `fill` writes the `ndim` extents and strides (in
+/// elements) straight into the layout's storage and may refuse (e.g. byte
+/// strides that are no multiple of the itemsize).
+///
+/// # Safety
+/// `data`, `dtype` and what `fill` writes describe live memory of a valid
+/// array; `ndim <= MAX_NDIM`; `dtype` has a byte-sized itemsize.
+#[inline]
+pub unsafe fn from_trusted(
+    data: *mut c_void,
+    device: DLDevice,
+    dtype: DLDataType,
+    ndim: usize,
+    read_only: bool,
+    fill: impl FnOnce(&mut [i64], &mut [i64]) -> bool,
+) -> Option<Layout> {
+    let mut dims = if ndim <= INLINE_NDIM {
+        Dims::Inline([0; 2 * INLINE_NDIM])
+    } else {
+        Dims::Heap(vec![0; 2 * ndim].into_boxed_slice())
+    };
+    let all = match &mut dims {
+        Dims::Inline(a) => &mut a[..],
+        Dims::Heap(b) => &mut b[..],
+    };
+    let (shape, rest) = all.split_at_mut(ndim);
+    if !fill(shape, &mut rest[..ndim]) {
+        return None;
+    }
+    let itemsize = (dtype.bits as usize * dtype.lanes as usize) / 8;
+    let (mut size, mut lo, mut hi) = (1usize, 0i64, 0i64);
+    for (&e, &st) in shape.iter().zip(&rest[..ndim]) {
+        size *= e as usize;
+        let span = (e - 1).max(0) * st;
+        if span < 0 {
+            lo += span
+        } else {
+            hi += span
+        }
+    }
+    let (lo, hi) = if size == 0 { (0, 0) } else { (lo * itemsize as i64, (hi + 1) * itemsize as i64) };
+    Some(Layout {
+        data,
+        raw_data: data,
+        byte_offset: 0,
+        lo: lo as isize,
+        hi: hi as isize,
+        size,
+        itemsize,
+        device,
+        dtype,
+        ndim: ndim as u8,
+        read_only,
+        dims,
     })
 }
 

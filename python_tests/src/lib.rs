@@ -2,11 +2,13 @@
 //! a user of ndbind writes bindings. One file per CONFORMANCE section.
 
 mod arrays_in;
+mod bench;
 mod functions;
 
 ndbind::module!(ndbind_test, |m| {
     m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
     functions::bind(m)?;
     arrays_in::bind(m)?;
+    bench::bind(m)?;
     Ok(())
 });

@@ -7,14 +7,13 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, CStr};
 
-use ndbind_dlpack::{DLDevice, DLTensor, MAX_NDIM};
+use ndbind_dlpack::{DLDevice, MAX_NDIM};
 use pyo3_ffi as ffi;
 
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Borrowed;
 use crate::ndarray::dtype::DType;
 use crate::ndarray::handle::{ArrayHandle, Owner};
-use crate::ndarray::layout::strides_from_bytes;
 
 #[repr(C)]
 struct ArrayFields {
@@ -106,33 +105,29 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     if nd > MAX_NDIM {
         return None;
     }
-    let itemsize = dtype.itemsize();
-    // SAFETY: NumPy's dims/strides arrays hold `nd` entries (NULL if nd == 0).
-    let (shape, bstrides): (&[i64], &[isize]) = if nd == 0 {
-        (&[], &[])
-    } else {
-        unsafe {
-            (
-                std::slice::from_raw_parts(a.dimensions as *const i64, nd),
-                std::slice::from_raw_parts(a.strides as *const isize, nd),
-            )
+    let itemsize = dtype.itemsize() as isize;
+    let dl = ndbind_dlpack::DLDataType::new(ndbind_dlpack::DataTypeCode(dtype.code), dtype.bits, dtype.lanes);
+    let fill = |shape: &mut [i64], strides: &mut [i64]| {
+        for i in 0..nd {
+            // SAFETY: NumPy's dims/strides arrays hold `nd` entries.
+            let (e, s) = unsafe { (*a.dimensions.add(i) as i64, *a.strides.add(i)) };
+            shape[i] = e;
+            // Axes of extent <= 1 may carry any stride (NumPy's relaxed
+            // strides); elsewhere byte strides must be whole elements.
+            strides[i] = if s % itemsize == 0 {
+                (s / itemsize) as i64
+            } else if e <= 1 {
+                0
+            } else {
+                return false;
+            };
         }
+        true
     };
-    let mut strides = [0i64; MAX_NDIM];
-    if !strides_from_bytes(shape, bstrides, itemsize, &mut strides[..nd]) {
-        return None;
-    }
-    let t = DLTensor {
-        data: a.data.cast(),
-        device: DLDevice::CPU,
-        ndim: nd as i32,
-        dtype: ndbind_dlpack::DLDataType::new(ndbind_dlpack::DataTypeCode(dtype.code), dtype.bits, dtype.lanes),
-        shape: shape.as_ptr() as *mut i64,
-        strides: strides.as_mut_ptr(),
-        byte_offset: 0,
-    };
-    // SAFETY: the tensor describes NumPy's own, live memory.
-    let layout = unsafe { ndbind_dlpack::validate(&t, a.flags & NPY_ARRAY_WRITEABLE == 0) }.ok()?;
+    // SAFETY: NumPy's own description of its live memory.
+    let layout = unsafe {
+        ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dl, nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill)
+    }?;
     let read_only = layout.is_read_only();
     Some(ArrayHandle { layout, owner: Owner::Source, read_only, source: Some(obj.to_owned()) })
 }
