@@ -49,6 +49,11 @@ pub trait FromPy: Sized {
     fn span(&self) -> Option<Span> {
         None
     }
+    /// Called once every argument of the call has matched, right before
+    /// the function runs: the point where side effects of loading (such as
+    /// consuming a DLPack capsule) become permanent.
+    #[inline]
+    fn commit(&mut self) {}
 }
 
 /// Converts a Rust value into a new Python object.
@@ -120,6 +125,9 @@ pub trait ArgCaster {
     fn span(_holder: &Self::Holder) -> Option<Span> {
         None
     }
+    /// See [`FromPy::commit`].
+    #[inline]
+    fn commit(_holder: &mut Self::Holder) {}
 }
 
 /// Maps a parameter type as written in a Rust signature (`&str`,
@@ -153,6 +161,13 @@ impl<T: FromPy> ArgCaster for T {
     #[inline]
     fn span(holder: &Option<T>) -> Option<Span> {
         holder.as_ref().and_then(T::span)
+    }
+
+    #[inline]
+    fn commit(holder: &mut Option<T>) {
+        if let Some(v) = holder {
+            v.commit()
+        }
     }
 }
 

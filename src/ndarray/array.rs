@@ -183,6 +183,11 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
         let (lo, hi) = self.h.layout.byte_bounds();
         Some(Span { lo, hi, writable: Self::REQ.writable })
     }
+
+    #[inline]
+    fn commit(&mut self) {
+        self.h.commit()
+    }
 }
 
 /// Returning an imported array returns the very object it came from.

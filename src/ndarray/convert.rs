@@ -24,15 +24,15 @@ pub(crate) fn convert(obj: Borrowed<'_>, current: crate::ndarray::dtype::DType, 
 
 fn convert_numpy(obj: Borrowed<'_>, dtype: &str, order: Order) -> Option<Object> {
     let np = module(c"numpy", &NUMPY)?;
-    let f = np
-        .getattr(match order {
-            Order::C => c"ascontiguousarray",
-            Order::F => c"asfortranarray",
-            Order::Any => c"asarray",
-        })
-        .ok()?;
+    // asarray(a, dtype, order): unlike ascontiguousarray, keeps 0-d arrays 0-d.
     let dt = Object::str(dtype).ok()?;
-    f.borrow().call(&[obj, dt.borrow()]).ok()
+    let order = Object::str(match order {
+        Order::C => "C",
+        Order::F => "F",
+        Order::Any => "K",
+    })
+    .ok()?;
+    np.call_method(c"asarray", &[obj, dt.borrow(), order.borrow()]).ok()
 }
 
 fn convert_torch(obj: Borrowed<'_>, dtype: &str, order: Order) -> Option<Object> {

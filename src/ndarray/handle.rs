@@ -19,6 +19,11 @@ pub(crate) enum Owner {
     Versioned(NonNull<DLManagedTensorVersioned>),
     /// A buffer-protocol view: released on drop.
     Buffer(Box<ffi::Py_buffer>),
+    /// A raw DLPack capsule (the source) whose tensor was validated but not
+    /// consumed yet: the capsule still owns it. [`ArrayHandle::commit`]
+    /// consumes it once the whole call has matched, so an overload that
+    /// fails on a later argument leaves the capsule usable.
+    PeekedCapsule { versioned: bool },
 }
 
 /// A validated array and the owner of its memory.
@@ -41,6 +46,27 @@ impl ArrayHandle {
     }
 }
 
+impl ArrayHandle {
+    /// Makes the import permanent: a peeked DLPack capsule is consumed
+    /// (renamed `used_dltensor[_versioned]`) and its tensor is owned (and
+    /// eventually deleted) by this handle.
+    pub fn commit(&mut self) {
+        let Owner::PeekedCapsule { versioned } = self.owner else { return };
+        let Some(cap) = self.source.as_ref().map(Object::as_ptr) else { return };
+        // SAFETY: `cap` is the live capsule the layout was validated from;
+        // taking renames it and hands its tensor to us. If it was consumed
+        // meanwhile (the same capsule passed twice), the other handle owns
+        // the tensor and this one keeps borrowing it for the call.
+        self.owner = unsafe {
+            if versioned {
+                ndbind_dlpack::take_versioned(cap).map_or(Owner::Source, Owner::Versioned)
+            } else {
+                ndbind_dlpack::take_legacy(cap).map_or(Owner::Source, Owner::Legacy)
+            }
+        };
+    }
+}
+
 /// The dtype of a validated layout.
 #[inline]
 pub(crate) fn dtype_of(l: &Layout) -> DType {
@@ -54,7 +80,7 @@ impl Drop for ArrayHandle {
         // held; the deleters/release functions are the producers' own.
         unsafe {
             match std::mem::replace(&mut self.owner, Owner::Source) {
-                Owner::Source => {}
+                Owner::Source | Owner::PeekedCapsule { .. } => {}
                 Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
                 Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
                 Owner::Buffer(mut view) => ffi::PyBuffer_Release(&mut *view),

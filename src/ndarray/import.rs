@@ -16,6 +16,7 @@ use crate::ndarray::{import_buffer, import_dlpack, import_numpy};
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
+/// A raw capsule is consumed only by [`ArrayHandle::commit`].
 pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
     let h = probe(obj, req)?;
     let dtype = h.dtype();
@@ -65,7 +66,7 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
             };
         }
         if is_capsule(obj) {
-            return import_dlpack::import_capsule(obj, req, true).ok().flatten();
+            return import_dlpack::import_capsule(obj, req).ok().flatten();
         }
         if import_dlpack::has_dlpack(obj) {
             match import_dlpack::import_producer(obj, req) {

@@ -1,7 +1,5 @@
 //! Importing through DLPack: `__dlpack__` producers and raw capsules.
 
-use std::ptr::NonNull;
-
 use ndbind_dlpack::{CapsuleKind, Layout};
 use pyo3_ffi as ffi;
 
@@ -125,7 +123,7 @@ impl Drop for ArrayHandleless {
                 Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
                 Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
                 Owner::Buffer(mut v) => ffi::PyBuffer_Release(&mut *v),
-                Owner::Source => {}
+                Owner::Source | Owner::PeekedCapsule { .. } => {}
             }
         }
     }
@@ -163,12 +161,13 @@ pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> R
     Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
 }
 
-/// Imports a raw DLPack capsule, consuming it only when it satisfies
-/// `req` (an overload that rejects it leaves it usable).
+/// Imports a raw DLPack capsule without consuming it yet (see
+/// [`ArrayHandle::commit`]): an overload that rejects it, on this or any
+/// other argument, leaves it usable.
 ///
 /// # Safety
 /// The GIL is held; `obj` is a capsule.
-pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements, consume: bool) -> Result<Option<ArrayHandle>, ()> {
+pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements) -> Result<Option<ArrayHandle>, ()> {
     let p = obj.as_ptr();
     // SAFETY (whole block): peeked tensors stay owned by the capsule until
     // taken; a taken tensor is owned by the returned handle.
@@ -197,14 +196,10 @@ pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements, consu
             _ => return Ok(None),
         };
         let dtype = crate::ndarray::handle::dtype_of(&layout);
-        if check(&layout, dtype, layout.is_read_only(), req).is_err() || !consume {
+        if check(&layout, dtype, layout.is_read_only(), req).is_err() {
             return Ok(None);
         }
-        let owner = if versioned {
-            Owner::Versioned(ndbind_dlpack::take_versioned(p).map(NonNull::from).expect("peeked"))
-        } else {
-            Owner::Legacy(ndbind_dlpack::take_legacy(p).map(NonNull::from).expect("peeked"))
-        };
+        let owner = Owner::PeekedCapsule { versioned };
         let read_only = layout.is_read_only();
         Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
     }

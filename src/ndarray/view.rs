@@ -93,6 +93,11 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
     fn span(holder: &Self::Holder) -> Option<Span> {
         Self::span_impl(holder)
     }
+    fn commit(holder: &mut Self::Holder) {
+        if let Some(h) = holder {
+            h.commit()
+        }
+    }
 }
 
 impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
@@ -114,6 +119,11 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
     }
     fn span(holder: &Self::Holder) -> Option<Span> {
         Self::span_impl(holder)
+    }
+    fn commit(holder: &mut Self::Holder) {
+        if let Some(h) = holder {
+            h.commit()
+        }
     }
 }
 

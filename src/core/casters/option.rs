@@ -14,6 +14,13 @@ impl<T: FromPy> FromPy for Option<T> {
     }
 
     #[inline]
+    fn commit(&mut self) {
+        if let Some(v) = self {
+            v.commit()
+        }
+    }
+
+    #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Option<T>> {
         if obj.is_none() {
             Some(None)

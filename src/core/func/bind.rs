@@ -117,6 +117,7 @@ macro_rules! impl_into_function {
                     if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
                         return std::ptr::null_mut();
                     }
+                    $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
                     let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*);
                     finish(r.into_py(ctx))
                 }
