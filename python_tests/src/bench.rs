@@ -23,5 +23,5 @@ pub fn bind(m: &Module) -> PyResult<()> {
         (arg("x"), arg("f")),
     )?;
     b.def("view_of", |x: NdArray<f32>| x, arg("x"))?;
-    Ok(())
+    crate::arrays_out::bind_bench(&b)
 }

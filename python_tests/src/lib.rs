@@ -2,6 +2,7 @@
 //! a user of ndbind writes bindings. One file per CONFORMANCE section.
 
 mod arrays_in;
+mod arrays_out;
 mod bench;
 mod functions;
 
@@ -9,6 +10,7 @@ ndbind::module!(ndbind_test, |m| {
     m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
     functions::bind(m)?;
     arrays_in::bind(m)?;
+    arrays_out::bind(m)?;
     bench::bind(m)?;
     Ok(())
 });

@@ -120,6 +120,10 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.source.as_ref().map(Object::borrow)
     }
 
+    pub(crate) fn layout(&self) -> &ndbind_dlpack::Layout {
+        &self.h.layout
+    }
+
     fn cpu(&self) -> PyResult<()> {
         match self.device() {
             (1, _) | (3, _) | (13, _) => Ok(()),
@@ -175,7 +179,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     }
 
     fn type_name(out: &mut String) {
-        Self::REQ.render("", out)
+        Self::REQ.render("ndarray", out)
     }
 
     #[inline]
@@ -196,6 +200,6 @@ impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
         self.h.source.clone().ok_or_else(|| PyErr::runtime_error("array has no Python object"))
     }
     fn type_name(out: &mut String) {
-        Self::REQ.render("", out)
+        Self::REQ.render("ndarray", out)
     }
 }

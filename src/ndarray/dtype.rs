@@ -173,6 +173,12 @@ impl DType {
     /// ```
     pub const COMPLEX128: DType = DType::new(Self::CODE_COMPLEX, 128);
 
+    /// The DLPack `DLDataType` with the same fields.
+    #[inline]
+    pub const fn to_dl(self) -> ndbind_dlpack::DLDataType {
+        ndbind_dlpack::DLDataType { code: self.code, bits: self.bits, lanes: self.lanes }
+    }
+
     /// A scalar (one-lane) dtype from a DLPack type code and a bit width.
     ///
     /// ```ignore

@@ -57,6 +57,10 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     // SAFETY (whole function): the GIL is held by every caller; each route
     // is taken only for objects of its kind.
     unsafe {
+        if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
+            let layout = l.clone();
+            return Some(ArrayHandle { layout, owner: crate::ndarray::handle::Owner::Source, read_only, source: Some(obj.to_owned()) });
+        }
         if import_numpy::is_numpy_array(obj) {
             return match import_numpy::import(obj) {
                 Some(h) => Some(h),

@@ -106,7 +106,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
         return None;
     }
     let itemsize = dtype.itemsize() as isize;
-    let dl = ndbind_dlpack::DLDataType::new(ndbind_dlpack::DataTypeCode(dtype.code), dtype.bits, dtype.lanes);
+    let dl = dtype.to_dl();
     let fill = |shape: &mut [i64], strides: &mut [i64]| {
         for i in 0..nd {
             // SAFETY: NumPy's dims/strides arrays hold `nd` entries.

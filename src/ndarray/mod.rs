@@ -15,19 +15,28 @@ pub mod dtype;
 pub mod format;
 pub mod layout;
 
+mod aligned;
 mod array;
+mod array_object;
 mod check;
 mod convert;
+mod export;
+mod export_dlpack;
+mod export_numpy;
 mod frameworks;
 mod handle;
 mod import;
 mod import_buffer;
 mod import_dlpack;
 mod import_numpy;
+mod owner;
 mod requirements;
 mod view;
 
+pub use aligned::{AlignedVec, ALIGN};
 pub use array::NdArray;
+pub use export::{ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, Target, TargetKind, TensorFlow, Torch};
+pub use owner::OwnerBox;
 pub use dtype::{DType, Scalar};
 pub use handle::ArrayHandle;
 pub use import::{import, is_array};

@@ -44,12 +44,14 @@ pub struct Requirements {
     pub device: i32,
     /// Whether the parameter writes to the array.
     pub writable: bool,
+    /// For returned arrays: exported read-only.
+    pub read_only: bool,
 }
 
 impl Requirements {
     /// No requirement at all: any read-only array.
     pub const NONE: Requirements =
-        Requirements { dtype: None, ndim: -1, shape: &[], order: Order::Any, device: 0, writable: false };
+        Requirements { dtype: None, ndim: -1, shape: &[], order: Order::Any, device: 0, writable: false, read_only: false };
 
     /// Field-wise combination (`other`'s constraints override unset ones).
     pub const fn merge(self, other: Requirements) -> Requirements {
@@ -63,14 +65,16 @@ impl Requirements {
             },
             device: if other.device != 0 { other.device } else { self.device },
             writable: self.writable || other.writable,
+            read_only: self.read_only || other.read_only,
         }
     }
 
     /// Renders `ndarray[dtype=float32, shape=(3, *, 4), order='C',
-    /// device='cpu', writable=False]` (only the constrained fields).
-    pub fn render(&self, prefix: &str, out: &mut String) {
-        out.push_str(prefix);
-        out.push_str("ndarray[");
+    /// device='cpu', writable=False]` (only the constrained fields);
+    /// `type_name` replaces `ndarray` (e.g. `numpy.ndarray`).
+    pub fn render(&self, type_name: &str, out: &mut String) {
+        out.push_str(type_name);
+        out.push('[');
         let start = out.len();
         let sep = |out: &mut String| {
             if out.len() > start {
@@ -193,8 +197,10 @@ constraint!(
     /// no converted copy is ever made (the caller's writes would be lost).
     Writable, writable: true);
 constraint!(
-    /// The function only reads the array (the default).
-    ReadOnly, writable: false);
+    /// Parameters: the function only reads the array (the default).
+    /// Returned arrays: exported read-only (NumPy `writeable=False`, DLPack
+    /// `READ_ONLY`, read-only `memoryview`).
+    ReadOnly, read_only: true);
 
 /// Exactly `N` dimensions, any extents.
 pub struct Ndim<const N: usize>;
@@ -261,13 +267,13 @@ mod tests {
     fn renders_like_nanobind() {
         let r = Requirements { dtype: Some(DType::FLOAT32), device: 1, ..<(Shape3<3, ANY, 4>, CContig)>::REQ };
         let mut s = String::new();
-        r.render("", &mut s);
+        r.render("ndarray", &mut s);
         assert_eq!(s, "ndarray[dtype=float32, shape=(3, *, 4), order='C', device='cpu', writable=False]");
         let mut s = String::new();
-        Requirements::NONE.render("", &mut s);
+        Requirements::NONE.render("ndarray", &mut s);
         assert_eq!(s, "ndarray[writable=False]");
         let mut s = String::new();
-        <(Ndim<1>, Writable)>::REQ.render("", &mut s);
+        <(Ndim<1>, Writable)>::REQ.render("ndarray", &mut s);
         assert_eq!(s, "ndarray[shape=(*,), writable=True]");
     }
 }

@@ -88,7 +88,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
         unsafe { raw_view(&h.layout) }
     }
     fn type_name(out: &mut String) {
-        Self::REQ.render("", out)
+        Self::REQ.render("ndarray", out)
     }
     fn span(holder: &Self::Holder) -> Option<Span> {
         Self::span_impl(holder)
@@ -115,7 +115,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
         unsafe { raw_view_mut(&h.layout) }
     }
     fn type_name(out: &mut String) {
-        Self::REQ.render("", out)
+        Self::REQ.render("ndarray", out)
     }
     fn span(holder: &Self::Holder) -> Option<Span> {
         Self::span_impl(holder)

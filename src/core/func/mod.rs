@@ -4,7 +4,7 @@
 
 pub mod bind;
 mod dispatch;
-mod func_type;
+pub(crate) mod func_type;
 pub(crate) mod record;
 mod signature;
 

@@ -1,0 +1,108 @@
+//! CONFORMANCE section 3: array returns (export).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use half::{bf16, f16};
+use ndbind::ndarray::{
+    AlignedVec, ArrayApi, ArrayOut, Capsule, Jax, MemoryView, NdArray, Ndim, Numpy, ReadOnly, Scalar, Shape1, Shape2,
+    Torch, ANY,
+};
+use ndbind::prelude::*;
+use num_complex::Complex64;
+
+static DESTRUCTED: AtomicUsize = AtomicUsize::new(0);
+
+/// A Rust-owned buffer that counts its own destruction.
+pub struct Counted<T: Scalar>(pub AlignedVec<T>);
+
+impl<T: Scalar> AsRef<[T]> for Counted<T> {
+    fn as_ref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T: Scalar> Drop for Counted<T> {
+    fn drop(&mut self) {
+        DESTRUCTED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// How many counted buffers have been freed.
+pub fn destruct_count() -> usize {
+    DESTRUCTED.load(Ordering::SeqCst)
+}
+
+/// `1..=8` as a counted (2, 4) buffer.
+fn one_to_eight<T: Scalar>(f: impl Fn(usize) -> T) -> Counted<T> {
+    Counted(AlignedVec::from_fn(8, |i| f(i + 1)))
+}
+
+type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
+
+pub fn bind(m: &Module) -> PyResult<()> {
+    m.def("destruct_count", destruct_count, ())?;
+    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def(
+        "ret_numpy_n",
+        |n: usize| -> PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>> {
+            ArrayOut::from_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)), &[n])
+        },
+        arg("n"),
+    )?;
+    m.def(
+        "ret_numpy_f",
+        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        (),
+    )?;
+    m.def(
+        "ret_numpy_ro",
+        || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        (),
+    )?;
+    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def(
+        "ret_memview",
+        || -> Out24<MemoryView, f64> { ArrayOut::from_owner(one_to_eight(|i| i as f64), &[2, 4]) },
+        (),
+    )?;
+    m.def(
+        "ret_array_api",
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        (),
+    )?;
+    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def(
+        "ret_empty",
+        || -> PyResult<ArrayOut<Numpy, f32, Shape1<0>>> { ArrayOut::from_vec(Vec::new(), &[0]) },
+        (),
+    )?;
+    m.def(
+        "ret_scalar",
+        || -> PyResult<ArrayOut<Numpy, f64, Ndim<0>>> { ArrayOut::from_vec(vec![1.0], &[]) },
+        (),
+    )?;
+    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_owner(one_to_eight(|i| f16::from_f32(i as f32)), &[2, 4]) }, ())?;
+    m.def(
+        "ret_c128",
+        || -> Out24<Numpy, Complex64> { ArrayOut::from_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0)), &[2, 4]) },
+        (),
+    )?;
+    m.def(
+        "ret_bf16_torch",
+        || -> Out24<Torch, bf16> { ArrayOut::from_owner(one_to_eight(|i| bf16::from_f32(i as f32)), &[2, 4]) },
+        (),
+    )?;
+    m.def("passthrough", |a: NdArray| a, arg("a"))?;
+    m.def("passthrough_copy", |a: NdArray| ArrayOut::<Numpy>::copy_of(&a), arg("a"))?;
+    Ok(())
+}
+
+/// `make_array`/`make_torch`/`make_jax` of the bench submodule.
+pub fn bind_bench(b: &Module) -> PyResult<()> {
+    type Made<F> = PyResult<ArrayOut<F, f32, Shape1<ANY>>>;
+    b.def("make_array", |n: usize| -> Made<Numpy> { ArrayOut::from_aligned(AlignedVec::zeroed(n), &[n]) }, arg("n"))?;
+    b.def("make_torch", |n: usize| -> Made<Torch> { ArrayOut::from_aligned(AlignedVec::zeroed(n), &[n]) }, arg("n"))?;
+    b.def("make_jax", |n: usize| -> Made<Jax> { ArrayOut::from_aligned(AlignedVec::zeroed(n), &[n]) }, arg("n"))?;
+    Ok(())
+}

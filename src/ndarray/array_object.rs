@@ -1,0 +1,360 @@
+//! `ndbind.ndarray`: the Python object that owns exported memory. It is the
+//! base object of exported NumPy arrays, the owner referenced by exported
+//! DLPack tensors, and, returned as is, an array-API object with
+//! `__dlpack__`, `__dlpack_device__` and the buffer protocol.
+
+use std::ffi::{c_int, c_void};
+
+use ndbind_dlpack::Layout;
+use pyo3_ffi as ffi;
+
+use crate::core::error::{PyErr, PyResult};
+use crate::core::func::func_type::{getset, slot};
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+use crate::ndarray::dtype::DType;
+use crate::ndarray::handle::dtype_of;
+use crate::ndarray::owner::OwnerBox;
+
+#[repr(C)]
+struct ArrayObject {
+    ob_base: ffi::PyObject,
+    layout: Layout,
+    owner: OwnerBox,
+    read_only: bool,
+    /// Shape then byte strides, built on the first buffer export.
+    buf_dims: Option<Box<[isize]>>,
+}
+
+static ARRAY_TYPE: GilCell<Object> = GilCell::new();
+
+/// Creates an `ndbind.ndarray` that owns `owner` and describes `layout`.
+pub(crate) fn new(layout: Layout, owner: OwnerBox, read_only: bool) -> PyResult<Object> {
+    let tp = array_type()?;
+    // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
+    // every Rust field is written before the object is used.
+    unsafe {
+        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let obj = Object::from_owned_or_err(alloc(tp, 0))?;
+        let a = obj.as_ptr() as *mut ArrayObject;
+        std::ptr::addr_of_mut!((*a).layout).write(layout);
+        std::ptr::addr_of_mut!((*a).owner).write(owner);
+        std::ptr::addr_of_mut!((*a).read_only).write(read_only);
+        std::ptr::addr_of_mut!((*a).buf_dims).write(None);
+        Ok(obj)
+    }
+}
+
+/// The layout and read-only flag of an `ndbind.ndarray` (exact type).
+pub(crate) fn layout_of(obj: Borrowed<'_>) -> Option<(&Layout, bool)> {
+    let t = ARRAY_TYPE.get()?;
+    if obj.type_ptr() as *mut ffi::PyObject != t.as_ptr() {
+        return None;
+    }
+    // SAFETY: exact type checked; the object outlives the borrow.
+    let a = unsafe { &*(obj.as_ptr() as *const ArrayObject) };
+    Some((&a.layout, a.read_only))
+}
+
+unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
+    // SAFETY: `slf` is an ArrayObject initialised by `new`; its fields are
+    // dropped once (the owner first: that frees the exported memory).
+    unsafe {
+        let tp = ffi::Py_TYPE(slf);
+        let a = slf as *mut ArrayObject;
+        std::ptr::drop_in_place(&mut (*a).owner);
+        std::ptr::drop_in_place(&mut (*a).layout);
+        std::ptr::drop_in_place(&mut (*a).buf_dims);
+        (*tp).tp_free.expect("tp_free")(slf as *mut c_void);
+        ffi::Py_DECREF(tp as *mut ffi::PyObject);
+    }
+}
+
+fn this<'a>(slf: *mut ffi::PyObject) -> &'a ArrayObject {
+    // SAFETY: slot functions of this type only receive ArrayObjects.
+    unsafe { &*(slf as *const ArrayObject) }
+}
+
+fn ret(r: PyResult<Object>) -> *mut ffi::PyObject {
+    match r {
+        Ok(o) => o.into_ptr(),
+        Err(e) => e.restore_null(),
+    }
+}
+
+unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    use crate::core::caster::IntoPy;
+    let s: Vec<i64> = this(slf).layout.shape().to_vec();
+    ret(s.into_py(&Default::default()).and_then(|l| {
+        // SAFETY: converting a list to a tuple.
+        unsafe { Object::from_owned_or_err(ffi::PyList_AsTuple(l.as_ptr())) }
+    }))
+}
+
+unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    ret(Object::str(dtype_of(&this(slf).layout).name()))
+}
+
+unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    let a = this(slf);
+    ret(Object::str(&format!(
+        "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
+        a.layout.shape(),
+        dtype_of(&a.layout).name(),
+        if a.read_only { "False" } else { "True" }
+    )))
+}
+
+fn device_tuple(l: &Layout) -> PyResult<Object> {
+    use crate::core::caster::IntoPy;
+    let d = l.device();
+    (d.device_type.0, d.device_id).into_py(&Default::default())
+}
+
+unsafe extern "C" fn dlpack_device(slf: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    ret(device_tuple(&this(slf).layout))
+}
+
+/// `__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)`.
+unsafe extern "C" fn dlpack(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython passes `nargs` positional arguments followed by one
+    // value per keyword name.
+    ret(unsafe { dlpack_impl(slf, args, nargs, kwnames) })
+}
+
+unsafe fn dlpack_impl(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Object> {
+    if nargs != 0 {
+        return Err(PyErr::type_error("__dlpack__() takes keyword arguments only"));
+    }
+    let a = this(slf);
+    let (mut versioned, mut copy) = (false, false);
+    let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
+    for k in 0..nkw {
+        // SAFETY: kwnames holds `nkw` str objects; values follow the
+        // positional arguments.
+        let (key, value) = unsafe {
+            (Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k)), Borrowed::from_ptr(*args.add(k as usize)))
+        };
+        match key.to_str()? {
+            "max_version" => {
+                if !value.is_none() {
+                    let (major, _minor) = <(i64, i64) as crate::core::caster::FromPy>::from_py(value, false)
+                        .ok_or_else(|| PyErr::type_error("max_version must be None or a tuple (major, minor)"))?;
+                    versioned = major >= 1;
+                }
+            }
+            "dl_device" => {
+                if !value.is_none() {
+                    let d = <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
+                        .ok_or_else(|| PyErr::type_error("dl_device must be None or a tuple (device_type, device_id)"))?;
+                    let own = a.layout.device();
+                    if d != (own.device_type.0, own.device_id) {
+                        return Err(PyErr::buffer_error(format!(
+                            "cannot export to device {d:?}: the array lives on ({}, {})",
+                            own.device_type.0, own.device_id
+                        )));
+                    }
+                }
+            }
+            "copy" => {
+                if !value.is_none() {
+                    copy = <bool as crate::core::caster::FromPy>::from_py(value, false)
+                        .ok_or_else(|| PyErr::type_error("copy must be None or a bool"))?;
+                }
+            }
+            "stream" => {
+                // SAFETY: type check of a valid object.
+                if !value.is_none() && unsafe { ffi::PyLong_Check(value.as_ptr()) } == 0 {
+                    return Err(PyErr::type_error("stream must be None or an int"));
+                }
+            }
+            other => return Err(PyErr::type_error(format!("__dlpack__() got an unexpected keyword argument '{other}'"))),
+        }
+    }
+    // SAFETY: `slf` is alive for the call.
+    let me = unsafe { Borrowed::from_ptr(slf) }.to_owned();
+    if copy {
+        let (layout, owner) = contiguous_copy(&a.layout)?;
+        let c = new(layout, owner, false)?;
+        let l = &this(c.as_ptr()).layout;
+        return crate::ndarray::export_dlpack::export(&c, l, false, versioned, true);
+    }
+    if a.read_only && !versioned {
+        return Err(PyErr::buffer_error(
+            "a read-only array cannot be exported as a legacy DLPack capsule (which has no read-only flag); \
+             pass max_version=(1, 0) or later",
+        ));
+    }
+    crate::ndarray::export_dlpack::export(&me, &a.layout, a.read_only, versioned, false)
+}
+
+/// A C-contiguous, 64-byte aligned copy of a CPU array.
+pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
+    if l.device().device_type.0 != 1 {
+        return Err(PyErr::buffer_error("only CPU arrays can be copied"));
+    }
+    let item = l.itemsize();
+    let mut buf = crate::ndarray::aligned::AlignedVec::<u8>::zeroed(l.size() * item);
+    copy_elements(l, &mut buf);
+    let data = buf.as_mut_ptr() as *mut c_void;
+    let shape = l.shape().to_vec();
+    // SAFETY: `buf` holds size * itemsize bytes laid out C-contiguously.
+    let layout = unsafe {
+        ndbind_dlpack::from_trusted(data, l.device(), l.dtype(), shape.len(), false, |s, st| {
+            s.copy_from_slice(&shape);
+            crate::ndarray::layout::fill_c_strides(s, st);
+            true
+        })
+    }
+    .ok_or_else(|| PyErr::runtime_error("copy layout"))?;
+    Ok((layout, OwnerBox::new(buf)))
+}
+
+/// Copies the elements of `l` in C order into `out`.
+fn copy_elements(l: &Layout, out: &mut [u8]) {
+    let item = l.itemsize();
+    if l.size() == 0 {
+        return;
+    }
+    if l.is_c_contiguous() {
+        // SAFETY: a C-contiguous layout covers exactly size*itemsize bytes.
+        unsafe { std::ptr::copy_nonoverlapping(l.data() as *const u8, out.as_mut_ptr(), out.len()) };
+        return;
+    }
+    let (shape, strides) = (l.shape(), l.strides());
+    let mut idx = vec![0i64; shape.len()];
+    for chunk in out.chunks_exact_mut(item) {
+        let off: i64 = idx.iter().zip(strides).map(|(i, s)| i * s).sum();
+        // SAFETY: `idx` stays within the validated shape, so the element
+        // lies in the array's memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping((l.data() as *const u8).offset(off as isize * item as isize), chunk.as_mut_ptr(), item)
+        };
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+unsafe extern "C" fn getbuffer(slf: *mut ffi::PyObject, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+    // SAFETY: `slf` is an ArrayObject; `view` is the caller's buffer struct.
+    unsafe {
+        let a = &mut *(slf as *mut ArrayObject);
+        match fill_buffer(a, view, flags) {
+            Ok(()) => {
+                (*view).obj = slf;
+                ffi::Py_INCREF(slf);
+                0
+            }
+            Err(e) => {
+                (*view).obj = std::ptr::null_mut();
+                e.restore();
+                -1
+            }
+        }
+    }
+}
+
+unsafe fn fill_buffer(a: &mut ArrayObject, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+    let l = &a.layout;
+    if l.device().device_type.0 != 1 {
+        return Err(PyErr::buffer_error("the array is not on the CPU"));
+    }
+    if flags & ffi::PyBUF_WRITABLE != 0 && a.read_only {
+        return Err(PyErr::buffer_error("the array is read-only"));
+    }
+    let (c, f) = (l.is_c_contiguous(), l.is_f_contiguous());
+    let need = |bits: c_int| flags & bits == bits;
+    if (need(ffi::PyBUF_C_CONTIGUOUS) && !c)
+        || (need(ffi::PyBUF_F_CONTIGUOUS) && !f)
+        || (need(ffi::PyBUF_ANY_CONTIGUOUS) && !(c || f))
+        || (!need(ffi::PyBUF_STRIDES) && !c)
+    {
+        return Err(PyErr::buffer_error("the array is not contiguous as requested"));
+    }
+    let dtype: DType = dtype_of(l);
+    let format = dtype.buffer_format().ok_or_else(|| {
+        PyErr::buffer_error(format!("dtype {} has no buffer-protocol format", dtype.name()))
+    })?;
+    let n = l.ndim();
+    if a.buf_dims.is_none() {
+        let item = l.itemsize() as isize;
+        a.buf_dims = Some(
+            l.shape().iter().map(|&e| e as isize).chain(l.strides().iter().map(|&s| s as isize * item)).collect(),
+        );
+    }
+    let dims = a.buf_dims.as_mut().expect("just set");
+    // SAFETY: filling the caller's view; pointers stay valid while the
+    // view holds its reference to this object.
+    unsafe {
+        (*view).buf = l.data();
+        (*view).len = (l.size() * l.itemsize()) as ffi::Py_ssize_t;
+        (*view).itemsize = l.itemsize() as ffi::Py_ssize_t;
+        (*view).readonly = a.read_only as c_int;
+        (*view).ndim = n as c_int;
+        (*view).format = if need(ffi::PyBUF_FORMAT) { format.as_ptr() as *mut _ } else { std::ptr::null_mut() };
+        (*view).shape = if need(ffi::PyBUF_ND) { dims.as_mut_ptr() } else { std::ptr::null_mut() };
+        (*view).strides = if need(ffi::PyBUF_STRIDES) { dims.as_mut_ptr().add(n) } else { std::ptr::null_mut() };
+        (*view).suboffsets = std::ptr::null_mut();
+        (*view).internal = std::ptr::null_mut();
+    }
+    Ok(())
+}
+
+fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
+    let t = ARRAY_TYPE.get_or_try_init(|| {
+        let getsets: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
+            getset(c"shape", get_shape),
+            getset(c"dtype", get_dtype),
+            ffi::PyGetSetDef::default(),
+        ]));
+        let methods: &'static mut [ffi::PyMethodDef] = Box::leak(Box::new([
+            ffi::PyMethodDef {
+                ml_name: c"__dlpack__".as_ptr(),
+                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: dlpack },
+                ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                ml_doc: c"__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)\n\nExports the array as a DLPack capsule.".as_ptr(),
+            },
+            ffi::PyMethodDef {
+                ml_name: c"__dlpack_device__".as_ptr(),
+                ml_meth: ffi::PyMethodDefPointer { PyCFunction: dlpack_device },
+                ml_flags: ffi::METH_NOARGS,
+                ml_doc: c"__dlpack_device__() -> tuple[int, int]".as_ptr(),
+            },
+            ffi::PyMethodDef::zeroed(),
+        ]));
+        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+            slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+            slot(ffi::Py_tp_repr, repr as *mut c_void),
+            slot(ffi::Py_tp_getset, getsets.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_tp_methods, methods.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void),
+            slot(ffi::Py_tp_doc, c"An array owned by Rust (exported by ndbind).".as_ptr() as *mut c_void),
+            slot(0, std::ptr::null_mut()),
+        ]));
+        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+            name: c"ndbind.ndarray".as_ptr(),
+            basicsize: std::mem::size_of::<ArrayObject>() as c_int,
+            itemsize: 0,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+            slots: slots.as_mut_ptr(),
+        }));
+        // SAFETY: the spec and its tables are 'static and well formed.
+        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+    })?;
+    Ok(t.as_ptr() as *mut ffi::PyTypeObject)
+}

@@ -1,0 +1,358 @@
+//! Returning arrays: [`ArrayOut`] names its target framework and owns (or
+//! borrows) the memory; nothing is copied unless the return policy says so.
+
+use std::ffi::c_void;
+use std::marker::PhantomData;
+
+use ndarray::{Array, Dimension};
+use ndbind_dlpack::{DLDevice, Layout};
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{IntoPy, ReturnCtx};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::extras::RvPolicy;
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+use crate::ndarray::aligned::AlignedVec;
+use crate::ndarray::array_object;
+use crate::ndarray::dtype::Scalar;
+use crate::ndarray::owner::OwnerBox;
+use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
+
+/// Where a returned array goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `numpy.ndarray` (through NumPy's C API, no Python-level call).
+    Numpy,
+    /// `torch.Tensor` (through DLPack).
+    Torch,
+    /// `jax.Array` (through DLPack; data 64-byte aligned stays zero-copy).
+    Jax,
+    /// TensorFlow tensor (through DLPack).
+    TensorFlow,
+    /// `memoryview` (through the buffer protocol).
+    MemoryView,
+    /// The `ndbind.ndarray` object itself (`__dlpack__`, buffer protocol).
+    ArrayApi,
+    /// A raw DLPack capsule (legacy `dltensor`).
+    Capsule,
+}
+
+/// A framework marker for [`ArrayOut`].
+pub trait Target {
+    /// The framework.
+    const KIND: TargetKind;
+    /// The Python type name shown in signatures.
+    const TYPE_NAME: &'static str;
+}
+
+macro_rules! target {
+    ($(#[$doc:meta])* $name:ident, $kind:ident, $ty:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Target for $name {
+            const KIND: TargetKind = TargetKind::$kind;
+            const TYPE_NAME: &'static str = $ty;
+        }
+    };
+}
+target!(
+    /// Return a `numpy.ndarray`.
+    Numpy, Numpy, "numpy.ndarray");
+target!(
+    /// Return a `torch.Tensor`.
+    Torch, Torch, "torch.Tensor");
+target!(
+    /// Return a `jax.Array`.
+    Jax, Jax, "jax.Array");
+target!(
+    /// Return a TensorFlow tensor.
+    TensorFlow, TensorFlow, "tensorflow.Tensor");
+target!(
+    /// Return a `memoryview`.
+    MemoryView, MemoryView, "memoryview");
+target!(
+    /// Return the `ndbind.ndarray` object (an array-API style object).
+    ArrayApi, ArrayApi, "ndbind.ndarray");
+target!(
+    /// Return a raw DLPack capsule.
+    Capsule, Capsule, "types.CapsuleType");
+
+/// An array returned to Python: `F` names the framework, `T` the element
+/// type and `C` constraints shown in the signature (add
+/// [`crate::ndarray::ReadOnly`] to export read-only).
+///
+/// The memory is owned by a Rust value moved into the array (`Vec`,
+/// `Box<[T]>`, [`AlignedVec`], `ndarray::Array`, any `AsRef<[T]>` owner), by a
+/// Python object kept alive, or by nobody — then the return policy decides:
+/// `Automatic`/`Copy` copy the data, `Reference` trusts the caller,
+/// `ReferenceInternal` keeps `self` alive.
+///
+/// ```ignore
+/// fn make(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
+///     ArrayOut::from_vec((0..n).map(|i| i as f32).collect(), &[n])
+/// }
+/// fn to_torch() -> PyResult<ArrayOut<Torch, f32, Shape2<2, 4>>> {
+///     ArrayOut::from_aligned(AlignedVec::from_fn(8, |i| i as f32), &[2, 4])
+/// }
+/// ```
+pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = ()> {
+    layout: Layout,
+    owner: Option<OwnerBox>,
+    read_only: bool,
+    _m: PhantomData<(fn() -> F, fn() -> T, fn() -> C)>,
+}
+
+fn check_len(shape: &[usize], len: usize) -> PyResult<()> {
+    let n = shape.iter().try_fold(1usize, |a, &e| a.checked_mul(e));
+    if n != Some(len) {
+        return Err(PyErr::value_error(format!("shape {shape:?} does not match {len} elements")));
+    }
+    Ok(())
+}
+
+/// A C-contiguous CPU layout over `data`.
+///
+/// # Safety
+/// `data` points to `product(shape)` live elements of `T`.
+unsafe fn c_layout<T: Scalar>(data: *const T, shape: &[usize]) -> PyResult<Layout> {
+    let d = T::DTYPE;
+    // SAFETY: forwarded from the caller; the dims are consistent.
+    unsafe {
+        ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, d.to_dl(), shape.len(), false, |s, st| {
+            for (o, &e) in s.iter_mut().zip(shape) {
+                *o = e as i64;
+            }
+            crate::ndarray::layout::fill_c_strides(s, st);
+            true
+        })
+    }
+    .ok_or_else(|| PyErr::value_error("too many dimensions"))
+}
+
+impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
+    /// Takes ownership of `v`, viewed with `shape` in C order.
+    pub fn from_vec(v: Vec<T>, shape: &[usize]) -> PyResult<Self> {
+        check_len(shape, v.len())?;
+        // SAFETY: the Vec's heap buffer holds len elements and does not move
+        // when the Vec does.
+        let layout = unsafe { c_layout(v.as_ptr(), shape)? };
+        Ok(Self::new(layout, Some(OwnerBox::new(v))))
+    }
+
+    /// Takes ownership of a 64-byte aligned buffer (zero-copy for JAX).
+    pub fn from_aligned(v: AlignedVec<T>, shape: &[usize]) -> PyResult<Self> {
+        check_len(shape, v.len())?;
+        // SAFETY: as in `from_vec`.
+        let layout = unsafe { c_layout(v.as_ptr(), shape)? };
+        Ok(Self::new(layout, Some(OwnerBox::new(v))))
+    }
+
+    /// Takes ownership of any value holding the elements (boxed so that
+    /// its address, and the data's, stays put).
+    pub fn from_owner<O: AsRef<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        let owner = Box::new(owner);
+        let data = (*owner).as_ref();
+        check_len(shape, data.len())?;
+        // SAFETY: the owner is boxed: its data stays where it is.
+        let layout = unsafe { c_layout(data.as_ptr(), shape)? };
+        Ok(Self::new(layout, Some(OwnerBox::new(owner))))
+    }
+
+    /// Takes ownership of an `ndarray` array, keeping its strides.
+    pub fn from_ndarray<D: Dimension + 'static>(a: Array<T, D>) -> Self {
+        let shape: Vec<i64> = a.shape().iter().map(|&e| e as i64).collect();
+        let strides: Vec<i64> = a.strides().iter().map(|&s| s as i64).collect();
+        let data = a.as_ptr();
+        // SAFETY: the array's heap buffer stays put when it moves; shape and
+        // strides come from ndarray itself.
+        let layout = unsafe {
+            ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, T::DTYPE.to_dl(), shape.len(), false, |s, st| {
+                s.copy_from_slice(&shape);
+                st.copy_from_slice(&strides);
+                true
+            })
+        }
+        .expect("ndarray arrays have at most 32 dimensions");
+        Self::new(layout, Some(OwnerBox::new(a)))
+    }
+
+    /// Memory nobody owns: the return policy decides (copy under
+    /// `Automatic`/`Copy`; `Reference` trusts the caller; `ReferenceInternal`
+    /// keeps `self` alive).
+    ///
+    /// # Safety
+    /// `data` points to live elements covering `shape`/`strides` (strides
+    /// in elements; C order if `None`) for as long as the policy requires.
+    pub unsafe fn from_raw(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
+        // SAFETY: forwarded from the caller.
+        let layout = unsafe { raw_layout(data, shape, strides)? };
+        Ok(Self::new(layout, None))
+    }
+
+    /// Memory owned by the Python object `owner`, which is kept alive.
+    ///
+    /// # Safety
+    /// `data` points to live elements covering `shape`/`strides`, valid as
+    /// long as `owner` lives.
+    pub unsafe fn view_of(owner: Object, data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
+        // SAFETY: forwarded from the caller.
+        let layout = unsafe { raw_layout(data, shape, strides)? };
+        Ok(Self::new(layout, Some(OwnerBox::Python(owner))))
+    }
+
+    /// Reinterprets the (C-contiguous) data in Fortran order: shape
+    /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`.
+    pub fn fortran_order(mut self) -> Self {
+        let shape = self.layout.shape().to_vec();
+        let data = self.layout.data();
+        // SAFETY: same elements, re-strided within the same extent.
+        self.layout = unsafe {
+            ndbind_dlpack::from_trusted(data, self.layout.device(), self.layout.dtype(), shape.len(), false, |s, st| {
+                s.copy_from_slice(&shape);
+                crate::ndarray::layout::fill_f_strides(s, st);
+                true
+            })
+        }
+        .expect("same rank");
+        self
+    }
+}
+
+impl<F: Target> ArrayOut<F, AnyDType, ()> {
+    /// A C-contiguous copy of an imported CPU array, owned by Rust.
+    pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
+        let (layout, owner) = array_object::contiguous_copy(a.layout())?;
+        Ok(Self::new(layout, Some(owner)))
+    }
+}
+
+/// # Safety
+/// As [`ArrayOut::from_raw`].
+unsafe fn raw_layout<T: Scalar>(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Layout> {
+    match strides {
+        // SAFETY: forwarded.
+        None => unsafe { c_layout(data, shape) },
+        Some(st) if st.len() == shape.len() => unsafe {
+            ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, T::DTYPE.to_dl(), shape.len(), false, |s, o| {
+                for i in 0..shape.len() {
+                    s[i] = shape[i] as i64;
+                    o[i] = st[i] as i64;
+                }
+                true
+            })
+        }
+        .ok_or_else(|| PyErr::value_error("too many dimensions")),
+        Some(_) => Err(PyErr::value_error("strides and shape differ in length")),
+    }
+}
+
+impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
+    fn new(layout: Layout, owner: Option<OwnerBox>) -> Self {
+        ArrayOut { layout, owner, read_only: C::REQ.read_only, _m: PhantomData }
+    }
+
+    /// Exports the array read-only.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// The requirements shown in the signature.
+    const REQ: Requirements = Requirements {
+        dtype: T::DTYPE,
+        writable: !C::REQ.read_only,
+        ..C::REQ
+    };
+}
+
+static TORCH_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
+static JAX_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
+static TF_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
+
+/// A framework's `from_dlpack`, looked up once.
+fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std::ffi::CStr, what: &str) -> PyResult<Borrowed<'static>> {
+    let f = cell.get_or_init(|| {
+        let m = Object::import(module_name).ok()?;
+        m.borrow().getattr(c"from_dlpack").ok()
+    });
+    match f {
+        // SAFETY: kept alive forever by the static.
+        Some(f) => Ok(unsafe { Borrowed::from_ptr(f.as_ptr()) }),
+        None => {
+            drop(PyErr::take());
+            Err(PyErr::type_error(format!("{what} is not installed")))
+        }
+    }
+}
+
+impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
+    fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+        let ArrayOut { layout, owner, read_only, .. } = self;
+        let req = Self::REQ;
+        if req.ndim >= 0 && layout.ndim() != req.ndim as usize
+            || req.shape.iter().zip(layout.shape()).any(|(&r, &s)| r >= 0 && r != s)
+        {
+            return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
+        }
+        let (layout, owner) = match (owner, ctx.policy) {
+            (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
+                array_object::contiguous_copy(&layout).map_err(|e| {
+                    PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
+                })?
+            }
+            (Some(o), _) => (layout, o),
+            (None, RvPolicy::Reference) => (layout, OwnerBox::None),
+            (None, RvPolicy::ReferenceInternal) => {
+                if ctx.parent.is_null() {
+                    return Err(PyErr::runtime_error(
+                        "return policy reference_internal needs a parent object (self), but the function has none",
+                    ));
+                }
+                // SAFETY: the parent is alive for the call.
+                (layout, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()))
+            }
+            (None, RvPolicy::None) => {
+                return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
+            }
+        };
+        let obj = array_object::new(layout, owner, read_only)?;
+        let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
+        match F::KIND {
+            TargetKind::ArrayApi => Ok(obj),
+            TargetKind::Numpy => {
+                let l = l.clone();
+                crate::ndarray::export_numpy::to_numpy(&l, ro, obj)
+            }
+            // SAFETY: the object exports buffers.
+            TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
+            TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
+            TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
+            TargetKind::Jax => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+            TargetKind::TensorFlow => {
+                let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
+                from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?.call(&[cap.borrow()])
+            }
+        }
+    }
+
+    fn type_name(out: &mut String) {
+        Self::REQ.render(F::TYPE_NAME, out)
+    }
+}
+
+/// An `ndarray` array returned as is becomes a NumPy array, without a copy.
+impl<T: Scalar, D: Dimension + 'static> IntoPy for Array<T, D> {
+    fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+        ArrayOut::<Numpy, T>::from_ndarray(self).into_py(ctx)
+    }
+    fn type_name(out: &mut String) {
+        let req = Requirements {
+            dtype: Some(T::DTYPE),
+            ndim: D::NDIM.map_or(-1, |n| n as i32),
+            writable: true,
+            ..Requirements::NONE
+        };
+        req.render("numpy.ndarray", out)
+    }
+}

@@ -1,0 +1,109 @@
+//! DLPack export: managed tensors that keep an `ndbind.ndarray` object
+//! alive, released through a deleter that takes the GIL itself (consumers
+//! may free tensors from any thread).
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
+use ndbind_dlpack::{
+    DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor, Layout, FLAG_IS_COPIED, FLAG_READ_ONLY,
+};
+use pyo3_ffi as ffi;
+
+use crate::core::error::{PyErr, PyResult};
+use crate::core::object::Object;
+
+/// What a managed tensor owns besides itself: a strong reference to the
+/// exporting object and the shape/strides arrays.
+struct Ctx {
+    owner: *mut ffi::PyObject,
+    dims: Box<[i64]>,
+}
+
+impl Ctx {
+    fn new(owner: &Object, l: &Layout) -> Box<Ctx> {
+        let dims: Box<[i64]> = l.shape().iter().chain(l.strides()).copied().collect();
+        Box::new(Ctx { owner: owner.clone().into_ptr(), dims })
+    }
+}
+
+/// Drops a context, with the GIL (taken if this thread lacks it). After
+/// interpreter shutdown the reference is leaked rather than touched.
+unsafe fn drop_ctx(ctx: *mut Ctx) {
+    // SAFETY: `ctx` came from Box::into_raw in `export`; it is freed once.
+    let ctx = unsafe { Box::from_raw(ctx) };
+    // SAFETY: GIL state API; the owner reference is ours to release.
+    unsafe {
+        if ffi::Py_IsInitialized() == 0 {
+            return;
+        }
+        let g = ffi::PyGILState_Ensure();
+        ffi::Py_DECREF(ctx.owner);
+        ffi::PyGILState_Release(g);
+    }
+}
+
+unsafe extern "C" fn delete_versioned(p: *mut DLManagedTensorVersioned) {
+    // SAFETY: `p` and its context were allocated by `export`; the consumer
+    // calls the deleter exactly once.
+    unsafe {
+        let t = Box::from_raw(p);
+        drop_ctx(t.manager_ctx as *mut Ctx);
+    }
+}
+
+unsafe extern "C" fn delete_legacy(p: *mut DLManagedTensor) {
+    // SAFETY: as in `delete_versioned`.
+    unsafe {
+        let t = Box::from_raw(p);
+        drop_ctx(t.manager_ctx as *mut Ctx);
+    }
+}
+
+fn tensor(l: &Layout, ctx: &mut Ctx) -> DLTensor {
+    let n = l.ndim();
+    let (shape, strides) = ctx.dims.split_at_mut(n);
+    DLTensor {
+        data: l.data(),
+        device: l.device(),
+        ndim: n as i32,
+        dtype: l.dtype(),
+        shape: shape.as_mut_ptr(),
+        strides: strides.as_mut_ptr(),
+        byte_offset: 0,
+    }
+}
+
+/// A DLPack capsule for the array of `owner` (an `ndbind.ndarray`),
+/// versioned (with READ_ONLY / IS_COPIED flags) or legacy.
+pub(crate) fn export(owner: &Object, l: &Layout, read_only: bool, versioned: bool, copied: bool) -> PyResult<Object> {
+    let mut ctx = Ctx::new(owner, l);
+    let t = tensor(l, &mut ctx);
+    let ctx = Box::into_raw(ctx) as *mut c_void;
+    // SAFETY: each capsule constructor takes ownership of the managed
+    // tensor (calling its deleter itself if the capsule cannot be made).
+    let cap = unsafe {
+        if versioned {
+            let mut flags = 0;
+            if read_only {
+                flags |= FLAG_READ_ONLY;
+            }
+            if copied {
+                flags |= FLAG_IS_COPIED;
+            }
+            let m = Box::new(DLManagedTensorVersioned {
+                version: DLPackVersion::CURRENT,
+                manager_ctx: ctx,
+                deleter: Some(delete_versioned),
+                flags,
+                dl_tensor: t,
+            });
+            ndbind_dlpack::new_versioned_capsule(NonNull::from(Box::leak(m)))
+        } else {
+            let m = Box::new(DLManagedTensor { dl_tensor: t, manager_ctx: ctx, deleter: Some(delete_legacy) });
+            ndbind_dlpack::new_legacy_capsule(NonNull::from(Box::leak(m)))
+        }
+    };
+    // SAFETY: a new reference, or NULL with an error set.
+    unsafe { Object::from_owned(cap) }.ok_or_else(PyErr::fetch)
+}

@@ -1,0 +1,141 @@
+//! NumPy export through NumPy's C API table (`_ARRAY_API`): a new array
+//! over the Rust memory whose base object is the owning `ndbind.ndarray`.
+//! No copy, no Python-level call.
+
+use std::ffi::{c_int, c_void};
+
+use ndbind_dlpack::Layout;
+use pyo3_ffi as ffi;
+
+use crate::core::error::{PyErr, PyResult};
+use crate::core::gil_cell::GilCell;
+use crate::core::object::Object;
+use crate::ndarray::dtype::DType;
+use crate::ndarray::frameworks::{module, NUMPY};
+use crate::ndarray::handle::dtype_of;
+
+const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
+const NPY_ARRAY_ALIGNED: c_int = 0x0100;
+
+type DescrFromType = unsafe extern "C" fn(c_int) -> *mut ffi::PyObject;
+type NewFromDescr = unsafe extern "C" fn(
+    *mut ffi::PyTypeObject,
+    *mut ffi::PyObject,
+    c_int,
+    *const ffi::Py_ssize_t,
+    *const ffi::Py_ssize_t,
+    *mut c_void,
+    c_int,
+    *mut ffi::PyObject,
+) -> *mut ffi::PyObject;
+type SetBaseObject = unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyObject) -> c_int;
+
+/// The entries of NumPy's C API table that export needs (stable indices).
+struct Api {
+    array_type: *mut ffi::PyTypeObject,
+    descr_from_type: DescrFromType,
+    new_from_descr: NewFromDescr,
+    set_base_object: SetBaseObject,
+}
+
+static API: GilCell<Option<Api>> = GilCell::new();
+
+fn api() -> PyResult<&'static Api> {
+    API.get_or_init(|| {
+        let load = || -> PyResult<Api> {
+            let core = Object::import(c"numpy._core.multiarray").or_else(|_| Object::import(c"numpy.core.multiarray"))?;
+            let cap = core.borrow().getattr(c"_ARRAY_API")?;
+            // SAFETY: `_ARRAY_API` is a capsule holding NumPy's function
+            // table, kept alive by the (never unloaded) NumPy module.
+            unsafe {
+                let name = ffi::PyCapsule_GetName(cap.as_ptr());
+                let table = ffi::PyCapsule_GetPointer(cap.as_ptr(), name) as *const *mut c_void;
+                if table.is_null() {
+                    return Err(PyErr::fetch());
+                }
+                Ok(Api {
+                    array_type: *table.add(2) as *mut ffi::PyTypeObject,
+                    descr_from_type: std::mem::transmute::<*mut c_void, DescrFromType>(*table.add(45)),
+                    new_from_descr: std::mem::transmute::<*mut c_void, NewFromDescr>(*table.add(94)),
+                    set_base_object: std::mem::transmute::<*mut c_void, SetBaseObject>(*table.add(282)),
+                })
+            }
+        };
+        load().map_err(|e| e.restore()).ok()
+    })
+    .as_ref()
+    .ok_or_else(|| PyErr::take().unwrap_or_else(|| PyErr::runtime_error("NumPy's C API is not available")))
+}
+
+/// NumPy's type number for a dtype, or `None` for dtypes NumPy lacks.
+fn type_num(d: DType) -> Option<c_int> {
+    Some(match d {
+        DType::BOOL => 0,
+        DType::INT8 => 1,
+        DType::UINT8 => 2,
+        DType::INT16 => 3,
+        DType::UINT16 => 4,
+        DType::INT32 => 5,
+        DType::UINT32 => 6,
+        DType::INT64 => 9,
+        DType::UINT64 => 10,
+        DType::FLOAT32 => 11,
+        DType::FLOAT64 => 12,
+        DType::COMPLEX64 => 14,
+        DType::COMPLEX128 => 15,
+        DType::FLOAT16 => 23,
+        _ => return None,
+    })
+}
+
+/// A NumPy dtype object for `d` (bfloat16 through `ml_dtypes`).
+fn descr(api: &Api, d: DType) -> PyResult<Object> {
+    if let Some(n) = type_num(d) {
+        // SAFETY: a builtin type number; returns a new reference.
+        return unsafe { Object::from_owned_or_err((api.descr_from_type)(n)) };
+    }
+    if d == DType::BFLOAT16 {
+        static BF16: GilCell<Option<Object>> = GilCell::new();
+        let ml = module(c"ml_dtypes", &BF16).ok_or_else(|| PyErr::type_error("bfloat16 arrays need the ml_dtypes package"))?;
+        let np = module(c"numpy", &NUMPY).ok_or_else(|| PyErr::runtime_error("NumPy is not installed"))?;
+        let t = ml.getattr(c"bfloat16")?;
+        return np.call_method(c"dtype", &[t.borrow()]);
+    }
+    Err(PyErr::type_error(format!("NumPy has no dtype {}", d.name())))
+}
+
+/// A NumPy array over `l`'s memory, with `base` (the owner) as its base.
+pub(crate) fn to_numpy(l: &Layout, read_only: bool, base: Object) -> PyResult<Object> {
+    if l.device().device_type.0 != 1 {
+        return Err(PyErr::type_error("NumPy arrays must live on the CPU"));
+    }
+    let api = api()?;
+    let d = descr(api, dtype_of(l))?;
+    let n = l.ndim();
+    let item = l.itemsize() as isize;
+    let mut dims = [0 as ffi::Py_ssize_t; 2 * ndbind_dlpack::MAX_NDIM];
+    for (i, (&e, &s)) in l.shape().iter().zip(l.strides()).enumerate() {
+        dims[i] = e as isize;
+        dims[ndbind_dlpack::MAX_NDIM + i] = s as isize * item;
+    }
+    let flags = NPY_ARRAY_ALIGNED | if read_only { 0 } else { NPY_ARRAY_WRITEABLE };
+    // SAFETY: NewFromDescr steals the descriptor reference and describes
+    // memory that `base` keeps alive; SetBaseObject steals `base`.
+    unsafe {
+        let arr = (api.new_from_descr)(
+            api.array_type,
+            d.into_ptr(),
+            n as c_int,
+            dims.as_ptr(),
+            dims.as_ptr().add(ndbind_dlpack::MAX_NDIM),
+            l.data(),
+            flags,
+            std::ptr::null_mut(),
+        );
+        let arr = Object::from_owned_or_err(arr)?;
+        if (api.set_base_object)(arr.as_ptr(), base.into_ptr()) != 0 {
+            return Err(PyErr::fetch());
+        }
+        Ok(arr)
+    }
+}
