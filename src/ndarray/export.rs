@@ -286,6 +286,29 @@ fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std
     }
 }
 
+/// torch's `managed_tensor_to_py_object_no_sync` from the exchange table
+/// on `torch.Tensor`, looked up once (torch ≥ 2.10).
+fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync> {
+    static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> = GilCell::new();
+    *API.get_or_init(|| {
+        let torch = Object::import(c"torch").ok();
+        let tensor = torch.and_then(|t| t.borrow().getattr(c"Tensor").ok());
+        let Some(tensor) = tensor else {
+            drop(PyErr::take());
+            return None;
+        };
+        // SAFETY: a never-raising MRO lookup on the Tensor type; the table
+        // lives as long as torch.
+        unsafe {
+            let cap = crate::ndarray::import_dlpack::type_lookup(
+                tensor.as_ptr() as *mut ffi::PyTypeObject,
+                crate::interned!(c"__dlpack_c_exchange_api__"),
+            );
+            ndbind_dlpack::exchange_api_from_capsule(cap)?.managed_tensor_to_py_object_no_sync
+        }
+    })
+}
+
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
         let ArrayOut { layout, owner, read_only, .. } = self;
@@ -320,14 +343,24 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
         let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
         match F::KIND {
             TargetKind::ArrayApi => Ok(obj),
-            TargetKind::Numpy => {
-                let l = l.clone();
-                crate::ndarray::export_numpy::to_numpy(&l, ro, obj)
-            }
+            TargetKind::Numpy => crate::ndarray::export_numpy::to_numpy(l, ro, obj.clone()),
             // SAFETY: the object exports buffers.
             TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
             TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
-            TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
+            TargetKind::Torch => match torch_exchange_api() {
+                Some(to_py) => {
+                    let m = crate::ndarray::export_dlpack::managed_versioned(&obj, l, ro, false);
+                    let mut out: *mut c_void = std::ptr::null_mut();
+                    // SAFETY: torch's own converter; it steals the managed
+                    // tensor (whose deleter releases our owner object).
+                    if unsafe { to_py(m.as_ptr(), &mut out) } != 0 {
+                        return Err(PyErr::fetch());
+                    }
+                    // SAFETY: a new reference to a torch.Tensor.
+                    unsafe { Object::from_owned_or_err(out as *mut ffi::PyObject) }
+                }
+                None => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
+            },
             TargetKind::Jax => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
             TargetKind::TensorFlow => {
                 let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;

@@ -74,32 +74,40 @@ fn tensor(l: &Layout, ctx: &mut Ctx) -> DLTensor {
     }
 }
 
+/// A versioned managed tensor for the array of `owner` (an
+/// `ndbind.ndarray`, kept alive until the deleter runs).
+pub(crate) fn managed_versioned(owner: &Object, l: &Layout, read_only: bool, copied: bool) -> NonNull<DLManagedTensorVersioned> {
+    let mut ctx = Ctx::new(owner, l);
+    let t = tensor(l, &mut ctx);
+    let mut flags = 0;
+    if read_only {
+        flags |= FLAG_READ_ONLY;
+    }
+    if copied {
+        flags |= FLAG_IS_COPIED;
+    }
+    let m = Box::new(DLManagedTensorVersioned {
+        version: DLPackVersion::CURRENT,
+        manager_ctx: Box::into_raw(ctx) as *mut c_void,
+        deleter: Some(delete_versioned),
+        flags,
+        dl_tensor: t,
+    });
+    NonNull::from(Box::leak(m))
+}
+
 /// A DLPack capsule for the array of `owner` (an `ndbind.ndarray`),
 /// versioned (with READ_ONLY / IS_COPIED flags) or legacy.
 pub(crate) fn export(owner: &Object, l: &Layout, read_only: bool, versioned: bool, copied: bool) -> PyResult<Object> {
-    let mut ctx = Ctx::new(owner, l);
-    let t = tensor(l, &mut ctx);
-    let ctx = Box::into_raw(ctx) as *mut c_void;
     // SAFETY: each capsule constructor takes ownership of the managed
     // tensor (calling its deleter itself if the capsule cannot be made).
     let cap = unsafe {
         if versioned {
-            let mut flags = 0;
-            if read_only {
-                flags |= FLAG_READ_ONLY;
-            }
-            if copied {
-                flags |= FLAG_IS_COPIED;
-            }
-            let m = Box::new(DLManagedTensorVersioned {
-                version: DLPackVersion::CURRENT,
-                manager_ctx: ctx,
-                deleter: Some(delete_versioned),
-                flags,
-                dl_tensor: t,
-            });
-            ndbind_dlpack::new_versioned_capsule(NonNull::from(Box::leak(m)))
+            ndbind_dlpack::new_versioned_capsule(managed_versioned(owner, l, read_only, copied))
         } else {
+            let mut ctx = Ctx::new(owner, l);
+            let t = tensor(l, &mut ctx);
+            let ctx = Box::into_raw(ctx) as *mut c_void;
             let m = Box::new(DLManagedTensor { dl_tensor: t, manager_ctx: ctx, deleter: Some(delete_legacy) });
             ndbind_dlpack::new_legacy_capsule(NonNull::from(Box::leak(m)))
         }

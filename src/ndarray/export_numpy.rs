@@ -113,10 +113,18 @@ pub(crate) fn to_numpy(l: &Layout, read_only: bool, base: Object) -> PyResult<Ob
     let d = descr(api, dtype_of(l))?;
     let n = l.ndim();
     let item = l.itemsize() as isize;
-    let mut dims = [0 as ffi::Py_ssize_t; 2 * ndbind_dlpack::MAX_NDIM];
+    // Shape then byte strides; NumPy copies them.
+    let mut small = [0 as ffi::Py_ssize_t; 2 * ndbind_dlpack::INLINE_NDIM];
+    let mut big = Vec::new();
+    let dims: &mut [ffi::Py_ssize_t] = if n <= ndbind_dlpack::INLINE_NDIM {
+        &mut small[..2 * n]
+    } else {
+        big.resize(2 * n, 0);
+        &mut big
+    };
     for (i, (&e, &s)) in l.shape().iter().zip(l.strides()).enumerate() {
         dims[i] = e as isize;
-        dims[ndbind_dlpack::MAX_NDIM + i] = s as isize * item;
+        dims[n + i] = s as isize * item;
     }
     let flags = NPY_ARRAY_ALIGNED | if read_only { 0 } else { NPY_ARRAY_WRITEABLE };
     // SAFETY: NewFromDescr steals the descriptor reference and describes
@@ -127,7 +135,7 @@ pub(crate) fn to_numpy(l: &Layout, read_only: bool, base: Object) -> PyResult<Ob
             d.into_ptr(),
             n as c_int,
             dims.as_ptr(),
-            dims.as_ptr().add(ndbind_dlpack::MAX_NDIM),
+            dims.as_ptr().add(n),
             l.data(),
             flags,
             std::ptr::null_mut(),

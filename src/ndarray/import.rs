@@ -1,7 +1,9 @@
 //! The import pipeline for one array argument, cheapest route first:
-//! 1. NumPy arrays, read directly;
-//! 2. raw DLPack capsules (consumed only on success);
-//! 3. `__dlpack__` producers (torch, JAX, CuPy, …);
+//! 1. exact types read directly: `ndbind.ndarray`, NumPy arrays, and types
+//!    publishing the DLPack C exchange API (torch);
+//! 2. raw DLPack capsules (consumed only when the call matched);
+//! 3. JAX arrays on the CPU through the buffer protocol, then
+//!    `__dlpack__` producers (CuPy, older torch, …);
 //! 4. the buffer protocol;
 //! 5. where allowed, a converted copy made by the array's framework.
 //! No exception is raised and caught while probing which route applies.
@@ -12,7 +14,7 @@ use crate::core::object::Borrowed;
 use crate::ndarray::check::check;
 use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::Requirements;
-use crate::ndarray::{import_buffer, import_dlpack, import_numpy};
+use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy};
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
@@ -69,8 +71,21 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
                 None => import_buffer::import(obj),
             };
         }
+        if let Some(api) = import_exchange::api_for(obj) {
+            if let Some(h) = import_exchange::import(obj, api) {
+                return Some(h);
+            }
+        }
         if is_capsule(obj) {
             return import_dlpack::import_capsule(obj, req).ok().flatten();
+        }
+        // JAX: immutable, CPU buffers export through the buffer protocol,
+        // far cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses
+        // the buffer protocol for device memory, so nothing is copied).
+        if crate::ndarray::frameworks::is_jax(obj) && import_buffer::has_buffer(obj) {
+            if let Some(h) = import_buffer::import(obj) {
+                return Some(h);
+            }
         }
         if import_dlpack::has_dlpack(obj) {
             match import_dlpack::import_producer(obj, req) {

@@ -17,11 +17,22 @@ extern "C" {
     fn _PyType_Lookup(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
 }
 
+/// `name` looked up through the MRO of `tp` (borrowed; NULL if absent),
+/// without raising.
+///
+/// # Safety
+/// The GIL is held; `tp` is a valid type.
+#[inline]
+pub(crate) unsafe fn type_lookup(tp: *mut ffi::PyTypeObject, name: Borrowed<'_>) -> *mut ffi::PyObject {
+    // SAFETY: forwarded; `name` is a str.
+    unsafe { _PyType_Lookup(tp, name.as_ptr()) }
+}
+
 /// Whether `obj`'s type defines `__dlpack__` (no exception raised).
 #[inline]
 pub(crate) fn has_dlpack(obj: Borrowed<'_>) -> bool {
     // SAFETY: valid type and interned name; the result is borrowed.
-    !unsafe { _PyType_Lookup(obj.type_ptr(), crate::interned!(c"__dlpack__").as_ptr()) }.is_null()
+    !unsafe { type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack__")) }.is_null()
 }
 
 /// `("max_version",)` and `(1, 3)`, built once.

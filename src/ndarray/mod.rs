@@ -28,6 +28,7 @@ mod handle;
 mod import;
 mod import_buffer;
 mod import_dlpack;
+mod import_exchange;
 mod import_numpy;
 mod owner;
 mod requirements;

@@ -1,0 +1,81 @@
+//! Fast path for types publishing the DLPack C exchange API
+//! (`__dlpack_c_exchange_api__`, e.g. `torch.Tensor` ≥ 2.10): a `DLTensor`
+//! view is filled in C, with no capsule, no managed tensor and no
+//! Python-level call. The table is looked up once per type.
+
+use std::cell::Cell;
+
+use ndbind_dlpack::{DLPackExchangeAPI, DLTensor};
+use pyo3_ffi as ffi;
+
+use crate::core::gil_cell::GilCell;
+use crate::core::object::Borrowed;
+use crate::ndarray::handle::{ArrayHandle, Owner};
+
+const SLOTS: usize = 8;
+
+/// Per-type cache: (type, table or NULL). Types are compared by address;
+/// an entry for a type that died and whose address was reused would be
+/// wrong, so only types that publish a table are cached positively and
+/// those are long-lived framework types.
+struct Cache {
+    types: [Cell<usize>; SLOTS],
+    apis: [Cell<usize>; SLOTS],
+    next: Cell<usize>,
+}
+
+static CACHE: GilCell<Cache> = GilCell::new();
+
+/// The exchange table of `obj`'s type, if it publishes one.
+#[inline]
+pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
+    let tp = obj.type_ptr() as usize;
+    let c = CACHE.get_or_init(|| Cache {
+        types: Default::default(),
+        apis: Default::default(),
+        next: Cell::new(0),
+    });
+    for i in 0..SLOTS {
+        if c.types[i].get() == tp {
+            // SAFETY: cached from `exchange_api_from_capsule` below; the
+            // table lives as long as its (immortal) framework module.
+            return Some(unsafe { &*(c.apis[i].get() as *const DLPackExchangeAPI) });
+        }
+    }
+    // SAFETY: a lookup through the type's MRO that never raises; the
+    // capsule (borrowed) is validated by name before use.
+    let api = unsafe {
+        let attr = crate::ndarray::import_dlpack::type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack_c_exchange_api__"));
+        if attr.is_null() {
+            return None;
+        }
+        ndbind_dlpack::exchange_api_from_capsule(attr)?
+    };
+    let i = c.next.get() % SLOTS;
+    c.next.set(i + 1);
+    c.types[i].set(tp);
+    c.apis[i].set(api as *const _ as usize);
+    Some(api)
+}
+
+/// Imports `obj` through its type's exchange table; `None` (error cleared)
+/// if the producer refuses, so the caller can fall back to `__dlpack__`,
+/// which reports the producer's own error.
+///
+/// # Safety
+/// The GIL is held; `api` is the table of `obj`'s type.
+pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Option<ArrayHandle> {
+    let f = api.dltensor_from_py_object_no_sync?;
+    // SAFETY: DLTensor is plain data; the producer fills it.
+    let mut t: DLTensor = unsafe { std::mem::zeroed() };
+    // SAFETY: the producer's function for an object of its own type.
+    if unsafe { f(obj.as_ptr().cast(), &mut t) } != 0 {
+        // SAFETY: clearing the producer's error (GIL held).
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    // SAFETY: a producer-filled tensor viewing memory that `obj` (kept as
+    // the handle's source) keeps alive; validation copies shape/strides.
+    let layout = unsafe { ndbind_dlpack::validate(&t, false) }.ok()?;
+    Some(ArrayHandle { layout, owner: Owner::Source, read_only: false, source: Some(obj.to_owned()) })
+}
