@@ -43,6 +43,10 @@ pub trait FromPy: Sized {
     /// binding says otherwise (`arg(..).convert()` / `.noconvert()`).
     /// Arrays opt out: a converted copy is made only when asked for.
     const CONVERT_BY_DEFAULT: bool = true;
+    /// Whether values of this type may hand out mutable access to memory
+    /// shared with Python (writable arrays): only then does a call run the
+    /// alias check over its arguments' spans.
+    const MAY_WRITE: bool = false;
     /// The memory this value exposes, for the alias check made before a
     /// call (array types).
     #[inline]
@@ -113,6 +117,8 @@ pub trait ArgCaster {
     const ACCEPTS_NONE: bool = false;
     /// See [`FromPy::CONVERT_BY_DEFAULT`].
     const CONVERT_BY_DEFAULT: bool = true;
+    /// See [`FromPy::MAY_WRITE`].
+    const MAY_WRITE: bool = false;
     /// Fills `holder` from `obj`; false on a mismatch (no error left set).
     /// May return false with a Python error set to abort the whole call.
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool;
@@ -142,6 +148,7 @@ impl<T: FromPy> ArgCaster for T {
     type Out<'a> = T;
     const ACCEPTS_NONE: bool = T::ACCEPTS_NONE;
     const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
+    const MAY_WRITE: bool = T::MAY_WRITE;
 
     #[inline]
     fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {

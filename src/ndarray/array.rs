@@ -49,17 +49,17 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// Number of dimensions.
     #[inline]
     pub fn ndim(&self) -> usize {
-        self.h.layout.ndim()
+        self.h.ndim()
     }
     /// Extents.
     #[inline]
     pub fn shape(&self) -> &[i64] {
-        self.h.layout.shape()
+        self.h.shape()
     }
     /// Strides, in elements (may be negative or zero).
     #[inline]
     pub fn strides(&self) -> &[i64] {
-        self.h.layout.strides()
+        self.h.strides()
     }
     /// Element type.
     #[inline]
@@ -69,18 +69,18 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// `(device_type, device_id)` as in DLPack (`(1, 0)`: CPU).
     #[inline]
     pub fn device(&self) -> (i32, i32) {
-        let d = self.h.layout.device();
+        let d = self.h.device();
         (d.device_type.0, d.device_id)
     }
     /// Number of elements.
     #[inline]
     pub fn size(&self) -> usize {
-        self.h.layout.size()
+        self.h.size()
     }
     /// Bytes per element.
     #[inline]
     pub fn itemsize(&self) -> usize {
-        self.h.layout.itemsize()
+        self.h.itemsize()
     }
     /// `size() * itemsize()`.
     #[inline]
@@ -95,24 +95,24 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// C-contiguous (axes of extent 0/1 tolerated).
     #[inline]
     pub fn is_c_contiguous(&self) -> bool {
-        self.h.layout.is_c_contiguous()
+        self.h.is_c_contiguous()
     }
     /// Fortran-contiguous (axes of extent 0/1 tolerated).
     #[inline]
     pub fn is_f_contiguous(&self) -> bool {
-        self.h.layout.is_f_contiguous()
+        self.h.is_f_contiguous()
     }
     /// Address of the first element (may be a device pointer).
     #[inline]
     pub fn as_ptr(&self) -> *const u8 {
-        self.h.layout.data() as *const u8
+        self.h.data() as *const u8
     }
     /// Mutable address of the first element; only for writable arrays
     /// (checked at compile time).
     #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         const { assert!(Self::REQ.writable, "as_mut_ptr() needs a Writable array type") };
-        self.h.layout.data() as *mut u8
+        self.h.data() as *mut u8
     }
     /// The Python object the array came from (or the converted copy the
     /// function saw).
@@ -120,8 +120,8 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.source.as_ref().map(Object::borrow)
     }
 
-    pub(crate) fn layout(&self) -> &ndbind_dlpack::Layout {
-        &self.h.layout
+    pub(crate) fn layout(&self) -> std::borrow::Cow<'_, ndbind_dlpack::Layout> {
+        self.h.to_layout()
     }
 
     fn cpu(&self) -> PyResult<()> {
@@ -138,7 +138,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
         self.cpu()?;
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
         // describes live CPU memory owned by the handle, borrowed by `self`.
-        Ok(unsafe { raw_view::<T, IxDyn>(&self.h.layout) })
+        Ok(unsafe { raw_view::<T, IxDyn>(&self.h) })
     }
 
     /// A mutable `ndarray` view (writable arrays only, checked at compile
@@ -149,12 +149,12 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
         // SAFETY: as in `view`; the array is writable and `&mut self`
         // guarantees exclusivity on the Rust side (the alias check guarantees
         // it against other arguments).
-        Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h.layout) })
+        Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h) })
     }
 
     /// Element at `index` (checked), or `None` when out of bounds.
     pub fn get(&self, index: &[usize]) -> Option<T> {
-        let l = &self.h.layout;
+        let l = &self.h;
         if index.len() != l.ndim() || self.cpu().is_err() {
             return None;
         }
@@ -172,6 +172,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
 
 impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     const CONVERT_BY_DEFAULT: bool = false;
+    const MAY_WRITE: bool = Self::REQ.writable;
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
@@ -184,7 +185,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn span(&self) -> Option<Span> {
-        let (lo, hi) = self.h.layout.byte_bounds();
+        let (lo, hi) = self.h.byte_bounds();
         Some(Span { lo, hi, writable: Self::REQ.writable })
     }
 

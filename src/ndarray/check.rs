@@ -1,8 +1,7 @@
 //! Does an imported array satisfy a parameter's requirements?
 
-use ndbind_dlpack::Layout;
-
 use crate::ndarray::dtype::DType;
+use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::{Order, Requirements};
 
 /// Why an array does not fit; `convertible` when a converted copy made by
@@ -20,11 +19,14 @@ pub(crate) fn alignment(d: DType) -> usize {
     component.clamp(1, 8)
 }
 
-/// Checks `l` against `req`, cheapest and non-convertible conditions first.
-#[inline]
-pub(crate) fn check(l: &Layout, dtype: DType, read_only: bool, req: &Requirements) -> Result<(), Mismatch> {
+/// Checks `h` against `req`, cheapest and non-convertible conditions first.
+/// Inlined into each array caster, where `req` is a constant and the
+/// unconstrained fields fold away.
+#[inline(always)]
+pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch> {
+    let l = h;
     const FATAL: Mismatch = Mismatch { convertible: false };
-    if req.device != 0 && l.device().device_type.0 != req.device {
+    if req.device != 0 && h.device().device_type.0 != req.device {
         return Err(FATAL);
     }
     if req.ndim >= 0 && l.ndim() != req.ndim as usize {
@@ -36,17 +38,19 @@ pub(crate) fn check(l: &Layout, dtype: DType, read_only: bool, req: &Requirement
             return Err(FATAL);
         }
     }
-    if req.writable && read_only {
+    if req.writable && h.read_only {
         return Err(FATAL);
     }
     let convertible = Mismatch { convertible: !req.writable };
     if let Some(want) = req.dtype {
+        let dtype = h.dtype();
         if want != dtype {
             // Never narrow complex to real; unknown dtypes cannot be cast.
             let ok = dtype.is_known() && !(dtype.is_complex() && !want.is_complex());
             return Err(Mismatch { convertible: ok && !req.writable });
         }
-        if l.size() > 0 && (l.data() as usize) % alignment(want) != 0 {
+        // Alignments are powers of two: a mask, not a division.
+        if (l.data() as usize) & (alignment(want) - 1) != 0 && l.size() > 0 {
             return Err(convertible);
         }
     }

@@ -222,7 +222,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
-        let (layout, owner) = array_object::contiguous_copy(a.layout())?;
+        let (layout, owner) = array_object::contiguous_copy(&a.layout())?;
         Ok(Self::new(layout, Some(owner)))
     }
 }

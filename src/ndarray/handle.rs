@@ -1,17 +1,24 @@
-//! An imported array: its validated layout and what keeps the memory alive.
+//! An imported array: a description of its memory and what keeps it alive.
+//!
+//! NumPy arrays are described lazily by NumPy's own array struct (shape,
+//! contiguity and alignment come from NumPy's fields and flags), which keeps
+//! the common case cheap: nothing is copied at import. Every other route
+//! produces a validated [`Layout`].
 
+use std::ffi::c_void;
 use std::ptr::NonNull;
 
-use ndbind_dlpack::{DLManagedTensor, DLManagedTensorVersioned, Layout};
+use ndbind_dlpack::{DLDevice, DLManagedTensor, DLManagedTensorVersioned, Layout};
 use pyo3_ffi as ffi;
 
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
+use crate::ndarray::import_numpy::NumpyView;
 
 /// What owns the memory of an imported array, released exactly once when
 /// the handle drops (with the GIL held: handles are `!Send`).
 pub(crate) enum Owner {
-    /// The source object itself (e.g. a NumPy array read directly).
+    /// The source object itself (a NumPy array, a torch tensor, …).
     Source,
     /// A consumed legacy DLPack tensor: its deleter runs on drop.
     Legacy(NonNull<DLManagedTensor>),
@@ -26,11 +33,16 @@ pub(crate) enum Owner {
     PeekedCapsule { versioned: bool },
 }
 
-/// A validated array and the owner of its memory.
+pub(crate) enum Repr {
+    Numpy(NumpyView),
+    General(Box<Layout>),
+}
+
+/// An imported array and the owner of its memory.
 pub struct ArrayHandle {
-    pub(crate) layout: Layout,
+    pub(crate) repr: Repr,
     pub(crate) owner: Owner,
-    /// Whether the memory must not be written (the layout's flag, or
+    /// Whether the memory must not be written (the producer's flag, or
     /// knowledge about the producer, e.g. JAX).
     pub(crate) read_only: bool,
     /// The Python object the array came from (or the converted copy the
@@ -39,14 +51,128 @@ pub struct ArrayHandle {
 }
 
 impl ArrayHandle {
+    /// A handle over a validated layout.
+    pub(crate) fn general(layout: Layout, owner: Owner, read_only: bool, source: Object) -> ArrayHandle {
+        ArrayHandle { repr: Repr::General(Box::new(layout)), owner, read_only, source: Some(source) }
+    }
+
+    /// A handle over a NumPy array, read in place.
+    pub(crate) fn numpy(view: NumpyView, source: Object) -> ArrayHandle {
+        let read_only = view.read_only();
+        ArrayHandle { repr: Repr::Numpy(view), owner: Owner::Source, read_only, source: Some(source) }
+    }
+
+    /// Number of dimensions.
+    #[inline]
+    pub fn ndim(&self) -> usize {
+        match &self.repr {
+            Repr::Numpy(v) => v.ndim(),
+            Repr::General(l) => l.ndim(),
+        }
+    }
+
+    /// Extents.
+    #[inline]
+    pub fn shape(&self) -> &[i64] {
+        match &self.repr {
+            Repr::Numpy(v) => v.shape(),
+            Repr::General(l) => l.shape(),
+        }
+    }
+
+    /// Stride of axis `i`, in elements.
+    #[inline]
+    pub fn stride(&self, i: usize) -> i64 {
+        match &self.repr {
+            Repr::Numpy(v) => v.stride(i),
+            Repr::General(l) => l.strides()[i],
+        }
+    }
+
+    /// Strides, in elements.
+    pub fn strides(&self) -> &[i64] {
+        match &self.repr {
+            Repr::Numpy(v) => v.strides(),
+            Repr::General(l) => l.strides(),
+        }
+    }
+
+    /// Address of the first element.
+    #[inline]
+    pub fn data(&self) -> *mut c_void {
+        match &self.repr {
+            Repr::Numpy(v) => v.data(),
+            Repr::General(l) => l.data(),
+        }
+    }
+
     /// The element type.
     #[inline]
     pub fn dtype(&self) -> DType {
-        dtype_of(&self.layout)
+        match &self.repr {
+            Repr::Numpy(v) => v.dtype(),
+            Repr::General(l) => dtype_of(l),
+        }
     }
-}
 
-impl ArrayHandle {
+    /// Where the memory lives.
+    #[inline]
+    pub fn device(&self) -> DLDevice {
+        match &self.repr {
+            Repr::Numpy(_) => DLDevice::CPU,
+            Repr::General(l) => l.device(),
+        }
+    }
+
+    /// Number of elements.
+    #[inline]
+    pub fn size(&self) -> usize {
+        match &self.repr {
+            Repr::Numpy(v) => v.size(),
+            Repr::General(l) => l.size(),
+        }
+    }
+
+    /// Bytes per element.
+    #[inline]
+    pub fn itemsize(&self) -> usize {
+        self.dtype().itemsize()
+    }
+
+    /// C-contiguous (axes of extent 0/1 tolerated).
+    #[inline]
+    pub fn is_c_contiguous(&self) -> bool {
+        match &self.repr {
+            Repr::Numpy(v) => v.is_c_contiguous(),
+            Repr::General(l) => l.is_c_contiguous(),
+        }
+    }
+
+    /// Fortran-contiguous (axes of extent 0/1 tolerated).
+    #[inline]
+    pub fn is_f_contiguous(&self) -> bool {
+        match &self.repr {
+            Repr::Numpy(v) => v.is_f_contiguous(),
+            Repr::General(l) => l.is_f_contiguous(),
+        }
+    }
+
+    /// Lowest address touched and one past the highest (equal when empty).
+    pub fn byte_bounds(&self) -> (usize, usize) {
+        match &self.repr {
+            Repr::Numpy(v) => v.byte_bounds(),
+            Repr::General(l) => l.byte_bounds(),
+        }
+    }
+
+    /// A validated layout describing the same memory.
+    pub(crate) fn to_layout(&self) -> std::borrow::Cow<'_, Layout> {
+        match &self.repr {
+            Repr::Numpy(v) => std::borrow::Cow::Owned(v.to_layout()),
+            Repr::General(l) => std::borrow::Cow::Borrowed(l),
+        }
+    }
+
     /// Makes the import permanent: a peeked DLPack capsule is consumed
     /// (renamed `used_dltensor[_versioned]`) and its tensor is owned (and
     /// eventually deleted) by this handle.

@@ -19,20 +19,32 @@ use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
 /// A raw capsule is consumed only by [`ArrayHandle::commit`].
+///
+/// A thin shell inlined into each array caster, where `req` is a constant:
+/// routing (`probe`) and conversion are shared, out-of-line code.
+#[inline(always)]
 pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
     let h = probe(obj, req)?;
-    let dtype = h.dtype();
-    match check(&h.layout, dtype, h.read_only, req) {
+    match check(&h, req) {
         Ok(()) => Some(h),
-        Err(m) if convert && m.convertible && !is_capsule(obj) => {
-            drop(h);
-            let copy = crate::ndarray::convert::convert(obj, dtype, req)?;
-            let h = probe(copy.borrow(), req)?;
-            check(&h.layout, h.dtype(), h.read_only, req).ok()?;
-            Some(h)
-        }
+        Err(m) if convert && m.convertible => import_converted(obj, h, req),
         Err(_) => None,
     }
+}
+
+/// The conversion route: a copy made by the array's framework.
+#[cold]
+#[inline(never)]
+fn import_converted(obj: Borrowed<'_>, h: ArrayHandle, req: &Requirements) -> Option<ArrayHandle> {
+    if is_capsule(obj) {
+        return None;
+    }
+    let dtype = h.dtype();
+    drop(h);
+    let copy = crate::ndarray::convert::convert(obj, dtype, req)?;
+    let h = probe(copy.borrow(), req)?;
+    check(&h, req).ok()?;
+    Some(h)
 }
 
 /// Whether `obj` can be imported as an array at all (no import is kept,
@@ -55,14 +67,11 @@ fn is_capsule(obj: Borrowed<'_>) -> bool {
 
 /// Finds the route for `obj` and imports through it (requirements only
 /// steer the choice of capsule kind; `check` decides the match).
+#[inline(never)]
 fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     // SAFETY (whole function): the GIL is held by every caller; each route
     // is taken only for objects of its kind.
     unsafe {
-        if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
-            let layout = l.clone();
-            return Some(ArrayHandle { layout, owner: crate::ndarray::handle::Owner::Source, read_only, source: Some(obj.to_owned()) });
-        }
         if import_numpy::is_numpy_array(obj) {
             return match import_numpy::import(obj) {
                 Some(h) => Some(h),
@@ -70,6 +79,10 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
                 // form we read (e.g. through the buffer protocol).
                 None => import_buffer::import(obj),
             };
+        }
+        if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
+            let owner = crate::ndarray::handle::Owner::Source;
+            return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
         }
         if let Some(api) = import_exchange::api_for(obj) {
             if let Some(h) = import_exchange::import(obj, api) {

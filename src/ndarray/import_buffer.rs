@@ -92,5 +92,5 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     let layout = unsafe { ndbind_dlpack::validate(&t, v.readonly != 0) }.ok()?;
     let view = guard.0.take().expect("view");
     let read_only = layout.is_read_only();
-    Some(ArrayHandle { layout, owner: Owner::Buffer(view), read_only, source: Some(obj.to_owned()) })
+    Some(ArrayHandle::general(layout, Owner::Buffer(view), read_only, obj.to_owned()))
 }

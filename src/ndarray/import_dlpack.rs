@@ -169,7 +169,7 @@ pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> R
     let (layout, owner) = unsafe { take_capsule(&cap)? };
     // A legacy capsule carries no read-only flag; JAX arrays are immutable.
     let read_only = layout.is_read_only() || jax;
-    Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
+    Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned())))
 }
 
 /// Imports a raw DLPack capsule without consuming it yet (see
@@ -206,13 +206,9 @@ pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements) -> Re
             }
             _ => return Ok(None),
         };
-        let dtype = crate::ndarray::handle::dtype_of(&layout);
-        if check(&layout, dtype, layout.is_read_only(), req).is_err() {
-            return Ok(None);
-        }
-        let owner = Owner::PeekedCapsule { versioned };
         let read_only = layout.is_read_only();
-        Ok(Some(ArrayHandle { layout, owner, read_only, source: Some(obj.to_owned()) }))
+        let h = ArrayHandle::general(layout, Owner::PeekedCapsule { versioned }, read_only, obj.to_owned());
+        Ok(check(&h, req).is_ok().then_some(h))
     }
 }
 

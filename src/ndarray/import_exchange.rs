@@ -77,5 +77,5 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Optio
     // SAFETY: a producer-filled tensor viewing memory that `obj` (kept as
     // the handle's source) keeps alive; validation copies shape/strides.
     let layout = unsafe { ndbind_dlpack::validate(&t, false) }.ok()?;
-    Some(ArrayHandle { layout, owner: Owner::Source, read_only: false, source: Some(obj.to_owned()) })
+    Some(ArrayHandle::general(layout, Owner::Source, false, obj.to_owned()))
 }

@@ -5,7 +5,7 @@
 //! read; they are identical in NumPy 1.x and 2.x.
 
 use std::cell::Cell;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 
 use ndbind_dlpack::{DLDevice, MAX_NDIM};
 use pyo3_ffi as ffi;
@@ -88,6 +88,98 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
     })
 }
 
+/// Axes a [`NumpyView`] holds inline; larger arrays get a full `Layout`.
+const VIEW_NDIM: usize = 4;
+
+/// A NumPy array described from its own struct, copied at import (a few
+/// stores: no validation pass, no allocation).
+pub(crate) struct NumpyView {
+    data: *mut c_void,
+    shape: [i64; VIEW_NDIM],
+    strides: [i64; VIEW_NDIM],
+    ndim: u8,
+    flags: c_int,
+    dtype: DType,
+}
+
+const NPY_ARRAY_C_CONTIGUOUS: c_int = 0x0001;
+const NPY_ARRAY_F_CONTIGUOUS: c_int = 0x0002;
+
+impl NumpyView {
+    #[inline]
+    pub(crate) fn ndim(&self) -> usize {
+        self.ndim as usize
+    }
+    #[inline]
+    pub(crate) fn shape(&self) -> &[i64] {
+        &self.shape[..self.ndim as usize]
+    }
+    #[inline]
+    pub(crate) fn stride(&self, i: usize) -> i64 {
+        self.strides[i]
+    }
+    #[inline]
+    pub(crate) fn strides(&self) -> &[i64] {
+        &self.strides[..self.ndim as usize]
+    }
+    #[inline]
+    pub(crate) fn data(&self) -> *mut c_void {
+        self.data
+    }
+    #[inline]
+    pub(crate) fn dtype(&self) -> DType {
+        self.dtype
+    }
+    #[inline]
+    pub(crate) fn read_only(&self) -> bool {
+        self.flags & NPY_ARRAY_WRITEABLE == 0
+    }
+    #[inline]
+    pub(crate) fn size(&self) -> usize {
+        self.shape().iter().map(|&e| e as usize).product()
+    }
+    /// NumPy maintains these flags with the same relaxed rules we use.
+    #[inline]
+    pub(crate) fn is_c_contiguous(&self) -> bool {
+        self.flags & NPY_ARRAY_C_CONTIGUOUS != 0
+    }
+    #[inline]
+    pub(crate) fn is_f_contiguous(&self) -> bool {
+        self.flags & NPY_ARRAY_F_CONTIGUOUS != 0
+    }
+    pub(crate) fn byte_bounds(&self) -> (usize, usize) {
+        crate::ndarray::layout::byte_bounds(self.data as usize, self.shape(), self.strides(), self.dtype.itemsize())
+            .unwrap_or((self.data as usize, self.data as usize))
+    }
+    pub(crate) fn to_layout(&self) -> ndbind_dlpack::Layout {
+        let (shape, strides) = (self.shape(), self.strides());
+        // SAFETY: the view describes NumPy's live memory, as NumPy does.
+        unsafe {
+            ndbind_dlpack::from_trusted(self.data, DLDevice::CPU, self.dtype.to_dl(), shape.len(), self.read_only(), |s, st| {
+                s.copy_from_slice(shape);
+                st.copy_from_slice(strides);
+                true
+            })
+        }
+        .expect("at most VIEW_NDIM dimensions")
+    }
+}
+
+/// Element stride for a byte stride; `None` if not whole elements (axes
+/// of extent <= 1 may carry any stride: NumPy's relaxed strides).
+/// Itemsizes are powers of two: shifts and masks, no division.
+#[inline]
+fn elem_stride(extent: i64, bytes: isize, itemsize: isize) -> Option<i64> {
+    debug_assert!(itemsize > 0 && itemsize & (itemsize - 1) == 0);
+    if bytes & (itemsize - 1) == 0 {
+        Some((bytes >> itemsize.trailing_zeros()) as i64)
+    } else if extent <= 1 {
+        Some(0)
+    } else {
+        None
+    }
+}
+
 /// Imports a NumPy array; `None` when its dtype or byte order is not
 /// representable (the caller reports a mismatch).
 ///
@@ -102,32 +194,43 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     }
     let dtype = dtype_of(d)?;
     let nd = a.nd as usize;
+    let itemsize = dtype.itemsize() as isize;
+    if nd <= VIEW_NDIM {
+        let mut v = NumpyView {
+            data: a.data.cast(),
+            shape: [0; VIEW_NDIM],
+            strides: [0; VIEW_NDIM],
+            ndim: nd as u8,
+            flags: a.flags,
+            dtype,
+        };
+        for i in 0..nd {
+            // SAFETY: NumPy's dims/strides arrays hold `nd` entries.
+            let (e, s) = unsafe { (*a.dimensions.add(i) as i64, *a.strides.add(i)) };
+            v.shape[i] = e;
+            v.strides[i] = elem_stride(e, s, itemsize)?;
+        }
+        return Some(ArrayHandle::numpy(v, obj.to_owned()));
+    }
     if nd > MAX_NDIM {
         return None;
     }
-    let itemsize = dtype.itemsize() as isize;
-    let dl = dtype.to_dl();
     let fill = |shape: &mut [i64], strides: &mut [i64]| {
         for i in 0..nd {
             // SAFETY: NumPy's dims/strides arrays hold `nd` entries.
             let (e, s) = unsafe { (*a.dimensions.add(i) as i64, *a.strides.add(i)) };
             shape[i] = e;
-            // Axes of extent <= 1 may carry any stride (NumPy's relaxed
-            // strides); elsewhere byte strides must be whole elements.
-            strides[i] = if s % itemsize == 0 {
-                (s / itemsize) as i64
-            } else if e <= 1 {
-                0
-            } else {
-                return false;
-            };
+            match elem_stride(e, s, itemsize) {
+                Some(st) => strides[i] = st,
+                None => return false,
+            }
         }
         true
     };
     // SAFETY: NumPy's own description of its live memory.
     let layout = unsafe {
-        ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dl, nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill)
+        ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dtype.to_dl(), nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill)
     }?;
     let read_only = layout.is_read_only();
-    Some(ArrayHandle { layout, owner: Owner::Source, read_only, source: Some(obj.to_owned()) })
+    Some(ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned()))
 }

@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, ShapeBuilder};
-use ndbind_dlpack::Layout;
 
 use crate::core::caster::{ArgCaster, Param, Span};
 use crate::core::object::Borrowed;
@@ -16,7 +15,7 @@ use crate::ndarray::requirements::Requirements;
 
 /// The shape/strides of `l` as `ndarray` dimension and strides, and the
 /// pointer to the first element (dangling for empty arrays).
-fn parts<T, D: Dimension>(l: &Layout) -> (D, D, *mut T) {
+fn parts<T, D: Dimension>(l: &ArrayHandle) -> (D, D, *mut T) {
     let mut dim = D::zeros(l.ndim());
     let mut strides = D::zeros(l.ndim());
     for (d, &s) in dim.slice_mut().iter_mut().zip(l.shape()) {
@@ -33,7 +32,7 @@ fn parts<T, D: Dimension>(l: &Layout) -> (D, D, *mut T) {
 /// # Safety
 /// `l` was validated for element type `T` and dimensionality `D`, describes
 /// aligned CPU memory that stays alive and unmodified for `'a`.
-pub(crate) unsafe fn raw_view<'a, T, D: Dimension>(l: &Layout) -> ArrayView<'a, T, D> {
+pub(crate) unsafe fn raw_view<'a, T, D: Dimension>(l: &ArrayHandle) -> ArrayView<'a, T, D> {
     let (dim, strides, ptr) = parts::<T, D>(l);
     // SAFETY: forwarded from the caller.
     unsafe { ArrayView::from_shape_ptr(dim.strides(strides), ptr) }
@@ -41,7 +40,7 @@ pub(crate) unsafe fn raw_view<'a, T, D: Dimension>(l: &Layout) -> ArrayView<'a, 
 
 /// # Safety
 /// As [`raw_view`], and the memory is writable and not aliased for `'a`.
-pub(crate) unsafe fn raw_view_mut<'a, T, D: Dimension>(l: &Layout) -> ArrayViewMut<'a, T, D> {
+pub(crate) unsafe fn raw_view_mut<'a, T, D: Dimension>(l: &ArrayHandle) -> ArrayViewMut<'a, T, D> {
     let (dim, strides, ptr) = parts::<T, D>(l);
     // SAFETY: forwarded from the caller.
     unsafe { ArrayViewMut::from_shape_ptr(dim.strides(strides), ptr) }
@@ -68,7 +67,7 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
     }
 
     fn span_impl(holder: &Option<ArrayHandle>) -> Option<Span> {
-        let (lo, hi) = holder.as_ref()?.layout.byte_bounds();
+        let (lo, hi) = holder.as_ref()?.byte_bounds();
         Some(Span { lo, hi, writable: MUT })
     }
 }
@@ -77,6 +76,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
     type Holder = Option<ArrayHandle>;
     type Out<'a> = ArrayView<'a, T, D>;
     const CONVERT_BY_DEFAULT: bool = false;
+    const MAY_WRITE: bool = false;
 
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
         Self::load_impl(holder, obj, convert)
@@ -85,7 +85,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
         let h = holder.as_ref().expect("loaded");
         // SAFETY: validated for T, D and the CPU by REQ; the handle lives in
         // the holder, which outlives 'a.
-        unsafe { raw_view(&h.layout) }
+        unsafe { raw_view(h) }
     }
     fn type_name(out: &mut String) {
         Self::REQ.render("ndarray", out)
@@ -104,6 +104,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
     type Holder = Option<ArrayHandle>;
     type Out<'a> = ArrayViewMut<'a, T, D>;
     const CONVERT_BY_DEFAULT: bool = false;
+    const MAY_WRITE: bool = true;
 
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
         Self::load_impl(holder, obj, convert)
@@ -112,7 +113,7 @@ impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
         let h = holder.as_mut().expect("loaded");
         // SAFETY: validated writable for T, D and the CPU; the alias check
         // ran before the call, and the holder is borrowed mutably for 'a.
-        unsafe { raw_view_mut(&h.layout) }
+        unsafe { raw_view_mut(h) }
     }
     fn type_name(out: &mut String) {
         Self::REQ.render("ndarray", out)

@@ -7,6 +7,7 @@ use crate::core::object::{Borrowed, Object};
 impl<T: FromPy> FromPy for Option<T> {
     const ACCEPTS_NONE: bool = true;
     const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
+    const MAY_WRITE: bool = T::MAY_WRITE;
 
     #[inline]
     fn span(&self) -> Option<crate::core::caster::Span> {

@@ -114,7 +114,11 @@ macro_rules! impl_into_function {
                             return load_failed();
                         }
                     )*
-                    if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
+                    // Spans are gathered only when some parameter can write
+                    // (a compile-time constant).
+                    if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*
+                        && !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*])
+                    {
                         return std::ptr::null_mut();
                     }
                     $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
