@@ -116,7 +116,7 @@ macro_rules! impl_into_function {
                     )*
                     // Spans are gathered only when some parameter can write
                     // (a compile-time constant).
-                    if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*
+                    if (false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*)
                         && !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*])
                     {
                         return std::ptr::null_mut();
