@@ -1,23 +1,28 @@
-"""Call-overhead benchmark: ndbind vs pyo3 (+ rust-numpy) vs pure Python.
+"""Call-overhead benchmark: ndbind vs nanobind vs pybind11 vs pyo3 (+ rust-numpy) vs Python.
 
 Run from the repo root, with the project's venv (scripts/venv.sh makes it):
 
-    .venv/bin/python benches/run.py            # ~20 s: 9 repeats, ~30 ms samples
-    .venv/bin/python benches/run.py --quick    # a few seconds, noisier
+    bash scripts/bench.sh                      # builds every contender, then runs this
+    .venv/bin/python benches/run.py            # ~1 min: 9 repeats, ~30 ms samples
+    .venv/bin/python benches/run.py --quick    # ~15 s, noisier, no make_jax(10**8)
     .venv/bin/python benches/run.py --json out.json   # also write the raw medians
 
-Each table row times one call through three contenders: the pure-Python floor
+Each table row times one call through every contender: the pure-Python floor
 (the cheapest Python spelling of the same thing), ndbind's conformance module
-`ndbind_test` and the pyo3 peer `pyo3_peer` (benches/pyo3_peer). All samples
-are taken in this one process, round-robin over every contender of every row
-on each repeat, so drift and noise hit all of them alike; the table shows the
-median ns per call. A contender that is missing or raises on its first call is
-skipped and shown as `—` (so the script works at every stage of the project).
+`ndbind_test` (its `bench` submodule, CONFORMANCE.md §5), and three peers
+binding the very same functions: `nanobind_peer` (C++, nanobind 3.1.0),
+`pybind11_peer` (C++, pybind11 3.1.0; NumPy only) and `pyo3_peer` (pyo3 +
+rust-numpy). All samples are taken in this one process, round-robin over every
+contender of every row on each repeat, so drift and noise hit all of them
+alike; the table shows the median ns per call. A contender that is missing or
+raises on its first call is skipped and shown as `—` (so the script works at
+every stage of the project).
 
-The pyo3 peer is built (maturin develop --release) when it cannot be imported,
-or always with --build. `ndbind_test` is built by the project's own scripts
-(`.venv/bin/maturin develop --release -m python_tests/Cargo.toml`); when it is
-missing its cells stay empty.
+scripts/bench.sh builds the peers (the C++ ones into benches/_peers/, which
+this script puts on sys.path) and records each module's clean build time and
+binary size in benches/_peers/builds.json, printed under the table. The pyo3
+peer is also built here (maturin develop --release) when it cannot be
+imported, or always with --build.
 """
 import argparse
 import importlib
@@ -29,12 +34,24 @@ import statistics
 import subprocess
 import sys
 import timeit
+import types
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # quiet, CPU-only JAX
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "benches" / "pyo3_peer"
-ROLES = ("Python", "ndbind", "pyo3")
+PEERS_DIR = ROOT / "benches" / "_peers"  # the C++ peers' .so (scripts/bench.sh)
+BUILDS = PEERS_DIR / "builds.json"
+ROLES = ("Python", "ndbind", "nanobind", "pybind11", "pyo3")
+MODULES = {"ndbind": "ndbind_test", "nanobind": "nanobind_peer",
+           "pybind11": "pybind11_peer", "pyo3": "pyo3_peer"}
+BINDINGS = tuple(MODULES)  # the roles that are modules
+RATIOS = (("ndbind", "nanobind"), ("ndbind", "pyo3"), ("ndbind", "Python"))
+sys.path.insert(0, str(PEERS_DIR))
+
+
+class Missing(Exception):
+    """The contender's module is not importable: one note, not one per row."""
 
 
 def try_import(name):
@@ -78,9 +95,8 @@ class PyPoint:
 
 
 # --- the rows ---------------------------------------------------------------
-def make_rows(np, nb, p3, torch, jnp):
+def make_rows(np, mods, torch, jnp, quick):
     """[(row title, {role: (stmt, namespace thunk)})]; a thunk may raise."""
-    nbb = lambda: nb.bench  # noqa: E731  (AttributeError while not bound yet)
     f32 = lambda: np.ones((4, 4), np.float32)  # noqa: E731
     f64 = lambda: np.arange(16, dtype=np.float64).reshape(4, 4)  # noqa: E731
 
@@ -88,46 +104,70 @@ def make_rows(np, nb, p3, torch, jnp):
         a.flags.writeable = False
         return a
 
-    def call(stmt, fn, **arrays):
-        return stmt, lambda: dict(f=fn(), **{k: v() for k, v in arrays.items()})
+    def fn(role, name, top):
+        """The callable `name` of role's module (ndbind: its `bench` submodule unless top)."""
+        def get():
+            m = mods[role]
+            if m is None:
+                raise Missing
+            return getattr(m if top or role != "ndbind" else m.bench, name)
+        return get
 
-    def trio(stmt, floor, nb_fn, p3_fn, floor_stmt=None, **arrays):
-        return {"Python": call(floor_stmt or stmt, lambda: floor, **arrays),
-                "ndbind": call(stmt, nb_fn, **arrays),
-                "pyo3": call(stmt, lambda: p3_fn(p3), **arrays)}
+    def call(stmt, get, arrays):
+        return stmt, lambda: dict(f=get(), **{k: v() for k, v in arrays.items()})
 
+    def row(stmt, name, floor=None, floor_stmt=None, roles=BINDINGS, top=False, **arrays):
+        """One row: `stmt` calls `f`, the bound `name`; the floor calls `floor` or runs floor_stmt."""
+        out = {}
+        if floor is not None or floor_stmt:
+            out["Python"] = call(floor_stmt or stmt, lambda: floor, arrays)
+        for role in roles:
+            out[role] = call(stmt, fn(role, name, top), arrays)
+        return out
+
+    def point(role):
+        def ns():
+            if role == "Python":
+                return {"p": PyPoint(1.0, 2.0)}
+            if mods[role] is None:
+                raise Missing
+            return {"p": mods[role].Point(1.0, 2.0)}
+        return "p.norm()", ns
+
+    x_torch = lambda: torch.ones(4, 4)  # noqa: E731
+    x_jax = lambda: jnp.ones((4, 4), jnp.float32)  # noqa: E731
+    nb_only = ("ndbind", "nanobind")  # make_torch / make_jax: pybind11 and pyo3 have no route
     rows = [
-        ("noop()", trio("f()", py_noop, lambda: nbb().noop, lambda m: m.noop)),
-        ("add(1, 2)", trio("f(1, 2)", py_add, lambda: nb.add, lambda m: m.add)),
-        ("bench.add(1, 2)", trio("f(1, 2)", py_add, lambda: nbb().add, lambda m: m.add)),
-        ("shape0(x) numpy f32 4×4", trio("f(x)", None, lambda: nbb().shape0, lambda m: m.shape0,
-                                         floor_stmt="x.shape[0]", x=f32)),
-        ("shape0(x) numpy read-only", trio("f(x)", None, lambda: nbb().shape0, lambda m: m.shape0,
-                                           floor_stmt="x.shape[0]", x=lambda: ro(f32()))),
-        ("shape0(x) torch f32 4×4", trio("f(x)", None, lambda: nbb().shape0, lambda m: m.shape0,
-                                         floor_stmt="x.shape[0]", x=lambda: torch.ones(4, 4))),
-        ("shape0(x) jax f32 4×4", trio("f(x)", None, lambda: nbb().shape0, lambda m: m.shape0,
-                                       floor_stmt="x.shape[0]",
-                                       x=lambda: jnp.ones((4, 4), jnp.float32))),
-        ("ro_sum(x) f32 4×4", trio("f(x)", None, lambda: nbb().ro_sum, lambda m: m.ro_sum,
-                                   floor_stmt="x.sum()", x=lambda: ro(f32()))),
+        ("noop()", row("f()", "noop", py_noop)),
+        ("add(1, 2)", row("f(1, 2)", "add", py_add, top=True)),
+        ("bench.add(1, 2)", row("f(1, 2)", "add", py_add)),
+        ("shape0(x) NumPy f32 4×4", row("f(x)", "shape0", floor_stmt="x.shape[0]", x=f32)),
+        ("shape0(x) NumPy read-only", row("f(x)", "shape0", floor_stmt="x.shape[0]",
+                                          x=lambda: ro(f32()))),
+        ("shape0(t) torch f32 4×4", row("f(x)", "shape0", floor_stmt="x.shape[0]", x=x_torch)),
+        ("shape0(j) JAX f32 4×4", row("f(x)", "shape0", floor_stmt="x.shape[0]", x=x_jax)),
+        ("ro_sum(x) f32 4×4", row("f(x)", "ro_sum", floor_stmt="x.sum()", x=lambda: ro(f32()))),
         ("scale_inplace(x, 1.0) f32 (16,)",
-         trio("f(x, 1.0)", None, lambda: nbb().scale_inplace, lambda m: m.scale_inplace,
-              floor_stmt="x.__imul__(1.0)", x=lambda: np.ones(16, np.float32))),
-        ("view_of(x)", trio("f(x)", py_identity, lambda: nbb().view_of, lambda m: m.view_of, x=f32)),
-        ("make_array(1000)", trio("f(1000)", None, lambda: nbb().make_array, lambda m: m.make_array,
-                                  floor_stmt="np.zeros(1000, np.float32)")),
-        ("shape(x) f64 4×4", trio("f(x)", None, lambda: nb.shape, lambda m: m.shape,
-                                  floor_stmt="list(x.shape)", x=f64)),
-        ("sum_f64(x) f64 4×4", trio("f(x)", None, lambda: nb.sum_f64, lambda m: m.sum_f64,
-                                    floor_stmt="x.sum()", x=f64)),
-        ("scale(x, 2.0) f64 4×4", trio("f(x, 2.0)", None, lambda: nb.scale, lambda m: m.scale,
-                                       floor_stmt="x.__imul__(2.0)", x=f64)),
-        ("Point(1, 2).norm()", trio("f(1.0, 2.0).norm()", PyPoint, lambda: nb.Point,
-                                    lambda m: m.Point)),
-        ("p.norm()", {"Python": ("p.norm()", lambda: {"p": PyPoint(1.0, 2.0)}),
-                      "ndbind": ("p.norm()", lambda: {"p": nb.Point(1.0, 2.0)}),
-                      "pyo3": ("p.norm()", lambda: {"p": p3.Point(1.0, 2.0)})}),
+         row("f(x, 1.0)", "scale_inplace", floor_stmt="x.__imul__(1.0)",
+             x=lambda: np.ones(16, np.float32))),
+        ("view_of(x)", row("f(x)", "view_of", py_identity, x=f32)),
+        ("make_array(1000) → NumPy", row("f(1000)", "make_array",
+                                         floor_stmt="np.zeros(1000, np.float32)")),
+        ("make_array(10**6) → NumPy", row("f(1000000)", "make_array",
+                                          floor_stmt="np.zeros(1000000, np.float32)")),
+        ("make_torch(1000) → torch", row("f(1000)", "make_torch", roles=nb_only,
+                                         floor_stmt="torch.zeros(1000)")),
+    ]
+    for exp in (3, 6) if quick else (3, 6, 8):
+        rows.append((f"make_jax(10**{exp}) → JAX",
+                     row(f"f({10 ** exp})", "make_jax", roles=nb_only)))
+    rows += [
+        ("shape(x) f64 4×4", row("f(x)", "shape", floor_stmt="list(x.shape)", top=True, x=f64)),
+        ("sum_f64(x) f64 4×4", row("f(x)", "sum_f64", floor_stmt="x.sum()", top=True, x=f64)),
+        ("scale(x, 2.0) f64 4×4", row("f(x, 2.0)", "scale", floor_stmt="x.__imul__(2.0)",
+                                      top=True, x=f64)),
+        ("Point(1, 2).norm()", row("f(1.0, 2.0).norm()", "Point", PyPoint, top=True)),
+        ("p.norm()", {role: point(role) for role in ROLES}),
     ]
     return rows
 
@@ -143,19 +183,22 @@ def calibrate(timer, target):
         n *= 10 if t < target / 100 else 2
 
 
-def prepare(rows, target, np):
+def prepare(rows, target, glob):
     """Build the timers; a contender whose setup or first call raises is skipped."""
     timers, skipped = {}, {}
     for title, roles in rows:
         for role, (stmt, thunk) in roles.items():
             try:
                 ns = thunk()
-                ns["np"] = np
+                ns.update(glob)
                 exec(stmt, ns)  # the first call: a contender that raises is skipped
                 timer = timeit.Timer(stmt, globals=ns)
                 timers[title, role] = (timer, calibrate(timer, target))
+            except Missing:
+                pass
             except Exception as e:  # noqa: BLE001
-                skipped[title, role] = f"{type(e).__name__}: {str(e).splitlines()[0][:70] if str(e) else ''}"
+                msg = str(e).splitlines()[0][:70] if str(e) else ""
+                skipped[title, role] = f"{type(e).__name__}: {msg}"
     return timers, skipped
 
 
@@ -167,8 +210,50 @@ def run(timers, repeats):
     return {key: statistics.median(s) for key, s in samples.items()}
 
 
+# --- build facts ----------------------------------------------------------------
+def builds():
+    try:
+        return json.loads(BUILDS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def bound_names(mod):
+    """Public callables (functions and classes) of a module and its submodules."""
+    seen, found, todo = set(), set(), [mod]  # by id: a package re-exports its extension
+    while todo:
+        m = todo.pop()
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        for k, v in vars(m).items():
+            if k.startswith("_"):
+                continue
+            if isinstance(v, types.ModuleType):
+                if v.__name__.split(".")[0] == mod.__name__.split(".")[0]:
+                    todo.append(v)
+            elif callable(v):
+                found.add(id(v))
+    return len(found)
+
+
+def build_table(mods, info):
+    kib = lambda b: "—" if b is None else f"{b / 1024:,.0f} KiB"  # noqa: E731
+    out = ["| module | clean build | `.so` as built | stripped | bound callables | stripped / callable |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for role, name in MODULES.items():
+        b, m = info.get(name, {}), mods.get(role)
+        n = bound_names(m) if m else None
+        s = b.get("stripped_bytes")
+        t = b.get("clean_build_s")
+        out.append(f"| {role} (`{name}`) | {'—' if t is None else f'{t:.0f} s'} "
+                   f"| {kib(b.get('size_bytes'))} | {kib(s)} | {n or '—'} "
+                   f"| {'—' if not (s and n) else f'{s / n / 1024:.1f} KiB'} |")
+    return "\n".join(out)
+
+
 # --- report -------------------------------------------------------------------
-def machine(np, torch, jax):
+def machine(np, torch, jax, info):
     cpu = "?"
     try:
         cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
@@ -177,6 +262,11 @@ def machine(np, torch, jax):
         pass
     vers = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
     vers += [f"{m.__name__} {m.__version__}" for m in (torch, jax) if m]
+    for dist in ("nanobind", "pybind11"):
+        try:
+            vers.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
     lock = PEER / "Cargo.lock"
     if lock.exists():
         txt = lock.read_text().split("[[package]]")
@@ -184,24 +274,83 @@ def machine(np, torch, jax):
             pkg = next((p for p in txt if f'name = "{crate}"\n' in p), "")
             v = pkg.split('version = "')[1].split('"')[0] if pkg else "?"
             vers.append(f"{'rust-' if crate == 'numpy' else ''}{crate} {v}")
+    tools = info.get("toolchain", {})
+    vers += [tools[k] for k in ("gxx", "rustc") if k in tools]
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}; " + ", ".join(vers)
 
 
+def fmt_ns(v):
+    if v is None:
+        return "—"
+    if v < 1e4:
+        return f"{v:.1f}"
+    if v < 1e7:
+        return f"{v / 1e3:.1f} µs"
+    return f"{v / 1e6:.1f} ms"
+
+
+def ratio(a, b):
+    return "—" if a is None or b is None else f"{a / b:.2f}×"
+
+
 def table(rows, med):
-    fmt = lambda v: "—" if v is None else f"{v:.1f}"  # noqa: E731
-    ratio = lambda a, b: "—" if a is None or b is None else f"{a / b:.2f}×"  # noqa: E731
-    out = ["| call | " + " | ".join(f"{r} ns" for r in ROLES) + " | ndbind/pyo3 | ndbind/Python |",
-           "|---|" + "---:|" * (len(ROLES) + 2)]
+    out = ["| call | " + " | ".join(ROLES) + " | " + " | ".join(f"{a}/{b}" for a, b in RATIOS) + " |",
+           "|---|" + "---:|" * (len(ROLES) + len(RATIOS))]
     for title, _ in rows:
         v = {r: med.get((title, r)) for r in ROLES}
-        out.append(f"| `{title}` | " + " | ".join(fmt(v[r]) for r in ROLES)
-                   + f" | {ratio(v['ndbind'], v['pyo3'])} | {ratio(v['ndbind'], v['Python'])} |")
+        out.append(f"| `{title}` | " + " | ".join(fmt_ns(v[r]) for r in ROLES) + " | "
+                   + " | ".join(ratio(v[a], v[b]) for a, b in RATIOS) + " |")
     return "\n".join(out)
+
+
+def targets(med, mods, info):
+    """Issue 6's targets, checked on this run's ratios."""
+    def r(title, a, b):
+        x, y = med.get((title, a)), med.get((title, b))
+        return None if x is None or y is None else x / y
+
+    def r2(title_a, title_b):  # ndbind against itself, on two rows
+        x, y = med.get((title_a, "ndbind")), med.get((title_b, "ndbind"))
+        return None if x is None or y is None else x / y
+
+    checks = [
+        ("`shape0(x)` NumPy ≤ 0.5× nanobind", r("shape0(x) NumPy f32 4×4", "ndbind", "nanobind"), 0.5),
+        ("`shape0(x)` NumPy ≤ 0.8× pyo3", r("shape0(x) NumPy f32 4×4", "ndbind", "pyo3"), 0.8),
+        ("`shape0(t)` torch ≤ 0.1× nanobind", r("shape0(t) torch f32 4×4", "ndbind", "nanobind"), 0.1),
+        ("`shape0(j)` JAX ≤ 0.5× nanobind", r("shape0(j) JAX f32 4×4", "ndbind", "nanobind"), 0.5),
+        ("`noop()` ≤ 1.0× nanobind", r("noop()", "ndbind", "nanobind"), 1.0),
+        ("`add(1, 2)` ≤ 1.0× nanobind", r("add(1, 2)", "ndbind", "nanobind"), 1.0),
+        ("`make_array(1000)` ≤ 0.8× pyo3", r("make_array(1000) → NumPy", "ndbind", "pyo3"), 0.8),
+        ("`make_torch(1000)` ≤ 0.3× nanobind", r("make_torch(1000) → torch", "ndbind", "nanobind"), 0.3),
+    ]
+    for title in sorted({t for t, _ in med if t.startswith("make_jax(")}):
+        checks.append((f"`{title.split(' ')[0]}` ≤ 1.0× nanobind", r(title, "ndbind", "nanobind"), 1.0))
+    checks.append(("`make_array(n)` flat in n: 10**6 ≤ 2× 1000",
+                   r2("make_array(10**6) → NumPy", "make_array(1000) → NumPy"), 2.0))
+    nb_size = info.get("ndbind_test", {}).get("stripped_bytes")
+    p3_size = info.get("pyo3_peer", {}).get("stripped_bytes")
+    checks.append(("binary ≤ 0.7× pyo3 peer (stripped; all of `ndbind_test`, not a bench-only module)",
+                   None if not (nb_size and p3_size) else nb_size / p3_size, 0.7))
+    out = []
+    for what, value, limit in checks:
+        verdict = "n/a" if value is None else ("PASS" if value <= limit else "FAIL")
+        out.append(f"- {verdict} {what}: {'—' if value is None else f'{value:.2f}×'}")
+    bench = getattr(mods.get("ndbind"), "bench", None)
+    aligned = []
+    for name, addr in (("make_array", lambda a: a.ctypes.data), ("make_torch", lambda a: a.data_ptr()),
+                       ("make_jax", lambda a: a.unsafe_buffer_pointer())):
+        try:
+            aligned.append(f"{name} {'yes' if addr(getattr(bench, name)(1000)) % 64 == 0 else 'NO'}")
+        except Exception:  # noqa: BLE001
+            aligned.append(f"{name} —")
+    out.append(f"- ndbind data 64-byte aligned: {', '.join(aligned)}")
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short samples (~5 ms), 7 repeats")
+    ap.add_argument("--quick", action="store_true",
+                    help="short samples (~5 ms), 7 repeats, no make_jax(10**8)")
     ap.add_argument("--repeats", type=int, help="samples per contender (default 9, quick 7; min 7)")
     ap.add_argument("--build", action="store_true", help="rebuild the pyo3 peer first")
     ap.add_argument("--json", metavar="PATH", help="also write the raw medians (ns) as JSON")
@@ -210,33 +359,38 @@ def main():
     target = 0.005 if args.quick else 0.03
 
     build_peer(args.build)
-    np, p3, nb = try_import("numpy"), try_import("pyo3_peer"), try_import("ndbind_test")
+    np = try_import("numpy")
+    mods = {role: try_import(name) for role, name in MODULES.items()}
     torch, jax = try_import("torch"), try_import("jax")
     jnp = try_import("jax.numpy") if jax else None
-    notes = [] if nb else ["`ndbind_test` is not importable (not built yet): its cells are `—`."]
-    if not p3:
-        notes.append("`pyo3_peer` is not importable: its cells are `—`.")
+    notes = [f"`{MODULES[r]}` is not importable ({'not built yet' if r == 'ndbind' else 'run scripts/bench.sh'}):"
+             f" its cells are `—`." for r, m in mods.items() if m is None]
 
     np.seterr(over="ignore")  # scale(x, 2.0) repeated drives x to inf: harmless
-    rows = make_rows(np, nb, p3, torch, jnp)
-    timers, skipped = prepare(rows, target, np)
+    rows = make_rows(np, mods, torch, jnp, args.quick)
+    timers, skipped = prepare(rows, target, {"np": np, "torch": torch, "jnp": jnp})
     print(f"timing {len(timers)} contenders × {repeats} repeats ...", file=sys.stderr)
     med = run(timers, repeats)
+    info = builds()
 
-    print(f"Machine: {machine(np, torch, jax)}\n")
+    print(f"Machine: {machine(np, torch, jax, info)}\n")
     print(table(rows, med))
-    print(f"\nMedian of {repeats} interleaved samples of ~{target * 1e3:.0f} ms each; "
+    print(f"\nMedian ns per call of {repeats} interleaved samples of ~{target * 1e3:.0f} ms each; "
           "ratios < 1 mean ndbind is faster.")
     by_reason = {}  # (role, reason) -> rows: one note line per distinct reason
     for (title, role), why in skipped.items():
-        if nb or role != "ndbind":
-            by_reason.setdefault((role, why), []).append(f"`{title}`")
+        by_reason.setdefault((role, why), []).append(f"`{title}`")
     notes += [f"{role} skipped ({why}): {', '.join(t)}" for (role, why), t in by_reason.items()]
     for n in notes:
         print(f"- {n}")
+    print("\nTargets (issue 6), from this run:\n")
+    print("\n".join(targets(med, mods, info)))
+    print("\nBuilds (scripts/bench.sh; clean build = first build from an empty build folder):\n")
+    print(build_table(mods, info))
     if args.json:
-        data = {"machine": machine(np, torch, jax), "repeats": repeats, "unit": "ns/call",
-                "medians": {t: {r: med.get((t, r)) for r in ROLES} for t, _ in rows}}
+        data = {"machine": machine(np, torch, jax, info), "repeats": repeats, "unit": "ns/call",
+                "medians": {t: {r: med.get((t, r)) for r in ROLES} for t, _ in rows},
+                "builds": info}
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
 
 

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Builds every contender of the side-by-side benchmark and runs it:
+#
+#   bash scripts/bench.sh            # full run (~1 min once built)
+#   bash scripts/bench.sh --quick    # any benches/run.py arguments pass through
+#   BENCH_CLEAN=1 bash scripts/bench.sh   # re-measure every clean build time
+#
+# 1. installs the C++ tools into .venv (nanobind 3.1.0, pybind11 3.1.0, cmake,
+#    ninja, scikit-build-core) when they are missing or at another version;
+# 2. builds the peers, incrementally:
+#    - pyo3 + rust-numpy: `maturin develop --release` (benches/pyo3_peer);
+#    - nanobind / pybind11: CMake + Ninja (Release) into benches/<peer>/build,
+#      then copies the extension into benches/_peers/ (run.py puts that folder
+#      on sys.path; it is git-ignored);
+#    - ndbind_test: `bash scripts/build.sh`;
+# 3. records in benches/_peers/builds.json each module's clean build time
+#    (first build; kept until BENCH_CLEAN=1) and binary size (every run);
+#    run.py prints them under the table;
+# 4. runs `.venv/bin/python benches/run.py "$@"`.
+#
+# Clean build times: the C++ peers are timed when their build folder is
+# created (configure + compile, nanobind's own library included). The two Rust
+# crates are timed with `maturin build --release` into a scratch target folder
+# (so nobody's target/ is deleted), with crates.io sources already downloaded.
+# A failing build does not stop the benchmark: that contender shows `—`.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+bash scripts/venv.sh
+
+export VIRTUAL_ENV="$root/.venv"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+vpy="$VIRTUAL_ENV/bin/python"
+peers="$root/benches/_peers"
+json="$peers/builds.json"
+clean="${BENCH_CLEAN:-0}"
+log() { printf 'bench.sh: %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+mkdir -p "$peers"
+[[ -f "$peers/.gitignore" ]] || printf '*\n' >"$peers/.gitignore"  # ignores itself too
+
+# --- 1. tools -------------------------------------------------------------
+if ! "$vpy" - <<'EOF' 2>/dev/null; then
+import importlib.metadata as md, sys
+want = {"nanobind": "3.1.0", "pybind11": "3.1.0", "cmake": None, "ninja": None,
+        "scikit-build-core": None}
+for name, version in want.items():
+    v = md.version(name)
+    if version and v != version:
+        sys.exit(1)
+EOF
+    log "installing nanobind 3.1.0, pybind11 3.1.0, cmake, ninja, scikit-build-core into .venv"
+    "$vpy" -m pip install --disable-pip-version-check -q \
+        nanobind==3.1.0 pybind11==3.1.0 cmake ninja scikit-build-core
+fi
+
+# record KEY FIELD VALUE: sets builds.json[KEY][FIELD] = VALUE (a JSON literal)
+record() {
+    "$vpy" - "$json" "$1" "$2" "$3" <<'EOF'
+import json, sys
+from pathlib import Path
+path, key, field, value = Path(sys.argv[1]), *sys.argv[2:]
+data = json.loads(path.read_text()) if path.exists() else {}
+data.setdefault(key, {})[field] = json.loads(value)
+path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+EOF
+}
+# recorded KEY FIELD: succeeds when builds.json has that field
+recorded() {
+    "$vpy" - "$json" "$1" "$2" <<'EOF'
+import json, sys
+from pathlib import Path
+p = Path(sys.argv[1])
+sys.exit(0 if p.exists() and sys.argv[3] in json.loads(p.read_text()).get(sys.argv[2], {}) else 1)
+EOF
+}
+# so_size KEY PATH: records the installed size and the size after `strip`
+so_size() {
+    local key=$1 so=$2 tmp
+    tmp="$(mktemp)"
+    strip --strip-unneeded -o "$tmp" "$so"
+    record "$key" so "\"${so#"$root/"}\""
+    record "$key" size_bytes "$(stat -c %s "$so")"
+    record "$key" stripped_bytes "$(stat -c %s "$tmp")"
+    rm -f "$tmp"
+}
+# so_of MODULE: prints the path of an importable extension module's .so
+so_of() {
+    "$vpy" - "$1" "$peers" <<'EOF'
+import glob, importlib, os, sys
+sys.path.insert(0, sys.argv[2])
+m = importlib.import_module(sys.argv[1])
+f = m.__file__
+if f.endswith(".so"):
+    print(f)
+else:  # a package around the extension (maturin develop)
+    print(sorted(glob.glob(os.path.join(os.path.dirname(f), "*.so")))[0])
+EOF
+}
+
+# --- 2. the peers ---------------------------------------------------------
+build_cmake() {  # build_cmake NAME: benches/NAME -> benches/_peers/NAME*.so
+    local name=$1 src="$root/benches/$1" bdir="$root/benches/$1/build" fresh=0 t0 so
+    if [[ "$clean" == 1 || ! -f "$bdir/build.ninja" ]]; then
+        rm -rf "$bdir"
+        fresh=1
+        log "configuring $name (clean build)"
+    fi
+    t0=$(now)
+    if [[ $fresh == 1 ]]; then
+        cmake -S "$src" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+            -DCMAKE_MAKE_PROGRAM="$VIRTUAL_ENV/bin/ninja" \
+            -DPython_EXECUTABLE="$vpy" >"$bdir.log" 2>&1 \
+            || { cat "$bdir.log" >&2; return 1; }
+    fi
+    cmake --build "$bdir" >>"$bdir.log" 2>&1 || { tail -n 40 "$bdir.log" >&2; return 1; }
+    if [[ $fresh == 1 ]]; then
+        record "$name" clean_build_s "$(since "$t0")"
+    fi
+    so="$(ls "$bdir"/"$name".*.so)"
+    rm -f "$peers/$name".*.so
+    cp "$so" "$peers/"
+    so_size "$name" "$peers/$(basename "$so")"
+}
+
+# time_rust KEY MANIFEST: the clean `maturin build --release` time in a scratch target
+time_rust() {
+    local key=$1 manifest=$2 scratch t0
+    if [[ "$clean" != 1 ]] && recorded "$key" clean_build_s; then return 0; fi
+    scratch="$(mktemp -d)"
+    log "timing a clean release build of $key (scratch target folder)"
+    t0=$(now)
+    if CARGO_TARGET_DIR="$scratch/target" maturin build --release -q -m "$manifest" \
+        -o "$scratch/wheels" >"$scratch/log" 2>&1; then
+        record "$key" clean_build_s "$(since "$t0")"
+    else
+        tail -n 20 "$scratch/log" >&2
+        log "clean build of $key failed"
+    fi
+    rm -rf "$scratch"
+}
+
+status=0
+for peer in nanobind_peer pybind11_peer; do
+    build_cmake "$peer" || { log "building $peer failed: its cells stay empty"; status=1; }
+done
+
+time_rust pyo3_peer benches/pyo3_peer/Cargo.toml
+if maturin develop --release -q -m benches/pyo3_peer/Cargo.toml >"$peers/pyo3_peer.log" 2>&1; then
+    so_size pyo3_peer "$(so_of pyo3_peer)"
+else
+    tail -n 40 "$peers/pyo3_peer.log" >&2
+    log "building pyo3_peer failed: its cells stay empty"; status=1
+fi
+
+time_rust ndbind_test python_tests/Cargo.toml
+if bash scripts/build.sh; then
+    so_size ndbind_test "$(so_of ndbind_test)"
+else
+    log "building ndbind_test failed: its cells stay empty"; status=1
+fi
+
+record toolchain gxx "\"$(g++ --version | head -n1)\""
+record toolchain rustc "\"$(rustc --version)\""
+record toolchain cmake "\"$(cmake --version | head -n1)\""
+
+# --- 3. the benchmark -----------------------------------------------------
+"$vpy" benches/run.py "$@"
+exit $status
