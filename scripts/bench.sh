@@ -105,6 +105,7 @@ build_cmake() {  # build_cmake NAME: benches/NAME -> benches/_peers/NAME*.so
     local name=$1 src="$root/benches/$1" bdir="$root/benches/$1/build" fresh=0 t0 so
     if [[ "$clean" == 1 || ! -f "$bdir/build.ninja" ]]; then
         rm -rf "$bdir"
+        mkdir -p "$bdir"
         fresh=1
         log "configuring $name (clean build)"
     fi
@@ -112,10 +113,10 @@ build_cmake() {  # build_cmake NAME: benches/NAME -> benches/_peers/NAME*.so
     if [[ $fresh == 1 ]]; then
         cmake -S "$src" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
             -DCMAKE_MAKE_PROGRAM="$VIRTUAL_ENV/bin/ninja" \
-            -DPython_EXECUTABLE="$vpy" >"$bdir.log" 2>&1 \
-            || { cat "$bdir.log" >&2; return 1; }
+            -DPython_EXECUTABLE="$vpy" >"$bdir/bench.log" 2>&1 \
+            || { cat "$bdir/bench.log" >&2; return 1; }
     fi
-    cmake --build "$bdir" >>"$bdir.log" 2>&1 || { tail -n 40 "$bdir.log" >&2; return 1; }
+    cmake --build "$bdir" >>"$bdir/bench.log" 2>&1 || { tail -n 40 "$bdir/bench.log" >&2; return 1; }
     if [[ $fresh == 1 ]]; then
         record "$name" clean_build_s "$(since "$t0")"
     fi
