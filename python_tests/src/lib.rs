@@ -4,6 +4,7 @@
 mod arrays_in;
 mod arrays_out;
 mod bench;
+mod classes;
 mod functions;
 
 ndbind::module!(ndbind_test, |m| {
@@ -12,5 +13,6 @@ ndbind::module!(ndbind_test, |m| {
     arrays_in::bind(m)?;
     arrays_out::bind(m)?;
     bench::bind(m)?;
+    classes::bind(m)?;
     Ok(())
 });

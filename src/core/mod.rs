@@ -5,10 +5,13 @@
 
 pub mod caster;
 pub mod casters;
+pub mod class;
+pub mod enums;
 pub mod error;
 pub mod extras;
 pub mod func;
 pub mod gil_cell;
 pub mod internals;
+pub mod leak_report;
 pub mod module;
 pub mod object;

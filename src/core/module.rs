@@ -135,6 +135,7 @@ pub unsafe fn init_module(name: &'static CStr, init: fn(&Module) -> PyResult<()>
         // SAFETY: a 'static, fully initialised module definition.
         let m = unsafe { Object::from_owned_or_err(ffi::PyModule_Create(def))? };
         crate::core::internals::init();
+        crate::core::leak_report::install();
         let module = Module { obj: m, name: name.to_string_lossy().into_owned() };
         init(&module)?;
         Ok(module.obj)

@@ -48,7 +48,7 @@ unsafe fn dispatch(
             if r.none_reject_mask != 0 && has_rejected_none(r, args) {
                 return raise_mismatch(f, args, nargs, kwnames);
             }
-            let ctx = ReturnCtx { policy: r.policy, parent: std::ptr::null_mut() };
+            let ctx = ReturnCtx { policy: r.policy, parent: parent_of(r, args) };
             let res = (r.call)(r.data, args, r.convert_mask, &ctx);
             if res != NEXT_OVERLOAD {
                 return res;
@@ -57,6 +57,16 @@ unsafe fn dispatch(
         }
     }
     dispatch_general(f, args, nargs, kwnames)
+}
+
+/// `self` of a method call (the parent of returned references), else NULL.
+#[inline]
+unsafe fn parent_of(r: &FuncRecord, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
+    if r.method {
+        *args
+    } else {
+        std::ptr::null_mut()
+    }
 }
 
 /// Whether an argument is `None` where the overload refuses it.
@@ -100,7 +110,7 @@ unsafe fn dispatch_general(
                 continue;
             }
             let convert = if pass + 1 == passes { r.convert_mask } else { 0 };
-            let ctx = ReturnCtx { policy: r.policy, parent: std::ptr::null_mut() };
+            let ctx = ReturnCtx { policy: r.policy, parent: parent_of(r, argv) };
             let res = (r.call)(r.data, argv, convert, &ctx);
             if res != NEXT_OVERLOAD {
                 return res;
@@ -167,6 +177,12 @@ unsafe fn raise_mismatch(
 ) -> *mut ffi::PyObject {
     if !ffi::PyErr_Occurred().is_null() {
         return std::ptr::null_mut();
+    }
+    if f.overloads.iter().any(|r| r.operator) {
+        // Binary operators: let Python try the reflected operation.
+        let ni = ffi::Py_NotImplemented();
+        ffi::Py_INCREF(ni);
+        return ni;
     }
     let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
     let arg_types: Vec<String> = (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();

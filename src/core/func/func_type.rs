@@ -8,7 +8,7 @@ use pyo3_ffi as ffi;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::FuncExtras;
 use crate::core::func::dispatch::func_vectorcall;
-use crate::core::func::record::{ArgSpec, FuncParts, FuncRecord};
+use crate::core::func::record::{ArgSpec, FuncKind, FuncParts, FuncRecord};
 use crate::core::func::signature;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
@@ -25,6 +25,10 @@ pub(crate) struct FuncObject {
 }
 
 static FUNC_TYPE: GilCell<Object> = GilCell::new();
+/// Methods: the same layout, plus `tp_descr_get` and
+/// `Py_TPFLAGS_METHOD_DESCRIPTOR`, so `obj.method(...)` is called with
+/// `self` prepended and no bound-method object.
+static METHOD_TYPE: GilCell<Object> = GilCell::new();
 
 unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
     // SAFETY: `slf` is a FuncObject whose fields were initialised by
@@ -39,6 +43,30 @@ unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
         let free = (*tp).tp_free.expect("heap types have tp_free");
         free(slf as *mut c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
+    }
+    crate::core::leak_report::func_freed();
+}
+
+extern "C" {
+    // Public C API (Objects/classobject.c), not declared by pyo3-ffi.
+    fn PyMethod_New(func: *mut ffi::PyObject, slf: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+/// `tp_descr_get` of methods: `Class.method` is the function itself,
+/// `obj.method` a bound method (only when not called right away: calls go
+/// through `Py_TPFLAGS_METHOD_DESCRIPTOR`).
+unsafe extern "C" fn method_descr_get(
+    slf: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
+    _tp: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython passes the descriptor and a valid or NULL instance.
+    unsafe {
+        if obj.is_null() || obj == ffi::Py_None() {
+            ffi::Py_INCREF(slf);
+            return slf;
+        }
+        PyMethod_New(slf, obj)
     }
 }
 
@@ -87,8 +115,10 @@ unsafe extern "C" fn func_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     getter_result(Object::str(&format!("<ndbind function {}>", f.qualname)))
 }
 
-fn func_type() -> PyResult<*mut ffi::PyTypeObject> {
-    let t = FUNC_TYPE.get_or_try_init(|| {
+fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
+    let method = kind != FuncKind::Function;
+    let cell = if method { &METHOD_TYPE } else { &FUNC_TYPE };
+    let t = cell.get_or_try_init(|| {
         // The tables must outlive the type: leaked once per process.
         let getset: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
             getset(c"__doc__", get_doc),
@@ -114,15 +144,21 @@ fn func_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
             slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
             slot(ffi::Py_tp_repr, func_repr as *mut c_void),
+            if method {
+                slot(ffi::Py_tp_descr_get, method_descr_get as *mut c_void)
+            } else {
+                slot(0, std::ptr::null_mut())
+            },
             slot(0, std::ptr::null_mut()),
         ]));
         let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: c"ndbind.nb_func".as_ptr(),
+            name: if method { c"ndbind.nb_method".as_ptr() } else { c"ndbind.nb_func".as_ptr() },
             basicsize: std::mem::size_of::<FuncObject>() as c_int,
             itemsize: 0,
             flags: (ffi::Py_TPFLAGS_DEFAULT
                 | ffi::Py_TPFLAGS_HAVE_VECTORCALL
-                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION
+                | if method { ffi::Py_TPFLAGS_METHOD_DESCRIPTOR } else { 0 }) as _,
             slots: slots.as_mut_ptr(),
         }));
         // SAFETY: the spec and its tables are 'static and well formed.
@@ -144,8 +180,9 @@ pub(crate) fn slot(slot: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
 
 /// Whether `obj` is a bound function of this library.
 pub(crate) fn as_func(obj: Borrowed<'_>) -> Option<&mut FuncObject> {
-    let t = FUNC_TYPE.get()?;
-    if obj.type_ptr() as *mut ffi::PyObject == t.as_ptr() {
+    let tp = obj.type_ptr() as *mut ffi::PyObject;
+    let is = |c: &GilCell<Object>| c.get().is_some_and(|t| t.as_ptr() == tp);
+    if is(&FUNC_TYPE) || is(&METHOD_TYPE) {
         // SAFETY: the exact type was checked; function objects are only
         // mutated during module initialisation, under the GIL.
         Some(unsafe { &mut *(obj.as_ptr() as *mut FuncObject) })
@@ -154,8 +191,8 @@ pub(crate) fn as_func(obj: Borrowed<'_>) -> Option<&mut FuncObject> {
     }
 }
 
-fn new_func(name: &str, qualname: String, module: Option<Object>) -> PyResult<Object> {
-    let tp = func_type()?;
+fn new_func(name: &str, qualname: String, module: Option<Object>, kind: FuncKind) -> PyResult<Object> {
+    let tp = func_type(kind)?;
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is exposed.
     unsafe {
@@ -167,13 +204,25 @@ fn new_func(name: &str, qualname: String, module: Option<Object>) -> PyResult<Ob
         std::ptr::addr_of_mut!((*f).name).write(name.to_owned());
         std::ptr::addr_of_mut!((*f).qualname).write(qualname);
         std::ptr::addr_of_mut!((*f).module).write(module);
+        crate::core::leak_report::func_created();
         Ok(obj)
     }
 }
 
 /// Builds the record of one overload from its parts and annotations.
-fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<FuncRecord> {
+fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncKind) -> PyResult<FuncRecord> {
     let n = parts.nargs;
+    let method = kind != FuncKind::Function;
+    if method && n == 0 {
+        return Err(PyErr::type_error(format!("{name}: a method takes `self` as its first parameter")));
+    }
+    // A method's annotations name the parameters after `self`, which is
+    // positional-only.
+    if method && !extras.args.is_empty() {
+        extras.args.insert(0, crate::core::extras::arg("self"));
+        extras.pos_only = Some(extras.pos_only.map_or(1, |p| p + 1));
+        extras.kw_only = extras.kw_only.map(|k| k + 1);
+    }
     if n > 64 {
         return Err(PyErr::type_error(format!("{name}: at most 64 parameters are supported")));
     }
@@ -222,18 +271,47 @@ fn make_record(name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Fun
         doc: extras.doc,
         sig: parts.sig,
         policy: extras.policy,
+        method,
+        operator: kind == FuncKind::Operator,
     })
 }
 
 /// Adds an overload named `name` to `scope` (a module or class): appended to
 /// an existing ndbind function of that name, or set as a new attribute.
 pub(crate) fn define(scope: Borrowed<'_>, module: &str, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Object> {
-    let record = make_record(name, parts, extras)?;
+    define_in(scope, module, None, name, parts, extras, FuncKind::Function)
+}
+
+/// [`define`] for a class scope: `qualprefix` (the class's qualified name)
+/// prefixes `__qualname__`; `kind` says whether the first parameter is
+/// `self`. An existing function of that name gets the overload only when
+/// it was defined in this scope (not inherited from a base class).
+pub(crate) fn define_in(
+    scope: Borrowed<'_>,
+    module: &str,
+    qualprefix: Option<&str>,
+    name: &str,
+    parts: FuncParts,
+    extras: FuncExtras,
+    kind: FuncKind,
+) -> PyResult<Object> {
+    let record = make_record(name, parts, extras, kind)?;
     let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in function name"))?;
     // SAFETY: valid object and NUL-terminated name; a missing attribute is
     // not an error here, so the AttributeError (if any) is cleared.
     let existing = unsafe {
-        let p = ffi::PyObject_GetAttrString(scope.as_ptr(), cname.as_ptr());
+        let p = if qualprefix.is_some() {
+            // Only the class's own dict: an inherited method of the same
+            // name is overridden, not extended.
+            let dict = (*(scope.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
+            let p = if dict.is_null() { std::ptr::null_mut() } else { ffi::PyDict_GetItemString(dict, cname.as_ptr()) };
+            if !p.is_null() {
+                ffi::Py_INCREF(p);
+            }
+            p
+        } else {
+            ffi::PyObject_GetAttrString(scope.as_ptr(), cname.as_ptr())
+        };
         if p.is_null() {
             ffi::PyErr_Clear();
         }
@@ -241,11 +319,18 @@ pub(crate) fn define(scope: Borrowed<'_>, module: &str, name: &str, parts: FuncP
     };
     if let Some(existing) = existing {
         if let Some(f) = as_func(existing.borrow()) {
+            if f.overloads.first().is_some_and(|r| r.method != record.method) {
+                return Err(PyErr::type_error(format!("{name}: cannot mix methods and static functions as overloads")));
+            }
             f.overloads.push(record);
             return Ok(existing);
         }
     }
-    let func = new_func(name, name.to_owned(), Some(Object::str(module)?))?;
+    let qualname = match qualprefix {
+        Some(q) => format!("{q}.{name}"),
+        None => name.to_owned(),
+    };
+    let func = new_func(name, qualname, Some(Object::str(module)?), kind)?;
     as_func(func.borrow()).expect("fresh function").overloads.push(record);
     scope.setattr(&cname, func.borrow())?;
     Ok(func)

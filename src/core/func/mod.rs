@@ -9,5 +9,5 @@ pub(crate) mod record;
 mod signature;
 
 pub use bind::IntoFunction;
-pub(crate) use func_type::define;
-pub use record::FuncParts;
+pub(crate) use func_type::{define, define_in};
+pub use record::{FuncKind, FuncParts};

@@ -87,6 +87,24 @@ pub(crate) struct FuncRecord {
     pub(crate) doc: Option<&'static str>,
     pub(crate) sig: fn(&mut Vec<String>),
     pub(crate) policy: RvPolicy,
+    /// The first parameter is `self` (a method of a bound class): it is
+    /// rendered as `self` and is the parent of returned references.
+    pub(crate) method: bool,
+    /// An operator (`__eq__`, `__add__`, ...): a call that matches no
+    /// overload returns `NotImplemented` instead of raising.
+    pub(crate) operator: bool,
+}
+
+/// What kind of callable a binding defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuncKind {
+    /// A module-level function or a static method (no `self`).
+    Function,
+    /// A method: its first parameter is `self`; the function object is a
+    /// method descriptor.
+    Method,
+    /// A method that returns `NotImplemented` when no overload matches.
+    Operator,
 }
 
 impl Drop for FuncRecord {

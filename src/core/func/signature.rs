@@ -20,11 +20,15 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
         if i == r.nargs_pos && !r.args.is_empty() {
             s.push_str("*, ");
         }
+        if i == 0 && r.method {
+            s.push_str("self");
+            continue;
+        }
         match r.args.get(i) {
             Some(a) => s.push_str(a.name_str),
-            None if r.nargs == 1 => s.push_str("arg"),
+            None if r.nargs == 1 + r.method as usize => s.push_str("arg"),
             None => {
-                let _ = write!(s, "arg{i}");
+                let _ = write!(s, "arg{}", i - r.method as usize);
             }
         }
         s.push_str(": ");
@@ -36,7 +40,7 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
                 let _ = write!(s, " = {}", d.borrow().repr().unwrap_or_else(|_| "...".into()));
             }
         }
-        if !r.args.is_empty() && r.nargs_pos_only > 0 && i + 1 == r.nargs_pos_only {
+        if !r.args.is_empty() && r.nargs_pos_only > r.method as usize && i + 1 == r.nargs_pos_only {
             s.push_str(", /");
         }
     }
@@ -74,6 +78,9 @@ pub(crate) fn render_doc(f: &FuncObject) -> String {
 /// functions, in the format CPython's parser accepts (no annotations).
 pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
     let [r] = f.overloads.as_slice() else { return None };
+    if r.method && r.nargs == 1 {
+        return Some("($self)".to_owned());
+    }
     if r.args.is_empty() && r.nargs > 0 {
         return None;
     }
@@ -82,11 +89,15 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
         if i == r.nargs_pos {
             parts.push("*".to_owned());
         }
+        if i == 0 && r.method {
+            parts.push("$self".to_owned());
+            continue;
+        }
         match &a.default {
             Some(d) => parts.push(format!("{}={}", a.name_str, d.borrow().repr().ok()?)),
             None => parts.push(a.name_str.to_owned()),
         }
-        if r.nargs_pos_only > 0 && i + 1 == r.nargs_pos_only {
+        if r.nargs_pos_only > r.method as usize && i + 1 == r.nargs_pos_only {
             parts.push("/".to_owned());
         }
     }

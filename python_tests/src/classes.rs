@@ -1,0 +1,284 @@
+//! CONFORMANCE section 4: classes, enums and the low-level interface.
+
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use ndbind::core::class::{self as cls, dynamic_attr, supplement, weak_referenceable, Zeroable};
+use ndbind::core::enums::{EnumKind, Flags};
+use ndbind::prelude::*;
+
+// --- Point, Point3 -----------------------------------------------------------
+
+/// Live `Point` values (also those inside `Point3` and Python subclasses).
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+#[derive(Debug, PartialEq)]
+pub struct Point {
+    x: f64,
+    y: f64,
+}
+
+impl Point {
+    fn new(x: f64, y: f64) -> Point {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Point { x, y }
+    }
+    fn norm(&self) -> f64 {
+        self.x.hypot(self.y)
+    }
+}
+
+impl Clone for Point {
+    fn clone(&self) -> Point {
+        Point::new(self.x, self.y)
+    }
+}
+
+impl Drop for Point {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+ndbind::class!(Point, clone);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point3 {
+    base: Point,
+    z: f64,
+}
+
+ndbind::class!(Point3: Point { base }, clone);
+
+fn bind_points(m: &Module) -> PyResult<()> {
+    let c = m.class::<Point>("Point", doc("A point in the plane."))?;
+    c.init(Point::new, (arg("x"), arg("y")))?
+        .def("norm", Point::norm, doc("Distance from the origin."))?
+        .def(
+            "scale",
+            |p: &mut Point, f: f64| {
+                p.x *= f;
+                p.y *= f;
+            },
+            arg("f"),
+        )?
+        .def("plus", |a: &Point, b: &Point| Point::new(a.x + b.x, a.y + b.y), arg("other"))?
+        // Calls back into Python while `self` is mutably borrowed.
+        .def(
+            "mutate_with",
+            |p: &mut Point, f: Borrowed<'_>| -> PyResult<Object> {
+                p.x += 1.0;
+                f.call(&[])
+            },
+            arg("f"),
+        )?
+        .field("x", |p| &p.x, |p| &mut p.x)?
+        .field("y", |p| &p.y, |p| &mut p.y)?
+        .def_static("origin", || Point::new(0.0, 0.0), ())?
+        .static_property("live", || LIVE.load(Ordering::Relaxed), |v: isize| LIVE.store(v, Ordering::Relaxed))?
+        .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
+        .eq()?;
+    m.def("norm_of", |p: &Point| p.norm(), arg("p"))?;
+    m.def("scale_by", |p: &mut Point, f: f64| p.x *= f, (arg("p"), arg("f")))?;
+    m.def("swap_xy", |a: &mut Point, b: &mut Point| std::mem::swap(&mut a.x, &mut b.x), (arg("a"), arg("b")))?;
+    m.def("point_copy", |p: Point| p, arg("p"))?;
+
+    let c3 = m.class::<Point3>("Point3", doc("A point in space: a Rust subclass of Point."))?;
+    c3.init(|x: f64, y: f64, z: f64| Point3 { base: Point::new(x, y), z }, (arg("x"), arg("y"), arg("z")))?
+        .field("z", |p| &p.z, |p| &mut p.z)?
+        .repr(|p| format!("Point3(x={:?}, y={:?}, z={:?})", p.base.x, p.base.y, p.z))?;
+    m.def("z_of", |p: &Point3| p.z, arg("p"))?;
+    Ok(())
+}
+
+// --- Pod and the low-level interface ------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pod {
+    a: f64,
+    b: f64,
+}
+
+// SAFETY: two f64 fields; all-zero bytes are 0.0, 0.0.
+unsafe impl Zeroable for Pod {}
+
+ndbind::class!(Pod, clone, zeroable);
+
+fn bind_pod(m: &Module) -> PyResult<()> {
+    let c = m.class::<Pod>("Pod", doc("Plain old data for the low-level interface."))?;
+    c.init(|a: f64, b: f64| Pod { a, b }, (arg("a"), arg("b")))?
+        .field("a", |p| &p.a, |p| &mut p.a)?
+        .field("b", |p| &p.b, |p| &mut p.b)?
+        .def("total", |p: &Pod| p.a + p.b, ())?
+        .repr(|p| format!("Pod(a={:?}, b={:?})", p.a, p.b))?;
+
+    m.def("inst_alloc", |t: Borrowed<'_>| cls::inst_alloc(t), arg("t"))?;
+    m.def("inst_ready", |o: Borrowed<'_>| cls::inst_ready(o), arg("o"))?;
+    m.def("inst_zero", |o: Borrowed<'_>| cls::inst_zero(o), arg("o"))?;
+    m.def("inst_mark_ready", |o: Borrowed<'_>| cls::inst_mark_ready(o), arg("o"))?;
+    m.def("inst_destruct", |o: Borrowed<'_>| cls::inst_destruct(o), arg("o"))?;
+    m.def("inst_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(d, s), (arg("dst"), arg("src")))?;
+    m.def("inst_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(d, s), (arg("dst"), arg("src")))?;
+    m.def("inst_replace_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_copy(d, s), (arg("dst"), arg("src")))?;
+    m.def("inst_replace_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_move(d, s), (arg("dst"), arg("src")))?;
+    m.def("inst_state", |o: Borrowed<'_>| cls::inst_state(o), arg("o"))?;
+    m.def(
+        "inst_set_state",
+        |o: Borrowed<'_>, ready: bool, destruct: bool| cls::inst_set_state(o, ready, destruct),
+        (arg("o"), arg("ready"), arg("destruct")),
+    )?;
+    m.def("type_check", |t: Borrowed<'_>| cls::type_check(t), arg("t"))?;
+    m.def("inst_check", |o: Borrowed<'_>| cls::inst_check(o), arg("o"))?;
+    m.def("type_name", |t: Borrowed<'_>| cls::type_name(t), arg("t"))?;
+    m.def("inst_name", |o: Borrowed<'_>| cls::inst_name(o), arg("o"))?;
+    m.def(
+        "type_layout",
+        |t: Borrowed<'_>| -> PyResult<(usize, usize)> { Ok((cls::type_size(t)?, cls::type_align(t)?)) },
+        arg("t"),
+    )?;
+    // The seed's "placement new": construct a Pod inside an uninitialised
+    // instance, without marking it ready (inst_mark_ready does that).
+    m.def(
+        "pod_placement_init",
+        |o: Borrowed<'_>, a: f64, b: f64| -> PyResult<()> {
+            if cls::inst_ready(o)? {
+                return Err(PyErr::type_error("pod_placement_init(): the instance is already initialised"));
+            }
+            let p = cls::inst_ptr::<Pod>(o)?;
+            // SAFETY: `p` is the storage of a Pod instance that is not ready,
+            // hence not borrowed by any running function; Pod has no drop glue.
+            unsafe { p.write(Pod { a, b }) };
+            Ok(())
+        },
+        (arg("o"), arg("a"), arg("b")),
+    )?;
+    // The idiomatic Rust spelling of the same: construct and mark ready.
+    m.def("pod_init", |o: Borrowed<'_>, a: f64, b: f64| cls::inst_init(o, Pod { a, b }), (arg("o"), arg("a"), arg("b")))?;
+    m.def("pod_owned", |a: f64, b: f64| cls::inst_take_ownership(Box::new(Pod { a, b })), (arg("a"), arg("b")))?;
+    m.def("pod_total", |p: &Pod| p.a + p.b, arg("p"))?;
+    Ok(())
+}
+
+// --- Pair, Tensor, Dyn ----------------------------------------------------------
+
+#[derive(Clone, Copy, Debug)]
+pub struct Pair {
+    first: Pod,
+    second: Pod,
+}
+
+ndbind::class!(Pair, clone);
+
+pub struct Tensor {
+    rank: u32,
+}
+
+ndbind::class!(Tensor);
+
+/// Drops of `Dyn` values (the GC test watches them).
+static DYN_DROPS: AtomicIsize = AtomicIsize::new(0);
+
+pub struct Dyn {
+    value: i64,
+}
+
+impl Drop for Dyn {
+    fn drop(&mut self) {
+        DYN_DROPS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+ndbind::class!(Dyn);
+
+fn bind_others(m: &Module) -> PyResult<()> {
+    let c = m.class::<Pair>("Pair", doc("Two Pods."))?;
+    c.init(|a: &Pod, b: &Pod| Pair { first: *a, second: *b }, (arg("a"), arg("b")))?
+        .def_ref("first_ref", ndbind::field_of!(Pair, first), doc("The first Pod, by reference."))?
+        .def_ref("second_ref", ndbind::field_of!(Pair, second), ())?
+        .property_readonly("first", |p: &Pair| p.first)?
+        .property_readonly("second", |p: &Pair| p.second)?
+        .def("swap", |p: &mut Pair| std::mem::swap(&mut p.first, &mut p.second), ())?;
+
+    let t = m.class::<Tensor>("Tensor", (doc("A final class with a type supplement."), supplement::<u64>()))?;
+    cls::set_type_supplement::<u64>(t.type_object(), 42)?;
+    t.init(|| Tensor { rank: 0 }, ())?
+        .field_readonly("rank", |t| &t.rank)?
+        .def_static(
+            "supplement",
+            || -> PyResult<u64> {
+                let ty = cls::type_of::<Tensor>().ok_or_else(|| PyErr::runtime_error("Tensor is not bound"))?;
+                cls::type_supplement::<u64>(ty)
+            },
+            (),
+        )?;
+
+    let d = m.class::<Dyn>("Dyn", (doc("Dynamic attributes and weak references."), dynamic_attr(), weak_referenceable()))?;
+    d.init(|value: i64| Dyn { value }, arg("value"))?.field("value", |d| &d.value, |d| &mut d.value)?;
+    m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
+    m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
+    Ok(())
+}
+
+// --- enums ------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Color {
+    Red = 1,
+    Green = 2,
+    Blue = 4,
+}
+ndbind::enum_type!(Color);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Level {
+    Low = -1,
+    High = 1,
+}
+ndbind::enum_type!(Level);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Perm {
+    R = 4,
+    W = 2,
+    X = 1,
+}
+ndbind::enum_type!(Perm);
+
+fn next_color(c: Color) -> Color {
+    match c {
+        Color::Red => Color::Green,
+        Color::Green => Color::Blue,
+        Color::Blue => Color::Red,
+    }
+}
+
+fn bind_enums(m: &Module) -> PyResult<()> {
+    m.enum_::<Color>("Color", EnumKind::Enum)
+        .doc("A color.")
+        .value("Red", Color::Red, "The color of tomatoes.")
+        .value("Green", Color::Green, "The color of leaves.")
+        .value("Blue", Color::Blue, "")
+        .finish()?;
+    m.def("next_color", next_color, arg("c"))?;
+    m.enum_::<Level>("Level", EnumKind::IntEnum)
+        .value("Low", Level::Low, "")
+        .value("High", Level::High, "")
+        .export_values()
+        .finish()?;
+    m.def("level_value", |l: Level| l as i64, arg("l"))?;
+    m.enum_::<Perm>("Perm", EnumKind::IntFlag)
+        .value("R", Perm::R, "Read.")
+        .value("W", Perm::W, "Write.")
+        .value("X", Perm::X, "Execute.")
+        .finish()?;
+    m.def("perm_bits", |p: Flags<Perm>| p.bits(), arg("p"))?;
+    m.def("perm_single", |p: Perm| p as i64, arg("p"))?;
+    Ok(())
+}
+
+pub fn bind(m: &Module) -> PyResult<()> {
+    bind_points(m)?;
+    bind_pod(m)?;
+    bind_others(m)?;
+    bind_enums(m)?;
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! `Class<T>`: binding a Rust type as a Python class (nanobind's
+//! `nb::class_<T>`). Each method is a thin generic shell that fills a
+//! record and hands it to the non-generic core.
+
+use std::any::TypeId;
+use std::marker::PhantomData;
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{FromPy, IntoPy, Param};
+use crate::core::class::cast::ClassRef;
+use crate::core::class::create::{add_property, create_type, ClassSpec};
+use crate::core::class::getset::{self, Erased, PropRecord};
+use crate::core::class::init::IntoInit;
+use crate::core::class::record::record_of;
+use crate::core::class::{MaybeClass, PyClass, Zeroable};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::extras::{Doc, Extra, FuncExtras};
+use crate::core::func::{define_in, FuncKind, IntoFunction};
+use crate::core::module::Module;
+use crate::core::object::{Borrowed, Object};
+
+/// Options of a class, collected from [`ClassExtra`] annotations.
+#[derive(Default)]
+pub struct ClassOptions {
+    doc: Option<String>,
+    is_final: bool,
+    dynamic_attr: bool,
+    weakref: bool,
+    supplement: Option<(TypeId, usize, usize)>,
+}
+
+/// One class annotation, or a tuple of them.
+pub trait ClassExtra {
+    /// Records itself.
+    fn apply(self, o: &mut ClassOptions);
+}
+
+impl ClassExtra for () {
+    fn apply(self, _: &mut ClassOptions) {}
+}
+impl ClassExtra for Doc {
+    fn apply(self, o: &mut ClassOptions) {
+        o.doc = Some(self.0.to_owned())
+    }
+}
+impl ClassExtra for &'static str {
+    /// A bare string is the docstring.
+    fn apply(self, o: &mut ClassOptions) {
+        o.doc = Some(self.to_owned())
+    }
+}
+
+/// Class annotation: Python code may not subclass the class.
+pub struct IsFinal;
+/// The class may not be subclassed from Python (`TypeError`).
+pub fn is_final() -> IsFinal {
+    IsFinal
+}
+impl ClassExtra for IsFinal {
+    fn apply(self, o: &mut ClassOptions) {
+        o.is_final = true
+    }
+}
+
+/// Class annotation: instances get a `__dict__` (dynamic attributes) and
+/// take part in garbage collection.
+pub struct DynamicAttr;
+/// Instances accept arbitrary attributes (GC-tracked `__dict__`).
+pub fn dynamic_attr() -> DynamicAttr {
+    DynamicAttr
+}
+impl ClassExtra for DynamicAttr {
+    fn apply(self, o: &mut ClassOptions) {
+        o.dynamic_attr = true
+    }
+}
+
+/// Class annotation: instances can be weakly referenced.
+pub struct WeakRefs;
+/// Instances support `weakref.ref`.
+pub fn weak_referenceable() -> WeakRefs {
+    WeakRefs
+}
+impl ClassExtra for WeakRefs {
+    fn apply(self, o: &mut ClassOptions) {
+        o.weakref = true
+    }
+}
+
+/// Class annotation: zero-initialised supplemental data of type `S` in the
+/// type object (implies [`is_final`]). See [`crate::core::class::type_supplement`].
+pub struct Supplement<S>(PhantomData<S>);
+/// Reserves a zero-initialised `S` in the type object.
+pub fn supplement<S: Zeroable + Copy + 'static>() -> Supplement<S> {
+    Supplement(PhantomData)
+}
+impl<S: Zeroable + Copy + 'static> ClassExtra for Supplement<S> {
+    fn apply(self, o: &mut ClassOptions) {
+        o.supplement = Some((TypeId::of::<S>(), std::mem::size_of::<S>(), std::mem::align_of::<S>()));
+        o.is_final = true;
+    }
+}
+
+macro_rules! class_extra_tuple {
+    ($($T:ident $i:tt),+) => {
+        impl<$($T: ClassExtra),+> ClassExtra for ($($T,)+) {
+            fn apply(self, o: &mut ClassOptions) { $( self.$i.apply(o); )+ }
+        }
+    };
+}
+class_extra_tuple!(A 0);
+class_extra_tuple!(A 0, B 1);
+class_extra_tuple!(A 0, B 1, C 2);
+class_extra_tuple!(A 0, B 1, C 2, D 3);
+class_extra_tuple!(A 0, B 1, C 2, D 3, E 4);
+
+unsafe fn drop_in_place_of<T>(p: *mut u8) {
+    // SAFETY: the caller passes a constructed T.
+    std::ptr::drop_in_place(p as *mut T)
+}
+
+/// A bound class, to which methods, fields and properties are added.
+///
+/// ```ignore
+/// ndbind::class!(Point);
+/// let c = m.class::<Point>("Point", doc("A point in the plane."))?;
+/// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
+///  .def("norm", |p: &Point| p.x.hypot(p.y), ())?
+///  .def("scale", |p: &mut Point, f: f64| { p.x *= f; p.y *= f }, arg("f"))?
+///  .field("x", |p| &p.x, |p| &mut p.x)?
+///  .def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?
+///  .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
+///  .eq()?;
+/// ```
+pub struct Class<T> {
+    ty: Object,
+    module: String,
+    qualname: String,
+    _t: PhantomData<T>,
+}
+
+impl Module {
+    /// Binds the Rust type `T` (declared with [`crate::class!`]) as class
+    /// `name` of this module; `extras` are class annotations ([`doc`](crate::doc),
+    /// [`is_final`], [`dynamic_attr`], [`weak_referenceable`], [`supplement`]).
+    pub fn class<T: PyClass>(&self, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
+        Class::new(self.as_object().borrow(), self.name(), name, extras)
+    }
+}
+
+impl<T: PyClass> Class<T> {
+    /// Creates the class and adds it to `scope` (a module) as `name`.
+    pub fn new(scope: Borrowed<'_>, module: &str, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
+        let mut o = ClassOptions::default();
+        extras.apply(&mut o);
+        let base = <T::Base as MaybeClass>::slot().map_or(std::ptr::null_mut(), |s| s.type_ptr());
+        if <T::Base as MaybeClass>::slot().is_some() && base.is_null() {
+            return Err(PyErr::type_error(format!(
+                "{name}: its Rust base class must be bound before it ({})",
+                std::any::type_name::<T::Base>()
+            )));
+        }
+        let ty = create_type(ClassSpec {
+            name: name.to_owned(),
+            module: module.to_owned(),
+            doc: o.doc,
+            rust_name: std::any::type_name::<T>(),
+            type_id: TypeId::of::<T>(),
+            size: std::mem::size_of::<T>(),
+            align: std::mem::align_of::<T>(),
+            drop: std::mem::needs_drop::<T>().then_some(drop_in_place_of::<T> as unsafe fn(*mut u8)),
+            clone: T::CLONE,
+            zeroable: T::ZEROABLE,
+            needs_drop: std::mem::needs_drop::<T>(),
+            base,
+            base_offset: T::BASE_OFFSET,
+            is_final: o.is_final,
+            dynamic_attr: o.dynamic_attr,
+            weakref: o.weakref,
+            supplement: o.supplement,
+            slot: T::type_slot(),
+        })?;
+        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
+        scope.setattr(&cname, ty.borrow())?;
+        Ok(Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData })
+    }
+
+    /// The type object.
+    pub fn type_object(&self) -> Borrowed<'_> {
+        self.ty.borrow()
+    }
+
+    fn define(&self, name: &str, parts: crate::core::func::FuncParts, extras: impl Extra, kind: FuncKind) -> PyResult<Object> {
+        let mut e = FuncExtras::default();
+        extras.apply(&mut e);
+        define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
+    }
+
+    /// Adds a constructor overload: `f` builds the value from the
+    /// arguments (`T` or `Result<T, E>`); `extras` name them.
+    pub fn init<M, F: IntoInit<T, M>>(&self, f: F, extras: impl Extra) -> PyResult<&Self> {
+        let func = self.define("__init__", f.into_parts(), extras, FuncKind::Method)?;
+        // SAFETY: the type is a bound class with its own record; the
+        // function is owned by the type's dict, which outlives the record's
+        // borrowed pointer use (both die with the type).
+        unsafe {
+            let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
+            let rec = record_of(tp).expect("bound class");
+            rec.init.set(func.as_ptr());
+            // Assigning `__init__` turned the construction fast path off.
+            (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
+        }
+        Ok(self)
+    }
+
+    /// Adds a method: `f`'s first parameter is `&T` or `&mut T` (`self`);
+    /// `extras` name the other parameters.
+    pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+        self.define(name, f.into_parts(), extras, FuncKind::Method)?;
+        Ok(self)
+    }
+
+    /// Adds an operator method (`__add__`, `__lt__`, ...): arguments that
+    /// match no overload give `NotImplemented`, so Python tries the
+    /// reflected operation.
+    pub fn def_operator<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+        self.define(name, f.into_parts(), extras, FuncKind::Operator)?;
+        Ok(self)
+    }
+
+    /// Adds a static method (no `self`).
+    pub fn def_static<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+        self.define(name, f.into_parts(), extras, FuncKind::Function)?;
+        Ok(self)
+    }
+
+    /// Adds a method returning a reference into `self` (return value policy
+    /// `reference_internal`): the result is a `U` instance that points into
+    /// this object (no copy), keeps it alive and shares its borrow state.
+    /// The field is named with [`crate::field_of!`]: `def_ref("first_ref",
+    /// field_of!(Pair, first), ())`.
+    pub fn def_ref<U: PyClass>(&self, name: &str, field: crate::core::class::FieldProj<T, U>, extras: impl Extra) -> PyResult<&Self> {
+        self.define(name, crate::core::class::refs::ref_parts::<T, U>(field), extras, FuncKind::Method)?;
+        Ok(self)
+    }
+
+    fn add_prop(&self, name: &str, doc: Option<&str>, get: getset::GetFn, gdata: Erased, set: Option<(getset::SetFn, Erased)>) -> PyResult<&Self> {
+        let rec = PropRecord::new(format!("{}.{}", self.qualname, name), name, doc, get, gdata, set)?;
+        let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
+        // SAFETY: a bound class and its own record.
+        unsafe { add_property(tp, record_of(tp).expect("bound class"), rec)? };
+        Ok(self)
+    }
+
+    /// A read/write field: `get` and `set` project the field out of `T`;
+    /// reading converts a clone of it.
+    pub fn field<V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
+    where
+        V: IntoPy + FromPy + Clone + 'static,
+        G: for<'a> Fn(&'a T) -> &'a V + 'static,
+        S: for<'a> Fn(&'a mut T) -> &'a mut V + 'static,
+    {
+        self.property(name, move |t: &T| get(t).clone(), move |t: &mut T, v: V| *set(t) = v)
+    }
+
+    /// A read-only field.
+    pub fn field_readonly<V, G>(&self, name: &str, get: G) -> PyResult<&Self>
+    where
+        V: IntoPy + Clone + 'static,
+        G: for<'a> Fn(&'a T) -> &'a V + 'static,
+    {
+        self.property_readonly(name, move |t: &T| get(t).clone())
+    }
+
+    /// A read/write property from a getter and a setter.
+    pub fn property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
+    where
+        R: IntoPy,
+        V: FromPy,
+        G: Fn(&T) -> R + 'static,
+        S: Fn(&mut T, V) + 'static,
+    {
+        let set = (getset::set_impl::<T, V, S> as getset::SetFn, Erased::new(set));
+        self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), Some(set))
+    }
+
+    /// A read-only property.
+    pub fn property_readonly<R: IntoPy, G: Fn(&T) -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
+        self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), None)
+    }
+
+    fn add_static_prop(&self, name: &str, get: getset::GetFn, gdata: Erased, set: Option<(getset::SetFn, Erased)>) -> PyResult<&Self> {
+        let rec = PropRecord::new(format!("{}.{}", self.qualname, name), name, None, get, gdata, set)?;
+        let obj = getset::new_static_property(rec)?;
+        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
+        // Through `type.__setattr__` (the metaclass would call a setter of
+        // an existing static property of that name instead).
+        // SAFETY: valid type, name and value; the GIL is held.
+        let rc = unsafe {
+            let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
+            let key = Object::intern(&cname)?;
+            set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch());
+        }
+        Ok(self)
+    }
+
+    /// A static property: `Class.name` calls `get`, `Class.name = v` calls
+    /// `set` (also through instances).
+    pub fn static_property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
+    where
+        R: IntoPy,
+        V: FromPy,
+        G: Fn() -> R + 'static,
+        S: Fn(V) + 'static,
+    {
+        let set = (getset::static_set_impl::<V, S> as getset::SetFn, Erased::new(set));
+        self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), Some(set))
+    }
+
+    /// A read-only static property.
+    pub fn static_property_readonly<R: IntoPy, G: Fn() -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
+        self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), None)
+    }
+
+    /// `__repr__` from a formatting function.
+    pub fn repr<F: Fn(&T) -> String + 'static>(&self, f: F) -> PyResult<&Self>
+    where
+        for<'a> &'a T: Param<Caster = ClassRef<T>>,
+    {
+        self.def("__repr__", move |t: &T| f(t), ())
+    }
+
+    /// `__eq__` / `__ne__` from `PartialEq` (anything else compares
+    /// unequal). Without [`Class::hash`] the class becomes unhashable, as
+    /// in Python.
+    pub fn eq(&self) -> PyResult<&Self>
+    where
+        T: PartialEq,
+        for<'a> &'a T: Param<Caster = ClassRef<T>>,
+    {
+        self.def_operator("__eq__", |a: &T, b: &T| a == b, ())?;
+        self.def_operator("__ne__", |a: &T, b: &T| a != b, ())?;
+        if !self.has_own("__hash__") {
+            self.ty.borrow().setattr(c"__hash__", Object::none().borrow())?;
+        }
+        Ok(self)
+    }
+
+    /// `__hash__` from `Hash`.
+    pub fn hash(&self) -> PyResult<&Self>
+    where
+        T: std::hash::Hash,
+        for<'a> &'a T: Param<Caster = ClassRef<T>>,
+    {
+        self.def("__hash__", |a: &T| {
+            use std::hash::Hasher;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            a.hash(&mut h);
+            h.finish() as i64
+        }, ())
+    }
+
+    /// Sets class attribute `name`.
+    pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
+        let v = value.into_py(&Default::default())?;
+        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
+        self.ty.borrow().setattr(&cname, v.borrow())?;
+        Ok(self)
+    }
+
+    fn has_own(&self, name: &str) -> bool {
+        let Ok(cname) = std::ffi::CString::new(name) else { return false };
+        // SAFETY: a ready type has a dict; the lookup does not raise.
+        unsafe {
+            let d = (*(self.ty.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
+            !d.is_null() && !ffi::PyDict_GetItemString(d, cname.as_ptr()).is_null()
+        }
+    }
+}

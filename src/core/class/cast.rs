@@ -1,0 +1,311 @@
+//! Bound class instances as parameters (`&T`, `&mut T`, `T` by clone) and
+//! as return values (`T` moved into a new instance).
+//!
+//! Every borrow goes through the instance's borrow cell: a `&mut T` while
+//! another borrow of the same value is live raises `RuntimeError`, never
+//! aliases. The exact-type, ready, unborrowed case is a few inlined
+//! compares; everything else (subclasses, Rust bases, errors) is one
+//! non-generic function.
+
+use std::marker::PhantomData;
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::ArgCaster;
+use crate::core::class::inst::{self, InstHeader, DESTRUCT, READY};
+use crate::core::class::record::record_of;
+use crate::core::class::PyClass;
+use crate::core::error::{PyErr, PyResult};
+use crate::core::object::{Borrowed, Object};
+
+/// Why a borrow failed: a plain mismatch (no error set: overload
+/// resolution moves on) or an error that aborts the call.
+pub(crate) enum Fail {
+    Mismatch,
+    Error(PyErr),
+}
+
+/// Takes a borrow of the value of class `target` inside `obj`: shared
+/// (`unique == false`) or unique. Returns the value pointer and the cell
+/// to release.
+///
+/// # Safety
+/// `obj` is a valid object; the GIL is held.
+#[inline(always)]
+pub(crate) unsafe fn borrow(
+    obj: *mut ffi::PyObject,
+    target: *mut ffi::PyTypeObject,
+    unique: bool,
+) -> Result<(*mut u8, *mut i32), Fail> {
+    let h = obj as *mut InstHeader;
+    if ffi::Py_TYPE(obj) == target && (*h).flags & READY != 0 && (*h).parent.is_null() {
+        let cell = (*h).borrow;
+        let b = *cell;
+        if !unique && (0..i32::MAX).contains(&b) {
+            *cell = b + 1;
+            return Ok(((*h).value, cell));
+        }
+        if unique && b == 0 {
+            *cell = -1;
+            return Ok(((*h).value, cell));
+        }
+    }
+    borrow_slow(obj, target, unique)
+}
+
+/// Everything but the fast path: Python subclasses, Rust base classes,
+/// references into other instances, and the errors.
+#[inline(never)]
+pub(crate) unsafe fn borrow_slow(
+    obj: *mut ffi::PyObject,
+    target: *mut ffi::PyTypeObject,
+    unique: bool,
+) -> Result<(*mut u8, *mut i32), Fail> {
+    if target.is_null() {
+        return Err(Fail::Mismatch);
+    }
+    let Some(rec) = record_of(ffi::Py_TYPE(obj)) else { return Err(Fail::Mismatch) };
+    let Some(offset) = rec.offset_of(target) else { return Err(Fail::Mismatch) };
+    let h = obj as *mut InstHeader;
+    let name = || {
+        record_of(target).map_or_else(|| "?".to_owned(), |r| r.name().to_owned())
+    };
+    if (*h).flags & READY == 0 {
+        return Err(Fail::Error(PyErr::type_error(format!(
+            "ndbind: attempted to access an uninitialized instance of type '{}'",
+            name()
+        ))));
+    }
+    let mut parent = (*h).parent;
+    while !parent.is_null() && is_instance(parent) {
+        if (*(parent as *mut InstHeader)).flags & READY == 0 {
+            return Err(Fail::Error(PyErr::type_error(format!(
+                "ndbind: the instance of type '{}' references a value inside an object that was destructed",
+                name()
+            ))));
+        }
+        parent = (*(parent as *mut InstHeader)).parent;
+    }
+    let cell = (*h).borrow;
+    let b = *cell;
+    if unique {
+        if b != 0 {
+            return Err(Fail::Error(PyErr::runtime_error(format!(
+                "ndbind: cannot borrow the '{}' instance mutably: it is already borrowed",
+                name()
+            ))));
+        }
+        *cell = -1;
+    } else {
+        if !(0..i32::MAX).contains(&b) {
+            return Err(Fail::Error(PyErr::runtime_error(format!(
+                "ndbind: cannot borrow the '{}' instance: it is mutably borrowed",
+                name()
+            ))));
+        }
+        *cell = b + 1;
+    }
+    Ok(((*h).value.add(offset), cell))
+}
+
+/// Whether `obj` is an instance of a bound class (or a subclass).
+#[inline]
+pub(crate) unsafe fn is_instance(obj: *mut ffi::PyObject) -> bool {
+    record_of(ffi::Py_TYPE(obj)).is_some()
+}
+
+/// Turns a failed borrow into the `ArgCaster::load` convention.
+#[cold]
+fn fail(f: Fail) -> bool {
+    if let Fail::Error(e) = f {
+        e.restore();
+    }
+    false
+}
+
+/// A shared borrow held for the duration of a call.
+pub struct SharedGuard {
+    ptr: *mut u8,
+    cell: *mut i32,
+}
+
+impl Default for SharedGuard {
+    #[inline]
+    fn default() -> Self {
+        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut() }
+    }
+}
+
+impl Drop for SharedGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.cell.is_null() {
+            // SAFETY: the cell belongs to an argument kept alive by the
+            // caller for the whole call; we hold one shared count on it.
+            unsafe { *self.cell -= 1 }
+        }
+    }
+}
+
+/// A unique borrow held for the duration of a call.
+pub struct UniqueGuard {
+    ptr: *mut u8,
+    cell: *mut i32,
+}
+
+impl Default for UniqueGuard {
+    #[inline]
+    fn default() -> Self {
+        UniqueGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut() }
+    }
+}
+
+impl Drop for UniqueGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.cell.is_null() {
+            // SAFETY: as for SharedGuard; we hold the unique borrow (-1).
+            unsafe { *self.cell = 0 }
+        }
+    }
+}
+
+/// Caster of `&T` parameters (T a bound class).
+pub struct ClassRef<T>(PhantomData<T>);
+/// Caster of `&mut T` parameters (T a bound class).
+pub struct ClassMut<T>(PhantomData<T>);
+/// Caster of `T` parameters of `Clone` classes (`class!(T, clone)`).
+pub struct ClassValue<T>(PhantomData<T>);
+
+impl<T: PyClass> ArgCaster for ClassRef<T> {
+    type Holder = SharedGuard;
+    type Out<'a> = &'a T;
+
+    #[inline]
+    fn load(holder: &mut SharedGuard, obj: Borrowed<'_>, _convert: bool) -> bool {
+        // SAFETY: `obj` is a live argument; the GIL is held.
+        match unsafe { borrow(obj.as_ptr(), T::type_slot().type_ptr(), false) } {
+            Ok((ptr, cell)) => {
+                *holder = SharedGuard { ptr, cell };
+                true
+            }
+            Err(f) => fail(f),
+        }
+    }
+
+    #[inline]
+    fn get<'a>(holder: &'a mut SharedGuard) -> &'a T {
+        // SAFETY: `load` took a shared borrow of a ready T, held until the
+        // holder drops, after the call.
+        unsafe { &*(holder.ptr as *const T) }
+    }
+
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+impl<T: PyClass> ArgCaster for ClassMut<T> {
+    type Holder = UniqueGuard;
+    type Out<'a> = &'a mut T;
+
+    #[inline]
+    fn load(holder: &mut UniqueGuard, obj: Borrowed<'_>, _convert: bool) -> bool {
+        // SAFETY: `obj` is a live argument; the GIL is held.
+        match unsafe { borrow(obj.as_ptr(), T::type_slot().type_ptr(), true) } {
+            Ok((ptr, cell)) => {
+                *holder = UniqueGuard { ptr, cell };
+                true
+            }
+            Err(f) => fail(f),
+        }
+    }
+
+    #[inline]
+    fn get<'a>(holder: &'a mut UniqueGuard) -> &'a mut T {
+        // SAFETY: `load` took the unique borrow of a ready T, held until the
+        // holder drops, after the call.
+        unsafe { &mut *(holder.ptr as *mut T) }
+    }
+
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
+    type Holder = Option<T>;
+    type Out<'a> = T;
+
+    #[inline]
+    fn load(holder: &mut Option<T>, obj: Borrowed<'_>, _convert: bool) -> bool {
+        // SAFETY: `obj` is a live argument; the GIL is held.
+        match unsafe { borrow(obj.as_ptr(), T::type_slot().type_ptr(), false) } {
+            Ok((ptr, cell)) => {
+                let guard = SharedGuard { ptr, cell };
+                // SAFETY: a shared borrow of a ready T is held by `guard`.
+                *holder = Some(unsafe { &*(guard.ptr as *const T) }.clone());
+                true
+            }
+            Err(f) => fail(f),
+        }
+    }
+
+    #[inline]
+    fn get<'a>(holder: &'a mut Option<T>) -> T {
+        holder.take().expect("ndbind: argument loaded once, taken once")
+    }
+
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+/// Appends the Python name of a bound class (`module.Name`), or the Rust
+/// name while it is not bound.
+pub fn push_type_name<T: PyClass>(out: &mut String) {
+    let tp = T::type_slot().type_ptr();
+    // SAFETY: a non-NULL slot names a live bound type.
+    match (!tp.is_null()).then(|| unsafe { record_of(tp) }).flatten() {
+        Some(rec) => out.push_str(rec.name()),
+        None => out.push_str(std::any::type_name::<T>().rsplit("::").next().unwrap_or("?")),
+    }
+}
+
+/// Moves `value` into a new instance of its bound class (the `IntoPy` of
+/// bound classes, generated by [`crate::class!`]).
+///
+/// ```ignore
+/// let obj = ndbind::core::class::into_instance(Point { x: 1.0, y: 2.0 })?;
+/// ```
+#[inline]
+pub fn into_instance<T: PyClass>(value: T) -> PyResult<Object> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    // SAFETY: the slot names the live bound type of T, whose record
+    // describes T (size, alignment, inline storage); the value is written
+    // once into the fresh instance's storage before it is marked ready.
+    unsafe {
+        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+        let obj = inst::alloc(tp, rec)?;
+        let h = obj as *mut InstHeader;
+        std::ptr::write((*h).value as *mut T, value);
+        (*h).flags |= READY | DESTRUCT;
+        Ok(Object::from_owned(obj).expect("non-NULL"))
+    }
+}
+
+#[cold]
+pub(crate) fn not_bound<T>() -> PyErr {
+    PyErr::type_error(format!(
+        "ndbind: the Rust type {} has no Python type (its class is not bound, or was already freed)",
+        std::any::type_name::<T>()
+    ))
+}
+
+/// Type name of `T` for return annotations.
+pub fn return_type_name<T: PyClass>(out: &mut String) {
+    push_type_name::<T>(out)
+}

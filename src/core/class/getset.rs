@@ -1,0 +1,296 @@
+//! Fields and properties (getset descriptors on the class) and static
+//! properties (`ndbind.nb_static_property`, a descriptor whose getter and
+//! setter ignore the instance; assignment on the class goes through the
+//! metaclass's `tp_setattro`).
+//!
+//! A property is one non-generic [`PropRecord`] holding two boxed closures
+//! and the monomorphised functions that call them.
+
+use std::ffi::{c_int, c_void, CString};
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{type_name_of, FromPy, IntoPy, ReturnCtx};
+use crate::core::class::cast::{borrow, Fail};
+use crate::core::class::meta::{guard_int, guard_obj};
+use crate::core::class::PyClass;
+use crate::core::error::{PyErr, PyResult};
+use crate::core::func::func_type::{getset, slot};
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+
+/// Calls a getter: `obj` is the instance (NULL for static properties).
+pub(crate) type GetFn = unsafe fn(data: *const (), obj: *mut ffi::PyObject) -> PyResult<Object>;
+/// Calls a setter with the new value.
+pub(crate) type SetFn = unsafe fn(rec: &PropRecord, obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()>;
+
+/// A boxed closure and the function that frees it.
+pub(crate) struct Erased {
+    pub(crate) data: *mut (),
+    free: unsafe fn(*mut ()),
+}
+
+unsafe fn drop_box<F>(p: *mut ()) {
+    // SAFETY: `p` came from Box::<F>::into_raw in `Erased::new`.
+    drop(Box::from_raw(p as *mut F))
+}
+
+impl Erased {
+    pub(crate) fn new<F>(f: F) -> Erased {
+        Erased { data: Box::into_raw(Box::new(f)) as *mut (), free: drop_box::<F> }
+    }
+}
+
+impl Drop for Erased {
+    fn drop(&mut self) {
+        // SAFETY: `data` was made for `free` by `Erased::new`, freed once.
+        unsafe { (self.free)(self.data) }
+    }
+}
+
+/// One property of a class (or one static property).
+pub(crate) struct PropRecord {
+    pub(crate) get: GetFn,
+    pub(crate) get_data: Erased,
+    pub(crate) set: Option<(SetFn, Erased)>,
+    /// `Class.name`, for messages.
+    pub(crate) qualname: String,
+    pub(crate) name: CString,
+    pub(crate) doc: Option<CString>,
+    /// The descriptor table entry (`closure` points at this record).
+    pub(crate) def: ffi::PyGetSetDef,
+}
+
+impl PropRecord {
+    pub(crate) fn new(qualname: String, name: &str, doc: Option<&str>, get: GetFn, get_data: Erased, set: Option<(SetFn, Erased)>) -> PyResult<Box<PropRecord>> {
+        let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
+        let doc = doc.map(CString::new).transpose().map_err(|_| PyErr::value_error("NUL in docstring"))?;
+        let mut rec = Box::new(PropRecord {
+            get,
+            get_data,
+            set,
+            qualname,
+            name: cname,
+            doc,
+            def: ffi::PyGetSetDef::default(),
+        });
+        let has_set = rec.set.is_some();
+        rec.def = ffi::PyGetSetDef {
+            name: rec.name.as_ptr(),
+            get: Some(prop_get),
+            set: if has_set { Some(prop_set) } else { None },
+            doc: rec.doc.as_ref().map_or(std::ptr::null(), |d| d.as_ptr()),
+            closure: &*rec as *const PropRecord as *mut c_void,
+        };
+        Ok(rec)
+    }
+}
+
+unsafe extern "C" fn prop_get(obj: *mut ffi::PyObject, closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: `closure` is the PropRecord owned by the class's record,
+    // which outlives its descriptors.
+    guard_obj(|| unsafe {
+        let rec = &*(closure as *const PropRecord);
+        (rec.get)(rec.get_data.data, obj).map(Object::into_ptr)
+    })
+}
+
+unsafe extern "C" fn prop_set(obj: *mut ffi::PyObject, value: *mut ffi::PyObject, closure: *mut c_void) -> c_int {
+    // SAFETY: as for prop_get; `value` is NULL (delete) or a live object.
+    guard_int(|| unsafe {
+        let rec = &*(closure as *const PropRecord);
+        set_value(rec, obj, value)
+    })
+}
+
+unsafe fn set_value(rec: &PropRecord, obj: *mut ffi::PyObject, value: *mut ffi::PyObject) -> PyResult<()> {
+    match (&rec.set, value.is_null()) {
+        (_, true) => Err(PyErr::attribute_error(format!("{}: the attribute cannot be deleted", rec.qualname))),
+        (None, false) => Err(PyErr::attribute_error(format!("{}: the attribute is read-only", rec.qualname))),
+        (Some((set, _)), false) => set(rec, obj, Borrowed::from_ptr(value)),
+    }
+}
+
+/// Borrows the `T` inside `obj` for a getter or setter.
+unsafe fn borrow_for<T: PyClass>(obj: *mut ffi::PyObject, unique: bool) -> PyResult<(*mut u8, *mut i32)> {
+    match borrow(obj, T::type_slot().type_ptr(), unique) {
+        Ok(b) => Ok(b),
+        Err(Fail::Error(e)) => Err(e),
+        Err(Fail::Mismatch) => Err(PyErr::type_error(format!(
+            "expected an instance of {}, got {}",
+            type_name_of(crate::core::class::cast::push_type_name::<T>),
+            Borrowed::from_ptr(obj).type_name()
+        ))),
+    }
+}
+
+/// Releases a borrow taken by `borrow_for`, even on unwinding.
+struct Release(*mut i32, bool);
+impl Drop for Release {
+    fn drop(&mut self) {
+        // SAFETY: the cell of a live instance on which we hold the borrow.
+        unsafe {
+            if self.1 {
+                *self.0 = 0
+            } else {
+                *self.0 -= 1
+            }
+        }
+    }
+}
+
+/// Getter of an instance property: `get(&T) -> R`.
+pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(data: *const (), obj: *mut ffi::PyObject) -> PyResult<Object> {
+    let g = &*(data as *const G);
+    let (ptr, cell) = borrow_for::<T>(obj, false)?;
+    let _release = Release(cell, false);
+    let r = g(&*(ptr as *const T));
+    let ctx = ReturnCtx { parent: obj, ..ReturnCtx::default() };
+    r.into_py(&ctx)
+}
+
+/// Setter of an instance property: `set(&mut T, V)`.
+pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(rec: &PropRecord, obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()> {
+    let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
+    let v = convert::<V>(rec, value)?;
+    let (ptr, cell) = borrow_for::<T>(obj, true)?;
+    let _release = Release(cell, true);
+    s(&mut *(ptr as *mut T), v);
+    Ok(())
+}
+
+/// Getter of a static property: `get() -> R`.
+pub(crate) unsafe fn static_get_impl<R: IntoPy, G: Fn() -> R>(data: *const (), _obj: *mut ffi::PyObject) -> PyResult<Object> {
+    let g = &*(data as *const G);
+    g().into_py(&ReturnCtx::default())
+}
+
+/// Setter of a static property: `set(V)`.
+pub(crate) unsafe fn static_set_impl<V: FromPy, S: Fn(V)>(rec: &PropRecord, _obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()> {
+    let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
+    s(convert::<V>(rec, value)?);
+    Ok(())
+}
+
+fn convert<V: FromPy>(rec: &PropRecord, value: Borrowed<'_>) -> PyResult<V> {
+    if value.is_none() && !V::ACCEPTS_NONE {
+        return Err(type_mismatch::<V>(rec, value));
+    }
+    V::from_py(value, false).or_else(|| V::from_py(value, true)).ok_or_else(|| type_mismatch::<V>(rec, value))
+}
+
+#[cold]
+fn type_mismatch<V: FromPy>(rec: &PropRecord, value: Borrowed<'_>) -> PyErr {
+    // A caster may have left an error behind while probing.
+    drop(PyErr::take());
+    PyErr::type_error(format!(
+        "{}: expected a value of type {}, got {}",
+        rec.qualname,
+        type_name_of(V::type_name),
+        value.type_name()
+    ))
+}
+
+// --- static properties -------------------------------------------------------
+
+/// The layout of a static property object.
+#[repr(C)]
+struct StaticProp {
+    ob_base: ffi::PyObject,
+    rec: *mut PropRecord,
+}
+
+static STATIC_PROP_TYPE: GilCell<Object> = GilCell::new();
+
+unsafe extern "C" fn sp_dealloc(o: *mut ffi::PyObject) {
+    // SAFETY: `o` is a dying StaticProp owning its record (freed once).
+    unsafe {
+        let tp = ffi::Py_TYPE(o);
+        let rec = (*(o as *mut StaticProp)).rec;
+        if !rec.is_null() {
+            drop(Box::from_raw(rec));
+        }
+        let free = (*tp).tp_free.expect("heap types have tp_free");
+        free(o as *mut c_void);
+        ffi::Py_DECREF(tp as *mut ffi::PyObject);
+    }
+}
+
+unsafe extern "C" fn sp_descr_get(o: *mut ffi::PyObject, _obj: *mut ffi::PyObject, _tp: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: `o` is a StaticProp with a live record.
+    guard_obj(|| unsafe {
+        let rec = &*(*(o as *mut StaticProp)).rec;
+        (rec.get)(rec.get_data.data, std::ptr::null_mut()).map(Object::into_ptr)
+    })
+}
+
+unsafe extern "C" fn sp_descr_set(o: *mut ffi::PyObject, _obj: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+    // SAFETY: `o` is a StaticProp with a live record.
+    unsafe { static_property_set(o, value) }
+}
+
+unsafe extern "C" fn sp_doc(o: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: getters of this type only receive StaticProps.
+    guard_obj(|| unsafe {
+        let rec = &*(*(o as *mut StaticProp)).rec;
+        match &rec.doc {
+            Some(d) => Object::str(d.to_str().unwrap_or("")).map(Object::into_ptr),
+            None => Ok(Object::none().into_ptr()),
+        }
+    })
+}
+
+/// Calls the setter of static property `prop` (from the metaclass or an
+/// instance assignment).
+///
+/// # Safety
+/// `prop` is a static property object; `value` is NULL or a live object.
+pub(crate) unsafe fn static_property_set(prop: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+    guard_int(|| unsafe {
+        let rec = &*(*(prop as *mut StaticProp)).rec;
+        set_value(rec, std::ptr::null_mut(), value)
+    })
+}
+
+/// Whether `obj` is a static property object.
+pub(crate) fn is_static_property(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: reading the type pointer of a live object.
+    STATIC_PROP_TYPE.get().is_some_and(|t| unsafe { ffi::Py_TYPE(obj) as *mut ffi::PyObject == t.as_ptr() })
+}
+
+fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
+    let t = STATIC_PROP_TYPE.get_or_try_init(|| {
+        // The tables must outlive the type: leaked once per process.
+        let gs: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([getset(c"__doc__", sp_doc), ffi::PyGetSetDef::default()]));
+        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+            slot(ffi::Py_tp_dealloc, sp_dealloc as *mut c_void),
+            slot(ffi::Py_tp_descr_get, sp_descr_get as *mut c_void),
+            slot(ffi::Py_tp_descr_set, sp_descr_set as *mut c_void),
+            slot(ffi::Py_tp_getset, gs.as_mut_ptr() as *mut c_void),
+            slot(0, std::ptr::null_mut()),
+        ]));
+        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+            name: c"ndbind.nb_static_property".as_ptr(),
+            basicsize: std::mem::size_of::<StaticProp>() as c_int,
+            itemsize: 0,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+            slots: slots.as_mut_ptr(),
+        }));
+        // SAFETY: the spec and its tables are 'static and well formed.
+        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+    })?;
+    Ok(t.as_ptr() as *mut ffi::PyTypeObject)
+}
+
+/// A new static property object owning `rec`.
+pub(crate) fn new_static_property(rec: Box<PropRecord>) -> PyResult<Object> {
+    let tp = static_prop_type()?;
+    // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
+    // the record pointer is written before the object is exposed.
+    unsafe {
+        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let obj = Object::from_owned_or_err(alloc(tp, 0))?;
+        (*(obj.as_ptr() as *mut StaticProp)).rec = Box::into_raw(rec);
+        Ok(obj)
+    }
+}

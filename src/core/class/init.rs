@@ -1,0 +1,163 @@
+//! Constructors: a Rust callable returning `T` (or `Result<T, E>`) becomes
+//! the overload of `__init__(self, ...)` that moves the value into the
+//! uninitialised instance `self` and marks it ready.
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{type_name_of, ArgCaster, Param, ReturnCtx};
+use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
+use crate::core::class::record::record_of;
+use crate::core::class::PyClass;
+use crate::core::error::{PyErr, PyResult};
+use crate::core::func::bind::{finish, load_failed, spans_ok};
+use crate::core::func::FuncParts;
+use crate::core::object::{Borrowed, Object};
+
+/// What a constructor returns: `T` itself or a `Result` of it.
+pub trait InitReturn<T> {
+    /// The value, or the error to raise.
+    fn into_value(self) -> PyResult<T>;
+}
+
+impl<T: PyClass> InitReturn<T> for T {
+    #[inline]
+    fn into_value(self) -> PyResult<T> {
+        Ok(self)
+    }
+}
+
+impl<T: PyClass, E: Into<PyErr>> InitReturn<T> for Result<T, E> {
+    #[inline]
+    fn into_value(self) -> PyResult<T> {
+        self.map_err(Into::into)
+    }
+}
+
+/// A Rust callable usable as a constructor of class `T` (0 to 12
+/// parameters, which may borrow from their arguments). `M` is an inference
+/// marker.
+pub trait IntoInit<T, M>: 'static {
+    /// The record parts of the `__init__` overload (`self` first).
+    fn into_parts(self) -> FuncParts;
+}
+
+/// The `self` of `__init__`: an instance of exactly `T`'s storage (`T`'s
+/// class or a Python subclass of it) that is not constructed yet.
+///
+/// # Safety
+/// `obj` is a live object; the GIL is held.
+#[inline]
+pub(crate) unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHeader> {
+    let tp = T::type_slot().type_ptr();
+    let h = obj as *mut InstHeader;
+    let ok_type = ffi::Py_TYPE(obj) == tp || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null());
+    if !ok_type {
+        return None;
+    }
+    if (*h).flags & (READY | INLINE) != INLINE || *(*h).borrow != 0 {
+        init_twice::<T>();
+        return None;
+    }
+    Some(h)
+}
+
+#[cold]
+fn init_twice<T: PyClass>() {
+    PyErr::type_error(format!(
+        "{}.__init__(): the instance is already initialised",
+        type_name_of(crate::core::class::cast::push_type_name::<T>)
+    ))
+    .restore()
+}
+
+/// Writes the constructed value and marks the instance ready.
+///
+/// # Safety
+/// `h` came from [`init_target`] for the same `T` during this call.
+#[inline]
+pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<T>) -> PyResult<Object> {
+    let v = r?;
+    // The constructor may have run Python code that initialised `self`.
+    if (*h).flags & READY != 0 {
+        drop(v);
+        init_twice::<T>();
+        return Err(PyErr::fetch());
+    }
+    std::ptr::write((*h).value as *mut T, v);
+    (*h).flags |= READY | DESTRUCT;
+    Ok(Object::none())
+}
+
+macro_rules! impl_into_init {
+    ($n:expr; $($P:ident $h:ident $i:tt),*) => {
+        impl<T, F, R, $($P,)*> IntoInit<T, (R, $($P,)*)> for F
+        where
+            T: PyClass,
+            F: Fn($($P),*) -> R + 'static,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            R: InitReturn<T>,
+            $($P: Param,)*
+        {
+            fn into_parts(self) -> FuncParts {
+                #[allow(unused_variables, unused_unsafe)]
+                unsafe fn call<T, F, R, $($P,)*>(
+                    data: *const (),
+                    args: *const *mut ffi::PyObject,
+                    convert: u64,
+                    _ctx: &ReturnCtx,
+                ) -> *mut ffi::PyObject
+                where
+                    T: PyClass,
+                    F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+                    R: InitReturn<T>,
+                    $($P: Param,)*
+                {
+                    // SAFETY: `data` is the boxed `F` of this record; the
+                    // dispatcher passes exactly 1 + n valid arguments.
+                    let f = unsafe { &*(data as *const F) };
+                    let Some(target) = (unsafe { init_target::<T>(*args) }) else {
+                        return load_failed();
+                    };
+                    $(
+                        let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
+                        let obj = unsafe { Borrowed::from_ptr(*args.add($i + 1)) };
+                        if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << ($i + 1)) != 0) {
+                            return load_failed();
+                        }
+                    )*
+                    if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
+                        return std::ptr::null_mut();
+                    }
+                    $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
+                    let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*).into_value();
+                    // SAFETY: `target` was checked for this T above.
+                    finish(unsafe { init_write::<T>(target, r) })
+                }
+
+                fn sig<T: PyClass, $($P: Param,)*>(out: &mut Vec<String>) {
+                    out.push(type_name_of(crate::core::class::cast::push_type_name::<T>));
+                    $( out.push(type_name_of(<$P::Caster as ArgCaster>::type_name)); )*
+                    out.push("None".to_owned());
+                }
+
+                let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << ($i + 1)) )*;
+                let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << ($i + 1)) )*;
+                FuncParts::new(self, call::<T, F, R, $($P,)*>, $n + 1, sig::<T, $($P,)*>, accepts_none, convert)
+            }
+        }
+    };
+}
+
+impl_into_init!(0;);
+impl_into_init!(1; A0 h0 0);
+impl_into_init!(2; A0 h0 0, A1 h1 1);
+impl_into_init!(3; A0 h0 0, A1 h1 1, A2 h2 2);
+impl_into_init!(4; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3);
+impl_into_init!(5; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4);
+impl_into_init!(6; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5);
+impl_into_init!(7; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6);
+impl_into_init!(8; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7);
+impl_into_init!(9; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8);
+impl_into_init!(10; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9);
+impl_into_init!(11; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10);
+impl_into_init!(12; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11);

@@ -1,0 +1,253 @@
+//! Instances of bound classes: the object layout, allocation, deallocation
+//! and the construction fast path (`tp_vectorcall` of the type).
+//!
+//! ```text
+//! PyObject header | value ptr | borrow ptr | own borrow | flags | parent | value (inline) [| __dict__ | weaklist]
+//! ```
+//!
+//! The value normally lives inline, right after the header (no extra heap
+//! allocation); `value` then points at it. An instance that references a
+//! value owned elsewhere (a field of another instance, a boxed value whose
+//! ownership passed to Python) points there instead. `borrow` points at
+//! the cell that guards the value: the instance's own, or for a reference
+//! into another instance, the root owner's, so a `&mut` to the parent and a
+//! reference to its field can never be live at once.
+
+use std::ffi::c_int;
+
+use pyo3_ffi as ffi;
+
+use crate::core::class::meta::guard_obj;
+use crate::core::class::record::{record_of, TypeRecord};
+use crate::core::error::{PyErr, PyResult};
+
+/// The value is fully constructed.
+pub(crate) const READY: u32 = 1;
+/// The value is dropped when the instance dies.
+pub(crate) const DESTRUCT: u32 = 2;
+/// The value lives inline in the instance.
+pub(crate) const INLINE: u32 = 4;
+/// The value is a `Box` allocation owned by the instance (freed on death).
+pub(crate) const OWNED_BOX: u32 = 8;
+/// The instance is in the identity map of references.
+pub(crate) const IN_ID_MAP: u32 = 16;
+
+/// The header every instance starts with.
+#[repr(C)]
+pub(crate) struct InstHeader {
+    pub(crate) ob_base: ffi::PyObject,
+    /// Where the value lives (inline or elsewhere).
+    pub(crate) value: *mut u8,
+    /// The borrow cell guarding the value: 0 free, n > 0 shared, -1 unique.
+    pub(crate) borrow: *mut i32,
+    pub(crate) own_borrow: i32,
+    pub(crate) flags: u32,
+    /// The instance that owns the referenced value (a strong reference),
+    /// or NULL.
+    pub(crate) parent: *mut ffi::PyObject,
+}
+
+/// Size of the header, before the inline value.
+pub(crate) const HEADER: usize = std::mem::size_of::<InstHeader>();
+
+/// Offset of an inline value of alignment `align`.
+pub(crate) const fn value_offset(align: usize) -> usize {
+    (HEADER + align - 1) / align * align
+}
+
+/// Allocates an instance of `tp` (whose record is `rec`): zeroed, not
+/// ready, value storage inline.
+///
+/// # Safety
+/// `tp` is a bound class or a Python subclass of one, `rec` its record.
+#[inline]
+pub(crate) unsafe fn alloc(tp: *mut ffi::PyTypeObject, rec: &TypeRecord) -> PyResult<*mut ffi::PyObject> {
+    let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+    let obj = alloc(tp, 0);
+    if obj.is_null() {
+        return Err(PyErr::fetch());
+    }
+    let h = obj as *mut InstHeader;
+    (*h).value = (obj as *mut u8).add(rec.value_offset);
+    (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
+    (*h).flags = INLINE;
+    rec.live.set(rec.live.get() + 1);
+    crate::core::leak_report::inst_created();
+    Ok(obj)
+}
+
+/// `tp_new` of bound classes: an uninitialised (not ready) instance;
+/// `__init__` constructs the value.
+pub(crate) unsafe extern "C" fn inst_new(
+    tp: *mut ffi::PyTypeObject,
+    _args: *mut ffi::PyObject,
+    _kw: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    guard_obj(|| {
+        // SAFETY: tp_new of a bound class receives that class or a subclass.
+        unsafe {
+            let rec = record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
+            alloc(tp, rec)
+        }
+    })
+}
+
+/// `tp_dealloc` of bound classes (also reached from `subtype_dealloc` of
+/// Python subclasses, which clears their own slots first).
+pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: `obj` is a dying instance of a bound class; every owned part
+    // (value, box, dict, parent reference) is released exactly once.
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        let rec = record_of(tp).expect("ndbind: instance of a type without a record");
+        if ffi::PyType_IS_GC(tp) != 0 {
+            ffi::PyObject_GC_UnTrack(obj as *mut std::ffi::c_void);
+        }
+        if rec.weaklist_offset != 0 {
+            let wl = (obj as *mut u8).offset(rec.weaklist_offset) as *mut *mut ffi::PyObject;
+            if !(*wl).is_null() {
+                ffi::PyObject_ClearWeakRefs(obj);
+            }
+        }
+        if rec.dict_offset != 0 {
+            let d = (obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject;
+            let old = std::mem::replace(&mut *d, std::ptr::null_mut());
+            if !old.is_null() {
+                ffi::Py_DECREF(old);
+            }
+        }
+        let h = obj as *mut InstHeader;
+        let flags = (*h).flags;
+        // A panicking Drop must not unwind into CPython.
+        if flags & DESTRUCT != 0 {
+            if let Some(drop) = rec.drop {
+                let value = (*h).value;
+                if std::panic::catch_unwind(|| drop(value)).is_err() {
+                    eprintln!("ndbind: a Drop of {} panicked during deallocation", rec.name());
+                }
+            }
+        }
+        if flags & OWNED_BOX != 0 && rec.size != 0 {
+            let layout = std::alloc::Layout::from_size_align_unchecked(rec.size, rec.align);
+            std::alloc::dealloc((*h).value, layout);
+        }
+        if flags & IN_ID_MAP != 0 {
+            crate::core::class::lowlevel::id_map_remove((*h).value, tp_of_record(rec), obj);
+        }
+        let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
+        rec.live.set(rec.live.get() - 1);
+        crate::core::leak_report::inst_freed();
+        let free = (*tp).tp_free.expect("heap types have tp_free");
+        free(obj as *mut std::ffi::c_void);
+        ffi::Py_DECREF(tp as *mut ffi::PyObject);
+        if !parent.is_null() {
+            ffi::Py_DECREF(parent);
+        }
+    }
+}
+
+#[inline]
+fn tp_of_record(rec: &TypeRecord) -> *mut ffi::PyTypeObject {
+    rec.type_ptr
+}
+
+/// `tp_traverse` of classes with a `__dict__` (GC-enabled).
+pub(crate) unsafe extern "C" fn inst_traverse(obj: *mut ffi::PyObject, visit: ffi::visitproc, arg: *mut std::ffi::c_void) -> c_int {
+    // SAFETY: `obj` is a live instance of a bound class.
+    unsafe {
+        let tp = ffi::Py_TYPE(obj);
+        if let Some(rec) = record_of(tp) {
+            if rec.dict_offset != 0 {
+                let d = *((obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject);
+                if !d.is_null() {
+                    let rc = visit(d, arg);
+                    if rc != 0 {
+                        return rc;
+                    }
+                }
+            }
+        }
+        let parent = (*(obj as *mut InstHeader)).parent;
+        if !parent.is_null() {
+            let rc = visit(parent, arg);
+            if rc != 0 {
+                return rc;
+            }
+        }
+        // Instances of heap types own a reference to their type.
+        visit(tp as *mut ffi::PyObject, arg)
+    }
+}
+
+/// `tp_clear` of classes with a `__dict__`: breaks cycles through it.
+pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
+    // SAFETY: `obj` is a live instance of a bound class.
+    unsafe {
+        if let Some(rec) = record_of(ffi::Py_TYPE(obj)) {
+            if rec.dict_offset != 0 {
+                let d = (obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject;
+                let old = std::mem::replace(&mut *d, std::ptr::null_mut());
+                if !old.is_null() {
+                    ffi::Py_DECREF(old);
+                }
+            }
+        }
+        0
+    }
+}
+
+/// Arguments prepended with `self` are arranged on the stack up to this count.
+const STACK_ARGS: usize = 16;
+
+/// `tp_vectorcall` of a bound class: `Point(1.0, 2.0)` allocates the
+/// instance and calls `__init__` with it prepended, without the argument
+/// tuple and dict of `type.__call__`.
+pub(crate) unsafe extern "C" fn class_vectorcall(
+    callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargsf: usize,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    guard_obj(|| {
+        // SAFETY: installed only on bound class types (never inherited);
+        // CPython passes nargs + len(kwnames) valid arguments. A writable
+        // slot before `args` is used only when the caller says so
+        // (PY_VECTORCALL_ARGUMENTS_OFFSET) and restored right after.
+        unsafe {
+            let tp = callable as *mut ffi::PyTypeObject;
+            let rec = record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
+            let init = rec.init.get();
+            if init.is_null() {
+                return Err(PyErr::type_error(format!("{}: no constructor defined!", rec.name())));
+            }
+            let obj = alloc(tp, rec)?;
+            let nargs = ffi::PyVectorcall_NARGS(nargsf) as usize;
+            let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+            let total = nargs + nkw;
+            let res = if nargsf & ffi::PY_VECTORCALL_ARGUMENTS_OFFSET != 0 {
+                let slot = args.sub(1) as *mut *mut ffi::PyObject;
+                let saved = *slot;
+                *slot = obj;
+                let r = ffi::PyObject_Vectorcall(init, slot, nargs + 1, kwnames);
+                *slot = saved;
+                r
+            } else if total < STACK_ARGS {
+                let mut buf = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
+                buf[0] = obj;
+                std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), total);
+                ffi::PyObject_Vectorcall(init, buf.as_ptr(), nargs + 1, kwnames)
+            } else {
+                let mut buf = Vec::with_capacity(total + 1);
+                buf.push(obj);
+                buf.extend_from_slice(std::slice::from_raw_parts(args, total));
+                ffi::PyObject_Vectorcall(init, buf.as_ptr(), nargs + 1, kwnames)
+            };
+            if res.is_null() {
+                ffi::Py_DECREF(obj);
+                return Err(PyErr::fetch());
+            }
+            ffi::Py_DECREF(res);
+            Ok(obj)
+        }
+    })
+}

@@ -1,0 +1,498 @@
+//! The low-level instance interface (nanobind's `inst_*` / `type_*`,
+//! seed 003): allocate an instance, construct its value in place, mark it
+//! ready, copy, move, replace and destruct values, query types.
+//!
+//! Unlike nanobind's, these functions check their arguments (a cheap type
+//! test) and return `TypeError` rather than corrupting memory; the few that
+//! cannot be checked are `unsafe fn`. A value is never touched while a
+//! bound function holds a borrow of it (`RuntimeError`).
+//!
+//! ```ignore
+//! let t = ndbind::type_of::<Pod>().unwrap();
+//! let o = inst_alloc(t)?;              // not ready
+//! inst_zero(o.borrow())?;              // zeroed and ready (Zeroable types)
+//! inst_destruct(o.borrow())?;          // not ready again
+//! inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?; // "placement new" + mark ready
+//! ```
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pyo3_ffi as ffi;
+
+use crate::core::class::cast::not_bound;
+use crate::core::class::inst::{self, InstHeader, DESTRUCT, INLINE, IN_ID_MAP, OWNED_BOX, READY};
+use crate::core::class::record::{record_of, TypeRecord};
+use crate::core::class::{meta, PyClass};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+
+/// The Python type bound to `T` (nanobind's `nb::type<T>()`).
+pub fn type_of<T: PyClass>() -> Option<Borrowed<'static>> {
+    T::type_slot().get()
+}
+
+/// Whether `t` is a type made by ndbind (a bound class or a Python
+/// subclass of one).
+pub fn type_check(t: Borrowed<'_>) -> bool {
+    // SAFETY: the type test comes first; `t` is a live object.
+    unsafe { ffi::PyType_Check(t.as_ptr()) != 0 && meta::is_meta_instance(t.as_ptr() as *mut ffi::PyTypeObject) }
+}
+
+/// Whether `o` is an instance of a type made by ndbind.
+pub fn inst_check(o: Borrowed<'_>) -> bool {
+    // SAFETY: reading the type of a live object.
+    unsafe { meta::is_meta_instance(ffi::Py_TYPE(o.as_ptr())) }
+}
+
+/// `module.QualName` of any type (`int` for builtins).
+pub fn type_name(t: Borrowed<'_>) -> PyResult<String> {
+    let q = t.getattr(c"__qualname__")?.borrow().str()?;
+    let m = t.getattr(c"__module__").ok().and_then(|m| m.borrow().str().ok());
+    Ok(match m {
+        Some(m) if m != "builtins" => format!("{m}.{q}"),
+        _ => q,
+    })
+}
+
+/// [`type_name`] of the type of `o`.
+pub fn inst_name(o: Borrowed<'_>) -> PyResult<String> {
+    // SAFETY: the type of a live object is alive while the object is.
+    type_name(unsafe { Borrowed::from_ptr(ffi::Py_TYPE(o.as_ptr()) as *mut ffi::PyObject) })
+}
+
+fn type_record<'a>(t: Borrowed<'a>) -> PyResult<&'a TypeRecord> {
+    if !type_check(t) {
+        return Err(PyErr::type_error(format!("expected a type bound by ndbind, got {}", t.repr().unwrap_or_default())));
+    }
+    // SAFETY: checked to be an instance of the metaclass; the record
+    // lives as long as the type, which `t` keeps alive.
+    unsafe { record_of(t.as_ptr() as *mut ffi::PyTypeObject) }.ok_or_else(|| PyErr::type_error("ndbind: type without a record"))
+}
+
+/// Size of the Rust value of a bound type.
+pub fn type_size(t: Borrowed<'_>) -> PyResult<usize> {
+    Ok(type_record(t)?.size)
+}
+
+/// Alignment of the Rust value of a bound type.
+pub fn type_align(t: Borrowed<'_>) -> PyResult<usize> {
+    Ok(type_record(t)?.align)
+}
+
+/// The `TypeId` of the Rust type behind a bound type.
+pub fn type_info(t: Borrowed<'_>) -> PyResult<TypeId> {
+    Ok(type_record(t)?.type_id)
+}
+
+/// A copy of the supplement of a type declared with `supplement::<S>()`.
+pub fn type_supplement<S: Copy + 'static>(t: Borrowed<'_>) -> PyResult<S> {
+    let p = supplement_ptr::<S>(t)?;
+    // SAFETY: the storage is zero-initialised (S is Zeroable) or holds an S
+    // written by `set_type_supplement`; it is 16-aligned and large enough.
+    Ok(unsafe { *(p as *const S) })
+}
+
+/// Stores `value` in the supplement of a type declared with `supplement::<S>()`.
+pub fn set_type_supplement<S: Copy + 'static>(t: Borrowed<'_>, value: S) -> PyResult<()> {
+    let p = supplement_ptr::<S>(t)?;
+    // SAFETY: as above; S is Copy, so overwriting drops nothing. The GIL
+    // serialises access to the supplement.
+    unsafe { *(p as *mut S) = value };
+    Ok(())
+}
+
+fn supplement_ptr<S: 'static>(t: Borrowed<'_>) -> PyResult<*mut u8> {
+    match &type_record(t)?.supplement {
+        Some((id, data)) if *id == TypeId::of::<S>() => Ok(data.as_ptr() as *mut u8),
+        Some(_) => Err(PyErr::type_error("ndbind: the type supplement has a different Rust type")),
+        None => Err(PyErr::type_error("ndbind: the type has no supplement")),
+    }
+}
+
+/// The record and header of an ndbind instance, or `TypeError`.
+fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
+    // SAFETY: the record lives as long as the type, which `o` keeps alive.
+    match unsafe { record_of(ffi::Py_TYPE(o.as_ptr())) } {
+        Some(rec) => Ok((rec, o.as_ptr() as *mut InstHeader)),
+        None => Err(PyErr::type_error(format!("expected an instance of a type bound by ndbind, got {}", o.type_name()))),
+    }
+}
+
+/// The flags of a freshly constructed value: ready, and destructed on
+/// death when the instance owns the value.
+fn constructed(flags: u32) -> u32 {
+    if flags & (INLINE | OWNED_BOX) != 0 {
+        flags | READY | DESTRUCT
+    } else {
+        (flags | READY) & !DESTRUCT
+    }
+}
+
+/// A unique borrow of an instance's value for the duration of an
+/// operation; fails with `RuntimeError` if a bound function holds one.
+struct Unique(*mut i32);
+
+impl Unique {
+    fn take(h: *mut InstHeader, what: &str) -> PyResult<Unique> {
+        // SAFETY: `h` is a live instance; its borrow cell is valid.
+        unsafe {
+            let cell = (*h).borrow;
+            if *cell != 0 {
+                return Err(PyErr::runtime_error(format!("{what}: the instance is borrowed by a running function")));
+            }
+            *cell = -1;
+            Ok(Unique(cell))
+        }
+    }
+}
+
+impl Drop for Unique {
+    fn drop(&mut self) {
+        // SAFETY: we set the live cell to -1 in `take`.
+        unsafe { *self.0 = 0 }
+    }
+}
+
+/// A new, uninitialised (not ready) instance of bound type `t`.
+pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
+    let rec = type_record(t)?;
+    // SAFETY: `t` is a bound type (or subclass) whose record is `rec`.
+    unsafe { Ok(Object::from_owned(inst::alloc(t.as_ptr() as *mut ffi::PyTypeObject, rec)?).expect("non-NULL")) }
+}
+
+/// Pointer to the `T` inside `o` (ready or not): `T`'s class, a subclass,
+/// or a Rust class deriving from `T`.
+pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
+    let (rec, h) = parts(o)?;
+    let off = rec.offset_of(T::type_slot().type_ptr()).ok_or_else(|| {
+        PyErr::type_error(format!("{} is not an instance of {}", o.type_name(), std::any::type_name::<T>()))
+    })?;
+    // SAFETY: `h` is a live instance; the offset stays inside its value.
+    Ok(unsafe { (*h).value.add(off) as *mut T })
+}
+
+/// Whether the value of `o` is constructed.
+pub fn inst_ready(o: Borrowed<'_>) -> PyResult<bool> {
+    Ok(inst_state(o)?.0)
+}
+
+/// `(ready, destruct)` of `o`.
+pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
+    let (_, h) = parts(o)?;
+    // SAFETY: `h` is a live instance.
+    let f = unsafe { (*h).flags };
+    Ok((f & READY != 0, f & DESTRUCT != 0))
+}
+
+/// Drops the value of `h` if it is constructed and alive.
+unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
+    let f = (*h).flags;
+    if f & READY != 0 && (f & DESTRUCT != 0 || f & (INLINE | OWNED_BOX) == 0) {
+        (*h).flags &= !(READY | DESTRUCT);
+        if let Some(d) = rec.drop {
+            d((*h).value);
+        }
+    }
+}
+
+/// Zero-initialises the value of `o` and marks it ready (types declared
+/// `zeroable`); a constructed value is dropped first.
+pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
+    let (rec, h) = parts(o)?;
+    if !rec.zeroable {
+        return Err(PyErr::type_error(format!("inst_zero(): {} is not declared zeroable", rec.name())));
+    }
+    let _u = Unique::take(h, "inst_zero()")?;
+    // SAFETY: unique access; all-zero bytes are a valid value (Zeroable).
+    unsafe {
+        drop_value(rec, h);
+        std::ptr::write_bytes((*h).value, 0, rec.size);
+        (*h).flags = constructed((*h).flags);
+    }
+    Ok(())
+}
+
+/// Marks `o` ready. Only for trivial types (zeroable, no drop glue), whose
+/// storage always holds a valid value; see [`inst_mark_ready_unchecked`].
+pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
+    let (rec, h) = parts(o)?;
+    if !rec.trivial {
+        return Err(PyErr::type_error(format!(
+            "inst_mark_ready(): {} is not a trivial (zeroable, drop-free) type; construct it with inst_init()",
+            rec.name()
+        )));
+    }
+    // SAFETY: every byte pattern the storage of a trivial type holds is valid.
+    unsafe { (*h).flags = constructed((*h).flags) };
+    Ok(())
+}
+
+/// Marks `o` ready without checking.
+///
+/// # Safety
+/// The storage of `o` (see [`inst_ptr`]) holds a valid, constructed value.
+pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
+    let (_, h) = parts(o)?;
+    (*h).flags = constructed((*h).flags);
+    Ok(())
+}
+
+/// Constructs `value` in place inside the uninitialised instance `o` of
+/// `T`'s class (Rust's "placement new") and marks it ready.
+pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
+    let (rec, h) = parts(o)?;
+    if rec.type_ptr != T::type_slot().type_ptr() {
+        return Err(PyErr::type_error(format!(
+            "inst_init(): {} stores a {}, not a {}",
+            rec.name(),
+            rec.rust_name,
+            std::any::type_name::<T>()
+        )));
+    }
+    let _u = Unique::take(h, "inst_init()")?;
+    // SAFETY: the storage belongs to a T-typed instance and is not ready.
+    unsafe {
+        if (*h).flags & READY != 0 {
+            return Err(PyErr::type_error("inst_init(): the instance is already initialised"));
+        }
+        std::ptr::write((*h).value as *mut T, value);
+        (*h).flags = constructed((*h).flags);
+    }
+    Ok(())
+}
+
+/// Drops the value of `o` (if constructed and owned) and marks it not ready.
+pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
+    let (rec, h) = parts(o)?;
+    let _u = Unique::take(h, "inst_destruct()")?;
+    // SAFETY: unique access to a live instance.
+    unsafe {
+        let f = (*h).flags;
+        (*h).flags &= !(READY | DESTRUCT);
+        if f & READY != 0 && f & DESTRUCT != 0 {
+            if let Some(d) = rec.drop {
+                d((*h).value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets the ready and destruct flags. Raising them is only allowed for
+/// trivial types (see [`inst_set_state_unchecked`]).
+pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
+    let (rec, h) = parts(o)?;
+    // SAFETY: `h` is a live instance.
+    let f = unsafe { (*h).flags };
+    let raises = (ready && f & READY == 0) || (destruct && f & DESTRUCT == 0);
+    if raises && !rec.trivial {
+        return Err(PyErr::type_error(format!(
+            "inst_set_state(): {} is not a trivial type; raising its flags could double-drop or read an unconstructed value",
+            rec.name()
+        )));
+    }
+    // A running function's borrow must not see its value change state.
+    let _u = Unique::take(h, "inst_set_state()")?;
+    // SAFETY: lowering flags is always sound (at worst a value leaks);
+    // raising them is sound for trivial types.
+    unsafe { inst_set_state_unchecked(o, ready, destruct) }
+}
+
+/// Sets the ready and destruct flags without checking.
+///
+/// # Safety
+/// When `ready`, the storage holds a valid value; when `destruct`, the
+/// instance is the one that must drop it.
+pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
+    let (_, h) = parts(o)?;
+    let mut f = (*h).flags & !(READY | DESTRUCT);
+    if ready {
+        f |= READY;
+    }
+    if destruct {
+        f |= DESTRUCT;
+    }
+    (*h).flags = f;
+    Ok(())
+}
+
+/// Source and destination of a copy or move: same bound class, distinct values.
+fn pair<'a>(dst: Borrowed<'a>, src: Borrowed<'a>, what: &str) -> PyResult<(&'a TypeRecord, *mut InstHeader, *mut InstHeader)> {
+    let (rd, hd) = parts(dst)?;
+    let (rs, hs) = parts(src)?;
+    if !std::ptr::eq(rd, rs) {
+        return Err(PyErr::type_error(format!("{what}: the types differ ({} and {})", rd.name(), rs.name())));
+    }
+    // SAFETY: both are live instances.
+    unsafe {
+        if (*hs).flags & READY == 0 {
+            return Err(PyErr::type_error(format!("{what}: the source instance is not ready")));
+        }
+        if (*hd).value == (*hs).value {
+            return Err(PyErr::value_error(format!("{what}: source and destination are the same value")));
+        }
+    }
+    Ok((rd, hd, hs))
+}
+
+/// Takes the borrows of a copy: unique on `dst`, shared on `src` (unless
+/// both live in the same root object, which the unique borrow covers).
+fn copy_borrows(hd: *mut InstHeader, hs: *mut InstHeader, what: &str) -> PyResult<(Unique, Option<Shared>)> {
+    let u = Unique::take(hd, what)?;
+    // SAFETY: both are live instances.
+    let same = unsafe { (*hd).borrow == (*hs).borrow };
+    if same {
+        return Ok((u, None));
+    }
+    // SAFETY: as above.
+    unsafe {
+        let cell = (*hs).borrow;
+        if *cell < 0 {
+            return Err(PyErr::runtime_error(format!("{what}: the source instance is mutably borrowed")));
+        }
+        *cell += 1;
+        Ok((u, Some(Shared(cell))))
+    }
+}
+
+struct Shared(*mut i32);
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // SAFETY: we hold one shared count on this live cell.
+        unsafe { *self.0 -= 1 }
+    }
+}
+
+/// Copy-constructs the uninitialised `dst` from `src` (types declared
+/// `clone`) and marks it ready.
+pub fn inst_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
+    copy_impl(dst, src, false, "inst_copy()")
+}
+
+/// Destructs `dst` and copy-constructs it from `src`.
+pub fn inst_replace_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
+    copy_impl(dst, src, true, "inst_replace_copy()")
+}
+
+fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) -> PyResult<()> {
+    let (rec, hd, hs) = pair(dst, src, what)?;
+    let clone = rec.clone.ok_or_else(|| PyErr::type_error(format!("{what}: {} is not declared clone", rec.name())))?;
+    let _b = copy_borrows(hd, hs, what)?;
+    // SAFETY: unique access to dst, shared to src; distinct values of the
+    // same type; dst's old value is dropped before its storage is reused.
+    unsafe {
+        if !replace && (*hd).flags & READY != 0 {
+            return Err(PyErr::type_error(format!("{what}: the destination is already initialised")));
+        }
+        drop_value(rec, hd);
+        clone((*hs).value, (*hd).value);
+        (*hd).flags = constructed((*hd).flags);
+    }
+    Ok(())
+}
+
+/// Move-constructs the uninitialised `dst` from `src`: the value moves
+/// (bitwise, as every Rust move) and `src` becomes not ready.
+pub fn inst_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
+    move_impl(dst, src, false, "inst_move()")
+}
+
+/// Destructs `dst` and move-constructs it from `src`.
+pub fn inst_replace_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
+    move_impl(dst, src, true, "inst_replace_move()")
+}
+
+fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) -> PyResult<()> {
+    let (rec, hd, hs) = pair(dst, src, what)?;
+    // SAFETY: reading flags of live instances.
+    let src_owns = unsafe { (*hs).flags & (INLINE | OWNED_BOX) != 0 };
+    if !src_owns && !rec.trivial {
+        return Err(PyErr::type_error(format!(
+            "{what}: the source references a value owned by another object; it cannot be moved out"
+        )));
+    }
+    let _u = Unique::take(hd, what)?;
+    let _s = if unsafe { (*hd).borrow == (*hs).borrow } { None } else { Some(Unique::take(hs, what)?) };
+    // SAFETY: unique access to both distinct values; the source is marked
+    // moved-from (not ready, not destructed) right after the bitwise move.
+    unsafe {
+        if !replace && (*hd).flags & READY != 0 {
+            return Err(PyErr::type_error(format!("{what}: the destination is already initialised")));
+        }
+        drop_value(rec, hd);
+        std::ptr::copy_nonoverlapping((*hs).value, (*hd).value, rec.size);
+        if src_owns {
+            (*hs).flags &= !(READY | DESTRUCT);
+        }
+        (*hd).flags = constructed((*hd).flags);
+    }
+    Ok(())
+}
+
+/// A new instance owning `value` through its `Box` (no copy of the value:
+/// the instance points at the box, which it frees on death).
+pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    // SAFETY: `tp` is T's live bound type; the box becomes owned by the
+    // instance (freed with T's layout in inst_dealloc).
+    unsafe {
+        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+        let obj = inst::alloc(tp, rec)?;
+        let h = obj as *mut InstHeader;
+        (*h).value = Box::into_raw(value) as *mut u8;
+        (*h).flags = READY | DESTRUCT | OWNED_BOX;
+        Ok(Object::from_owned(obj).expect("non-NULL"))
+    }
+}
+
+/// The identity map of references: `(value address, type)` → instance.
+static ID_MAP: GilCell<RefCell<HashMap<(usize, usize), usize>>> = GilCell::new();
+
+pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mut ffi::PyObject) {
+    if let Some(m) = ID_MAP.get() {
+        let mut m = m.borrow_mut();
+        if m.get(&(value as usize, tp as usize)) == Some(&(obj as usize)) {
+            m.remove(&(value as usize, tp as usize));
+        }
+    }
+}
+
+/// An instance that references `*ptr` without owning it (state
+/// `(True, False)`). `parent`, if given, is kept alive as long as the
+/// result and shares its borrow cell with it. Referencing the same
+/// address twice gives the same object while it lives.
+///
+/// # Safety
+/// `ptr` points to a valid `T` that outlives the result: inside `parent`'s
+/// value (which the result keeps alive), or `'static`.
+pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_>>) -> PyResult<Object> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    let key = (ptr as usize, tp as usize);
+    let map = ID_MAP.get_or_init(Default::default);
+    if let Some(&o) = map.borrow().get(&key) {
+        return Ok(Object::from_borrowed(o as *mut ffi::PyObject));
+    }
+    let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+    let obj = inst::alloc(tp, rec)?;
+    let h = obj as *mut InstHeader;
+    (*h).value = ptr as *mut u8;
+    (*h).flags = READY | IN_ID_MAP;
+    if let Some(p) = parent {
+        ffi::Py_INCREF(p.as_ptr());
+        (*h).parent = p.as_ptr();
+        if inst_check(p) {
+            (*h).borrow = (*(p.as_ptr() as *mut InstHeader)).borrow;
+        }
+    }
+    map.borrow_mut().insert(key, obj as usize);
+    Ok(Object::from_owned(obj).expect("non-NULL"))
+}

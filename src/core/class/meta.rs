@@ -1,0 +1,224 @@
+//! The metaclass of bound classes, `ndbind.nb_type` (nanobind's `nb_type`):
+//! a subclass of `type` whose instances carry one extra pointer, the
+//! [`TypeRecord`] of the class. It also
+//! - frees the record when a bound type dies,
+//! - routes `Class.attr = value` to a static property's setter,
+//! - gives Python subclasses their base's record (`tp_init`),
+//! - makes type objects callable through vectorcall (construction).
+
+use std::ffi::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use pyo3_ffi as ffi;
+
+use crate::core::class::getset::static_property_set;
+use crate::core::class::record::{self, TypeRecord};
+use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
+use crate::core::func::func_type::slot;
+use crate::core::gil_cell::GilCell;
+use crate::core::object::Object;
+
+static META: GilCell<Object> = GilCell::new();
+/// The metaclass pointer, for a lock-free check on hot paths (NULL until
+/// the first class is bound).
+static META_PTR: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(std::ptr::null_mut());
+/// Offset of the record pointer in a type object: `type`'s basicsize.
+static RECORD_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether `tp` is an instance of the metaclass (a bound class or a Python
+/// subclass of one).
+///
+/// # Safety
+/// `tp` is a valid type object.
+#[inline]
+pub(crate) unsafe fn is_meta_instance(tp: *mut ffi::PyTypeObject) -> bool {
+    let meta = META_PTR.load(Ordering::Relaxed);
+    if meta.is_null() {
+        return false;
+    }
+    let mt = ffi::Py_TYPE(tp as *mut ffi::PyObject);
+    mt == meta || ffi::PyType_IsSubtype(mt, meta) != 0
+}
+
+/// The record pointer stored in a type object (NULL when not yet set).
+///
+/// # Safety
+/// `tp` is an instance of the metaclass.
+#[inline]
+pub(crate) unsafe fn record_ptr(tp: *mut ffi::PyTypeObject) -> *mut TypeRecord {
+    *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord)
+}
+
+/// Stores the record pointer of a type object.
+///
+/// # Safety
+/// `tp` is an instance of the metaclass.
+pub(crate) unsafe fn set_record_ptr(tp: *mut ffi::PyTypeObject, rec: *mut TypeRecord) {
+    *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord) = rec;
+}
+
+/// `tp_dealloc` of the metaclass: frees the record of a bound type after
+/// `type`'s own deallocation (descriptors in the type's dict point into it).
+unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
+    // SAFETY: `o` is a dying instance of the metaclass; the record pointer
+    // is read before `type`'s dealloc frees the memory, and an owned record
+    // (its type_ptr is this type) is freed exactly once, here.
+    unsafe {
+        let tp = o as *mut ffi::PyTypeObject;
+        let meta = ffi::Py_TYPE(o);
+        let rec = record_ptr(tp);
+        let owned = !rec.is_null() && (*rec).type_ptr == tp;
+        if owned {
+            if (*rec).slot.type_ptr() == tp {
+                (*rec).slot.set(std::ptr::null_mut());
+            }
+            record::unregister(rec);
+            crate::core::leak_report::type_freed();
+        }
+        let dealloc = ffi::PyType_Type.tp_dealloc.expect("type has tp_dealloc");
+        dealloc(o);
+        if owned {
+            drop(Box::from_raw(rec));
+        }
+        // Instances of a heap type own a reference to it; `type`'s dealloc
+        // does not release the metaclass.
+        ffi::Py_DECREF(meta as *mut ffi::PyObject);
+    }
+}
+
+/// `tp_setattro` of the metaclass: `Class.name = value` calls the setter of
+/// a static property `name`; `__init__` reassigned from Python turns off
+/// the construction fast path.
+unsafe extern "C" fn meta_setattro(o: *mut ffi::PyObject, name: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+    // SAFETY: CPython passes a valid type, a name and a value or NULL.
+    unsafe {
+        let tp = o as *mut ffi::PyTypeObject;
+        if let Some(prop) = lookup_static_property(tp, name) {
+            return static_property_set(prop, value);
+        }
+        let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
+        let rc = set(o, name, value);
+        if rc == 0 && ffi::PyUnicode_Check(name) != 0 {
+            let n = crate::core::object::Borrowed::from_ptr(name).to_str().unwrap_or("");
+            if n == "__init__" || n == "__new__" || n == "__call__" {
+                (*tp).tp_vectorcall = None;
+            }
+        }
+        rc
+    }
+}
+
+/// The static property named `name` in the dicts of `tp`'s bound classes.
+unsafe fn lookup_static_property(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+    let mro = (*tp).tp_mro;
+    if mro.is_null() {
+        return None;
+    }
+    let n = ffi::PyTuple_GET_SIZE(mro);
+    for i in 0..n {
+        let t = ffi::PyTuple_GET_ITEM(mro, i) as *mut ffi::PyTypeObject;
+        if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 || (*t).tp_dict.is_null() {
+            continue;
+        }
+        let v = ffi::PyDict_GetItemWithError((*t).tp_dict, name);
+        if v.is_null() {
+            ffi::PyErr_Clear();
+            continue;
+        }
+        return crate::core::class::getset::is_static_property(v).then_some(v);
+    }
+    None
+}
+
+/// `tp_init` of the metaclass, run when Python code subclasses a bound
+/// class: the subclass shares its nearest bound base's record.
+unsafe extern "C" fn meta_init(o: *mut ffi::PyObject, args: *mut ffi::PyObject, kw: *mut ffi::PyObject) -> c_int {
+    // SAFETY: `o` is a freshly created instance of the metaclass.
+    unsafe {
+        let init = ffi::PyType_Type.tp_init.expect("type has tp_init");
+        let rc = init(o, args, kw);
+        if rc != 0 {
+            return rc;
+        }
+        let tp = o as *mut ffi::PyTypeObject;
+        if record_ptr(tp).is_null() {
+            if let Some(rec) = record::record_of((*tp).tp_base) {
+                set_record_ptr(tp, rec as *const TypeRecord as *mut TypeRecord);
+            }
+        }
+        0
+    }
+}
+
+/// The metaclass, created on first use.
+pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
+    let t = META.get_or_try_init(|| {
+        // SAFETY: reading `type`'s static fields; the GIL is held.
+        let (basicsize, itemsize, call) = unsafe {
+            (ffi::PyType_Type.tp_basicsize, ffi::PyType_Type.tp_itemsize, ffi::PyType_Type.tp_call)
+        };
+        let ptr_size = std::mem::size_of::<*mut TypeRecord>() as ffi::Py_ssize_t;
+        // The tables must outlive the type: leaked once per process.
+        let members: &'static mut [ffi::PyMemberDef] = Box::leak(Box::new([
+            ffi::PyMemberDef {
+                name: c"__vectorcalloffset__".as_ptr(),
+                type_code: ffi::Py_T_PYSSIZET,
+                offset: std::mem::offset_of!(ffi::PyTypeObject, tp_vectorcall) as ffi::Py_ssize_t,
+                flags: ffi::Py_READONLY,
+                doc: std::ptr::null(),
+            },
+            ffi::PyMemberDef::default(),
+        ]));
+        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+            // Taking the address of the static `type` object needs no unsafe.
+            slot(ffi::Py_tp_base, std::ptr::addr_of_mut!(ffi::PyType_Type) as *mut c_void),
+            slot(ffi::Py_tp_dealloc, meta_dealloc as *mut c_void),
+            slot(ffi::Py_tp_setattro, meta_setattro as *mut c_void),
+            slot(ffi::Py_tp_init, meta_init as *mut c_void),
+            slot(ffi::Py_tp_call, call.map_or(std::ptr::null_mut(), |c| c as *mut c_void)),
+            slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
+            slot(0, std::ptr::null_mut()),
+        ]));
+        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+            name: c"ndbind.nb_type".as_ptr(),
+            basicsize: (basicsize + ptr_size) as c_int,
+            itemsize: itemsize as c_int,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL) as _,
+            slots: slots.as_mut_ptr(),
+        }));
+        // SAFETY: the spec and its tables are 'static and well formed.
+        let t = unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec))? };
+        RECORD_OFFSET.store(basicsize as usize, Ordering::Relaxed);
+        META_PTR.store(t.as_ptr() as *mut ffi::PyTypeObject, Ordering::Relaxed);
+        Ok::<Object, PyErr>(t)
+    })?;
+    Ok(t.as_ptr() as *mut ffi::PyTypeObject)
+}
+
+/// Runs `f` for an `extern "C"` entry point returning an object: errors
+/// and panics become a raised exception and NULL.
+#[inline]
+pub(crate) fn guard_obj(f: impl FnOnce() -> PyResult<*mut ffi::PyObject>) -> *mut ffi::PyObject {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => e.restore_null(),
+        Err(payload) => panic_to_pyerr(payload).restore_null(),
+    }
+}
+
+/// As [`guard_obj`] for entry points returning a status code (0 / -1).
+#[inline]
+pub(crate) fn guard_int(f: impl FnOnce() -> PyResult<()>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            e.restore();
+            -1
+        }
+        Err(payload) => {
+            panic_to_pyerr(payload).restore();
+            -1
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Classes: Rust types bound as Python classes whose instances store the
+//! Rust value inline (nanobind's `nb_type`).
+//!
+//! A Rust type is declared once with [`crate::class!`] (which implements
+//! [`PyClass`], `&T`/`&mut T` parameters and `T` return values), then bound
+//! with [`crate::Module::class`]:
+//!
+//! ```ignore
+//! #[derive(Clone, PartialEq)]
+//! struct Point { x: f64, y: f64 }
+//! ndbind::class!(Point, clone);
+//!
+//! let c = m.class::<Point>("Point", doc("A point."))?;
+//! c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
+//!  .def("norm", |p: &Point| p.x.hypot(p.y), ())?
+//!  .field("x", |p| &p.x, |p| &mut p.x)?;
+//! ```
+//!
+//! Files: [`record`] (the per-class record and slot), `meta` (the
+//! metaclass), `create` (type creation), `inst` (instance layout and
+//! life cycle), `cast` (parameters and returns), `init` (constructors),
+//! `getset` (fields, properties, static properties), `refs` (references
+//! into `self`), [`lowlevel`] (the `inst_*` / `type_*` interface).
+
+mod builder;
+mod cast;
+mod create;
+mod getset;
+mod init;
+mod inst;
+pub mod lowlevel;
+mod meta;
+pub mod record;
+mod refs;
+
+pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
+pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
+pub use init::{InitReturn, IntoInit};
+pub use lowlevel::*;
+pub use record::{live_instances_by_type, CloneFn, TypeSlot};
+pub use refs::FieldProj;
+
+/// A Rust type bound (or bindable) as a Python class. Implemented by
+/// [`crate::class!`]; do not implement it by hand.
+///
+/// # Safety
+/// `BASE_OFFSET` is the offset of a `Self::Base` value inside `Self`, and
+/// `ZEROABLE` is true only if all-zero bytes are a valid `Self`.
+pub unsafe trait PyClass: Sized + 'static {
+    /// The Rust base class ([`NoBase`] when none).
+    type Base: MaybeClass;
+    /// Byte offset of the base value inside `Self`.
+    const BASE_OFFSET: usize = 0;
+    /// Copy construction (`class!(T, clone)`), used by `inst_copy`.
+    const CLONE: Option<CloneFn> = None;
+    /// Whether `inst_zero` may zero-initialise the value (`class!(T, zeroable)`).
+    const ZEROABLE: bool = false;
+    /// Where the bound Python type is found.
+    fn type_slot() -> &'static TypeSlot;
+}
+
+/// A bound class or [`NoBase`]: the `Base` of a [`PyClass`].
+pub trait MaybeClass {
+    /// The base's type slot (`None` for [`NoBase`]).
+    fn slot() -> Option<&'static TypeSlot>;
+}
+
+/// "No Rust base class" (the class derives from `object`).
+pub struct NoBase;
+
+impl MaybeClass for NoBase {
+    fn slot() -> Option<&'static TypeSlot> {
+        None
+    }
+}
+
+impl<T: PyClass> MaybeClass for T {
+    fn slot() -> Option<&'static TypeSlot> {
+        Some(T::type_slot())
+    }
+}
+
+/// Types for which all-zero bytes are a valid value (for `inst_zero` and
+/// type supplements).
+///
+/// # Safety
+/// `std::mem::zeroed::<Self>()` must be a valid value.
+pub unsafe trait Zeroable {}
+
+macro_rules! zeroable {
+    ($($t:ty),*) => { $(
+        // SAFETY: zero is a valid value of every primitive number and bool.
+        unsafe impl Zeroable for $t {}
+    )* };
+}
+zeroable!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, ());
+// SAFETY: an array of zeroable elements is zeroable.
+unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
+// SAFETY: a null raw pointer is valid.
+unsafe impl<T> Zeroable for *const T {}
+// SAFETY: a null raw pointer is valid.
+unsafe impl<T> Zeroable for *mut T {}
+
+/// Fails to compile unless `T: Zeroable` (used by `class!(T, zeroable)`).
+#[doc(hidden)]
+pub const fn assert_zeroable<T: Zeroable>() {}
+
+/// The copy constructor of `Clone` classes.
+///
+/// # Safety
+/// `src` points to a valid `T`, `dst` to storage for one.
+#[doc(hidden)]
+pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
+    std::ptr::write(dst as *mut T, (*(src as *const T)).clone())
+}
+
+/// Declares a Rust type as a bindable class: implements [`PyClass`],
+/// `&T` / `&mut T` parameters and `T` return values.
+///
+/// - `class!(Point)`; options after commas: `clone` (also `T` by-value
+///   parameters and `inst_copy`), `zeroable` (`inst_zero`; needs
+///   [`Zeroable`]);
+/// - `class!(Point3: Point { base })`: a Rust subclass whose field `base`
+///   holds its `Point` (instances are accepted wherever a `Point` is).
+///
+/// ```ignore
+/// ndbind::class!(Pod, clone, zeroable);
+/// ndbind::class!(Point3: Point { base });
+/// ```
+#[macro_export]
+macro_rules! class {
+    ($t:ty : $base:ty { $field:ident } $(, $opt:ident)* $(,)?) => {
+        $crate::__class_impl!($t; $base; ::core::mem::offset_of!($t, $field); $($opt)*);
+        const _: () = {
+            #[allow(dead_code)]
+            fn __ndbind_base_field(v: &$t) -> &$base {
+                &v.$field
+            }
+        };
+    };
+    ($t:ty $(, $opt:ident)* $(,)?) => {
+        $crate::__class_impl!($t; $crate::core::class::NoBase; 0; $($opt)*);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_impl {
+    ($t:ty; $base:ty; $off:expr; $($opt:ident)*) => {
+        $crate::__class_opts_ok!($($opt)*);
+        // SAFETY: generated by `class!`: the offset comes from offset_of!
+        // on a field whose type is checked to be the base, and `zeroable`
+        // is only accepted for `Zeroable` types.
+        unsafe impl $crate::core::class::PyClass for $t {
+            type Base = $base;
+            const BASE_OFFSET: usize = $off;
+            const CLONE: ::core::option::Option<$crate::core::class::CloneFn> = $crate::__class_clone!($t; $($opt)*);
+            const ZEROABLE: bool = $crate::__class_zeroable!($t; $($opt)*);
+            #[inline]
+            fn type_slot() -> &'static $crate::core::class::TypeSlot {
+                static SLOT: $crate::core::class::TypeSlot = $crate::core::class::TypeSlot::new();
+                &SLOT
+            }
+        }
+        impl<'a> $crate::Param for &'a $t {
+            type Caster = $crate::core::class::ClassRef<$t>;
+        }
+        impl<'a> $crate::Param for &'a mut $t {
+            type Caster = $crate::core::class::ClassMut<$t>;
+        }
+        impl $crate::IntoPy for $t {
+            #[inline]
+            fn into_py(self, _: &$crate::core::caster::ReturnCtx) -> $crate::PyResult<$crate::Object> {
+                $crate::core::class::into_instance(self)
+            }
+            fn type_name(out: &mut ::std::string::String) {
+                $crate::core::class::push_type_name::<$t>(out)
+            }
+        }
+        $crate::__class_value_param!($t; $($opt)*);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_opts_ok {
+    () => {};
+    (clone $($rest:ident)*) => { $crate::__class_opts_ok!($($rest)*); };
+    (zeroable $($rest:ident)*) => { $crate::__class_opts_ok!($($rest)*); };
+    ($other:ident $($rest:ident)*) => {
+        ::core::compile_error!(concat!("ndbind::class!: unknown option `", stringify!($other), "` (expected clone, zeroable)"));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_clone {
+    ($t:ty;) => { ::core::option::Option::None };
+    ($t:ty; clone $($rest:ident)*) => {
+        ::core::option::Option::Some($crate::core::class::clone_into::<$t> as $crate::core::class::CloneFn)
+    };
+    ($t:ty; $other:ident $($rest:ident)*) => { $crate::__class_clone!($t; $($rest)*) };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_zeroable {
+    ($t:ty;) => { false };
+    ($t:ty; zeroable $($rest:ident)*) => {{
+        $crate::core::class::assert_zeroable::<$t>();
+        true
+    }};
+    ($t:ty; $other:ident $($rest:ident)*) => { $crate::__class_zeroable!($t; $($rest)*) };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_value_param {
+    ($t:ty;) => {};
+    ($t:ty; clone $($rest:ident)*) => {
+        impl $crate::Param for $t {
+            type Caster = $crate::core::class::ClassValue<$t>;
+        }
+    };
+    ($t:ty; $other:ident $($rest:ident)*) => { $crate::__class_value_param!($t; $($rest)*); };
+}

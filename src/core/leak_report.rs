@@ -1,0 +1,117 @@
+//! The leak report: at interpreter exit, ndbind tells on stderr which of
+//! its instances, types and functions are still alive (as nanobind does),
+//! and says nothing when there are none.
+//!
+//! Counting is a plain load and store per event (the GIL serialises every
+//! creation and deallocation), so the hot construction path pays no locked
+//! instruction. The report runs from `Py_AtExit`, after the interpreter has
+//! torn down its modules, and touches no Python object.
+//!
+//! Set the environment variable `NDBIND_NO_LEAK_REPORT` to silence it.
+
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+
+use pyo3_ffi as ffi;
+
+/// A counter updated with the GIL held (load + store, no locked RMW).
+struct Counter(AtomicIsize);
+
+impl Counter {
+    const fn new() -> Self {
+        Counter(AtomicIsize::new(0))
+    }
+    #[inline]
+    fn add(&self, d: isize) {
+        self.0.store(self.0.load(Ordering::Relaxed) + d, Ordering::Relaxed)
+    }
+    fn get(&self) -> isize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+static FUNCS: Counter = Counter::new();
+static INSTANCES: Counter = Counter::new();
+static TYPES: Counter = Counter::new();
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+pub(crate) fn func_created() {
+    FUNCS.add(1)
+}
+#[inline]
+pub(crate) fn func_freed() {
+    FUNCS.add(-1)
+}
+#[inline]
+pub(crate) fn inst_created() {
+    INSTANCES.add(1)
+}
+#[inline]
+pub(crate) fn inst_freed() {
+    INSTANCES.add(-1)
+}
+#[inline]
+pub(crate) fn type_created() {
+    TYPES.add(1)
+}
+#[inline]
+pub(crate) fn type_freed() {
+    TYPES.add(-1)
+}
+
+/// Live counts `(instances, types, functions)`, for tests and diagnostics.
+///
+/// ```ignore
+/// let (instances, _, _) = ndbind::core::leak_report::live_counts();
+/// ```
+pub fn live_counts() -> (isize, isize, isize) {
+    (INSTANCES.get(), TYPES.get(), FUNCS.get())
+}
+
+/// Registers the report with `Py_AtExit` (once per process).
+pub(crate) fn install() {
+    if INSTALLED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: Py_AtExit only stores the function pointer; `report` is a
+    // plain `extern "C"` function that never unwinds into C.
+    unsafe {
+        ffi::Py_AtExit(Some(report));
+    }
+}
+
+extern "C" fn report() {
+    // Nothing here may unwind into the interpreter's finalisation.
+    let _ = std::panic::catch_unwind(|| {
+        if std::env::var_os("NDBIND_NO_LEAK_REPORT").is_some() {
+            return;
+        }
+        let (i, t, f) = live_counts();
+        if i <= 0 && t <= 0 && f <= 0 {
+            return;
+        }
+        let mut msg = String::new();
+        if i > 0 {
+            msg.push_str(&format!("ndbind: leaked {i} instance(s)!\n"));
+            for (name, n) in crate::core::class::live_instances_by_type() {
+                if n > 0 {
+                    msg.push_str(&format!(" - leaked {n} instance(s) of type \"{name}\"\n"));
+                }
+            }
+        }
+        if t > 0 {
+            msg.push_str(&format!("ndbind: leaked {t} type(s)!\n"));
+            for (name, _) in crate::core::class::live_instances_by_type() {
+                msg.push_str(&format!(" - leaked type \"{name}\"\n"));
+            }
+        }
+        if f > 0 {
+            msg.push_str(&format!("ndbind: leaked {f} function(s)!\n"));
+        }
+        msg.push_str(
+            "ndbind: this is likely caused by a reference counting issue in the binding code \
+             (set NDBIND_NO_LEAK_REPORT=1 to silence this report).\n",
+        );
+        eprint!("{msg}");
+    });
+}
