@@ -707,9 +707,6 @@ def test_byteswapped_float64_is_never_read_as_native():
     assert a.tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason="ndbind bug: a converting parameter cannot convert a NumPy "
-                   "array whose dtype ndbind cannot read (non-native byte order, longdouble): the "
-                   "conversion step runs only after a successful probe, so it is TypeError-IFA")
 @pytest.mark.parametrize("dtype", [">f4", ">i4", np.longdouble])
 def test_implicit_converts_byteswapped_and_longdouble(dtype):
     assert t.implicit(np.arange(4, dtype=dtype).reshape(2, 2)) == 6.0
@@ -909,9 +906,6 @@ def test_torch_broadcast_view_is_read_correctly():
     assert t.sum_f64(x) == 5.0
 
 
-@pytest.mark.xfail(strict=True, reason="ndbind bug: the torch exchange-API fast path "
-                   "(import_exchange.rs) ignores the conjugate bit; torch's own __dlpack__ refuses "
-                   "such tensors (BufferError), ndbind writes raw memory so the tensor reads conj(v)")
 def test_torch_conjugate_view_is_never_written_raw():
     torch = _torch()
     c = torch.tensor([1 + 2j, 3 + 4j], dtype=torch.complex128).conj()
@@ -924,9 +918,6 @@ def test_torch_conjugate_view_is_never_written_raw():
     assert c[0].item() == 5 + 6j  # accepting it must write the logical value
 
 
-@pytest.mark.xfail(strict=True, reason="ndbind bug: the torch exchange-API fast path accepts a leaf "
-                   "tensor that requires grad for a writable parameter and mutates it in place, "
-                   "bypassing autograd; torch's own __dlpack__ refuses it (BufferError)")
 def test_torch_requires_grad_leaf_is_not_mutated_in_place():
     torch = _torch()
     g = torch.arange(4, dtype=torch.float64, requires_grad=True)

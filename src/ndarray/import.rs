@@ -24,10 +24,22 @@ use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy
 /// routing (`probe`) and conversion are shared, out-of-line code.
 #[inline(always)]
 pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
-    let h = probe(obj, req)?;
+    let Some(h) = probe(obj, req) else {
+        // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
+        // still be converted when the parameter allows it.
+        return if convert && !req.writable && import_numpy::convertible_to(obj, req) {
+            import_converted(obj, None, req)
+        } else {
+            None
+        };
+    };
     match check(&h, req) {
         Ok(()) => Some(h),
-        Err(m) if convert && m.convertible => import_converted(obj, h, req),
+        Err(m) if convert && m.convertible => {
+            let dtype = h.dtype();
+            drop(h);
+            import_converted(obj, Some(dtype), req)
+        }
         Err(_) => None,
     }
 }
@@ -35,13 +47,11 @@ pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<Ar
 /// The conversion route: a copy made by the array's framework.
 #[cold]
 #[inline(never)]
-fn import_converted(obj: Borrowed<'_>, h: ArrayHandle, req: &Requirements) -> Option<ArrayHandle> {
+fn import_converted(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DType>, req: &Requirements) -> Option<ArrayHandle> {
     if is_capsule(obj) {
         return None;
     }
-    let dtype = h.dtype();
-    drop(h);
-    let copy = crate::ndarray::convert::convert(obj, dtype, req)?;
+    let copy = crate::ndarray::convert::convert(obj, current, req)?;
     let h = probe(copy.borrow(), req)?;
     check(&h, req).ok()?;
     Some(h)
@@ -85,7 +95,7 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
             return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
         }
         if let Some(api) = import_exchange::api_for(obj) {
-            if let Some(h) = import_exchange::import(obj, api) {
+            if let Some(h) = import_exchange::import(obj, api, req.writable) {
                 return Some(h);
             }
         }

@@ -62,9 +62,14 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
 /// if the producer refuses, so the caller can fall back to `__dlpack__`,
 /// which reports the producer's own error.
 ///
+/// The C view bypasses checks torch makes in its Python `__dlpack__`: a
+/// tensor with the conjugate bit set (its memory holds the unconjugated
+/// values) and, for writable parameters, a tensor that requires grad (an
+/// in-place write would bypass autograd) are refused here too.
+///
 /// # Safety
 /// The GIL is held; `api` is the table of `obj`'s type.
-pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Option<ArrayHandle> {
+pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI, writable: bool) -> Option<ArrayHandle> {
     let f = api.dltensor_from_py_object_no_sync?;
     // SAFETY: DLTensor is plain data; the producer fills it.
     let mut t: DLTensor = unsafe { std::mem::zeroed() };
@@ -77,5 +82,21 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Optio
     // SAFETY: a producer-filled tensor viewing memory that `obj` (kept as
     // the handle's source) keeps alive; validation copies shape/strides.
     let layout = unsafe { ndbind_dlpack::validate(&t, false) }.ok()?;
+    if (t.dtype.code == ndbind_dlpack::DataTypeCode::COMPLEX.0 && flag(obj, c"is_conj", true))
+        || (writable && flag(obj, c"requires_grad", false))
+    {
+        return None;
+    }
     Some(ArrayHandle::general(layout, Owner::Source, false, obj.to_owned()))
+}
+
+/// `obj.name()` (`call`) or `obj.name` as a bool; errors count as true
+/// (refuse when in doubt) and are cleared.
+fn flag(obj: Borrowed<'_>, name: &std::ffi::CStr, call: bool) -> bool {
+    let r = if call { obj.call_method(name, &[]) } else { obj.getattr(name) };
+    match r {
+        // SAFETY: comparing with the True singleton.
+        Ok(v) => v.as_ptr() == unsafe { ffi::Py_True() },
+        Err(_) => true,
+    }
 }

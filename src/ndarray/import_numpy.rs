@@ -234,3 +234,20 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     let read_only = layout.is_read_only();
     Some(ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned()))
 }
+
+/// Whether `obj` is a NumPy array that ndbind cannot read directly but
+/// NumPy can convert to `req`'s dtype without narrowing complex to real
+/// (byte-swapped or extended-precision numbers; not objects or records).
+pub(crate) fn convertible_to(obj: Borrowed<'_>, req: &crate::ndarray::Requirements) -> bool {
+    let Some(want) = req.dtype else { return false };
+    if !is_numpy_array(obj) {
+        return false;
+    }
+    // SAFETY: `obj` is an ndarray; its descriptor is live.
+    let kind = unsafe { (*(*(obj.as_ptr() as *const ArrayFields)).descr).kind } as u8;
+    match kind {
+        b'b' | b'i' | b'u' | b'f' => true,
+        b'c' => want.is_complex(),
+        _ => false,
+    }
+}
