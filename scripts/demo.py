@@ -1,5 +1,17 @@
 """ndbind demo: functions bound from Rust, and zero-copy array exchange
 with NumPy, PyTorch and JAX (run by scripts/demo.sh)."""
+import gc
+import os
+import warnings
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+warnings.filterwarnings("ignore")
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
 import ndbind_test as t
 
 
@@ -21,27 +33,40 @@ try:
 except RuntimeError as e:
     print("panic() raised", type(e).__name__ + ":", e)
 
-if hasattr(t, "shape"):
-    import numpy as np
-    import torch
-    import jax.numpy as jnp
+section("arrays in: Rust writes straight into the caller's memory")
+a = np.zeros(5, np.float32)
+t.fill_arange(a)
+print("NumPy    fill_arange ->", a)
+ta = torch.zeros(5)
+t.fill_arange(ta)
+print("torch    fill_arange ->", ta)
+b = bytearray(5)
+t.fill_arange(b)
+print("bytearray fill_arange ->", list(b))
+x = np.arange(12.0).reshape(3, 4)[:, ::-2]
+print("NumPy view with strides", x.strides, "-> sum_f64 =", t.sum_f64(x), "(NumPy says", x.sum(), ")")
+j = jnp.arange(6.0, dtype=jnp.float32).reshape(2, 3)
+print("JAX      shape/dtype  ->", t.shape(j), t.dtype_name(j), "(read-only: JAX arrays are immutable)")
+try:
+    t.fill_arange(jnp.zeros(5, jnp.float32))
+except TypeError:
+    print("JAX      fill_arange  -> refused (TypeError), as a writable parameter must")
+out = np.zeros(3)
+try:
+    t.add_into(out, np.ones(3), out)
+except ValueError as e:
+    print("aliasing a writable argument ->", e)
 
-    section("arrays in: Rust sees the caller's memory (no copy)")
-    a = np.zeros(5, np.float32)
-    t.fill_arange(a)
-    print("NumPy  after fill_arange:", a)
-    ta = torch.zeros(5)
-    t.fill_arange(ta)
-    print("torch  after fill_arange:", ta)
-    print("JAX    sum_f64(jnp.ones((2, 3)))  =", t.sum_f64(jnp.ones((2, 3), dtype=jnp.float64)) if hasattr(jnp, "float64") else "")
-    x = np.arange(12.0).reshape(3, 4)[:, ::-2]
-    print("strided view", x.strides, "-> sum_f64 =", t.sum_f64(x), "(NumPy:", x.sum(), ")")
-
-if hasattr(t, "ret_numpy"):
-    section("arrays out: Rust-owned buffers, zero-copy")
-    r = t.ret_numpy()
-    print("ret_numpy()  ->", type(r).__name__, r.dtype, r.shape, "owner freed so far:", t.destruct_count())
-    del r
-    print("after del    -> owner freed so far:", t.destruct_count())
-    print("ret_torch()  ->", t.ret_torch())
-    print("ret_jax()    ->", t.ret_jax())
+section("arrays out: Rust-owned buffers, zero-copy, freed exactly once")
+before = t.destruct_count()
+r = t.ret_numpy()
+print("ret_numpy()    ->", type(r).__name__, r.dtype, r.shape, "owned by", r.base)
+api = t.ret_array_api()
+n, tt, jj = np.from_dlpack(api), torch.from_dlpack(api), jax.dlpack.from_dlpack(api)
+n[0, 0] = 42.0
+print("one Rust buffer, three views: NumPy", n[0, 0], "torch", tt[0, 0].item(), "JAX", float(jj[0, 0]))
+print("same memory:", n.ctypes.data == tt.data_ptr() == jj.unsafe_buffer_pointer())
+print("ret_torch()    ->", t.ret_torch().dtype, "ret_jax() ->", t.ret_jax().dtype, "ret_bf16_torch() ->", t.ret_bf16_torch().dtype)
+del r, api, n, tt, jj
+gc.collect()
+print("buffers freed by Rust since the section started:", t.destruct_count() - before)
