@@ -76,10 +76,39 @@ enum Wide {
     Unsigned(u64),
 }
 
+/// CPython 3.11's `int` header: `ob_size` holds the sign and the number of
+/// 30-bit digits that follow.
+#[repr(C)]
+struct Long311 {
+    ob_base: ffi::PyVarObject,
+    digit0: u32,
+}
+
+/// The value of an `int` of at most one digit, read in place (no call
+/// into CPython), on the interpreter versions whose layout we know.
+#[inline(always)]
+fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
+    // SAFETY: reading the exported version word.
+    if unsafe { ffi::Py_Version } >> 16 != 0x030B {
+        return None;
+    }
+    // SAFETY: `p` is an int object (caller), laid out as Long311 on 3.11.
+    let o = unsafe { &*(p as *const Long311) };
+    match o.ob_base.ob_size {
+        0 => Some(0),
+        1 => Some(o.digit0 as i64),
+        -1 => Some(-(o.digit0 as i64)),
+        _ => None,
+    }
+}
+
 /// # Safety
 /// `p` is an `int` object and the GIL is held.
 #[inline]
 unsafe fn long_value(p: *mut ffi::PyObject) -> Option<Wide> {
+    if let Some(v) = compact_long(p) {
+        return Some(Wide::Signed(v));
+    }
     let mut overflow = 0;
     let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
     if overflow == 0 {
@@ -119,7 +148,11 @@ macro_rules! int_caster {
             fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
                 // SAFETY: plain constructors returning a new reference or NULL.
                 unsafe {
-                    let p = if let Ok(v) = i64::try_from(self) {
+                    let p = if let Ok(v) = std::ffi::c_long::try_from(self) {
+                        // PyLong_FromLong has the small-int fast path
+                        // (FromLongLong only forwards to it on LP64).
+                        ffi::PyLong_FromLong(v)
+                    } else if let Ok(v) = i64::try_from(self) {
                         ffi::PyLong_FromLongLong(v)
                     } else {
                         ffi::PyLong_FromUnsignedLongLong(self as u64)
