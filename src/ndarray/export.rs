@@ -339,11 +339,15 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                 return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
             }
         };
+        if F::KIND == TargetKind::Numpy {
+            // NumPy exposes the data itself: its base only has to own it.
+            let base = crate::ndarray::owner::owner_capsule(owner)?;
+            return crate::ndarray::export_numpy::to_numpy(&layout, read_only, base);
+        }
         let obj = array_object::new(layout, owner, read_only)?;
         let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
         match F::KIND {
-            TargetKind::ArrayApi => Ok(obj),
-            TargetKind::Numpy => crate::ndarray::export_numpy::to_numpy(l, ro, obj.clone()),
+            TargetKind::ArrayApi | TargetKind::Numpy => Ok(obj),
             // SAFETY: the object exports buffers.
             TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
             TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),

@@ -88,11 +88,21 @@ fn type_num(d: DType) -> Option<c_int> {
     })
 }
 
-/// A NumPy dtype object for `d` (bfloat16 through `ml_dtypes`).
+/// A NumPy dtype object for `d` (bfloat16 through `ml_dtypes`); builtin
+/// descriptors are cached (NumPy's own are singletons anyway).
 fn descr(api: &Api, d: DType) -> PyResult<Object> {
     if let Some(n) = type_num(d) {
-        // SAFETY: a builtin type number; returns a new reference.
-        return unsafe { Object::from_owned_or_err((api.descr_from_type)(n)) };
+        static CACHE: GilCell<[std::cell::Cell<usize>; 24]> = GilCell::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let slot = &cache[n as usize];
+        if slot.get() == 0 {
+            // SAFETY: a builtin type number; returns a new reference, which
+            // the cache keeps forever.
+            let o = unsafe { Object::from_owned_or_err((api.descr_from_type)(n))? };
+            slot.set(o.into_ptr() as usize);
+        }
+        // SAFETY: the cached descriptor is alive (the cache owns a reference).
+        return Ok(unsafe { Object::from_borrowed(slot.get() as *mut ffi::PyObject) });
     }
     if d == DType::BFLOAT16 {
         static BF16: GilCell<Option<Object>> = GilCell::new();

@@ -3,7 +3,9 @@
 
 use std::mem::{align_of, size_of, MaybeUninit};
 
+use crate::core::error::{PyErr, PyResult};
 use crate::core::object::Object;
+use pyo3_ffi as ffi;
 
 const INLINE_WORDS: usize = 3;
 
@@ -54,4 +56,34 @@ impl Drop for OwnerBox {
             unsafe { drop(storage.as_mut_ptr()) }
         }
     }
+}
+
+const OWNER_CAPSULE: &std::ffi::CStr = c"ndbind.owner";
+
+unsafe extern "C" fn drop_owner_capsule(cap: *mut ffi::PyObject) {
+    // SAFETY: the capsule was made by `owner_capsule` with this name; its
+    // pointer is the boxed owner, dropped once, here (GIL held).
+    unsafe {
+        let p = ffi::PyCapsule_GetPointer(cap, OWNER_CAPSULE.as_ptr()) as *mut OwnerBox;
+        if p.is_null() {
+            ffi::PyErr_Clear();
+        } else {
+            drop(Box::from_raw(p));
+        }
+    }
+}
+
+/// A minimal Python object owning `owner` (the base object of exported
+/// NumPy arrays, which expose the data themselves).
+pub(crate) fn owner_capsule(owner: OwnerBox) -> PyResult<Object> {
+    let p = Box::into_raw(Box::new(owner));
+    // SAFETY: a named capsule whose destructor frees the box.
+    let cap = unsafe { ffi::PyCapsule_New(p.cast(), OWNER_CAPSULE.as_ptr(), Some(drop_owner_capsule)) };
+    if cap.is_null() {
+        // SAFETY: the capsule was not made: the box is still ours.
+        drop(unsafe { Box::from_raw(p) });
+        return Err(PyErr::fetch());
+    }
+    // SAFETY: a new reference.
+    Ok(unsafe { Object::from_owned(cap) }.expect("non-null"))
 }
