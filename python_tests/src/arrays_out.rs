@@ -71,6 +71,18 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> Out24<ArrayApi, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
         (),
     )?;
+    // Extras: the ndbind array object read-only and F-ordered, to test its
+    // buffer protocol's refusals.
+    m.def(
+        "ret_array_api_ro",
+        || -> Out24<ArrayApi, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        (),
+    )?;
+    m.def(
+        "ret_array_api_f",
+        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        (),
+    )?;
     m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def(
         "ret_empty",
