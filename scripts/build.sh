@@ -8,5 +8,10 @@ cd "$root"
 export VIRTUAL_ENV="$root/.venv"
 # maturin would otherwise pick up a different interpreter from PATH.
 export PATH="$VIRTUAL_ENV/bin:$PATH"
-maturin develop --release -q -m python_tests/Cargo.toml 2>&1 | grep -v -e '^📦' -e '^🔗' -e '^🐍' -e '^💻' -e '^🛠' || true
+# Keep maturin's output only when it fails (its progress lines are noise).
+if ! out=$(maturin develop --release -q -m python_tests/Cargo.toml 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "build.sh: maturin failed" >&2
+    exit 1
+fi
 python -c 'import ndbind_test' # fails loudly if the build did not land
