@@ -215,6 +215,7 @@ fn bind_others(m: &Module) -> PyResult<()> {
     d.init(|value: i64| Dyn { value }, arg("value"))?.field("value", |d| &d.value, |d| &mut d.value)?;
     m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
     m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
+    m.def("set_leak_warnings", ndbind::core::leak_report::set_leak_warnings, arg("enabled"))?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! Set the environment variable `NDBIND_NO_LEAK_REPORT` to silence it.
 
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::Mutex;
 
 use pyo3_ffi as ffi;
 
@@ -33,14 +34,50 @@ static FUNCS: Counter = Counter::new();
 static INSTANCES: Counter = Counter::new();
 static TYPES: Counter = Counter::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
+static ENABLED: AtomicBool = AtomicBool::new(true);
 
-#[inline]
-pub(crate) fn func_created() {
-    FUNCS.add(1)
+/// Turns the report off (or back on), e.g. in a process that imports a
+/// library known to keep objects alive past interpreter exit (nanobind's
+/// `set_leak_warnings`).
+///
+/// ```ignore
+/// ndbind::core::leak_report::set_leak_warnings(false);
+/// ```
+pub fn set_leak_warnings(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
 }
-#[inline]
-pub(crate) fn func_freed() {
-    FUNCS.add(-1)
+
+/// Addresses of the live bound-function objects (creation and death are
+/// cold: binding time and module teardown).
+static LIVE_FUNCS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+pub(crate) fn func_created(f: usize) {
+    FUNCS.add(1);
+    if let Ok(mut l) = LIVE_FUNCS.lock() {
+        l.push(f);
+    }
+}
+
+pub(crate) fn func_freed(f: usize) {
+    FUNCS.add(-1);
+    if let Ok(mut l) = LIVE_FUNCS.lock() {
+        if let Some(i) = l.iter().rposition(|&p| p == f) {
+            l.swap_remove(i);
+        }
+    }
+}
+
+/// Qualified names of the live bound functions.
+fn live_function_names() -> Vec<String> {
+    let Ok(l) = LIVE_FUNCS.lock() else { return Vec::new() };
+    l.iter()
+        .map(|&p| {
+            // SAFETY: registered function objects are unregistered in their
+            // dealloc; a listed one is alive (leaked), and the report runs
+            // single-threaded at exit.
+            unsafe { (*(p as *const crate::core::func::func_type::FuncObject)).qualname.clone() }
+        })
+        .collect()
 }
 #[inline]
 pub(crate) fn inst_created() {
@@ -83,7 +120,7 @@ pub(crate) fn install() {
 extern "C" fn report() {
     // Nothing here may unwind into the interpreter's finalisation.
     let _ = std::panic::catch_unwind(|| {
-        if std::env::var_os("NDBIND_NO_LEAK_REPORT").is_some() {
+        if !ENABLED.load(Ordering::Relaxed) || std::env::var_os("NDBIND_NO_LEAK_REPORT").is_some() {
             return;
         }
         let (i, t, f) = live_counts();
@@ -107,6 +144,9 @@ extern "C" fn report() {
         }
         if f > 0 {
             msg.push_str(&format!("ndbind: leaked {f} function(s)!\n"));
+            for name in live_function_names() {
+                msg.push_str(&format!(" - leaked function \"{name}\"\n"));
+            }
         }
         msg.push_str(
             "ndbind: this is likely caused by a reference counting issue in the binding code \

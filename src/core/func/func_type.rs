@@ -44,7 +44,7 @@ unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
         free(slf as *mut c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
     }
-    crate::core::leak_report::func_freed();
+    crate::core::leak_report::func_freed(slf as usize);
 }
 
 extern "C" {
@@ -204,7 +204,7 @@ fn new_func(name: &str, qualname: String, module: Option<Object>, kind: FuncKind
         std::ptr::addr_of_mut!((*f).name).write(name.to_owned());
         std::ptr::addr_of_mut!((*f).qualname).write(qualname);
         std::ptr::addr_of_mut!((*f).module).write(module);
-        crate::core::leak_report::func_created();
+        crate::core::leak_report::func_created(f as usize);
         Ok(obj)
     }
 }
