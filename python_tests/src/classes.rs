@@ -9,7 +9,13 @@ use ndbind::prelude::*;
 // --- Point, Point3 -----------------------------------------------------------
 
 /// Live `Point` values (also those inside `Point3` and Python subclasses).
+/// Points are only made and dropped with the GIL held, which serialises
+/// the updates: a load and a store, no locked instruction.
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+fn live_add(d: isize) {
+    LIVE.store(LIVE.load(Ordering::Relaxed) + d, Ordering::Relaxed);
+}
 
 #[derive(Debug, PartialEq)]
 pub struct Point {
@@ -19,7 +25,7 @@ pub struct Point {
 
 impl Point {
     fn new(x: f64, y: f64) -> Point {
-        LIVE.fetch_add(1, Ordering::Relaxed);
+        live_add(1);
         Point { x, y }
     }
     fn norm(&self) -> f64 {
@@ -35,7 +41,7 @@ impl Clone for Point {
 
 impl Drop for Point {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        live_add(-1);
     }
 }
 

@@ -67,6 +67,23 @@ def test_point_static_method_and_names():
     assert repr(t.Point) == "<class 'ndbind_test.Point'>"
 
 
+def test_classes_are_immutable_to_python_code():
+    with pytest.raises(TypeError):
+        t.Point.extra = 1
+    with pytest.raises(TypeError):
+        t.Point.norm = None
+    with pytest.raises(AttributeError):
+        t.Point(1, 2).extra = 1  # no __dict__
+
+    class Sub(t.Point):
+        pass
+
+    Sub.extra = 1  # Python subclasses are ordinary classes
+    s = Sub(1, 2)
+    s.tag = "x"
+    assert (Sub.extra, s.tag) == (1, "x")
+
+
 def test_methods_are_descriptors():
     p = t.Point(3, 4)
     assert t.Point.norm(p) == 5.0
@@ -83,6 +100,12 @@ def test_methods_are_descriptors():
 def test_constructor_errors():
     with pytest.raises(TypeError, match=IFA):
         t.Point("a", 2)
+    with pytest.raises(TypeError, match=IFA):
+        t.Point(None, 2)
+    with pytest.raises(TypeError, match=IFA):
+        t.Point(1, 2, 3)
+    with pytest.raises(TypeError, match=IFA):
+        t.Point(1, z=2)
     with pytest.raises(TypeError, match=IFA):
         t.Point(1)
     p = t.Point(1, 2)

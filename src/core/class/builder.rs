@@ -9,7 +9,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, Param};
 use crate::core::class::cast::ClassRef;
-use crate::core::class::create::{add_property, create_type, ClassSpec};
+use crate::core::class::create::{add_property, create_type, unlocked, ClassSpec};
 use crate::core::class::getset::{self, Erased, PropRecord};
 use crate::core::class::init::IntoInit;
 use crate::core::class::record::record_of;
@@ -191,10 +191,20 @@ impl<T: PyClass> Class<T> {
         self.ty.borrow()
     }
 
+    fn tp(&self) -> *mut ffi::PyTypeObject {
+        self.ty.as_ptr() as *mut ffi::PyTypeObject
+    }
+
+    /// `setattr(cls, name, value)` by ndbind itself (the class is immutable
+    /// to Python code).
+    fn set(&self, name: &std::ffi::CStr, value: Borrowed<'_>) -> PyResult<()> {
+        unlocked(self.tp(), || self.ty.borrow().setattr(name, value))
+    }
+
     fn define(&self, name: &str, parts: crate::core::func::FuncParts, extras: impl Extra, kind: FuncKind) -> PyResult<Object> {
         let mut e = FuncExtras::default();
         extras.apply(&mut e);
-        define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
+        unlocked(self.tp(), || define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind))
     }
 
     /// Adds a constructor overload: `f` builds the value from the
@@ -208,6 +218,17 @@ impl<T: PyClass> Class<T> {
             let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
             let rec = record_of(tp).expect("bound class");
             rec.init.set(func.as_ptr());
+            rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| match f.overloads.as_slice() {
+                [r] if r.nargs == r.nargs_pos => Some(crate::core::class::record::InitFast {
+                    call: r.call,
+                    data: r.data,
+                    nargs: r.nargs,
+                    convert: r.convert_mask,
+                    none_reject: r.none_reject_mask,
+                    policy: r.policy,
+                }),
+                _ => None,
+            }));
             // Assigning `__init__` turned the construction fast path off.
             (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
         }
@@ -297,11 +318,11 @@ impl<T: PyClass> Class<T> {
         // Through `type.__setattr__` (the metaclass would call a setter of
         // an existing static property of that name instead).
         // SAFETY: valid type, name and value; the GIL is held.
-        let rc = unsafe {
+        let key = Object::intern(&cname)?;
+        let rc = unlocked(self.tp(), || unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
-            let key = Object::intern(&cname)?;
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
-        };
+        });
         if rc != 0 {
             return Err(PyErr::fetch());
         }
@@ -345,7 +366,7 @@ impl<T: PyClass> Class<T> {
         self.def_operator("__eq__", |a: &T, b: &T| a == b, ())?;
         self.def_operator("__ne__", |a: &T, b: &T| a != b, ())?;
         if !self.has_own("__hash__") {
-            self.ty.borrow().setattr(c"__hash__", Object::none().borrow())?;
+            self.set(c"__hash__", Object::none().borrow())?;
         }
         Ok(self)
     }
@@ -368,7 +389,7 @@ impl<T: PyClass> Class<T> {
     pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
         let v = value.into_py(&Default::default())?;
         let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
-        self.ty.borrow().setattr(&cname, v.borrow())?;
+        self.set(&cname, v.borrow())?;
         Ok(self)
     }
 

@@ -125,6 +125,9 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         weaklist_offset,
         is_final,
         init: std::cell::Cell::new(std::ptr::null_mut()),
+        init_fast: std::cell::Cell::new(None),
+        plain_alloc: !dynamic_attr && !weakref,
+        basicsize,
         supplement,
         live: std::cell::Cell::new(0),
         props: Default::default(),
@@ -156,7 +159,10 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         (*tp).tp_name = (*rec).full_name.as_ptr();
         (*tp).tp_basicsize = basicsize as ffi::Py_ssize_t;
         (*tp).tp_itemsize = 0;
-        let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE;
+        // Immutable (as pyo3's and builtin types): Python code cannot
+        // rebind class attributes, and CPython specializes calls of the type.
+        // ndbind itself adds attributes through `unlocked`.
+        let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
         if !is_final {
             flags |= ffi::Py_TPFLAGS_BASETYPE;
         }
@@ -205,6 +211,20 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     }
 }
 
+/// Runs `f` (which sets attributes of the bound class `tp`) with the
+/// type's immutability lifted.
+pub(crate) fn unlocked<R>(tp: *mut ffi::PyTypeObject, f: impl FnOnce() -> R) -> R {
+    // SAFETY: `tp` is a live bound class; the GIL is held, so no other
+    // code observes the flag while it is lifted.
+    unsafe {
+        let immutable = (*tp).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        (*tp).tp_flags &= !ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        let r = f();
+        (*tp).tp_flags |= immutable;
+        r
+    }
+}
+
 /// Adds the getset descriptor of `prop` to the class (the record keeps
 /// the property alive as long as the type).
 ///
@@ -214,9 +234,7 @@ pub(crate) unsafe fn add_property(tp: *mut ffi::PyTypeObject, rec: &TypeRecord, 
     let def = &prop.def as *const ffi::PyGetSetDef as *mut ffi::PyGetSetDef;
     let descr = Object::from_owned_or_err(ffi::PyDescr_NewGetSet(tp, def))?;
     rec.props.borrow_mut().push(prop);
-    crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject).setattr(
-        std::ffi::CStr::from_ptr((*def).name),
-        descr.borrow(),
-    )?;
-    Ok(())
+    unlocked(tp, || {
+        crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject).setattr(std::ffi::CStr::from_ptr((*def).name), descr.borrow())
+    })
 }

@@ -273,7 +273,7 @@ fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
             name: c"ndbind.nb_static_property".as_ptr(),
             basicsize: std::mem::size_of::<StaticProp>() as c_int,
             itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE) as _,
             slots: slots.as_mut_ptr(),
         }));
         // SAFETY: the spec and its tables are 'static and well formed.

@@ -62,11 +62,26 @@ pub(crate) const fn value_offset(align: usize) -> usize {
 /// `tp` is a bound class or a Python subclass of one, `rec` its record.
 #[inline]
 pub(crate) unsafe fn alloc(tp: *mut ffi::PyTypeObject, rec: &TypeRecord) -> PyResult<*mut ffi::PyObject> {
-    let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
-    let obj = alloc(tp, 0);
-    if obj.is_null() {
-        return Err(PyErr::fetch());
-    }
+    let obj = if tp == rec.type_ptr && rec.plain_alloc {
+        // No GC header, no dict or weaklist slot: the header is all that
+        // must be initialised (the value storage is written before the
+        // instance is ever marked ready), so skip tp_alloc's memset.
+        let p = ffi::PyObject_Malloc(rec.basicsize) as *mut ffi::PyObject;
+        if p.is_null() {
+            return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
+        }
+        ffi::PyObject_Init(p, tp);
+        (*(p as *mut InstHeader)).own_borrow = 0;
+        (*(p as *mut InstHeader)).parent = std::ptr::null_mut();
+        p
+    } else {
+        let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+        let p = alloc(tp, 0);
+        if p.is_null() {
+            return Err(PyErr::fetch());
+        }
+        p
+    };
     let h = obj as *mut InstHeader;
     (*h).value = (obj as *mut u8).add(rec.value_offset);
     (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
@@ -196,6 +211,40 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
     }
 }
 
+/// Calls the single `__init__` overload directly. `None` when the
+/// arguments do not match (the general path then raises the full error).
+#[inline]
+unsafe fn init_direct(
+    fast: &crate::core::class::record::InitFast,
+    obj: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+) -> Option<PyResult<*mut ffi::PyObject>> {
+    let mut buf = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
+    buf[0] = obj;
+    std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), nargs);
+    let mut mask = fast.none_reject & !1;
+    let none = ffi::Py_None();
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        if buf[i] == none {
+            return None;
+        }
+        mask &= mask - 1;
+    }
+    let ctx = crate::core::caster::ReturnCtx { policy: fast.policy, parent: obj };
+    let res = (fast.call)(fast.data, buf.as_ptr(), fast.convert, &ctx);
+    if res == crate::core::func::record::NEXT_OVERLOAD {
+        return None;
+    }
+    if res.is_null() {
+        ffi::Py_DECREF(obj);
+        return Some(Err(PyErr::fetch()));
+    }
+    ffi::Py_DECREF(res);
+    Some(Ok(obj))
+}
+
 /// Arguments prepended with `self` are arranged on the stack up to this count.
 const STACK_ARGS: usize = 16;
 
@@ -223,6 +272,13 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
             let obj = alloc(tp, rec)?;
             let nargs = ffi::PyVectorcall_NARGS(nargsf) as usize;
             let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+            if let Some(fast) = rec.init_fast.get() {
+                if nkw == 0 && nargs + 1 == fast.nargs && nargs < STACK_ARGS {
+                    if let Some(r) = init_direct(&fast, obj, args, nargs) {
+                        return r;
+                    }
+                }
+            }
             let total = nargs + nkw;
             let res = if nargsf & ffi::PY_VECTORCALL_ARGUMENTS_OFFSET != 0 {
                 let slot = args.sub(1) as *mut *mut ffi::PyObject;

@@ -59,6 +59,18 @@ impl TypeSlot {
     }
 }
 
+/// The single overload of a class's `__init__`, called directly by the
+/// construction fast path (positional arguments only).
+#[derive(Clone, Copy)]
+pub(crate) struct InitFast {
+    pub(crate) call: crate::core::func::record::CallImpl,
+    pub(crate) data: *const (),
+    pub(crate) nargs: usize,
+    pub(crate) convert: u64,
+    pub(crate) none_reject: u64,
+    pub(crate) policy: crate::core::extras::RvPolicy,
+}
+
 /// Everything the core knows about a bound class. Owned by the type
 /// object (a pointer in the metaclass's extra storage) and freed with it.
 pub(crate) struct TypeRecord {
@@ -89,6 +101,12 @@ pub(crate) struct TypeRecord {
     pub(crate) is_final: bool,
     /// The `__init__` function (borrowed: the type's dict owns it).
     pub(crate) init: Cell<*mut ffi::PyObject>,
+    /// Its only overload, when it has one: construction calls it directly.
+    pub(crate) init_fast: Cell<Option<InitFast>>,
+    /// Instances are allocated without `tp_alloc` (no GC, no dict slots).
+    pub(crate) plain_alloc: bool,
+    /// `tp_basicsize`.
+    pub(crate) basicsize: usize,
     /// Zero-initialised supplemental data and the Rust type stored there.
     pub(crate) supplement: Option<(TypeId, Box<[u128]>)>,
     /// Live instances of this class (and of its Python subclasses).

@@ -158,6 +158,9 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             flags: (ffi::Py_TPFLAGS_DEFAULT
                 | ffi::Py_TPFLAGS_HAVE_VECTORCALL
                 | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION
+                // Immutable: CPython 3.11+ specializes attribute loads of
+                // method descriptors only when their type is immutable.
+                | ffi::Py_TPFLAGS_IMMUTABLETYPE
                 | if method { ffi::Py_TPFLAGS_METHOD_DESCRIPTOR } else { 0 }) as _,
             slots: slots.as_mut_ptr(),
         }));
