@@ -56,17 +56,26 @@ pub fn bind(m: &Module) -> PyResult<()> {
 
     m.def(
         "fill_arange",
-        |mut a: NdArray<u8, (Ndim<1>, Writable)>| -> PyResult<()> { Ok(fill(&mut a.view_mut()?, |i| i as u8)) },
+        |mut a: NdArray<u8, (Ndim<1>, Writable)>| -> PyResult<()> {
+            fill(&mut a.view_mut()?, |i| i as u8);
+            Ok(())
+        },
         arg("a"),
     )?;
     m.def(
         "fill_arange",
-        |mut a: NdArray<f32, (Ndim<1>, Writable)>| -> PyResult<()> { Ok(fill(&mut a.view_mut()?, |i| i as f32)) },
+        |mut a: NdArray<f32, (Ndim<1>, Writable)>| -> PyResult<()> {
+            fill(&mut a.view_mut()?, |i| i as f32);
+            Ok(())
+        },
         arg("a"),
     )?;
     m.def(
         "fill_arange",
-        |mut a: NdArray<f32, (Shape2<10, ANY>, Writable)>| -> PyResult<()> { Ok(fill(&mut a.view_mut()?, |i| i as f32)) },
+        |mut a: NdArray<f32, (Shape2<10, ANY>, Writable)>| -> PyResult<()> {
+            fill(&mut a.view_mut()?, |i| i as f32);
+            Ok(())
+        },
         arg("a"),
     )?;
     m.def(

@@ -157,7 +157,7 @@ impl<T: FromPy> ArgCaster for T {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut Option<T>) -> T {
+    fn get(holder: &mut Option<T>) -> T {
         holder.take().expect("ndbind: argument loaded once, taken once")
     }
 

@@ -12,6 +12,9 @@ use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 use crate::ndarray::view::{raw_view, raw_view_mut};
 
+/// Invariant, `!Send` marker for type-level parameters.
+pub(crate) type Marker<P> = PhantomData<fn() -> P>;
+
 /// An n-dimensional array received from Python — NumPy, PyTorch, JAX, any
 /// `__dlpack__` producer, a DLPack capsule or a buffer-protocol object —
 /// without a copy.
@@ -39,7 +42,7 @@ use crate::ndarray::view::{raw_view, raw_view_mut};
 /// ```
 pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
     h: ArrayHandle,
-    _m: PhantomData<(fn() -> T, fn() -> C)>,
+    _m: Marker<(T, C)>,
 }
 
 impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {

@@ -46,7 +46,7 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
         let dtype = h.dtype();
         if want != dtype {
             // Never narrow complex to real; unknown dtypes cannot be cast.
-            let ok = dtype.is_known() && !(dtype.is_complex() && !want.is_complex());
+            let ok = dtype.is_known() && (!dtype.is_complex() || want.is_complex());
             return Err(Mismatch { convertible: ok && !req.writable });
         }
         // Alignments are powers of two: a mask, not a division.

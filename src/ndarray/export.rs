@@ -100,7 +100,7 @@ pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = 
     layout: Layout,
     owner: Option<OwnerBox>,
     read_only: bool,
-    _m: PhantomData<(fn() -> F, fn() -> T, fn() -> C)>,
+    _m: crate::ndarray::array::Marker<(F, T, C)>,
 }
 
 fn check_len(shape: &[usize], len: usize) -> PyResult<()> {

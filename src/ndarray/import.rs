@@ -6,6 +6,7 @@
 //!    `__dlpack__` producers (CuPy, older torch, …);
 //! 4. the buffer protocol;
 //! 5. where allowed, a converted copy made by the array's framework.
+//!
 //! No exception is raised and caught while probing which route applies.
 
 use pyo3_ffi as ffi;

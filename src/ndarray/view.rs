@@ -72,61 +72,43 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
     }
 }
 
-impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, false> {
-    type Holder = Option<ArrayHandle>;
-    type Out<'a> = ArrayView<'a, T, D>;
-    const CONVERT_BY_DEFAULT: bool = false;
-    const MAY_WRITE: bool = false;
+/// The two casters differ in the view type and how it is made.
+macro_rules! view_caster {
+    ($mut:literal, $view:ident, $make:ident, $as:ident) => {
+        impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, $mut> {
+            type Holder = Option<ArrayHandle>;
+            type Out<'a> = $view<'a, T, D>;
+            const CONVERT_BY_DEFAULT: bool = false;
+            const MAY_WRITE: bool = $mut;
 
-    fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
-        Self::load_impl(holder, obj, convert)
-    }
-    fn get<'a>(holder: &'a mut Self::Holder) -> ArrayView<'a, T, D> {
-        let h = holder.as_ref().expect("loaded");
-        // SAFETY: validated for T, D and the CPU by REQ; the handle lives in
-        // the holder, which outlives 'a.
-        unsafe { raw_view(h) }
-    }
-    fn type_name(out: &mut String) {
-        Self::REQ.render("ndarray", out)
-    }
-    fn span(holder: &Self::Holder) -> Option<Span> {
-        Self::span_impl(holder)
-    }
-    fn commit(holder: &mut Self::Holder) {
-        if let Some(h) = holder {
-            h.commit()
+            fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
+                Self::load_impl(holder, obj, convert)
+            }
+            fn get<'a>(holder: &'a mut Self::Holder) -> $view<'a, T, D> {
+                let h = holder.$as().expect("loaded");
+                // SAFETY: validated for T, D and the CPU by REQ (writable
+                // for the mutable view, whose alias check ran before the
+                // call); the handle lives in the holder, which is borrowed
+                // for 'a.
+                unsafe { $make(h) }
+            }
+            fn type_name(out: &mut String) {
+                Self::REQ.render("ndarray", out)
+            }
+            fn span(holder: &Self::Holder) -> Option<Span> {
+                Self::span_impl(holder)
+            }
+            fn commit(holder: &mut Self::Holder) {
+                if let Some(h) = holder {
+                    h.commit()
+                }
+            }
         }
-    }
+    };
 }
 
-impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, true> {
-    type Holder = Option<ArrayHandle>;
-    type Out<'a> = ArrayViewMut<'a, T, D>;
-    const CONVERT_BY_DEFAULT: bool = false;
-    const MAY_WRITE: bool = true;
-
-    fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
-        Self::load_impl(holder, obj, convert)
-    }
-    fn get<'a>(holder: &'a mut Self::Holder) -> ArrayViewMut<'a, T, D> {
-        let h = holder.as_mut().expect("loaded");
-        // SAFETY: validated writable for T, D and the CPU; the alias check
-        // ran before the call, and the holder is borrowed mutably for 'a.
-        unsafe { raw_view_mut(h) }
-    }
-    fn type_name(out: &mut String) {
-        Self::REQ.render("ndarray", out)
-    }
-    fn span(holder: &Self::Holder) -> Option<Span> {
-        Self::span_impl(holder)
-    }
-    fn commit(holder: &mut Self::Holder) {
-        if let Some(h) = holder {
-            h.commit()
-        }
-    }
-}
+view_caster!(false, ArrayView, raw_view, as_ref);
+view_caster!(true, ArrayViewMut, raw_view_mut, as_mut);
 
 impl<'x, T: Scalar, D: Dimension> Param for ArrayView<'x, T, D> {
     type Caster = ViewCaster<T, D, false>;

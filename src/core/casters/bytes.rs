@@ -58,7 +58,7 @@ impl ArgCaster for BytesRef {
         }
     }
 
-    fn get<'a>(holder: &'a mut (usize, usize)) -> &'a [u8] {
+    fn get(holder: &mut (usize, usize)) -> &[u8] {
         // SAFETY: the bytes argument outlives the call and is immutable.
         unsafe { std::slice::from_raw_parts(holder.0 as *const u8, holder.1) }
     }
@@ -68,7 +68,7 @@ impl ArgCaster for BytesRef {
     }
 }
 
-impl<'x> Param for &'x [u8] {
+impl Param for &[u8] {
     type Caster = BytesRef;
 }
 

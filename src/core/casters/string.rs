@@ -69,7 +69,7 @@ impl ArgCaster for StrRef {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut (usize, usize)) -> &'a str {
+    fn get(holder: &mut (usize, usize)) -> &str {
         // SAFETY: `load` stored the UTF-8 buffer of a str argument, which the
         // dispatcher keeps alive for the whole call, longer than 'a.
         unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(holder.0 as *const u8, holder.1)) }
@@ -80,7 +80,7 @@ impl ArgCaster for StrRef {
     }
 }
 
-impl<'x> Param for &'x str {
+impl Param for &str {
     type Caster = StrRef;
 }
 

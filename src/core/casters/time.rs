@@ -67,7 +67,7 @@ impl IntoPy for Duration {
             Object::from_owned_or_err(((*api).Delta_FromDelta)(
                 days,
                 (secs % 86_400) as i32,
-                (self.subsec_nanos() / 1_000) as i32,
+                self.subsec_micros() as i32,
                 1,
                 (*api).DeltaType,
             ))
