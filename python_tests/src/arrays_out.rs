@@ -105,8 +105,39 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> Out24<Torch, bf16> { ArrayOut::from_owner(one_to_eight(|i| bf16::from_f32(i as f32)), &[2, 4]) },
         (),
     )?;
+    bind_holder(m)?;
     m.def("passthrough", |a: NdArray| a, arg("a"))?;
     m.def("passthrough_copy", |a: NdArray| ArrayOut::<Numpy>::copy_of(&a), arg("a"))?;
+    Ok(())
+}
+
+/// CONFORMANCE section 4, row `Holder`: a class owning Rust data that
+/// hands out NumPy views of it (keeping the Holder alive) and copies.
+pub struct Holder {
+    data: Counted<f32>,
+}
+
+ndbind::class!(Holder);
+
+type Vector = PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>>;
+
+pub fn bind_holder(m: &Module) -> PyResult<()> {
+    let c = m.class::<Holder>("Holder", doc("Owns n float32 values 0..n-1."))?;
+    c.init(|n: usize| Holder { data: Counted(AlignedVec::from_fn(n, |i| i as f32)) }, arg("n"))?
+        .def(
+            "view",
+            |h: &Holder| -> Vector {
+                // SAFETY: the data lives as long as the Holder, which the
+                // returned view keeps alive (reference_internal).
+                unsafe { ArrayOut::from_raw(h.data.0.as_ptr(), &[h.data.0.len()], None) }
+            },
+            (RvPolicy::ReferenceInternal, doc("A NumPy view of the data; keeps the Holder alive.")),
+        )?
+        .def(
+            "copy",
+            |h: &Holder| -> Vector { ArrayOut::from_vec(h.data.0.to_vec(), &[h.data.0.len()]) },
+            doc("An independent NumPy copy of the data."),
+        )?;
     Ok(())
 }
 
