@@ -21,6 +21,11 @@ use crate::core::module::Module;
 use crate::core::object::{Borrowed, Object};
 
 /// Options of a class, collected from [`ClassExtra`] annotations.
+///
+/// ```ignore
+/// let mut o = ClassOptions::default();
+/// is_final().apply(&mut o);
+/// ```
 #[derive(Default)]
 pub struct ClassOptions {
     doc: Option<String>,
@@ -31,6 +36,10 @@ pub struct ClassOptions {
 }
 
 /// One class annotation, or a tuple of them.
+///
+/// ```ignore
+/// m.class::<Tensor>("Tensor", (doc("A tensor."), is_final()))?;
+/// ```
 pub trait ClassExtra {
     /// Records itself.
     fn apply(self, o: &mut ClassOptions);
@@ -52,8 +61,16 @@ impl ClassExtra for &'static str {
 }
 
 /// Class annotation: Python code may not subclass the class.
+///
+/// ```ignore
+/// m.class::<Tensor>("Tensor", is_final())?;
+/// ```
 pub struct IsFinal;
 /// The class may not be subclassed from Python (`TypeError`).
+///
+/// ```ignore
+/// m.class::<Tensor>("Tensor", is_final())?;
+/// ```
 pub fn is_final() -> IsFinal {
     IsFinal
 }
@@ -65,8 +82,16 @@ impl ClassExtra for IsFinal {
 
 /// Class annotation: instances get a `__dict__` (dynamic attributes) and
 /// take part in garbage collection.
+///
+/// ```ignore
+/// m.class::<Dyn>("Dyn", dynamic_attr())?;
+/// ```
 pub struct DynamicAttr;
 /// Instances accept arbitrary attributes (GC-tracked `__dict__`).
+///
+/// ```ignore
+/// m.class::<Dyn>("Dyn", dynamic_attr())?;
+/// ```
 pub fn dynamic_attr() -> DynamicAttr {
     DynamicAttr
 }
@@ -77,8 +102,16 @@ impl ClassExtra for DynamicAttr {
 }
 
 /// Class annotation: instances can be weakly referenced.
+///
+/// ```ignore
+/// m.class::<Dyn>("Dyn", weak_referenceable())?;
+/// ```
 pub struct WeakRefs;
 /// Instances support `weakref.ref`.
+///
+/// ```ignore
+/// m.class::<Dyn>("Dyn", weak_referenceable())?;
+/// ```
 pub fn weak_referenceable() -> WeakRefs {
     WeakRefs
 }
@@ -90,8 +123,16 @@ impl ClassExtra for WeakRefs {
 
 /// Class annotation: zero-initialised supplemental data of type `S` in the
 /// type object (implies [`is_final`]). See [`crate::core::class::type_supplement`].
+///
+/// ```ignore
+/// m.class::<Tensor>("Tensor", supplement::<u64>())?;
+/// ```
 pub struct Supplement<S>(PhantomData<S>);
 /// Reserves a zero-initialised `S` in the type object.
+///
+/// ```ignore
+/// m.class::<Tensor>("Tensor", supplement::<u64>())?;
+/// ```
 pub fn supplement<S: Zeroable + Copy + 'static>() -> Supplement<S> {
     Supplement(PhantomData)
 }
@@ -144,6 +185,10 @@ impl Module {
     /// Binds the Rust type `T` (declared with [`crate::class!`]) as class
     /// `name` of this module; `extras` are class annotations ([`doc`](crate::doc),
     /// [`is_final`], [`dynamic_attr`], [`weak_referenceable`], [`supplement`]).
+    ///
+    /// ```ignore
+    /// let c = m.class::<Point>("Point", doc("A point."))?;
+    /// ```
     pub fn class<T: PyClass>(&self, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
         Class::new(self.as_object().borrow(), self.name(), name, extras)
     }
@@ -151,6 +196,10 @@ impl Module {
 
 impl<T: PyClass> Class<T> {
     /// Creates the class and adds it to `scope` (a module) as `name`.
+    ///
+    /// ```ignore
+    /// let c = Class::<Point>::new(m.as_object().borrow(), m.name(), "Point", ())?;
+    /// ```
     pub fn new(scope: Borrowed<'_>, module: &str, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
         let mut o = ClassOptions::default();
         extras.apply(&mut o);
@@ -187,6 +236,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// The type object.
+    ///
+    /// ```ignore
+    /// set_type_supplement::<u64>(c.type_object(), 42)?;
+    /// ```
     pub fn type_object(&self) -> Borrowed<'_> {
         self.ty.borrow()
     }
@@ -209,6 +262,10 @@ impl<T: PyClass> Class<T> {
 
     /// Adds a constructor overload: `f` builds the value from the
     /// arguments (`T` or `Result<T, E>`); `extras` name them.
+    ///
+    /// ```ignore
+    /// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?;
+    /// ```
     pub fn init<M, F: IntoInit<T, M>>(&self, f: F, extras: impl Extra) -> PyResult<&Self> {
         let func = self.define("__init__", f.into_parts(), extras, FuncKind::Method)?;
         // SAFETY: the type is a bound class with its own record; the
@@ -237,6 +294,10 @@ impl<T: PyClass> Class<T> {
 
     /// Adds a method: `f`'s first parameter is `&T` or `&mut T` (`self`);
     /// `extras` name the other parameters.
+    ///
+    /// ```ignore
+    /// c.def("norm", |p: &Point| p.x.hypot(p.y), ())?;
+    /// ```
     pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Method)?;
         Ok(self)
@@ -245,12 +306,20 @@ impl<T: PyClass> Class<T> {
     /// Adds an operator method (`__add__`, `__lt__`, ...): arguments that
     /// match no overload give `NotImplemented`, so Python tries the
     /// reflected operation.
+    ///
+    /// ```ignore
+    /// c.def_operator("__add__", |a: &V, b: &V| V(a.0 + b.0), arg("other"))?;
+    /// ```
     pub fn def_operator<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Operator)?;
         Ok(self)
     }
 
     /// Adds a static method (no `self`).
+    ///
+    /// ```ignore
+    /// c.def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?;
+    /// ```
     pub fn def_static<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Function)?;
         Ok(self)
@@ -261,6 +330,10 @@ impl<T: PyClass> Class<T> {
     /// this object (no copy), keeps it alive and shares its borrow state.
     /// The field is named with [`crate::field_of!`]: `def_ref("first_ref",
     /// field_of!(Pair, first), ())`.
+    ///
+    /// ```ignore
+    /// c.def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
+    /// ```
     pub fn def_ref<U: PyClass>(&self, name: &str, field: crate::core::class::FieldProj<T, U>, extras: impl Extra) -> PyResult<&Self> {
         self.define(name, crate::core::class::refs::ref_parts::<T, U>(field), extras, FuncKind::Method)?;
         Ok(self)
@@ -276,6 +349,10 @@ impl<T: PyClass> Class<T> {
 
     /// A read/write field: `get` and `set` project the field out of `T`;
     /// reading converts a clone of it.
+    ///
+    /// ```ignore
+    /// c.field("x", |p| &p.x, |p| &mut p.x)?;
+    /// ```
     pub fn field<V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
         V: IntoPy + FromPy + Clone + 'static,
@@ -286,6 +363,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// A read-only field.
+    ///
+    /// ```ignore
+    /// c.field_readonly("rank", |t| &t.rank)?;
+    /// ```
     pub fn field_readonly<V, G>(&self, name: &str, get: G) -> PyResult<&Self>
     where
         V: IntoPy + Clone + 'static,
@@ -295,6 +376,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// A read/write property from a getter and a setter.
+    ///
+    /// ```ignore
+    /// c.property("r", |p: &Point| p.x.hypot(p.y), |p: &mut Point, r: f64| p.set_radius(r))?;
+    /// ```
     pub fn property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
         R: IntoPy,
@@ -307,6 +392,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// A read-only property.
+    ///
+    /// ```ignore
+    /// c.property_readonly("first", |p: &Pair| p.first)?;
+    /// ```
     pub fn property_readonly<R: IntoPy, G: Fn(&T) -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
         self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), None)
     }
@@ -331,6 +420,10 @@ impl<T: PyClass> Class<T> {
 
     /// A static property: `Class.name` calls `get`, `Class.name = v` calls
     /// `set` (also through instances).
+    ///
+    /// ```ignore
+    /// c.static_property("live", || LIVE.get(), |v: isize| LIVE.set(v))?;
+    /// ```
     pub fn static_property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
         R: IntoPy,
@@ -343,11 +436,19 @@ impl<T: PyClass> Class<T> {
     }
 
     /// A read-only static property.
+    ///
+    /// ```ignore
+    /// c.static_property_readonly("version", || 3)?;
+    /// ```
     pub fn static_property_readonly<R: IntoPy, G: Fn() -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
         self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), None)
     }
 
     /// `__repr__` from a formatting function.
+    ///
+    /// ```ignore
+    /// c.repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?;
+    /// ```
     pub fn repr<F: Fn(&T) -> String + 'static>(&self, f: F) -> PyResult<&Self>
     where
         for<'a> &'a T: Param<Caster = ClassRef<T>>,
@@ -358,6 +459,10 @@ impl<T: PyClass> Class<T> {
     /// `__eq__` / `__ne__` from `PartialEq` (anything else compares
     /// unequal). Without [`Class::hash`] the class becomes unhashable, as
     /// in Python.
+    ///
+    /// ```ignore
+    /// c.eq()?; // Point(1, 2) == Point(1, 2)
+    /// ```
     pub fn eq(&self) -> PyResult<&Self>
     where
         T: PartialEq,
@@ -372,6 +477,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// `__hash__` from `Hash`.
+    ///
+    /// ```ignore
+    /// c.eq()?.hash()?;
+    /// ```
     pub fn hash(&self) -> PyResult<&Self>
     where
         T: std::hash::Hash,
@@ -386,6 +495,10 @@ impl<T: PyClass> Class<T> {
     }
 
     /// Sets class attribute `name`.
+    ///
+    /// ```ignore
+    /// c.attr("DIMENSIONS", 2)?;
+    /// ```
     pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
         let v = value.into_py(&Default::default())?;
         let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;

@@ -124,6 +124,10 @@ fn fail(f: Fail) -> bool {
 }
 
 /// A shared borrow held for the duration of a call.
+///
+/// ```ignore
+/// // The holder of a `&Point` parameter; dropping it ends the borrow.
+/// ```
 pub struct SharedGuard {
     ptr: *mut u8,
     cell: *mut i32,
@@ -148,6 +152,10 @@ impl Drop for SharedGuard {
 }
 
 /// A unique borrow held for the duration of a call.
+///
+/// ```ignore
+/// // The holder of a `&mut Point` parameter; dropping it ends the borrow.
+/// ```
 pub struct UniqueGuard {
     ptr: *mut u8,
     cell: *mut i32,
@@ -171,10 +179,22 @@ impl Drop for UniqueGuard {
 }
 
 /// Caster of `&T` parameters (T a bound class).
+///
+/// ```ignore
+/// impl<'a> Param for &'a Point { type Caster = ClassRef<Point>; } // by class!
+/// ```
 pub struct ClassRef<T>(PhantomData<T>);
 /// Caster of `&mut T` parameters (T a bound class).
+///
+/// ```ignore
+/// impl<'a> Param for &'a mut Point { type Caster = ClassMut<Point>; } // by class!
+/// ```
 pub struct ClassMut<T>(PhantomData<T>);
 /// Caster of `T` parameters of `Clone` classes (`class!(T, clone)`).
+///
+/// ```ignore
+/// impl Param for Point { type Caster = ClassValue<Point>; } // by class!(Point, clone)
+/// ```
 pub struct ClassValue<T>(PhantomData<T>);
 
 impl<T: PyClass> ArgCaster for ClassRef<T> {
@@ -194,7 +214,7 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut SharedGuard) -> &'a T {
+    fn get(holder: &mut SharedGuard) -> &T {
         // SAFETY: `load` took a shared borrow of a ready T, held until the
         // holder drops, after the call.
         unsafe { &*(holder.ptr as *const T) }
@@ -222,7 +242,7 @@ impl<T: PyClass> ArgCaster for ClassMut<T> {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut UniqueGuard) -> &'a mut T {
+    fn get(holder: &mut UniqueGuard) -> &mut T {
         // SAFETY: `load` took the unique borrow of a ready T, held until the
         // holder drops, after the call.
         unsafe { &mut *(holder.ptr as *mut T) }
@@ -252,7 +272,7 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut Option<T>) -> T {
+    fn get(holder: &mut Option<T>) -> T {
         holder.take().expect("ndbind: argument loaded once, taken once")
     }
 
@@ -263,6 +283,11 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
 
 /// Appends the Python name of a bound class (`module.Name`), or the Rust
 /// name while it is not bound.
+///
+/// ```ignore
+/// let mut s = String::new();
+/// push_type_name::<Point>(&mut s); // "my_ext.Point"
+/// ```
 pub fn push_type_name<T: PyClass>(out: &mut String) {
     let tp = T::type_slot().type_ptr();
     // SAFETY: a non-NULL slot names a live bound type.
@@ -306,6 +331,11 @@ pub(crate) fn not_bound<T>() -> PyErr {
 }
 
 /// Type name of `T` for return annotations.
+///
+/// ```ignore
+/// let mut s = String::new();
+/// return_type_name::<Point>(&mut s);
+/// ```
 pub fn return_type_name<T: PyClass>(out: &mut String) {
     push_type_name::<T>(out)
 }

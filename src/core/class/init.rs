@@ -14,6 +14,10 @@ use crate::core::func::FuncParts;
 use crate::core::object::{Borrowed, Object};
 
 /// What a constructor returns: `T` itself or a `Result` of it.
+///
+/// ```ignore
+/// c.init(|x: f64| -> PyResult<Point> { Ok(Point::new(x, 0.0)) }, arg("x"))?;
+/// ```
 pub trait InitReturn<T> {
     /// The value, or the error to raise.
     fn into_value(self) -> PyResult<T>;
@@ -36,6 +40,10 @@ impl<T: PyClass, E: Into<PyErr>> InitReturn<T> for Result<T, E> {
 /// A Rust callable usable as a constructor of class `T` (0 to 12
 /// parameters, which may borrow from their arguments). `M` is an inference
 /// marker.
+///
+/// ```ignore
+/// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?;
+/// ```
 pub trait IntoInit<T, M>: 'static {
     /// The record parts of the `__init__` overload (`self` first).
     fn into_parts(self) -> FuncParts;

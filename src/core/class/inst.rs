@@ -52,7 +52,7 @@ pub(crate) const HEADER: usize = std::mem::size_of::<InstHeader>();
 
 /// Offset of an inline value of alignment `align`.
 pub(crate) const fn value_offset(align: usize) -> usize {
-    (HEADER + align - 1) / align * align
+    HEADER.div_ceil(align) * align
 }
 
 /// Allocates an instance of `tp` (whose record is `rec`): zeroed, not
@@ -147,7 +147,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             std::alloc::dealloc((*h).value, layout);
         }
         if flags & IN_ID_MAP != 0 {
-            crate::core::class::lowlevel::id_map_remove((*h).value, tp_of_record(rec), obj);
+            crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
         rec.live.set(rec.live.get() - 1);

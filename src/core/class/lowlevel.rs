@@ -16,38 +16,50 @@
 //! ```
 
 use std::any::TypeId;
-use std::cell::RefCell;
-use std::collections::HashMap;
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::cast::not_bound;
-use crate::core::class::inst::{self, InstHeader, DESTRUCT, INLINE, IN_ID_MAP, OWNED_BOX, READY};
+use crate::core::class::inst::{self, InstHeader, DESTRUCT, INLINE, OWNED_BOX, READY};
 use crate::core::class::record::{record_of, TypeRecord};
 use crate::core::class::{meta, PyClass};
 use crate::core::error::{PyErr, PyResult};
-use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 
 /// The Python type bound to `T` (nanobind's `nb::type<T>()`).
+///
+/// ```ignore
+/// let ty = type_of::<Pod>().expect("Pod is bound");
+/// ```
 pub fn type_of<T: PyClass>() -> Option<Borrowed<'static>> {
     T::type_slot().get()
 }
 
 /// Whether `t` is a type made by ndbind (a bound class or a Python
 /// subclass of one).
+///
+/// ```ignore
+/// assert!(type_check(type_of::<Pod>().unwrap()));
+/// ```
 pub fn type_check(t: Borrowed<'_>) -> bool {
     // SAFETY: the type test comes first; `t` is a live object.
     unsafe { ffi::PyType_Check(t.as_ptr()) != 0 && meta::is_meta_instance(t.as_ptr() as *mut ffi::PyTypeObject) }
 }
 
 /// Whether `o` is an instance of a type made by ndbind.
+///
+/// ```ignore
+/// if inst_check(obj) { /* an ndbind instance */ }
+/// ```
 pub fn inst_check(o: Borrowed<'_>) -> bool {
     // SAFETY: reading the type of a live object.
     unsafe { meta::is_meta_instance(ffi::Py_TYPE(o.as_ptr())) }
 }
 
 /// `module.QualName` of any type (`int` for builtins).
+///
+/// ```ignore
+/// assert_eq!(type_name(ty)?, "my_ext.Pod");
+/// ```
 pub fn type_name(t: Borrowed<'_>) -> PyResult<String> {
     let q = t.getattr(c"__qualname__")?.borrow().str()?;
     let m = t.getattr(c"__module__").ok().and_then(|m| m.borrow().str().ok());
@@ -58,6 +70,10 @@ pub fn type_name(t: Borrowed<'_>) -> PyResult<String> {
 }
 
 /// [`type_name`] of the type of `o`.
+///
+/// ```ignore
+/// let name = inst_name(obj)?; // "my_ext.Pod"
+/// ```
 pub fn inst_name(o: Borrowed<'_>) -> PyResult<String> {
     // SAFETY: the type of a live object is alive while the object is.
     type_name(unsafe { Borrowed::from_ptr(ffi::Py_TYPE(o.as_ptr()) as *mut ffi::PyObject) })
@@ -73,21 +89,37 @@ fn type_record<'a>(t: Borrowed<'a>) -> PyResult<&'a TypeRecord> {
 }
 
 /// Size of the Rust value of a bound type.
+///
+/// ```ignore
+/// assert_eq!(type_size(ty)?, std::mem::size_of::<Pod>());
+/// ```
 pub fn type_size(t: Borrowed<'_>) -> PyResult<usize> {
     Ok(type_record(t)?.size)
 }
 
 /// Alignment of the Rust value of a bound type.
+///
+/// ```ignore
+/// assert_eq!(type_align(ty)?, std::mem::align_of::<Pod>());
+/// ```
 pub fn type_align(t: Borrowed<'_>) -> PyResult<usize> {
     Ok(type_record(t)?.align)
 }
 
 /// The `TypeId` of the Rust type behind a bound type.
+///
+/// ```ignore
+/// assert_eq!(type_info(ty)?, std::any::TypeId::of::<Pod>());
+/// ```
 pub fn type_info(t: Borrowed<'_>) -> PyResult<TypeId> {
     Ok(type_record(t)?.type_id)
 }
 
 /// A copy of the supplement of a type declared with `supplement::<S>()`.
+///
+/// ```ignore
+/// let meta: u64 = type_supplement(type_of::<Tensor>().unwrap())?;
+/// ```
 pub fn type_supplement<S: Copy + 'static>(t: Borrowed<'_>) -> PyResult<S> {
     let p = supplement_ptr::<S>(t)?;
     // SAFETY: the storage is zero-initialised (S is Zeroable) or holds an S
@@ -96,6 +128,10 @@ pub fn type_supplement<S: Copy + 'static>(t: Borrowed<'_>) -> PyResult<S> {
 }
 
 /// Stores `value` in the supplement of a type declared with `supplement::<S>()`.
+///
+/// ```ignore
+/// set_type_supplement::<u64>(cls.type_object(), 42)?;
+/// ```
 pub fn set_type_supplement<S: Copy + 'static>(t: Borrowed<'_>, value: S) -> PyResult<()> {
     let p = supplement_ptr::<S>(t)?;
     // SAFETY: as above; S is Copy, so overwriting drops nothing. The GIL
@@ -157,6 +193,10 @@ impl Drop for Unique {
 }
 
 /// A new, uninitialised (not ready) instance of bound type `t`.
+///
+/// ```ignore
+/// let o = inst_alloc(type_of::<Pod>().unwrap())?; // not ready
+/// ```
 pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
     let rec = type_record(t)?;
     // SAFETY: `t` is a bound type (or subclass) whose record is `rec`.
@@ -165,6 +205,10 @@ pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
 
 /// Pointer to the `T` inside `o` (ready or not): `T`'s class, a subclass,
 /// or a Rust class deriving from `T`.
+///
+/// ```ignore
+/// let p: *mut Pod = inst_ptr::<Pod>(obj)?;
+/// ```
 pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
     let (rec, h) = parts(o)?;
     let off = rec.offset_of(T::type_slot().type_ptr()).ok_or_else(|| {
@@ -175,11 +219,19 @@ pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
 }
 
 /// Whether the value of `o` is constructed.
+///
+/// ```ignore
+/// if !inst_ready(obj)? { inst_zero(obj)?; }
+/// ```
 pub fn inst_ready(o: Borrowed<'_>) -> PyResult<bool> {
     Ok(inst_state(o)?.0)
 }
 
 /// `(ready, destruct)` of `o`.
+///
+/// ```ignore
+/// let (ready, destruct) = inst_state(obj)?;
+/// ```
 pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
     let (_, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
@@ -200,6 +252,10 @@ unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
 
 /// Zero-initialises the value of `o` and marks it ready (types declared
 /// `zeroable`); a constructed value is dropped first.
+///
+/// ```ignore
+/// inst_zero(o.borrow())?; // Pod { a: 0.0, b: 0.0 }, ready
+/// ```
 pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     if !rec.zeroable {
@@ -217,6 +273,11 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
 
 /// Marks `o` ready. Only for trivial types (zeroable, no drop glue), whose
 /// storage always holds a valid value; see [`inst_mark_ready_unchecked`].
+///
+/// ```ignore
+/// unsafe { inst_ptr::<Pod>(o)?.write(Pod { a: 1.0, b: 2.0 }) };
+/// inst_mark_ready(o)?;
+/// ```
 pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     if !rec.trivial {
@@ -234,6 +295,10 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 ///
 /// # Safety
 /// The storage of `o` (see [`inst_ptr`]) holds a valid, constructed value.
+///
+/// ```ignore
+/// unsafe { inst_ptr::<Big>(o)?.write(Big::new()); inst_mark_ready_unchecked(o)? };
+/// ```
 pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
     let (_, h) = parts(o)?;
     (*h).flags = constructed((*h).flags);
@@ -242,6 +307,10 @@ pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
 
 /// Constructs `value` in place inside the uninitialised instance `o` of
 /// `T`'s class (Rust's "placement new") and marks it ready.
+///
+/// ```ignore
+/// inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?;
+/// ```
 pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     if rec.type_ptr != T::type_slot().type_ptr() {
@@ -265,6 +334,10 @@ pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
 }
 
 /// Drops the value of `o` (if constructed and owned) and marks it not ready.
+///
+/// ```ignore
+/// inst_destruct(obj)?; // dropped, not ready
+/// ```
 pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     let _u = Unique::take(h, "inst_destruct()")?;
@@ -283,6 +356,10 @@ pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
 
 /// Sets the ready and destruct flags. Raising them is only allowed for
 /// trivial types (see [`inst_set_state_unchecked`]).
+///
+/// ```ignore
+/// inst_set_state(child, true, false)?;
+/// ```
 pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
@@ -306,6 +383,10 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
 /// # Safety
 /// When `ready`, the storage holds a valid value; when `destruct`, the
 /// instance is the one that must drop it.
+///
+/// ```ignore
+/// unsafe { inst_set_state_unchecked(obj, true, true)? };
+/// ```
 pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
     let (_, h) = parts(o)?;
     let mut f = (*h).flags & !(READY | DESTRUCT);
@@ -368,11 +449,19 @@ impl Drop for Shared {
 
 /// Copy-constructs the uninitialised `dst` from `src` (types declared
 /// `clone`) and marks it ready.
+///
+/// ```ignore
+/// inst_copy(dst.borrow(), src)?; // dst was inst_alloc'd
+/// ```
 pub fn inst_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     copy_impl(dst, src, false, "inst_copy()")
 }
 
 /// Destructs `dst` and copy-constructs it from `src`.
+///
+/// ```ignore
+/// inst_replace_copy(dst, src)?;
+/// ```
 pub fn inst_replace_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     copy_impl(dst, src, true, "inst_replace_copy()")
 }
@@ -396,11 +485,19 @@ fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
 
 /// Move-constructs the uninitialised `dst` from `src`: the value moves
 /// (bitwise, as every Rust move) and `src` becomes not ready.
+///
+/// ```ignore
+/// inst_move(dst.borrow(), src)?; // src is no longer ready
+/// ```
 pub fn inst_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     move_impl(dst, src, false, "inst_move()")
 }
 
 /// Destructs `dst` and move-constructs it from `src`.
+///
+/// ```ignore
+/// inst_replace_move(dst, src)?;
+/// ```
 pub fn inst_replace_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     move_impl(dst, src, true, "inst_replace_move()")
 }
@@ -430,69 +527,4 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
         (*hd).flags = constructed((*hd).flags);
     }
     Ok(())
-}
-
-/// A new instance owning `value` through its `Box` (no copy of the value:
-/// the instance points at the box, which it frees on death).
-pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
-    let tp = T::type_slot().type_ptr();
-    if tp.is_null() {
-        return Err(not_bound::<T>());
-    }
-    // SAFETY: `tp` is T's live bound type; the box becomes owned by the
-    // instance (freed with T's layout in inst_dealloc).
-    unsafe {
-        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
-        let obj = inst::alloc(tp, rec)?;
-        let h = obj as *mut InstHeader;
-        (*h).value = Box::into_raw(value) as *mut u8;
-        (*h).flags = READY | DESTRUCT | OWNED_BOX;
-        Ok(Object::from_owned(obj).expect("non-NULL"))
-    }
-}
-
-/// The identity map of references: `(value address, type)` → instance.
-static ID_MAP: GilCell<RefCell<HashMap<(usize, usize), usize>>> = GilCell::new();
-
-pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mut ffi::PyObject) {
-    if let Some(m) = ID_MAP.get() {
-        let mut m = m.borrow_mut();
-        if m.get(&(value as usize, tp as usize)) == Some(&(obj as usize)) {
-            m.remove(&(value as usize, tp as usize));
-        }
-    }
-}
-
-/// An instance that references `*ptr` without owning it (state
-/// `(True, False)`). `parent`, if given, is kept alive as long as the
-/// result and shares its borrow cell with it. Referencing the same
-/// address twice gives the same object while it lives.
-///
-/// # Safety
-/// `ptr` points to a valid `T` that outlives the result: inside `parent`'s
-/// value (which the result keeps alive), or `'static`.
-pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_>>) -> PyResult<Object> {
-    let tp = T::type_slot().type_ptr();
-    if tp.is_null() {
-        return Err(not_bound::<T>());
-    }
-    let key = (ptr as usize, tp as usize);
-    let map = ID_MAP.get_or_init(Default::default);
-    if let Some(&o) = map.borrow().get(&key) {
-        return Ok(Object::from_borrowed(o as *mut ffi::PyObject));
-    }
-    let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
-    let obj = inst::alloc(tp, rec)?;
-    let h = obj as *mut InstHeader;
-    (*h).value = ptr as *mut u8;
-    (*h).flags = READY | IN_ID_MAP;
-    if let Some(p) = parent {
-        ffi::Py_INCREF(p.as_ptr());
-        (*h).parent = p.as_ptr();
-        if inst_check(p) {
-            (*h).borrow = (*(p.as_ptr() as *mut InstHeader)).borrow;
-        }
-    }
-    map.borrow_mut().insert(key, obj as usize);
-    Ok(Object::from_owned(obj).expect("non-NULL"))
 }

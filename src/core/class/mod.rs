@@ -37,16 +37,25 @@ pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class,
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
 pub use init::{InitReturn, IntoInit};
 pub use lowlevel::*;
+pub use refs::{inst_reference, inst_take_ownership};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};
 pub use refs::FieldProj;
 
 /// A Rust type bound (or bindable) as a Python class. Implemented by
 /// [`crate::class!`]; do not implement it by hand.
 ///
+/// `Send`: a Python object may be dropped by whichever thread holds the
+/// GIL when its last reference goes away.
+///
+/// ```ignore
+/// ndbind::class!(Point);
+/// let ty = <Point as PyClass>::type_slot().get(); // Some(..) once bound
+/// ```
+///
 /// # Safety
 /// `BASE_OFFSET` is the offset of a `Self::Base` value inside `Self`, and
 /// `ZEROABLE` is true only if all-zero bytes are a valid `Self`.
-pub unsafe trait PyClass: Sized + 'static {
+pub unsafe trait PyClass: Sized + Send + 'static {
     /// The Rust base class ([`NoBase`] when none).
     type Base: MaybeClass;
     /// Byte offset of the base value inside `Self`.
@@ -60,12 +69,20 @@ pub unsafe trait PyClass: Sized + 'static {
 }
 
 /// A bound class or [`NoBase`]: the `Base` of a [`PyClass`].
+///
+/// ```ignore
+/// assert!(<NoBase as MaybeClass>::slot().is_none());
+/// ```
 pub trait MaybeClass {
     /// The base's type slot (`None` for [`NoBase`]).
     fn slot() -> Option<&'static TypeSlot>;
 }
 
 /// "No Rust base class" (the class derives from `object`).
+///
+/// ```ignore
+/// ndbind::class!(Point); // Base = NoBase
+/// ```
 pub struct NoBase;
 
 impl MaybeClass for NoBase {
@@ -82,6 +99,13 @@ impl<T: PyClass> MaybeClass for T {
 
 /// Types for which all-zero bytes are a valid value (for `inst_zero` and
 /// type supplements).
+///
+/// ```ignore
+/// struct Pod { a: f64, b: f64 }
+/// // SAFETY: two f64 fields; zero bytes are 0.0.
+/// unsafe impl Zeroable for Pod {}
+/// ndbind::class!(Pod, zeroable);
+/// ```
 ///
 /// # Safety
 /// `std::mem::zeroed::<Self>()` must be a valid value.
@@ -102,6 +126,10 @@ unsafe impl<T> Zeroable for *const T {}
 unsafe impl<T> Zeroable for *mut T {}
 
 /// Fails to compile unless `T: Zeroable` (used by `class!(T, zeroable)`).
+///
+/// ```ignore
+/// const _: () = assert_zeroable::<f64>();
+/// ```
 #[doc(hidden)]
 pub const fn assert_zeroable<T: Zeroable>() {}
 
@@ -109,6 +137,10 @@ pub const fn assert_zeroable<T: Zeroable>() {}
 ///
 /// # Safety
 /// `src` points to a valid `T`, `dst` to storage for one.
+///
+/// ```ignore
+/// const CLONE: Option<CloneFn> = Some(clone_into::<Pod>);
+/// ```
 #[doc(hidden)]
 pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
     std::ptr::write(dst as *mut T, (*(src as *const T)).clone())

@@ -1,4 +1,4 @@
-//! The non-generic description of a bound class ([`TypeRecord`]), stored in
+//! The non-generic description of a bound class (`TypeRecord`), stored in
 //! its type object, and the per-Rust-type [`TypeSlot`] that finds it.
 
 use std::any::TypeId;
@@ -13,6 +13,10 @@ use crate::core::class::meta;
 /// Drops the value at a pointer in place.
 pub(crate) type DropFn = unsafe fn(*mut u8);
 /// Clones the value at `src` into uninitialised storage at `dst`.
+///
+/// ```ignore
+/// let f: Option<CloneFn> = <Pod as PyClass>::CLONE;
+/// ```
 pub type CloneFn = unsafe fn(src: *const u8, dst: *mut u8);
 
 /// Where the Python type of a Rust type lives: one `static` per bound Rust
@@ -36,18 +40,30 @@ unsafe impl Sync for TypeSlot {}
 
 impl TypeSlot {
     /// An empty slot (the class is not bound yet).
+    ///
+    /// ```ignore
+    /// static SLOT: TypeSlot = TypeSlot::new();
+    /// ```
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
         TypeSlot { ty: Cell::new(std::ptr::null_mut()) }
     }
 
     /// The type object pointer, NULL while the class is not bound.
+    ///
+    /// ```ignore
+    /// let tp = Pod::type_slot().type_ptr();
+    /// ```
     #[inline]
     pub fn type_ptr(&self) -> *mut ffi::PyTypeObject {
         self.ty.get()
     }
 
     /// The type object, if the class is bound.
+    ///
+    /// ```ignore
+    /// let ty = Pod::type_slot().get();
+    /// ```
     pub fn get(&self) -> Option<crate::Borrowed<'static>> {
         let p = self.ty.get();
         // SAFETY: a non-NULL slot names a live type (cleared on its death).
@@ -111,7 +127,9 @@ pub(crate) struct TypeRecord {
     pub(crate) supplement: Option<(TypeId, Box<[u128]>)>,
     /// Live instances of this class (and of its Python subclasses).
     pub(crate) live: Cell<isize>,
-    /// Property records (`PyGetSetDef.closure` points into them).
+    /// Property records (`PyGetSetDef.closure` points into them, so they
+    /// are boxed: their addresses must not move when the vector grows).
+    #[allow(clippy::vec_box)]
     pub(crate) props: std::cell::RefCell<Vec<Box<crate::core::class::getset::PropRecord>>>,
     /// `tp_getset` (the `__dict__` descriptor of dict-bearing classes).
     pub(crate) getset: Box<[ffi::PyGetSetDef]>,
@@ -151,6 +169,10 @@ pub(crate) fn unregister(rec: *const TypeRecord) {
 }
 
 /// `(name, live instance count)` of every bound type still alive.
+///
+/// ```ignore
+/// for (name, n) in live_instances_by_type() { eprintln!("{name}: {n}"); }
+/// ```
 pub fn live_instances_by_type() -> Vec<(String, isize)> {
     let Ok(r) = REGISTRY.lock() else { return Vec::new() };
     r.iter()

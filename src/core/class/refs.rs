@@ -1,4 +1,7 @@
-//! Returning references into `self` (nanobind's `rv_policy::reference_internal`):
+//! Instances that do not store their value inline: boxed values whose
+//! ownership passes to Python (`inst_take_ownership`), references
+//! (`inst_reference`, with an identity map) and references into `self`
+//! (nanobind's `rv_policy::reference_internal`):
 //! a method that returns a field of a bound class as an instance of the
 //! field's class, pointing into the parent object (no copy).
 //!
@@ -13,15 +16,26 @@ use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use crate::core::caster::{type_name_of, ArgCaster, ReturnCtx};
-use crate::core::class::cast::{push_type_name, ClassRef};
-use crate::core::class::lowlevel::inst_reference;
+use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
+use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, OWNED_BOX, READY};
+use crate::core::class::lowlevel::inst_check;
+use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
+use crate::core::error::PyResult;
 use crate::core::func::bind::{finish, load_failed};
 use crate::core::func::FuncParts;
-use crate::core::object::Borrowed;
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
 
 /// A field `U` at a fixed offset inside `T`; made by [`crate::field_of!`].
+///
+/// ```ignore
+/// let f: FieldProj<Pair, Pod> = ndbind::field_of!(Pair, first);
+/// ```
 pub struct FieldProj<T, U> {
     offset: usize,
     _t: PhantomData<fn(&T) -> &U>,
@@ -43,6 +57,10 @@ impl<T, U> FieldProj<T, U> {
     }
 
     /// The field's byte offset inside `T`.
+    ///
+    /// ```ignore
+    /// assert_eq!(ndbind::field_of!(Pair, first).offset(), std::mem::offset_of!(Pair, first));
+    /// ```
     pub fn offset(&self) -> usize {
         self.offset
     }
@@ -92,4 +110,78 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
         out.push(type_name_of(push_type_name::<U>));
     }
     FuncParts::new(proj, call::<T, U>, 1, sig::<T, U>, 0, 0)
+}
+
+/// A new instance owning `value` through its `Box` (no copy of the value:
+/// the instance points at the box, which it frees on death).
+///
+/// ```ignore
+/// m.def("make", || inst_take_ownership(Box::new(Pod { a: 1.0, b: 2.0 })), ())?;
+/// ```
+pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    // SAFETY: `tp` is T's live bound type; the box becomes owned by the
+    // instance (freed with T's layout in inst_dealloc).
+    unsafe {
+        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+        let obj = inst::alloc(tp, rec)?;
+        let h = obj as *mut InstHeader;
+        (*h).value = Box::into_raw(value) as *mut u8;
+        (*h).flags = READY | DESTRUCT | OWNED_BOX;
+        Ok(Object::from_owned(obj).expect("non-NULL"))
+    }
+}
+
+/// The identity map of references: `(value address, type)` → instance.
+static ID_MAP: GilCell<RefCell<HashMap<(usize, usize), usize>>> = GilCell::new();
+
+pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mut ffi::PyObject) {
+    if let Some(m) = ID_MAP.get() {
+        let mut m = m.borrow_mut();
+        if m.get(&(value as usize, tp as usize)) == Some(&(obj as usize)) {
+            m.remove(&(value as usize, tp as usize));
+        }
+    }
+}
+
+/// An instance that references `*ptr` without owning it (state
+/// `(True, False)`). `parent`, if given, is kept alive as long as the
+/// result and shares its borrow cell with it. Referencing the same
+/// address twice gives the same object while it lives.
+///
+/// # Safety
+/// `ptr` points to a valid `T` that outlives the result: inside `parent`'s
+/// value (which the result keeps alive), or `'static`.
+///
+/// ```ignore
+/// // SAFETY: the field lives inside `parent`, which the result keeps alive.
+/// let r = unsafe { inst_reference(&mut pair.first as *mut Pod, Some(parent))? };
+/// ```
+pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_>>) -> PyResult<Object> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    let key = (ptr as usize, tp as usize);
+    let map = ID_MAP.get_or_init(Default::default);
+    if let Some(&o) = map.borrow().get(&key) {
+        return Ok(Object::from_borrowed(o as *mut ffi::PyObject));
+    }
+    let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+    let obj = inst::alloc(tp, rec)?;
+    let h = obj as *mut InstHeader;
+    (*h).value = ptr as *mut u8;
+    (*h).flags = READY | IN_ID_MAP;
+    if let Some(p) = parent {
+        ffi::Py_INCREF(p.as_ptr());
+        (*h).parent = p.as_ptr();
+        if inst_check(p) {
+            (*h).borrow = (*(p.as_ptr() as *mut InstHeader)).borrow;
+        }
+    }
+    map.borrow_mut().insert(key, obj as usize);
+    Ok(Object::from_owned(obj).expect("non-NULL"))
 }
