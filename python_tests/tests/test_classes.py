@@ -2,6 +2,7 @@
 import enum
 import gc
 import inspect
+import os
 import subprocess
 import sys
 import weakref
@@ -543,6 +544,11 @@ def test_instances_are_freed():
     assert t.live_counts()[0] == before
 
 
+def _run(code):
+    env = {k: v for k, v in os.environ.items() if k != "NDBIND_NO_LEAK_REPORT"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
 def test_leak_report_is_silent():
     code = (
         "import ndbind_test as t\n"
@@ -552,7 +558,7 @@ def test_leak_report_is_silent():
         "s = Sub(1, 2)\n"
         "assert p.norm() > 0 and q.norm() > 0 and r.total() == 3\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    res = _run(code)
     assert res.returncode == 0, res.stderr
     assert "leaked" not in res.stderr, res.stderr
     assert res.stderr == ""
@@ -564,7 +570,7 @@ def test_leak_report_reports_a_leak():
         "p = t.Point(1, 2)\n"
         "ctypes.pythonapi.Py_IncRef(ctypes.py_object(p))\n"  # a deliberate leak
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    res = _run(code)
     assert res.returncode == 0
     assert "ndbind: leaked 1 instance(s)!" in res.stderr
     assert "ndbind_test.Point" in res.stderr
