@@ -19,7 +19,7 @@ fn fill<T: Copy>(a: &mut ArrayViewMut<'_, T, IxDyn>, f: impl Fn(usize) -> T) {
 }
 
 pub fn bind(m: &Module) -> PyResult<()> {
-    m.def("shape", |a: Any| a.shape().to_vec(), arg("a"))?;
+    m.def("shape", |a: Any| a.dim(), arg("a"))?;
     m.def("strides", |a: Any| a.strides().to_vec(), arg("a"))?;
     m.def("dtype_name", |a: Any| a.dtype().name(), arg("a"))?;
     m.def("device", |a: Any| a.device(), arg("a"))?;

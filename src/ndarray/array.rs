@@ -59,6 +59,12 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     pub fn shape(&self) -> &[i64] {
         self.h.shape()
     }
+    /// Extents as an `ndarray` dimension (inline up to four axes); returned
+    /// to Python it is a `list[int]`.
+    #[inline]
+    pub fn dim(&self) -> ndarray::IxDyn {
+        crate::ndarray::view::dim_of(self.h.shape())
+    }
     /// Strides, in elements (may be negative or zero).
     #[inline]
     pub fn strides(&self) -> &[i64] {

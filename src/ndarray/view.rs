@@ -117,3 +117,23 @@ impl<'x, T: Scalar, D: Dimension> Param for ArrayView<'x, T, D> {
 impl<'x, T: Scalar, D: Dimension> Param for ArrayViewMut<'x, T, D> {
     type Caster = ViewCaster<T, D, true>;
 }
+
+/// An `ndarray` dimension from extents (inline storage up to four axes).
+#[inline]
+pub(crate) fn dim_of(shape: &[i64]) -> ndarray::IxDyn {
+    let mut d = ndarray::IxDyn::zeros(shape.len());
+    for (o, &e) in d.slice_mut().iter_mut().zip(shape) {
+        *o = e as usize;
+    }
+    d
+}
+
+/// An `ndarray` dynamic dimension returns to Python as a `list[int]`.
+impl crate::core::caster::IntoPy for ndarray::IxDyn {
+    fn into_py(self, ctx: &crate::core::caster::ReturnCtx) -> crate::core::error::PyResult<crate::core::object::Object> {
+        crate::core::casters::new_list(self.slice().iter().copied(), ctx)
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("list[int]")
+    }
+}

@@ -12,3 +12,4 @@ mod time;
 mod tuple;
 
 pub use bytes::Bytes;
+pub use seq::new_list;

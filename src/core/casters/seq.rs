@@ -58,7 +58,7 @@ impl<T: FromPy> FromPy for Vec<T> {
 }
 
 /// Builds a `list` from an exact-size iterator of convertible items.
-pub(crate) fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &ReturnCtx) -> PyResult<Object> {
+pub fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &ReturnCtx) -> PyResult<Object> {
     // SAFETY: PyList_New returns a list of `n` NULL slots that
     // PyList_SET_ITEM fills (stealing each reference) before it is exposed.
     unsafe {
