@@ -82,7 +82,11 @@ fn bind_points(m: &Module) -> PyResult<()> {
         .def_static("origin", || Point::new(0.0, 0.0), ())?
         .static_property("live", || LIVE.load(Ordering::Relaxed), |v: isize| LIVE.store(v, Ordering::Relaxed))?
         .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
-        .eq()?;
+        .eq()?
+        .def_operator("__add__", |a: &Point, b: &Point| Point::new(a.x + b.x, a.y + b.y), arg("other"))?
+        .def_operator("__mul__", |a: &Point, f: f64| Point::new(a.x * f, a.y * f), arg("f"))?
+        .def_operator("__rmul__", |a: &Point, f: f64| Point::new(a.x * f, a.y * f), arg("f"))?
+        .def("__neg__", |a: &Point| Point::new(-a.x, -a.y), ())?;
     m.def("norm_of", |p: &Point| p.norm(), arg("p"))?;
     m.def("scale_by", |p: &mut Point, f: f64| p.x *= f, (arg("p"), arg("f")))?;
     m.def("swap_xy", |a: &mut Point, b: &mut Point| std::mem::swap(&mut a.x, &mut b.x), (arg("a"), arg("b")))?;
@@ -202,7 +206,19 @@ fn bind_others(m: &Module) -> PyResult<()> {
         .def_ref("second_ref", ndbind::field_of!(Pair, second), ())?
         .property_readonly("first", |p: &Pair| p.first)?
         .property_readonly("second", |p: &Pair| p.second)?
-        .def("swap", |p: &mut Pair| std::mem::swap(&mut p.first, &mut p.second), ())?;
+        .def("swap", |p: &mut Pair| std::mem::swap(&mut p.first, &mut p.second), ())?
+        .def("__len__", |_: &Pair| 2usize, ())?
+        .def(
+            "__getitem__",
+            |p: &Pair, i: isize| -> PyResult<Pod> {
+                match i {
+                    0 | -2 => Ok(p.first),
+                    1 | -1 => Ok(p.second),
+                    _ => Err(PyErr::index_error("Pair index out of range")),
+                }
+            },
+            arg("i"),
+        )?;
 
     let t = m.class::<Tensor>("Tensor", (doc("A final class with a type supplement."), supplement::<u64>()))?;
     cls::set_type_supplement::<u64>(t.type_object(), 42)?;
@@ -218,7 +234,9 @@ fn bind_others(m: &Module) -> PyResult<()> {
         )?;
 
     let d = m.class::<Dyn>("Dyn", (doc("Dynamic attributes and weak references."), dynamic_attr(), weak_referenceable()))?;
-    d.init(|value: i64| Dyn { value }, arg("value"))?.field("value", |d| &d.value, |d| &mut d.value)?;
+    d.init(|value: i64| Dyn { value }, arg("value"))?
+        .init(|| Dyn { value: -1 }, ())? // an overloaded constructor
+        .field("value", |d| &d.value, |d| &mut d.value)?;
     m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
     m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
     m.def("set_leak_warnings", ndbind::core::leak_report::set_leak_warnings, arg("enabled"))?;

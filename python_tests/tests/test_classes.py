@@ -68,6 +68,33 @@ def test_point_static_method_and_names():
     assert repr(t.Point) == "<class 'ndbind_test.Point'>"
 
 
+def test_operators_and_protocols():
+    a, b = t.Point(1, 2), t.Point(3, 4)
+    assert a + b == t.Point(4, 6)
+    assert a * 2 == t.Point(2, 4) and 2 * a == t.Point(2, 4)
+    assert -a == t.Point(-1, -2)
+    with pytest.raises(TypeError):
+        a + 1  # NotImplemented both ways: Python raises TypeError
+    with pytest.raises(TypeError):
+        a * "x"
+    pair = t.Pair(t.Pod(1, 2), t.Pod(3, 4))
+    assert len(pair) == 2
+    assert pair[0].total() == 3.0 and pair[-1].total() == 7.0
+    assert [p.a for p in pair] == [1.0, 3.0]  # iteration through __getitem__
+    with pytest.raises(IndexError):
+        pair[2]
+
+
+def test_overloaded_constructor():
+    assert t.Dyn(5).value == 5
+    assert t.Dyn().value == -1
+    assert t.Dyn(value=7).value == 7
+    with pytest.raises(TypeError, match=IFA):
+        t.Dyn("x")
+    doc = t.Dyn.__init__.__doc__
+    assert "__init__(self, value: int) -> None" in doc and "__init__(self) -> None" in doc
+
+
 def test_classes_are_immutable_to_python_code():
     with pytest.raises(TypeError):
         t.Point.extra = 1
