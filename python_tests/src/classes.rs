@@ -238,6 +238,7 @@ fn bind_others(m: &Module) -> PyResult<()> {
         .init(|| Dyn { value: -1 }, ())? // an overloaded constructor
         .field("value", |d| &d.value, |d| &mut d.value)?;
     m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
+    m.def("keep_alive", |n: Borrowed<'_>, p: Borrowed<'_>| cls::keep_alive(n, p), (arg("nurse"), arg("patient")))?;
     m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
     m.def("set_leak_warnings", ndbind::core::leak_report::set_leak_warnings, arg("enabled"))?;
     Ok(())

@@ -457,6 +457,21 @@ def test_python_subclass_with_dict_cycle_is_collected():
     assert t.Point.live == live
 
 
+@pytest.mark.parametrize("make_nurse", [lambda: t.Point(1, 2), lambda: type("X", (), {})()], ids=["ndbind", "python"])
+def test_keep_alive(make_nurse):
+    gc.collect()
+    drops = t.dyn_drops()
+    nurse, patient = make_nurse(), t.Dyn(1)
+    w = weakref.ref(patient)
+    t.keep_alive(nurse, patient)
+    del patient
+    gc.collect()
+    assert w() is not None and w().value == 1
+    del nurse
+    gc.collect()
+    assert w() is None and t.dyn_drops() == drops + 1
+
+
 # --- enums ----------------------------------------------------------------------------------------------------
 def test_color_enum():
     C = t.Color

@@ -31,6 +31,8 @@ pub(crate) const INLINE: u32 = 4;
 pub(crate) const OWNED_BOX: u32 = 8;
 /// The instance is in the identity map of references.
 pub(crate) const IN_ID_MAP: u32 = 16;
+/// The instance keeps other objects alive (see `keep_alive`).
+pub(crate) const KEEP_ALIVE: u32 = 32;
 
 /// The header every instance starts with.
 #[repr(C)]
@@ -150,6 +152,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
+        let kept = if flags & KEEP_ALIVE != 0 { crate::core::class::refs::keep_alive_take(obj) } else { Vec::new() };
         rec.live.set(rec.live.get() - 1);
         crate::core::leak_report::inst_freed();
         let free = (*tp).tp_free.expect("heap types have tp_free");
@@ -158,6 +161,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         if !parent.is_null() {
             ffi::Py_DECREF(parent);
         }
+        drop(kept);
     }
 }
 

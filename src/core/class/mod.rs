@@ -37,7 +37,7 @@ pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class,
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
 pub use init::{InitReturn, IntoInit};
 pub use lowlevel::*;
-pub use refs::{inst_reference, inst_take_ownership};
+pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};
 pub use refs::FieldProj;
 

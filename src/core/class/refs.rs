@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use crate::core::caster::{type_name_of, ArgCaster, ReturnCtx};
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
-use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, OWNED_BOX, READY};
+use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY};
 use crate::core::class::lowlevel::inst_check;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
@@ -184,4 +184,40 @@ pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_
     }
     map.borrow_mut().insert(key, obj as usize);
     Ok(Object::from_owned(obj).expect("non-NULL"))
+}
+
+/// Objects kept alive by ndbind instances: nurse address → patients.
+static KEPT: GilCell<RefCell<HashMap<usize, Vec<Object>>>> = GilCell::new();
+
+/// Keeps `patient` alive at least as long as `nurse` (nanobind's
+/// `keep_alive`). An ndbind instance holds the reference itself (released
+/// when it dies); any other nurse must support weak references.
+///
+/// ```ignore
+/// m.def("attach", |owner: Borrowed<'_>, item: Borrowed<'_>| keep_alive(owner, item), (arg("owner"), arg("item")))?;
+/// ```
+pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
+    if nurse.is(patient) || patient.is_none() {
+        return Ok(());
+    }
+    if inst_check(nurse) {
+        let map = KEPT.get_or_init(Default::default);
+        map.borrow_mut().entry(nurse.as_ptr() as usize).or_default().push(patient.to_owned());
+        // SAFETY: `nurse` is a live ndbind instance.
+        unsafe { (*(nurse.as_ptr() as *mut InstHeader)).flags |= KEEP_ALIVE };
+        return Ok(());
+    }
+    // weakref.finalize(nurse, id, patient) holds `patient` until `nurse` dies.
+    let weakref = Object::import(c"weakref")?;
+    let finalize = weakref.borrow().getattr(c"finalize")?;
+    let builtins = Object::import(c"builtins")?;
+    let id = builtins.borrow().getattr(c"id")?;
+    finalize.borrow().call(&[nurse, id.borrow(), patient])?;
+    Ok(())
+}
+
+/// The patients of a dying nurse (released by the caller after the nurse
+/// is freed).
+pub(crate) fn keep_alive_take(nurse: *mut ffi::PyObject) -> Vec<Object> {
+    KEPT.get().and_then(|m| m.borrow_mut().remove(&(nurse as usize))).unwrap_or_default()
 }
