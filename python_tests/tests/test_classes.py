@@ -1,4 +1,5 @@
 """CONFORMANCE section 4: classes, enums and the low-level interface."""
+import copy
 import enum
 import gc
 import inspect
@@ -83,6 +84,23 @@ def test_operators_and_protocols():
     assert [p.a for p in pair] == [1.0, 3.0]  # iteration through __getitem__
     with pytest.raises(IndexError):
         pair[2]
+
+
+def test_copy_and_deepcopy_clone_classes():
+    p = t.Point(1, 2)
+    for q in (copy.copy(p), copy.deepcopy(p)):
+        assert q == p and q is not p and t.inst_state(q) == (True, True)
+        q.x = 5
+        assert p.x == 1.0
+    q3 = copy.copy(t.Point3(1, 2, 3))
+    assert type(q3) is t.Point3 and q3.z == 3.0
+    s = PyPoint(2)
+    s2 = copy.copy(s)
+    assert type(s2) is PyPoint and s2.tag == "py" and s2.y == 4.0
+    with pytest.raises(TypeError):
+        copy.copy(t.inst_alloc(t.Point))  # not ready
+    with pytest.raises(TypeError):
+        copy.copy(t.Tensor())  # not declared clone
 
 
 def test_overloaded_constructor():

@@ -15,7 +15,7 @@ use crate::core::class::init::IntoInit;
 use crate::core::class::record::record_of;
 use crate::core::class::{MaybeClass, PyClass, Zeroable};
 use crate::core::error::{PyErr, PyResult};
-use crate::core::extras::{Doc, Extra, FuncExtras};
+use crate::core::extras::{arg, Doc, Extra, FuncExtras};
 use crate::core::func::{define_in, FuncKind, IntoFunction};
 use crate::core::module::Module;
 use crate::core::object::{Borrowed, Object};
@@ -232,7 +232,12 @@ impl<T: PyClass> Class<T> {
         })?;
         let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
         scope.setattr(&cname, ty.borrow())?;
-        Ok(Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData })
+        let c = Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData };
+        if T::CLONE.is_some() {
+            c.def("__copy__", |o: Borrowed<'_>| crate::core::class::inst_clone(o), ())?;
+            c.def("__deepcopy__", |o: Borrowed<'_>, _memo: Borrowed<'_>| crate::core::class::inst_clone(o), arg("memo"))?;
+        }
+        Ok(c)
     }
 
     /// The type object.
