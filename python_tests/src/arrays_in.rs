@@ -116,7 +116,18 @@ pub fn bind(m: &Module) -> PyResult<()> {
         },
         (arg("a"), arg("v")),
     )?;
-    // Extra: the describe overload for arrays (section 1).
+    // Extras: the GIL released while Rust runs (Module::def_nogil).
+    // SAFETY: these bodies only touch Rust values and array views.
+    unsafe {
+        m.def_nogil("sum_f64_nogil", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))?;
+        m.def_nogil("nogil_sleep", |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)), arg("ms"))?;
+        m.def_nogil(
+            "scale_nogil",
+            |mut a: ArrayViewMut<f64, IxDyn>, f: f64| a *= f,
+            (arg("a"), arg("f")),
+        )?;
+    }
+    m.def("gil_sleep", |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)), arg("ms"))?;
     Ok(())
 }
 

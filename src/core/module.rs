@@ -56,6 +56,33 @@ impl Module {
         Ok(self)
     }
 
+    /// Binds `f` as function `name`, run with the GIL released (other Python
+    /// threads progress meanwhile): for long computations on array views.
+    /// Arguments are loaded and the result converted with the GIL held;
+    /// every parameter type must be `Send`, so no Python handle reaches the
+    /// GIL-free section.
+    ///
+    /// # Safety
+    /// `f` must not call into Python: no `Object`/`Borrowed` methods, no
+    /// callbacks, no constructors of Python objects. (ndbind's handle API
+    /// assumes the GIL; Rust's type system cannot see whether it is held.)
+    ///
+    /// ```ignore
+    /// // SAFETY: pure Rust over an array view.
+    /// unsafe { m.def_nogil("total", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))? };
+    /// ```
+    pub unsafe fn def_nogil<M, F: crate::core::func::bind::IntoNoGilFunction<M>>(
+        &self,
+        name: &str,
+        f: F,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
+        let mut e = FuncExtras::default();
+        extras.apply(&mut e);
+        crate::core::func::define(self.obj.borrow(), &self.name, name, f.into_parts(), e)?;
+        Ok(self)
+    }
+
     /// Sets the module docstring.
     pub fn doc(&self, text: &str) -> PyResult<&Self> {
         self.obj.borrow().setattr(c"__doc__", Object::str(text)?.borrow())?;

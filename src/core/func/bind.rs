@@ -24,6 +24,32 @@ pub trait IntoFunction<M>: 'static {
     fn into_parts(self) -> FuncParts;
 }
 
+/// A callable bound with the GIL released while it runs (see
+/// [`crate::Module::def_nogil`]): like [`IntoFunction`], and every parameter
+/// type must be `Send` — so no Python handle (`Object`, `Borrowed`,
+/// `NdArray`) can reach a GIL-free section; array *views*, plain values and
+/// `&str` can.
+pub trait IntoNoGilFunction<M>: 'static {
+    /// The record parts the core needs.
+    fn into_parts(self) -> FuncParts;
+}
+
+/// Runs `f` with the GIL released, re-acquiring it before returning (also
+/// when `f` panics, whose unwinding then continues to the dispatcher).
+#[inline]
+pub(crate) fn without_gil<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: the GIL is held on entry (every call path holds it); it is
+    // re-acquired below on every path out.
+    let ts = unsafe { ffi::PyEval_SaveThread() };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    // SAFETY: restores the thread state saved above.
+    unsafe { ffi::PyEval_RestoreThread(ts) };
+    match r {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    }
+}
+
 /// Outcome of a failed argument load: an error a caster set aborts the call.
 #[cold]
 #[inline(never)]
@@ -81,7 +107,7 @@ pub(crate) fn check_overlap(spans: &[Option<Span>]) -> bool {
 }
 
 macro_rules! impl_into_function {
-    ($n:expr; $($P:ident $h:ident $i:tt),*) => {
+    ($n:expr; $($P:ident $h:ident $i:tt),*) => { const _: () = {
         impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
         where
             F: Fn($($P),*) -> R + 'static,
@@ -90,8 +116,33 @@ macro_rules! impl_into_function {
             $($P: Param,)*
         {
             fn into_parts(self) -> FuncParts {
+                parts::<F, R, false, $($P,)*>(self)
+            }
+        }
+
+        impl<F, R, $($P,)*> IntoNoGilFunction<(R, $($P,)*)> for F
+        where
+            F: Fn($($P),*) -> R + 'static,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            $(for<'a> <<$P as Param>::Caster as ArgCaster>::Out<'a>: Send,)*
+            R: IntoPy,
+            $($P: Param,)*
+        {
+            fn into_parts(self) -> FuncParts {
+                parts::<F, R, true, $($P,)*>(self)
+            }
+        }
+
+        #[allow(non_snake_case)]
+        fn parts<F, R, const NOGIL: bool, $($P,)*>(f: F) -> FuncParts
+        where
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R + 'static,
+            R: IntoPy,
+            $($P: Param,)*
+        {
+            {
                 #[allow(unused_variables, unused_unsafe)]
-                unsafe fn call<F, R, $($P,)*>(
+                unsafe fn call<F, R, const NOGIL: bool, $($P,)*>(
                     data: *const (),
                     args: *const *mut ffi::PyObject,
                     convert: u64,
@@ -122,7 +173,11 @@ macro_rules! impl_into_function {
                         return std::ptr::null_mut();
                     }
                     $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
-                    let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*);
+                    let r = if NOGIL {
+                        without_gil(|| f($(<$P::Caster as ArgCaster>::get(&mut $h)),*))
+                    } else {
+                        f($(<$P::Caster as ArgCaster>::get(&mut $h)),*)
+                    };
                     finish(r.into_py(ctx))
                 }
 
@@ -133,10 +188,10 @@ macro_rules! impl_into_function {
 
                 let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
                 let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
-                FuncParts::new(self, call::<F, R, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none, convert)
+                FuncParts::new(f, call::<F, R, NOGIL, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none, convert)
             }
         }
-    };
+    }; };
 }
 
 impl_into_function!(0;);
