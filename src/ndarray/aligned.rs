@@ -1,17 +1,67 @@
-//! [`AlignedVec`]: a 64-byte aligned buffer, so exported arrays are
-//! zero-copy for consumers that demand alignment (JAX/XLA copies data
-//! that is not).
+//! 64-byte aligned buffers, so exported arrays are zero-copy for consumers
+//! that demand alignment (JAX/XLA copies data that is not):
+//!
+//! - [`AlignedVec`]: initialised elements, usable as a slice;
+//! - [`AlignedBuf`]: uninitialised memory, reachable through raw pointers
+//!   only, exported with [`ArrayOut::from_uninit`] (contents unspecified, as
+//!   `np.empty`'s: no O(n) zeroing, so the export cost is flat in `n`).
 
-use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
+use crate::core::error::PyResult;
 use crate::ndarray::dtype::Scalar;
+use crate::ndarray::export::{ArrayOut, Target};
+use crate::ndarray::requirements::Constraint;
 
-/// Alignment of every [`AlignedVec`] allocation, in bytes.
+/// Alignment of every [`AlignedVec`] and [`AlignedBuf`] allocation, in bytes.
 pub const ALIGN: usize = 64;
 
-/// A fixed-length, zero-initialised, 64-byte aligned buffer of scalars.
+/// The allocation shared by [`AlignedVec`] and [`AlignedBuf`]: `len`
+/// elements at a 64-byte aligned address inside an allocation of
+/// `len * size_of::<T>() + ALIGN` bytes. Says nothing about initialisation.
+struct Raw<T: Scalar> {
+    ptr: NonNull<T>,
+    len: usize,
+    /// The allocation itself (the aligned data starts within it).
+    base: NonNull<u8>,
+}
+
+impl<T: Scalar> Raw<T> {
+    /// The allocation: `ALIGN` spare bytes, and the scalar's own alignment
+    /// (at most 16), which keeps the allocator on its fast path (plain
+    /// `malloc`/`calloc`); over-aligned layouts take glibc's much slower
+    /// memalign path. The data is aligned by hand inside.
+    fn layout(len: usize) -> Layout {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .and_then(|b| b.checked_add(ALIGN))
+            .expect("aligned buffer: size overflow");
+        Layout::from_size_align(bytes, std::mem::align_of::<T>()).expect("aligned buffer: layout")
+    }
+
+    fn new(len: usize, zeroed: bool) -> Self {
+        let layout = Self::layout(len);
+        // SAFETY: non-zero size (at least ALIGN bytes).
+        let base = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+        let Some(base) = NonNull::new(base) else { handle_alloc_error(layout) };
+        let offset = base.as_ptr().align_offset(ALIGN);
+        // SAFETY: offset < ALIGN, and ALIGN spare bytes were allocated, so
+        // the aligned data (len elements) stays within the allocation.
+        let ptr = unsafe { NonNull::new_unchecked(base.as_ptr().add(offset) as *mut T) };
+        Raw { ptr, len, base }
+    }
+}
+
+impl<T: Scalar> Drop for Raw<T> {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with the same layout.
+        unsafe { dealloc(self.base.as_ptr(), Self::layout(self.len)) }
+    }
+}
+
+/// A fixed-length, initialised, 64-byte aligned buffer of scalars.
 ///
 /// ```ignore
 /// let mut v = AlignedVec::<f32>::zeroed(1000);
@@ -19,10 +69,8 @@ pub const ALIGN: usize = 64;
 /// assert_eq!(v.as_ptr() as usize % 64, 0);
 /// ```
 pub struct AlignedVec<T: Scalar> {
-    ptr: NonNull<T>,
-    len: usize,
-    /// The allocation itself (the aligned data starts within it).
-    base: NonNull<u8>,
+    /// Invariant: all `len` elements are initialised.
+    raw: Raw<T>,
 }
 
 // SAFETY: an AlignedVec uniquely owns its buffer of Send + Sync scalars.
@@ -31,44 +79,46 @@ unsafe impl<T: Scalar> Send for AlignedVec<T> {}
 unsafe impl<T: Scalar> Sync for AlignedVec<T> {}
 
 impl<T: Scalar> AlignedVec<T> {
-    /// The allocation: `ALIGN` spare bytes, and the scalar's own alignment
-    /// (at most 16), which keeps the allocator on its fast (calloc) path;
-    /// over-aligned allocations take glibc's much slower memalign path.
-    fn layout(len: usize) -> Layout {
-        let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .and_then(|b| b.checked_add(ALIGN))
-            .expect("AlignedVec: size overflow");
-        Layout::from_size_align(bytes, std::mem::align_of::<T>()).expect("AlignedVec: layout")
-    }
-
     /// `len` elements, all bits zero (every [`Scalar`] accepts that).
     pub fn zeroed(len: usize) -> Self {
-        let layout = Self::layout(len);
-        // SAFETY: non-zero size (at least ALIGN bytes).
-        let base = unsafe { alloc_zeroed(layout) };
-        let Some(base) = NonNull::new(base) else { handle_alloc_error(layout) };
-        let offset = base.as_ptr().align_offset(ALIGN);
-        // SAFETY: offset < ALIGN, and ALIGN spare bytes were allocated, so
-        // the aligned data (len elements) stays within the allocation.
-        let ptr = unsafe { NonNull::new_unchecked(base.as_ptr().add(offset) as *mut T) };
-        AlignedVec { ptr, len, base }
+        AlignedVec { raw: Raw::new(len, true) }
     }
 
-    /// `len` elements from `f(index)`.
-    pub fn from_fn(len: usize, mut f: impl FnMut(usize) -> T) -> Self {
-        let mut v = Self::zeroed(len);
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = f(i);
-        }
-        v
+    /// `len` elements from `f(index)` (written once each, no zeroing first).
+    pub fn from_fn(len: usize, f: impl FnMut(usize) -> T) -> Self {
+        AlignedBuf::uninit(len).init_with(f)
     }
 
     /// A copy of `s`.
     pub fn from_slice(s: &[T]) -> Self {
-        let mut v = Self::zeroed(s.len());
-        v.copy_from_slice(s);
-        v
+        let mut b = AlignedBuf::uninit(s.len());
+        // SAFETY: `s.len()` elements fit the new, disjoint buffer; every
+        // element is then initialised.
+        unsafe {
+            std::ptr::copy_nonoverlapping(s.as_ptr(), b.as_mut_ptr(), s.len());
+            b.assume_init()
+        }
+    }
+
+    /// The number of elements (without going through a slice).
+    pub fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len == 0
+    }
+
+    /// The first element's address, 64-byte aligned (without going
+    /// through a slice).
+    pub fn as_ptr(&self) -> *const T {
+        self.raw.ptr.as_ptr()
+    }
+
+    /// As [`AlignedVec::as_ptr`], for writing.
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.raw.ptr.as_ptr()
     }
 }
 
@@ -76,26 +126,160 @@ impl<T: Scalar> Deref for AlignedVec<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         // SAFETY: `len` initialised elements at an owned, aligned pointer.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.raw.ptr.as_ptr(), self.raw.len) }
     }
 }
 
 impl<T: Scalar> DerefMut for AlignedVec<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in `deref`, with unique access through `&mut self`.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl<T: Scalar> Drop for AlignedVec<T> {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `zeroed` with the same layout.
-        unsafe { dealloc(self.base.as_ptr(), Self::layout(self.len)) }
+        unsafe { std::slice::from_raw_parts_mut(self.raw.ptr.as_ptr(), self.raw.len) }
     }
 }
 
 impl<T: Scalar> Clone for AlignedVec<T> {
     fn clone(&self) -> Self {
         Self::from_slice(self)
+    }
+}
+
+/// A fixed-length, **uninitialised**, 64-byte aligned buffer of scalars.
+///
+/// The memory comes from plain `malloc` (through `std::alloc::alloc`, with
+/// the scalar's own alignment, so glibc stays on its fast path; the data is
+/// aligned by hand): nothing is written, so making one costs the same at
+/// every length. The buffer never hands out `&[T]`/`&mut [T]` (that would
+/// let safe code read uninitialised memory); only raw pointers, for code
+/// that writes the elements ([`AlignedBuf::assume_init`]), or an export
+/// whose contents are unspecified ([`ArrayOut::from_uninit`]).
+///
+/// ```ignore
+/// // `np.empty(n, np.float32)`, 64-byte aligned, owned by Rust:
+/// fn empty(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
+///     ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n])
+/// }
+/// // Filled through the pointer, then safe to use as a slice:
+/// let v: AlignedVec<f32> = AlignedBuf::uninit(8).fill(1.0);
+/// ```
+pub struct AlignedBuf<T: Scalar> {
+    raw: Raw<T>,
+}
+
+// SAFETY: an AlignedBuf uniquely owns its buffer of Send + Sync scalars.
+unsafe impl<T: Scalar> Send for AlignedBuf<T> {}
+// SAFETY: as above; `&AlignedBuf` only gives out a `*const T`.
+unsafe impl<T: Scalar> Sync for AlignedBuf<T> {}
+
+impl<T: Scalar> AlignedBuf<T> {
+    /// Room for `len` elements, uninitialised.
+    pub fn uninit(len: usize) -> Self {
+        AlignedBuf { raw: Raw::new(len, false) }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len == 0
+    }
+
+    /// The first element's address, 64-byte aligned. Reading through it
+    /// before writing is undefined behaviour.
+    pub fn as_ptr(&self) -> *const T {
+        self.raw.ptr.as_ptr()
+    }
+
+    /// As [`AlignedBuf::as_ptr`], for writing (`ptr::write`, `add`).
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.raw.ptr.as_ptr()
+    }
+
+    /// The buffer as an [`AlignedVec`], once every element is written.
+    ///
+    /// # Safety
+    /// All `len` elements have been initialised through
+    /// [`AlignedBuf::as_mut_ptr`].
+    pub unsafe fn assume_init(self) -> AlignedVec<T> {
+        AlignedVec { raw: self.raw }
+    }
+
+    /// Every element set to `value`.
+    pub fn fill(self, value: T) -> AlignedVec<T> {
+        self.init_with(|_| value)
+    }
+
+    /// Element `i` set to `f(i)`, in order.
+    pub fn init_with(mut self, mut f: impl FnMut(usize) -> T) -> AlignedVec<T> {
+        let p = self.as_mut_ptr();
+        for i in 0..self.len() {
+            // SAFETY: `i < len`: within the buffer. If `f` panics, the
+            // buffer is freed without its elements being read.
+            unsafe { p.add(i).write(f(i)) };
+        }
+        // SAFETY: every element was written above.
+        unsafe { self.assume_init() }
+    }
+}
+
+impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
+    /// Takes ownership of an uninitialised 64-byte aligned buffer, viewed
+    /// with `shape` in C order: the returned array's contents are
+    /// unspecified, as `np.empty`'s (zero-copy for JAX; the cost does not
+    /// grow with the size, unlike zeroing, which is O(n) once glibc hands
+    /// back a freed block).
+    ///
+    /// Sound because Rust never reads the memory: the buffer only moves
+    /// into the array's owner (a few pointer-sized words) and is freed when
+    /// the last consumer lets go, and no `&[T]` is ever formed over it. The
+    /// consumer (NumPy, torch, JAX, C code) sees arbitrary but fixed bytes,
+    /// possibly left over from freed memory of this process, exactly as
+    /// with `np.empty`/`torch.empty`. Every [`Scalar`] accepts every bit
+    /// pattern except `bool`, for which NumPy and torch may then see
+    /// values other than 0 and 1: export `bool` buffers initialised.
+    pub fn from_uninit(buf: AlignedBuf<T>, shape: &[usize]) -> PyResult<Self> {
+        // `from_aligned` only takes the vector's length and pointer through
+        // the inherent `AlignedVec::len`/`as_ptr` (no slice is formed) and
+        // moves it into the owner, which frees it; nothing reads the
+        // elements, so the vector's "initialised" invariant is never relied
+        // on. The vector cannot escape: `ArrayOut` never gives its owner back.
+        Self::from_aligned(AlignedVec { raw: buf.raw }, shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_and_sized() {
+        for n in [0usize, 1, 3, 1000, 1 << 20] {
+            let b = AlignedBuf::<f32>::uninit(n);
+            assert_eq!(b.as_ptr() as usize % ALIGN, 0);
+            assert_eq!(b.len(), n);
+            let v = AlignedVec::<f64>::zeroed(n);
+            assert_eq!(v.as_ptr() as usize % ALIGN, 0);
+            assert!(v.iter().all(|&x| x == 0.0));
+        }
+    }
+
+    #[test]
+    fn initialisers() {
+        let v = AlignedBuf::<i32>::uninit(5).init_with(|i| i as i32 * 2);
+        assert_eq!(&*v, &[0, 2, 4, 6, 8]);
+        assert_eq!(&*AlignedBuf::<u8>::uninit(3).fill(7), &[7, 7, 7]);
+        assert_eq!(&*AlignedVec::from_fn(4, |i| i as f32), &[0.0, 1.0, 2.0, 3.0]);
+        let c = AlignedVec::from_slice(&[1.5f64, 2.5]);
+        assert_eq!(&*c.clone(), &[1.5, 2.5]);
+        assert_eq!(c.as_ptr() as usize % ALIGN, 0);
+    }
+
+    #[test]
+    fn export_checks_the_shape() {
+        use crate::ndarray::export::Numpy;
+        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12), &[3, 4]).is_ok());
+        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12), &[5]).is_err());
     }
 }

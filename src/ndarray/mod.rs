@@ -34,7 +34,7 @@ mod owner;
 mod requirements;
 mod view;
 
-pub use aligned::{AlignedVec, ALIGN};
+pub use aligned::{AlignedBuf, AlignedVec, ALIGN};
 pub use array::NdArray;
 pub use export::{ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, Target, TargetKind, TensorFlow, Torch};
 pub use owner::OwnerBox;
