@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod classes;
 mod functions;
+mod overrides;
 
 ndbind::module!(ndbind_test, |m| {
     m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
@@ -14,5 +15,6 @@ ndbind::module!(ndbind_test, |m| {
     arrays_out::bind(m)?;
     bench::bind(m)?;
     classes::bind(m)?;
+    overrides::bind(m)?;
     Ok(())
 });

@@ -123,6 +123,25 @@ fn fail(f: Fail) -> bool {
     false
 }
 
+/// The conversion pass of a `&T` / `T` parameter whose argument is not a
+/// `T`: a temporary instance from an implicit conversion, borrowed shared.
+#[cold]
+#[inline(never)]
+fn load_implicit(holder: &mut SharedGuard, obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: `tp` is NULL or T's live bound type; the GIL is held; the
+    // temporary is alive while the guard holds its borrow.
+    unsafe {
+        let Some(temp) = crate::core::class::implicit::convert(obj, tp) else { return false };
+        match borrow(temp.as_ptr(), tp, false) {
+            Ok((ptr, cell)) => {
+                *holder = SharedGuard { ptr, cell, _temp: Some(temp) };
+                true
+            }
+            Err(f) => fail(f),
+        }
+    }
+}
+
 /// A shared borrow held for the duration of a call.
 ///
 /// ```ignore
@@ -131,12 +150,15 @@ fn fail(f: Fail) -> bool {
 pub struct SharedGuard {
     ptr: *mut u8,
     cell: *mut i32,
+    /// The temporary instance made by an implicit conversion (dropped
+    /// after the borrow of its value ends).
+    _temp: Option<Object>,
 }
 
 impl Default for SharedGuard {
     #[inline]
     fn default() -> Self {
-        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut() }
+        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut(), _temp: None }
     }
 }
 
@@ -202,13 +224,15 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
     type Out<'a> = &'a T;
 
     #[inline]
-    fn load(holder: &mut SharedGuard, obj: Borrowed<'_>, _convert: bool) -> bool {
+    fn load(holder: &mut SharedGuard, obj: Borrowed<'_>, convert: bool) -> bool {
+        let tp = T::type_slot().type_ptr();
         // SAFETY: `obj` is a live argument; the GIL is held.
-        match unsafe { borrow(obj.as_ptr(), T::type_slot().type_ptr(), false) } {
+        match unsafe { borrow(obj.as_ptr(), tp, false) } {
             Ok((ptr, cell)) => {
-                *holder = SharedGuard { ptr, cell };
+                *holder = SharedGuard { ptr, cell, _temp: None };
                 true
             }
+            Err(Fail::Mismatch) if convert => load_implicit(holder, obj, tp),
             Err(f) => fail(f),
         }
     }
@@ -258,17 +282,23 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
     type Out<'a> = T;
 
     #[inline]
-    fn load(holder: &mut Option<T>, obj: Borrowed<'_>, _convert: bool) -> bool {
+    fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {
+        let tp = T::type_slot().type_ptr();
         // SAFETY: `obj` is a live argument; the GIL is held.
-        match unsafe { borrow(obj.as_ptr(), T::type_slot().type_ptr(), false) } {
-            Ok((ptr, cell)) => {
-                let guard = SharedGuard { ptr, cell };
-                // SAFETY: a shared borrow of a ready T is held by `guard`.
-                *holder = Some(unsafe { &*(guard.ptr as *const T) }.clone());
-                true
+        let guard = match unsafe { borrow(obj.as_ptr(), tp, false) } {
+            Ok((ptr, cell)) => SharedGuard { ptr, cell, _temp: None },
+            Err(Fail::Mismatch) if convert => {
+                let mut g = SharedGuard::default();
+                if !load_implicit(&mut g, obj, tp) {
+                    return false;
+                }
+                g
             }
-            Err(f) => fail(f),
-        }
+            Err(f) => return fail(f),
+        };
+        // SAFETY: a shared borrow of a ready T is held by `guard`.
+        *holder = Some(unsafe { &*(guard.ptr as *const T) }.clone());
+        true
     }
 
     #[inline]

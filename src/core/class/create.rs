@@ -132,6 +132,7 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         live: std::cell::Cell::new(0),
         props: Default::default(),
         getset: getset.into_boxed_slice(),
+        implicit: Default::default(),
     });
     let name = Object::str(&spec.name)?;
     let doc = spec.doc.as_deref().map(|d| cstring(d, "docstring")).transpose()?;

@@ -26,6 +26,7 @@ mod builder;
 mod cast;
 mod create;
 mod getset;
+mod implicit;
 mod init;
 mod inst;
 pub mod lowlevel;

@@ -133,6 +133,8 @@ pub(crate) struct TypeRecord {
     pub(crate) props: std::cell::RefCell<Vec<Box<crate::core::class::getset::PropRecord>>>,
     /// `tp_getset` (the `__dict__` descriptor of dict-bearing classes).
     pub(crate) getset: Box<[ffi::PyGetSetDef]>,
+    /// Implicit conversions into this class (see `implicit`).
+    pub(crate) implicit: std::cell::RefCell<Vec<crate::core::class::implicit::Implicit>>,
 }
 
 impl TypeRecord {

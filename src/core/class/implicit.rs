@@ -1,0 +1,163 @@
+//! Implicit conversions (nanobind's `implicitly_convertible` and
+//! `init_implicit`): a bound class declares that an argument of another
+//! type may stand in for one of its instances. In the conversion pass only
+//! (never the exact pass of overload resolution), a `&T` or `T` parameter
+//! that receives such an argument gets a temporary instance of `T` built
+//! from it, which lives until the call returns.
+//!
+//! Two sources are supported:
+//! - a Rust value: [`Class::implicit_from`]`::<S>()` loads the argument as
+//!   an `S` (with conversions) and builds the instance with `T::from(s)`;
+//! - a Python type: [`Class::implicit_from_type`]`(ty)` passes any instance
+//!   of `ty` to the class's constructor (`T(arg)`).
+//!
+//! Conversions do not nest: while one runs (on this thread), no other
+//! implicit conversion is tried, so two classes convertible from each
+//! other, or a class convertible from `object`, cannot recurse.
+//! `&mut T` parameters never convert (the caller's writes would go to a
+//! temporary and be lost).
+//!
+//! ```ignore
+//! impl From<f64> for Meters { fn from(value: f64) -> Self { Meters { value } } }
+//! let c = m.class::<Meters>("Meters", ())?;
+//! c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
+//! m.def("double_meters", |m: Meters| Meters { value: 2.0 * m.value }, arg("m"))?;
+//! // Python: double_meters(2.0).value == 4.0
+//! ```
+
+use std::cell::Cell;
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::FromPy;
+use crate::core::class::builder::Class;
+use crate::core::class::cast::into_instance;
+use crate::core::class::record::record_of;
+use crate::core::class::PyClass;
+use crate::core::error::{PyErr, PyResult};
+use crate::core::object::{Borrowed, Object};
+
+/// A conversion function: a new instance built from `obj`, `None` when
+/// `obj` is not a source of this conversion (no error set), or the error
+/// the construction raised.
+pub(crate) type ConvFn = fn(Borrowed<'_>) -> Option<PyResult<Object>>;
+
+/// One registered implicit conversion of a bound class.
+pub(crate) enum Implicit {
+    /// A Rust conversion (`T: From<S>`).
+    Rust(ConvFn),
+    /// Instances of this Python type are passed to the class's constructor.
+    PyType(Object),
+}
+
+thread_local! {
+    /// Whether an implicit conversion is running on this thread.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears [`ACTIVE`] when the conversion ends (also on unwinding).
+struct Active;
+
+impl Active {
+    fn enter() -> Option<Active> {
+        // Not `then_some(Active)`: that would build (and drop, clearing the
+        // flag) a guard when a conversion is already running.
+        ACTIVE.with(|a| (!a.replace(true)).then(|| Active))
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(false))
+    }
+}
+
+/// A new instance of the bound class `tp` converted implicitly from `obj`,
+/// or `None` (no error left set) when no registered conversion applies.
+/// A conversion that raises counts as not applying.
+///
+/// # Safety
+/// `tp` is NULL or a live bound class; the GIL is held.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<Object> {
+    if tp.is_null() {
+        return None;
+    }
+    let rec = record_of(tp)?;
+    if rec.type_ptr != tp {
+        return None;
+    }
+    let convs = rec.implicit.try_borrow().ok()?;
+    if convs.is_empty() {
+        return None;
+    }
+    let _active = Active::enter()?;
+    for c in convs.iter() {
+        let made = match c {
+            Implicit::Rust(f) => f(obj),
+            Implicit::PyType(src) => match obj.is_instance(src.borrow()) {
+                Ok(true) => Some(Borrowed::from_ptr(tp as *mut ffi::PyObject).call(&[obj])),
+                Ok(false) => None,
+                Err(e) => Some(Err(e)),
+            },
+        };
+        match made {
+            Some(Ok(o)) => return Some(o),
+            // A failed construction is a failed match: the call reports
+            // the usual "incompatible function arguments".
+            Some(Err(_)) | None => {}
+        }
+    }
+    None
+}
+
+fn rust_conv<S: FromPy, T: PyClass + From<S>>(obj: Borrowed<'_>) -> Option<PyResult<Object>> {
+    S::from_py(obj, true).map(|s| into_instance(T::from(s)))
+}
+
+impl<T: PyClass> Class<T> {
+    fn add_implicit(&self, c: Implicit) -> PyResult<&Self> {
+        // SAFETY: the type object of a bound class, alive as long as `self`.
+        let rec = unsafe { record_of(self.type_object().as_ptr() as *mut ffi::PyTypeObject) }
+            .ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
+        rec.implicit
+            .try_borrow_mut()
+            .map_err(|_| PyErr::runtime_error("ndbind: implicit conversion registered while one runs"))?
+            .push(c);
+        Ok(self)
+    }
+
+    /// Declares that an argument convertible to `S` (conversions allowed)
+    /// may stand in for a `T` parameter, built with `T::from(s)`
+    /// (nanobind's `implicitly_convertible<S, T>()`). Applies in the
+    /// conversion pass only, to `&T` and `T` parameters.
+    ///
+    /// ```ignore
+    /// c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
+    /// ```
+    pub fn implicit_from<S>(&self) -> PyResult<&Self>
+    where
+        S: FromPy + 'static,
+        T: From<S>,
+    {
+        self.add_implicit(Implicit::Rust(rust_conv::<S, T>))
+    }
+
+    /// Declares that any instance of the Python type `ty` (a builtin, a
+    /// Python class or another bound class) may stand in for a `T`
+    /// parameter: it is passed to the class's constructor, `T(arg)`, which
+    /// must have an overload that accepts it.
+    ///
+    /// ```ignore
+    /// c.init(|f: &Feet| Meters { value: f.0 * 0.3048 }, arg("feet"))?
+    ///  .implicit_from_type(ndbind::core::class::type_of::<Feet>().unwrap())?;
+    /// ```
+    pub fn implicit_from_type(&self, ty: Borrowed<'_>) -> PyResult<&Self> {
+        // SAFETY: a type check on a live object.
+        if unsafe { ffi::PyType_Check(ty.as_ptr()) } == 0 {
+            return Err(PyErr::type_error(format!("implicit_from_type(): expected a type, got {}", ty.type_name())));
+        }
+        self.add_implicit(Implicit::PyType(ty.to_owned()))
+    }
+}
