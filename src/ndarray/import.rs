@@ -25,7 +25,14 @@ use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy
 /// routing (`probe`) and conversion are shared, out-of-line code.
 #[inline(always)]
 pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
-    let Some(h) = probe(obj, req) else {
+    // NumPy first, without the call into `probe`: the most common argument.
+    let h = if import_numpy::is_numpy_array(obj) {
+        // SAFETY: `obj` is a NumPy array; the GIL is held.
+        unsafe { import_numpy::import(obj) }.or_else(|| probe(obj, req))
+    } else {
+        probe(obj, req)
+    };
+    let Some(h) = h else {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
         return if convert && !req.writable && import_numpy::convertible_to(obj, req) {
