@@ -43,8 +43,21 @@ impl IntoPy for bool {
 
 /// An `int` (or, when converting, an `__index__` object) as `i64`, with
 /// `u64` values above `i64::MAX` reported separately. Never leaves an error.
-#[inline]
+/// One-digit ints (the common case) are read inline, without a call.
+#[inline(always)]
 fn load_int(obj: Borrowed<'_>, convert: bool) -> Option<Wide> {
+    let p = obj.as_ptr();
+    // SAFETY: a type-flag test, then an in-place read of an int object.
+    if unsafe { ffi::PyLong_Check(p) } != 0 {
+        if let Some(v) = compact_long(p) {
+            return Some(Wide::Signed(v));
+        }
+    }
+    load_int_slow(obj, convert)
+}
+
+#[inline(never)]
+fn load_int_slow(obj: Borrowed<'_>, convert: bool) -> Option<Wide> {
     // SAFETY: type checks before type-specific calls; every error raised by
     // a conversion is cleared before returning.
     unsafe {

@@ -45,9 +45,9 @@ unsafe fn dispatch(
     if f.overloads.len() == 1 && kwnames.is_null() {
         let r = &f.overloads[0];
         if nargs == r.nargs && nargs == r.nargs_pos {
-            if r.none_reject_mask != 0 && has_rejected_none(r, args) {
-                return raise_mismatch(f, args, nargs, kwnames);
-            }
+            // No `None` pre-check here: a caster that does not accept `None`
+            // fails on it by itself (the general path checks early only to
+            // skip work across overloads).
             let ctx = ReturnCtx { policy: r.policy, parent: parent_of(r, args) };
             let res = (r.call)(r.data, args, r.convert_mask, &ctx);
             if res != NEXT_OVERLOAD {
