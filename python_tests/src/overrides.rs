@@ -1,7 +1,10 @@
 //! CONFORMANCE section 6: overrides of Rust traits, holders, implicit
 //! conversions.
 
-use ndbind::core::class::type_of;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ndbind::core::class::{arc_instances, type_of};
 use ndbind::prelude::*;
 
 // --- implicit conversions ------------------------------------------------------
@@ -64,7 +67,55 @@ fn bind_implicit(m: &Module) -> PyResult<()> {
     Ok(())
 }
 
+// --- holders: Arc ---------------------------------------------------------------
+
+/// A counter shared between Rust and Python through an `Arc` (interior
+/// mutability: an `Arc`-held value is never borrowed mutably).
+pub struct Counter {
+    count: AtomicI64,
+}
+
+impl Counter {
+    fn new(start: i64) -> Counter {
+        Counter { count: AtomicI64::new(start) }
+    }
+    fn incr(&self) -> i64 {
+        self.count.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    fn get(&self) -> i64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+ndbind::class!(Counter);
+
+/// The process-wide counter that `Counter.shared()` returns.
+static SHARED: OnceLock<Arc<Counter>> = OnceLock::new();
+/// Counters kept by Rust alone (`stash_counter` / `unstash_counter`).
+static STASH: Mutex<Vec<Arc<Counter>>> = Mutex::new(Vec::new());
+
+fn bind_holders(m: &Module) -> PyResult<()> {
+    let c = m.class::<Counter>("Counter", doc("A counter held by an Arc."))?;
+    c.init(|start: i64| Arc::new(Counter::new(start)), arg("start").default(0))?
+        .def("incr", Counter::incr, ())?
+        .property_readonly("count", Counter::get)?
+        .def_static("shared", || SHARED.get_or_init(|| Arc::new(Counter::new(0))).clone(), ())?;
+    m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
+    m.def("counter_count", |c: &Counter| c.get(), arg("c"))?;
+    // An inline (not Arc-held) Counter: `&Counter` works, `Arc<Counter>` does not.
+    m.def("counter_inline", |start: i64| Counter::new(start), arg("start"))?;
+    m.def("counter_boxed", |start: i64| Box::new(Counter::new(start)), arg("start"))?;
+    m.def("counter_reset", |c: &mut Counter| *c.count.get_mut() = 0, arg("c"))?;
+    m.def("stash_counter", |c: Arc<Counter>| STASH.lock().expect("stash").push(c), arg("c"))?;
+    m.def("unstash_counter", || STASH.lock().expect("stash").pop(), ())?;
+    m.def("same_counter", |a: Arc<Counter>, b: Arc<Counter>| Arc::ptr_eq(&a, &b), (arg("a"), arg("b")))?;
+    m.def("counters_total", |cs: Vec<Arc<Counter>>| cs.iter().map(|c| c.get()).sum::<i64>(), arg("cs"))?;
+    m.def("arc_instances", arc_instances, ())?;
+    Ok(())
+}
+
 pub fn bind(m: &Module) -> PyResult<()> {
     bind_implicit(m)?;
+    bind_holders(m)?;
     Ok(())
 }

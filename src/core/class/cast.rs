@@ -89,6 +89,12 @@ pub(crate) unsafe fn borrow_slow(
     let cell = (*h).borrow;
     let b = *cell;
     if unique {
+        if b != 0 && (*h).flags & inst::ARC != 0 {
+            return Err(Fail::Error(PyErr::runtime_error(format!(
+                "ndbind: cannot borrow the '{}' instance mutably: its value is shared through an Arc",
+                name()
+            ))));
+        }
         if b != 0 {
             return Err(Fail::Error(PyErr::runtime_error(format!(
                 "ndbind: cannot borrow the '{}' instance mutably: it is already borrowed",

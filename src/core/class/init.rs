@@ -13,27 +13,56 @@ use crate::core::func::bind::{finish, load_failed, spans_ok};
 use crate::core::func::FuncParts;
 use crate::core::object::{Borrowed, Object};
 
-/// What a constructor returns: `T` itself or a `Result` of it.
+/// What a constructor made: a value to store inline, or an `Arc` the
+/// instance holds (see the `holder` module).
+///
+/// ```ignore
+/// let c: Constructed<Counter> = Constructed::Shared(Arc::new(Counter::default()));
+/// ```
+pub enum Constructed<T> {
+    /// Stored inline in the instance.
+    Value(T),
+    /// Held through one strong count of the `Arc`.
+    Shared(std::sync::Arc<T>),
+}
+
+/// What a constructor returns: `T`, `Arc<T>` (`T: Sync`) or a `Result`
+/// of either.
 ///
 /// ```ignore
 /// c.init(|x: f64| -> PyResult<Point> { Ok(Point::new(x, 0.0)) }, arg("x"))?;
+/// c.init(|| Arc::new(Counter::default()), ())?;
 /// ```
 pub trait InitReturn<T> {
-    /// The value, or the error to raise.
-    fn into_value(self) -> PyResult<T>;
+    /// The constructed value, or the error to raise.
+    fn into_value(self) -> PyResult<Constructed<T>>;
 }
 
 impl<T: PyClass> InitReturn<T> for T {
     #[inline]
-    fn into_value(self) -> PyResult<T> {
-        Ok(self)
+    fn into_value(self) -> PyResult<Constructed<T>> {
+        Ok(Constructed::Value(self))
     }
 }
 
 impl<T: PyClass, E: Into<PyErr>> InitReturn<T> for Result<T, E> {
     #[inline]
-    fn into_value(self) -> PyResult<T> {
-        self.map_err(Into::into)
+    fn into_value(self) -> PyResult<Constructed<T>> {
+        self.map(Constructed::Value).map_err(Into::into)
+    }
+}
+
+impl<T: PyClass + Sync> InitReturn<T> for std::sync::Arc<T> {
+    #[inline]
+    fn into_value(self) -> PyResult<Constructed<T>> {
+        Ok(Constructed::Shared(self))
+    }
+}
+
+impl<T: PyClass + Sync, E: Into<PyErr>> InitReturn<T> for Result<std::sync::Arc<T>, E> {
+    #[inline]
+    fn into_value(self) -> PyResult<Constructed<T>> {
+        self.map(Constructed::Shared).map_err(Into::into)
     }
 }
 
@@ -83,7 +112,7 @@ fn init_twice<T: PyClass>() {
 /// # Safety
 /// `h` came from [`init_target`] for the same `T` during this call.
 #[inline]
-pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<T>) -> PyResult<Object> {
+pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>) -> PyResult<Object> {
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
     if (*h).flags & READY != 0 {
@@ -91,8 +120,13 @@ pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<T>) 
         init_twice::<T>();
         return Err(PyErr::fetch());
     }
-    std::ptr::write((*h).value as *mut T, v);
-    (*h).flags |= READY | DESTRUCT;
+    match v {
+        Constructed::Value(v) => {
+            std::ptr::write((*h).value as *mut T, v);
+            (*h).flags |= READY | DESTRUCT;
+        }
+        Constructed::Shared(a) => crate::core::class::holder::init_arc(h, a)?,
+    }
     Ok(Object::none())
 }
 

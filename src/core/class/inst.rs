@@ -33,6 +33,8 @@ pub(crate) const OWNED_BOX: u32 = 8;
 pub(crate) const IN_ID_MAP: u32 = 16;
 /// The instance keeps other objects alive (see `keep_alive`).
 pub(crate) const KEEP_ALIVE: u32 = 32;
+/// The value is held by an `Arc` (one strong count, released on death).
+pub(crate) const ARC: u32 = 64;
 
 /// The header every instance starts with.
 #[repr(C)]
@@ -150,6 +152,9 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         }
         if flags & IN_ID_MAP != 0 {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
+        }
+        if flags & ARC != 0 {
+            crate::core::class::holder::arc_release((*h).value, obj);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
         let kept = if flags & KEEP_ALIVE != 0 { crate::core::class::refs::keep_alive_take(obj) } else { Vec::new() };

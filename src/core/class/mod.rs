@@ -26,6 +26,7 @@ mod builder;
 mod cast;
 mod create;
 mod getset;
+mod holder;
 mod implicit;
 mod init;
 mod inst;
@@ -36,7 +37,8 @@ mod refs;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
-pub use init::{InitReturn, IntoInit};
+pub use holder::{arc_instances, arc_into_instance};
+pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};

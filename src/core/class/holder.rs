@@ -1,0 +1,231 @@
+//! Holders: instances whose value is held by an `Arc<T>` (nanobind's
+//! `std::shared_ptr<T>` holder) or a `Box<T>` (`std::unique_ptr<T>`)
+//! instead of inline.
+//!
+//! An `Arc`-held instance points into the `Arc`'s allocation and owns one
+//! strong count, released when the instance dies. Rust keeps the *value*
+//! alive through its own clones, never the Python object, so there is no
+//! reference cycle between the two: when the Python object dies, Rust's
+//! `Arc`s keep working, and returning one of them to Python later makes a
+//! new instance. While the instance lives, returning any clone of the same
+//! `Arc` gives back that same Python object (an identity map from the
+//! `Arc`'s pointer to the live instance, entry removed on death).
+//!
+//! - `Arc<T>` return values ([`IntoPy`]) and parameters ([`FromPy`]: a new
+//!   strong count of the instance's `Arc`); `&T` parameters still work.
+//! - A constructor may return `Arc<T>` (`c.init(|| Arc::new(Counter::new()), ())`)
+//!   so that instances made from Python are `Arc`-held too.
+//! - `&mut T` is refused for `Arc`-held instances (`RuntimeError`): other
+//!   owners may read the value at any time, as with `Arc::get_mut`. Use
+//!   interior mutability (atomics, `Mutex`) in such classes.
+//! - `T: Sync` is required: the value is shared between Rust threads.
+//! - `Box<T>` return values become instances that own the box
+//!   (see [`crate::core::class::inst_take_ownership`]).
+//!
+//! ```ignore
+//! static SHARED: OnceLock<Arc<Counter>> = OnceLock::new();
+//! c.init(|| Arc::new(Counter::default()), ())?
+//!  .def_static("shared", || SHARED.get_or_init(Default::default).clone(), ())?;
+//! m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
+//! ```
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyo3_ffi as ffi;
+
+use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
+use crate::core::class::cast::{not_bound, push_type_name};
+use crate::core::class::inst::{self, InstHeader, ARC, INLINE, READY};
+use crate::core::class::record::record_of;
+use crate::core::class::PyClass;
+use crate::core::error::{PyErr, PyResult};
+use crate::core::gil_cell::GilCell;
+use crate::core::object::{Borrowed, Object};
+
+/// Drops one strong count of an `Arc<T>` given its value pointer.
+type ReleaseFn = unsafe fn(*mut u8);
+
+/// Live `Arc`-held instances: value pointer → (instance, release function).
+static ARCS: GilCell<RefCell<HashMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
+
+unsafe fn release<T>(p: *mut u8) {
+    // SAFETY (caller): `p` came from `Arc::<T>::into_raw` and this strong
+    // count is released exactly once.
+    drop(Arc::from_raw(p as *const T))
+}
+
+/// The live instance holding the `Arc` whose value is at `value`.
+fn lookup(value: *const u8) -> Option<Object> {
+    let map = ARCS.get()?;
+    let obj = *map.borrow().get(&(value as usize)).map(|(o, _)| o)?;
+    // SAFETY: entries are removed when their instance dies, so `obj` is live.
+    Some(unsafe { Object::from_borrowed(obj as *mut ffi::PyObject) })
+}
+
+/// Makes `h` hold the strong count `value` (from `Arc::into_raw`): ready,
+/// not inline, permanently borrowed shared, in the identity map.
+///
+/// # Safety
+/// `h` is a live, not ready instance whose class stores the `Arc`'s `T`;
+/// `release` releases a count of that `Arc<T>`.
+unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) {
+    (*h).value = value;
+    // Other owners of the Arc may read the value at any time: the instance
+    // holds a shared borrow of it for its whole life, so `&mut T` (and the
+    // low-level functions that rewrite a value) are refused.
+    (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
+    (*h).own_borrow = 1;
+    (*h).flags = ((*h).flags & !INLINE) | READY | ARC;
+    let map = ARCS.get_or_init(Default::default);
+    map.borrow_mut().insert(value as usize, (h as usize, release));
+}
+
+/// Releases the `Arc` of a dying instance (called by `inst_dealloc`).
+///
+/// # Safety
+/// `obj` is a dying `Arc`-held instance whose value is at `value`.
+pub(crate) unsafe fn arc_release(value: *mut u8, obj: *mut ffi::PyObject) {
+    let entry = ARCS.get().and_then(|m| {
+        let mut m = m.borrow_mut();
+        match m.get(&(value as usize)) {
+            Some(&(o, _)) if o == obj as usize => m.remove(&(value as usize)),
+            _ => None,
+        }
+    });
+    match entry {
+        Some((_, rel)) => {
+            // The last strong count drops the value: a panicking Drop must
+            // not unwind into CPython.
+            if std::panic::catch_unwind(|| rel(value)).is_err() {
+                eprintln!("ndbind: a Drop panicked while an Arc-held instance was deallocated");
+            }
+        }
+        None => eprintln!("ndbind: an Arc-held instance was missing from the identity map (its Arc is leaked)"),
+    }
+}
+
+/// Number of live `Arc`-held instances (for tests and diagnostics).
+///
+/// ```ignore
+/// assert_eq!(arc_instances(), 0);
+/// ```
+pub fn arc_instances() -> usize {
+    ARCS.get().map_or(0, |m| m.borrow().len())
+}
+
+/// Makes the constructor's `Arc` the value of the instance `__init__` is
+/// constructing.
+///
+/// # Safety
+/// `h` is the not ready instance of `T`'s class (or a Python subclass)
+/// that `init_target` returned. (`T: Sync` is required where the
+/// `Arc` enters, by `InitReturn`.)
+pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> PyResult<()> {
+    if let Some(other) = lookup(Arc::as_ptr(&value) as *const u8) {
+        return Err(PyErr::type_error(format!(
+            "{}.__init__(): this Arc is already held by another Python object",
+            other.borrow().type_name()
+        )));
+    }
+    hold(h, Arc::into_raw(value) as *mut u8, release::<T>);
+    Ok(())
+}
+
+/// The instance holding `value`: the live one if this `Arc` (any clone of
+/// it) already has one, else a new instance of `T`'s class.
+///
+/// ```ignore
+/// let obj = arc_into_instance(Arc::new(Counter::default()))?;
+/// ```
+pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
+    if let Some(o) = lookup(Arc::as_ptr(&value) as *const u8) {
+        return Ok(o);
+    }
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    // SAFETY: `tp` is T's live bound type; the fresh instance is not ready
+    // and takes over the strong count of `value`.
+    unsafe {
+        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+        let obj = inst::alloc(tp, rec)?;
+        hold(obj as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>);
+        Ok(Object::from_owned(obj).expect("non-NULL"))
+    }
+}
+
+/// The value pointer of an `Arc`-held instance of exactly `tp`'s class
+/// (or a Python subclass; a Rust subclass stores another type). `None`
+/// for other objects; an error for an instance of the class that is not
+/// ready or not `Arc`-held.
+fn arc_value(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<*mut u8, Option<PyErr>> {
+    // SAFETY: `obj` is a live object; its record lives as long as its type.
+    unsafe {
+        let rec = record_of(obj.type_ptr()).ok_or(None)?;
+        if tp.is_null() || rec.type_ptr != tp {
+            return Err(None);
+        }
+        let h = obj.as_ptr() as *mut InstHeader;
+        if (*h).flags & READY == 0 {
+            return Err(Some(PyErr::type_error(format!(
+                "ndbind: attempted to access an uninitialized instance of type '{}'",
+                rec.name()
+            ))));
+        }
+        if (*h).flags & ARC == 0 {
+            return Err(Some(PyErr::type_error(format!(
+                "ndbind: this '{}' instance is not held by an Arc (it was made from a value, not an Arc)",
+                rec.name()
+            ))));
+        }
+        Ok((*h).value)
+    }
+}
+
+impl<T: PyClass + Sync> FromPy for Arc<T> {
+    /// A new strong count of the instance's `Arc`. An instance of `T`'s
+    /// class that is not `Arc`-held raises `TypeError`.
+    fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<Arc<T>> {
+        match arc_value(obj, T::type_slot().type_ptr()) {
+            // SAFETY: the instance holds a strong count of an Arc<T> whose
+            // value is at `p` (the class stores exactly T), so one more
+            // count may be taken.
+            Ok(p) => unsafe {
+                Arc::increment_strong_count(p as *const T);
+                Some(Arc::from_raw(p as *const T))
+            },
+            Err(None) => None,
+            Err(Some(e)) => {
+                e.restore();
+                None
+            }
+        }
+    }
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+impl<T: PyClass + Sync> IntoPy for Arc<T> {
+    #[inline]
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        arc_into_instance(self)
+    }
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+impl<T: PyClass> IntoPy for Box<T> {
+    /// A new instance that owns the box (no copy of the value).
+    #[inline]
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        crate::core::class::inst_take_ownership(self)
+    }
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
