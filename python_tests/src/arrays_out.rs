@@ -21,6 +21,9 @@ impl<T: Scalar> AsRef<[T]> for Counted<T> {
     }
 }
 
+// SAFETY: the elements live in the AlignedVec's heap buffer.
+unsafe impl<T: Scalar> ndbind::ndarray::StableData<T> for Counted<T> {}
+
 impl<T: Scalar> Drop for Counted<T> {
     fn drop(&mut self) {
         DESTRUCTED.fetch_add(1, Ordering::SeqCst);
@@ -41,49 +44,49 @@ type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
 
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("destruct_count", destruct_count, ())?;
-    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def(
         "ret_numpy_n",
         |n: usize| -> PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>> {
-            ArrayOut::from_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)), &[n])
+            ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)), &[n])
         },
         arg("n"),
     )?;
     m.def(
         "ret_numpy_f",
-        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
         (),
     )?;
     m.def(
         "ret_numpy_ro",
-        || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
         (),
     )?;
-    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
-    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def(
         "ret_memview",
-        || -> Out24<MemoryView, f64> { ArrayOut::from_owner(one_to_eight(|i| i as f64), &[2, 4]) },
+        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64), &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api",
-        || -> Out24<ArrayApi, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
         (),
     )?;
     // Extras: the ndbind array object read-only and F-ordered, to test its
     // buffer protocol's refusals.
     m.def(
         "ret_array_api_ro",
-        || -> Out24<ArrayApi, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<ArrayApi, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api_f",
-        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
         (),
     )?;
-    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def(
         "ret_empty",
         || -> PyResult<ArrayOut<Numpy, f32, Shape1<0>>> { ArrayOut::from_vec(Vec::new(), &[0]) },
@@ -94,15 +97,15 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> PyResult<ArrayOut<Numpy, f64, Ndim<0>>> { ArrayOut::from_vec(vec![1.0], &[]) },
         (),
     )?;
-    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_owner(one_to_eight(|i| f16::from_f32(i as f32)), &[2, 4]) }, ())?;
+    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner(one_to_eight(|i| f16::from_f32(i as f32)), &[2, 4]) }, ())?;
     m.def(
         "ret_c128",
-        || -> Out24<Numpy, Complex64> { ArrayOut::from_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0)), &[2, 4]) },
+        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0)), &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_bf16_torch",
-        || -> Out24<Torch, bf16> { ArrayOut::from_owner(one_to_eight(|i| bf16::from_f32(i as f32)), &[2, 4]) },
+        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner(one_to_eight(|i| bf16::from_f32(i as f32)), &[2, 4]) },
         (),
     )?;
     bind_holder(m)?;

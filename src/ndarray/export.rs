@@ -159,6 +159,17 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(layout, Some(OwnerBox::new(owner))))
     }
 
+    /// Like [`ArrayOut::from_owner`] for owners whose data does not move
+    /// when they do (so they need no box: one allocation less).
+    pub fn from_stable_owner<O: StableData<T> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        let data = owner.as_ref();
+        check_len(shape, data.len())?;
+        // SAFETY: `StableData` promises the elements stay put when `owner`
+        // moves into the OwnerBox.
+        let layout = unsafe { c_layout(data.as_ptr(), shape)? };
+        Ok(Self::new(layout, Some(OwnerBox::new(owner))))
+    }
+
     /// Takes ownership of an `ndarray` array, keeping its strides.
     pub fn from_ndarray<D: Dimension + 'static>(a: Array<T, D>) -> Self {
         let shape: Vec<i64> = a.shape().iter().map(|&e| e as i64).collect();
@@ -226,6 +237,28 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
         Ok(Self::new(layout, Some(owner)))
     }
 }
+
+/// Owners whose elements live elsewhere than in the owner value itself
+/// (on the heap), so moving the owner does not move the data.
+///
+/// # Safety
+/// `as_ref()` must return the same memory before and after the value is
+/// moved, for as long as the value lives unmodified.
+///
+/// ```ignore
+/// struct Counted(AlignedVec<f32>);
+/// impl AsRef<[f32]> for Counted { fn as_ref(&self) -> &[f32] { &self.0 } }
+/// // SAFETY: the data lives in the AlignedVec's heap buffer.
+/// unsafe impl StableData<f32> for Counted {}
+/// ```
+pub unsafe trait StableData<T>: AsRef<[T]> {}
+
+// SAFETY: these keep their elements in a separate heap allocation.
+unsafe impl<T> StableData<T> for Vec<T> {}
+// SAFETY: as above.
+unsafe impl<T> StableData<T> for Box<[T]> {}
+// SAFETY: as above.
+unsafe impl<T> StableData<T> for std::sync::Arc<[T]> {}
 
 /// # Safety
 /// As [`ArrayOut::from_raw`].
@@ -341,7 +374,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
         };
         if F::KIND == TargetKind::Numpy {
             // NumPy exposes the data itself: its base only has to own it.
-            let base = crate::ndarray::owner::owner_capsule(owner)?;
+            let base = crate::ndarray::owner::owner_object(owner)?;
             return crate::ndarray::export_numpy::to_numpy(&layout, read_only, base);
         }
         let obj = array_object::new(layout, owner, read_only)?;

@@ -36,7 +36,7 @@ mod view;
 
 pub use aligned::{AlignedBuf, AlignedVec, ALIGN};
 pub use array::NdArray;
-pub use export::{ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, Target, TargetKind, TensorFlow, Torch};
+pub use export::{StableData, ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, Target, TargetKind, TensorFlow, Torch};
 pub use owner::OwnerBox;
 pub use dtype::{DType, Scalar};
 pub use handle::ArrayHandle;

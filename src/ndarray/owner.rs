@@ -3,7 +3,7 @@
 
 use std::mem::{align_of, size_of, MaybeUninit};
 
-use crate::core::error::{PyErr, PyResult};
+use crate::core::error::PyResult;
 use crate::core::object::Object;
 use pyo3_ffi as ffi;
 
@@ -58,32 +58,57 @@ impl Drop for OwnerBox {
     }
 }
 
-const OWNER_CAPSULE: &std::ffi::CStr = c"ndbind.owner";
+/// `ndbind.owner`: the smallest Python object owning an [`OwnerBox`]
+/// (stored inline: one allocation), the base object of exported NumPy
+/// arrays (which expose the data themselves).
+#[repr(C)]
+struct OwnerObject {
+    ob_base: ffi::PyObject,
+    owner: OwnerBox,
+}
 
-unsafe extern "C" fn drop_owner_capsule(cap: *mut ffi::PyObject) {
-    // SAFETY: the capsule was made by `owner_capsule` with this name; its
-    // pointer is the boxed owner, dropped once, here (GIL held).
+static OWNER_TYPE: crate::core::gil_cell::GilCell<Object> = crate::core::gil_cell::GilCell::new();
+
+unsafe extern "C" fn owner_dealloc(slf: *mut ffi::PyObject) {
+    // SAFETY: `slf` is an OwnerObject made by `owner_object`; the owner is
+    // dropped once, then the memory freed; heap types own a type reference.
     unsafe {
-        let p = ffi::PyCapsule_GetPointer(cap, OWNER_CAPSULE.as_ptr()) as *mut OwnerBox;
-        if p.is_null() {
-            ffi::PyErr_Clear();
-        } else {
-            drop(Box::from_raw(p));
-        }
+        let tp = ffi::Py_TYPE(slf);
+        std::ptr::drop_in_place(&mut (*(slf as *mut OwnerObject)).owner);
+        (*tp).tp_free.expect("tp_free")(slf.cast());
+        ffi::Py_DECREF(tp.cast());
     }
 }
 
-/// A minimal Python object owning `owner` (the base object of exported
-/// NumPy arrays, which expose the data themselves).
-pub(crate) fn owner_capsule(owner: OwnerBox) -> PyResult<Object> {
-    let p = Box::into_raw(Box::new(owner));
-    // SAFETY: a named capsule whose destructor frees the box.
-    let cap = unsafe { ffi::PyCapsule_New(p.cast(), OWNER_CAPSULE.as_ptr(), Some(drop_owner_capsule)) };
-    if cap.is_null() {
-        // SAFETY: the capsule was not made: the box is still ours.
-        drop(unsafe { Box::from_raw(p) });
-        return Err(PyErr::fetch());
+fn owner_type() -> PyResult<*mut ffi::PyTypeObject> {
+    let t = OWNER_TYPE.get_or_try_init(|| {
+        use crate::core::func::func_type::slot;
+        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+            slot(ffi::Py_tp_dealloc, owner_dealloc as *mut std::ffi::c_void),
+            slot(ffi::Py_tp_doc, c"Owner of Rust memory exported by ndbind.".as_ptr() as *mut std::ffi::c_void),
+            slot(0, std::ptr::null_mut()),
+        ]));
+        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
+            name: c"ndbind.owner".as_ptr(),
+            basicsize: std::mem::size_of::<OwnerObject>() as std::ffi::c_int,
+            itemsize: 0,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
+            slots: slots.as_mut_ptr(),
+        }));
+        // SAFETY: the spec and its slots are 'static and well formed.
+        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+    })?;
+    Ok(t.as_ptr() as *mut ffi::PyTypeObject)
+}
+
+/// A minimal Python object owning `owner`.
+pub(crate) fn owner_object(owner: OwnerBox) -> PyResult<Object> {
+    let tp = owner_type()?;
+    // SAFETY: tp_alloc returns memory of basicsize bytes (or NULL); the
+    // owner is written before the object is used.
+    unsafe {
+        let obj = Object::from_owned_or_err((*tp).tp_alloc.expect("tp_alloc")(tp, 0))?;
+        std::ptr::addr_of_mut!((*(obj.as_ptr() as *mut OwnerObject)).owner).write(owner);
+        Ok(obj)
     }
-    // SAFETY: a new reference.
-    Ok(unsafe { Object::from_owned(cap) }.expect("non-null"))
 }
