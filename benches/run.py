@@ -20,8 +20,12 @@ every stage of the project).
 
 scripts/bench.sh builds the peers (the C++ ones into benches/_peers/, which
 this script puts on sys.path) and records each module's clean build time and
-binary size in benches/_peers/builds.json, printed under the table. The pyo3
-peer is also built here (maturin develop --release) when it cannot be
+binary size in benches/_peers/builds.json, printed under the table. The
+binary-size target is checked on `ndbind_bench` (benches/ndbind_bench/: the
+same bindings as the peers and nothing else; `ndbind_test` holds every
+conformance section), built by scripts/bench.sh with and without the §4 class
+`Point` (which the peers bind) and also with fat LTO, for the pyo3 peer alike.
+The pyo3 peer is also built here (maturin develop --release) when it cannot be
 imported, or always with --build.
 """
 import argparse
@@ -46,6 +50,10 @@ ROLES = ("Python", "ndbind", "nanobind", "pybind11", "pyo3")
 MODULES = {"ndbind": "ndbind_test", "nanobind": "nanobind_peer",
            "pybind11": "pybind11_peer", "pyo3": "pyo3_peer"}
 BINDINGS = tuple(MODULES)  # the roles that are modules
+# The build table: (role, builds.json key, importable module or None).
+BUILT = (("ndbind", "ndbind_test", "ndbind_test"), ("ndbind", "ndbind_bench", "ndbind_bench"),
+         ("ndbind", "ndbind_bench_point", None), ("nanobind", "nanobind_peer", "nanobind_peer"),
+         ("pybind11", "pybind11_peer", "pybind11_peer"), ("pyo3", "pyo3_peer", "pyo3_peer"))
 RATIOS = (("ndbind", "nanobind"), ("ndbind", "pyo3"), ("ndbind", "Python"))
 sys.path.insert(0, str(PEERS_DIR))
 
@@ -151,14 +159,17 @@ def make_rows(np, mods, torch, jnp, quick):
          row("f(x, 1.0)", "scale_inplace", floor_stmt="x.__imul__(1.0)",
              x=lambda: np.ones(16, np.float32))),
         ("view_of(x)", row("f(x)", "view_of", py_identity, x=f32)),
-        ("make_array(1000) → NumPy", row("f(1000)", "make_array",
-                                         floor_stmt="np.zeros(1000, np.float32)")),
-        ("make_array(10**6) → NumPy", row("f(1000000)", "make_array",
-                                          floor_stmt="np.zeros(1000000, np.float32)")),
-        ("make_torch(1000) → torch", row("f(1000)", "make_torch", roles=nb_only,
-                                         floor_stmt="torch.zeros(1000)")),
     ]
-    for exp in (3, 6) if quick else (3, 6, 8):
+    # §5: contents unspecified, so the floors are np.empty / torch.empty.
+    exps = (3, 6) if quick else (3, 6, 8)
+    for exp in exps:
+        rows.append((f"make_array({1000 if exp == 3 else f'10**{exp}'}) → NumPy",
+                     row(f"f({10 ** exp})", "make_array", floor_stmt=f"np.empty({10 ** exp}, np.float32)")))
+    for exp in exps:
+        rows.append((f"make_torch({1000 if exp == 3 else f'10**{exp}'}) → torch",
+                     row(f"f({10 ** exp})", "make_torch", roles=nb_only,
+                         floor_stmt=f"torch.empty({10 ** exp})")))
+    for exp in exps:
         rows.append((f"make_jax(10**{exp}) → JAX",
                      row(f"f({10 ** exp})", "make_jax", roles=nb_only)))
     rows += [
@@ -237,17 +248,20 @@ def bound_names(mod):
     return len(found)
 
 
-def build_table(mods, info):
+def build_table(info):
     kib = lambda b: "—" if b is None else f"{b / 1024:,.0f} KiB"  # noqa: E731
-    out = ["| module | clean build | `.so` as built | stripped | bound callables | stripped / callable |",
-           "|---|---:|---:|---:|---:|---:|"]
-    for role, name in MODULES.items():
-        b, m = info.get(name, {}), mods.get(role)
-        n = bound_names(m) if m else None
+    out = ["| module | clean build | `.so` as built | stripped | stripped, fat LTO | bound callables "
+           "| stripped / callable |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for role, key, modname in BUILT:
+        b = info.get(key, {})
+        m = try_import(modname or "ndbind_bench")
+        n = bound_names(m) + (0 if modname else 1) if m else None  # + Point: one more
         s = b.get("stripped_bytes")
         t = b.get("clean_build_s")
-        out.append(f"| {role} (`{name}`) | {'—' if t is None else f'{t:.0f} s'} "
-                   f"| {kib(b.get('size_bytes'))} | {kib(s)} | {n or '—'} "
+        label = f"`{key}`" if modname else "`ndbind_bench` + `Point`"
+        out.append(f"| {role} ({label}) | {'—' if t is None else f'{t:.0f} s'} "
+                   f"| {kib(b.get('size_bytes'))} | {kib(s)} | {kib(b.get('fat_stripped_bytes'))} | {n or '—'} "
                    f"| {'—' if not (s and n) else f'{s / n / 1024:.1f} KiB'} |")
     return "\n".join(out)
 
@@ -327,10 +341,24 @@ def targets(med, mods, info):
         checks.append((f"`{title.split(' ')[0]}` ≤ 1.0× nanobind", r(title, "ndbind", "nanobind"), 1.0))
     checks.append(("`make_array(n)` flat in n: 10**6 ≤ 2× 1000",
                    r2("make_array(10**6) → NumPy", "make_array(1000) → NumPy"), 2.0))
-    nb_size = info.get("ndbind_test", {}).get("stripped_bytes")
-    p3_size = info.get("pyo3_peer", {}).get("stripped_bytes")
-    checks.append(("binary ≤ 0.7× pyo3 peer (stripped; all of `ndbind_test`, not a bench-only module)",
-                   None if not (nb_size and p3_size) else nb_size / p3_size, 0.7))
+
+    def size(key, field="stripped_bytes"):
+        return info.get(key, {}).get(field)
+
+    def size_ratio(a, b, field="stripped_bytes"):
+        x, y = size(a, field), size(b, field)
+        return None if not (x and y) else x / y
+
+    checks += [
+        ("binary ≤ 0.7× pyo3 peer (stripped `ndbind_bench`: §5 + shape/sum_f64/scale, no class; "
+         "the pyo3 peer also binds `Point`)", size_ratio("ndbind_bench", "pyo3_peer"), 0.7),
+        ("binary ≤ 0.7× pyo3 peer, like for like (`ndbind_bench` + `Point`)",
+         size_ratio("ndbind_bench_point", "pyo3_peer"), 0.7),
+        ("binary ≤ 0.7× pyo3 peer, both fat LTO + 1 codegen unit (no class)",
+         size_ratio("ndbind_bench", "pyo3_peer", "fat_stripped_bytes"), 0.7),
+        ("binary ≤ 0.7× pyo3 peer, both fat LTO + 1 codegen unit, like for like",
+         size_ratio("ndbind_bench_point", "pyo3_peer", "fat_stripped_bytes"), 0.7),
+    ]
     out = []
     for what, value, limit in checks:
         verdict = "n/a" if value is None else ("PASS" if value <= limit else "FAIL")
@@ -386,7 +414,11 @@ def main():
     print("\nTargets (issue 6), from this run:\n")
     print("\n".join(targets(med, mods, info)))
     print("\nBuilds (scripts/bench.sh; clean build = first build from an empty build folder):\n")
-    print(build_table(mods, info))
+    print(build_table(info))
+    print("\n`ndbind_bench`: §5 + `shape`/`sum_f64`/`scale`, no class; `+ Point`: also the §4 class the peers "
+          "bind (built for its size only). Stripped = `strip --strip-unneeded`; \"as built\" and \"stripped\" use "
+          "the crates' release profile (`lto = \"thin\"`, 16 codegen units, the same for every Rust contender); "
+          "\"fat LTO\" rebuilds the Rust crates alike with `lto = \"fat\"`, `codegen-units = 1`.")
     if args.json:
         data = {"machine": machine(np, torch, jax, info), "repeats": repeats, "unit": "ns/call",
                 "medians": {t: {r: med.get((t, r)) for r in ROLES} for t, _ in rows},

@@ -13,10 +13,18 @@
 #      then copies the extension into benches/_peers/ (run.py puts that folder
 #      on sys.path; it is git-ignored);
 #    - ndbind_test: `bash scripts/build.sh`;
+#    - ndbind_bench (benches/ndbind_bench: the peers' functions and nothing
+#      else, for the binary-size target): `maturin develop --release`;
 # 3. records in benches/_peers/builds.json each module's clean build time
 #    (first build; kept until BENCH_CLEAN=1) and binary size (every run);
 #    run.py prints them under the table;
-# 4. runs `.venv/bin/python benches/run.py "$@"`.
+# 4. for the size comparison only (skipped with BENCH_SIZES=0), builds with
+#    cargo, incrementally, each in its own folder under the crate's target/:
+#    ndbind_bench with the `point` feature (the §4 class the peers bind: like
+#    for like), and ndbind_bench (with and without Point) and the pyo3 peer
+#    again with `lto = "fat"`, `codegen-units = 1` (CARGO_PROFILE_RELEASE_*,
+#    the same for both crates); records their stripped sizes;
+# 5. runs `.venv/bin/python benches/run.py "$@"`.
 #
 # Clean build times: the C++ peers are timed when their build folder is
 # created (configure + compile, nanobind's own library included). The two Rust
@@ -156,6 +164,44 @@ else
     log "building pyo3_peer failed: its cells stay empty"; status=1
 fi
 
+time_rust ndbind_bench benches/ndbind_bench/Cargo.toml
+if maturin develop --release -q -m benches/ndbind_bench/Cargo.toml >"$peers/ndbind_bench.log" 2>&1; then
+    so_size ndbind_bench "$(so_of ndbind_bench)"
+else
+    tail -n 40 "$peers/ndbind_bench.log" >&2
+    log "building ndbind_bench failed: its sizes stay as recorded before"; status=1
+fi
+
+# cargo_size KEY FIELD PROFILE CRATE [cargo args]: `cargo build --release` of
+# benches/CRATE in its own target folder (incremental), PROFILE "thin" (the
+# crate's own release profile) or "fat"; records the stripped size as
+# builds.json[KEY][FIELD] (and the unstripped one for "thin").
+cargo_size() {
+    local key=$1 field=$2 profile=$3 crate=$4 tdir tmp so
+    shift 4
+    tdir="$root/benches/$crate/target/size-$key-$profile"
+    local -a env=(PYO3_PYTHON="$vpy" PYO3_BUILD_EXTENSION_MODULE=1 CARGO_TARGET_DIR="$tdir")
+    [[ $profile == fat ]] && env+=(CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1)
+    if ! env "${env[@]}" cargo build --release -q --manifest-path "benches/$crate/Cargo.toml" "$@" \
+        >"$peers/size-$key-$profile.log" 2>&1; then
+        tail -n 20 "$peers/size-$key-$profile.log" >&2
+        log "size build $key ($profile) failed"; status=1; return 0
+    fi
+    so="$tdir/release/lib$crate.so"
+    tmp="$(mktemp)"
+    strip --strip-unneeded -o "$tmp" "$so"
+    record "$key" "$field" "$(stat -c %s "$tmp")"
+    [[ $profile == thin ]] && record "$key" size_bytes "$(stat -c %s "$so")"
+    rm -f "$tmp"
+}
+if [[ "${BENCH_SIZES:-1}" != 0 ]]; then
+    log "size builds: ndbind_bench + Point; fat LTO of ndbind_bench (± Point) and pyo3_peer"
+    cargo_size ndbind_bench_point stripped_bytes thin ndbind_bench --features point
+    cargo_size ndbind_bench fat_stripped_bytes fat ndbind_bench
+    cargo_size ndbind_bench_point fat_stripped_bytes fat ndbind_bench --features point
+    cargo_size pyo3_peer fat_stripped_bytes fat pyo3_peer
+fi
+
 time_rust ndbind_test python_tests/Cargo.toml
 # scripts/build.sh hides a maturin failure when an older ndbind_test still
 # imports; look for it, and retry once (a concurrent build of the shared
@@ -178,6 +224,6 @@ record toolchain gxx "\"$(g++ --version | head -n1)\""
 record toolchain rustc "\"$(rustc --version)\""
 record toolchain cmake "\"$(cmake --version | head -n1)\""
 
-# --- 3. the benchmark -----------------------------------------------------
+# --- 5. the benchmark -----------------------------------------------------
 "$vpy" benches/run.py "$@"
 exit $status
