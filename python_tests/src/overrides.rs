@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ndbind::core::class::{arc_instances, type_of};
+use ndbind::core::class::{arc_instances, pure_virtual, type_of, Inst, Trampoline};
 use ndbind::prelude::*;
 
 // --- implicit conversions ------------------------------------------------------
@@ -114,8 +114,156 @@ fn bind_holders(m: &Module) -> PyResult<()> {
     Ok(())
 }
 
+// --- overridable traits --------------------------------------------------------------
+
+/// An animal. Rust types implement it; so may Python subclasses of the
+/// bound class `Animal`, by overriding `speak`.
+pub trait Animal: Send + Sync {
+    fn name(&self) -> String;
+    fn speak(&self) -> PyResult<String> {
+        Ok("...".to_owned())
+    }
+}
+
+/// The plain Rust animal behind `Animal(name)`.
+struct Basic {
+    name: String,
+}
+
+impl Animal for Basic {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// A Rust animal with its own `speak` (see `make_dog`).
+struct Dog {
+    name: String,
+}
+
+impl Animal for Dog {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn speak(&self) -> PyResult<String> {
+        Ok(format!("{}: woof", self.name))
+    }
+}
+
+/// The bound class: a Rust animal (the defaults) and the trampoline that
+/// routes overridable methods to a Python subclass's overrides.
+pub struct PyAnimal {
+    inner: Box<dyn Animal>,
+    py: Trampoline,
+}
+
+impl PyAnimal {
+    fn new(inner: impl Animal + 'static) -> PyAnimal {
+        PyAnimal { inner: Box::new(inner), py: Trampoline::new() }
+    }
+}
+
+impl Animal for PyAnimal {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn speak(&self) -> PyResult<String> {
+        ndbind::py_override!(self.py, "speak", (), self.inner.speak())
+    }
+}
+
+ndbind::class!(PyAnimal);
+ndbind::dyn_param!(PyAnimal: Animal);
+
+/// A shape whose area has no Rust default: only Python subclasses that
+/// override `area` can be measured.
+pub trait Shape: Send + Sync {
+    fn area(&self) -> PyResult<f64>;
+    fn scaled_area(&self, factor: f64) -> PyResult<f64> {
+        Ok(self.area()? * factor * factor)
+    }
+}
+
+pub struct PyShape {
+    py: Trampoline,
+}
+
+impl Shape for PyShape {
+    fn area(&self) -> PyResult<f64> {
+        ndbind::py_override!(self.py, "area", ())
+    }
+    fn scaled_area(&self, factor: f64) -> PyResult<f64> {
+        ndbind::py_override!(self.py, "scaled_area", (factor), Ok(self.area()? * factor * factor))
+    }
+}
+
+ndbind::class!(PyShape);
+ndbind::dyn_param!(PyShape: Shape);
+
+fn bind_traits(m: &Module) -> PyResult<()> {
+    let a = m.class::<PyAnimal>("Animal", doc("An animal bound from a Rust trait; Python subclasses may override speak()."))?;
+    a.overridable(ndbind::field_of!(PyAnimal, py))?
+        .init(|name: String| PyAnimal::new(Basic { name }), arg("name"))?
+        // The Python-visible method is the Rust default: `super().speak()`
+        // in an override reaches it instead of recursing.
+        .def("speak", |a: &PyAnimal| a.inner.speak(), ())?
+        .property_readonly("name", |a: &PyAnimal| a.name())?;
+    m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
+    m.def("call_name", |a: &dyn Animal| a.name(), arg("a"))?;
+    m.def("make_dog", |name: String| PyAnimal::new(Dog { name }), arg("name"))?;
+    m.def(
+        "chorus",
+        |animals: Vec<Inst<PyAnimal>>| -> PyResult<Vec<String>> { animals.iter().map(|a| a.get()?.speak()).collect() },
+        arg("animals"),
+    )?;
+    // The override is called from a Rust thread that does not hold the GIL.
+    m.def(
+        "call_speak_in_thread",
+        |a: &PyAnimal| -> PyResult<String> {
+            let r = release_gil(|| std::thread::scope(|s| s.spawn(|| a.speak().map_err(|e| e.message())).join()));
+            match r {
+                Ok(Ok(s)) => Ok(s),
+                Ok(Err(msg)) => Err(PyErr::runtime_error(msg)),
+                Err(_) => Err(PyErr::runtime_error("the thread panicked")),
+            }
+        },
+        arg("a"),
+    )?;
+
+    let s = m.class::<PyShape>("Shape", doc("An abstract shape: Python subclasses must define area()."))?;
+    s.overridable(ndbind::field_of!(PyShape, py))?
+        .init(|| PyShape { py: Trampoline::new() }, ())?
+        .def("area", |_: &PyShape| -> PyResult<f64> { Err(pure_virtual("Shape.area")) }, ())?
+        .def("scaled_area", |s: &PyShape, f: f64| -> PyResult<f64> { Ok(s.area()? * f * f) }, arg("factor"))?;
+    m.def(
+        "total_area",
+        |shapes: Vec<Inst<PyShape>>| -> PyResult<f64> { shapes.iter().map(|s| s.get()?.area()).sum() },
+        arg("shapes"),
+    )?;
+    m.def("shape_area", |s: &dyn Shape| s.area(), arg("s"))?;
+    m.def("shape_scaled_area", |s: &dyn Shape, f: f64| s.scaled_area(f), (arg("s"), arg("factor")))?;
+    Ok(())
+}
+
+/// Runs `f` with the GIL released (`f` must not touch Python objects; the
+/// override machinery takes the GIL itself).
+fn release_gil<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(*mut ndbind::ffi::PyThreadState);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the thread state saved below, on this thread.
+            unsafe { ndbind::ffi::PyEval_RestoreThread(self.0) }
+        }
+    }
+    // SAFETY: called with the GIL held (from a bound function); it is
+    // re-acquired by `Restore`, also when `f` panics.
+    let _restore = Restore(unsafe { ndbind::ffi::PyEval_SaveThread() });
+    f()
+}
+
 pub fn bind(m: &Module) -> PyResult<()> {
     bind_implicit(m)?;
     bind_holders(m)?;
+    bind_traits(m)?;
     Ok(())
 }

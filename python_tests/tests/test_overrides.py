@@ -207,3 +207,190 @@ def test_arc_holders_freed():
 )
 def test_holder_no_leak(no_leak, fn, args):
     no_leak(fn, *args, n=N)
+
+
+# --- overridable traits -----------------------------------------------------------
+class Cat(t.Animal):
+    def speak(self):
+        return self.name + ": meow"
+
+
+class Quiet(t.Animal):
+    pass
+
+
+class Loud(t.Animal):
+    def speak(self):
+        return super().speak().upper() + "!"  # reaches the Rust default
+
+
+class Square(t.Shape):
+    def __init__(self, side):
+        super().__init__()
+        self.side = side
+
+    def area(self):
+        return self.side * self.side
+
+
+class Circle(t.Shape):
+    def __init__(self, r):
+        super().__init__()
+        self.r = r
+
+    def area(self):
+        return 3.0 * self.r * self.r
+
+
+class NoArea(t.Shape):
+    pass
+
+
+def test_animal_base():
+    a = t.Animal("rex")
+    assert a.speak() == "..." and a.name == "rex"
+    assert t.call_speak(a) == "..."
+    assert t.call_name(a) == "rex"
+    assert t.Animal.speak.__doc__.startswith("speak(self) -> str")
+
+
+def test_animal_python_override_runs_from_rust():
+    c = Cat("tom")
+    assert isinstance(c, t.Animal)
+    assert t.call_speak(c) == "tom: meow"
+    assert t.call_name(c) == "tom"
+    assert t.call_speak(Quiet("q")) == "..."  # no override: the Rust default
+    assert t.call_speak(Loud("l")) == "...!"  # super() reaches the default, no recursion
+
+
+def test_animal_rust_implementations():
+    d = t.make_dog("fido")
+    assert type(d) is t.Animal
+    assert t.call_speak(d) == "fido: woof" and d.speak() == "fido: woof"
+    assert t.chorus([t.Animal("a"), Cat("c"), d]) == ["...", "c: meow", "fido: woof"]
+
+
+def test_override_lookup_follows_class_changes():
+    class Parrot(t.Animal):
+        def speak(self):
+            return "hello"
+
+    p = Parrot("p")
+    assert t.call_speak(p) == "hello"
+    Parrot.speak = lambda self: "changed"  # invalidates the cached lookup
+    assert t.call_speak(p) == "changed"
+    del Parrot.speak  # back to the Rust default
+    assert t.call_speak(p) == "..."
+
+
+def test_override_errors():
+    class BadReturn(t.Animal):
+        def speak(self):
+            return 3
+
+    class Raises(t.Animal):
+        def speak(self):
+            raise ValueError("boom")
+
+    with pytest.raises(TypeError, match=r"override returned int, expected str"):
+        t.call_speak(BadReturn("x"))
+    with pytest.raises(ValueError, match="boom"):
+        t.call_speak(Raises("x"))
+
+
+def test_override_recursion_is_an_error():
+    class Rec(t.Animal):
+        def speak(self):
+            return t.call_speak(self)
+
+    with pytest.raises(RecursionError):
+        t.call_speak(Rec("r"))
+
+
+def test_override_from_thread_without_gil():
+    assert t.call_speak_in_thread(Cat("tom")) == "tom: meow"
+    assert t.call_speak_in_thread(t.Animal("a")) == "..."
+
+    class Raises(t.Animal):
+        def speak(self):
+            raise ValueError("boom")
+
+    with pytest.raises(RuntimeError, match="ValueError: boom"):
+        t.call_speak_in_thread(Raises("x"))
+
+
+def test_uninitialized_subclass():
+    class NoInit(t.Animal):
+        def __init__(self):
+            pass  # never calls Animal.__init__
+
+    with pytest.raises(TypeError, match="uninitialized"):
+        t.call_speak(NoInit())
+
+
+def test_shape_total_area():
+    assert t.total_area([Square(2.0), Circle(1.0)]) == 7.0
+    assert t.total_area([]) == 0.0
+    assert t.shape_area(Square(3.0)) == 9.0
+    # The Rust default of scaled_area calls the (overridden) area.
+    assert t.shape_scaled_area(Square(1.0), 3.0) == 9.0
+    assert Square(1.0).scaled_area(2.0) == 4.0
+
+
+def test_shape_pure_virtual():
+    with pytest.raises(RuntimeError, match=r"Shape\.area\(\) is pure virtual.*'NoArea' does not override it"):
+        t.total_area([Square(1.0), NoArea()])
+    with pytest.raises(RuntimeError, match=r"Shape\.area\(\) is pure virtual"):
+        t.shape_area(t.Shape())
+    with pytest.raises(RuntimeError, match=r"Shape\.area\(\) is pure virtual"):
+        NoArea().area()
+    with pytest.raises(RuntimeError, match=r"area\(\) is pure virtual"):
+        t.shape_scaled_area(NoArea(), 2.0)
+
+
+def test_shape_rejects_other_types():
+    with pytest.raises(TypeError, match=IFA):
+        t.total_area([Square(1.0), 3])
+    with pytest.raises(TypeError, match=IFA):
+        t.shape_area(t.Animal("x"))
+    with pytest.raises(TypeError, match=IFA):
+        t.call_speak(Square(1.0))
+
+
+def test_subclass_instances_collected():
+    gc.collect()
+    before = t.live_counts()
+    c = Cat("tom")
+    c.me = c  # a cycle through the subclass's __dict__
+    s = Square(2.0)
+    s.other = s
+    t.call_speak(c)
+    t.total_area([s])
+    del c, s
+    gc.collect()
+    assert t.live_counts() == before
+
+
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (t.call_speak, (t.Animal("a"),)),
+        (t.call_speak, (Cat("c"),)),
+        (t.call_speak, (Loud("l"),)),
+        (t.total_area, ([Square(1.0), Circle(2.0)],)),
+        (t.total_area, ([NoArea()],)),
+        (t.shape_scaled_area, (Square(1.0), 2.0)),
+        (t.chorus, ([Cat("c"), t.Animal("a")],)),
+    ],
+)
+def test_overrides_no_leak(no_leak, fn, args):
+    no_leak(fn, *args, n=N)
+
+
+def test_override_error_no_leak(no_leak):
+    class Raises(t.Animal):
+        def speak(self):
+            raise ValueError("boom")
+
+    r = Raises("x")
+    no_leak(t.call_speak, r, n=N)

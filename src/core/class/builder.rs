@@ -230,6 +230,10 @@ impl<T: PyClass> Class<T> {
             supplement: o.supplement,
             slot: T::type_slot(),
         })?;
+        // A Rust subclass inherits its base's trampoline (see `overridable`).
+        if let Some(off) = <T::Base as MaybeClass>::slot().and_then(|s| s.trampoline_offset()) {
+            T::type_slot().set_trampoline_offset(T::BASE_OFFSET + off);
+        }
         let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
         scope.setattr(&cname, ty.borrow())?;
         let c = Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData };

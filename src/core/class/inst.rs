@@ -137,6 +137,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         }
         let h = obj as *mut InstHeader;
         let flags = (*h).flags;
+        crate::core::class::trampoline::detach(rec.slot, h);
         // A panicking Drop must not unwind into CPython.
         if flags & DESTRUCT != 0 {
             if let Some(drop) = rec.drop {

@@ -167,6 +167,16 @@ fn constructed(flags: u32) -> u32 {
     }
 }
 
+/// Marks the value of `h` constructed and attaches its trampoline.
+///
+/// # Safety
+/// `h` is a live instance of a class whose record is `rec`, and its
+/// storage holds a valid value.
+unsafe fn mark_constructed(rec: &TypeRecord, h: *mut InstHeader) {
+    (*h).flags = constructed((*h).flags);
+    crate::core::class::trampoline::attach(rec.slot, h);
+}
+
 /// A unique borrow of an instance's value for the duration of an
 /// operation; fails with `RuntimeError` if a bound function holds one.
 struct Unique(*mut i32);
@@ -266,7 +276,7 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
     unsafe {
         drop_value(rec, h);
         std::ptr::write_bytes((*h).value, 0, rec.size);
-        (*h).flags = constructed((*h).flags);
+        mark_constructed(rec, h);
     }
     Ok(())
 }
@@ -287,7 +297,7 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
         )));
     }
     // SAFETY: every byte pattern the storage of a trivial type holds is valid.
-    unsafe { (*h).flags = constructed((*h).flags) };
+    unsafe { mark_constructed(rec, h) };
     Ok(())
 }
 
@@ -300,8 +310,8 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 /// unsafe { inst_ptr::<Big>(o)?.write(Big::new()); inst_mark_ready_unchecked(o)? };
 /// ```
 pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
-    let (_, h) = parts(o)?;
-    (*h).flags = constructed((*h).flags);
+    let (rec, h) = parts(o)?;
+    mark_constructed(rec, h);
     Ok(())
 }
 
@@ -328,7 +338,7 @@ pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
             return Err(PyErr::type_error("inst_init(): the instance is already initialised"));
         }
         std::ptr::write((*h).value as *mut T, value);
-        (*h).flags = constructed((*h).flags);
+        mark_constructed(rec, h);
     }
     Ok(())
 }
@@ -388,7 +398,7 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
 /// unsafe { inst_set_state_unchecked(obj, true, true)? };
 /// ```
 pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
-    let (_, h) = parts(o)?;
+    let (rec, h) = parts(o)?;
     let mut f = (*h).flags & !(READY | DESTRUCT);
     if ready {
         f |= READY;
@@ -397,6 +407,9 @@ pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: b
         f |= DESTRUCT;
     }
     (*h).flags = f;
+    if ready {
+        crate::core::class::trampoline::attach(rec.slot, h);
+    }
     Ok(())
 }
 
@@ -478,7 +491,7 @@ fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
         }
         drop_value(rec, hd);
         clone((*hs).value, (*hd).value);
-        (*hd).flags = constructed((*hd).flags);
+        mark_constructed(rec, hd);
     }
     Ok(())
 }
@@ -524,7 +537,7 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
         if src_owns {
             (*hs).flags &= !(READY | DESTRUCT);
         }
-        (*hd).flags = constructed((*hd).flags);
+        mark_constructed(rec, hd);
     }
     Ok(())
 }
@@ -564,7 +577,7 @@ pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
         let release = Release(cell);
         clone((*h).value, (*dst).value);
         drop(release);
-        (*dst).flags = constructed((*dst).flags);
+        mark_constructed(rec, dst);
         if (*tp).tp_dictoffset != 0 && rec.dict_offset == 0 {
             let d = o.getattr(c"__dict__")?;
             obj.borrow().getattr(c"__dict__")?.borrow().call_method(c"update", &[d.borrow()])?;

@@ -26,6 +26,7 @@ mod builder;
 mod cast;
 mod create;
 mod getset;
+mod handle;
 mod holder;
 mod implicit;
 mod init;
@@ -34,15 +35,18 @@ pub mod lowlevel;
 mod meta;
 pub mod record;
 mod refs;
+mod trampoline;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
+pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};
 pub use refs::FieldProj;
+pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 
 /// A Rust type bound (or bindable) as a Python class. Implemented by
 /// [`crate::class!`]; do not implement it by hand.

@@ -32,6 +32,8 @@ pub type CloneFn = unsafe fn(src: *const u8, dst: *mut u8);
 /// ```
 pub struct TypeSlot {
     ty: Cell<*mut ffi::PyTypeObject>,
+    /// Offset of the value's `Trampoline` (`usize::MAX`: none).
+    tramp: Cell<usize>,
 }
 
 // SAFETY: the slot is only read and written with the GIL held, which
@@ -46,7 +48,7 @@ impl TypeSlot {
     /// ```
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
-        TypeSlot { ty: Cell::new(std::ptr::null_mut()) }
+        TypeSlot { ty: Cell::new(std::ptr::null_mut()), tramp: Cell::new(usize::MAX) }
     }
 
     /// The type object pointer, NULL while the class is not bound.
@@ -72,6 +74,17 @@ impl TypeSlot {
 
     pub(crate) fn set(&self, tp: *mut ffi::PyTypeObject) {
         self.ty.set(tp)
+    }
+
+    /// Offset of the `Trampoline` inside the value, if the class has one.
+    #[inline]
+    pub(crate) fn trampoline_offset(&self) -> Option<usize> {
+        let off = self.tramp.get();
+        (off != usize::MAX).then_some(off)
+    }
+
+    pub(crate) fn set_trampoline_offset(&self, off: usize) {
+        self.tramp.set(off)
     }
 }
 
