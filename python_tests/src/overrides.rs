@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ndbind::core::class::{arc_instances, pure_virtual, type_of, Inst, Trampoline};
+use ndbind::core::class::{arc_instances, gc, pure_virtual, type_of, Inst, PyHandle, Trampoline, Traverse, Visit, VisitStop};
 use ndbind::prelude::*;
 
 // --- implicit conversions ------------------------------------------------------
@@ -152,14 +152,26 @@ impl Animal for Dog {
 
 /// The bound class: a Rust animal (the defaults) and the trampoline that
 /// routes overridable methods to a Python subclass's overrides.
+/// It also holds a Python reference (`friend`), which the garbage
+/// collector sees through `Traverse`.
 pub struct PyAnimal {
     inner: Box<dyn Animal>,
+    friend: Option<PyHandle>,
     py: Trampoline,
 }
 
 impl PyAnimal {
     fn new(inner: impl Animal + 'static) -> PyAnimal {
-        PyAnimal { inner: Box::new(inner), py: Trampoline::new() }
+        PyAnimal { inner: Box::new(inner), friend: None, py: Trampoline::new() }
+    }
+}
+
+impl Traverse for PyAnimal {
+    fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
+        visit.call_opt(&self.friend)
+    }
+    fn clear(&mut self) {
+        self.friend = None;
     }
 }
 
@@ -201,13 +213,20 @@ ndbind::class!(PyShape);
 ndbind::dyn_param!(PyShape: Shape);
 
 fn bind_traits(m: &Module) -> PyResult<()> {
-    let a = m.class::<PyAnimal>("Animal", doc("An animal bound from a Rust trait; Python subclasses may override speak()."))?;
+    let a = m.class::<PyAnimal>(
+        "Animal",
+        (doc("An animal bound from a Rust trait; Python subclasses may override speak()."), gc::<PyAnimal>()),
+    )?;
     a.overridable(ndbind::field_of!(PyAnimal, py))?
         .init(|name: String| PyAnimal::new(Basic { name }), arg("name"))?
         // The Python-visible method is the Rust default: `super().speak()`
         // in an override reaches it instead of recursing.
         .def("speak", |a: &PyAnimal| a.inner.speak(), ())?
-        .property_readonly("name", |a: &PyAnimal| a.name())?;
+        .property_readonly("name", |a: &PyAnimal| a.name())?
+        .def("set_friend", |a: &mut PyAnimal, f: Option<PyHandle>| a.friend = f, arg("friend").none())?
+        .property_readonly("friend", |a: &PyAnimal| -> PyResult<Option<Object>> {
+            a.friend.as_ref().map(|h| h.get().map(|o| o.to_owned())).transpose()
+        })?;
     m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
     m.def("call_name", |a: &dyn Animal| a.name(), arg("a"))?;
     m.def("make_dog", |name: String| PyAnimal::new(Dog { name }), arg("name"))?;
@@ -226,6 +245,16 @@ fn bind_traits(m: &Module) -> PyResult<()> {
                 Ok(Err(msg)) => Err(PyErr::runtime_error(msg)),
                 Err(_) => Err(PyErr::runtime_error("the thread panicked")),
             }
+        },
+        arg("a"),
+    )?;
+
+    // The friend's reference is released by a Rust thread without the GIL.
+    m.def(
+        "drop_friend_in_thread",
+        |a: &mut PyAnimal| {
+            let f = a.friend.take();
+            release_gil(|| std::thread::scope(|s| s.spawn(move || drop(f)).join().is_ok()))
         },
         arg("a"),
     )?;

@@ -394,3 +394,49 @@ def test_override_error_no_leak(no_leak):
 
     r = Raises("x")
     no_leak(t.call_speak, r, n=N)
+
+
+# --- the garbage collector and Rust-held references ---------------------------------
+def test_gc_cycle_through_rust_value():
+    import weakref
+
+    gc.collect()
+    before = t.live_counts()
+    c = Cat("tom")
+    c.set_friend(c)  # Rust -> Python: the value holds a reference to its own object
+    c.me = c  # Python -> Python
+    assert c.friend is c
+    w = weakref.ref(c)
+    assert t.call_speak(c) == "tom: meow"
+    del c
+    gc.collect()
+    assert w() is None
+    assert t.live_counts() == before
+
+
+def test_gc_cycle_between_base_and_subclass():
+    import weakref
+
+    gc.collect()
+    before = t.live_counts()
+    a, b = t.Animal("a"), Cat("b")
+    a.set_friend(b)
+    b.set_friend(a)
+    w = weakref.ref(b)
+    del a, b
+    gc.collect()
+    assert w() is None
+    assert t.live_counts() == before
+
+
+def test_friend_refcounts():
+    a = t.Animal("a")
+    o = object()
+    n = sys.getrefcount(o)
+    a.set_friend(o)
+    assert sys.getrefcount(o) == n + 1 and a.friend is o
+    a.set_friend(None)
+    assert sys.getrefcount(o) == n and a.friend is None
+    a.set_friend(o)
+    assert t.drop_friend_in_thread(a) is True  # released by a thread without the GIL
+    assert sys.getrefcount(o) == n and a.friend is None

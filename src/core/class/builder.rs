@@ -33,6 +33,8 @@ pub struct ClassOptions {
     dynamic_attr: bool,
     weakref: bool,
     supplement: Option<(TypeId, usize, usize)>,
+    /// `Traverse` of the value (see `gc`).
+    pub(crate) gc: Option<crate::core::class::gc::GcFns>,
 }
 
 /// One class annotation, or a tuple of them.
@@ -228,6 +230,7 @@ impl<T: PyClass> Class<T> {
             dynamic_attr: o.dynamic_attr,
             weakref: o.weakref,
             supplement: o.supplement,
+            gc: o.gc,
             slot: T::type_slot(),
         })?;
         // A Rust subclass inherits its base's trampoline (see `overridable`).

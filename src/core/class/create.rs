@@ -37,6 +37,8 @@ pub(crate) struct ClassSpec {
     pub(crate) weakref: bool,
     /// Rust type, size and alignment of the type supplement.
     pub(crate) supplement: Option<(TypeId, usize, usize)>,
+    /// `Traverse` of the value (GC-tracked instances).
+    pub(crate) gc: Option<crate::core::class::gc::GcFns>,
     pub(crate) slot: &'static TypeSlot,
 }
 
@@ -70,6 +72,9 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     }
     let dynamic_attr = spec.dynamic_attr || base_rec.is_some_and(|b| b.dict_offset != 0);
     let weakref = spec.weakref || base_rec.is_some_and(|b| b.weaklist_offset != 0);
+    let gc = spec.gc.map(|g| (g, 0)).or_else(|| base_rec.and_then(|b| b.gc).map(|(g, off)| (g, spec.base_offset + off)));
+    // GC-tracked instances: a __dict__, or a value holding Python references.
+    let has_gc = dynamic_attr || gc.is_some();
     let is_final = spec.is_final || spec.supplement.is_some();
     let ptr = std::mem::size_of::<*mut ffi::PyObject>();
     let voff = value_offset(spec.align.max(1));
@@ -126,12 +131,13 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         is_final,
         init: std::cell::Cell::new(std::ptr::null_mut()),
         init_fast: std::cell::Cell::new(None),
-        plain_alloc: !dynamic_attr && !weakref,
+        plain_alloc: !has_gc && !weakref,
         basicsize,
         supplement,
         live: std::cell::Cell::new(0),
         props: Default::default(),
         getset: getset.into_boxed_slice(),
+        gc,
         implicit: Default::default(),
     });
     let name = Object::str(&spec.name)?;
@@ -167,7 +173,7 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         if !is_final {
             flags |= ffi::Py_TPFLAGS_BASETYPE;
         }
-        if dynamic_attr {
+        if has_gc {
             flags |= ffi::Py_TPFLAGS_HAVE_GC;
         }
         (*tp).tp_flags = flags;
@@ -182,8 +188,8 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         (*tp).tp_new = Some(inst::inst_new);
         (*tp).tp_dealloc = Some(inst::inst_dealloc);
         (*tp).tp_alloc = Some(ffi::PyType_GenericAlloc);
-        (*tp).tp_free = Some(if dynamic_attr { ffi::PyObject_GC_Del } else { ffi::PyObject_Free });
-        if dynamic_attr {
+        (*tp).tp_free = Some(if has_gc { ffi::PyObject_GC_Del } else { ffi::PyObject_Free });
+        if has_gc {
             (*tp).tp_traverse = Some(inst::inst_traverse);
             (*tp).tp_clear = Some(inst::inst_clear);
         }

@@ -102,11 +102,10 @@ pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> O
                 Err(e) => Some(Err(e)),
             },
         };
-        match made {
-            Some(Ok(o)) => return Some(o),
-            // A failed construction is a failed match: the call reports
-            // the usual "incompatible function arguments".
-            Some(Err(_)) | None => {}
+        // A failed construction (`Some(Err(..))`, dropped here) is a failed
+        // match: the call reports the usual "incompatible function arguments".
+        if let Some(Ok(o)) = made {
+            return Some(o);
         }
     }
     None

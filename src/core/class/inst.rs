@@ -192,7 +192,17 @@ pub(crate) unsafe extern "C" fn inst_traverse(obj: *mut ffi::PyObject, visit: ff
                 }
             }
         }
-        let parent = (*(obj as *mut InstHeader)).parent;
+        let h = obj as *mut InstHeader;
+        if let Some((g, off)) = record_of(tp).and_then(|r| r.gc) {
+            // Not while a `&mut` to the value is live.
+            if (*h).flags & READY != 0 && *(*h).borrow >= 0 {
+                let rc = (g.traverse)((*h).value.add(off), visit, arg);
+                if rc != 0 {
+                    return rc;
+                }
+            }
+        }
+        let parent = (*h).parent;
         if !parent.is_null() {
             let rc = visit(parent, arg);
             if rc != 0 {
@@ -214,6 +224,16 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
                 let old = std::mem::replace(&mut *d, std::ptr::null_mut());
                 if !old.is_null() {
                     ffi::Py_DECREF(old);
+                }
+            }
+            let h = obj as *mut InstHeader;
+            if let Some((g, off)) = rec.gc {
+                // Only an unborrowed value; uniquely borrowed meanwhile.
+                let cell = (*h).borrow;
+                if (*h).flags & READY != 0 && *cell == 0 {
+                    *cell = -1;
+                    (g.clear)((*h).value.add(off));
+                    *cell = 0;
                 }
             }
         }

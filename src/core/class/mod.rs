@@ -25,6 +25,7 @@
 mod builder;
 mod cast;
 mod create;
+mod gc;
 mod getset;
 mod handle;
 mod holder;
@@ -39,6 +40,7 @@ mod trampoline;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
+pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance};
 pub use init::{Constructed, InitReturn, IntoInit};

@@ -146,6 +146,9 @@ pub(crate) struct TypeRecord {
     pub(crate) props: std::cell::RefCell<Vec<Box<crate::core::class::getset::PropRecord>>>,
     /// `tp_getset` (the `__dict__` descriptor of dict-bearing classes).
     pub(crate) getset: Box<[ffi::PyGetSetDef]>,
+    /// `Traverse` of the value and the offset it applies at (a Rust
+    /// subclass inherits its base's).
+    pub(crate) gc: Option<(crate::core::class::gc::GcFns, usize)>,
     /// Implicit conversions into this class (see `implicit`).
     pub(crate) implicit: std::cell::RefCell<Vec<crate::core::class::implicit::Implicit>>,
 }
