@@ -4,7 +4,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ndbind::core::class::{arc_instances, gc, pure_virtual, type_of, Inst, PyHandle, Trampoline, Traverse, Visit, VisitStop};
+use std::ffi::{c_int, c_void};
+
+use ndbind::core::class::{
+    arc_instances, gc, inst_ptr, inst_ready, pure_virtual, raw_slot, type_of, Inst, PyHandle, Trampoline, Traverse, Visit, VisitStop,
+};
+use ndbind::ffi;
 use ndbind::prelude::*;
 
 // --- implicit conversions ------------------------------------------------------
@@ -290,9 +295,52 @@ fn release_gil<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+// --- custom type slots -----------------------------------------------------------------
+
+/// Three bytes, exported read-only through the buffer protocol (a raw
+/// `bf_getbuffer` slot).
+pub struct Rgb {
+    data: [u8; 3],
+}
+
+ndbind::class!(Rgb);
+
+unsafe extern "C" fn rgb_getbuffer(obj: *mut ffi::PyObject, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+    // SAFETY: CPython passes a live instance of Rgb's class (or a subclass)
+    // and a view to fill; the exported memory lives inside `obj`, which
+    // the view keeps alive, and is exported read-only.
+    unsafe {
+        let o = Borrowed::from_ptr(obj);
+        let p = match inst_ready(o).and_then(|ready| {
+            if ready {
+                inst_ptr::<Rgb>(o)
+            } else {
+                Err(PyErr::buffer_error("Rgb: the instance is not initialized"))
+            }
+        }) {
+            Ok(p) => p,
+            Err(e) => {
+                e.restore();
+                return -1;
+            }
+        };
+        ffi::PyBuffer_FillInfo(view, obj, (*p).data.as_mut_ptr() as *mut c_void, 3, 1, flags)
+    }
+}
+
+fn bind_slots(m: &Module) -> PyResult<()> {
+    // SAFETY: `rgb_getbuffer` has bf_getbuffer's signature, does not
+    // unwind, and checks that the instance is ready.
+    let buffer = unsafe { raw_slot(ffi::Py_bf_getbuffer, rgb_getbuffer as *mut c_void) };
+    let c = m.class::<Rgb>("Rgb", (doc("Three bytes with the buffer protocol (a custom type slot)."), buffer))?;
+    c.init(|r: u8, g: u8, b: u8| Rgb { data: [r, g, b] }, (arg("r"), arg("g"), arg("b")))?;
+    Ok(())
+}
+
 pub fn bind(m: &Module) -> PyResult<()> {
     bind_implicit(m)?;
     bind_holders(m)?;
     bind_traits(m)?;
+    bind_slots(m)?;
     Ok(())
 }

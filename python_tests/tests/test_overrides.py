@@ -440,3 +440,22 @@ def test_friend_refcounts():
     a.set_friend(o)
     assert t.drop_friend_in_thread(a) is True  # released by a thread without the GIL
     assert sys.getrefcount(o) == n and a.friend is None
+
+
+# --- custom type slots ----------------------------------------------------------------
+def test_raw_slot_buffer_protocol():
+    c = t.Rgb(1, 2, 3)
+    m = memoryview(c)
+    assert m.readonly and m.nbytes == 3 and bytes(m) == b"\x01\x02\x03"
+    assert m.obj is c
+    n = sys.getrefcount(c)
+    del m
+    assert sys.getrefcount(c) == n - 1
+    assert bytes(t.Rgb(255, 0, 7)) == b"\xff\x00\x07"
+
+    class NoInit(t.Rgb):
+        def __init__(self):
+            pass
+
+    with pytest.raises(BufferError, match="not initialized"):
+        memoryview(NoInit())

@@ -35,6 +35,8 @@ pub struct ClassOptions {
     supplement: Option<(TypeId, usize, usize)>,
     /// `Traverse` of the value (see `gc`).
     pub(crate) gc: Option<crate::core::class::gc::GcFns>,
+    /// Custom CPython type slots (see `slots`).
+    pub(crate) slots: Vec<(std::ffi::c_int, *mut std::ffi::c_void)>,
 }
 
 /// One class annotation, or a tuple of them.
@@ -231,6 +233,7 @@ impl<T: PyClass> Class<T> {
             weakref: o.weakref,
             supplement: o.supplement,
             gc: o.gc,
+            slots: o.slots,
             slot: T::type_slot(),
         })?;
         // A Rust subclass inherits its base's trampoline (see `overridable`).

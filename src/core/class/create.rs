@@ -39,6 +39,8 @@ pub(crate) struct ClassSpec {
     pub(crate) supplement: Option<(TypeId, usize, usize)>,
     /// `Traverse` of the value (GC-tracked instances).
     pub(crate) gc: Option<crate::core::class::gc::GcFns>,
+    /// Custom CPython type slots, filled in before `PyType_Ready`.
+    pub(crate) slots: Vec<(std::ffi::c_int, *mut std::ffi::c_void)>,
     pub(crate) slot: &'static TypeSlot,
 }
 
@@ -205,6 +207,9 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
             }
             std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, p, bytes.len());
             (*tp).tp_doc = p;
+        }
+        for &(id, f) in &spec.slots {
+            crate::core::class::slots::apply(ht, id, f)?;
         }
         if ffi::PyType_Ready(tp) != 0 {
             return Err(PyErr::fetch());

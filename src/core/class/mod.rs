@@ -21,6 +21,12 @@
 //! life cycle), `cast` (parameters and returns), `init` (constructors),
 //! `getset` (fields, properties, static properties), `refs` (references
 //! into `self`), [`lowlevel`] (the `inst_*` / `type_*` interface).
+//! Part 2: `implicit` (implicit conversions: [`Class::implicit_from`]),
+//! `holder` (`Arc<T>` / `Box<T>` holders), `trampoline` (Python overrides
+//! of Rust traits: [`Trampoline`], [`crate::py_override!`],
+//! [`crate::dyn_param!`]), `handle` ([`Inst<T>`]: owned instance handles),
+//! `gc` ([`PyHandle`], [`Traverse`]: values holding Python references),
+//! `slots` ([`raw_slot`]: custom CPython type slots).
 
 mod builder;
 mod cast;
@@ -36,6 +42,7 @@ pub mod lowlevel;
 mod meta;
 pub mod record;
 mod refs;
+mod slots;
 mod trampoline;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
@@ -48,6 +55,7 @@ pub use lowlevel::*;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};
 pub use refs::FieldProj;
+pub use slots::{raw_slot, RawSlot};
 pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 
 /// A Rust type bound (or bindable) as a Python class. Implemented by

@@ -1,0 +1,108 @@
+//! Custom CPython type slots for bound classes (`raw_slot`): a way to add
+//! what ndbind has no binding API for (the buffer protocol, iterator
+//! slots, `tp_call`, `tp_finalize`, ...) without forking ndbind. The slot
+//! is filled in before `PyType_Ready`, as in a static type, so CPython
+//! also adds the matching Python-visible wrappers (`__iter__`, ...).
+//!
+//! Slots that ndbind manages itself (allocation, deallocation, `tp_new` /
+//! `tp_init`, `tp_traverse` / `tp_clear`: see [`crate::core::class::gc`],
+//! members and getsets, the docstring, vectorcall) are refused.
+//!
+//! ```ignore
+//! unsafe extern "C" fn getbuffer(o: *mut ffi::PyObject, v: *mut ffi::Py_buffer, f: c_int) -> c_int { ... }
+//! // SAFETY: `getbuffer` has the signature of `bf_getbuffer`.
+//! let slot = unsafe { raw_slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void) };
+//! m.class::<Rgb>("Rgb", slot)?;
+//! ```
+
+use std::ffi::{c_int, c_void};
+
+use pyo3_ffi as ffi;
+
+use crate::core::class::builder::{ClassExtra, ClassOptions};
+use crate::core::error::{PyErr, PyResult};
+
+/// A class annotation adding one CPython type slot; see [`raw_slot`].
+///
+/// ```ignore
+/// let s: RawSlot = unsafe { raw_slot(ffi::Py_tp_iter, iter as *mut c_void) };
+/// ```
+pub struct RawSlot(c_int, *mut c_void);
+
+/// Class annotation: sets CPython type slot `id` (a `ffi::Py_*` slot
+/// number, as in `PyType_Slot`) of the class to `f`.
+///
+/// # Safety
+/// `f` is a function with the C signature CPython expects for slot `id`;
+/// it must not unwind, and must handle instances that are not ready
+/// (see [`crate::core::class::inst_ready`]).
+///
+/// ```ignore
+/// let slot = unsafe { raw_slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void) };
+/// ```
+pub unsafe fn raw_slot(id: c_int, f: *mut c_void) -> RawSlot {
+    RawSlot(id, f)
+}
+
+impl ClassExtra for RawSlot {
+    fn apply(self, o: &mut ClassOptions) {
+        o.slots.push((self.0, self.1));
+    }
+}
+
+/// Stores the function pointer `p` in a slot field.
+///
+/// # Safety
+/// `p` is a function of the field's signature.
+unsafe fn put<F: Copy>(field: &mut Option<F>, p: *mut c_void) {
+    assert_eq!(std::mem::size_of::<Option<F>>(), std::mem::size_of::<*mut c_void>());
+    *field = std::mem::transmute_copy::<*mut c_void, Option<F>>(&p);
+}
+
+/// Fills slot `id` of the type being created.
+///
+/// # Safety
+/// `ht` is a heap type under construction (before `PyType_Ready`) whose
+/// `tp_as_*` pointers point at its own tables; `p` is valid for `id`.
+pub(crate) unsafe fn apply(ht: *mut ffi::PyHeapTypeObject, id: c_int, p: *mut c_void) -> PyResult<()> {
+    let tp = &mut *(ht as *mut ffi::PyTypeObject);
+    let bf = &mut (*ht).as_buffer;
+    let mp = &mut (*ht).as_mapping;
+    let sq = &mut (*ht).as_sequence;
+    let nb = &mut (*ht).as_number;
+    match id {
+        ffi::Py_bf_getbuffer => put(&mut bf.bf_getbuffer, p),
+        ffi::Py_bf_releasebuffer => put(&mut bf.bf_releasebuffer, p),
+        ffi::Py_mp_length => put(&mut mp.mp_length, p),
+        ffi::Py_mp_subscript => put(&mut mp.mp_subscript, p),
+        ffi::Py_mp_ass_subscript => put(&mut mp.mp_ass_subscript, p),
+        ffi::Py_sq_length => put(&mut sq.sq_length, p),
+        ffi::Py_sq_item => put(&mut sq.sq_item, p),
+        ffi::Py_sq_ass_item => put(&mut sq.sq_ass_item, p),
+        ffi::Py_sq_contains => put(&mut sq.sq_contains, p),
+        ffi::Py_sq_concat => put(&mut sq.sq_concat, p),
+        ffi::Py_sq_repeat => put(&mut sq.sq_repeat, p),
+        ffi::Py_nb_bool => put(&mut nb.nb_bool, p),
+        ffi::Py_nb_index => put(&mut nb.nb_index, p),
+        ffi::Py_nb_int => put(&mut nb.nb_int, p),
+        ffi::Py_nb_float => put(&mut nb.nb_float, p),
+        ffi::Py_tp_call => put(&mut tp.tp_call, p),
+        ffi::Py_tp_iter => put(&mut tp.tp_iter, p),
+        ffi::Py_tp_iternext => put(&mut tp.tp_iternext, p),
+        ffi::Py_tp_hash => put(&mut tp.tp_hash, p),
+        ffi::Py_tp_richcompare => put(&mut tp.tp_richcompare, p),
+        ffi::Py_tp_repr => put(&mut tp.tp_repr, p),
+        ffi::Py_tp_str => put(&mut tp.tp_str, p),
+        ffi::Py_tp_getattro => put(&mut tp.tp_getattro, p),
+        ffi::Py_tp_setattro => put(&mut tp.tp_setattro, p),
+        ffi::Py_tp_descr_get => put(&mut tp.tp_descr_get, p),
+        ffi::Py_tp_descr_set => put(&mut tp.tp_descr_set, p),
+        ffi::Py_tp_finalize => put(&mut tp.tp_finalize, p),
+        _ => {
+            return Err(PyErr::value_error(format!(
+                "ndbind: type slot {id} cannot be set with raw_slot (ndbind manages it, or it has a binding API)"
+            )))
+        }
+    }
+    Ok(())
+}
