@@ -52,7 +52,7 @@ MODULES = {"ndbind": "ndbind_test", "nanobind": "nanobind_peer",
 BINDINGS = tuple(MODULES)  # the roles that are modules
 # The build table: (role, builds.json key, importable module or None).
 BUILT = (("ndbind", "ndbind_test", "ndbind_test"), ("ndbind", "ndbind_bench", "ndbind_bench"),
-         ("ndbind", "ndbind_bench_point", None), ("nanobind", "nanobind_peer", "nanobind_peer"),
+         ("ndbind", "ndbind_bench_point", None), ("Rust floor", "rust_floor", None), ("nanobind", "nanobind_peer", "nanobind_peer"),
          ("pybind11", "pybind11_peer", "pybind11_peer"), ("pyo3", "pyo3_peer", "pyo3_peer"))
 RATIOS = (("ndbind", "nanobind"), ("ndbind", "pyo3"), ("ndbind", "Python"))
 sys.path.insert(0, str(PEERS_DIR))
@@ -257,9 +257,12 @@ def build_table(info):
         b = info.get(key, {})
         m = try_import(modname or "ndbind_bench")
         n = bound_names(m) + (0 if modname else 1) if m else None  # + Point: one more
+        if key == "rust_floor":
+            n = 0
         s = b.get("stripped_bytes")
         t = b.get("clean_build_s")
-        label = f"`{key}`" if modname else "`ndbind_bench` + `Point`"
+        label = {"ndbind_bench_point": "`ndbind_bench` + `Point`",
+                 "rust_floor": "`ndbind_bench --features floor`: no bindings"}.get(key, f"`{key}`")
         out.append(f"| {role} ({label}) | {'—' if t is None else f'{t:.0f} s'} "
                    f"| {kib(b.get('size_bytes'))} | {kib(s)} | {kib(b.get('fat_stripped_bytes'))} | {n or '—'} "
                    f"| {'—' if not (s and n) else f'{s / n / 1024:.1f} KiB'} |")
@@ -359,6 +362,13 @@ def targets(med, mods, info):
         ("binary ≤ 0.7× pyo3 peer, both fat LTO + 1 codegen unit, like for like",
          size_ratio("ndbind_bench_point", "pyo3_peer", "fat_stripped_bytes"), 0.7),
     ]
+    floor = size("rust_floor"), size("rust_floor", "fat_stripped_bytes")
+    above = []  # info: the sizes above the Rust floor (not a target of issue 6)
+    for label, key in (("no class", "ndbind_bench"), ("like for like", "ndbind_bench_point")):
+        for fl, field, prof in ((floor[0], "stripped_bytes", "thin"), (floor[1], "fat_stripped_bytes", "fat")):
+            x, y = size(key, field), size("pyo3_peer", field)
+            if fl and x and y:
+                above.append(f"{label} {prof} {(x - fl) / (y - fl):.2f}×")
     out = []
     for what, value, limit in checks:
         verdict = "n/a" if value is None else ("PASS" if value <= limit else "FAIL")
@@ -372,6 +382,9 @@ def targets(med, mods, info):
         except Exception:  # noqa: BLE001
             aligned.append(f"{name} —")
     out.append(f"- ndbind data 64-byte aligned: {', '.join(aligned)}")
+    if above and floor[0]:
+        out.append(f"- (info) size above the Rust floor, ndbind_bench / pyo3 peer: {', '.join(above)}; "
+                   f"the floor alone is {floor[0] / size('pyo3_peer'):.2f}× the pyo3 peer (thin)")
     return out
 
 
@@ -418,7 +431,9 @@ def main():
     print("\n`ndbind_bench`: §5 + `shape`/`sum_f64`/`scale`, no class; `+ Point`: also the §4 class the peers "
           "bind (built for its size only). Stripped = `strip --strip-unneeded`; \"as built\" and \"stripped\" use "
           "the crates' release profile (`lto = \"thin\"`, 16 codegen units, the same for every Rust contender); "
-          "\"fat LTO\" rebuilds the Rust crates alike with `lto = \"fat\"`, `codegen-units = 1`.")
+          "\"fat LTO\" rebuilds the Rust crates alike with `lto = \"fat\"`, `codegen-units = 1`. "
+          "Rust floor: a bare PyInit catching a panic, no binding crate linked: std's panic runtime and "
+          "backtrace printer, which every Rust extension module (`panic = \"unwind\"`) carries.")
     if args.json:
         data = {"machine": machine(np, torch, jax, info), "repeats": repeats, "unit": "ns/call",
                 "medians": {t: {r: med.get((t, r)) for r in ROLES} for t, _ in rows},

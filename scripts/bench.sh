@@ -23,7 +23,9 @@
 #    ndbind_bench with the `point` feature (the §4 class the peers bind: like
 #    for like), and ndbind_bench (with and without Point) and the pyo3 peer
 #    again with `lto = "fat"`, `codegen-units = 1` (CARGO_PROFILE_RELEASE_*,
-#    the same for both crates); records their stripped sizes;
+#    the same for both crates); and ndbind_bench with the `floor` feature (no
+#    bindings: what std's panic runtime costs any Rust extension module),
+#    with both profiles; records their stripped sizes;
 # 5. runs `.venv/bin/python benches/run.py "$@"`.
 #
 # Clean build times: the C++ peers are timed when their build folder is
@@ -195,8 +197,10 @@ cargo_size() {
     rm -f "$tmp"
 }
 if [[ "${BENCH_SIZES:-1}" != 0 ]]; then
-    log "size builds: ndbind_bench + Point; fat LTO of ndbind_bench (± Point) and pyo3_peer"
+    log "size builds: ndbind_bench + Point, the Rust floor; fat LTO of those, ndbind_bench and pyo3_peer"
     cargo_size ndbind_bench_point stripped_bytes thin ndbind_bench --features point
+    cargo_size rust_floor stripped_bytes thin ndbind_bench --features floor
+    cargo_size rust_floor fat_stripped_bytes fat ndbind_bench --features floor
     cargo_size ndbind_bench fat_stripped_bytes fat ndbind_bench
     cargo_size ndbind_bench_point fat_stripped_bytes fat ndbind_bench --features point
     cargo_size pyo3_peer fat_stripped_bytes fat pyo3_peer

@@ -2,7 +2,10 @@
 //! (CONFORMANCE.md §5) plus `shape`/`sum_f64`/`scale` (§2), as the peers in
 //! `benches/` bind them, and nothing else, so its binary size compares with
 //! theirs (`ndbind_test` holds every conformance section). With the `point`
-//! feature it also binds the §4 class `Point`, as every peer does.
+//! feature it also binds the §4 class `Point`, as every peer does; with the
+//! `floor` feature it binds nothing (see below).
+
+#![cfg_attr(feature = "floor", allow(dead_code, unused_imports))]
 
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
 use ndbind::ndarray::{AlignedBuf, ArrayOut, CContig, Cpu, Jax, NdArray, Ndim, Numpy, Shape1, Torch, Writable, ANY};
@@ -37,6 +40,7 @@ mod point {
     }
 }
 
+#[cfg(not(feature = "floor"))]
 ndbind::module!(ndbind_bench, |m| {
     m.doc("ndbind's bench-only module (benches/run.py).")?;
     // §5, as in ndbind_test.bench.
@@ -68,3 +72,38 @@ ndbind::module!(ndbind_bench, |m| {
     point::bind(m)?;
     Ok(())
 });
+
+/// The `floor` feature: a module with no bindings, made with the raw C API
+/// (ndbind is linked but unused, so the linker drops it). What remains is
+/// what any Rust extension module carries: std's panic runtime, whose
+/// default hook brings the backtrace printer (gimli, addr2line,
+/// rustc-demangle, miniz_oxide), formatting and the allocator glue.
+#[cfg(feature = "floor")]
+mod floor {
+    use ndbind::ffi;
+
+    static mut DEF: ffi::PyModuleDef = ffi::PyModuleDef {
+        m_base: ffi::PyModuleDef_HEAD_INIT,
+        m_name: c"ndbind_bench".as_ptr(),
+        m_doc: std::ptr::null(),
+        m_size: 0,
+        m_methods: std::ptr::null_mut(),
+        m_slots: std::ptr::null_mut(),
+        m_traverse: None,
+        m_clear: None,
+        m_free: None,
+    };
+
+    /// # Safety
+    /// Called by CPython's import machinery, with the GIL held.
+    #[no_mangle]
+    pub unsafe extern "C" fn PyInit_ndbind_bench() -> *mut ffi::PyObject {
+        // SAFETY: a static module definition, used by CPython only.
+        let made = std::panic::catch_unwind(|| unsafe {
+            let m = ffi::PyModule_Create(std::ptr::addr_of_mut!(DEF));
+            assert!(!m.is_null(), "PyModule_Create failed");
+            m
+        });
+        made.unwrap_or(std::ptr::null_mut())
+    }
+}
