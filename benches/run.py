@@ -177,8 +177,31 @@ def make_rows(np, mods, torch, jnp, quick):
         ("sum_f64(x) f64 4×4", row("f(x)", "sum_f64", floor_stmt="x.sum()", top=True, x=f64)),
         ("scale(x, 2.0) f64 4×4", row("f(x, 2.0)", "scale", floor_stmt="x.__imul__(2.0)",
                                       top=True, x=f64)),
+        # Issue 3: the same array arguments from torch and JAX (the peers
+        # accept NumPy only; JAX is float32 by default and immutable).
+        ("shape(t) torch f64 4×4", row("f(x)", "shape", floor_stmt="list(x.shape)", top=True,
+                                       x=lambda: torch.ones(4, 4, dtype=torch.float64))),
+        ("shape(j) JAX f32 4×4", row("f(x)", "shape", floor_stmt="list(x.shape)", top=True, x=x_jax)),
+        ("sum_f64(t) torch f64 4×4", row("f(x)", "sum_f64", floor_stmt="x.sum()", top=True,
+                                         x=lambda: torch.ones(4, 4, dtype=torch.float64))),
+        ("scale(t, 2.0) torch f64 4×4", row("f(x, 2.0)", "scale", floor_stmt="x.mul_(2.0)", top=True,
+                                            x=lambda: torch.ones(4, 4, dtype=torch.float64))),
         ("Point(1, 2).norm()", row("f(1.0, 2.0).norm()", "Point", PyPoint, top=True)),
         ("p.norm()", {role: point(role) for role in ROLES}),
+    ]
+    # Issue 4: Rust-owned arrays out (filled 0..n-1) beside rust-numpy's
+    # into_pyarray (the pyo3 peer's make_array, zero-filled), and identity.
+    for exp in exps:
+        n = 10 ** exp
+        rows.append((f"ret_numpy_n({1000 if exp == 3 else f'10**{exp}'}) vs into_pyarray", {
+            "Python": call(f"np.arange({n}, dtype=np.float32)", lambda: None, {}),
+            "ndbind": call(f"f({n})", fn("ndbind", "ret_numpy_n", True), {}),
+            "pyo3": call(f"f({n})", fn("pyo3", "make_array", False), {}),
+        }))
+    rows += [
+        ("ret_torch() (2, 4)", {"ndbind": call("f()", fn("ndbind", "ret_torch", True), {})}),
+        ("ret_jax() (2, 4)", {"ndbind": call("f()", fn("ndbind", "ret_jax", True), {})}),
+        ("passthrough(x)", row("f(x)", "passthrough", py_identity, roles=("ndbind",), top=True, x=f32)),
     ]
     return rows
 
