@@ -111,6 +111,10 @@ fn bind_holders(m: &Module) -> PyResult<()> {
     m.def("counter_inline", |start: i64| Counter::new(start), arg("start"))?;
     m.def("counter_boxed", |start: i64| Box::new(Counter::new(start)), arg("start"))?;
     m.def("counter_reset", |c: &mut Counter| *c.count.get_mut() = 0, arg("c"))?;
+    // Takes the value out of an instance that owns it (inline or boxed).
+    m.def("counter_consume", |c: Box<Counter>| c.get(), arg("c"))?;
+    m.def("counter_consume_with", |c: Box<Counter>, n: i64| c.get() + n, (arg("c"), arg("n")))?;
+    m.def("counter_consume_two", |a: Box<Counter>, b: &Counter| a.get() + b.get(), (arg("a"), arg("b")))?;
     m.def("stash_counter", |c: Arc<Counter>| STASH.lock().expect("stash").push(c), arg("c"))?;
     m.def("unstash_counter", || STASH.lock().expect("stash").pop(), ())?;
     m.def("same_counter", |a: Arc<Counter>, b: Arc<Counter>| Arc::ptr_eq(&a, &b), (arg("a"), arg("b")))?;
@@ -254,6 +258,9 @@ fn bind_traits(m: &Module) -> PyResult<()> {
         arg("a"),
     )?;
 
+    // SAFETY: the body touches no Python object itself: the override
+    // machinery takes the GIL when it calls into Python.
+    unsafe { m.def_nogil("call_speak_nogil", |a: &dyn Animal| a.speak(), arg("a"))? };
     // The friend's reference is released by a Rust thread without the GIL.
     m.def(
         "drop_friend_in_thread",

@@ -459,3 +459,76 @@ def test_raw_slot_buffer_protocol():
 
     with pytest.raises(BufferError, match="not initialized"):
         memoryview(NoInit())
+
+
+def test_override_from_nogil_binding():
+    import threading
+
+    assert t.call_speak_nogil(t.Animal("a")) == "..."
+    assert t.call_speak_nogil(Cat("tom")) == "tom: meow"
+
+    class Raises(t.Animal):
+        def speak(self):
+            raise ValueError("boom")
+
+    with pytest.raises(RuntimeError, match="ValueError: boom"):
+        t.call_speak_nogil(Raises("x"))
+
+    animals = [Cat(f"c{i}") for i in range(4)] + [t.Animal("a"), Loud("l")]
+    expected = [t.call_speak(a) for a in animals]
+    errors = []
+
+    def work():
+        try:
+            for _ in range(300):
+                assert [t.call_speak_nogil(a) for a in animals] == expected
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+
+
+# --- holders: Box parameters take ownership ----------------------------------------------
+def test_box_parameter_moves_value_out():
+    gc.collect()
+    before = t.live_counts()
+    i = t.counter_inline(3)
+    assert t.counter_consume(i) == 3
+    assert t.inst_state(i) == (False, False)  # moved out: not ready
+    with pytest.raises(TypeError, match="uninitialized"):
+        i.count
+    with pytest.raises(TypeError, match="uninitialized"):
+        t.counter_consume(i)
+    b = t.counter_boxed(5)  # an instance owning a Box
+    assert t.counter_consume(b) == 5 and t.inst_state(b) == (False, False)
+    del i, b
+    gc.collect()
+    assert t.live_counts() == before
+
+
+def test_box_parameter_refusals():
+    # An Arc-held value is shared: it cannot be moved into a Box.
+    with pytest.raises(TypeError, match="does not own its value"):
+        t.counter_consume(t.Counter(1))
+    # A failed match of another argument leaves the value in place.
+    i = t.counter_inline(4)
+    with pytest.raises(TypeError, match=IFA):
+        t.counter_consume_with(i, "x")
+    assert i.count == 4
+    # The same object cannot be moved and borrowed in one call.
+    with pytest.raises(RuntimeError):
+        t.counter_consume_two(i, i)
+    assert i.count == 4
+    assert t.counter_consume_two(i, t.counter_inline(1)) == 5
+    with pytest.raises(TypeError, match=IFA):
+        t.counter_consume(1)
+
+
+def test_box_parameter_no_leak(no_leak):
+    no_leak(lambda: t.counter_consume(t.counter_inline(1)), n=N)
+    no_leak(lambda: t.counter_consume(t.counter_boxed(1)), n=N)

@@ -49,7 +49,7 @@ pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class,
 pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
-pub use holder::{arc_instances, arc_into_instance};
+pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
@@ -164,7 +164,7 @@ pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
 }
 
 /// Declares a Rust type as a bindable class: implements [`PyClass`],
-/// `&T` / `&mut T` parameters and `T` return values.
+/// `&T` / `&mut T` / `Box<T>` parameters and `T` return values.
 ///
 /// - `class!(Point)`; options after commas: `clone` (also `T` by-value
 ///   parameters and `inst_copy`), `zeroable` (`inst_zero`; needs
@@ -216,6 +216,9 @@ macro_rules! __class_impl {
         }
         impl<'a> $crate::Param for &'a mut $t {
             type Caster = $crate::core::class::ClassMut<$t>;
+        }
+        impl $crate::Param for ::std::boxed::Box<$t> {
+            type Caster = $crate::core::class::ClassBox<$t>;
         }
         impl $crate::IntoPy for $t {
             #[inline]
