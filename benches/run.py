@@ -133,6 +133,18 @@ def make_rows(np, mods, torch, jnp, quick):
             out[role] = call(stmt, fn(role, name, top), arrays)
         return out
 
+    def animal(role, override):
+        """call_speak(a) on a bound Animal or on a Python subclass overriding speak()."""
+        def ns():
+            m = mods[role]
+            if m is None or not hasattr(m, "Animal"):
+                raise Missing
+            cls = m.Animal
+            if override:
+                cls = type("Dog", (m.Animal,), {"speak": lambda self: "woof"})
+            return {"f": m.call_speak, "a": cls("rex")}
+        return "f(a)", ns
+
     def point(role):
         def ns():
             if role == "Python":
@@ -188,6 +200,9 @@ def make_rows(np, mods, torch, jnp, quick):
                                             x=lambda: torch.ones(4, 4, dtype=torch.float64))),
         ("Point(1, 2).norm()", row("f(1.0, 2.0).norm()", "Point", PyPoint, top=True)),
         ("p.norm()", {role: point(role) for role in ROLES}),
+        # Issue 8: Rust calling a trait method that Python may override.
+        ("call_speak(a) Rust default", {role: animal(role, False) for role in ("ndbind", "pyo3")}),
+        ("call_speak(a) Python override", {role: animal(role, True) for role in ("ndbind", "pyo3")}),
     ]
     # Issue 4: Rust-owned arrays out (filled 0..n-1) beside rust-numpy's
     # into_pyarray (the pyo3 peer's make_array, zero-filled), and identity.

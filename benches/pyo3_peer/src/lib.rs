@@ -90,6 +90,30 @@ impl Point {
     }
 }
 
+/// Issue 8's comparison: a subclassable class whose `speak` a Python
+/// subclass may override, dispatched from Rust through `call_method0`.
+#[pyclass(subclass)]
+struct Animal {
+    #[pyo3(get)]
+    name: String,
+}
+
+#[pymethods]
+impl Animal {
+    #[new]
+    fn new(name: String) -> Self {
+        Animal { name }
+    }
+    fn speak(&self) -> String {
+        "...".to_owned()
+    }
+}
+
+#[pyfunction]
+fn call_speak(a: &Bound<'_, PyAny>) -> PyResult<String> {
+    a.call_method0("speak")?.extract()
+}
+
 #[pymodule]
 fn pyo3_peer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(noop, m)?)?;
@@ -103,5 +127,7 @@ fn pyo3_peer(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sum_f64, m)?)?;
     m.add_function(wrap_pyfunction!(scale, m)?)?;
     m.add_class::<Point>()?;
+    m.add_class::<Animal>()?;
+    m.add_function(wrap_pyfunction!(call_speak, m)?)?;
     Ok(())
 }
