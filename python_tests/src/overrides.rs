@@ -26,7 +26,7 @@ impl From<f64> for Meters {
     }
 }
 
-ndbind::class!(Meters, clone);
+ndbind::class!(Meters, clone, implicit);
 
 /// Another unit: converts into `Meters` through `Meters`' constructor.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,7 +41,7 @@ ndbind::class!(Feet, clone);
 /// recurse forever.
 pub struct Loop;
 
-ndbind::class!(Loop);
+ndbind::class!(Loop, implicit);
 
 fn bind_implicit(m: &Module) -> PyResult<()> {
     let f = m.class::<Feet>("Feet", doc("A length in feet."))?;

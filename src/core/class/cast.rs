@@ -131,20 +131,33 @@ fn fail(f: Fail) -> bool {
 
 /// The conversion pass of a `&T` / `T` parameter whose argument is not a
 /// `T`: a temporary instance from an implicit conversion, borrowed shared.
+/// `None` (no error set) when no conversion applies; an error aborts.
 #[cold]
 #[inline(never)]
-fn load_implicit(holder: &mut SharedGuard, obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: `tp` is NULL or T's live bound type; the GIL is held; the
-    // temporary is alive while the guard holds its borrow.
+fn convert_implicit(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<(Object, *mut u8, *mut i32)> {
+    // SAFETY: `tp` is NULL or T's live bound type; the GIL is held.
     unsafe {
-        let Some(temp) = crate::core::class::implicit::convert(obj, tp) else { return false };
+        let temp = crate::core::class::implicit::convert(obj, tp)?;
         match borrow(temp.as_ptr(), tp, false) {
-            Ok((ptr, cell)) => {
-                *holder = SharedGuard { ptr, cell, _temp: Some(temp) };
-                true
+            Ok((ptr, cell)) => Some((temp, ptr, cell)),
+            Err(f) => {
+                fail(f);
+                None
             }
-            Err(f) => fail(f),
         }
+    }
+}
+
+/// Fills `holder` from an implicit conversion of `obj` (classes declared
+/// `implicit` only).
+#[inline]
+fn load_implicit<H: RefHolder>(holder: &mut H, obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> bool {
+    match convert_implicit(obj, tp) {
+        Some((temp, ptr, cell)) => {
+            holder.set_temp(ptr, cell, temp);
+            true
+        }
+        None => false,
     }
 }
 
@@ -156,15 +169,12 @@ fn load_implicit(holder: &mut SharedGuard, obj: Borrowed<'_>, tp: *mut ffi::PyTy
 pub struct SharedGuard {
     ptr: *mut u8,
     cell: *mut i32,
-    /// The temporary instance made by an implicit conversion (dropped
-    /// after the borrow of its value ends).
-    _temp: Option<Object>,
 }
 
 impl Default for SharedGuard {
     #[inline]
     fn default() -> Self {
-        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut(), _temp: None }
+        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null_mut() }
     }
 }
 
@@ -176,6 +186,70 @@ impl Drop for SharedGuard {
             // caller for the whole call; we hold one shared count on it.
             unsafe { *self.cell -= 1 }
         }
+    }
+}
+
+/// The holder of a `&T` parameter of a class declared `implicit`: a
+/// shared borrow, and the temporary instance an implicit conversion made
+/// (dropped after the borrow ends).
+///
+/// ```ignore
+/// // The holder of a `&Meters` parameter (`class!(Meters, implicit)`).
+/// ```
+#[derive(Default)]
+pub struct ConvGuard {
+    guard: SharedGuard,
+    _temp: Option<Object>,
+}
+
+/// The holder type of `&T` parameters, chosen by [`crate::class!`]:
+/// [`SharedGuard`], or [`ConvGuard`] for classes with implicit
+/// conversions (kept out of every other class's fast path).
+///
+/// ```ignore
+/// type H = <Point as PyClass>::RefHolder; // SharedGuard
+/// ```
+pub trait RefHolder: Default {
+    /// Whether the class accepts implicit conversions.
+    const IMPLICIT: bool;
+    #[doc(hidden)]
+    fn set(&mut self, ptr: *mut u8, cell: *mut i32);
+    #[doc(hidden)]
+    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object);
+    #[doc(hidden)]
+    fn ptr(&self) -> *mut u8;
+}
+
+impl RefHolder for SharedGuard {
+    const IMPLICIT: bool = false;
+    #[inline]
+    fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
+        *self = SharedGuard { ptr, cell };
+    }
+    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
+        // Never called (IMPLICIT is false); the temporary is borrowed, so
+        // it must outlive the guard: leaked rather than freed early.
+        *self = SharedGuard { ptr, cell };
+        std::mem::forget(temp);
+    }
+    #[inline]
+    fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+}
+
+impl RefHolder for ConvGuard {
+    const IMPLICIT: bool = true;
+    #[inline]
+    fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
+        self.guard = SharedGuard { ptr, cell };
+    }
+    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
+        *self = ConvGuard { guard: SharedGuard { ptr, cell }, _temp: Some(temp) };
+    }
+    #[inline]
+    fn ptr(&self) -> *mut u8 {
+        self.guard.ptr
     }
 }
 
@@ -226,28 +300,28 @@ pub struct ClassMut<T>(PhantomData<T>);
 pub struct ClassValue<T>(PhantomData<T>);
 
 impl<T: PyClass> ArgCaster for ClassRef<T> {
-    type Holder = SharedGuard;
+    type Holder = T::RefHolder;
     type Out<'a> = &'a T;
 
     #[inline]
-    fn load(holder: &mut SharedGuard, obj: Borrowed<'_>, convert: bool) -> bool {
+    fn load(holder: &mut T::RefHolder, obj: Borrowed<'_>, convert: bool) -> bool {
         let tp = T::type_slot().type_ptr();
         // SAFETY: `obj` is a live argument; the GIL is held.
         match unsafe { borrow(obj.as_ptr(), tp, false) } {
             Ok((ptr, cell)) => {
-                *holder = SharedGuard { ptr, cell, _temp: None };
+                holder.set(ptr, cell);
                 true
             }
-            Err(Fail::Mismatch) if convert => load_implicit(holder, obj, tp),
+            Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => load_implicit(holder, obj, tp),
             Err(f) => fail(f),
         }
     }
 
     #[inline]
-    fn get(holder: &mut SharedGuard) -> &T {
+    fn get(holder: &mut T::RefHolder) -> &T {
         // SAFETY: `load` took a shared borrow of a ready T, held until the
         // holder drops, after the call.
-        unsafe { &*(holder.ptr as *const T) }
+        unsafe { &*(holder.ptr() as *const T) }
     }
 
     fn type_name(out: &mut String) {
@@ -291,19 +365,18 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
     fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {
         let tp = T::type_slot().type_ptr();
         // SAFETY: `obj` is a live argument; the GIL is held.
-        let guard = match unsafe { borrow(obj.as_ptr(), tp, false) } {
-            Ok((ptr, cell)) => SharedGuard { ptr, cell, _temp: None },
-            Err(Fail::Mismatch) if convert => {
-                let mut g = SharedGuard::default();
-                if !load_implicit(&mut g, obj, tp) {
+        let mut guard = T::RefHolder::default();
+        match unsafe { borrow(obj.as_ptr(), tp, false) } {
+            Ok((ptr, cell)) => guard.set(ptr, cell),
+            Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => {
+                if !load_implicit(&mut guard, obj, tp) {
                     return false;
                 }
-                g
             }
             Err(f) => return fail(f),
-        };
+        }
         // SAFETY: a shared borrow of a ready T is held by `guard`.
-        *holder = Some(unsafe { &*(guard.ptr as *const T) }.clone());
+        *holder = Some(unsafe { &*(guard.ptr() as *const T) }.clone());
         true
     }
 

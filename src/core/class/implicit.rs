@@ -17,8 +17,13 @@
 //! `&mut T` parameters never convert (the caller's writes would go to a
 //! temporary and be lost).
 //!
+//! The class is declared with the `implicit` option of [`crate::class!`]
+//! (the holder of its `&T` parameters can then own a temporary; other
+//! classes' parameters pay nothing for the feature).
+//!
 //! ```ignore
 //! impl From<f64> for Meters { fn from(value: f64) -> Self { Meters { value } } }
+//! ndbind::class!(Meters, clone, implicit);
 //! let c = m.class::<Meters>("Meters", ())?;
 //! c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
 //! m.def("double_meters", |m: Meters| Meters { value: 2.0 * m.value }, arg("m"))?;
@@ -31,7 +36,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::FromPy;
 use crate::core::class::builder::Class;
-use crate::core::class::cast::into_instance;
+use crate::core::class::cast::{into_instance, RefHolder};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -117,6 +122,12 @@ fn rust_conv<S: FromPy, T: PyClass + From<S>>(obj: Borrowed<'_>) -> Option<PyRes
 
 impl<T: PyClass> Class<T> {
     fn add_implicit(&self, c: Implicit) -> PyResult<&Self> {
+        if !<T::RefHolder as RefHolder>::IMPLICIT {
+            return Err(PyErr::type_error(format!(
+                "ndbind: declare the class with ndbind::class!({}, implicit) to give it implicit conversions",
+                std::any::type_name::<T>()
+            )));
+        }
         // SAFETY: the type object of a bound class, alive as long as `self`.
         let rec = unsafe { record_of(self.type_object().as_ptr() as *mut ffi::PyTypeObject) }
             .ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;

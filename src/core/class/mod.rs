@@ -46,7 +46,7 @@ mod slots;
 mod trampoline;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
-pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue};
+pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard, RefHolder, SharedGuard};
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
@@ -81,6 +81,9 @@ pub unsafe trait PyClass: Sized + Send + 'static {
     const CLONE: Option<CloneFn> = None;
     /// Whether `inst_zero` may zero-initialise the value (`class!(T, zeroable)`).
     const ZEROABLE: bool = false;
+    /// The holder of `&T` parameters ([`ConvGuard`] for `class!(T, implicit)`).
+    #[doc(hidden)]
+    type RefHolder: RefHolder;
     /// Where the bound Python type is found.
     fn type_slot() -> &'static TypeSlot;
 }
@@ -168,7 +171,8 @@ pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
 ///
 /// - `class!(Point)`; options after commas: `clone` (also `T` by-value
 ///   parameters and `inst_copy`), `zeroable` (`inst_zero`; needs
-///   [`Zeroable`]);
+///   [`Zeroable`]), `implicit` (the class accepts implicit conversions,
+///   [`Class::implicit_from`]; other classes pay nothing for them);
 /// - `class!(Point3: Point { base })`: a Rust subclass whose field `base`
 ///   holds its `Point` (instances are accepted wherever a `Point` is).
 ///
@@ -205,6 +209,7 @@ macro_rules! __class_impl {
             const BASE_OFFSET: usize = $off;
             const CLONE: ::core::option::Option<$crate::core::class::CloneFn> = $crate::__class_clone!($t; $($opt)*);
             const ZEROABLE: bool = $crate::__class_zeroable!($t; $($opt)*);
+            type RefHolder = $crate::__class_ref_holder!($($opt)*);
             #[inline]
             fn type_slot() -> &'static $crate::core::class::TypeSlot {
                 static SLOT: $crate::core::class::TypeSlot = $crate::core::class::TypeSlot::new();
@@ -239,9 +244,18 @@ macro_rules! __class_opts_ok {
     () => {};
     (clone $($rest:ident)*) => { $crate::__class_opts_ok!($($rest)*); };
     (zeroable $($rest:ident)*) => { $crate::__class_opts_ok!($($rest)*); };
+    (implicit $($rest:ident)*) => { $crate::__class_opts_ok!($($rest)*); };
     ($other:ident $($rest:ident)*) => {
-        ::core::compile_error!(concat!("ndbind::class!: unknown option `", stringify!($other), "` (expected clone, zeroable)"));
+        ::core::compile_error!(concat!("ndbind::class!: unknown option `", stringify!($other), "` (expected clone, zeroable, implicit)"));
     };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __class_ref_holder {
+    () => { $crate::core::class::SharedGuard };
+    (implicit $($rest:ident)*) => { $crate::core::class::ConvGuard };
+    ($other:ident $($rest:ident)*) => { $crate::__class_ref_holder!($($rest)*) };
 }
 
 #[doc(hidden)]
