@@ -161,10 +161,11 @@ fn load_implicit<H: RefHolder>(holder: &mut H, obj: Borrowed<'_>, tp: *mut ffi::
     }
 }
 
-/// A shared borrow held for the duration of a call.
+/// A shared borrow held for the duration of a call (the holder of a
+/// `&Point` parameter; dropping it ends the borrow).
 ///
 /// ```ignore
-/// // The holder of a `&Point` parameter; dropping it ends the borrow.
+/// let g = SharedGuard::default(); // holds no borrow yet
 /// ```
 pub struct SharedGuard {
     ptr: *mut u8,
@@ -194,7 +195,7 @@ impl Drop for SharedGuard {
 /// (dropped after the borrow ends).
 ///
 /// ```ignore
-/// // The holder of a `&Meters` parameter (`class!(Meters, implicit)`).
+/// let g = ConvGuard::default(); // the holder of a `&Meters` parameter
 /// ```
 #[derive(Default)]
 pub struct ConvGuard {

@@ -247,7 +247,7 @@ pub struct ClassBox<T>(std::marker::PhantomData<T>);
 /// The per-call state of a `Box<T>` parameter.
 ///
 /// ```ignore
-/// // The holder of a `Box<Pod>` parameter.
+/// let h = BoxHolder::<Pod>::default(); // the holder of a `Box<Pod>` parameter
 /// ```
 pub struct BoxHolder<T> {
     obj: *mut ffi::PyObject,
