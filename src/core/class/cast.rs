@@ -415,20 +415,33 @@ pub fn push_type_name<T: PyClass>(out: &mut String) {
 /// ```
 #[inline]
 pub fn into_instance<T: PyClass>(value: T) -> PyResult<Object> {
-    let tp = T::type_slot().type_ptr();
-    if tp.is_null() {
-        return Err(not_bound::<T>());
-    }
-    // SAFETY: the slot names the live bound type of T, whose record
-    // describes T (size, alignment, inline storage); the value is written
-    // once into the fresh instance's storage before it is marked ready.
+    // SAFETY: a fresh instance of T's bound class, whose record describes
+    // T (size, alignment, inline storage); the value is written once into
+    // its storage before it is marked ready.
     unsafe {
-        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
-        let obj = inst::alloc(tp, rec)?;
+        let obj = alloc_instance::<T>()?;
         let h = obj as *mut InstHeader;
         std::ptr::write((*h).value as *mut T, value);
         (*h).flags |= READY | DESTRUCT;
         Ok(Object::from_owned(obj).expect("non-NULL"))
+    }
+}
+
+/// A fresh, not-ready instance of `T`'s bound class (a new reference).
+///
+/// # Safety
+/// The GIL is held; the caller initialises the value and the flags before
+/// the object is exposed.
+#[inline]
+pub(crate) unsafe fn alloc_instance<T: PyClass>() -> PyResult<*mut ffi::PyObject> {
+    let tp = T::type_slot().type_ptr();
+    if tp.is_null() {
+        return Err(not_bound::<T>());
+    }
+    // SAFETY: `tp` is T's live bound type (its slot is cleared when it dies).
+    unsafe {
+        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
+        inst::alloc(tp, rec)
     }
 }
 

@@ -119,15 +119,10 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
 /// m.def("make", || inst_take_ownership(Box::new(Pod { a: 1.0, b: 2.0 })), ())?;
 /// ```
 pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
-    let tp = T::type_slot().type_ptr();
-    if tp.is_null() {
-        return Err(not_bound::<T>());
-    }
-    // SAFETY: `tp` is T's live bound type; the box becomes owned by the
-    // instance (freed with T's layout in inst_dealloc).
+    // SAFETY: a fresh instance of T's bound class; the box becomes owned by
+    // the instance (freed with T's layout in inst_dealloc).
     unsafe {
-        let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
-        let obj = inst::alloc(tp, rec)?;
+        let obj = crate::core::class::cast::alloc_instance::<T>()?;
         let h = obj as *mut InstHeader;
         (*h).value = Box::into_raw(value) as *mut u8;
         (*h).flags = READY | DESTRUCT | OWNED_BOX;
