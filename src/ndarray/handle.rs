@@ -200,16 +200,19 @@ pub(crate) fn dtype_of(l: &Layout) -> DType {
     DType { code: d.code, bits: d.bits, lanes: d.lanes }
 }
 
-impl Drop for ArrayHandle {
+/// Releasing an owner (a handle drops its owner before its source object,
+/// by field order).
+impl Drop for Owner {
     fn drop(&mut self) {
-        // SAFETY: each owner is released exactly once, here, with the GIL
-        // held; the deleters/release functions are the producers' own.
+        // SAFETY: an owner is dropped exactly once, with the GIL held
+        // (handles are `!Send`); the deleters/release functions are the
+        // producers' own.
         unsafe {
-            match std::mem::replace(&mut self.owner, Owner::Source) {
+            match self {
                 Owner::Source | Owner::PeekedCapsule { .. } => {}
                 Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
                 Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
-                Owner::Buffer(mut view) => ffi::PyBuffer_Release(&mut *view),
+                Owner::Buffer(view) => ffi::PyBuffer_Release(&mut **view),
             }
         }
     }

@@ -100,7 +100,7 @@ unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
             return match ndbind_dlpack::validate_versioned(t.as_ptr()) {
                 Ok(l) => Ok((l, owner)),
                 Err(e) => {
-                    drop(ArrayHandleless(owner));
+                    drop(owner);
                     PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
                     Err(())
                 }
@@ -113,7 +113,7 @@ unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
                 // immutable nonetheless.
                 Ok(l) => Ok((l, owner)),
                 Err(e) => {
-                    drop(ArrayHandleless(owner));
+                    drop(owner);
                     PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
                     Err(())
                 }
@@ -122,22 +122,6 @@ unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
     }
     PyErr::type_error(format!("__dlpack__ returned a {} object, not a DLPack capsule", cap.borrow().type_name())).restore();
     Err(())
-}
-
-/// Releases an owner that never made it into a handle.
-struct ArrayHandleless(Owner);
-impl Drop for ArrayHandleless {
-    fn drop(&mut self) {
-        // SAFETY: the owner is released once, here, with the GIL held.
-        unsafe {
-            match std::mem::replace(&mut self.0, Owner::Source) {
-                Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
-                Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
-                Owner::Buffer(mut v) => ffi::PyBuffer_Release(&mut *v),
-                Owner::Source | Owner::PeekedCapsule { .. } => {}
-            }
-        }
-    }
 }
 
 /// Imports a `__dlpack__` producer. `Ok(None)`: refused (mismatch);
