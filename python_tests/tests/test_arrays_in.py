@@ -331,6 +331,28 @@ def test_shape_returns_list_and_device_tuple():
     assert type(t.device(a)) is tuple
 
 
+def test_shape_lists_are_fresh_lists_to_the_caller():
+    # ndbind refills the last shape list when nobody holds it any more; a
+    # list the caller keeps, grows or fills with other objects is never
+    # handed out again.
+    x, y = np.ones((4, 4)), np.ones((2, 3, 5))
+    a, b = t.shape(x), t.shape(x)
+    assert a == b == [4, 4] and a is not b
+    a.append(9)
+    a[0] = "not an int"
+    assert b == [4, 4]
+    del a, b
+    assert t.shape(x) == [4, 4]
+    c = t.shape(y)
+    c[1] = 10**30
+    del c
+    assert t.shape(y) == [2, 3, 5]
+    huge = np.broadcast_to(np.zeros(1), (2**40, 300))  # extents beyond one int digit
+    assert t.shape(huge) == [2**40, 300] and t.shape(huge) == [2**40, 300]
+    kept = [t.shape(np.zeros((i, 7))) for i in range(5)]
+    assert kept == [[i, 7] for i in range(5)]
+
+
 def test_zero_d_has_empty_shape_and_strides():
     a = np.array(7.0)
     assert t.shape(a) == [] and t.strides(a) == []

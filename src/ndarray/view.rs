@@ -121,17 +121,24 @@ impl<'x, T: Scalar, D: Dimension> Param for ArrayViewMut<'x, T, D> {
 /// An `ndarray` dimension from extents (inline storage up to four axes).
 #[inline]
 pub(crate) fn dim_of(shape: &[i64]) -> ndarray::IxDyn {
-    let mut d = ndarray::IxDyn::zeros(shape.len());
-    for (o, &e) in d.slice_mut().iter_mut().zip(shape) {
-        *o = e as usize;
+    use ndarray::IxDyn;
+    // `IxDyn` stores up to four axes inline; fixed-length slices keep the
+    // copy free of a variable-length `memcpy` call.
+    let u = |i: usize| shape[i] as usize;
+    match shape.len() {
+        0 => IxDyn(&[]),
+        1 => IxDyn(&[u(0)]),
+        2 => IxDyn(&[u(0), u(1)]),
+        3 => IxDyn(&[u(0), u(1), u(2)]),
+        4 => IxDyn(&[u(0), u(1), u(2), u(3)]),
+        _ => IxDyn(&shape.iter().map(|&e| e as usize).collect::<Vec<_>>()),
     }
-    d
 }
 
 /// An `ndarray` dynamic dimension returns to Python as a `list[int]`.
 impl crate::core::caster::IntoPy for ndarray::IxDyn {
     fn into_py(self, ctx: &crate::core::caster::ReturnCtx) -> crate::core::error::PyResult<crate::core::object::Object> {
-        crate::core::casters::new_list(self.slice().iter().copied(), ctx)
+        crate::core::casters::int_list(self.slice(), ctx)
     }
     fn type_name(out: &mut String) {
         out.push_str("list[int]")

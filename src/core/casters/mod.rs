@@ -5,11 +5,11 @@ mod complex;
 mod map;
 mod object;
 mod option;
-mod scalar;
+pub(crate) mod scalar;
 mod seq;
 mod string;
 mod time;
 mod tuple;
 
 pub use bytes::Bytes;
-pub use seq::new_list;
+pub use seq::{int_list, new_list};

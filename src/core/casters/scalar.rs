@@ -100,7 +100,7 @@ struct Long311 {
 /// The value of an `int` of at most one digit, read in place (no call
 /// into CPython), on the interpreter versions whose layout we know.
 #[inline(always)]
-fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
+pub(crate) fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
     // SAFETY: reading the exported version word.
     if unsafe { ffi::Py_Version } >> 16 != 0x030B {
         return None;

@@ -1,6 +1,10 @@
 //! `Vec<T>` from any sequence (but `str`/`bytes`), to a `list`.
 
+use std::cell::Cell;
+
 use pyo3_ffi as ffi;
+
+use crate::core::gil_cell::GilCell;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::error::PyResult;
@@ -69,6 +73,80 @@ pub fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &Return
         }
         Ok(list)
     }
+}
+
+/// The list [`int_list`] handed out last, which it may hand out again.
+static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
+
+/// A `list[int]` of `items`, refilling the previous one when nobody else
+/// holds it any more, as CPython's own `zip` and `enumerate` reuse their
+/// result tuple: a list that only this cache references is unobservable, so
+/// refilling it is the same as building a new one, minus the list's two
+/// allocations, its GC bookkeeping and its deallocation. It is refilled
+/// only while it holds exact ints; an object a caller stored into it lives
+/// until the next call, which then builds a new list.
+pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
+    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
+    let old = cache.get();
+    // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
+    // reference to, whose slots are read and replaced within its length.
+    unsafe {
+        if !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t {
+            let slots = (*(old as *mut ffi::PyListObject)).ob_item;
+            if refill(slots, items) {
+                return Ok(Object::from_borrowed(old));
+            }
+        }
+    }
+    fresh_int_list(items, ctx)
+}
+
+/// Writes `items` into `slots` (a list's items, all ints so far), keeping
+/// the int objects that already hold the right value. False when a slot
+/// holds something other than an exact int: the list is then dropped (a
+/// partial refill is harmless, it only ever holds ints).
+///
+/// # Safety
+/// `slots` holds `items.len()` owned references; the GIL is held.
+#[inline]
+unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
+    for (i, &v) in items.iter().enumerate() {
+        // SAFETY: within the list's length (caller).
+        let slot = unsafe { &mut *slots.add(i) };
+        // SAFETY: `*slot` is a live object; its type is checked before it
+        // is read as an int.
+        unsafe {
+            if ffi::PyLong_CheckExact(*slot) == 0 {
+                return false;
+            }
+            if crate::core::casters::scalar::compact_long(*slot) == Some(v as i64) {
+                continue;
+            }
+            let Some(item) = Object::from_owned(ffi::PyLong_FromSize_t(v)) else {
+                ffi::PyErr_Clear();
+                return false;
+            };
+            ffi::Py_DECREF(*slot);
+            *slot = item.into_ptr();
+        }
+    }
+    true
+}
+
+#[cold]
+#[inline(never)]
+fn fresh_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
+    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
+    let list = new_list(items.iter().copied(), ctx)?;
+    // SAFETY: the cache takes a reference of its own to the new list and
+    // releases the one it held.
+    unsafe {
+        let old = cache.replace(Object::from_borrowed(list.as_ptr()).into_ptr());
+        if !old.is_null() {
+            ffi::Py_DECREF(old);
+        }
+    }
+    Ok(list)
 }
 
 impl<T: IntoPy> IntoPy for Vec<T> {
