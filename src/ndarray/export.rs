@@ -5,7 +5,7 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 
 use ndarray::{Array, Dimension};
-use ndbind_dlpack::{DLDevice, Layout};
+use ndbind_dlpack::Layout;
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{IntoPy, ReturnCtx};
@@ -15,7 +15,9 @@ use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
-use crate::ndarray::dtype::Scalar;
+use crate::ndarray::dtype::{DType, Scalar};
+use crate::ndarray::export_dims::OutDims;
+use crate::ndarray::handle::dtype_of;
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
@@ -97,7 +99,10 @@ target!(
 /// }
 /// ```
 pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = ()> {
-    layout: Layout,
+    /// First element, on the CPU.
+    data: *mut c_void,
+    dtype: DType,
+    dims: OutDims,
     owner: Option<OwnerBox>,
     read_only: bool,
     _m: crate::ndarray::array::Marker<(F, T, C)>,
@@ -111,41 +116,22 @@ fn check_len(shape: &[usize], len: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// A C-contiguous CPU layout over `data`.
-///
-/// # Safety
-/// `data` points to `product(shape)` live elements of `T`.
-unsafe fn c_layout<T: Scalar>(data: *const T, shape: &[usize]) -> PyResult<Layout> {
-    let d = T::DTYPE;
-    // SAFETY: forwarded from the caller; the dims are consistent.
-    unsafe {
-        ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, d.to_dl(), shape.len(), false, |s, st| {
-            for (o, &e) in s.iter_mut().zip(shape) {
-                *o = e as i64;
-            }
-            crate::ndarray::layout::fill_c_strides(s, st);
-            true
-        })
-    }
-    .ok_or_else(|| PyErr::value_error("too many dimensions"))
+fn c_dims(shape: &[usize]) -> PyResult<OutDims> {
+    OutDims::c_order(shape).ok_or_else(|| PyErr::value_error("too many dimensions"))
 }
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// Takes ownership of `v`, viewed with `shape` in C order.
     pub fn from_vec(v: Vec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
-        // SAFETY: the Vec's heap buffer holds len elements and does not move
-        // when the Vec does.
-        let layout = unsafe { c_layout(v.as_ptr(), shape)? };
-        Ok(Self::new(layout, Some(OwnerBox::new(v))))
+        // The Vec's heap buffer does not move when the Vec does.
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))))
     }
 
     /// Takes ownership of a 64-byte aligned buffer (zero-copy for JAX).
     pub fn from_aligned(v: AlignedVec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
-        // SAFETY: as in `from_vec`.
-        let layout = unsafe { c_layout(v.as_ptr(), shape)? };
-        Ok(Self::new(layout, Some(OwnerBox::new(v))))
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))))
     }
 
     /// Takes ownership of any value holding the elements (boxed so that
@@ -154,9 +140,9 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         let owner = Box::new(owner);
         let data = (*owner).as_ref();
         check_len(shape, data.len())?;
-        // SAFETY: the owner is boxed: its data stays where it is.
-        let layout = unsafe { c_layout(data.as_ptr(), shape)? };
-        Ok(Self::new(layout, Some(OwnerBox::new(owner))))
+        // The owner is boxed: its data stays where it is.
+        let data = data.as_ptr();
+        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
     /// Like [`ArrayOut::from_owner`] for owners whose data does not move
@@ -164,28 +150,24 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     pub fn from_stable_owner<O: StableData<T> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
         let data = owner.as_ref();
         check_len(shape, data.len())?;
-        // SAFETY: `StableData` promises the elements stay put when `owner`
-        // moves into the OwnerBox.
-        let layout = unsafe { c_layout(data.as_ptr(), shape)? };
-        Ok(Self::new(layout, Some(OwnerBox::new(owner))))
+        // `StableData` promises the elements stay put when `owner` moves
+        // into the OwnerBox.
+        let data = data.as_ptr();
+        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
     /// Takes ownership of an `ndarray` array, keeping its strides.
     pub fn from_ndarray<D: Dimension + 'static>(a: Array<T, D>) -> Self {
-        let shape: Vec<i64> = a.shape().iter().map(|&e| e as i64).collect();
-        let strides: Vec<i64> = a.strides().iter().map(|&s| s as i64).collect();
-        let data = a.as_ptr();
-        // SAFETY: the array's heap buffer stays put when it moves; shape and
-        // strides come from ndarray itself.
-        let layout = unsafe {
-            ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, T::DTYPE.to_dl(), shape.len(), false, |s, st| {
-                s.copy_from_slice(&shape);
-                st.copy_from_slice(&strides);
-                true
-            })
-        }
-        .expect("ndarray arrays have at most 32 dimensions");
-        Self::new(layout, Some(OwnerBox::new(a)))
+        // The array's heap buffer stays put when it moves.
+        let dims = if a.is_standard_layout() {
+            OutDims::c_order(a.shape())
+        } else {
+            let shape: Vec<i64> = a.shape().iter().map(|&e| e as i64).collect();
+            let strides: Vec<i64> = a.strides().iter().map(|&s| s as i64).collect();
+            OutDims::strided(&shape, &strides)
+        };
+        let dims = dims.expect("ndarray arrays have at most 32 dimensions");
+        Self::new(a.as_ptr(), dims, Some(OwnerBox::new(a)))
     }
 
     /// Memory nobody owns: the return policy decides (copy under
@@ -196,9 +178,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// `data` points to live elements covering `shape`/`strides` (strides
     /// in elements; C order if `None`) for as long as the policy requires.
     pub unsafe fn from_raw(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
-        // SAFETY: forwarded from the caller.
-        let layout = unsafe { raw_layout(data, shape, strides)? };
-        Ok(Self::new(layout, None))
+        Ok(Self::new(data, raw_dims(shape, strides)?, None))
     }
 
     /// Memory owned by the Python object `owner`, which is kept alive.
@@ -207,25 +187,16 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// `data` points to live elements covering `shape`/`strides`, valid as
     /// long as `owner` lives.
     pub unsafe fn view_of(owner: Object, data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
-        // SAFETY: forwarded from the caller.
-        let layout = unsafe { raw_layout(data, shape, strides)? };
-        Ok(Self::new(layout, Some(OwnerBox::Python(owner))))
+        Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
 
     /// Reinterprets the (C-contiguous) data in Fortran order: shape
     /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`.
     pub fn fortran_order(mut self) -> Self {
-        let shape = self.layout.shape().to_vec();
-        let data = self.layout.data();
-        // SAFETY: same elements, re-strided within the same extent.
-        self.layout = unsafe {
-            ndbind_dlpack::from_trusted(data, self.layout.device(), self.layout.dtype(), shape.len(), false, |s, st| {
-                s.copy_from_slice(&shape);
-                crate::ndarray::layout::fill_f_strides(s, st);
-                true
-            })
-        }
-        .expect("same rank");
+        let shape = self.dims.shape().to_vec();
+        let mut strides = vec![0; shape.len()];
+        crate::ndarray::layout::fill_f_strides(&shape, &mut strides);
+        self.dims = OutDims::strided(&shape, &strides).expect("same rank");
         self
     }
 }
@@ -233,8 +204,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
-        let (layout, owner) = array_object::contiguous_copy(&a.layout())?;
-        Ok(Self::new(layout, Some(owner)))
+        let (data, dtype, dims, owner) = copied(&a.layout())?;
+        Ok(ArrayOut { data, dtype, dims, owner: Some(owner), read_only: false, _m: PhantomData })
     }
 }
 
@@ -260,30 +231,32 @@ unsafe impl<T> StableData<T> for Box<[T]> {}
 // SAFETY: as above.
 unsafe impl<T> StableData<T> for std::sync::Arc<[T]> {}
 
-/// # Safety
-/// As [`ArrayOut::from_raw`].
-unsafe fn raw_layout<T: Scalar>(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Layout> {
+fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
     match strides {
-        // SAFETY: forwarded.
-        None => unsafe { c_layout(data, shape) },
-        Some(st) if st.len() == shape.len() => unsafe {
-            ndbind_dlpack::from_trusted(data as *mut c_void, DLDevice::CPU, T::DTYPE.to_dl(), shape.len(), false, |s, o| {
-                for i in 0..shape.len() {
-                    s[i] = shape[i] as i64;
-                    o[i] = st[i] as i64;
-                }
-                true
-            })
+        None => c_dims(shape),
+        Some(st) if st.len() == shape.len() => {
+            let shape: Vec<i64> = shape.iter().map(|&e| e as i64).collect();
+            let st: Vec<i64> = st.iter().map(|&s| s as i64).collect();
+            OutDims::strided(&shape, &st).ok_or_else(|| PyErr::value_error("too many dimensions"))
         }
-        .ok_or_else(|| PyErr::value_error("too many dimensions")),
         Some(_) => Err(PyErr::value_error("strides and shape differ in length")),
     }
 }
 
-impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
-    fn new(layout: Layout, owner: Option<OwnerBox>) -> Self {
-        ArrayOut { layout, owner, read_only: C::REQ.read_only, _m: PhantomData }
+/// A C-contiguous, Rust-owned copy of a CPU array.
+fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
+    let (copy, owner) = array_object::contiguous_copy(l)?;
+    let shape: Vec<usize> = copy.shape().iter().map(|&e| e as usize).collect();
+    Ok((copy.data(), dtype_of(&copy), c_dims(&shape)?, owner))
+}
+
+impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
+    fn new(data: *const T, dims: OutDims, owner: Option<OwnerBox>) -> Self {
+        ArrayOut { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, read_only: C::REQ.read_only, _m: PhantomData }
     }
+}
+
+impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
 
     /// Exports the array read-only.
     pub fn read_only(mut self) -> Self {
@@ -344,21 +317,21 @@ fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNo
 
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
-        let ArrayOut { layout, owner, read_only, .. } = self;
+        let ArrayOut { data, dtype, dims, owner, read_only, .. } = self;
         let req = Self::REQ;
-        if req.ndim >= 0 && layout.ndim() != req.ndim as usize
-            || req.shape.iter().zip(layout.shape()).any(|(&r, &s)| r >= 0 && r != s)
+        if req.ndim >= 0 && dims.ndim() != req.ndim as usize
+            || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
         {
             return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
         }
-        let (layout, owner) = match (owner, ctx.policy) {
+        let (data, dtype, dims, owner) = match (owner, ctx.policy) {
             (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
-                array_object::contiguous_copy(&layout).map_err(|e| {
-                    PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
-                })?
+                // SAFETY: the constructors' contracts: `data` covers `dims`.
+                let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+                copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?
             }
-            (Some(o), _) => (layout, o),
-            (None, RvPolicy::Reference) => (layout, OwnerBox::None),
+            (Some(o), _) => (data, dtype, dims, o),
+            (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None),
             (None, RvPolicy::ReferenceInternal) => {
                 if ctx.parent.is_null() {
                     return Err(PyErr::runtime_error(
@@ -366,7 +339,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                     ));
                 }
                 // SAFETY: the parent is alive for the call.
-                (layout, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()))
+                (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()))
             }
             (None, RvPolicy::None) => {
                 return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
@@ -375,8 +348,10 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
         if F::KIND == TargetKind::Numpy {
             // NumPy exposes the data itself: its base only has to own it.
             let base = crate::ndarray::owner::owner_object(owner)?;
-            return crate::ndarray::export_numpy::to_numpy(&layout, read_only, base);
+            return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
         }
+        // SAFETY: as above.
+        let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
         let obj = array_object::new(layout, owner, read_only)?;
         let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
         match F::KIND {

@@ -4,7 +4,6 @@
 
 use std::ffi::{c_int, c_void};
 
-use ndbind_dlpack::Layout;
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
@@ -12,7 +11,7 @@ use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
 use crate::ndarray::frameworks::{module, NUMPY};
-use crate::ndarray::handle::dtype_of;
+use crate::ndarray::export_dims::OutDims;
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 const NPY_ARRAY_ALIGNED: c_int = 0x0100;
@@ -114,42 +113,41 @@ fn descr(api: &Api, d: DType) -> PyResult<Object> {
     Err(PyErr::type_error(format!("NumPy has no dtype {}", d.name())))
 }
 
-/// A NumPy array over `l`'s memory, with `base` (the owner) as its base.
-pub(crate) fn to_numpy(l: &Layout, read_only: bool, base: Object) -> PyResult<Object> {
-    if l.device().device_type.0 != 1 {
-        return Err(PyErr::type_error("NumPy arrays must live on the CPU"));
-    }
+/// A NumPy array over CPU memory at `data` described by `dims`, with `base`
+/// (the owner) as its base.
+pub(crate) fn to_numpy(data: *mut c_void, dtype: DType, dims: &OutDims, read_only: bool, base: Object) -> PyResult<Object> {
     let api = api()?;
-    let d = descr(api, dtype_of(l))?;
-    let n = l.ndim();
-    let item = l.itemsize() as isize;
-    // Shape then byte strides; NumPy copies them.
+    let d = descr(api, dtype)?;
+    let n = dims.ndim();
+    // NumPy copies shape and strides; without strides it lays the array out
+    // in C order itself.
     let mut small = [0 as ffi::Py_ssize_t; 2 * ndbind_dlpack::INLINE_NDIM];
     let mut big = Vec::new();
-    let dims: &mut [ffi::Py_ssize_t] = if n <= ndbind_dlpack::INLINE_NDIM {
+    let buf: &mut [ffi::Py_ssize_t] = if n <= ndbind_dlpack::INLINE_NDIM {
         &mut small[..2 * n]
     } else {
         big.resize(2 * n, 0);
         &mut big
     };
-    for (i, (&e, &s)) in l.shape().iter().zip(l.strides()).enumerate() {
-        dims[i] = e as isize;
-        dims[n + i] = s as isize * item;
+    let (shape, strides) = buf.split_at_mut(n);
+    for (o, &e) in shape.iter_mut().zip(dims.shape()) {
+        *o = e as ffi::Py_ssize_t;
     }
+    let strides = match dims.strides() {
+        None => std::ptr::null(),
+        Some(st) => {
+            let item = dtype.itemsize() as ffi::Py_ssize_t;
+            for (o, &s) in strides.iter_mut().zip(st) {
+                *o = s as ffi::Py_ssize_t * item;
+            }
+            strides.as_ptr()
+        }
+    };
     let flags = NPY_ARRAY_ALIGNED | if read_only { 0 } else { NPY_ARRAY_WRITEABLE };
     // SAFETY: NewFromDescr steals the descriptor reference and describes
     // memory that `base` keeps alive; SetBaseObject steals `base`.
     unsafe {
-        let arr = (api.new_from_descr)(
-            api.array_type,
-            d.into_ptr(),
-            n as c_int,
-            dims.as_ptr(),
-            dims.as_ptr().add(n),
-            l.data(),
-            flags,
-            std::ptr::null_mut(),
-        );
+        let arr = (api.new_from_descr)(api.array_type, d.into_ptr(), n as c_int, shape.as_ptr(), strides, data, flags, std::ptr::null_mut());
         let arr = Object::from_owned_or_err(arr)?;
         if (api.set_base_object)(arr.as_ptr(), base.into_ptr()) != 0 {
             return Err(PyErr::fetch());

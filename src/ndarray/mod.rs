@@ -21,6 +21,7 @@ mod array_object;
 mod check;
 mod convert;
 mod export;
+mod export_dims;
 mod export_dlpack;
 mod export_numpy;
 mod frameworks;

@@ -70,12 +70,13 @@ struct OwnerObject {
 static OWNER_TYPE: crate::core::gil_cell::GilCell<Object> = crate::core::gil_cell::GilCell::new();
 
 unsafe extern "C" fn owner_dealloc(slf: *mut ffi::PyObject) {
-    // SAFETY: `slf` is an OwnerObject made by `owner_object`; the owner is
-    // dropped once, then the memory freed; heap types own a type reference.
+    // SAFETY: `slf` is an OwnerObject made by `owner_object` (with
+    // PyObject_Malloc); the owner is dropped once, then the memory freed;
+    // heap types own a type reference.
     unsafe {
         let tp = ffi::Py_TYPE(slf);
         std::ptr::drop_in_place(&mut (*(slf as *mut OwnerObject)).owner);
-        (*tp).tp_free.expect("tp_free")(slf.cast());
+        ffi::PyObject_Free(slf.cast());
         ffi::Py_DECREF(tp.cast());
     }
 }
@@ -104,10 +105,17 @@ fn owner_type() -> PyResult<*mut ffi::PyTypeObject> {
 /// A minimal Python object owning `owner`.
 pub(crate) fn owner_object(owner: OwnerBox) -> PyResult<Object> {
     let tp = owner_type()?;
-    // SAFETY: tp_alloc returns memory of basicsize bytes (or NULL); the
-    // owner is written before the object is used.
+    // SAFETY: a plain (non-GC, no __dict__) object of basicsize bytes, so
+    // PyObject_Malloc + PyObject_Init is what tp_alloc would do, minus
+    // zeroing memory that is written right away; the owner is written
+    // before the object is used.
     unsafe {
-        let obj = Object::from_owned_or_err((*tp).tp_alloc.expect("tp_alloc")(tp, 0))?;
+        let p = ffi::PyObject_Malloc(std::mem::size_of::<OwnerObject>()) as *mut ffi::PyObject;
+        if p.is_null() {
+            ffi::PyErr_NoMemory();
+            return Err(crate::core::error::PyErr::fetch());
+        }
+        let obj = Object::from_owned_or_err(ffi::PyObject_Init(p, tp))?;
         std::ptr::addr_of_mut!((*(obj.as_ptr() as *mut OwnerObject)).owner).write(owner);
         Ok(obj)
     }
