@@ -64,6 +64,10 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    // Beyond CONFORMANCE: JAX canonicalises 64-bit dtypes (float64 becomes
+    // float32 without jax_enable_x64), so these go through jax.dlpack.
+    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64), &[2, 4]) }, ())?;
+    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner(one_to_eight(|i| i as i8), &[2, 4]) }, ())?;
     m.def(
         "ret_memview",
         || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64), &[2, 4]) },

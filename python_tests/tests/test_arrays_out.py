@@ -265,6 +265,34 @@ def test_ret_jax():
     assert float((x * 2).sum()) == 72.0
 
 
+@pytest.mark.parametrize("fn, dtype", [("ret_jax", np.float32), ("ret_jax_i8", np.int8), ("ret_jax_f64", None)])
+def test_ret_jax_is_what_jax_dlpack_from_dlpack_makes(fn, dtype):
+    # ndbind calls jaxlib's converter directly (dtypes JAX keeps as they are)
+    # or jax.dlpack.from_dlpack (64-bit dtypes, which JAX canonicalises):
+    # either way the result is the array from_dlpack makes of the same data.
+    jax = _jax()
+    import jax.numpy as jnp
+    x = getattr(t, fn)()
+    ref = jax.dlpack.from_dlpack(np.arange(1, 9, dtype=dtype or np.float64).reshape(2, 4))
+    assert type(x) is type(ref)
+    assert x.dtype == ref.dtype and x.shape == ref.shape == (2, 4)
+    assert x.sharding == ref.sharding and x.committed == ref.committed and x.weak_type == ref.weak_type
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(ref))
+    assert jnp.array_equal(x + 1, ref + 1)
+    if dtype is None:
+        assert x.dtype == (np.float64 if jax.config.jax_enable_x64 else np.float32)
+
+
+def test_ret_jax_frees_its_buffer_once():
+    _jax()
+    before = t.destruct_count()
+    xs = [t.ret_jax() for _ in range(50)] + [t.ret_jax_i8() for _ in range(50)]
+    assert t.destruct_count() == before
+    del xs
+    assert wait_count(before + 100) == before + 100
+    assert settle(True) == before + 100
+
+
 def test_ret_memview():
     m = t.ret_memview()
     assert type(m) is memoryview

@@ -373,7 +373,13 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                 }
                 None => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
             },
-            TargetKind::Jax => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+            TargetKind::Jax => {
+                let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
+                match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
+                    Some(r) => r,
+                    None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+                }
+            }
             TargetKind::TensorFlow => {
                 let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
                 from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?.call(&[cap.borrow()])

@@ -23,6 +23,7 @@ mod convert;
 mod export;
 mod export_dims;
 mod export_dlpack;
+mod export_jax;
 mod export_numpy;
 mod frameworks;
 mod handle;
