@@ -10,6 +10,8 @@ export PYO3_PYTHON="$root/.venv/bin/python"
 
 echo "== cargo test"
 cargo test --workspace --quiet
+# The pure-Rust benchmark, each case run once (it must keep building and working).
+cargo test --quiet --bench pure_rust
 
 echo "== build ndbind_test"
 bash scripts/build.sh

@@ -60,3 +60,17 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
         _ => Ok(()),
     }
 }
+
+impl Requirements {
+    /// Whether `h` satisfies these requirements as it is (no conversion):
+    /// the check every array argument goes through.
+    ///
+    /// ```ignore
+    /// let h = ArrayHandle::from_layout(layout_of_a_2x4_f32_c_array);
+    /// assert!(NdArray::<f32, (Shape2<2, ANY>, CContig)>::REQ.accepts(&h));
+    /// assert!(!NdArray::<f64>::REQ.accepts(&h));
+    /// ```
+    pub fn accepts(&self, h: &ArrayHandle) -> bool {
+        check(h, self).is_ok()
+    }
+}

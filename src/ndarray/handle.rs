@@ -56,6 +56,15 @@ impl ArrayHandle {
         ArrayHandle { repr: Repr::General(Box::new(layout)), owner, read_only, source: Some(source) }
     }
 
+    /// A handle over memory that `layout` describes and that no Python
+    /// object owns (nothing is released when the handle drops): Rust code
+    /// describing its own memory, and requirement checks without an
+    /// interpreter (see [`crate::ndarray::Requirements::accepts`]).
+    pub fn from_layout(layout: Layout) -> ArrayHandle {
+        let read_only = layout.is_read_only();
+        ArrayHandle { repr: Repr::General(Box::new(layout)), owner: Owner::Source, read_only, source: None }
+    }
+
     /// A handle over a NumPy array, read in place.
     pub(crate) fn numpy(view: NumpyView, source: Object) -> ArrayHandle {
         let read_only = view.read_only();
