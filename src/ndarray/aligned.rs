@@ -33,31 +33,40 @@ impl<T: Scalar> Raw<T> {
     /// (at most 16), which keeps the allocator on its fast path (plain
     /// `malloc`/`calloc`); over-aligned layouts take glibc's much slower
     /// memalign path. The data is aligned by hand inside.
-    fn layout(len: usize) -> Layout {
-        let bytes = len
-            .checked_mul(std::mem::size_of::<T>())
-            .and_then(|b| b.checked_add(ALIGN))
-            .expect("aligned buffer: size overflow");
-        Layout::from_size_align(bytes, std::mem::align_of::<T>()).expect("aligned buffer: layout")
+    fn layout(len: usize) -> Option<Layout> {
+        let bytes = len.checked_mul(std::mem::size_of::<T>())?.checked_add(ALIGN)?;
+        Layout::from_size_align(bytes, std::mem::align_of::<T>()).ok()
     }
 
     fn new(len: usize, zeroed: bool) -> Self {
-        let layout = Self::layout(len);
+        match Self::try_new(len, zeroed) {
+            Ok(raw) => raw,
+            Err(Some(layout)) => handle_alloc_error(layout),
+            Err(None) => panic!("aligned buffer: size overflow"),
+        }
+    }
+
+    /// As [`Raw::new`], reporting failure instead of aborting: `Err(None)`
+    /// when the size overflows, `Err(Some(layout))` when the allocator
+    /// refuses.
+    fn try_new(len: usize, zeroed: bool) -> Result<Self, Option<Layout>> {
+        let layout = Self::layout(len).ok_or(None)?;
         // SAFETY: non-zero size (at least ALIGN bytes).
         let base = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
-        let Some(base) = NonNull::new(base) else { handle_alloc_error(layout) };
+        let base = NonNull::new(base).ok_or(Some(layout))?;
         let offset = base.as_ptr().align_offset(ALIGN);
         // SAFETY: offset < ALIGN, and ALIGN spare bytes were allocated, so
         // the aligned data (len elements) stays within the allocation.
         let ptr = unsafe { NonNull::new_unchecked(base.as_ptr().add(offset) as *mut T) };
-        Raw { ptr, len, base }
+        Ok(Raw { ptr, len, base })
     }
 }
 
 impl<T: Scalar> Drop for Raw<T> {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with the same layout.
-        unsafe { dealloc(self.base.as_ptr(), Self::layout(self.len)) }
+        // SAFETY: allocated in `try_new` with the same layout (which was
+        // computable then, so it is now).
+        unsafe { dealloc(self.base.as_ptr(), Self::layout(self.len).expect("layout of a live buffer")) }
     }
 }
 
@@ -82,6 +91,13 @@ impl<T: Scalar> AlignedVec<T> {
     /// `len` elements, all bits zero (every [`Scalar`] accepts that).
     pub fn zeroed(len: usize) -> Self {
         AlignedVec { raw: Raw::new(len, true) }
+    }
+
+    /// As [`AlignedVec::zeroed`], but `None` instead of a panic or an abort
+    /// when the size overflows or the allocator refuses (for sizes that come
+    /// from outside, such as a DLPack allocation request).
+    pub fn try_zeroed(len: usize) -> Option<Self> {
+        Raw::try_new(len, true).ok().map(|raw| AlignedVec { raw })
     }
 
     /// `len` elements from `f(index)` (written once each, no zeroing first).
@@ -263,6 +279,15 @@ mod tests {
             assert_eq!(v.as_ptr() as usize % ALIGN, 0);
             assert!(v.iter().all(|&x| x == 0.0));
         }
+    }
+
+    #[test]
+    fn try_zeroed_refuses_instead_of_aborting() {
+        assert!(AlignedVec::<f64>::try_zeroed(usize::MAX / 4).is_none()); // size overflow
+        assert!(AlignedVec::<u8>::try_zeroed(1 << 62).is_none()); // beyond any address space
+        let v = AlignedVec::<u16>::try_zeroed(100).expect("small allocation");
+        assert_eq!(v.as_ptr() as usize % ALIGN, 0);
+        assert!(v.iter().all(|&x| x == 0));
     }
 
     #[test]

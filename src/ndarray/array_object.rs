@@ -1,7 +1,8 @@
 //! `ndbind.ndarray`: the Python object that owns exported memory. It is the
 //! base object of exported NumPy arrays, the owner referenced by exported
 //! DLPack tensors, and, returned as is, an array-API object with
-//! `__dlpack__`, `__dlpack_device__` and the buffer protocol.
+//! `__dlpack__`, `__dlpack_device__` and the buffer protocol. Its type also
+//! carries the DLPack C exchange API (see `exchange_api`).
 
 use std::ffi::{c_int, c_void};
 
@@ -30,6 +31,13 @@ static ARRAY_TYPE: GilCell<Object> = GilCell::new();
 
 /// Creates an `ndbind.ndarray` that owns `owner` and describes `layout`.
 pub(crate) fn new(layout: Layout, owner: OwnerBox, read_only: bool) -> PyResult<Object> {
+    new_with(layout, read_only, || owner)
+}
+
+/// As [`new`], with the owner made only once the object exists: when the
+/// allocation fails, `owner` is never called, so whatever it would have
+/// taken over (a foreign DLPack tensor) stays with the caller.
+pub(crate) fn new_with(layout: Layout, read_only: bool, owner: impl FnOnce() -> OwnerBox) -> PyResult<Object> {
     let tp = array_type()?;
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is used.
@@ -38,7 +46,7 @@ pub(crate) fn new(layout: Layout, owner: OwnerBox, read_only: bool) -> PyResult<
         let obj = Object::from_owned_or_err(alloc(tp, 0))?;
         let a = obj.as_ptr() as *mut ArrayObject;
         std::ptr::addr_of_mut!((*a).layout).write(layout);
-        std::ptr::addr_of_mut!((*a).owner).write(owner);
+        std::ptr::addr_of_mut!((*a).owner).write(owner());
         std::ptr::addr_of_mut!((*a).read_only).write(read_only);
         std::ptr::addr_of_mut!((*a).buf_dims).write(None);
         Ok(obj)
@@ -354,7 +362,9 @@ fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
             slots: slots.as_mut_ptr(),
         }));
         // SAFETY: the spec and its tables are 'static and well formed.
-        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+        let tp = unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }?;
+        crate::ndarray::exchange_api::publish(tp.borrow())?;
+        Ok::<_, PyErr>(tp)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }

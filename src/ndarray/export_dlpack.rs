@@ -61,16 +61,24 @@ unsafe extern "C" fn delete_legacy(p: *mut DLManagedTensor) {
 }
 
 fn tensor(l: &Layout, ctx: &mut Ctx) -> DLTensor {
-    let n = l.ndim();
-    let (shape, strides) = ctx.dims.split_at_mut(n);
+    let (shape, strides) = ctx.dims.split_at_mut(l.ndim());
+    dl_tensor(l, shape.as_mut_ptr(), strides.as_mut_ptr())
+}
+
+/// The `DLTensor` describing `l`, whose `ndim` extents and strides live at
+/// `shape` and `strides` (memory the caller keeps alive as long as the
+/// tensor). The producer's data pointer and byte offset are passed on
+/// unchanged: for devices whose `data` is an opaque handle (OpenCL,
+/// Vulkan, Metal) the offset cannot be folded into it.
+pub(crate) fn dl_tensor(l: &Layout, shape: *mut i64, strides: *mut i64) -> DLTensor {
     DLTensor {
-        data: l.data(),
+        data: l.raw_data(),
         device: l.device(),
-        ndim: n as i32,
+        ndim: l.ndim() as i32,
         dtype: l.dtype(),
-        shape: shape.as_mut_ptr(),
-        strides: strides.as_mut_ptr(),
-        byte_offset: 0,
+        shape,
+        strides,
+        byte_offset: l.byte_offset(),
     }
 }
 

@@ -20,6 +20,7 @@ mod array;
 mod array_object;
 mod check;
 mod convert;
+mod exchange_api;
 mod export;
 mod export_dims;
 mod export_dlpack;
