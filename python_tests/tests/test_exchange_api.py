@@ -33,47 +33,23 @@ import ctypes
 import gc
 import sys
 import threading
-from ctypes import POINTER, byref, c_char_p, c_int, c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_int, c_int32, c_int64, c_void_p
 
 import numpy as np
 import pytest
 
 import ndbind_test as t
+from dlpack_ctypes import (
+    BFLOAT, BOOL, COMPLEX, DELETER, FLOAT, INT, READ_ONLY, UINT, DLDataType, DLDevice,
+    DLManagedTensorVersioned, DLPackVersion, DLTensor,
+)
 from conftest import rss_bytes
 
 IFA = "incompatible function arguments"
-READ_ONLY = 1
-FLOAT, INT, UINT, BFLOAT, COMPLEX, BOOL = 2, 0, 1, 4, 5, 6
 CPU, CUDA = (1, 0), (2, 0)
 
 
-# --- ctypes mirrors of dlpack.h 1.3 -----------------------------------------
-
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", c_int32), ("device_id", c_int32)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", c_uint8), ("bits", c_uint8), ("lanes", c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [("data", c_void_p), ("device", DLDevice), ("ndim", c_int32),
-                ("dtype", DLDataType), ("shape", POINTER(c_int64)),
-                ("strides", POINTER(c_int64)), ("byte_offset", c_uint64)]
-
-
-DELETER = ctypes.CFUNCTYPE(None, c_void_p)
-
-
-class DLPackVersion(ctypes.Structure):
-    _fields_ = [("major", c_uint32), ("minor", c_uint32)]
-
-
-class DLManagedTensorVersioned(ctypes.Structure):
-    _fields_ = [("version", DLPackVersion), ("manager_ctx", c_void_p), ("deleter", DELETER),
-                ("flags", c_uint64), ("dl_tensor", DLTensor)]
-
+# --- the exchange table (dlpack.h 1.3) --------------------------------------
 
 class DLPackExchangeAPIHeader(ctypes.Structure):
     _fields_ = [("version", DLPackVersion), ("prev_api", c_void_p)]
@@ -88,7 +64,6 @@ class DLPackExchangeAPI(ctypes.Structure):
                 ("current_work_stream", c_void_p)]
 
 
-assert ctypes.sizeof(DLManagedTensorVersioned) == 80
 assert ctypes.sizeof(DLPackExchangeAPI) == 56
 
 MT_P = POINTER(DLManagedTensorVersioned)

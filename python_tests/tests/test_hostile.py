@@ -26,12 +26,16 @@ import ctypes
 import datetime
 import gc
 import sys
-from ctypes import POINTER, c_int32, c_int64, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_int64, c_void_p
 
 import numpy as np
 import pytest
 
 import ndbind_test as t
+from dlpack_ctypes import (
+    BOOL, COMPLEX, DELETER, FLOAT, INT, READ_ONLY, UINT, DLDataType, DLDevice, DLManagedTensor,
+    DLManagedTensorVersioned, DLPackVersion,
+)
 
 IFA = "incompatible function arguments"
 I64_MAX = 2**63 - 1
@@ -43,45 +47,6 @@ def ifa(fn, *args):
         fn(*args)
     return str(e.value)
 
-
-# --- ctypes mirrors of dlpack.h ---------------------------------------------
-
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", c_int32), ("device_id", c_int32)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", c_uint8), ("bits", c_uint8), ("lanes", c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [("data", c_void_p), ("device", DLDevice), ("ndim", c_int32),
-                ("dtype", DLDataType), ("shape", POINTER(c_int64)),
-                ("strides", POINTER(c_int64)), ("byte_offset", c_uint64)]
-
-
-DELETER = ctypes.CFUNCTYPE(None, c_void_p)
-
-
-class DLManagedTensor(ctypes.Structure):
-    _fields_ = [("dl_tensor", DLTensor), ("manager_ctx", c_void_p), ("deleter", DELETER)]
-
-
-class DLPackVersion(ctypes.Structure):
-    _fields_ = [("major", c_uint32), ("minor", c_uint32)]
-
-
-class DLManagedTensorVersioned(ctypes.Structure):
-    _fields_ = [("version", DLPackVersion), ("manager_ctx", c_void_p), ("deleter", DELETER),
-                ("flags", c_uint64), ("dl_tensor", DLTensor)]
-
-
-assert ctypes.sizeof(DLTensor) == 48
-assert ctypes.sizeof(DLManagedTensor) == 64
-assert ctypes.sizeof(DLManagedTensorVersioned) == 80
-
-FLOAT, INT, UINT, BFLOAT, COMPLEX, BOOL = 2, 0, 1, 4, 5, 6
-READ_ONLY = 1
 
 # Private prototypes (never touch the shared ``ctypes.pythonapi`` attributes,
 # whose argtypes other code may set differently).

@@ -29,7 +29,7 @@ use ndbind_dlpack::{
 };
 use pyo3_ffi as ffi;
 
-use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
+use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::dtype::DType;
@@ -62,21 +62,9 @@ pub(crate) fn publish(tp: Borrowed<'_>) -> PyResult<()> {
     tp.setattr(EXCHANGE_API_ATTR, cap.borrow())
 }
 
-/// Runs an entry point called with the GIL held: an error or a panic
-/// becomes a raised exception and -1.
-fn guarded(f: impl FnOnce() -> PyResult<()>) -> c_int {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => 0,
-        Ok(Err(e)) => {
-            e.restore();
-            -1
-        }
-        Err(payload) => {
-            panic_to_pyerr(payload).restore();
-            -1
-        }
-    }
-}
+// Entry points called with the GIL held: an error or a panic becomes a
+// raised exception and -1.
+use crate::core::class::meta::guard_int as guarded;
 
 /// The `ndbind.ndarray` behind `obj`, or a `TypeError`.
 ///

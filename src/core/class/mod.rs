@@ -39,7 +39,7 @@ mod implicit;
 mod init;
 mod inst;
 pub mod lowlevel;
-mod meta;
+pub(crate) mod meta;
 pub mod record;
 mod refs;
 mod slots;
