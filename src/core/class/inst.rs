@@ -128,13 +128,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
                 ffi::PyObject_ClearWeakRefs(obj);
             }
         }
-        if rec.dict_offset != 0 {
-            let d = (obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject;
-            let old = std::mem::replace(&mut *d, std::ptr::null_mut());
-            if !old.is_null() {
-                ffi::Py_DECREF(old);
-            }
-        }
+        clear_dict(obj, rec);
         let h = obj as *mut InstHeader;
         let flags = (*h).flags;
         crate::core::class::trampoline::detach(rec.slot, h);
@@ -214,18 +208,29 @@ pub(crate) unsafe extern "C" fn inst_traverse(obj: *mut ffi::PyObject, visit: ff
     }
 }
 
+/// Drops the instance `__dict__` (if the class has one) and empties its slot.
+///
+/// # Safety
+/// `obj` is a live instance of the class `rec` describes; the GIL is held.
+unsafe fn clear_dict(obj: *mut ffi::PyObject, rec: &TypeRecord) {
+    if rec.dict_offset != 0 {
+        // SAFETY: the slot lies within the instance at the class's offset.
+        unsafe {
+            let d = (obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject;
+            let old = std::mem::replace(&mut *d, std::ptr::null_mut());
+            if !old.is_null() {
+                ffi::Py_DECREF(old);
+            }
+        }
+    }
+}
+
 /// `tp_clear` of classes with a `__dict__`: breaks cycles through it.
 pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: `obj` is a live instance of a bound class.
     unsafe {
         if let Some(rec) = record_of(ffi::Py_TYPE(obj)) {
-            if rec.dict_offset != 0 {
-                let d = (obj as *mut u8).offset(rec.dict_offset) as *mut *mut ffi::PyObject;
-                let old = std::mem::replace(&mut *d, std::ptr::null_mut());
-                if !old.is_null() {
-                    ffi::Py_DECREF(old);
-                }
-            }
+            clear_dict(obj, rec);
             let h = obj as *mut InstHeader;
             if let Some((g, off)) = rec.gc {
                 // Only an unborrowed value; uniquely borrowed meanwhile.
