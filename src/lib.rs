@@ -25,7 +25,7 @@
 pub mod core;
 pub mod ndarray;
 
-pub use crate::core::caster::{ArgCaster, FromPy, IntoPy, Param};
+pub use crate::core::caster::{ArgCaster, Filled, FromPy, IntoPy, Param, Place, Slot};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
 pub use crate::core::extras::{arg, doc, kw_only, pos_only, Arg, RvPolicy};
 pub use crate::core::module::Module;

@@ -58,6 +58,108 @@ pub trait FromPy: Sized {
     /// consuming a DLPack capsule) become permanent.
     #[inline]
     fn commit(&mut self) {}
+    /// Loads the value straight into the call's holder. The default moves
+    /// [`FromPy::from_py`]'s result in; a large type (an array handle) may
+    /// build itself in place instead, saving the copies of a by-value return.
+    #[inline]
+    fn load_into(place: Place<'_, Self>, obj: Borrowed<'_>, convert: bool) -> Option<Filled> {
+        Self::from_py(obj, convert).map(|v| place.write(v))
+    }
+}
+
+/// The uninitialised holder slot [`FromPy::load_into`] fills.
+pub struct Place<'a, T>(&'a mut std::mem::MaybeUninit<T>);
+
+/// Proof that a [`Place`] was filled: only [`Place::write`] (or ndbind's
+/// own in-place constructors) make one.
+pub struct Filled(());
+
+impl<T> Place<'_, T> {
+    /// Fills the place with `value`.
+    #[inline]
+    pub fn write(self, value: T) -> Filled {
+        self.0.write(value);
+        Filled(())
+    }
+
+    /// The uninitialised memory, for a constructor that writes in place.
+    #[inline]
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut T {
+        self.0.as_mut_ptr()
+    }
+
+    /// # Safety
+    /// Every field of the place has been initialised through
+    /// [`Place::as_mut_ptr`].
+    #[inline]
+    pub(crate) unsafe fn assume_filled(self) -> Filled {
+        Filled(())
+    }
+}
+
+/// The per-call holder of a [`FromPy`] argument: a value that is loaded in
+/// place, taken by the call, and dropped here only when it was not taken.
+pub struct Slot<T> {
+    value: std::mem::MaybeUninit<T>,
+    set: bool,
+}
+
+impl<T> Default for Slot<T> {
+    #[inline]
+    fn default() -> Self {
+        Slot { value: std::mem::MaybeUninit::uninit(), set: false }
+    }
+}
+
+impl<T> Slot<T> {
+    /// Loads through `f`, which reports whether it initialised the memory
+    /// (see [`Place`] for the safe form).
+    ///
+    /// # Safety
+    /// `f` returns true only after initialising the value completely.
+    #[inline(always)]
+    pub(crate) unsafe fn fill(&mut self, f: impl FnOnce(&mut std::mem::MaybeUninit<T>) -> bool) -> bool {
+        self.clear();
+        self.set = f(&mut self.value);
+        self.set
+    }
+
+    /// The loaded value, if any.
+    #[inline]
+    pub fn as_ref(&self) -> Option<&T> {
+        // SAFETY: `set` says the value is initialised.
+        self.set.then(|| unsafe { self.value.assume_init_ref() })
+    }
+
+    /// The loaded value, mutably, if any.
+    #[inline]
+    pub fn as_mut(&mut self) -> Option<&mut T> {
+        // SAFETY: `set` says the value is initialised.
+        self.set.then(|| unsafe { self.value.assume_init_mut() })
+    }
+
+    /// Moves the loaded value out, leaving the slot empty.
+    #[inline]
+    pub fn take(&mut self) -> Option<T> {
+        // SAFETY: `set` says the value is initialised; clearing it first
+        // means it is read (moved out) exactly once.
+        std::mem::replace(&mut self.set, false).then(|| unsafe { self.value.assume_init_read() })
+    }
+
+    #[inline]
+    fn clear(&mut self) {
+        if std::mem::replace(&mut self.set, false) {
+            // SAFETY: it was initialised, and is no longer marked so.
+            unsafe { self.value.assume_init_drop() }
+        }
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.clear()
+    }
 }
 
 /// Converts a Rust value into a new Python object.
@@ -144,20 +246,20 @@ pub trait Param {
 }
 
 impl<T: FromPy> ArgCaster for T {
-    type Holder = Option<T>;
+    type Holder = Slot<T>;
     type Out<'a> = T;
     const ACCEPTS_NONE: bool = T::ACCEPTS_NONE;
     const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
     const MAY_WRITE: bool = T::MAY_WRITE;
 
-    #[inline]
-    fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {
-        *holder = T::from_py(obj, convert);
-        holder.is_some()
+    #[inline(always)]
+    fn load(holder: &mut Slot<T>, obj: Borrowed<'_>, convert: bool) -> bool {
+        // SAFETY: a `Filled` is only made once the place is initialised.
+        unsafe { holder.fill(|m| T::load_into(Place(m), obj, convert).is_some()) }
     }
 
     #[inline]
-    fn get(holder: &mut Option<T>) -> T {
+    fn get(holder: &mut Slot<T>) -> T {
         holder.take().expect("ndbind: argument loaded once, taken once")
     }
 
@@ -166,13 +268,13 @@ impl<T: FromPy> ArgCaster for T {
     }
 
     #[inline]
-    fn span(holder: &Option<T>) -> Option<Span> {
+    fn span(holder: &Slot<T>) -> Option<Span> {
         holder.as_ref().and_then(T::span)
     }
 
     #[inline]
-    fn commit(holder: &mut Option<T>) {
-        if let Some(v) = holder {
+    fn commit(holder: &mut Slot<T>) {
+        if let Some(v) = holder.as_mut() {
             v.commit()
         }
     }
@@ -202,4 +304,59 @@ pub fn type_name_of(f: fn(&mut String)) -> String {
     let mut s = String::new();
     f(&mut s);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Place, Slot};
+    use std::cell::Cell;
+
+    /// Counts its drops.
+    struct Counted<'a>(&'a Cell<u32>);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn slot_drops_a_loaded_value_once() {
+        let drops = Cell::new(0);
+        {
+            let mut s = Slot::default();
+            // SAFETY: the closure initialises the value when it says so.
+            assert!(unsafe { s.fill(|m| { Place(m).write(Counted(&drops)); true }) });
+            assert!(s.as_ref().is_some());
+        }
+        assert_eq!(drops.get(), 1);
+    }
+
+    #[test]
+    fn slot_taken_value_is_not_dropped_again() {
+        let drops = Cell::new(0);
+        let mut s = Slot::default();
+        // SAFETY: as above.
+        unsafe { s.fill(|m| { Place(m).write(Counted(&drops)); true }) };
+        let v = s.take().expect("loaded");
+        assert!(s.take().is_none() && s.as_ref().is_none());
+        drop(s);
+        assert_eq!(drops.get(), 0);
+        drop(v);
+        assert_eq!(drops.get(), 1);
+    }
+
+    #[test]
+    fn slot_refill_drops_the_previous_value_and_failed_fill_holds_nothing() {
+        let drops = Cell::new(0);
+        let mut s = Slot::default();
+        // SAFETY: as above; the second closure initialises nothing and says so.
+        unsafe {
+            s.fill(|m| { Place(m).write(Counted(&drops)); true });
+            assert!(!s.fill(|_| false));
+        }
+        assert_eq!(drops.get(), 1);
+        assert!(s.as_ref().is_none());
+        drop(s);
+        assert_eq!(drops.get(), 1);
+    }
 }

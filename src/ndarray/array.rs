@@ -1,10 +1,11 @@
 //! [`NdArray`]: an array argument whose requirements live in its type.
 
 use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
 
-use crate::core::caster::{FromPy, IntoPy, ReturnCtx, Span};
+use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Span};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::{DType, Scalar};
@@ -41,8 +42,17 @@ pub(crate) type Marker<P> = PhantomData<fn() -> P>;
 /// }
 /// ```
 pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
-    h: ArrayHandle,
+    /// Released by `Drop for NdArray`, whose common case is inline.
+    h: ManuallyDrop<ArrayHandle>,
     _m: Marker<(T, C)>,
+}
+
+impl<T: DTypeSpec, C: Constraint> Drop for NdArray<T, C> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the handle is released here, once, and never used again.
+        unsafe { crate::ndarray::handle::release(&mut self.h) }
+    }
 }
 
 impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
@@ -185,7 +195,20 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray { h, _m: PhantomData })
+        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray { h: ManuallyDrop::new(h), _m: PhantomData })
+    }
+
+    /// The handle is imported straight into the argument holder.
+    #[inline(always)]
+    fn load_into(mut place: Place<'_, Self>, obj: Borrowed<'_>, convert: bool) -> Option<Filled> {
+        // SAFETY: `NdArray` is its handle (in a transparent `ManuallyDrop`)
+        // plus a zero-sized marker, so initialising the handle field
+        // initialises the whole value; the handle is initialised exactly
+        // when `import_into` returns true.
+        unsafe {
+            let h = std::ptr::addr_of_mut!((*place.as_mut_ptr()).h).cast::<MaybeUninit<ArrayHandle>>();
+            crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h).then(|| place.assume_filled())
+        }
     }
 
     fn type_name(out: &mut String) {

@@ -185,8 +185,16 @@ impl ArrayHandle {
     /// Makes the import permanent: a peeked DLPack capsule is consumed
     /// (renamed `used_dltensor[_versioned]`) and its tensor is owned (and
     /// eventually deleted) by this handle.
+    #[inline]
     pub fn commit(&mut self) {
-        let Owner::PeekedCapsule { versioned } = self.owner else { return };
+        if let Owner::PeekedCapsule { versioned } = self.owner {
+            self.take_capsule(versioned);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn take_capsule(&mut self, versioned: bool) {
         let Some(cap) = self.source.as_ref().map(Object::as_ptr) else { return };
         // SAFETY: `cap` is the live capsule the layout was validated from;
         // taking renames it and hands its tensor to us. If it was consumed
@@ -202,6 +210,33 @@ impl ArrayHandle {
     }
 }
 
+/// Drops `h`, inline when only its source object is to be released (a
+/// NumPy array or tensor read in place): the common case stays in the
+/// caller, so the handle need not be spilled to memory for an out-of-line
+/// drop.
+///
+/// # Safety
+/// `h` is initialised and is not used again.
+#[inline(always)]
+pub(crate) unsafe fn release(h: &mut std::mem::ManuallyDrop<ArrayHandle>) {
+    if matches!(h.repr, Repr::Numpy(_)) && matches!(h.owner, Owner::Source) {
+        // SAFETY: nothing but the source needs releasing; it is moved out
+        // once and dropped (the rest holds no resources).
+        drop(unsafe { std::ptr::read(&h.source) });
+    } else {
+        // SAFETY: caller's contract; moved out once.
+        drop_slow(unsafe { std::mem::ManuallyDrop::take(h) });
+    }
+}
+
+/// By value, so that the inline caller's handle never has its address
+/// taken (which would keep it in memory).
+#[cold]
+#[inline(never)]
+fn drop_slow(h: ArrayHandle) {
+    drop(h)
+}
+
 /// The dtype of a validated layout.
 #[inline]
 pub(crate) fn dtype_of(l: &Layout) -> DType {
@@ -210,9 +245,21 @@ pub(crate) fn dtype_of(l: &Layout) -> DType {
 }
 
 /// Releasing an owner (a handle drops its owner before its source object,
-/// by field order).
+/// by field order). Inline for the common owners, which hold nothing, so
+/// that a handle's drop can be inlined into the call that consumed it.
 impl Drop for Owner {
+    #[inline]
     fn drop(&mut self) {
+        if !matches!(self, Owner::Source | Owner::PeekedCapsule { .. }) {
+            self.release();
+        }
+    }
+}
+
+impl Owner {
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self) {
         // SAFETY: an owner is dropped exactly once, with the GIL held
         // (handles are `!Send`); the deleters/release functions are the
         // producers' own.

@@ -9,6 +9,8 @@
 //!
 //! No exception is raised and caught while probing which route applies.
 
+use std::mem::MaybeUninit;
+
 use pyo3_ffi as ffi;
 
 use crate::core::object::Borrowed;
@@ -20,36 +22,52 @@ use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
 /// A raw capsule is consumed only by [`ArrayHandle::commit`].
+#[inline]
+pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
+    let mut out = MaybeUninit::uninit();
+    // SAFETY: `import_into` initialised `out` when it returns true.
+    import_into(obj, req, convert, &mut out).then(|| unsafe { out.assume_init() })
+}
+
+/// [`import`], writing the handle into `out` (an argument holder); true
+/// when `out` was initialised.
 ///
 /// A thin shell inlined into each array caster, where `req` is a constant:
 /// routing (`probe`) and conversion are shared, out-of-line code.
 #[inline(always)]
-pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
+pub(crate) fn import_into(obj: Borrowed<'_>, req: &Requirements, convert: bool, out: &mut MaybeUninit<ArrayHandle>) -> bool {
     // NumPy first, without the call into `probe`: the most common argument.
-    let h = if import_numpy::is_numpy_array(obj) {
-        // SAFETY: `obj` is a NumPy array; the GIL is held.
-        unsafe { import_numpy::import(obj) }.or_else(|| probe(obj, req))
-    } else {
-        probe(obj, req)
-    };
-    let Some(h) = h else {
+    // SAFETY: `obj` is a NumPy array; the GIL is held.
+    let found = (import_numpy::is_numpy_array(obj) && unsafe { import_numpy::import_into(obj, out) })
+        || probe_into(obj, req, out);
+    if !found {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
-        return if convert && !req.writable && import_numpy::convertible_to(obj, req) {
-            import_converted(obj, None, req)
-        } else {
-            None
-        };
-    };
-    match check(&h, req) {
-        Ok(()) => Some(h),
-        Err(m) if convert && m.convertible => {
-            let dtype = h.dtype();
-            drop(h);
-            import_converted(obj, Some(dtype), req)
-        }
-        Err(_) => None,
+        return convert && !req.writable && import_numpy::convertible_to(obj, req) && converted_into(obj, None, req, out);
     }
+    // SAFETY: initialised above.
+    let h = unsafe { out.assume_init_ref() };
+    match check(h, req) {
+        Ok(()) => true,
+        Err(m) => {
+            let dtype = h.dtype();
+            // SAFETY: initialised, and not used again before it is rewritten.
+            unsafe { out.assume_init_drop() };
+            convert && m.convertible && converted_into(obj, Some(dtype), req, out)
+        }
+    }
+}
+
+/// `probe`, into `out`.
+#[inline]
+fn probe_into(obj: Borrowed<'_>, req: &Requirements, out: &mut MaybeUninit<ArrayHandle>) -> bool {
+    probe(obj, req).map(|h| out.write(h)).is_some()
+}
+
+/// `import_converted`, into `out`.
+#[inline]
+fn converted_into(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DType>, req: &Requirements, out: &mut MaybeUninit<ArrayHandle>) -> bool {
+    import_converted(obj, current, req).map(|h| out.write(h)).is_some()
 }
 
 /// The conversion route: a copy made by the array's framework.

@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, ShapeBuilder};
 
-use crate::core::caster::{ArgCaster, Param, Span};
+use crate::core::caster::{ArgCaster, Param, Slot, Span};
 use crate::core::object::Borrowed;
 use crate::ndarray::dtype::Scalar;
 use crate::ndarray::handle::ArrayHandle;
@@ -61,12 +61,12 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
         ..Requirements::NONE
     };
 
-    fn load_impl(holder: &mut Option<ArrayHandle>, obj: Borrowed<'_>, convert: bool) -> bool {
-        *holder = crate::ndarray::import::import(obj, &Self::REQ, convert && !MUT);
-        holder.is_some()
+    fn load_impl(holder: &mut Slot<ArrayHandle>, obj: Borrowed<'_>, convert: bool) -> bool {
+        // SAFETY: `import_into` returns true only once it wrote the handle.
+        unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) }
     }
 
-    fn span_impl(holder: &Option<ArrayHandle>) -> Option<Span> {
+    fn span_impl(holder: &Slot<ArrayHandle>) -> Option<Span> {
         let (lo, hi) = holder.as_ref()?.byte_bounds();
         Some(Span { lo, hi, writable: MUT })
     }
@@ -76,7 +76,7 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
 macro_rules! view_caster {
     ($mut:literal, $view:ident, $make:ident, $as:ident) => {
         impl<T: Scalar, D: Dimension> ArgCaster for ViewCaster<T, D, $mut> {
-            type Holder = Option<ArrayHandle>;
+            type Holder = Slot<ArrayHandle>;
             type Out<'a> = $view<'a, T, D>;
             const CONVERT_BY_DEFAULT: bool = false;
             const MAY_WRITE: bool = $mut;
@@ -99,7 +99,7 @@ macro_rules! view_caster {
                 Self::span_impl(holder)
             }
             fn commit(holder: &mut Self::Holder) {
-                if let Some(h) = holder {
+                if let Some(h) = holder.as_mut() {
                     h.commit()
                 }
             }

@@ -101,10 +101,27 @@ struct Long311 {
 /// into CPython), on the interpreter versions whose layout we know.
 #[inline(always)]
 pub(crate) fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
-    // SAFETY: reading the exported version word.
-    if unsafe { ffi::Py_Version } >> 16 != 0x030B {
+    if !compact_longs_readable() {
         return None;
     }
+    // SAFETY: the layout is known (checked above); `p` is an int (caller).
+    unsafe { compact_long_unchecked(p) }
+}
+
+/// Whether this interpreter's `int` layout is the one
+/// [`compact_long_unchecked`] reads (a loop can check it once).
+#[inline(always)]
+pub(crate) fn compact_longs_readable() -> bool {
+    // SAFETY: reading the exported version word.
+    (unsafe { ffi::Py_Version }) >> 16 == 0x030B
+}
+
+/// [`compact_long`] without the interpreter check.
+///
+/// # Safety
+/// `compact_longs_readable()` and `p` is an `int` object.
+#[inline(always)]
+pub(crate) unsafe fn compact_long_unchecked(p: *mut ffi::PyObject) -> Option<i64> {
     // SAFETY: `p` is an int object (caller), laid out as Long311 on 3.11.
     let o = unsafe { &*(p as *const Long311) };
     match o.ob_base.ob_size {

@@ -89,16 +89,37 @@ pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
     let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
     let old = cache.get();
     // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
-    // reference to, whose slots are read and replaced within its length.
+    // reference to, whose slots are read within its length.
     unsafe {
         if !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t {
             let slots = (*(old as *mut ffi::PyListObject)).ob_item;
-            if refill(slots, items) {
+            // The same values as last time (a loop over same-shaped arrays)
+            // need no writes at all.
+            if holds(slots, items) || refill(slots, items) {
                 return Ok(Object::from_borrowed(old));
             }
         }
     }
     fresh_int_list(items, ctx)
+}
+
+/// Whether `slots` (a list's items) are exact ints equal to `items`.
+///
+/// # Safety
+/// `slots` holds `items.len()` live objects; the GIL is held.
+#[inline]
+unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
+    if !crate::core::casters::scalar::compact_longs_readable() {
+        return false;
+    }
+    items.iter().enumerate().all(|(i, &v)| {
+        // SAFETY: within the list's length (caller); the type is checked
+        // before the object is read as an int.
+        unsafe {
+            let o = *slots.add(i);
+            ffi::PyLong_CheckExact(o) != 0 && crate::core::casters::scalar::compact_long_unchecked(o) == Some(v as i64)
+        }
+    })
 }
 
 /// Writes `items` into `slots` (a list's items, all ints so far), keeping
@@ -108,7 +129,8 @@ pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
 ///
 /// # Safety
 /// `slots` holds `items.len()` owned references; the GIL is held.
-#[inline]
+#[cold]
+#[inline(never)]
 unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     for (i, &v) in items.iter().enumerate() {
         // SAFETY: within the list's length (caller).
