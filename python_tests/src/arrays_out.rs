@@ -141,6 +141,14 @@ pub fn bind_holder(m: &Module) -> PyResult<()> {
             (RvPolicy::ReferenceInternal, doc("A NumPy view of the data; keeps the Holder alive.")),
         )?
         .def(
+            "view_torch",
+            |h: &Holder| -> PyResult<ArrayOut<Torch, f32, Shape1<ANY>>> {
+                // SAFETY: as for `view`: the tensor keeps the Holder alive.
+                unsafe { ArrayOut::from_raw(h.data.0.as_ptr(), &[h.data.0.len()], None) }
+            },
+            (RvPolicy::ReferenceInternal, doc("A torch view of the data; keeps the Holder alive (beyond CONFORMANCE).")),
+        )?
+        .def(
             "copy",
             |h: &Holder| -> Vector { ArrayOut::from_vec(h.data.0.to_vec(), &[h.data.0.len()]) },
             doc("An independent NumPy copy of the data."),

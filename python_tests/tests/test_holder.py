@@ -2,6 +2,7 @@
 zero-copy NumPy views (keeping the Holder alive) and independent copies."""
 import gc
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -41,6 +42,34 @@ def test_view_keeps_the_holder_alive_and_drop_counts_once():
     del v
     gc.collect()
     assert t.destruct_count() == before + 1
+
+
+def test_torch_view_keeps_the_holder_alive_until_its_last_release():
+    """Beyond CONFORMANCE: a torch tensor over the Holder's data (exported
+    through torch's exchange API with the Holder as a Python owner, whose
+    release takes the GIL), dropped on the main thread and on another."""
+    torch = pytest.importorskip("torch")
+    for on_thread in (False, True):
+        before = t.destruct_count()
+        h = t.Holder(4)
+        x = h.view_torch()
+        assert isinstance(x, torch.Tensor) and x.dtype == torch.float32 and tuple(x.shape) == (4,)
+        x[1] = 7.0  # zero copy: the Holder's own buffer
+        assert h.view()[1] == 7.0
+        del h
+        gc.collect()
+        assert t.destruct_count() == before and x.tolist() == [0.0, 7.0, 2.0, 3.0]
+        if on_thread:
+            box = [x]
+            del x
+            th = threading.Thread(target=box.clear)
+            th.start()
+            th.join(30)
+            assert not th.is_alive()
+        else:
+            del x
+        gc.collect()
+        assert t.destruct_count() == before + 1
 
 
 def test_holder_without_views_is_freed_on_delete():

@@ -180,13 +180,6 @@ unsafe extern "C" fn managed_tensor_to_py_object_no_sync(
     })
 }
 
-/// What an allocated tensor owns: its memory, and its shape then strides
-/// (in elements). Only kept alive here; the tensor's pointers read them.
-struct Allocation {
-    _memory: AlignedVec<u8>,
-    _dims: Box<[i64]>,
-}
-
 /// An allocation failure: (Python exception name, message).
 type AllocError = (&'static CStr, String);
 
@@ -259,39 +252,12 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         .map_err(|e| (c"ValueError", format!("invalid DLPack prototype: {e}")))?;
     let mut memory = AlignedVec::<u8>::try_zeroed(l.nbytes())
         .ok_or_else(|| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
-    let mut dims: Box<[i64]> = l.shape().iter().chain(l.strides()).copied().collect();
-    let (shape, strides) = dims.split_at_mut(l.ndim());
-    let dl_tensor = DLTensor {
-        data: memory.as_mut_ptr().cast(),
-        device: DLDevice::CPU,
-        ndim: p.ndim,
-        dtype: p.dtype,
-        shape: shape.as_mut_ptr(),
-        strides: strides.as_mut_ptr(),
-        byte_offset: 0,
-    };
-    // Moving the vector and the boxed slice keeps their heap addresses.
-    let ctx = Box::new(Allocation { _memory: memory, _dims: dims });
-    let m = Box::new(DLManagedTensorVersioned {
-        version: DLPackVersion::CURRENT,
-        manager_ctx: Box::into_raw(ctx).cast(),
-        deleter: Some(delete_allocation),
-        flags: 0,
-        dl_tensor,
-    });
-    Ok(Box::into_raw(m))
-}
-
-unsafe extern "C" fn delete_allocation(p: *mut DLManagedTensorVersioned) {
-    // Freeing plain memory cannot fail; a panic would still be stopped here.
-    let _ = catch_unwind(|| {
-        // SAFETY: `p` and its context come from `allocate`; the consumer
-        // deletes a tensor once.
-        unsafe {
-            let m = Box::from_raw(p);
-            drop(Box::from_raw(m.manager_ctx as *mut Allocation));
-        }
-    });
+    let data = memory.as_mut_ptr().cast();
+    // SAFETY: the vector owns the memory, whose heap address stays put as
+    // the vector moves into the tensor's owner; the strides are the
+    // layout's own, one per axis. Its deleter needs no GIL.
+    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::new(memory), false) };
+    Ok(m.as_ptr())
 }
 
 /// `current_work_stream`: ndbind runs no device work and has no streams,

@@ -350,6 +350,27 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
             let base = crate::ndarray::owner::owner_object(owner)?;
             return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
         }
+        if F::KIND == TargetKind::Torch {
+            if let Some(to_py) = torch_exchange_api() {
+                // torch's C converter takes a managed tensor owning the
+                // memory itself: no `ndbind.ndarray` in between, and a
+                // deleter that needs no GIL for Rust owners (torch frees
+                // tensors with the GIL released).
+                // SAFETY: the constructors' contracts: `owner` keeps `data`,
+                // which covers `dims`, alive and in place.
+                let m = unsafe {
+                    crate::ndarray::export_dlpack::managed_owned(data, dtype.to_dl(), dims.shape(), dims.strides(), owner, read_only)
+                };
+                let mut out: *mut c_void = std::ptr::null_mut();
+                // SAFETY: torch's own converter; it steals the managed
+                // tensor.
+                if unsafe { to_py(m.as_ptr(), &mut out) } != 0 {
+                    return Err(PyErr::fetch());
+                }
+                // SAFETY: a new reference to a torch.Tensor.
+                return unsafe { Object::from_owned_or_err(out as *mut ffi::PyObject) };
+            }
+        }
         // SAFETY: as above.
         let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
         let obj = array_object::new(layout, owner, read_only)?;
@@ -359,20 +380,9 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
             // SAFETY: the object exports buffers.
             TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
             TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
-            TargetKind::Torch => match torch_exchange_api() {
-                Some(to_py) => {
-                    let m = crate::ndarray::export_dlpack::managed_versioned(&obj, l, ro, false);
-                    let mut out: *mut c_void = std::ptr::null_mut();
-                    // SAFETY: torch's own converter; it steals the managed
-                    // tensor (whose deleter releases our owner object).
-                    if unsafe { to_py(m.as_ptr(), &mut out) } != 0 {
-                        return Err(PyErr::fetch());
-                    }
-                    // SAFETY: a new reference to a torch.Tensor.
-                    unsafe { Object::from_owned_or_err(out as *mut ffi::PyObject) }
-                }
-                None => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
-            },
+            // torch without the exchange API (< 2.10): its Python-level
+            // `from_dlpack`.
+            TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
             TargetKind::Jax => {
                 let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
                 match crate::ndarray::export_jax::from_capsule(capsule, dtype) {

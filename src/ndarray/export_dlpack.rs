@@ -6,12 +6,14 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 
 use ndbind_dlpack::{
-    DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor, Layout, FLAG_IS_COPIED, FLAG_READ_ONLY,
+    DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor, Layout, FLAG_IS_COPIED,
+    FLAG_READ_ONLY,
 };
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::Object;
+use crate::ndarray::owner::OwnerBox;
 
 /// What a managed tensor owns besides itself: a strong reference to the
 /// exporting object and the shape/strides arrays.
@@ -122,4 +124,106 @@ pub(crate) fn export(owner: &Object, l: &Layout, read_only: bool, versioned: boo
     };
     // SAFETY: a new reference, or NULL with an error set.
     unsafe { Object::from_owned(cap) }.ok_or_else(PyErr::fetch)
+}
+
+/// Axes whose shape and strides an [`Owned`] tensor holds inline.
+const OWNED_INLINE: usize = 4;
+
+/// A versioned managed tensor that owns its memory through an [`OwnerBox`]
+/// and carries its shape and strides in the same allocation: what a
+/// framework's C converter (torch's exchange API) or a DLPack allocator
+/// hands on, with no Python object in between. Its deleter needs the GIL
+/// only when the owner is a Python object.
+#[repr(C)]
+struct Owned {
+    /// First, so that the deleter's pointer is the allocation's.
+    managed: DLManagedTensorVersioned,
+    owner: OwnerBox,
+    /// Shape then strides, up to [`OWNED_INLINE`] axes.
+    inline: [i64; 2 * OWNED_INLINE],
+    /// Shape then strides, for more axes.
+    heap: Option<Box<[i64]>>,
+}
+
+/// A managed tensor over `data` (CPU memory of `dtype` elements covering
+/// `shape` with `strides`, or C order when `None`) owned by `owner`.
+///
+/// # Safety
+/// `owner` keeps `data` alive, at the same address, until it is dropped;
+/// `strides` (when given) has `shape.len()` entries.
+pub(crate) unsafe fn managed_owned(
+    data: *mut c_void,
+    dtype: DLDataType,
+    shape: &[i64],
+    strides: Option<&[i64]>,
+    owner: OwnerBox,
+    read_only: bool,
+) -> NonNull<DLManagedTensorVersioned> {
+    let n = shape.len();
+    let mut inline = [0i64; 2 * OWNED_INLINE];
+    let mut heap = (n > OWNED_INLINE).then(|| vec![0i64; 2 * n].into_boxed_slice());
+    let dims = match &mut heap {
+        Some(h) => &mut h[..],
+        None => &mut inline[..2 * n],
+    };
+    let (s, st) = dims.split_at_mut(n);
+    s.copy_from_slice(shape);
+    match strides {
+        Some(given) => st.copy_from_slice(given),
+        None => crate::ndarray::layout::fill_c_strides(shape, st),
+    }
+    let mut o = Box::new(Owned {
+        managed: DLManagedTensorVersioned {
+            version: DLPackVersion::CURRENT,
+            manager_ctx: std::ptr::null_mut(),
+            deleter: Some(delete_owned),
+            flags: if read_only { FLAG_READ_ONLY } else { 0 },
+            dl_tensor: DLTensor {
+                data,
+                device: DLDevice::CPU,
+                ndim: n as i32,
+                dtype,
+                shape: std::ptr::null_mut(),
+                strides: std::ptr::null_mut(),
+                byte_offset: 0,
+            },
+        },
+        owner,
+        inline,
+        heap,
+    });
+    // The dims live in the box (or its boxed slice): addresses that stay
+    // put when the box pointer is handed out.
+    let dims = match &mut o.heap {
+        Some(h) => h.as_mut_ptr(),
+        None => o.inline.as_mut_ptr(),
+    };
+    o.managed.dl_tensor.shape = dims;
+    // SAFETY: within the `2 * n` dims just written.
+    o.managed.dl_tensor.strides = unsafe { dims.add(n) };
+    // SAFETY: `managed` is the first field of the repr(C) allocation.
+    unsafe { NonNull::new_unchecked(Box::into_raw(o).cast()) }
+}
+
+unsafe extern "C" fn delete_owned(p: *mut DLManagedTensorVersioned) {
+    // SAFETY: `p` is the start of an `Owned` boxed by `managed_owned`; the
+    // consumer deletes a tensor once.
+    let o = unsafe { Box::from_raw(p as *mut Owned) };
+    if !matches!(o.owner, OwnerBox::Python(_)) {
+        // Rust owners are `Send`: dropped on any thread, GIL or not. A
+        // panic in the owner's drop must not unwind into C.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(o)));
+        return;
+    }
+    // SAFETY: GIL state API; the Python owner reference is released with
+    // the GIL held, or leaked after interpreter shutdown.
+    unsafe {
+        if ffi::Py_IsInitialized() == 0 {
+            std::mem::forget(o);
+            return;
+        }
+        let g = ffi::PyGILState_Ensure();
+        drop(o);
+        ffi::PyGILState_Release(g);
+    }
 }

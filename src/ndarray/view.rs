@@ -137,6 +137,7 @@ pub(crate) fn dim_of(shape: &[i64]) -> ndarray::IxDyn {
 
 /// An `ndarray` dynamic dimension returns to Python as a `list[int]`.
 impl crate::core::caster::IntoPy for ndarray::IxDyn {
+    #[inline]
     fn into_py(self, ctx: &crate::core::caster::ReturnCtx) -> crate::core::error::PyResult<crate::core::object::Object> {
         crate::core::casters::int_list(self.slice(), ctx)
     }

@@ -85,17 +85,36 @@ static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
 /// allocations, its GC bookkeeping and its deallocation. It is refilled
 /// only while it holds exact ints; an object a caller stored into it lives
 /// until the next call, which then builds a new list.
+#[inline]
 pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
     let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
     let old = cache.get();
     // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
-    // reference to, whose slots are read within its length.
+    // reference to, whose slots are read within its length. The same values
+    // as last time (a loop over same-shaped arrays) need no writes at all.
+    unsafe {
+        if !old.is_null()
+            && ffi::Py_REFCNT(old) == 1
+            && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t
+            && holds((*(old as *mut ffi::PyListObject)).ob_item, items)
+        {
+            return Ok(Object::from_borrowed(old));
+        }
+    }
+    changed_int_list(items, ctx)
+}
+
+/// [`int_list`] when the cached list cannot be handed out unchanged: it
+/// is refilled if only the cache holds it, else a new list is made.
+#[cold]
+#[inline(never)]
+fn changed_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
+    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
+    let old = cache.get();
+    // SAFETY: as in `int_list`; `refill` replaces slots within the length.
     unsafe {
         if !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t {
-            let slots = (*(old as *mut ffi::PyListObject)).ob_item;
-            // The same values as last time (a loop over same-shaped arrays)
-            // need no writes at all.
-            if holds(slots, items) || refill(slots, items) {
+            if refill((*(old as *mut ffi::PyListObject)).ob_item, items) {
                 return Ok(Object::from_borrowed(old));
             }
         }
@@ -129,8 +148,6 @@ unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
 ///
 /// # Safety
 /// `slots` holds `items.len()` owned references; the GIL is held.
-#[cold]
-#[inline(never)]
 unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     for (i, &v) in items.iter().enumerate() {
         // SAFETY: within the list's length (caller).
