@@ -359,7 +359,7 @@ def table(rows, med):
 
 
 def targets(med, mods, info):
-    """Issue 6's targets, checked on this run's ratios."""
+    """Issue 6's targets (and issue 3's), checked on this run's ratios."""
     def r(title, a, b):
         x, y = med.get((title, a)), med.get((title, b))
         return None if x is None or y is None else x / y
@@ -369,6 +369,8 @@ def targets(med, mods, info):
         return None if x is None or y is None else x / y
 
     checks = [
+        ("(issue 3) `shape(x)` NumPy ≤ 2.5× a no-op ndbind call", r2("shape(x) f64 4×4", "noop()"), 2.5),
+        ("(issue 3) `shape(x)` NumPy ≤ 0.5× pyo3", r("shape(x) f64 4×4", "ndbind", "pyo3"), 0.5),
         ("`shape0(x)` NumPy ≤ 0.5× nanobind", r("shape0(x) NumPy f32 4×4", "ndbind", "nanobind"), 0.5),
         ("`shape0(x)` NumPy ≤ 0.8× pyo3", r("shape0(x) NumPy f32 4×4", "ndbind", "pyo3"), 0.8),
         ("`shape0(t)` torch ≤ 0.1× nanobind", r("shape0(t) torch f32 4×4", "ndbind", "nanobind"), 0.1),
@@ -462,7 +464,7 @@ def main():
     notes += [f"{role} skipped ({why}): {', '.join(t)}" for (role, why), t in by_reason.items()]
     for n in notes:
         print(f"- {n}")
-    print("\nTargets (issue 6), from this run:\n")
+    print("\nTargets (issue 6; issue 3 where marked), from this run:\n")
     print("\n".join(targets(med, mods, info)))
     print("\nBuilds (scripts/bench.sh; clean build = first build from an empty build folder):\n")
     print(build_table(info))

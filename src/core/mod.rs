@@ -11,6 +11,7 @@ pub mod error;
 pub mod extras;
 pub mod func;
 pub mod gil_cell;
+pub(crate) mod heap_type;
 pub mod internals;
 pub mod leak_report;
 pub mod module;

@@ -10,7 +10,7 @@ use ndbind_dlpack::Layout;
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
-use crate::core::func::func_type::{getset, slot};
+use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::DType;
@@ -325,12 +325,12 @@ unsafe fn fill_buffer(a: &mut ArrayObject, view: *mut ffi::Py_buffer, flags: c_i
 
 fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
     let t = ARRAY_TYPE.get_or_try_init(|| {
-        let getsets: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
+        let getsets = leak_table([
             getset(c"shape", get_shape),
             getset(c"dtype", get_dtype),
             ffi::PyGetSetDef::default(),
-        ]));
-        let methods: &'static mut [ffi::PyMethodDef] = Box::leak(Box::new([
+        ]);
+        let methods = leak_table([
             ffi::PyMethodDef {
                 ml_name: c"__dlpack__".as_ptr(),
                 ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: dlpack },
@@ -344,25 +344,17 @@ fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
                 ml_doc: c"__dlpack_device__() -> tuple[int, int]".as_ptr(),
             },
             ffi::PyMethodDef::zeroed(),
-        ]));
-        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+        ]);
+        let slots = [
             slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
             slot(ffi::Py_tp_repr, repr as *mut c_void),
-            slot(ffi::Py_tp_getset, getsets.as_mut_ptr() as *mut c_void),
-            slot(ffi::Py_tp_methods, methods.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_tp_getset, getsets),
+            slot(ffi::Py_tp_methods, methods),
             slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void),
             slot(ffi::Py_tp_doc, c"An array owned by Rust (exported by ndbind).".as_ptr() as *mut c_void),
-            slot(0, std::ptr::null_mut()),
-        ]));
-        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: c"ndbind.ndarray".as_ptr(),
-            basicsize: std::mem::size_of::<ArrayObject>() as c_int,
-            itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
-            slots: slots.as_mut_ptr(),
-        }));
-        // SAFETY: the spec and its tables are 'static and well formed.
-        let tp = unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }?;
+        ];
+        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
+        let tp = new_type(c"ndbind.ndarray", std::mem::size_of::<ArrayObject>(), 0, flags as u64, &slots)?;
         crate::ndarray::exchange_api::publish(tp.borrow())?;
         Ok::<_, PyErr>(tp)
     })?;

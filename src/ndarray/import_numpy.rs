@@ -216,14 +216,7 @@ pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayH
     let nd = a.nd as usize;
     if nd > VIEW_NDIM {
         // SAFETY: as above.
-        return match unsafe { import_general(a, dtype) } {
-            Some(l) => {
-                let read_only = l.is_read_only();
-                out.write(ArrayHandle::general(l, Owner::Source, read_only, obj.to_owned()));
-                true
-            }
-            None => false,
-        };
+        return unsafe { import_general(obj, a, dtype, out) };
     }
     let itemsize = dtype.itemsize() as isize;
     let mut shape = [0; VIEW_NDIM];
@@ -240,16 +233,17 @@ pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayH
     true
 }
 
-/// Arrays of more than [`VIEW_NDIM`] axes: a full, validated layout.
+/// Arrays of more than [`VIEW_NDIM`] axes: a full, validated layout (out
+/// of line, so that the common case keeps a small stack frame).
 ///
 /// # Safety
-/// `a` is a live NumPy array of `dtype` elements; the GIL is held.
+/// `a` is the live NumPy array `obj` of `dtype` elements; the GIL is held.
 #[cold]
 #[inline(never)]
-unsafe fn import_general(a: &ArrayFields, dtype: DType) -> Option<ndbind_dlpack::Layout> {
+unsafe fn import_general(obj: Borrowed<'_>, a: &ArrayFields, dtype: DType, out: &mut MaybeUninit<ArrayHandle>) -> bool {
     let nd = a.nd as usize;
     if nd > MAX_NDIM {
-        return None;
+        return false;
     }
     let itemsize = dtype.itemsize() as isize;
     let fill = |shape: &mut [i64], strides: &mut [i64]| {
@@ -265,7 +259,13 @@ unsafe fn import_general(a: &ArrayFields, dtype: DType) -> Option<ndbind_dlpack:
         true
     };
     // SAFETY: NumPy's own description of its live memory.
-    unsafe { ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dtype.to_dl(), nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill) }
+    let layout = unsafe {
+        ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dtype.to_dl(), nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill)
+    };
+    let Some(l) = layout else { return false };
+    let read_only = l.is_read_only();
+    out.write(ArrayHandle::general(l, Owner::Source, read_only, obj.to_owned()));
+    true
 }
 
 /// Whether `obj` is a NumPy array that ndbind cannot read directly but

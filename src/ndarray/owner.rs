@@ -83,21 +83,13 @@ unsafe extern "C" fn owner_dealloc(slf: *mut ffi::PyObject) {
 
 fn owner_type() -> PyResult<*mut ffi::PyTypeObject> {
     let t = OWNER_TYPE.get_or_try_init(|| {
-        use crate::core::func::func_type::slot;
-        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+        use crate::core::heap_type::{new_type, slot};
+        let slots = [
             slot(ffi::Py_tp_dealloc, owner_dealloc as *mut std::ffi::c_void),
             slot(ffi::Py_tp_doc, c"Owner of Rust memory exported by ndbind.".as_ptr() as *mut std::ffi::c_void),
-            slot(0, std::ptr::null_mut()),
-        ]));
-        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: c"ndbind.owner".as_ptr(),
-            basicsize: std::mem::size_of::<OwnerObject>() as std::ffi::c_int,
-            itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as _,
-            slots: slots.as_mut_ptr(),
-        }));
-        // SAFETY: the spec and its slots are 'static and well formed.
-        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+        ];
+        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
+        new_type(c"ndbind.owner", std::mem::size_of::<OwnerObject>(), 0, flags as u64, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }

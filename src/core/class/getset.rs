@@ -15,7 +15,7 @@ use crate::core::class::cast::{borrow, Fail};
 use crate::core::class::meta::{guard_int, guard_obj};
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::func::func_type::{getset, slot};
+use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 
@@ -260,24 +260,15 @@ pub(crate) fn is_static_property(obj: *mut ffi::PyObject) -> bool {
 
 fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
     let t = STATIC_PROP_TYPE.get_or_try_init(|| {
-        // The tables must outlive the type: leaked once per process.
-        let gs: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([getset(c"__doc__", sp_doc), ffi::PyGetSetDef::default()]));
-        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+        let gs = leak_table([getset(c"__doc__", sp_doc), ffi::PyGetSetDef::default()]);
+        let slots = [
             slot(ffi::Py_tp_dealloc, sp_dealloc as *mut c_void),
             slot(ffi::Py_tp_descr_get, sp_descr_get as *mut c_void),
             slot(ffi::Py_tp_descr_set, sp_descr_set as *mut c_void),
-            slot(ffi::Py_tp_getset, gs.as_mut_ptr() as *mut c_void),
-            slot(0, std::ptr::null_mut()),
-        ]));
-        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: c"ndbind.nb_static_property".as_ptr(),
-            basicsize: std::mem::size_of::<StaticProp>() as c_int,
-            itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE) as _,
-            slots: slots.as_mut_ptr(),
-        }));
-        // SAFETY: the spec and its tables are 'static and well formed.
-        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+            slot(ffi::Py_tp_getset, gs),
+        ];
+        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        new_type(c"ndbind.nb_static_property", std::mem::size_of::<StaticProp>(), 0, flags as u64, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }

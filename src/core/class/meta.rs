@@ -15,7 +15,7 @@ use pyo3_ffi as ffi;
 use crate::core::class::getset::static_property_set;
 use crate::core::class::record::{self, TypeRecord};
 use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
-use crate::core::func::func_type::slot;
+use crate::core::heap_type::{new_type, slot};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
 
@@ -159,8 +159,8 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             (ffi::PyType_Type.tp_basicsize, ffi::PyType_Type.tp_itemsize, ffi::PyType_Type.tp_call)
         };
         let ptr_size = std::mem::size_of::<*mut TypeRecord>() as ffi::Py_ssize_t;
-        // The tables must outlive the type: leaked once per process.
-        let members: &'static mut [ffi::PyMemberDef] = Box::leak(Box::new([
+        // Member definitions are copied into the type.
+        let mut members = [
             ffi::PyMemberDef {
                 name: c"__vectorcalloffset__".as_ptr(),
                 type_code: ffi::Py_T_PYSSIZET,
@@ -169,8 +169,8 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
                 doc: std::ptr::null(),
             },
             ffi::PyMemberDef::default(),
-        ]));
-        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+        ];
+        let slots = [
             // Taking the address of the static `type` object needs no unsafe.
             slot(ffi::Py_tp_base, std::ptr::addr_of_mut!(ffi::PyType_Type) as *mut c_void),
             slot(ffi::Py_tp_dealloc, meta_dealloc as *mut c_void),
@@ -178,17 +178,9 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_init, meta_init as *mut c_void),
             slot(ffi::Py_tp_call, call.map_or(std::ptr::null_mut(), |c| c as *mut c_void)),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
-            slot(0, std::ptr::null_mut()),
-        ]));
-        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: c"ndbind.nb_type".as_ptr(),
-            basicsize: (basicsize + ptr_size) as c_int,
-            itemsize: itemsize as c_int,
-            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL) as _,
-            slots: slots.as_mut_ptr(),
-        }));
-        // SAFETY: the spec and its tables are 'static and well formed.
-        let t = unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec))? };
+        ];
+        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
+        let t = new_type(c"ndbind.nb_type", (basicsize + ptr_size) as usize, itemsize as usize, flags as u64, &slots)?;
         RECORD_OFFSET.store(basicsize as usize, Ordering::Relaxed);
         META_PTR.store(t.as_ptr() as *mut ffi::PyTypeObject, Ordering::Relaxed);
         Ok::<Object, PyErr>(t)

@@ -1,6 +1,6 @@
 //! The Python type of bound functions, and adding overloads to a scope.
 
-use std::ffi::{c_int, c_void, CStr, CString};
+use std::ffi::{c_void, CString};
 use std::mem::offset_of;
 
 use pyo3_ffi as ffi;
@@ -11,6 +11,7 @@ use crate::core::func::dispatch::func_vectorcall;
 use crate::core::func::record::{ArgSpec, FuncKind, FuncParts, FuncRecord};
 use crate::core::func::signature;
 use crate::core::gil_cell::GilCell;
+use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 
 /// The layout of a bound-function object.
@@ -119,16 +120,16 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
     let method = kind != FuncKind::Function;
     let cell = if method { &METHOD_TYPE } else { &FUNC_TYPE };
     let t = cell.get_or_try_init(|| {
-        // The tables must outlive the type: leaked once per process.
-        let getset: &'static mut [ffi::PyGetSetDef] = Box::leak(Box::new([
+        let getset = leak_table([
             getset(c"__doc__", get_doc),
             getset(c"__name__", get_name),
             getset(c"__qualname__", get_qualname),
             getset(c"__module__", get_module),
             getset(c"__text_signature__", get_text_signature),
             ffi::PyGetSetDef::default(),
-        ]));
-        let members: &'static mut [ffi::PyMemberDef] = Box::leak(Box::new([
+        ]);
+        // Member definitions are copied into the type.
+        let mut members = [
             ffi::PyMemberDef {
                 name: c"__vectorcalloffset__".as_ptr(),
                 type_code: ffi::Py_T_PYSSIZET,
@@ -137,10 +138,10 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
                 doc: std::ptr::null(),
             },
             ffi::PyMemberDef::default(),
-        ]));
-        let slots: &'static mut [ffi::PyType_Slot] = Box::leak(Box::new([
+        ];
+        let slots = [
             slot(ffi::Py_tp_dealloc, func_dealloc as *mut c_void),
-            slot(ffi::Py_tp_getset, getset.as_mut_ptr() as *mut c_void),
+            slot(ffi::Py_tp_getset, getset),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
             slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
             slot(ffi::Py_tp_repr, func_repr as *mut c_void),
@@ -149,36 +150,18 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             } else {
                 slot(0, std::ptr::null_mut())
             },
-            slot(0, std::ptr::null_mut()),
-        ]));
-        let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: if method { c"ndbind.nb_method".as_ptr() } else { c"ndbind.nb_func".as_ptr() },
-            basicsize: std::mem::size_of::<FuncObject>() as c_int,
-            itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT
-                | ffi::Py_TPFLAGS_HAVE_VECTORCALL
-                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION
-                // Immutable: CPython 3.11+ specializes attribute loads of
-                // method descriptors only when their type is immutable.
-                | ffi::Py_TPFLAGS_IMMUTABLETYPE
-                | if method { ffi::Py_TPFLAGS_METHOD_DESCRIPTOR } else { 0 }) as _,
-            slots: slots.as_mut_ptr(),
-        }));
-        // SAFETY: the spec and its tables are 'static and well formed.
-        unsafe { Object::from_owned_or_err(ffi::PyType_FromSpec(spec)) }
+        ];
+        let name = if method { c"ndbind.nb_method" } else { c"ndbind.nb_func" };
+        let flags = ffi::Py_TPFLAGS_DEFAULT
+            | ffi::Py_TPFLAGS_HAVE_VECTORCALL
+            | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION
+            // Immutable: CPython 3.11+ specializes attribute loads of
+            // method descriptors only when their type is immutable.
+            | ffi::Py_TPFLAGS_IMMUTABLETYPE
+            | if method { ffi::Py_TPFLAGS_METHOD_DESCRIPTOR } else { 0 };
+        new_type(name, std::mem::size_of::<FuncObject>(), 0, flags as u64, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
-}
-
-pub(crate) fn getset(
-    name: &'static CStr,
-    get: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> *mut ffi::PyObject,
-) -> ffi::PyGetSetDef {
-    ffi::PyGetSetDef { name: name.as_ptr(), get: Some(get), set: None, doc: std::ptr::null(), closure: std::ptr::null_mut() }
-}
-
-pub(crate) fn slot(slot: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
-    ffi::PyType_Slot { slot, pfunc }
 }
 
 /// Whether `obj` is a bound function of this library.
