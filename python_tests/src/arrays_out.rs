@@ -11,6 +11,8 @@ use ndbind::prelude::*;
 use num_complex::Complex64;
 
 static DESTRUCTED: AtomicUsize = AtomicUsize::new(0);
+/// Counted buffers freed without the GIL (DESIGN.md: owners are freed with it).
+static FREED_WITHOUT_GIL: AtomicUsize = AtomicUsize::new(0);
 
 /// A Rust-owned buffer that counts its own destruction.
 pub struct Counted<T: Scalar>(pub AlignedVec<T>);
@@ -26,6 +28,10 @@ unsafe impl<T: Scalar> ndbind::ndarray::StableData<T> for Counted<T> {}
 
 impl<T: Scalar> Drop for Counted<T> {
     fn drop(&mut self) {
+        // SAFETY: PyGILState_Check may be called from any thread.
+        if unsafe { ndbind::ffi::PyGILState_Check() } == 0 {
+            FREED_WITHOUT_GIL.fetch_add(1, Ordering::SeqCst);
+        }
         DESTRUCTED.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -44,6 +50,7 @@ type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
 
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("destruct_count", destruct_count, ())?;
+    m.def("freed_without_gil", || FREED_WITHOUT_GIL.load(Ordering::SeqCst), doc("Counted buffers freed without the GIL (beyond CONFORMANCE)."))?;
     m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
     m.def(
         "ret_numpy_n",

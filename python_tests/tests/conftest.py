@@ -51,3 +51,14 @@ def assert_no_leak(fn, *args, n=100_000, **kwargs):
 @pytest.fixture
 def no_leak():
     return assert_no_leak
+
+
+@pytest.fixture(autouse=True)
+def _counted_owners_freed_with_the_gil():
+    """DESIGN.md: an exported array's owner is freed with the GIL held, on
+    whichever thread the last consumer lets go (torch, for one, drops its
+    tensors with the GIL released). Every counted buffer checks it as it
+    is freed."""
+    before = ndbind_test.freed_without_gil()
+    yield
+    assert ndbind_test.freed_without_gil() == before, "an exported array's owner was freed without the GIL"

@@ -255,8 +255,8 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     let data = memory.as_mut_ptr().cast();
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the
-    // layout's own, one per axis. Its deleter needs no GIL.
-    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::new(memory), false) };
+    // layout's own, one per axis. Freeing it needs no GIL.
+    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::plain(memory), false) };
     Ok(m.as_ptr())
 }
 

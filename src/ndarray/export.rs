@@ -125,13 +125,13 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     pub fn from_vec(v: Vec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
         // The Vec's heap buffer does not move when the Vec does.
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))))
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::plain(v))))
     }
 
     /// Takes ownership of a 64-byte aligned buffer (zero-copy for JAX).
     pub fn from_aligned(v: AlignedVec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))))
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::plain(v))))
     }
 
     /// Takes ownership of any value holding the elements (boxed so that
@@ -167,7 +167,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
             OutDims::strided(&shape, &strides)
         };
         let dims = dims.expect("ndarray arrays have at most 32 dimensions");
-        Self::new(a.as_ptr(), dims, Some(OwnerBox::new(a)))
+        Self::new(a.as_ptr(), dims, Some(OwnerBox::plain(a)))
     }
 
     /// Memory nobody owns: the return policy decides (copy under
@@ -353,9 +353,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
         if F::KIND == TargetKind::Torch {
             if let Some(to_py) = torch_exchange_api() {
                 // torch's C converter takes a managed tensor owning the
-                // memory itself: no `ndbind.ndarray` in between, and a
-                // deleter that needs no GIL for Rust owners (torch frees
-                // tensors with the GIL released).
+                // memory itself: no `ndbind.ndarray` in between.
                 // SAFETY: the constructors' contracts: `owner` keeps `data`,
                 // which covers `dims`, alive and in place.
                 let m = unsafe {

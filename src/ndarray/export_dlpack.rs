@@ -132,8 +132,7 @@ const OWNED_INLINE: usize = 4;
 /// A versioned managed tensor that owns its memory through an [`OwnerBox`]
 /// and carries its shape and strides in the same allocation: what a
 /// framework's C converter (torch's exchange API) or a DLPack allocator
-/// hands on, with no Python object in between. Its deleter needs the GIL
-/// only when the owner is a Python object.
+/// hands on, with no Python object in between.
 #[repr(C)]
 struct Owned {
     /// First, so that the deleter's pointer is the allocation's.
@@ -146,7 +145,11 @@ struct Owned {
 }
 
 /// A managed tensor over `data` (CPU memory of `dtype` elements covering
-/// `shape` with `strides`, or C order when `None`) owned by `owner`.
+/// `shape` with `strides`, or C order when `None`) owned by `owner`, which
+/// its deleter drops with the GIL held (DESIGN.md), taking it if need be,
+/// unless the owner is one of ndbind's plain buffers: torch, for one,
+/// frees tensors with the GIL released, and re-taking it costs more than
+/// the rest of the release.
 ///
 /// # Safety
 /// `owner` keeps `data` alive, at the same address, until it is dropped;
@@ -209,21 +212,21 @@ unsafe extern "C" fn delete_owned(p: *mut DLManagedTensorVersioned) {
     // SAFETY: `p` is the start of an `Owned` boxed by `managed_owned`; the
     // consumer deletes a tensor once.
     let o = unsafe { Box::from_raw(p as *mut Owned) };
-    if !matches!(o.owner, OwnerBox::Python(_)) {
-        // Rust owners are `Send`: dropped on any thread, GIL or not. A
-        // panic in the owner's drop must not unwind into C.
+    if !o.owner.needs_gil() {
+        // Only memory is freed, nothing of the caller's runs: no GIL
+        // needed. A panic must not unwind into C.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(o)));
         return;
     }
-    // SAFETY: GIL state API; the Python owner reference is released with
-    // the GIL held, or leaked after interpreter shutdown.
+    // SAFETY: GIL state API; the owner is dropped with the GIL held, or
+    // leaked after interpreter shutdown.
     unsafe {
         if ffi::Py_IsInitialized() == 0 {
             std::mem::forget(o);
             return;
         }
         let g = ffi::PyGILState_Ensure();
-        drop(o);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(o)));
         ffi::PyGILState_Release(g);
     }
 }
