@@ -225,7 +225,7 @@ pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
         })
     }
     .ok_or_else(|| PyErr::runtime_error("copy layout"))?;
-    Ok((layout, OwnerBox::plain(buf)))
+    Ok((layout, OwnerBox::new(buf)))
 }
 
 /// Copies the elements of `l` in C order into `out`.

@@ -256,7 +256,7 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the
     // layout's own, one per axis. Freeing it needs no GIL.
-    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::plain(memory), false) };
+    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::new(memory), true, false) };
     Ok(m.as_ptr())
 }
 

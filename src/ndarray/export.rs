@@ -104,6 +104,9 @@ pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = 
     dtype: DType,
     dims: OutDims,
     owner: Option<OwnerBox>,
+    /// The owner is one of ndbind's buffers of scalars (`Vec`,
+    /// `AlignedVec`, `ndarray::Array`): dropping it only frees memory.
+    plain: bool,
     read_only: bool,
     _m: crate::ndarray::array::Marker<(F, T, C)>,
 }
@@ -125,13 +128,13 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     pub fn from_vec(v: Vec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
         // The Vec's heap buffer does not move when the Vec does.
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::plain(v))))
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
     }
 
     /// Takes ownership of a 64-byte aligned buffer (zero-copy for JAX).
     pub fn from_aligned(v: AlignedVec<T>, shape: &[usize]) -> PyResult<Self> {
         check_len(shape, v.len())?;
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::plain(v))))
+        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
     }
 
     /// Takes ownership of any value holding the elements (boxed so that
@@ -167,7 +170,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
             OutDims::strided(&shape, &strides)
         };
         let dims = dims.expect("ndarray arrays have at most 32 dimensions");
-        Self::new(a.as_ptr(), dims, Some(OwnerBox::plain(a)))
+        Self::new(a.as_ptr(), dims, Some(OwnerBox::new(a))).plain()
     }
 
     /// Memory nobody owns: the return policy decides (copy under
@@ -205,7 +208,7 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
         let (data, dtype, dims, owner) = copied(&a.layout())?;
-        Ok(ArrayOut { data, dtype, dims, owner: Some(owner), read_only: false, _m: PhantomData })
+        Ok(ArrayOut { data, dtype, dims, owner: Some(owner), plain: true, read_only: false, _m: PhantomData })
     }
 }
 
@@ -252,7 +255,13 @@ fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     fn new(data: *const T, dims: OutDims, owner: Option<OwnerBox>) -> Self {
-        ArrayOut { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, read_only: C::REQ.read_only, _m: PhantomData }
+        ArrayOut { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, plain: false, read_only: C::REQ.read_only, _m: PhantomData }
+    }
+
+    /// Marks the owner as one of ndbind's plain buffers.
+    fn plain(mut self) -> Self {
+        self.plain = true;
+        self
     }
 }
 
@@ -317,21 +326,22 @@ fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNo
 
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
-        let ArrayOut { data, dtype, dims, owner, read_only, .. } = self;
+        let ArrayOut { data, dtype, dims, owner, plain, read_only, .. } = self;
         let req = Self::REQ;
         if req.ndim >= 0 && dims.ndim() != req.ndim as usize
             || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
         {
             return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
         }
-        let (data, dtype, dims, owner) = match (owner, ctx.policy) {
+        let (data, dtype, dims, owner, plain) = match (owner, ctx.policy) {
             (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
                 // SAFETY: the constructors' contracts: `data` covers `dims`.
                 let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
-                copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?
+                let (d, t, n, o) = copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?;
+                (d, t, n, o, true)
             }
-            (Some(o), _) => (data, dtype, dims, o),
-            (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None),
+            (Some(o), _) => (data, dtype, dims, o, plain),
+            (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
             (None, RvPolicy::ReferenceInternal) => {
                 if ctx.parent.is_null() {
                     return Err(PyErr::runtime_error(
@@ -339,7 +349,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                     ));
                 }
                 // SAFETY: the parent is alive for the call.
-                (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()))
+                (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()), false)
             }
             (None, RvPolicy::None) => {
                 return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
@@ -357,7 +367,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                 // SAFETY: the constructors' contracts: `owner` keeps `data`,
                 // which covers `dims`, alive and in place.
                 let m = unsafe {
-                    crate::ndarray::export_dlpack::managed_owned(data, dtype.to_dl(), dims.shape(), dims.strides(), owner, read_only)
+                    crate::ndarray::export_dlpack::managed_owned(data, dtype.to_dl(), dims.shape(), dims.strides(), owner, plain, read_only)
                 };
                 let mut out: *mut c_void = std::ptr::null_mut();
                 // SAFETY: torch's own converter; it steals the managed

@@ -138,6 +138,8 @@ struct Owned {
     /// First, so that the deleter's pointer is the allocation's.
     managed: DLManagedTensorVersioned,
     owner: OwnerBox,
+    /// The owner only frees memory when dropped (ndbind's own buffers).
+    plain: bool,
     /// Shape then strides, up to [`OWNED_INLINE`] axes.
     inline: [i64; 2 * OWNED_INLINE],
     /// Shape then strides, for more axes.
@@ -147,9 +149,10 @@ struct Owned {
 /// A managed tensor over `data` (CPU memory of `dtype` elements covering
 /// `shape` with `strides`, or C order when `None`) owned by `owner`, which
 /// its deleter drops with the GIL held (DESIGN.md), taking it if need be,
-/// unless the owner is one of ndbind's plain buffers: torch, for one,
-/// frees tensors with the GIL released, and re-taking it costs more than
-/// the rest of the release.
+/// unless the owner is `plain` (one of ndbind's buffers of scalars, whose
+/// drop runs no code of the caller's): torch, for one, frees tensors with
+/// the GIL released, and re-taking it costs more than the rest of the
+/// release.
 ///
 /// # Safety
 /// `owner` keeps `data` alive, at the same address, until it is dropped;
@@ -160,6 +163,7 @@ pub(crate) unsafe fn managed_owned(
     shape: &[i64],
     strides: Option<&[i64]>,
     owner: OwnerBox,
+    plain: bool,
     read_only: bool,
 ) -> NonNull<DLManagedTensorVersioned> {
     let n = shape.len();
@@ -192,6 +196,7 @@ pub(crate) unsafe fn managed_owned(
             },
         },
         owner,
+        plain,
         inline,
         heap,
     });
@@ -212,7 +217,7 @@ unsafe extern "C" fn delete_owned(p: *mut DLManagedTensorVersioned) {
     // SAFETY: `p` is the start of an `Owned` boxed by `managed_owned`; the
     // consumer deletes a tensor once.
     let o = unsafe { Box::from_raw(p as *mut Owned) };
-    if !o.owner.needs_gil() {
+    if o.plain || matches!(o.owner, OwnerBox::None) {
         // Only memory is freed, nothing of the caller's runs: no GIL
         // needed. A panic must not unwind into C.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(o)));

@@ -11,10 +11,8 @@ const INLINE_WORDS: usize = 3;
 
 /// Type-erased owner of an exported array's memory.
 pub enum OwnerBox {
-    /// A Rust value (inline if it fits three words, else boxed). `plain`:
-    /// dropping it only frees memory (one of ndbind's own buffers of
-    /// scalars), so no code of the caller's runs and no GIL is needed.
-    Rust { storage: MaybeUninit<[usize; INLINE_WORDS]>, drop: unsafe fn(*mut [usize; INLINE_WORDS]), plain: bool },
+    /// A Rust value (inline if it fits three words, else boxed).
+    Rust { storage: MaybeUninit<[usize; INLINE_WORDS]>, drop: unsafe fn(*mut [usize; INLINE_WORDS]) },
     /// A Python object kept alive (e.g. `self` of a method).
     Python(Object),
     /// Nothing: the caller guarantees the memory outlives every consumer
@@ -37,43 +35,22 @@ impl OwnerBox {
     /// `Box<[T]>`) live inline: no allocation. The value may move, so only
     /// owners whose data lives on the heap may hand out pointers into it.
     pub fn new<O: Send + 'static>(owner: O) -> OwnerBox {
-        Self::rust(owner, false)
-    }
-
-    /// [`OwnerBox::new`] for ndbind's own buffers of scalars (`Vec`,
-    /// `AlignedVec`, `ndarray::Array`), whose drop only frees memory.
-    pub(crate) fn plain<O: Send + 'static>(owner: O) -> OwnerBox {
-        Self::rust(owner, true)
-    }
-
-    fn rust<O: Send + 'static>(owner: O, plain: bool) -> OwnerBox {
         let mut storage = MaybeUninit::<[usize; INLINE_WORDS]>::uninit();
         if size_of::<O>() <= size_of::<[usize; INLINE_WORDS]>() && align_of::<O>() <= align_of::<usize>() {
             // SAFETY: it fits, with compatible alignment.
             unsafe { (storage.as_mut_ptr() as *mut O).write(owner) };
-            OwnerBox::Rust { storage, drop: drop_inline::<O>, plain }
+            OwnerBox::Rust { storage, drop: drop_inline::<O> }
         } else {
             // SAFETY: a Box is one word.
             unsafe { (storage.as_mut_ptr() as *mut Box<O>).write(Box::new(owner)) };
-            OwnerBox::Rust { storage, drop: drop_boxed::<O>, plain }
-        }
-    }
-
-    /// Whether dropping this owner must happen with the GIL held
-    /// (DESIGN.md): a Python object, or a Rust value whose drop may run
-    /// code of the caller's.
-    pub(crate) fn needs_gil(&self) -> bool {
-        match self {
-            OwnerBox::Rust { plain, .. } => !plain,
-            OwnerBox::Python(_) => true,
-            OwnerBox::None => false,
+            OwnerBox::Rust { storage, drop: drop_boxed::<O> }
         }
     }
 }
 
 impl Drop for OwnerBox {
     fn drop(&mut self) {
-        if let OwnerBox::Rust { storage, drop, .. } = self {
+        if let OwnerBox::Rust { storage, drop } = self {
             // SAFETY: `storage` holds the value `drop` was made for; it is
             // dropped once, here.
             unsafe { drop(storage.as_mut_ptr()) }
