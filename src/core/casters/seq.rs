@@ -87,36 +87,34 @@ static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
 /// until the next call, which then builds a new list.
 #[inline]
 pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
-    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
-    let old = cache.get();
+    let old = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut())).get();
     // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
     // reference to, whose slots are read within its length. The same values
     // as last time (a loop over same-shaped arrays) need no writes at all.
     unsafe {
-        if !old.is_null()
-            && ffi::Py_REFCNT(old) == 1
-            && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t
-            && holds((*(old as *mut ffi::PyListObject)).ob_item, items)
-        {
+        let reusable =
+            !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t;
+        if reusable && holds((*(old as *mut ffi::PyListObject)).ob_item, items) {
             return Ok(Object::from_borrowed(old));
         }
+        changed_int_list(items, ctx, if reusable { old } else { std::ptr::null_mut() })
     }
-    changed_int_list(items, ctx)
 }
 
-/// [`int_list`] when the cached list cannot be handed out unchanged: it
-/// is refilled if only the cache holds it, else a new list is made.
+/// [`int_list`] when the cached list cannot be handed out unchanged:
+/// `reusable` (the cached list, when only the cache holds it and its
+/// length fits) is refilled, else a new list is made.
+///
+/// # Safety
+/// `reusable` is NULL or the cached list of `items.len()` slots; the GIL
+/// is held.
 #[cold]
 #[inline(never)]
-fn changed_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
-    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
-    let old = cache.get();
-    // SAFETY: as in `int_list`; `refill` replaces slots within the length.
+unsafe fn changed_int_list(items: &[usize], ctx: &ReturnCtx, reusable: *mut ffi::PyObject) -> PyResult<Object> {
+    // SAFETY: `refill` replaces slots within the length (caller).
     unsafe {
-        if !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t {
-            if refill((*(old as *mut ffi::PyListObject)).ob_item, items) {
-                return Ok(Object::from_borrowed(old));
-            }
+        if !reusable.is_null() && refill((*(reusable as *mut ffi::PyListObject)).ob_item, items) {
+            return Ok(Object::from_borrowed(reusable));
         }
     }
     fresh_int_list(items, ctx)
