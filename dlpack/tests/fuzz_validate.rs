@@ -399,7 +399,7 @@ fn check_one(c: &Case, read_only: bool) -> bool {
         }
         _ => panic!(
             "validate {:?} but the reference says {:?}\ntensor {:?}\nshape {:?}\nstrides {:?}",
-            got.as_ref().map(|l| observed(l)),
+            got.as_ref().map(observed),
             want,
             c.t,
             &c.shape[..c.t.ndim.clamp(0, 64) as usize],

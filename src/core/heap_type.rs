@@ -5,7 +5,7 @@
 //! stack. Tables a type keeps pointing to (getset and method definitions,
 //! read by its descriptors) must outlive it: [`leak_table`].
 
-use std::ffi::{c_int, c_uint, c_void, CStr};
+use std::ffi::{c_int, c_uint, c_ulong, c_void, CStr};
 
 use pyo3_ffi as ffi;
 
@@ -38,11 +38,11 @@ pub(crate) fn new_type(
     name: &'static CStr,
     basicsize: usize,
     itemsize: usize,
-    flags: u64,
+    flags: c_ulong,
     slots: &[ffi::PyType_Slot],
 ) -> PyResult<Object> {
     let mut slots = slots.to_vec();
-    if slots.last().is_none_or(|s| s.slot != 0) {
+    if !matches!(slots.last(), Some(s) if s.slot == 0) {
         slots.push(slot(0, std::ptr::null_mut()));
     }
     let mut spec = ffi::PyType_Spec {

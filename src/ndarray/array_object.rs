@@ -354,7 +354,7 @@ fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_doc, c"An array owned by Rust (exported by ndbind).".as_ptr() as *mut c_void),
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
-        let tp = new_type(c"ndbind.ndarray", std::mem::size_of::<ArrayObject>(), 0, flags as u64, &slots)?;
+        let tp = new_type(c"ndbind.ndarray", std::mem::size_of::<ArrayObject>(), 0, flags, &slots)?;
         crate::ndarray::exchange_api::publish(tp.borrow())?;
         Ok::<_, PyErr>(tp)
     })?;

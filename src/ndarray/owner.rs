@@ -89,7 +89,7 @@ fn owner_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_doc, c"Owner of Rust memory exported by ndbind.".as_ptr() as *mut std::ffi::c_void),
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
-        new_type(c"ndbind.owner", std::mem::size_of::<OwnerObject>(), 0, flags as u64, &slots)
+        new_type(c"ndbind.owner", std::mem::size_of::<OwnerObject>(), 0, flags, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }

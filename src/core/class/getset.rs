@@ -268,7 +268,7 @@ fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_getset, gs),
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE;
-        new_type(c"ndbind.nb_static_property", std::mem::size_of::<StaticProp>(), 0, flags as u64, &slots)
+        new_type(c"ndbind.nb_static_property", std::mem::size_of::<StaticProp>(), 0, flags, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }

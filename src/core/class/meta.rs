@@ -180,7 +180,7 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
-        let t = new_type(c"ndbind.nb_type", (basicsize + ptr_size) as usize, itemsize as usize, flags as u64, &slots)?;
+        let t = new_type(c"ndbind.nb_type", (basicsize + ptr_size) as usize, itemsize as usize, flags, &slots)?;
         RECORD_OFFSET.store(basicsize as usize, Ordering::Relaxed);
         META_PTR.store(t.as_ptr() as *mut ffi::PyTypeObject, Ordering::Relaxed);
         Ok::<Object, PyErr>(t)

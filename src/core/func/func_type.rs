@@ -159,7 +159,7 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             // method descriptors only when their type is immutable.
             | ffi::Py_TPFLAGS_IMMUTABLETYPE
             | if method { ffi::Py_TPFLAGS_METHOD_DESCRIPTOR } else { 0 };
-        new_type(name, std::mem::size_of::<FuncObject>(), 0, flags as u64, &slots)
+        new_type(name, std::mem::size_of::<FuncObject>(), 0, flags, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)
 }
