@@ -85,6 +85,20 @@ unsafe fn array_of<'a>(obj: *mut c_void) -> PyResult<(Borrowed<'a>, &'a Layout, 
     }
 }
 
+/// Sets an entry point's output slot to NULL first, so that a failure
+/// leaves nothing for the caller to free; a NULL slot is a `ValueError`.
+///
+/// # Safety
+/// `out` is NULL or a writable pointer slot.
+unsafe fn clear_out<T>(out: *mut *mut T, entry: &str) -> PyResult<()> {
+    if out.is_null() {
+        return Err(PyErr::value_error(format!("{entry}: NULL output pointer")));
+    }
+    // SAFETY: non-NULL, writable (caller contract).
+    unsafe { *out = std::ptr::null_mut() };
+    Ok(())
+}
+
 /// `managed_tensor_from_py_object_no_sync`: an owning versioned tensor
 /// (READ_ONLY when the array is) that keeps the array object alive until
 /// its deleter runs; the deleter takes the GIL itself, so it may be called
@@ -94,11 +108,8 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
     out: *mut *mut DLManagedTensorVersioned,
 ) -> c_int {
     guarded(|| {
-        if out.is_null() {
-            return Err(PyErr::value_error("managed_tensor_from_py_object_no_sync: NULL output pointer"));
-        }
-        // SAFETY: `out` is a writable pointer slot (caller contract).
-        unsafe { *out = std::ptr::null_mut() };
+        // SAFETY: `out` is NULL or a writable pointer slot (caller contract).
+        unsafe { clear_out(out, "managed_tensor_from_py_object_no_sync") }?;
         // SAFETY: called with the GIL held, on a live object.
         let (b, l, read_only) = unsafe { array_of(obj) }?;
         let m = export_dlpack::managed_versioned(&b.to_owned(), l, read_only, false);
@@ -160,11 +171,9 @@ unsafe extern "C" fn managed_tensor_to_py_object_no_sync(
     out_py_object: *mut *mut c_void,
 ) -> c_int {
     guarded(|| {
-        if out_py_object.is_null() {
-            return Err(PyErr::value_error("managed_tensor_to_py_object_no_sync: NULL output pointer"));
-        }
-        // SAFETY: `out_py_object` is a writable pointer slot (caller contract).
-        unsafe { *out_py_object = std::ptr::null_mut() };
+        // SAFETY: `out_py_object` is NULL or a writable pointer slot (caller
+        // contract).
+        unsafe { clear_out(out_py_object, "managed_tensor_to_py_object_no_sync") }?;
         let t = NonNull::new(tensor)
             .ok_or_else(|| PyErr::value_error("managed_tensor_to_py_object_no_sync: NULL tensor"))?;
         // SAFETY: a live managed tensor (caller contract); only the version
