@@ -293,11 +293,9 @@ impl<T: PyClass> Class<T> {
             rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| match f.overloads.as_slice() {
                 [r] if r.nargs == r.nargs_pos => Some(crate::core::class::record::InitFast {
                     call: r.call,
-                    data: r.data,
+                    site: r.site,
                     nargs: r.nargs,
-                    convert: r.convert_mask,
                     none_reject: r.none_reject_mask,
-                    policy: r.policy,
                 }),
                 _ => None,
             }));

@@ -4,12 +4,13 @@
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::{type_name_of, ArgCaster, Param, ReturnCtx};
+use crate::core::caster::{type_name_of, ArgCaster, Param};
 use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::func::bind::{finish, load_failed, spans_ok};
+use crate::core::func::bind::{finish, guard_call, load_failed, spans_ok};
+use crate::core::func::record::CallSite;
 use crate::core::func::FuncParts;
 use crate::core::object::{Borrowed, Object};
 
@@ -143,11 +144,11 @@ macro_rules! impl_into_init {
         {
             fn into_parts(self) -> FuncParts {
                 #[allow(unused_variables, unused_unsafe)]
-                unsafe fn call<T, F, R, $($P,)*>(
-                    data: *const (),
+                unsafe extern "C" fn call<T, F, R, $($P,)*>(
+                    site: &CallSite,
                     args: *const *mut ffi::PyObject,
                     convert: u64,
-                    _ctx: &ReturnCtx,
+                    mismatch: *mut ffi::PyObject,
                 ) -> *mut ffi::PyObject
                 where
                     T: PyClass,
@@ -155,26 +156,30 @@ macro_rules! impl_into_init {
                     R: InitReturn<T>,
                     $($P: Param,)*
                 {
-                    // SAFETY: `data` is the boxed `F` of this record; the
-                    // dispatcher passes exactly 1 + n valid arguments.
-                    let f = unsafe { &*(data as *const F) };
-                    let Some(target) = (unsafe { init_target::<T>(*args) }) else {
-                        return load_failed();
-                    };
-                    $(
-                        let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
-                        let obj = unsafe { Borrowed::from_ptr(*args.add($i + 1)) };
-                        if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << ($i + 1)) != 0) {
-                            return load_failed();
+                    guard_call(|| {
+                        // SAFETY: the site's callable is the boxed `F` of this
+                        // record; the dispatcher passes exactly 1 + n valid
+                        // arguments.
+                        let f = unsafe { site.callable::<F>() };
+                        let convert = site.convert & convert;
+                        let Some(target) = (unsafe { init_target::<T>(*args) }) else {
+                            return unsafe { load_failed(mismatch, args) };
+                        };
+                        $(
+                            let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
+                            let obj = unsafe { Borrowed::from_ptr(*args.add($i + 1)) };
+                            if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << ($i + 1)) != 0) {
+                                return unsafe { load_failed(mismatch, args) };
+                            }
+                        )*
+                        if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
+                            return std::ptr::null_mut();
                         }
-                    )*
-                    if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
-                        return std::ptr::null_mut();
-                    }
-                    $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
-                    let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*).into_value();
-                    // SAFETY: `target` was checked for this T above.
-                    finish(unsafe { init_write::<T>(target, r) })
+                        $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
+                        let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*).into_value();
+                        // SAFETY: `target` was checked for this T above.
+                        finish(unsafe { init_write::<T>(target, r) })
+                    })
                 }
 
                 fn sig<T: PyClass, $($P: Param,)*>(out: &mut Vec<String>) {

@@ -267,8 +267,7 @@ unsafe fn init_direct(
         }
         mask &= mask - 1;
     }
-    let ctx = crate::core::caster::ReturnCtx { policy: fast.policy, parent: obj };
-    let res = (fast.call)(fast.data, buf.as_ptr(), fast.convert, &ctx);
+    let res = (fast.call)(&fast.site, buf.as_ptr(), !0, std::ptr::null_mut());
     if res == crate::core::func::record::NEXT_OVERLOAD {
         return None;
     }

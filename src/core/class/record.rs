@@ -93,11 +93,9 @@ impl TypeSlot {
 #[derive(Clone, Copy)]
 pub(crate) struct InitFast {
     pub(crate) call: crate::core::func::record::CallImpl,
-    pub(crate) data: *const (),
+    pub(crate) site: crate::core::func::record::CallSite,
     pub(crate) nargs: usize,
-    pub(crate) convert: u64,
     pub(crate) none_reject: u64,
-    pub(crate) policy: crate::core::extras::RvPolicy,
 }
 
 /// Everything the core knows about a bound class. Owned by the type

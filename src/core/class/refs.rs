@@ -19,14 +19,15 @@ use pyo3_ffi as ffi;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::core::caster::{type_name_of, ArgCaster, ReturnCtx};
+use crate::core::caster::{type_name_of, ArgCaster};
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
 use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY};
 use crate::core::class::lowlevel::inst_check;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::PyResult;
-use crate::core::func::bind::{finish, load_failed};
+use crate::core::func::bind::{finish, guard_call, load_failed};
+use crate::core::func::record::CallSite;
 use crate::core::func::FuncParts;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
@@ -85,25 +86,28 @@ macro_rules! field_of {
 
 /// The record parts of a `def_ref` method (`self` only).
 pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncParts {
-    unsafe fn call<T: PyClass, U: PyClass>(
-        data: *const (),
+    unsafe extern "C" fn call<T: PyClass, U: PyClass>(
+        site: &CallSite,
         args: *const *mut ffi::PyObject,
         _convert: u64,
-        _ctx: &ReturnCtx,
+        mismatch: *mut ffi::PyObject,
     ) -> *mut ffi::PyObject {
-        // SAFETY: `data` is the boxed projection; one argument (`self`).
-        let proj = unsafe { &*(data as *const FieldProj<T, U>) };
-        let slf = unsafe { Borrowed::from_ptr(*args) };
-        let mut h = Default::default();
-        if !<ClassRef<T> as ArgCaster>::load(&mut h, slf, false) {
-            return load_failed();
-        }
-        let base = <ClassRef<T> as ArgCaster>::get(&mut h) as *const T as *mut u8;
-        drop(h);
-        // SAFETY: the field lies inside the parent's value, which `slf`
-        // owns; the result keeps `slf` alive and checks it is constructed
-        // on every access.
-        finish(unsafe { inst_reference::<U>(base.add(proj.offset) as *mut U, Some(slf)) })
+        guard_call(|| {
+            // SAFETY: the site's callable is the boxed projection; one
+            // argument (`self`).
+            let proj = unsafe { site.callable::<FieldProj<T, U>>() };
+            let slf = unsafe { Borrowed::from_ptr(*args) };
+            let mut h = Default::default();
+            if !<ClassRef<T> as ArgCaster>::load(&mut h, slf, false) {
+                return unsafe { load_failed(mismatch, args) };
+            }
+            let base = <ClassRef<T> as ArgCaster>::get(&mut h) as *const T as *mut u8;
+            drop(h);
+            // SAFETY: the field lies inside the parent's value, which `slf`
+            // owns; the result keeps `slf` alive and checks it is
+            // constructed on every access.
+            finish(unsafe { inst_reference::<U>(base.add(proj.offset) as *mut U, Some(slf)) })
+        })
     }
     fn sig<T: PyClass, U: PyClass>(out: &mut Vec<String>) {
         out.push(type_name_of(push_type_name::<T>));

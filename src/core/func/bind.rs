@@ -4,9 +4,9 @@
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::{type_name_of, ArgCaster, IntoPy, Param, ReturnCtx, Span};
+use crate::core::caster::{type_name_of, ArgCaster, IntoPy, Param, Span};
 use crate::core::error::PyResult;
-use crate::core::func::record::{FuncParts, NEXT_OVERLOAD};
+use crate::core::func::record::{CallSite, FuncParts, NEXT_OVERLOAD};
 use crate::core::object::{Borrowed, Object};
 
 /// A Rust callable that can be bound as a Python function.
@@ -50,16 +50,43 @@ pub(crate) fn without_gil<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Outcome of a failed argument load: an error a caster set aborts the call.
+/// Outcome of a failed argument load: an error a caster set aborts the
+/// call; else the next overload is tried, or, when the call came through
+/// the single-overload fast path (`mismatch` non-NULL), the mismatch
+/// `TypeError` is raised (see [`crate::core::func::record::CallImpl`]).
+///
+/// # Safety
+/// `mismatch` and `args` are those the call implementation was given.
 #[cold]
 #[inline(never)]
-pub(crate) fn load_failed() -> *mut ffi::PyObject {
-    // SAFETY: only reads the thread state's error indicator (GIL held).
-    if unsafe { ffi::PyErr_Occurred() }.is_null() {
-        NEXT_OVERLOAD
-    } else {
-        std::ptr::null_mut()
+pub(crate) unsafe fn load_failed(mismatch: *mut ffi::PyObject, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: reads the thread state's error indicator (GIL held); the
+    // caller's contract for the rest.
+    unsafe {
+        if !ffi::PyErr_Occurred().is_null() {
+            std::ptr::null_mut()
+        } else if mismatch.is_null() {
+            NEXT_OVERLOAD
+        } else {
+            crate::core::func::dispatch::raise_fast_mismatch(mismatch, args)
+        }
     }
+}
+
+/// Runs a call implementation's body, turning a panic into a Python
+/// exception: no panic leaves a [`crate::core::func::record::CallImpl`].
+#[inline(always)]
+pub(crate) fn guard_call(body: impl FnOnce() -> *mut ffi::PyObject) -> *mut ffi::PyObject {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(payload) => panic_caught(payload),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn panic_caught(payload: Box<dyn std::any::Any + Send>) -> *mut ffi::PyObject {
+    crate::core::error::panic_to_pyerr(payload).restore_null()
 }
 
 /// Converts the call's result into the vectorcall return convention.
@@ -142,43 +169,48 @@ macro_rules! impl_into_function {
         {
             {
                 #[allow(unused_variables, unused_unsafe)]
-                unsafe fn call<F, R, const NOGIL: bool, $($P,)*>(
-                    data: *const (),
+                unsafe extern "C" fn call<F, R, const NOGIL: bool, $($P,)*>(
+                    site: &CallSite,
                     args: *const *mut ffi::PyObject,
                     convert: u64,
-                    ctx: &ReturnCtx,
+                    mismatch: *mut ffi::PyObject,
                 ) -> *mut ffi::PyObject
                 where
                     F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
                     R: IntoPy,
                     $($P: Param,)*
                 {
-                    // SAFETY: `data` is the boxed `F` of this record, alive as
-                    // long as the function object.
-                    let f = unsafe { &*(data as *const F) };
-                    $(
-                        let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
-                        // SAFETY: the dispatcher passes exactly `nargs` valid
-                        // argument pointers that outlive this call.
-                        let obj = unsafe { Borrowed::from_ptr(*args.add($i)) };
-                        if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << $i) != 0) {
-                            return load_failed();
+                    guard_call(|| {
+                        // SAFETY: the site's callable is the boxed `F` of
+                        // this record, alive as long as the function object.
+                        let f = unsafe { site.callable::<F>() };
+                        let convert = site.convert & convert;
+                        $(
+                            let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
+                            // SAFETY: the dispatcher passes exactly `nargs`
+                            // valid argument pointers that outlive this call.
+                            let obj = unsafe { Borrowed::from_ptr(*args.add($i)) };
+                            if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << $i) != 0) {
+                                // SAFETY: this call's own arguments.
+                                return unsafe { load_failed(mismatch, args) };
+                            }
+                        )*
+                        // Spans are gathered only when some parameter can
+                        // write (a compile-time constant).
+                        if (false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*)
+                            && !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*])
+                        {
+                            return std::ptr::null_mut();
                         }
-                    )*
-                    // Spans are gathered only when some parameter can write
-                    // (a compile-time constant).
-                    if (false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*)
-                        && !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*])
-                    {
-                        return std::ptr::null_mut();
-                    }
-                    $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
-                    let r = if NOGIL {
-                        without_gil(|| f($(<$P::Caster as ArgCaster>::get(&mut $h)),*))
-                    } else {
-                        f($(<$P::Caster as ArgCaster>::get(&mut $h)),*)
-                    };
-                    finish(r.into_py(ctx))
+                        $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
+                        let r = if NOGIL {
+                            without_gil(|| f($(<$P::Caster as ArgCaster>::get(&mut $h)),*))
+                        } else {
+                            f($(<$P::Caster as ArgCaster>::get(&mut $h)),*)
+                        };
+                        // SAFETY: a method's arguments start with `self`.
+                        finish(r.into_py(&unsafe { site.ctx(args) }))
+                    })
                 }
 
                 fn sig<R: IntoPy, $($P: Param,)*>(out: &mut Vec<String>) {

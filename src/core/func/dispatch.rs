@@ -5,7 +5,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::ReturnCtx;
 use crate::core::error::{panic_to_pyerr, PyErr};
 use crate::core::func::func_type::FuncObject;
 use crate::core::func::record::{FuncRecord, NEXT_OVERLOAD};
@@ -16,6 +15,10 @@ use crate::core::object::Borrowed;
 const STACK_ARGS: usize = 16;
 
 /// `tp_vectorcall` of bound functions. No panic leaves this function.
+///
+/// A call with all of the only overload's parameters given positionally
+/// is a tail call into that overload (which raises the mismatch error
+/// itself); everything else takes the general path.
 pub(crate) unsafe extern "C" fn func_vectorcall(
     callable: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
@@ -26,46 +29,33 @@ pub(crate) unsafe extern "C" fn func_vectorcall(
     // valid argument vector of nargs + len(kwnames) entries.
     let f = unsafe { &*(callable as *const FuncObject) };
     let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf) } as usize;
-    match catch_unwind(AssertUnwindSafe(|| unsafe { dispatch(f, args, nargs, kwnames) })) {
-        Ok(r) => r,
-        Err(payload) => panic_to_pyerr(payload).restore_null(),
+    if kwnames.is_null() && nargs == f.fast_nargs {
+        // SAFETY: `fast_nargs` is set only while there is exactly one
+        // overload, taking exactly `nargs` positional arguments. No `None`
+        // pre-check here: a caster that does not accept `None` fails on it
+        // by itself (the general path checks early only to skip work
+        // across overloads). The call implementation catches panics.
+        unsafe {
+            let r = &*f.overloads.as_ptr();
+            return (r.call)(&r.site, args, !0, callable);
+        }
     }
+    // SAFETY: as above.
+    unsafe { dispatch_slow(f, args, nargs, kwnames) }
 }
 
 /// # Safety
 /// As for `func_vectorcall`.
-#[inline]
-unsafe fn dispatch(
+#[inline(never)]
+unsafe extern "C" fn dispatch_slow(
     f: &FuncObject,
     args: *const *mut ffi::PyObject,
     nargs: usize,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // Fast path: one overload, positional arguments only, all given.
-    if f.overloads.len() == 1 && kwnames.is_null() {
-        let r = &f.overloads[0];
-        if nargs == r.nargs && nargs == r.nargs_pos {
-            // No `None` pre-check here: a caster that does not accept `None`
-            // fails on it by itself (the general path checks early only to
-            // skip work across overloads).
-            let ctx = ReturnCtx { policy: r.policy, parent: parent_of(r, args) };
-            let res = (r.call)(r.data, args, r.convert_mask, &ctx);
-            if res != NEXT_OVERLOAD {
-                return res;
-            }
-            return raise_mismatch(f, args, nargs, kwnames);
-        }
-    }
-    dispatch_general(f, args, nargs, kwnames)
-}
-
-/// `self` of a method call (the parent of returned references), else NULL.
-#[inline]
-unsafe fn parent_of(r: &FuncRecord, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
-    if r.method {
-        *args
-    } else {
-        std::ptr::null_mut()
+    match catch_unwind(AssertUnwindSafe(|| unsafe { dispatch_general(f, args, nargs, kwnames) })) {
+        Ok(r) => r,
+        Err(payload) => panic_to_pyerr(payload).restore_null(),
     }
 }
 
@@ -84,7 +74,7 @@ unsafe fn has_rejected_none(r: &FuncRecord, args: *const *mut ffi::PyObject) -> 
     false
 }
 
-#[inline(never)]
+#[inline]
 unsafe fn dispatch_general(
     f: &FuncObject,
     args: *const *mut ffi::PyObject,
@@ -109,9 +99,8 @@ unsafe fn dispatch_general(
             if r.none_reject_mask != 0 && has_rejected_none(r, argv) {
                 continue;
             }
-            let convert = if pass + 1 == passes { r.convert_mask } else { 0 };
-            let ctx = ReturnCtx { policy: r.policy, parent: parent_of(r, argv) };
-            let res = (r.call)(r.data, argv, convert, &ctx);
+            let convert = if pass + 1 == passes { !0 } else { 0 };
+            let res = (r.call)(&r.site, argv, convert, std::ptr::null_mut());
             if res != NEXT_OVERLOAD {
                 return res;
             }
@@ -164,6 +153,22 @@ unsafe fn find_param(r: &FuncRecord, key: *mut ffi::PyObject) -> Option<usize> {
     }
     let key = Borrowed::from_ptr(key).to_str().ok()?;
     named.iter().position(|a| a.name_str == key).map(|i| i + r.nargs_pos_only)
+}
+
+/// The outcome of arguments the single-overload fast path could not load
+/// (see [`crate::core::func::record::CallImpl`]): the mismatch `TypeError`
+/// of function object `callable`.
+///
+/// # Safety
+/// `callable` is a FuncObject with the fast path, `args` its arguments.
+#[cold]
+#[inline(never)]
+pub(crate) unsafe fn raise_fast_mismatch(callable: *mut ffi::PyObject, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let f = &*(callable as *const FuncObject);
+        raise_mismatch(f, args, f.fast_nargs, std::ptr::null_mut())
+    }
 }
 
 /// Raises the `TypeError` for a call that matched no overload.

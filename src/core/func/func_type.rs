@@ -8,7 +8,7 @@ use pyo3_ffi as ffi;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::FuncExtras;
 use crate::core::func::dispatch::func_vectorcall;
-use crate::core::func::record::{ArgSpec, FuncKind, FuncParts, FuncRecord};
+use crate::core::func::record::{ArgSpec, CallSite, FuncKind, FuncParts, FuncRecord};
 use crate::core::func::signature;
 use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
@@ -19,10 +19,29 @@ use crate::core::object::{Borrowed, Object};
 pub(crate) struct FuncObject {
     ob_base: ffi::PyObject,
     vectorcall: Option<ffi::vectorcallfunc>,
+    /// The argument count of a call that goes straight to the only
+    /// overload (positional arguments only, all given); `NO_FAST_PATH`
+    /// when there are several overloads or keyword-only parameters.
+    pub(crate) fast_nargs: usize,
     pub(crate) overloads: Vec<FuncRecord>,
     pub(crate) name: String,
     pub(crate) qualname: String,
     pub(crate) module: Option<Object>,
+}
+
+/// `fast_nargs` of a function without the fast path (no call has this
+/// many arguments).
+pub(crate) const NO_FAST_PATH: usize = usize::MAX;
+
+impl FuncObject {
+    /// Appends an overload (only while the module is being initialised).
+    fn push_overload(&mut self, record: FuncRecord) {
+        self.overloads.push(record);
+        self.fast_nargs = match self.overloads.as_slice() {
+            [r] if r.nargs == r.nargs_pos => r.nargs,
+            _ => NO_FAST_PATH,
+        };
+    }
 }
 
 static FUNC_TYPE: GilCell<Object> = GilCell::new();
@@ -186,6 +205,7 @@ fn new_func(name: &str, qualname: String, module: Option<Object>, kind: FuncKind
         let obj = Object::from_owned_or_err(alloc(tp, 0))?;
         let f = obj.as_ptr() as *mut FuncObject;
         std::ptr::addr_of_mut!((*f).vectorcall).write(Some(func_vectorcall));
+        std::ptr::addr_of_mut!((*f).fast_nargs).write(NO_FAST_PATH);
         std::ptr::addr_of_mut!((*f).overloads).write(Vec::new());
         std::ptr::addr_of_mut!((*f).name).write(name.to_owned());
         std::ptr::addr_of_mut!((*f).qualname).write(qualname);
@@ -246,18 +266,15 @@ fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncK
     let all = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
     Ok(FuncRecord {
         call: parts.call,
-        data: parts.data,
+        site: CallSite { data: parts.data, convert: convert_mask, policy: extras.policy, method },
         free: parts.free,
         nargs: n,
         nargs_pos: kw_only,
         nargs_pos_only: if named == 0 { n } else { extras.pos_only.unwrap_or(0).min(kw_only) },
         args: args.into_boxed_slice(),
-        convert_mask,
         none_reject_mask: all & !none_ok,
         doc: extras.doc,
         sig: parts.sig,
-        policy: extras.policy,
-        method,
         operator: kind == FuncKind::Operator,
     })
 }
@@ -305,10 +322,10 @@ pub(crate) fn define_in(
     };
     if let Some(existing) = existing {
         if let Some(f) = as_func(existing.borrow()) {
-            if f.overloads.first().is_some_and(|r| r.method != record.method) {
+            if f.overloads.first().is_some_and(|r| r.site.method != record.site.method) {
                 return Err(PyErr::type_error(format!("{name}: cannot mix methods and static functions as overloads")));
             }
-            f.overloads.push(record);
+            f.push_overload(record);
             return Ok(existing);
         }
     }
@@ -317,7 +334,7 @@ pub(crate) fn define_in(
         None => name.to_owned(),
     };
     let func = new_func(name, qualname, Some(Object::str(module)?), kind)?;
-    as_func(func.borrow()).expect("fresh function").overloads.push(record);
+    as_func(func.borrow()).expect("fresh function").push_overload(record);
     scope.setattr(&cname, func.borrow())?;
     Ok(func)
 }

@@ -11,10 +11,49 @@ use crate::core::object::Object;
 pub(crate) const NEXT_OVERLOAD: *mut ffi::PyObject = 1 as *mut ffi::PyObject;
 
 /// Runs one overload: `args` holds exactly `nargs` arguments in parameter
-/// order; bit `i` of `convert` allows implicit conversion of argument `i`.
-/// Returns a new reference, NULL with an exception set, or `NEXT_OVERLOAD`.
+/// order; bit `i` of `site.convert & convert` allows implicit conversion of
+/// argument `i` (the dispatcher passes `0` or `!0`, so the fast path needs
+/// no load). Returns a new reference or NULL with an exception set; when
+/// the arguments do not match and no error is set: `NEXT_OVERLOAD` if
+/// `mismatch` is NULL, else the mismatch `TypeError` of the function object
+/// `mismatch` (single-overload calls, so the dispatcher can tail-call).
+/// No panic leaves it.
 pub type CallImpl =
-    unsafe fn(data: *const (), args: *const *mut ffi::PyObject, convert: u64, ctx: &ReturnCtx) -> *mut ffi::PyObject;
+    unsafe extern "C" fn(site: &CallSite, args: *const *mut ffi::PyObject, convert: u64, mismatch: *mut ffi::PyObject) -> *mut ffi::PyObject;
+
+/// What a call implementation reads from its record: the callable and
+/// how to convert and return.
+#[derive(Clone, Copy)]
+pub struct CallSite {
+    pub(crate) data: *const (),
+    /// Bits of the arguments that may be converted (in the last pass).
+    pub(crate) convert: u64,
+    pub(crate) policy: RvPolicy,
+    /// The first argument is `self`, the parent of returned references.
+    pub(crate) method: bool,
+}
+
+impl CallSite {
+    /// The callable's boxed value.
+    ///
+    /// # Safety
+    /// `F` is the type the record was made for.
+    #[inline(always)]
+    pub(crate) unsafe fn callable<F>(&self) -> &F {
+        // SAFETY: the caller's contract; the box lives as long as the record.
+        unsafe { &*(self.data as *const F) }
+    }
+
+    /// The return context of a call with these arguments.
+    ///
+    /// # Safety
+    /// `args` holds at least one argument when the site is a method.
+    #[inline(always)]
+    pub(crate) unsafe fn ctx(&self, args: *const *mut ffi::PyObject) -> ReturnCtx {
+        // SAFETY: the caller's contract.
+        ReturnCtx { policy: self.policy, parent: if self.method { unsafe { *args } } else { std::ptr::null_mut() } }
+    }
+}
 
 /// What a generic binding hands to the core.
 pub struct FuncParts {
@@ -71,7 +110,10 @@ pub(crate) struct ArgSpec {
 /// One overload of a bound function.
 pub(crate) struct FuncRecord {
     pub(crate) call: CallImpl,
-    pub(crate) data: *mut (),
+    /// The boxed callable (freed by `free`), the convert mask, the policy
+    /// and whether the first parameter is `self` (a method of a bound
+    /// class: rendered as `self`, the parent of returned references).
+    pub(crate) site: CallSite,
     pub(crate) free: unsafe fn(*mut ()),
     pub(crate) nargs: usize,
     /// How many leading parameters may be passed positionally.
@@ -80,16 +122,10 @@ pub(crate) struct FuncRecord {
     pub(crate) nargs_pos_only: usize,
     /// Empty when the binding named no arguments.
     pub(crate) args: Box<[ArgSpec]>,
-    /// Bits of the arguments that may be converted in the second pass.
-    pub(crate) convert_mask: u64,
     /// Bits of the arguments for which `None` is an immediate mismatch.
     pub(crate) none_reject_mask: u64,
     pub(crate) doc: Option<&'static str>,
     pub(crate) sig: fn(&mut Vec<String>),
-    pub(crate) policy: RvPolicy,
-    /// The first parameter is `self` (a method of a bound class): it is
-    /// rendered as `self` and is the parent of returned references.
-    pub(crate) method: bool,
     /// An operator (`__eq__`, `__add__`, ...): a call that matches no
     /// overload returns `NotImplemented` instead of raising.
     pub(crate) operator: bool,
@@ -111,6 +147,6 @@ impl Drop for FuncRecord {
     fn drop(&mut self) {
         // SAFETY: `data` was produced for `free` by FuncParts::new and is
         // released exactly once, here.
-        unsafe { (self.free)(self.data) }
+        unsafe { (self.free)(self.site.data as *mut ()) }
     }
 }

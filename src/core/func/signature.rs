@@ -20,15 +20,15 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
         if i == r.nargs_pos && !r.args.is_empty() {
             s.push_str("*, ");
         }
-        if i == 0 && r.method {
+        if i == 0 && r.site.method {
             s.push_str("self");
             continue;
         }
         match r.args.get(i) {
             Some(a) => s.push_str(a.name_str),
-            None if r.nargs == 1 + r.method as usize => s.push_str("arg"),
+            None if r.nargs == 1 + r.site.method as usize => s.push_str("arg"),
             None => {
-                let _ = write!(s, "arg{}", i - r.method as usize);
+                let _ = write!(s, "arg{}", i - r.site.method as usize);
             }
         }
         s.push_str(": ");
@@ -40,7 +40,7 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
                 let _ = write!(s, " = {}", d.borrow().repr().unwrap_or_else(|_| "...".into()));
             }
         }
-        if !r.args.is_empty() && r.nargs_pos_only > r.method as usize && i + 1 == r.nargs_pos_only {
+        if !r.args.is_empty() && r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
             s.push_str(", /");
         }
     }
@@ -78,7 +78,7 @@ pub(crate) fn render_doc(f: &FuncObject) -> String {
 /// functions, in the format CPython's parser accepts (no annotations).
 pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
     let [r] = f.overloads.as_slice() else { return None };
-    if r.method && r.nargs == 1 {
+    if r.site.method && r.nargs == 1 {
         return Some("($self)".to_owned());
     }
     if r.args.is_empty() && r.nargs > 0 {
@@ -89,7 +89,7 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
         if i == r.nargs_pos {
             parts.push("*".to_owned());
         }
-        if i == 0 && r.method {
+        if i == 0 && r.site.method {
             parts.push("$self".to_owned());
             continue;
         }
@@ -97,7 +97,7 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
             Some(d) => parts.push(format!("{}={}", a.name_str, d.borrow().repr().ok()?)),
             None => parts.push(a.name_str.to_owned()),
         }
-        if r.nargs_pos_only > r.method as usize && i + 1 == r.nargs_pos_only {
+        if r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
             parts.push("/".to_owned());
         }
     }
