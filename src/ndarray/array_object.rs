@@ -193,9 +193,9 @@ unsafe fn dlpack_impl(
     let me = unsafe { Borrowed::from_ptr(slf) }.to_owned();
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
-        let c = new(layout, owner, false)?;
-        let l = &this(c.as_ptr()).layout;
-        return crate::ndarray::export_dlpack::export(&c, l, false, versioned, true);
+        // SAFETY: `owner` is the copy's buffer (plain memory).
+        let parts = crate::ndarray::export_dlpack::TensorParts::of(&layout);
+        return unsafe { crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true) };
     }
     if a.read_only && !versioned {
         return Err(PyErr::buffer_error(

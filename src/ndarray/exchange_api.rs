@@ -34,6 +34,7 @@ use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::dtype::DType;
 use crate::ndarray::owner::OwnerBox;
+use crate::ndarray::export_dlpack::TensorParts;
 use crate::ndarray::{array_object, export_dlpack};
 
 /// The table itself: immutable and alive for the whole process, as
@@ -112,7 +113,10 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
         unsafe { clear_out(out, "managed_tensor_from_py_object_no_sync") }?;
         // SAFETY: called with the GIL held, on a live object.
         let (b, l, read_only) = unsafe { array_of(obj) }?;
-        let m = export_dlpack::managed_versioned(&b.to_owned(), l, read_only, false);
+        // SAFETY: the array object owns the layout's memory.
+        let m = unsafe {
+            export_dlpack::managed_versioned(TensorParts::of(l), OwnerBox::Python(b.to_owned()), false, read_only, false)
+        };
         // SAFETY: as above.
         unsafe { *out = m.as_ptr() };
         Ok(())
@@ -265,7 +269,8 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the
     // layout's own, one per axis. Freeing it needs no GIL.
-    let m = unsafe { export_dlpack::managed_owned(data, p.dtype, l.shape(), Some(l.strides()), OwnerBox::new(memory), true, false) };
+    let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
+    let m = unsafe { export_dlpack::managed_versioned(parts, OwnerBox::new(memory), true, false, false) };
     Ok(m.as_ptr())
 }
 

@@ -17,6 +17,7 @@ use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::export_dims::OutDims;
+use crate::ndarray::export_dlpack::TensorParts;
 use crate::ndarray::handle::dtype_of;
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
@@ -367,7 +368,8 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
                 // SAFETY: the constructors' contracts: `owner` keeps `data`,
                 // which covers `dims`, alive and in place.
                 let m = unsafe {
-                    crate::ndarray::export_dlpack::managed_owned(data, dtype.to_dl(), dims.shape(), dims.strides(), owner, plain, read_only)
+                    let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
+                    crate::ndarray::export_dlpack::managed_versioned(parts, owner, plain, read_only, false)
                 };
                 let mut out: *mut c_void = std::ptr::null_mut();
                 // SAFETY: torch's own converter; it steals the managed
