@@ -100,6 +100,12 @@ target!(
 /// }
 /// ```
 pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = ()> {
+    parts: OutParts,
+    _m: crate::ndarray::array::Marker<(F, T, C)>,
+}
+
+/// The non-generic content of an [`ArrayOut`], exported by [`export_out`].
+struct OutParts {
     /// First element, on the CPU.
     data: *mut c_void,
     dtype: DType,
@@ -109,7 +115,6 @@ pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = 
     /// `AlignedVec`, `ndarray::Array`): dropping it only frees memory.
     plain: bool,
     read_only: bool,
-    _m: crate::ndarray::array::Marker<(F, T, C)>,
 }
 
 fn check_len(shape: &[usize], len: usize) -> PyResult<()> {
@@ -197,10 +202,10 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// Reinterprets the (C-contiguous) data in Fortran order: shape
     /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`.
     pub fn fortran_order(mut self) -> Self {
-        let shape = self.dims.shape().to_vec();
+        let shape = self.parts.dims.shape().to_vec();
         let mut strides = vec![0; shape.len()];
         crate::ndarray::layout::fill_f_strides(&shape, &mut strides);
-        self.dims = OutDims::strided(&shape, &strides).expect("same rank");
+        self.parts.dims = OutDims::strided(&shape, &strides).expect("same rank");
         self
     }
 }
@@ -209,7 +214,7 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
         let (data, dtype, dims, owner) = copied(&a.layout())?;
-        Ok(ArrayOut { data, dtype, dims, owner: Some(owner), plain: true, read_only: false, _m: PhantomData })
+        Ok(ArrayOut { parts: OutParts { data, dtype, dims, owner: Some(owner), plain: true, read_only: false }, _m: PhantomData })
     }
 }
 
@@ -256,12 +261,13 @@ fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     fn new(data: *const T, dims: OutDims, owner: Option<OwnerBox>) -> Self {
-        ArrayOut { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, plain: false, read_only: C::REQ.read_only, _m: PhantomData }
+        let parts = OutParts { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, plain: false, read_only: C::REQ.read_only };
+        ArrayOut { parts, _m: PhantomData }
     }
 
     /// Marks the owner as one of ndbind's plain buffers.
     fn plain(mut self) -> Self {
-        self.plain = true;
+        self.parts.plain = true;
         self
     }
 }
@@ -270,7 +276,7 @@ impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
 
     /// Exports the array read-only.
     pub fn read_only(mut self) -> Self {
-        self.read_only = true;
+        self.parts.read_only = true;
         self
     }
 
@@ -326,89 +332,96 @@ fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNo
 }
 
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
+    #[inline]
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
-        let ArrayOut { data, dtype, dims, owner, plain, read_only, .. } = self;
-        let req = Self::REQ;
-        if req.ndim >= 0 && dims.ndim() != req.ndim as usize
-            || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
-        {
-            return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
-        }
-        let (data, dtype, dims, owner, plain) = match (owner, ctx.policy) {
-            (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
-                // SAFETY: the constructors' contracts: `data` covers `dims`.
-                let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
-                let (d, t, n, o) = copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?;
-                (d, t, n, o, true)
-            }
-            (Some(o), _) => (data, dtype, dims, o, plain),
-            (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
-            (None, RvPolicy::ReferenceInternal) => {
-                if ctx.parent.is_null() {
-                    return Err(PyErr::runtime_error(
-                        "return policy reference_internal needs a parent object (self), but the function has none",
-                    ));
-                }
-                // SAFETY: the parent is alive for the call.
-                (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()), false)
-            }
-            (None, RvPolicy::None) => {
-                return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
-            }
-        };
-        if F::KIND == TargetKind::Numpy {
-            // NumPy exposes the data itself: its base only has to own it.
-            let base = crate::ndarray::owner::owner_object(owner)?;
-            return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
-        }
-        if F::KIND == TargetKind::Torch {
-            if let Some(to_py) = torch_exchange_api() {
-                // torch's C converter takes a managed tensor owning the
-                // memory itself: no `ndbind.ndarray` in between.
-                // SAFETY: the constructors' contracts: `owner` keeps `data`,
-                // which covers `dims`, alive and in place.
-                let m = unsafe {
-                    let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
-                    crate::ndarray::export_dlpack::managed_versioned(parts, owner, plain, read_only, false)
-                };
-                let mut out: *mut c_void = std::ptr::null_mut();
-                // SAFETY: torch's own converter; it steals the managed
-                // tensor.
-                if unsafe { to_py(m.as_ptr(), &mut out) } != 0 {
-                    return Err(PyErr::fetch());
-                }
-                // SAFETY: a new reference to a torch.Tensor.
-                return unsafe { Object::from_owned_or_err(out as *mut ffi::PyObject) };
-            }
-        }
-        // SAFETY: as above.
-        let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
-        let obj = array_object::new(layout, owner, read_only)?;
-        let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
-        match F::KIND {
-            TargetKind::ArrayApi | TargetKind::Numpy => Ok(obj),
-            // SAFETY: the object exports buffers.
-            TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
-            TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
-            // torch without the exchange API (< 2.10): its Python-level
-            // `from_dlpack`.
-            TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
-            TargetKind::Jax => {
-                let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
-                match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
-                    Some(r) => r,
-                    None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
-                }
-            }
-            TargetKind::TensorFlow => {
-                let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
-                from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?.call(&[cap.borrow()])
-            }
-        }
+        export_out(self.parts, &Self::REQ, F::KIND, ctx)
     }
 
     fn type_name(out: &mut String) {
         Self::REQ.render(F::TYPE_NAME, out)
+    }
+}
+
+/// Exports a returned array to framework `kind`, after checking it against
+/// the declared requirements `req` and applying the return policy.
+#[inline(never)]
+fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &ReturnCtx) -> PyResult<Object> {
+    let OutParts { data, dtype, dims, owner, plain, read_only } = parts;
+    if req.ndim >= 0 && dims.ndim() != req.ndim as usize
+        || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
+    {
+        return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
+    }
+    let (data, dtype, dims, owner, plain) = match (owner, ctx.policy) {
+        (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
+            // SAFETY: the constructors' contracts: `data` covers `dims`.
+            let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+            let (d, t, n, o) = copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?;
+            (d, t, n, o, true)
+        }
+        (Some(o), _) => (data, dtype, dims, o, plain),
+        (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
+        (None, RvPolicy::ReferenceInternal) => {
+            if ctx.parent.is_null() {
+                return Err(PyErr::runtime_error(
+                    "return policy reference_internal needs a parent object (self), but the function has none",
+                ));
+            }
+            // SAFETY: the parent is alive for the call.
+            (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()), false)
+        }
+        (None, RvPolicy::None) => {
+            return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
+        }
+    };
+    if kind == TargetKind::Numpy {
+        // NumPy exposes the data itself: its base only has to own it.
+        let base = crate::ndarray::owner::owner_object(owner)?;
+        return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
+    }
+    if kind == TargetKind::Torch {
+        if let Some(to_py) = torch_exchange_api() {
+            // torch's C converter takes a managed tensor owning the
+            // memory itself: no `ndbind.ndarray` in between.
+            // SAFETY: the constructors' contracts: `owner` keeps `data`,
+            // which covers `dims`, alive and in place.
+            let m = unsafe {
+                let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
+                crate::ndarray::export_dlpack::managed_versioned(parts, owner, plain, read_only, false)
+            };
+            let mut out: *mut c_void = std::ptr::null_mut();
+            // SAFETY: torch's own converter; it steals the managed
+            // tensor.
+            if unsafe { to_py(m.as_ptr(), &mut out) } != 0 {
+                return Err(PyErr::fetch());
+            }
+            // SAFETY: a new reference to a torch.Tensor.
+            return unsafe { Object::from_owned_or_err(out as *mut ffi::PyObject) };
+        }
+    }
+    // SAFETY: as above.
+    let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+    let obj = array_object::new(layout, owner, read_only)?;
+    let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
+    match kind {
+        TargetKind::ArrayApi | TargetKind::Numpy => Ok(obj),
+        // SAFETY: the object exports buffers.
+        TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
+        TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
+        // torch without the exchange API (< 2.10): its Python-level
+        // `from_dlpack`.
+        TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
+        TargetKind::Jax => {
+            let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
+            match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
+                Some(r) => r,
+                None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+            }
+        }
+        TargetKind::TensorFlow => {
+            let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
+            from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?.call(&[cap.borrow()])
+        }
     }
 }
 
