@@ -189,14 +189,14 @@ unsafe fn dlpack_impl(
             other => return Err(PyErr::type_error(format!("__dlpack__() got an unexpected keyword argument '{other}'"))),
         }
     }
-    // SAFETY: `slf` is alive for the call.
-    let me = unsafe { Borrowed::from_ptr(slf) }.to_owned();
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
-        // SAFETY: `owner` is the copy's buffer (plain memory).
         let parts = crate::ndarray::export_dlpack::TensorParts::of(&layout);
+        // SAFETY: `owner` is the copy's buffer (plain memory).
         return unsafe { crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true) };
     }
+    // SAFETY: `slf` is alive for the call.
+    let me = unsafe { Borrowed::from_ptr(slf) }.to_owned();
     if a.read_only && !versioned {
         return Err(PyErr::buffer_error(
             "a read-only array cannot be exported as a legacy DLPack capsule (which has no read-only flag); \

@@ -162,13 +162,18 @@ macro_rules! impl_into_init {
                         // arguments.
                         let f = unsafe { site.callable::<F>() };
                         let convert = site.convert & convert;
+                        // SAFETY (here and below): `args` holds `self` and
+                        // the n arguments, valid for the call; `mismatch`
+                        // and `args` are this call's own.
                         let Some(target) = (unsafe { init_target::<T>(*args) }) else {
                             return unsafe { load_failed(mismatch, args) };
                         };
                         $(
                             let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
+                            // SAFETY: as above.
                             let obj = unsafe { Borrowed::from_ptr(*args.add($i + 1)) };
                             if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << ($i + 1)) != 0) {
+                                // SAFETY: as above.
                                 return unsafe { load_failed(mismatch, args) };
                             }
                         )*

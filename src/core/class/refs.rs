@@ -96,9 +96,11 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
             // SAFETY: the site's callable is the boxed projection; one
             // argument (`self`).
             let proj = unsafe { site.callable::<FieldProj<T, U>>() };
+            // SAFETY: `args` holds `self`, alive for the call.
             let slf = unsafe { Borrowed::from_ptr(*args) };
             let mut h = Default::default();
             if !<ClassRef<T> as ArgCaster>::load(&mut h, slf, false) {
+                // SAFETY: this call's own `mismatch` and `args`.
                 return unsafe { load_failed(mismatch, args) };
             }
             let base = <ClassRef<T> as ArgCaster>::get(&mut h) as *const T as *mut u8;

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pyo3_ffi as ffi;
 
 use crate::core::error::{panic_to_pyerr, PyErr};
-use crate::core::func::func_type::FuncObject;
+use crate::core::func::func_type::{FuncObject, NO_FAST_PATH};
 use crate::core::func::record::{FuncRecord, NEXT_OVERLOAD};
 use crate::core::func::signature;
 use crate::core::object::Borrowed;
@@ -53,6 +53,7 @@ unsafe extern "C" fn dispatch_slow(
     nargs: usize,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    // SAFETY: the caller's contract.
     match catch_unwind(AssertUnwindSafe(|| unsafe { dispatch_general(f, args, nargs, kwnames) })) {
         Ok(r) => r,
         Err(payload) => panic_to_pyerr(payload).restore_null(),
@@ -167,6 +168,7 @@ pub(crate) unsafe fn raise_fast_mismatch(callable: *mut ffi::PyObject, args: *co
     // SAFETY: the caller's contract.
     unsafe {
         let f = &*(callable as *const FuncObject);
+        debug_assert!(f.overloads.len() == 1 && f.fast_nargs != NO_FAST_PATH);
         raise_mismatch(f, args, f.fast_nargs, std::ptr::null_mut())
     }
 }

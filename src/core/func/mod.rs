@@ -1,4 +1,4 @@
-//! Bound functions: generic shells fill a [`record::FuncRecord`]; one
+//! Bound functions: generic shells fill a compact record (`FuncRecord`); one
 //! non-generic core dispatches calls (vectorcall, overloads, keywords,
 //! defaults) and renders signatures.
 

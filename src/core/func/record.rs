@@ -16,8 +16,9 @@ pub(crate) const NEXT_OVERLOAD: *mut ffi::PyObject = 1 as *mut ffi::PyObject;
 /// no load). Returns a new reference or NULL with an exception set; when
 /// the arguments do not match and no error is set: `NEXT_OVERLOAD` if
 /// `mismatch` is NULL, else the mismatch `TypeError` of the function object
-/// `mismatch` (single-overload calls, so the dispatcher can tail-call).
-/// No panic leaves it.
+/// `mismatch` (single-overload calls, so the dispatcher can tail-call;
+/// `args` then holds exactly that overload's `nargs` arguments). No panic
+/// leaves it. Only ndbind's own generic shells make these.
 pub type CallImpl =
     unsafe extern "C" fn(site: &CallSite, args: *const *mut ffi::PyObject, convert: u64, mismatch: *mut ffi::PyObject) -> *mut ffi::PyObject;
 
@@ -78,7 +79,7 @@ impl FuncParts {
     /// `sig` appends the `nargs` parameter type names, then the return type.
     /// `accepts_none` and `convert_default` have bit `i` set when argument
     /// `i`'s caster accepts `None` / converts by default.
-    pub fn new<F>(
+    pub(crate) fn new<F>(
         f: F,
         call: CallImpl,
         nargs: usize,
