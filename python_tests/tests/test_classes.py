@@ -78,6 +78,13 @@ def test_operators_and_protocols():
         a + 1  # NotImplemented both ways: Python raises TypeError
     with pytest.raises(TypeError):
         a * "x"
+    # Called directly (the single-overload fast path), a mismatched operator
+    # returns NotImplemented rather than raising; with a keyword argument
+    # (the general path) too.
+    assert a.__add__(1) is NotImplemented
+    assert t.Point.__add__(a, "x") is NotImplemented
+    assert a.__add__(other=1) is NotImplemented
+    assert a.__add__(other=b) == t.Point(4, 6)
     pair = t.Pair(t.Pod(1, 2), t.Pod(3, 4))
     assert len(pair) == 2
     assert pair[0].total() == 3.0 and pair[-1].total() == 7.0
