@@ -132,6 +132,18 @@ pub struct FuncExtras {
 pub trait Extra {
     /// Records itself.
     fn apply(self, e: &mut FuncExtras);
+
+    /// The annotations as a record (compiled once per annotation type,
+    /// not per bound function).
+    #[inline(never)]
+    fn into_extras(self) -> FuncExtras
+    where
+        Self: Sized,
+    {
+        let mut e = FuncExtras::default();
+        self.apply(&mut e);
+        e
+    }
 }
 
 impl Extra for Arg {

@@ -9,7 +9,7 @@ use pyo3_ffi as ffi;
 use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::error::{panic_to_pyerr, ExceptionType, PyErr, PyResult};
 use crate::core::extras::{Extra, FuncExtras};
-use crate::core::func::IntoFunction;
+use crate::core::func::{FuncParts, IntoFunction};
 use crate::core::object::{Borrowed, Object};
 
 /// A Python module under construction (or any module object).
@@ -50,9 +50,12 @@ impl Module {
     /// Binds `f` as function `name`. Binding the same name again adds an
     /// overload; overloads are tried in the order they were added.
     pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
-        let mut e = FuncExtras::default();
-        extras.apply(&mut e);
-        crate::core::func::define(self.obj.borrow(), &self.name, name, f.into_parts(), e)?;
+        self.def_parts(name, f.into_parts(), extras.into_extras())
+    }
+
+    /// The non-generic part of [`Module::def`].
+    fn def_parts(&self, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<&Self> {
+        crate::core::func::define(self.obj.borrow(), &self.name, name, parts, extras)?;
         Ok(self)
     }
 
@@ -77,10 +80,7 @@ impl Module {
         f: F,
         extras: impl Extra,
     ) -> PyResult<&Self> {
-        let mut e = FuncExtras::default();
-        extras.apply(&mut e);
-        crate::core::func::define(self.obj.borrow(), &self.name, name, f.into_parts(), e)?;
-        Ok(self)
+        self.def_parts(name, f.into_parts(), extras.into_extras())
     }
 
     /// Sets the module docstring.

@@ -270,8 +270,10 @@ impl<T: PyClass> Class<T> {
     }
 
     fn define(&self, name: &str, parts: crate::core::func::FuncParts, extras: impl Extra, kind: FuncKind) -> PyResult<Object> {
-        let mut e = FuncExtras::default();
-        extras.apply(&mut e);
+        self.define_parts(name, parts, extras.into_extras(), kind)
+    }
+
+    fn define_parts(&self, name: &str, parts: crate::core::func::FuncParts, e: FuncExtras, kind: FuncKind) -> PyResult<Object> {
         unlocked(self.tp(), || define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind))
     }
 

@@ -10,7 +10,7 @@ use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::func::bind::{finish, guard_call, load_failed, spans_ok};
-use crate::core::func::record::CallSite;
+use crate::core::func::record::{CallSite, SigList};
 use crate::core::func::FuncParts;
 use crate::core::object::{Borrowed, Object};
 
@@ -132,8 +132,23 @@ pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Cons
     Ok(Object::none())
 }
 
+/// The signature table of an `__init__` taking parameters `P` (a tuple).
+struct InitSig<T, P>(std::marker::PhantomData<(T, P)>);
+
+fn none_name(out: &mut String) {
+    out.push_str("None")
+}
+
 macro_rules! impl_into_init {
     ($n:expr; $($P:ident $h:ident $i:tt),*) => {
+        impl<T: PyClass, $($P: Param,)*> InitSig<T, ($($P,)*)> {
+            const LIST: SigList = &[
+                crate::core::class::cast::push_type_name::<T> as fn(&mut String),
+                $(<$P::Caster as ArgCaster>::type_name,)*
+                none_name,
+            ];
+        }
+
         impl<T, F, R, $($P,)*> IntoInit<T, (R, $($P,)*)> for F
         where
             T: PyClass,
@@ -187,15 +202,9 @@ macro_rules! impl_into_init {
                     })
                 }
 
-                fn sig<T: PyClass, $($P: Param,)*>(out: &mut Vec<String>) {
-                    out.push(type_name_of(crate::core::class::cast::push_type_name::<T>));
-                    $( out.push(type_name_of(<$P::Caster as ArgCaster>::type_name)); )*
-                    out.push("None".to_owned());
-                }
-
                 let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << ($i + 1)) )*;
                 let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << ($i + 1)) )*;
-                FuncParts::new(self, call::<T, F, R, $($P,)*>, $n + 1, sig::<T, $($P,)*>, accepts_none, convert)
+                FuncParts::new(self, call::<T, F, R, $($P,)*>, $n + 1, InitSig::<T, ($($P,)*)>::LIST, accepts_none, convert)
             }
         }
     };

@@ -19,7 +19,7 @@ use pyo3_ffi as ffi;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::core::caster::{type_name_of, ArgCaster};
+use crate::core::caster::ArgCaster;
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
 use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY};
 use crate::core::class::lowlevel::inst_check;
@@ -27,7 +27,7 @@ use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::PyResult;
 use crate::core::func::bind::{finish, guard_call, load_failed};
-use crate::core::func::record::CallSite;
+use crate::core::func::record::{CallSite, SigList};
 use crate::core::func::FuncParts;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
@@ -111,11 +111,11 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
             finish(unsafe { inst_reference::<U>(base.add(proj.offset) as *mut U, Some(slf)) })
         })
     }
-    fn sig<T: PyClass, U: PyClass>(out: &mut Vec<String>) {
-        out.push(type_name_of(push_type_name::<T>));
-        out.push(type_name_of(push_type_name::<U>));
+    struct Sig<T, U>(PhantomData<(T, U)>);
+    impl<T: PyClass, U: PyClass> Sig<T, U> {
+        const LIST: SigList = &[push_type_name::<T> as fn(&mut String), push_type_name::<U>];
     }
-    FuncParts::new(proj, call::<T, U>, 1, sig::<T, U>, 0, 0)
+    FuncParts::new(proj, call::<T, U>, 1, Sig::<T, U>::LIST, 0, 0)
 }
 
 /// A new instance owning `value` through its `Box` (no copy of the value:

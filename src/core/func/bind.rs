@@ -4,9 +4,9 @@
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::{type_name_of, ArgCaster, IntoPy, Param, Span};
+use crate::core::caster::{ArgCaster, IntoPy, Param, Span};
 use crate::core::error::PyResult;
-use crate::core::func::record::{CallSite, FuncParts, NEXT_OVERLOAD};
+use crate::core::func::record::{CallSite, FuncParts, SigList, NEXT_OVERLOAD};
 use crate::core::object::{Borrowed, Object};
 
 /// A Rust callable that can be bound as a Python function.
@@ -160,6 +160,12 @@ macro_rules! impl_into_function {
             }
         }
 
+        struct Sig<R, $($P,)*>(std::marker::PhantomData<(R, $($P,)*)>);
+
+        impl<R: IntoPy, $($P: Param,)*> Sig<R, $($P,)*> {
+            const LIST: SigList = &[$(<$P::Caster as ArgCaster>::type_name as fn(&mut String),)* R::type_name];
+        }
+
         #[allow(non_snake_case)]
         fn parts<F, R, const NOGIL: bool, $($P,)*>(f: F) -> FuncParts
         where
@@ -213,14 +219,9 @@ macro_rules! impl_into_function {
                     })
                 }
 
-                fn sig<R: IntoPy, $($P: Param,)*>(out: &mut Vec<String>) {
-                    $( out.push(type_name_of(<$P::Caster as ArgCaster>::type_name)); )*
-                    out.push(type_name_of(R::type_name));
-                }
-
                 let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
                 let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
-                FuncParts::new(f, call::<F, R, NOGIL, $($P,)*>, $n, sig::<R, $($P,)*>, accepts_none, convert)
+                FuncParts::new(f, call::<F, R, NOGIL, $($P,)*>, $n, Sig::<R, $($P,)*>::LIST, accepts_none, convert)
             }
         }
     }; };

@@ -56,13 +56,18 @@ impl CallSite {
     }
 }
 
+/// The type names of a signature, rendered on demand: one function per
+/// parameter (each appends its Python type name), then one for the return
+/// type. A static table per bound signature, so no code per function.
+pub(crate) type SigList = &'static [fn(&mut String)];
+
 /// What a generic binding hands to the core.
 pub struct FuncParts {
     pub(crate) call: CallImpl,
     pub(crate) data: *mut (),
     pub(crate) free: unsafe fn(*mut ()),
     pub(crate) nargs: usize,
-    pub(crate) sig: fn(&mut Vec<String>),
+    pub(crate) sig: SigList,
     pub(crate) accepts_none: u64,
     pub(crate) convert_default: u64,
 }
@@ -76,14 +81,14 @@ impl FuncParts {
     /// Packs a callable (boxed; free for zero-sized `fn` items and
     /// captureless closures) with its call implementation.
     ///
-    /// `sig` appends the `nargs` parameter type names, then the return type.
+    /// `sig` names the `nargs` parameter types, then the return type.
     /// `accepts_none` and `convert_default` have bit `i` set when argument
     /// `i`'s caster accepts `None` / converts by default.
     pub(crate) fn new<F>(
         f: F,
         call: CallImpl,
         nargs: usize,
-        sig: fn(&mut Vec<String>),
+        sig: SigList,
         accepts_none: u64,
         convert_default: u64,
     ) -> FuncParts {
@@ -126,7 +131,7 @@ pub(crate) struct FuncRecord {
     /// Bits of the arguments for which `None` is an immediate mismatch.
     pub(crate) none_reject_mask: u64,
     pub(crate) doc: Option<&'static str>,
-    pub(crate) sig: fn(&mut Vec<String>),
+    pub(crate) sig: SigList,
     /// An operator (`__eq__`, `__add__`, ...): a call that matches no
     /// overload returns `NotImplemented` instead of raising.
     pub(crate) operator: bool,

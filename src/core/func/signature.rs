@@ -8,8 +8,7 @@ use crate::core::func::record::FuncRecord;
 
 /// One overload's signature.
 pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
-    let mut types = Vec::with_capacity(r.nargs + 1);
-    (r.sig)(&mut types);
+    let types: Vec<String> = r.sig.iter().map(|f| crate::core::caster::type_name_of(*f)).collect();
     let mut s = String::new();
     s.push_str(name);
     s.push('(');
