@@ -54,6 +54,7 @@ impl Module {
     }
 
     /// The non-generic part of [`Module::def`].
+    #[inline(never)]
     fn def_parts(&self, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<&Self> {
         crate::core::func::define(self.obj.borrow(), &self.name, name, parts, extras)?;
         Ok(self)

@@ -273,6 +273,7 @@ impl<T: PyClass> Class<T> {
         self.define_parts(name, parts, extras.into_extras(), kind)
     }
 
+    #[inline(never)]
     fn define_parts(&self, name: &str, parts: crate::core::func::FuncParts, e: FuncExtras, kind: FuncKind) -> PyResult<Object> {
         unlocked(self.tp(), || define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind))
     }
