@@ -286,25 +286,7 @@ impl<T: PyClass> Class<T> {
     /// ```
     pub fn init<M, F: IntoInit<T, M>>(&self, f: F, extras: impl Extra) -> PyResult<&Self> {
         let func = self.define("__init__", f.into_parts(), extras, FuncKind::Method)?;
-        // SAFETY: the type is a bound class with its own record; the
-        // function is owned by the type's dict, which outlives the record's
-        // borrowed pointer use (both die with the type).
-        unsafe {
-            let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
-            let rec = record_of(tp).expect("bound class");
-            rec.init.set(func.as_ptr());
-            rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| match f.overloads.as_slice() {
-                [r] if r.nargs == r.nargs_pos => Some(crate::core::class::record::InitFast {
-                    call: r.call,
-                    site: r.site,
-                    nargs: r.nargs,
-                    none_reject: r.none_reject_mask,
-                }),
-                _ => None,
-            }));
-            // Assigning `__init__` turned the construction fast path off.
-            (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
-        }
+        install_init(&self.ty, &func);
         Ok(self)
     }
 
@@ -529,5 +511,29 @@ impl<T: PyClass> Class<T> {
             let d = (*(self.ty.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
             !d.is_null() && !ffi::PyDict_GetItemString(d, cname.as_ptr()).is_null()
         }
+    }
+}
+
+/// Points the bound class `ty` at its `__init__` function `func` and sets
+/// up the construction fast path (one overload, positional parameters).
+fn install_init(ty: &Object, func: &Object) {
+    // SAFETY: the type is a bound class with its own record; the
+    // function is owned by the type's dict, which outlives the record's
+    // borrowed pointer use (both die with the type).
+    unsafe {
+        let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
+        let rec = record_of(tp).expect("bound class");
+        rec.init.set(func.as_ptr());
+        rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| match f.overloads.as_slice() {
+            [r] if r.nargs == r.nargs_pos => Some(crate::core::class::record::InitFast {
+                call: r.call,
+                site: r.site,
+                nargs: r.nargs,
+                none_reject: r.none_reject_mask,
+            }),
+            _ => None,
+        }));
+        // Assigning `__init__` turned the construction fast path off.
+        (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
     }
 }
