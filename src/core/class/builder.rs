@@ -207,47 +207,21 @@ impl<T: PyClass> Class<T> {
     pub fn new(scope: Borrowed<'_>, module: &str, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
         let mut o = ClassOptions::default();
         extras.apply(&mut o);
-        let base = <T::Base as MaybeClass>::slot().map_or(std::ptr::null_mut(), |s| s.type_ptr());
-        if <T::Base as MaybeClass>::slot().is_some() && base.is_null() {
-            return Err(PyErr::type_error(format!(
-                "{name}: its Rust base class must be bound before it ({})",
-                std::any::type_name::<T::Base>()
-            )));
-        }
-        let ty = create_type(ClassSpec {
-            name: name.to_owned(),
-            module: module.to_owned(),
-            doc: o.doc,
+        let facts = ClassFacts {
             rust_name: std::any::type_name::<T>(),
+            base_name: std::any::type_name::<T::Base>(),
             type_id: TypeId::of::<T>(),
             size: std::mem::size_of::<T>(),
             align: std::mem::align_of::<T>(),
             drop: std::mem::needs_drop::<T>().then_some(drop_in_place_of::<T> as unsafe fn(*mut u8)),
             clone: T::CLONE,
             zeroable: T::ZEROABLE,
-            needs_drop: std::mem::needs_drop::<T>(),
-            base,
             base_offset: T::BASE_OFFSET,
-            is_final: o.is_final,
-            dynamic_attr: o.dynamic_attr,
-            weakref: o.weakref,
-            supplement: o.supplement,
-            gc: o.gc,
-            slots: o.slots,
             slot: T::type_slot(),
-        })?;
-        // A Rust subclass inherits its base's trampoline (see `overridable`).
-        if let Some(off) = <T::Base as MaybeClass>::slot().and_then(|s| s.trampoline_offset()) {
-            T::type_slot().set_trampoline_offset(T::BASE_OFFSET + off);
-        }
-        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
-        scope.setattr(&cname, ty.borrow())?;
-        let c = Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData };
-        if T::CLONE.is_some() {
-            c.def("__copy__", |o: Borrowed<'_>| crate::core::class::inst_clone(o), ())?;
-            c.def("__deepcopy__", |o: Borrowed<'_>, _memo: Borrowed<'_>| crate::core::class::inst_clone(o), arg("memo"))?;
-        }
-        Ok(c)
+            base_slot: <T::Base as MaybeClass>::slot(),
+        };
+        let ty = new_class(scope, module, name, o, facts)?;
+        Ok(Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData })
     }
 
     /// The type object.
@@ -536,4 +510,66 @@ fn install_init(ty: &Object, func: &Object) {
         // Assigning `__init__` turned the construction fast path off.
         (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
     }
+}
+
+/// What [`Class::new`] learns from the Rust type.
+struct ClassFacts {
+    rust_name: &'static str,
+    base_name: &'static str,
+    type_id: TypeId,
+    size: usize,
+    align: usize,
+    drop: Option<unsafe fn(*mut u8)>,
+    clone: Option<crate::core::class::record::CloneFn>,
+    zeroable: bool,
+    base_offset: usize,
+    slot: &'static crate::core::class::record::TypeSlot,
+    base_slot: Option<&'static crate::core::class::record::TypeSlot>,
+}
+
+/// The non-generic part of [`Class::new`]: creates the type, sets it on
+/// `scope` and, for clonable values, binds `__copy__`/`__deepcopy__`.
+fn new_class(scope: Borrowed<'_>, module: &str, name: &str, o: ClassOptions, f: ClassFacts) -> PyResult<Object> {
+    let base = f.base_slot.map_or(std::ptr::null_mut(), |s| s.type_ptr());
+    if f.base_slot.is_some() && base.is_null() {
+        return Err(PyErr::type_error(format!("{name}: its Rust base class must be bound before it ({})", f.base_name)));
+    }
+    let ty = create_type(ClassSpec {
+        name: name.to_owned(),
+        module: module.to_owned(),
+        doc: o.doc,
+        rust_name: f.rust_name,
+        type_id: f.type_id,
+        size: f.size,
+        align: f.align,
+        drop: f.drop,
+        clone: f.clone,
+        zeroable: f.zeroable,
+        needs_drop: f.drop.is_some(),
+        base,
+        base_offset: f.base_offset,
+        is_final: o.is_final,
+        dynamic_attr: o.dynamic_attr,
+        weakref: o.weakref,
+        supplement: o.supplement,
+        gc: o.gc,
+        slots: o.slots,
+        slot: f.slot,
+    })?;
+    // A Rust subclass inherits its base's trampoline (see `overridable`).
+    if let Some(off) = f.base_slot.and_then(|s| s.trampoline_offset()) {
+        f.slot.set_trampoline_offset(f.base_offset + off);
+    }
+    let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
+    scope.setattr(&cname, ty.borrow())?;
+    if f.clone.is_some() {
+        let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
+        let def = |n: &str, parts, extras| {
+            unlocked(tp, || define_in(ty.borrow(), module, Some(name), n, parts, extras, FuncKind::Method))
+        };
+        def("__copy__", IntoFunction::into_parts(|o: Borrowed<'_>| crate::core::class::inst_clone(o)), ().into_extras())?;
+        let deepcopy = |o: Borrowed<'_>, _memo: Borrowed<'_>| crate::core::class::inst_clone(o);
+        def("__deepcopy__", IntoFunction::into_parts(deepcopy), arg("memo").into_extras())?;
+    }
+    Ok(ty)
 }
