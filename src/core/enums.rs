@@ -173,43 +173,59 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
         if T::enum_slot().0.get().is_some() {
             return Err(PyErr::runtime_error(format!("ndbind: the Rust enum behind {} is already bound", self.name)));
         }
-        let enum_mod = Object::import(c"enum")?;
-        let base = enum_mod.borrow().getattr(self.kind.class_name())?;
-        let mut items = Vec::with_capacity(self.values.len());
-        for (n, v, _) in &self.values {
-            let t = (n.as_str(), v.to_i64()).into_py(&ReturnCtx::default())?;
-            items.push(t);
-        }
-        let names = list_of(&items)?;
-        let cname = Object::str(&self.name)?;
-        let module = Object::str(self.module.name())?;
-        let kwnames = (crate::interned!(c"module").to_owned(), crate::interned!(c"qualname").to_owned());
-        let kwnames = tuple_of(&[kwnames.0, kwnames.1])?;
-        let class = base.borrow().call_kw(
-            &[cname.borrow(), names.borrow(), module.borrow(), cname.borrow()],
-            Some(kwnames.borrow()),
-        )?;
-        if let Some(d) = &self.doc {
-            class.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
-        }
-        let mut members = Vec::with_capacity(self.values.len());
-        for (n, v, d) in &self.values {
-            let cn = CString::new(n.as_str()).map_err(|_| PyErr::value_error("NUL in enum member name"))?;
-            let m = class.borrow().getattr(&cn)?;
-            if !d.is_empty() {
-                m.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
-            }
-            if self.export {
-                self.module.as_object().borrow().setattr(&cn, m.borrow())?;
-            }
-            members.push((*v, m));
-        }
-        let cls_name = CString::new(self.name.as_str()).map_err(|_| PyErr::value_error("NUL in enum name"))?;
-        self.module.as_object().borrow().setattr(&cls_name, class.borrow())?;
+        let spec: Vec<(&str, i64, &str)> = self.values.iter().map(|(n, v, d)| (n.as_str(), v.to_i64(), d.as_str())).collect();
+        let (class, objs) = make_enum(self.module, &self.name, self.kind, self.doc.as_deref(), self.export, &spec)?;
+        let members = self.values.iter().map(|(_, v, _)| *v).zip(objs).collect();
         let full = format!("{}.{}", self.module.name(), self.name);
         T::enum_slot().0.get_or_init(|| EnumData { class: class.clone(), name: full, members });
         Ok(class)
     }
+}
+
+/// The non-generic part of [`EnumBuilder::finish`]: creates the class
+/// from `(name, value, doc)` members, adds it (and, with `export`, its
+/// members) to `module`, and returns it with its members in order.
+fn make_enum(
+    module: &Module,
+    name: &str,
+    kind: EnumKind,
+    doc: Option<&str>,
+    export: bool,
+    values: &[(&str, i64, &str)],
+) -> PyResult<(Object, Vec<Object>)> {
+    let enum_mod = Object::import(c"enum")?;
+    let base = enum_mod.borrow().getattr(kind.class_name())?;
+    let mut items = Vec::with_capacity(values.len());
+    for &(n, v, _) in values {
+        items.push((n, v).into_py(&ReturnCtx::default())?);
+    }
+    let names = list_of(&items)?;
+    let cname = Object::str(name)?;
+    let module_name = Object::str(module.name())?;
+    let kwnames = (crate::interned!(c"module").to_owned(), crate::interned!(c"qualname").to_owned());
+    let kwnames = tuple_of(&[kwnames.0, kwnames.1])?;
+    let class = base.borrow().call_kw(
+        &[cname.borrow(), names.borrow(), module_name.borrow(), cname.borrow()],
+        Some(kwnames.borrow()),
+    )?;
+    if let Some(d) = doc {
+        class.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
+    }
+    let mut members = Vec::with_capacity(values.len());
+    for &(n, _, d) in values {
+        let cn = CString::new(n).map_err(|_| PyErr::value_error("NUL in enum member name"))?;
+        let m = class.borrow().getattr(&cn)?;
+        if !d.is_empty() {
+            m.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
+        }
+        if export {
+            module.as_object().borrow().setattr(&cn, m.borrow())?;
+        }
+        members.push(m);
+    }
+    let cls_name = CString::new(name).map_err(|_| PyErr::value_error("NUL in enum name"))?;
+    module.as_object().borrow().setattr(&cls_name, class.borrow())?;
+    Ok((class, members))
 }
 
 fn list_of(items: &[Object]) -> PyResult<Object> {
