@@ -99,7 +99,10 @@ impl PyErr {
     }
 
     /// Takes the pending Python exception. If none is pending (a bug in the
-    /// caller), a `SystemError` stands in for it.
+    /// caller), a `SystemError` stands in for it. Out of line: every fallible
+    /// C API call site has this as its (cold) error path.
+    #[cold]
+    #[inline(never)]
     pub fn fetch() -> PyErr {
         Self::take().unwrap_or_else(|| {
             // SAFETY: address of a builtin exception type.
