@@ -109,7 +109,7 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// Whether the memory may not be written.
     #[inline]
     pub fn is_read_only(&self) -> bool {
-        self.h.read_only
+        self.h.read_only()
     }
     /// C-contiguous (axes of extent 0/1 tolerated).
     #[inline]

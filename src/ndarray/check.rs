@@ -38,7 +38,7 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
             return Err(FATAL);
         }
     }
-    if req.writable && h.read_only {
+    if req.writable && h.read_only() {
         return Err(FATAL);
     }
     let convertible = Mismatch { convertible: !req.writable };

@@ -17,6 +17,8 @@ use crate::ndarray::import_numpy::NumpyView;
 
 /// What owns the memory of an imported array, released exactly once when
 /// the handle drops (with the GIL held: handles are `!Send`).
+// `repr(u64)`: the tag is written in one 8-byte store (see `NumpyView`).
+#[repr(u64)]
 pub(crate) enum Owner {
     /// The source object itself (a NumPy array, a torch tensor, …).
     Source,
@@ -43,8 +45,9 @@ pub struct ArrayHandle {
     pub(crate) repr: Repr,
     pub(crate) owner: Owner,
     /// Whether the memory must not be written (the producer's flag, or
-    /// knowledge about the producer, e.g. JAX).
-    pub(crate) read_only: bool,
+    /// knowledge about the producer, e.g. JAX): 0 or 1, a whole word
+    /// written in one store (see `NumpyView`).
+    read_only: u64,
     /// The Python object the array came from (or the converted copy the
     /// function really saw): returning the array returns this object.
     pub(crate) source: Option<Object>,
@@ -53,7 +56,7 @@ pub struct ArrayHandle {
 impl ArrayHandle {
     /// A handle over a validated layout.
     pub(crate) fn general(layout: Layout, owner: Owner, read_only: bool, source: Object) -> ArrayHandle {
-        ArrayHandle { repr: Repr::General(Box::new(layout)), owner, read_only, source: Some(source) }
+        ArrayHandle { repr: Repr::General(Box::new(layout)), owner, read_only: read_only as u64, source: Some(source) }
     }
 
     /// A handle over memory that `layout` describes and that no Python
@@ -62,13 +65,19 @@ impl ArrayHandle {
     /// interpreter (see [`crate::ndarray::Requirements::accepts`]).
     pub fn from_layout(layout: Layout) -> ArrayHandle {
         let read_only = layout.is_read_only();
-        ArrayHandle { repr: Repr::General(Box::new(layout)), owner: Owner::Source, read_only, source: None }
+        ArrayHandle { repr: Repr::General(Box::new(layout)), owner: Owner::Source, read_only: read_only as u64, source: None }
     }
 
     /// A handle over a NumPy array, read in place.
     pub(crate) fn numpy(view: NumpyView, source: Object) -> ArrayHandle {
         let read_only = view.read_only();
-        ArrayHandle { repr: Repr::Numpy(view), owner: Owner::Source, read_only, source: Some(source) }
+        ArrayHandle { repr: Repr::Numpy(view), owner: Owner::Source, read_only: read_only as u64, source: Some(source) }
+    }
+
+    /// Whether the memory must not be written.
+    #[inline]
+    pub(crate) fn read_only(&self) -> bool {
+        self.read_only != 0
     }
 
     /// Number of dimensions.

@@ -123,8 +123,12 @@ impl<'x, T: Scalar, D: Dimension> Param for ArrayViewMut<'x, T, D> {
 pub(crate) fn dim_of(shape: &[i64]) -> ndarray::IxDyn {
     use ndarray::IxDyn;
     // `IxDyn` stores up to four axes inline; fixed-length slices keep the
-    // copy free of a variable-length `memcpy` call.
-    let u = |i: usize| shape[i] as usize;
+    // copy free of a variable-length `memcpy` call. Each extent is read on
+    // its own (volatile: not merged into 16-byte loads): the handle was
+    // just written in 8-byte stores, and a 16-byte load of two of them
+    // cannot be forwarded from the store buffer (a ~3 ns stall per call).
+    // SAFETY: `&shape[i]` is a valid, aligned reference.
+    let u = |i: usize| unsafe { std::ptr::read_volatile(&shape[i]) } as usize;
     match shape.len() {
         0 => IxDyn(&[]),
         1 => IxDyn(&[u(0)]),
