@@ -42,6 +42,10 @@ import types
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")  # quiet, CPU-only JAX
+# NumPy's OpenBLAS starts a thread pool whose threads spin on the second of
+# the two cores (a quarter of a `shape(x)` loop's samples under perf); no row
+# calls BLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "benches" / "pyo3_peer"
 PEERS_DIR = ROOT / "benches" / "_peers"  # the C++ peers' .so (scripts/bench.sh)
@@ -252,11 +256,14 @@ def prepare(rows, target, glob):
 
 
 def run(timers, repeats):
+    """The median ns per call of each contender, and every sample (in
+    repeat order, so that samples of two rows from one repeat were taken
+    seconds apart)."""
     samples = {key: [] for key in timers}
     for _ in range(repeats):  # round-robin over every contender of every row
         for key, (timer, number) in timers.items():
             samples[key].append(timer.timeit(number) / number * 1e9)
-    return {key: statistics.median(s) for key, s in samples.items()}
+    return {key: statistics.median(s) for key, s in samples.items()}, samples
 
 
 # --- build facts ----------------------------------------------------------------
@@ -358,15 +365,18 @@ def table(rows, med):
     return "\n".join(out)
 
 
-def targets(med, mods, info):
+def targets(med, samples, mods, info):
     """Issue 6's targets (and issue 3's), checked on this run's ratios."""
     def r(title, a, b):
         x, y = med.get((title, a)), med.get((title, b))
         return None if x is None or y is None else x / y
 
-    def r2(title_a, title_b):  # ndbind against itself, on two rows
-        x, y = med.get((title_a, "ndbind")), med.get((title_b, "ndbind"))
-        return None if x is None or y is None else x / y
+    def r2(title_a, title_b):
+        """ndbind against itself on two rows: the median of the ratios within
+        each repeat, so that the machine speeding up or slowing down between
+        the rows (it does, for minutes at a time) does not count."""
+        x, y = samples.get((title_a, "ndbind")), samples.get((title_b, "ndbind"))
+        return None if not x or not y else statistics.median(a / b for a, b in zip(x, y))
 
     checks = [
         ("(issue 3) `shape(x)` NumPy ≤ 2.5× a no-op ndbind call", r2("shape(x) f64 4×4", "noop()"), 2.5),
@@ -451,7 +461,7 @@ def main():
     rows = make_rows(np, mods, torch, jnp, args.quick)
     timers, skipped = prepare(rows, target, {"np": np, "torch": torch, "jnp": jnp})
     print(f"timing {len(timers)} contenders × {repeats} repeats ...", file=sys.stderr)
-    med = run(timers, repeats)
+    med, samples = run(timers, repeats)
     info = builds()
 
     print(f"Machine: {machine(np, torch, jax, info)}\n")
@@ -465,7 +475,7 @@ def main():
     for n in notes:
         print(f"- {n}")
     print("\nTargets (issue 6; issue 3 where marked), from this run:\n")
-    print("\n".join(targets(med, mods, info)))
+    print("\n".join(targets(med, samples, mods, info)))
     print("\nBuilds (scripts/bench.sh; clean build = first build from an empty build folder):\n")
     print(build_table(info))
     print("\n`ndbind_bench`: §5 + `shape`/`sum_f64`/`scale`, no class; `+ Point`: also the §4 class the peers "
