@@ -498,14 +498,10 @@ fn install_init(ty: &Object, func: &Object) {
         let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let rec = record_of(tp).expect("bound class");
         rec.init.set(func.as_ptr());
-        rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| match f.overloads.as_slice() {
-            [r] if r.nargs == r.nargs_pos => Some(crate::core::class::record::InitFast {
-                call: r.call,
-                site: r.site,
-                nargs: r.nargs,
-                none_reject: r.none_reject_mask,
-            }),
-            _ => None,
+        // The function's own single-overload fast path decides.
+        rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| {
+            let r = f.overloads.first().filter(|_| f.fast_nargs != crate::core::func::func_type::NO_FAST_PATH)?;
+            Some(crate::core::class::record::InitFast { call: r.call, site: r.site, nargs: r.nargs, none_reject: r.none_reject_mask })
         }));
         // Assigning `__init__` turned the construction fast path off.
         (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
