@@ -143,7 +143,7 @@ unsafe extern "C" fn dltensor_from_py_object_no_sync(obj: *mut c_void, out: *mut
         }
         // The layout lives inside the object and never changes, so its
         // shape and strides can be lent out; consumers do not write them.
-        let t = export_dlpack::dl_tensor(l, l.shape().as_ptr().cast_mut(), l.strides().as_ptr().cast_mut());
+        let t = TensorParts::of(l).tensor(l.shape().as_ptr().cast_mut(), l.strides().as_ptr().cast_mut());
         // SAFETY: `out` points to a caller-provided DLTensor.
         unsafe { out.write(t) };
         Ok(())

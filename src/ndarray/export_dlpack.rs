@@ -17,23 +17,6 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::Object;
 use crate::ndarray::owner::OwnerBox;
 
-/// The `DLTensor` describing `l`, whose `ndim` extents and strides live at
-/// `shape` and `strides` (memory the caller keeps alive as long as the
-/// tensor). The producer's data pointer and byte offset are passed on
-/// unchanged: for devices whose `data` is an opaque handle (OpenCL,
-/// Vulkan, Metal) the offset cannot be folded into it.
-pub(crate) fn dl_tensor(l: &Layout, shape: *mut i64, strides: *mut i64) -> DLTensor {
-    DLTensor {
-        data: l.raw_data(),
-        device: l.device(),
-        ndim: l.ndim() as i32,
-        dtype: l.dtype(),
-        shape,
-        strides,
-        byte_offset: l.byte_offset(),
-    }
-}
-
 /// What a managed tensor describes (its shape and strides are copied
 /// into it).
 #[derive(Clone, Copy)]
@@ -58,6 +41,23 @@ impl<'a> TensorParts<'a> {
             dtype: l.dtype(),
             shape: l.shape(),
             strides: Some(l.strides()),
+        }
+    }
+
+    /// The `DLTensor` describing these parts, whose extents and strides
+    /// live at `shape` and `strides` (memory the caller keeps alive as long
+    /// as the tensor). The producer's data pointer and byte offset are
+    /// passed on unchanged: for devices whose `data` is an opaque handle
+    /// (OpenCL, Vulkan, Metal) the offset cannot be folded into it.
+    pub(crate) fn tensor(&self, shape: *mut i64, strides: *mut i64) -> DLTensor {
+        DLTensor {
+            data: self.data,
+            device: self.device,
+            ndim: self.shape.len() as i32,
+            dtype: self.dtype,
+            shape,
+            strides,
+            byte_offset: self.byte_offset,
         }
     }
 
@@ -139,15 +139,7 @@ unsafe fn managed<H: Header>(parts: TensorParts<'_>, owner: OwnerBox, plain: boo
         Some(given) => st.copy_from_slice(given),
         None => crate::ndarray::layout::fill_c_strides(parts.shape, st),
     }
-    let t = DLTensor {
-        data: parts.data,
-        device: parts.device,
-        ndim: n as i32,
-        dtype: parts.dtype,
-        shape: std::ptr::null_mut(),
-        strides: std::ptr::null_mut(),
-        byte_offset: parts.byte_offset,
-    };
+    let t = parts.tensor(std::ptr::null_mut(), std::ptr::null_mut());
     let mut o = Box::new(Owned { managed: H::new(t, flags), owner, plain, inline, heap });
     // The dims live in the box (or its boxed slice): addresses that stay
     // put when the box pointer is handed out.
