@@ -126,7 +126,8 @@ unsafe fn take_named(
 /// renaming it to `"used_dltensor"`. Returns `None` (with no Python error
 /// set) for anything else, including an already-used capsule.
 ///
-/// The caller must eventually call [`delete_legacy`] on the result.
+/// The caller must eventually call [`delete_legacy`] on the result (or hand
+/// it back with [`untake_legacy`]).
 ///
 /// # Safety
 /// GIL held; `cap` NULL or a valid object pointer.
@@ -147,6 +148,45 @@ pub unsafe fn take_legacy(cap: *mut PyObject) -> Option<NonNull<DLManagedTensor>
 pub unsafe fn take_versioned(cap: *mut PyObject) -> Option<NonNull<DLManagedTensorVersioned>> {
     // SAFETY: forwarded caller contract.
     unsafe { take_named(cap, VERSIONED_NAME, USED_VERSIONED_NAME) }.map(NonNull::cast)
+}
+
+/// Undoes [`take_legacy`]: if `cap` is named `"used_dltensor"` and holds
+/// `tensor`, renames it back to `"dltensor"`, so that the capsule owns the
+/// tensor again (a consumer that took it provisionally and then did not
+/// use it). Returns false, changing nothing, otherwise: the caller still
+/// owns the tensor.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer; `tensor` was taken from
+/// `cap` and is still owned by the caller.
+pub unsafe fn untake_legacy(cap: *mut PyObject, tensor: NonNull<DLManagedTensor>) -> bool {
+    // SAFETY: forwarded caller contract.
+    unsafe { untake_named(cap, USED_LEGACY_NAME, LEGACY_NAME, tensor.cast()) }
+}
+
+/// [`untake_legacy`] for versioned capsules.
+///
+/// # Safety
+/// As for [`untake_legacy`].
+pub unsafe fn untake_versioned(cap: *mut PyObject, tensor: NonNull<DLManagedTensorVersioned>) -> bool {
+    // SAFETY: forwarded caller contract.
+    unsafe { untake_named(cap, USED_VERSIONED_NAME, VERSIONED_NAME, tensor.cast()) }
+}
+
+/// # Safety
+/// As for [`untake_legacy`].
+unsafe fn untake_named(cap: *mut PyObject, used: &CStr, name: &'static CStr, tensor: NonNull<c_void>) -> bool {
+    // SAFETY: forwarded caller contract; renaming runs no Python code.
+    unsafe {
+        if peek_named(cap, used) != Some(tensor) {
+            return false;
+        }
+        if PyCapsule_SetName(cap, name.as_ptr()) != 0 {
+            PyErr_Clear();
+            return false;
+        }
+    }
+    true
 }
 
 /// Like [`take_legacy`] but without consuming: the capsule still owns the
@@ -183,7 +223,7 @@ pub unsafe fn delete_legacy(p: *mut DLManagedTensor) {
     // deleter frees it, after which we do not touch it.
     unsafe {
         if let Some(deleter) = (*p).deleter {
-            deleter(p);
+            run_foreign(|| deleter(p));
         }
     }
 }
@@ -201,8 +241,29 @@ pub unsafe fn delete_versioned(p: *mut DLManagedTensorVersioned) {
     // prefix of the struct.
     unsafe {
         if let Some(deleter) = (*p).deleter {
-            deleter(p);
+            run_foreign(|| deleter(p));
         }
+    }
+}
+
+/// Runs foreign code (a producer's deleter) as if no exception were
+/// pending: a pending one is saved and restored around it (a deleter
+/// written in Python would otherwise fail, or clobber it). Costs one
+/// error-indicator read when none is pending.
+///
+/// # Safety
+/// GIL held.
+#[inline]
+unsafe fn run_foreign(f: impl FnOnce()) {
+    // SAFETY: GIL held (caller contract).
+    if unsafe { pyo3_ffi::PyErr_Occurred() }.is_null() {
+        f();
+        // A deleter has no way to report an error: one it leaves is dropped.
+        // SAFETY: GIL held.
+        unsafe { PyErr_Clear() };
+    } else {
+        // SAFETY: GIL held.
+        unsafe { preserving_error(f) };
     }
 }
 

@@ -440,15 +440,31 @@ def test_unknown_versioned_flags_are_ignored():
     assert accepted_consumed(f, t.sum_f64) == 21.0
 
 
-def test_zero_and_overlapping_strides_are_readable_but_add_into_sees_overlap():
-    # Stride 0 broadcasts element 0; a forged writable view may alias itself,
-    # which a Rust &mut cannot express; ndbind must at least stay in bounds.
+def test_zero_and_overlapping_strides_are_readable_but_never_writable():
+    # Stride 0 broadcasts element 0: fine to read, refused for a writable
+    # view (a Rust &mut cannot alias itself); the capsule is handed back.
     f = Forged(shape=(4,), strides=(0,))
     assert accepted_consumed(f, t.sum_f64) == 4.0
+    f = Forged(shape=(4,), strides=(0,))
+    cap = f.capsule()
+    with pytest.raises(ValueError, match="share memory"):
+        t.scale(cap, 2.0)
+    assert not is_used(cap) and f.deletes == 0
+    assert t.sum_f64(cap) == 4.0 and is_used(cap)
+    del cap
+    collect()
+    assert (f.deletes, f.capsule_freed) == (1, 1)
     f = Forged(shape=(3,), strides=(2,))
     out = np.zeros(3)
-    assert accepted_consumed(f, lambda c: t.add_into(c, c, out)) is None
-    assert out.tolist() == [2.0, 6.0, 10.0]
+    assert accepted_consumed(f, lambda c: t.add_into(c, np.ones(3), out)) is None
+    assert out.tolist() == [2.0, 4.0, 6.0]
+
+
+def test_the_same_capsule_twice_in_one_call_is_a_mismatch():
+    # A capsule is a single-use token: the first parameter takes its tensor,
+    # the second finds it consumed; the failed call hands it back.
+    rejected_unconsumed(Forged(shape=(3,), strides=(2,)), lambda c: t.add_into(c, c, np.zeros(3)), TypeError,
+                        "incompatible function arguments")
 
 
 # --- 5. misbehaving __dlpack__ producers --------------------------------------

@@ -46,14 +46,22 @@ pub trait FromPy: Sized {
     /// Arrays opt out: a converted copy is made only when asked for.
     const CONVERT_BY_DEFAULT: bool = true;
     /// Whether values of this type may hand out mutable access to memory
-    /// shared with Python (writable arrays): only then does a call run the
-    /// alias check over its arguments' spans.
+    /// shared with Python (writable arrays, or containers of them): only
+    /// then does a call run the alias check over its arguments' spans.
     const MAY_WRITE: bool = false;
-    /// The memory this value exposes, for the alias check made before a
-    /// call (array types).
+    /// Reports the memory this value exposes (array types, and containers
+    /// forwarding their items'), for the alias check made before a call.
     #[inline]
-    fn span(&self) -> Option<Span> {
-        None
+    fn spans<'a>(&'a self, _out: &mut Spans<'a>) {}
+    /// Called, before [`FromPy::commit`], on a value loaded before the
+    /// call's last argument: Python code may have run since it was loaded
+    /// (while later arguments loaded: `__float__`, `__dlpack__`, ...). A
+    /// value that borrows state such code can change re-validates it here
+    /// and returns false, with a Python error set, to abort the call.
+    /// Values that own what they use keep the default.
+    #[inline]
+    fn recheck(&mut self) -> bool {
+        true
     }
     /// Called once every argument of the call has matched, right before
     /// the function runs: the point where side effects of loading (such as
@@ -219,17 +227,7 @@ impl Default for ReturnCtx {
     }
 }
 
-/// The memory an array argument covers, for the alias check made before a
-/// call: a writable view must not overlap any other array argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span {
-    /// Lowest byte address touched.
-    pub lo: usize,
-    /// One past the highest byte address touched (`lo == hi`: empty).
-    pub hi: usize,
-    /// Whether the parameter hands out mutable access.
-    pub writable: bool,
-}
+pub use crate::core::alias::{Span, Spans};
 
 /// Loads one argument into a holder that lives on the caller's stack for
 /// the duration of the call, then hands out the parameter value, which may
@@ -255,8 +253,11 @@ pub trait ArgCaster {
     fn type_name(out: &mut String);
     /// The memory this argument exposes, for the alias check.
     #[inline]
-    fn span(_holder: &Self::Holder) -> Option<Span> {
-        None
+    fn spans<'a>(_holder: &'a Self::Holder, _out: &mut Spans<'a>) {}
+    /// See [`FromPy::recheck`].
+    #[inline]
+    fn recheck(_holder: &mut Self::Holder) -> bool {
+        true
     }
     /// See [`FromPy::commit`].
     #[inline]
@@ -293,8 +294,15 @@ impl<T: FromPy> ArgCaster for T {
     }
 
     #[inline]
-    fn span(holder: &Slot<T>) -> Option<Span> {
-        holder.as_ref().and_then(T::span)
+    fn spans<'a>(holder: &'a Slot<T>, out: &mut Spans<'a>) {
+        if let Some(v) = holder.as_ref() {
+            v.spans(out)
+        }
+    }
+
+    #[inline]
+    fn recheck(holder: &mut Slot<T>) -> bool {
+        holder.as_mut().map_or(true, T::recheck)
     }
 
     #[inline]

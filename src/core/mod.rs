@@ -3,6 +3,7 @@
 //! Everything here assumes the GIL is held: handles are `!Send`, and every
 //! entry point from Python runs with the GIL.
 
+pub mod alias;
 pub mod caster;
 pub mod casters;
 pub mod class;
@@ -16,3 +17,4 @@ pub mod internals;
 pub mod leak_report;
 pub mod module;
 pub mod object;
+pub(crate) mod overlap;

@@ -5,7 +5,7 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
 
-use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Span};
+use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Spans};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::{DType, Scalar};
@@ -216,9 +216,13 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     }
 
     #[inline]
-    fn span(&self) -> Option<Span> {
-        let (lo, hi) = self.h.byte_bounds();
-        Some(Span { lo, hi, writable: Self::REQ.writable })
+    fn spans<'a>(&'a self, out: &mut Spans<'a>) {
+        out.push(self.h.span(Self::REQ.writable))
+    }
+
+    #[inline]
+    fn recheck(&mut self) -> bool {
+        self.h.recheck()
     }
 
     #[inline]
@@ -227,10 +231,13 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     }
 }
 
-/// Returning an imported array returns the very object it came from.
+/// Returning an imported array returns the very object it came from; an
+/// array imported from a raw DLPack capsule (which the import consumed)
+/// returns a new, unconsumed capsule owning the same tensor, as nanobind
+/// does, so that the caller can still use it.
 impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
-    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        self.h.source.clone().ok_or_else(|| PyErr::runtime_error("array has no Python object"))
+    fn into_py(mut self, _: &ReturnCtx) -> PyResult<Object> {
+        self.h.to_object()
     }
     fn type_name(out: &mut String) {
         Self::REQ.render("ndarray", out)

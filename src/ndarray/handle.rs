@@ -20,19 +20,37 @@ use crate::ndarray::import_numpy::NumpyView;
 // `repr(u64)`: the tag is written in one 8-byte store (see `NumpyView`).
 #[repr(u64)]
 pub(crate) enum Owner {
-    /// The source object itself (a NumPy array, a torch tensor, …).
+    /// The source object itself (a NumPy array, an `ndbind.ndarray`, …),
+    /// whose memory stays put while it is alive.
     Source,
+    /// The source object, viewed through its type's DLPack exchange table
+    /// (torch): nothing but the reference is held, and Python code can
+    /// move the memory (`resize_`, `set_`), so the view is re-read before
+    /// use when such code may have run (see [`ArrayHandle::recheck`]).
+    Exchange(&'static ndbind_dlpack::DLPackExchangeAPI),
     /// A consumed legacy DLPack tensor: its deleter runs on drop.
     Legacy(NonNull<DLManagedTensor>),
     /// A consumed versioned DLPack tensor: its deleter runs on drop.
     Versioned(NonNull<DLManagedTensorVersioned>),
     /// A buffer-protocol view: released on drop.
     Buffer(Box<ffi::Py_buffer>),
-    /// A raw DLPack capsule (the source) whose tensor was validated but not
-    /// consumed yet: the capsule still owns it. [`ArrayHandle::commit`]
-    /// consumes it once the whole call has matched, so an overload that
-    /// fails on a later argument leaves the capsule usable.
-    PeekedCapsule { versioned: bool },
+    /// A raw DLPack capsule's tensor, taken at load (the capsule renamed
+    /// `used_dltensor[_versioned]`, so Python code running while later
+    /// arguments load cannot hand it to another consumer), not committed
+    /// yet. Dropped uncommitted (an overload failed on a later argument),
+    /// it is handed back to the capsule, which is usable again;
+    /// [`ArrayHandle::commit`] makes it a `Legacy`/`Versioned` owner.
+    TakenCapsule(Box<TakenCapsule>),
+}
+
+/// See [`Owner::TakenCapsule`].
+pub(crate) struct TakenCapsule {
+    /// The managed tensor (legacy or versioned, as `versioned` says).
+    pub(crate) tensor: NonNull<c_void>,
+    /// The capsule, kept alive by the handle's `source` (dropped after
+    /// the owner).
+    pub(crate) capsule: NonNull<ffi::PyObject>,
+    pub(crate) versioned: bool,
 }
 
 pub(crate) enum Repr {
@@ -175,6 +193,18 @@ impl ArrayHandle {
         }
     }
 
+    /// The memory this array exposes, for the alias check of a call.
+    #[inline]
+    pub(crate) fn span(&self, writable: bool) -> crate::core::caster::Span<'_> {
+        crate::core::caster::Span {
+            base: self.data() as usize,
+            shape: self.shape(),
+            strides: self.strides(),
+            itemsize: self.itemsize(),
+            writable,
+        }
+    }
+
     /// Lowest address touched and one past the highest (equal when empty).
     pub fn byte_bounds(&self) -> (usize, usize) {
         match &self.repr {
@@ -191,31 +221,76 @@ impl ArrayHandle {
         }
     }
 
-    /// Makes the import permanent: a peeked DLPack capsule is consumed
-    /// (renamed `used_dltensor[_versioned]`) and its tensor is owned (and
-    /// eventually deleted) by this handle.
+    /// The Python object to return for this array (see `IntoPy for
+    /// NdArray`): the source object, or, for a consumed raw capsule, a new
+    /// capsule that takes over the tensor (this handle then owns nothing).
+    pub(crate) fn to_object(&mut self) -> crate::core::error::PyResult<Object> {
+        let Some(src) = &self.source else {
+            return Err(crate::core::error::PyErr::runtime_error("array has no Python object"));
+        };
+        // SAFETY: an exact type check of a live object.
+        if unsafe { ffi::PyCapsule_CheckExact(src.as_ptr()) } == 0 {
+            return Ok(src.clone());
+        }
+        let new = match self.owner {
+            // SAFETY (both): the tensor is owned by this handle, and its
+            // ownership passes to the new capsule (or, if that cannot be
+            // made, to `new_*_capsule`, which deletes it): the owner is
+            // replaced without being released.
+            Owner::Legacy(p) => unsafe { ndbind_dlpack::new_legacy_capsule(p) },
+            Owner::Versioned(p) => unsafe { ndbind_dlpack::new_versioned_capsule(p) },
+            _ => return Ok(src.clone()),
+        };
+        std::mem::forget(std::mem::replace(&mut self.owner, Owner::Source));
+        // SAFETY: a new reference, or NULL with an error set.
+        unsafe { Object::from_owned_or_err(new) }
+    }
+
+    /// Re-validates a view that Python code may have invalidated since it
+    /// was imported (see [`crate::FromPy::recheck`]): an exchange-API view
+    /// is read again and must describe the same memory; false, with
+    /// `RuntimeError` set, when it does not. Other owners hold what they
+    /// use.
     #[inline]
-    pub fn commit(&mut self) {
-        if let Owner::PeekedCapsule { versioned } = self.owner {
-            self.take_capsule(versioned);
+    pub fn recheck(&mut self) -> bool {
+        match self.owner {
+            Owner::Exchange(api) => self.recheck_exchange(api),
+            _ => true,
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn take_capsule(&mut self, versioned: bool) {
-        let Some(cap) = self.source.as_ref().map(Object::as_ptr) else { return };
-        // SAFETY: `cap` is the live capsule the layout was validated from;
-        // taking renames it and hands its tensor to us. If it was consumed
-        // meanwhile (the same capsule passed twice), the other handle owns
-        // the tensor and this one keeps borrowing it for the call.
-        self.owner = unsafe {
-            if versioned {
-                ndbind_dlpack::take_versioned(cap).map_or(Owner::Source, Owner::Versioned)
-            } else {
-                ndbind_dlpack::take_legacy(cap).map_or(Owner::Source, Owner::Legacy)
+    fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
+        let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
+        // SAFETY: the table is the one of the source's type; the GIL is held.
+        let same = unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }
+            .is_some_and(|now| same_memory(&now, l));
+        if !same {
+            crate::core::error::PyErr::runtime_error(
+                "an array argument was resized or replaced (e.g. by resize_() or set_()) by Python code that ran \
+                 while the call's other arguments were converted",
+            )
+            .restore();
+        }
+        same
+    }
+
+    /// Makes the import permanent: a raw capsule's tensor, taken at load,
+    /// is owned (and eventually deleted) by this handle from now on.
+    #[inline]
+    pub fn commit(&mut self) {
+        if let Owner::TakenCapsule(t) = &self.owner {
+            let (tensor, versioned) = (t.tensor, t.versioned);
+            let new = if versioned { Owner::Versioned(tensor.cast()) } else { Owner::Legacy(tensor.cast()) };
+            // Not dropped as an owner: that would hand the tensor back.
+            let taken = std::mem::ManuallyDrop::new(std::mem::replace(&mut self.owner, new));
+            if let Owner::TakenCapsule(b) = &*taken {
+                // SAFETY: `taken` is never used or dropped again; its box
+                // is freed here, once.
+                drop(unsafe { std::ptr::read(b) });
             }
-        };
+        }
     }
 }
 
@@ -259,7 +334,7 @@ pub(crate) fn dtype_of(l: &Layout) -> DType {
 impl Drop for Owner {
     #[inline]
     fn drop(&mut self) {
-        if !matches!(self, Owner::Source | Owner::PeekedCapsule { .. }) {
+        if !matches!(self, Owner::Source | Owner::Exchange(_)) {
             self.release();
         }
     }
@@ -271,14 +346,53 @@ impl Owner {
     fn release(&mut self) {
         // SAFETY: an owner is dropped exactly once, with the GIL held
         // (handles are `!Send`); the deleters/release functions are the
-        // producers' own.
+        // producers' own, run with any pending exception saved.
         unsafe {
             match self {
-                Owner::Source | Owner::PeekedCapsule { .. } => {}
+                Owner::Source | Owner::Exchange(_) => {}
                 Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
                 Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
-                Owner::Buffer(view) => ffi::PyBuffer_Release(&mut **view),
+                Owner::Buffer(view) => crate::core::error::preserving_error(|| ffi::PyBuffer_Release(&mut **view)),
+                Owner::TakenCapsule(t) => t.give_back(),
             }
         }
     }
+}
+
+impl TakenCapsule {
+    /// Hands the tensor back to its capsule (renamed back to
+    /// `dltensor[_versioned]`), which owns it again.
+    ///
+    /// # Safety
+    /// The GIL is held; `self` was taken from `capsule` and not committed.
+    unsafe fn give_back(&self) {
+        // SAFETY: the capsule is alive (the handle's source); the rename
+        // runs no Python code. Only a capsule still named and pointing as
+        // we left it is ours to rename; otherwise (foreign code renamed
+        // it) we still own the tensor and delete it.
+        unsafe {
+            let cap = self.capsule.as_ptr();
+            let ours = if self.versioned {
+                ndbind_dlpack::untake_versioned(cap, self.tensor.cast())
+            } else {
+                ndbind_dlpack::untake_legacy(cap, self.tensor.cast())
+            };
+            if !ours {
+                if self.versioned {
+                    ndbind_dlpack::delete_versioned(self.tensor.as_ptr().cast())
+                } else {
+                    ndbind_dlpack::delete_legacy(self.tensor.as_ptr().cast())
+                }
+            }
+        }
+    }
+}
+
+/// Whether two layouts describe the same elements of the same memory.
+fn same_memory(a: &Layout, b: &Layout) -> bool {
+    a.data() == b.data()
+        && a.dtype() == b.dtype()
+        && a.device() == b.device()
+        && a.shape() == b.shape()
+        && a.strides() == b.strides()
 }

@@ -134,6 +134,12 @@ pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> R
     if jax && req.writable {
         return Ok(None);
     }
+    // torch without the exchange table: its `__dlpack__` exports a tensor
+    // with the negative bit raw (and refuses one with the conjugate bit by
+    // raising); both are mismatches here, as on the exchange route.
+    if crate::ndarray::import_exchange::lazy_flags_set(obj) {
+        return Ok(None);
+    }
     // Versioned capsules carry the read-only flag: ask for one when
     // writability matters; the legacy protocol is cheaper otherwise.
     let mut versioned = req.writable;
@@ -156,9 +162,9 @@ pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> R
     Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned())))
 }
 
-/// Imports a raw DLPack capsule without consuming it yet (see
-/// [`ArrayHandle::commit`]): an overload that rejects it, on this or any
-/// other argument, leaves it usable.
+/// Imports a raw DLPack capsule, taking its tensor provisionally (see
+/// [`Owner::TakenCapsule`]): an overload that rejects it, on this or any
+/// other argument, hands it back and leaves the capsule usable.
 ///
 /// # Safety
 /// The GIL is held; `obj` is a capsule.
@@ -191,8 +197,22 @@ pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements) -> Re
             _ => return Ok(None),
         };
         let read_only = layout.is_read_only();
-        let h = ArrayHandle::general(layout, Owner::PeekedCapsule { versioned }, read_only, obj.to_owned());
-        Ok(check(&h, req).is_ok().then_some(h))
+        let mut h = ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned());
+        if check(&h, req).is_err() {
+            return Ok(None);
+        }
+        // Taken now, not at commit: Python code that runs while later
+        // arguments load cannot give the tensor to another consumer (which
+        // could free it). An overload that fails hands it back.
+        let tensor = if versioned {
+            ndbind_dlpack::take_versioned(p).map(|t| t.cast())
+        } else {
+            ndbind_dlpack::take_legacy(p).map(|t| t.cast())
+        };
+        let tensor = tensor.expect("an unconsumed capsule, just validated");
+        let capsule = std::ptr::NonNull::new(p).expect("a live object");
+        h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule { tensor, capsule, versioned }));
+        Ok(Some(h))
     }
 }
 

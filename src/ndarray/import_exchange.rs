@@ -63,13 +63,32 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
 /// which reports the producer's own error.
 ///
 /// The C view bypasses checks torch makes in its Python `__dlpack__`: a
-/// tensor with the conjugate bit set (its memory holds the unconjugated
-/// values) and, for writable parameters, a tensor that requires grad (an
-/// in-place write would bypass autograd) are refused here too.
+/// tensor with the conjugate or the negative bit set (its memory holds the
+/// unconjugated / unnegated values: `t.conj()`, `t.conj().imag`,
+/// `torch._neg_view(t)`) and, for writable parameters, a tensor that
+/// requires grad (an in-place write would bypass autograd) are refused.
 ///
 /// # Safety
 /// The GIL is held; `api` is the table of `obj`'s type.
-pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI, writable: bool) -> Option<ArrayHandle> {
+pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &'static DLPackExchangeAPI, writable: bool) -> Option<ArrayHandle> {
+    api.dltensor_from_py_object_no_sync?;
+    // Python-level queries first: they may run Python code (a subclass's
+    // override), which must not run between reading the view and using it.
+    if lazy_flags_set(obj) || (writable && flag(obj, c"requires_grad", false)) {
+        return None;
+    }
+    // SAFETY: the table is the one of `obj`'s type (caller).
+    let layout = unsafe { view(obj, api) }?;
+    Some(ArrayHandle::general(layout, Owner::Exchange(api), false, obj.to_owned()))
+}
+
+/// The validated `DLTensor` view the exchange table gives of `obj`;
+/// `None`, with any error cleared, when the producer refuses or the view
+/// is invalid.
+///
+/// # Safety
+/// The GIL is held; `api` is the table of `obj`'s type.
+pub(crate) unsafe fn view(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Option<ndbind_dlpack::Layout> {
     let f = api.dltensor_from_py_object_no_sync?;
     // SAFETY: DLTensor is plain data; the producer fills it.
     let mut t: DLTensor = unsafe { std::mem::zeroed() };
@@ -81,13 +100,37 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &DLPackExchangeAPI, writable
     }
     // SAFETY: a producer-filled tensor viewing memory that `obj` (kept as
     // the handle's source) keeps alive; validation copies shape/strides.
-    let layout = unsafe { ndbind_dlpack::validate(&t, false) }.ok()?;
-    if (t.dtype.code == ndbind_dlpack::DataTypeCode::COMPLEX.0 && flag(obj, c"is_conj", true))
-        || (writable && flag(obj, c"requires_grad", false))
-    {
-        return None;
+    unsafe { ndbind_dlpack::validate(&t, false) }.ok()
+}
+
+/// Whether `obj` is a torch tensor whose memory does not hold its values
+/// (the negative or the conjugate bit is set: `torch._neg_view(t)`,
+/// `t.conj().imag`, `t.conj()`); false for types without these methods.
+pub(crate) fn lazy_flags_set(obj: Borrowed<'_>) -> bool {
+    method_flag(obj, crate::interned!(c"is_neg")) || method_flag(obj, crate::interned!(c"is_conj"))
+}
+
+/// `type(obj).name(obj)` as a bool, the method descriptor called directly
+/// (no bound method is made): torch's `is_neg()` / `is_conj()`. A type
+/// without the method has no such flag; an error counts as true (refuse
+/// when in doubt) and is cleared.
+fn method_flag(obj: Borrowed<'_>, name: Borrowed<'_>) -> bool {
+    // SAFETY: a never-raising MRO lookup (borrowed result), then a
+    // vectorcall with one valid argument; the result is owned.
+    unsafe {
+        let d = crate::ndarray::import_dlpack::type_lookup(obj.type_ptr(), name);
+        if d.is_null() {
+            return false;
+        }
+        let args = [obj.as_ptr()];
+        match crate::core::object::Object::from_owned(ffi::PyObject_Vectorcall(d, args.as_ptr(), 1, std::ptr::null_mut())) {
+            Some(v) => v.as_ptr() != ffi::Py_False(),
+            None => {
+                ffi::PyErr_Clear();
+                true
+            }
+        }
     }
-    Some(ArrayHandle::general(layout, Owner::Source, false, obj.to_owned()))
 }
 
 /// `obj.name()` (`call`) or `obj.name` as a bool; errors count as true

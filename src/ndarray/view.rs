@@ -7,7 +7,7 @@ use std::ptr::NonNull;
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, ShapeBuilder};
 
-use crate::core::caster::{ArgCaster, Param, Slot, Span};
+use crate::core::caster::{ArgCaster, Param, Slot, Spans};
 use crate::core::object::Borrowed;
 use crate::ndarray::dtype::Scalar;
 use crate::ndarray::handle::ArrayHandle;
@@ -66,9 +66,10 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
         unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) }
     }
 
-    fn span_impl(holder: &Slot<ArrayHandle>) -> Option<Span> {
-        let (lo, hi) = holder.as_ref()?.byte_bounds();
-        Some(Span { lo, hi, writable: MUT })
+    fn spans_impl<'a>(holder: &'a Slot<ArrayHandle>, out: &mut Spans<'a>) {
+        if let Some(h) = holder.as_ref() {
+            out.push(h.span(MUT))
+        }
     }
 }
 
@@ -95,8 +96,11 @@ macro_rules! view_caster {
             fn type_name(out: &mut String) {
                 Self::REQ.render("ndarray", out)
             }
-            fn span(holder: &Self::Holder) -> Option<Span> {
-                Self::span_impl(holder)
+            fn spans<'a>(holder: &'a Self::Holder, out: &mut Spans<'a>) {
+                Self::spans_impl(holder, out)
+            }
+            fn recheck(holder: &mut Self::Holder) -> bool {
+                holder.as_mut().map_or(true, ArrayHandle::recheck)
             }
             fn commit(holder: &mut Self::Holder) {
                 if let Some(h) = holder.as_mut() {

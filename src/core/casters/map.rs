@@ -9,20 +9,32 @@ use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::error::PyResult;
 use crate::core::object::{Borrowed, Object};
 
-/// Runs `f` over the items of a `dict`; `None` if `obj` is none or `f` fails.
+/// Runs `f` over the items of a `dict`; `None` if `obj` is none or `f`
+/// refuses a pair (no error set), or with an error set that aborts the call.
+///
+/// `f` may run Python code (`__index__`, `__float__`, ...) that mutates the
+/// dict: each key and value is held by a strong reference while `f` looks
+/// at it, and a dict whose size changed raises `RuntimeError`, as Python's
+/// own iteration does.
 fn for_each_pair(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>) -> bool) -> Option<()> {
-    // SAFETY: PyDict_Next hands out borrowed references valid while the dict
-    // is unchanged; `f` only extracts values (our casters call no Python
-    // code that could mutate the dict).
+    // SAFETY: PyDict_Next reads the dict's current table within bounds and
+    // hands out borrowed references, which are made strong before `f` runs.
     unsafe {
         let p = obj.as_ptr();
         if ffi::PyDict_Check(p) == 0 {
             return None;
         }
+        let n = ffi::PyDict_Size(p);
         let mut pos: ffi::Py_ssize_t = 0;
         let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
         while ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) != 0 {
-            if !f(Borrowed::from_ptr(k), Borrowed::from_ptr(v)) {
+            let (k, v) = (Object::from_borrowed(k), Object::from_borrowed(v));
+            if !f(k.borrow(), v.borrow()) {
+                return None;
+            }
+            if ffi::PyDict_Size(p) != n {
+                crate::core::error::PyErr::runtime_error("dictionary changed size during conversion to a Rust value")
+                    .restore();
                 return None;
             }
         }
@@ -71,6 +83,16 @@ impl<T: IntoPy> FromPyName for Out<T> {
 }
 
 impl<K: FromPy + Eq + Hash, V: FromPy, S: BuildHasher + Default> FromPy for HashMap<K, V, S> {
+    const MAY_WRITE: bool = V::MAY_WRITE;
+    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+        self.values().for_each(|v| v.spans(out))
+    }
+    fn recheck(&mut self) -> bool {
+        self.values_mut().all(V::recheck)
+    }
+    fn commit(&mut self) {
+        self.values_mut().for_each(V::commit)
+    }
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
         let mut m = HashMap::default();
         for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
@@ -80,7 +102,9 @@ impl<K: FromPy + Eq + Hash, V: FromPy, S: BuildHasher + Default> FromPy for Hash
             }
             _ => false,
         })?;
-        Some(m)
+        // Values converted later may have run Python code: all are
+        // re-validated (a map has no "last" one).
+        m.values_mut().all(V::recheck).then_some(m)
     }
     fn type_name(out: &mut String) {
         dict_name::<In<K>, In<V>>(out)
@@ -88,6 +112,16 @@ impl<K: FromPy + Eq + Hash, V: FromPy, S: BuildHasher + Default> FromPy for Hash
 }
 
 impl<K: FromPy + Ord, V: FromPy> FromPy for BTreeMap<K, V> {
+    const MAY_WRITE: bool = V::MAY_WRITE;
+    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+        self.values().for_each(|v| v.spans(out))
+    }
+    fn recheck(&mut self) -> bool {
+        self.values_mut().all(V::recheck)
+    }
+    fn commit(&mut self) {
+        self.values_mut().for_each(V::commit)
+    }
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
         let mut m = BTreeMap::new();
         for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
@@ -97,7 +131,9 @@ impl<K: FromPy + Ord, V: FromPy> FromPy for BTreeMap<K, V> {
             }
             _ => false,
         })?;
-        Some(m)
+        // Values converted later may have run Python code: all are
+        // re-validated (a map has no "last" one).
+        m.values_mut().all(V::recheck).then_some(m)
     }
     fn type_name(out: &mut String) {
         dict_name::<In<K>, In<V>>(out)

@@ -10,8 +10,15 @@ impl<T: FromPy> FromPy for Option<T> {
     const MAY_WRITE: bool = T::MAY_WRITE;
 
     #[inline]
-    fn span(&self) -> Option<crate::core::caster::Span> {
-        self.as_ref().and_then(T::span)
+    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+        if let Some(v) = self {
+            v.spans(out)
+        }
+    }
+
+    #[inline]
+    fn recheck(&mut self) -> bool {
+        self.as_mut().map_or(true, T::recheck)
     }
 
     #[inline]

@@ -7,14 +7,22 @@ use pyo3_ffi as ffi;
 use crate::core::gil_cell::GilCell;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
-use crate::core::error::PyResult;
+use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 
-/// Runs `f` over the items of a list or tuple (borrowed), or of any other
-/// sequence through `PySequence_Fast`. `None` when `obj` is no sequence.
+/// Runs `f` over the items of a list or tuple, or of any other sequence
+/// through `PySequence_Fast`. `None` when `obj` is no sequence or `f`
+/// refuses an item (no error set), or with an error set that aborts the
+/// call.
+///
+/// `f` may run Python code (`__float__`, `__index__`, ...), which may
+/// mutate a list being converted: the length is read afresh before every
+/// item, each item is held by a strong reference while `f` looks at it,
+/// and a list whose length changed during the conversion raises
+/// `RuntimeError` (its items no longer form one snapshot).
 pub(crate) fn for_each_item(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>) -> bool) -> Option<()> {
     // SAFETY: type checks before type-specific access; `fast` owns a list or
-    // tuple whose items are borrowed only while it is alive; errors cleared.
+    // tuple whose items are read within its current length; errors cleared.
     unsafe {
         let p = obj.as_ptr();
         if ffi::PyUnicode_Check(p) != 0 || ffi::PyBytes_Check(p) != 0 || ffi::PySequence_Check(p) == 0 {
@@ -28,31 +36,63 @@ pub(crate) fn for_each_item(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>) -
         let fast = Object::from_owned(fast)?;
         let fp = fast.as_ptr();
         let is_list = ffi::PyList_Check(fp) != 0;
-        let n = if is_list { ffi::PyList_GET_SIZE(fp) } else { ffi::PyTuple_GET_SIZE(fp) };
+        let len = || if is_list { ffi::PyList_GET_SIZE(fp) } else { ffi::PyTuple_GET_SIZE(fp) };
+        let n = len();
         for i in 0..n {
+            if len() != n {
+                return changed_size();
+            }
             let item = if is_list { ffi::PyList_GET_ITEM(fp, i) } else { ffi::PyTuple_GET_ITEM(fp, i) };
-            // A list item may be replaced by `f` calling back into Python:
-            // hold our own reference while `f` looks at it.
+            // `f` may replace or drop the list's own reference to the item.
             let item = Object::from_borrowed(item);
             if !f(item.borrow()) {
                 return None;
             }
         }
+        if len() != n {
+            return changed_size();
+        }
         Some(())
     }
 }
 
+/// The error of a list that changed length while it was converted.
+#[cold]
+fn changed_size() -> Option<()> {
+    PyErr::runtime_error("list changed size during conversion to a Rust value").restore();
+    None
+}
+
 impl<T: FromPy> FromPy for Vec<T> {
+    const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
+    const MAY_WRITE: bool = T::MAY_WRITE;
+
+    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+        self.iter().for_each(|v| v.spans(out))
+    }
+    fn recheck(&mut self) -> bool {
+        self.iter_mut().all(T::recheck)
+    }
+    fn commit(&mut self) {
+        self.iter_mut().for_each(T::commit)
+    }
+
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Vec<T>> {
         let mut out = Vec::new();
         for_each_item(obj, |item| match T::from_py(item, convert) {
             Some(v) => {
+                if out.try_reserve(1).is_err() {
+                    PyErr::memory_error("cannot allocate a Rust vector for the list").restore();
+                    return false;
+                }
                 out.push(v);
                 true
             }
             None => false,
         })?;
-        Some(out)
+        // Items converted later may have run Python code (see `recheck`).
+        let n = out.len().saturating_sub(1);
+        out[..n].iter_mut().all(T::recheck).then_some(out)
     }
     fn type_name(out: &mut String) {
         out.push_str("list[");
@@ -62,14 +102,24 @@ impl<T: FromPy> FromPy for Vec<T> {
 }
 
 /// Builds a `list` from an exact-size iterator of convertible items.
+///
+/// An iterator whose `len()` is wrong (a safe trait may lie) raises
+/// `RuntimeError` instead of writing past the list or exposing empty slots.
 pub fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &ReturnCtx) -> PyResult<Object> {
-    // SAFETY: PyList_New returns a list of `n` NULL slots that
-    // PyList_SET_ITEM fills (stealing each reference) before it is exposed.
+    let n = items.len();
+    let size = ffi::Py_ssize_t::try_from(n).map_err(|_| PyErr::memory_error("list too long"))?;
+    // SAFETY: PyList_New returns a list of `n` NULL slots; PyList_SET_ITEM
+    // fills slots below `n` only (stealing each reference). A list left with
+    // NULL slots is only ever dropped (list_dealloc skips NULL).
     unsafe {
-        let n = items.len();
-        let list = Object::from_owned_or_err(ffi::PyList_New(n as ffi::Py_ssize_t))?;
-        for (i, item) in items.enumerate() {
-            ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item.into_py(ctx)?.into_ptr());
+        let list = Object::from_owned_or_err(ffi::PyList_New(size))?;
+        let mut filled = 0;
+        for item in items.take(n) {
+            ffi::PyList_SET_ITEM(list.as_ptr(), filled as ffi::Py_ssize_t, item.into_py(ctx)?.into_ptr());
+            filled += 1;
+        }
+        if filled != n {
+            return Err(PyErr::runtime_error("new_list: the iterator yielded fewer items than its len()"));
         }
         Ok(list)
     }

@@ -9,6 +9,16 @@ use crate::core::object::{Borrowed, Object};
 macro_rules! tuple_caster {
     ($n:expr; $($T:ident $i:tt),+) => {
         impl<$($T: FromPy),+> FromPy for ($($T,)+) {
+            const MAY_WRITE: bool = false $(|| $T::MAY_WRITE)+;
+            fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+                $( self.$i.spans(out); )+
+            }
+            fn recheck(&mut self) -> bool {
+                true $(&& self.$i.recheck())+
+            }
+            fn commit(&mut self) {
+                $( self.$i.commit(); )+
+            }
             fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
                 // SAFETY: exact size checked before borrowing items of the tuple.
                 unsafe {
@@ -16,7 +26,9 @@ macro_rules! tuple_caster {
                     if ffi::PyTuple_Check(p) == 0 || ffi::PyTuple_GET_SIZE(p) != $n {
                         return None;
                     }
-                    Some(($($T::from_py(Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(p, $i)), convert)?,)+))
+                    let mut t = ($($T::from_py(Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(p, $i)), convert)?,)+);
+                    // Items converted later may have run Python code.
+                    (true $(&& ($i + 1 == $n || t.$i.recheck()))+).then_some(t)
                 }
             }
             fn type_name(out: &mut String) {

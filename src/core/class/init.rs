@@ -9,7 +9,7 @@ use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::func::bind::{finish, guard_call, load_failed, spans_ok};
+use crate::core::func::bind::{finish, guard_call, load_failed};
 use crate::core::func::record::{CallSite, SigList};
 use crate::core::func::FuncParts;
 use crate::core::object::{Borrowed, Object};
@@ -192,8 +192,23 @@ macro_rules! impl_into_init {
                                 return unsafe { load_failed(mismatch, args) };
                             }
                         )*
-                        if !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*]) {
-                            return std::ptr::null_mut();
+                        // Python code may have run while later arguments loaded:
+                        // what was loaded before the last one is re-validated.
+                        $(
+                            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
+                                return std::ptr::null_mut();
+                            }
+                        )*
+                        if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)* {
+                            #[allow(unused_mut)]
+                            let mut spans = crate::core::caster::Spans::default();
+                            $(
+                                spans.set_arg($i);
+                                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
+                            )*
+                            if !spans.check() {
+                                return std::ptr::null_mut();
+                            }
                         }
                         $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
                         let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*).into_value();

@@ -4,7 +4,7 @@
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::{ArgCaster, IntoPy, Param, Span};
+use crate::core::caster::{ArgCaster, IntoPy, Param, Spans};
 use crate::core::error::PyResult;
 use crate::core::func::record::{CallSite, FuncParts, SigList, NEXT_OVERLOAD};
 use crate::core::object::{Borrowed, Object};
@@ -98,41 +98,6 @@ pub(crate) fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
     }
 }
 
-/// The alias check: false (with `ValueError` set) when a writable argument
-/// overlaps another array argument. Free unless an argument is writable.
-#[inline]
-pub(crate) fn spans_ok(spans: &[Option<Span>]) -> bool {
-    if spans.iter().any(|s| matches!(s, Some(Span { writable: true, .. }))) {
-        crate::core::func::bind::check_overlap(spans)
-    } else {
-        true
-    }
-}
-
-#[cold]
-#[inline(never)]
-pub(crate) fn check_overlap(spans: &[Option<Span>]) -> bool {
-    for (i, a) in spans.iter().enumerate() {
-        let Some(a) = a else { continue };
-        for (j, b) in spans.iter().enumerate() {
-            let Some(b) = b else { continue };
-            if i == j || !(a.writable || b.writable) || a.lo == a.hi || b.lo == b.hi {
-                continue;
-            }
-            if a.lo < b.hi && b.lo < a.hi {
-                crate::core::error::PyErr::value_error(format!(
-                    "array arguments {i} and {j} overlap in memory, but argument {} is writable \
-                     (a mutable view must not alias another argument)",
-                    if a.writable { i } else { j }
-                ))
-                .restore();
-                return false;
-            }
-        }
-    }
-    true
-}
-
 macro_rules! impl_into_function {
     ($n:expr; $($P:ident $h:ident $i:tt),*) => { const _: () = {
         impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
@@ -201,12 +166,25 @@ macro_rules! impl_into_function {
                                 return unsafe { load_failed(mismatch, args) };
                             }
                         )*
+                        // Python code may have run while later arguments loaded:
+                        // what was loaded before the last one is re-validated.
+                        $(
+                            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
+                                return std::ptr::null_mut();
+                            }
+                        )*
                         // Spans are gathered only when some parameter can
                         // write (a compile-time constant).
-                        if (false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)*)
-                            && !spans_ok(&[$(<$P::Caster as ArgCaster>::span(&$h)),*])
-                        {
-                            return std::ptr::null_mut();
+                        if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)* {
+                            #[allow(unused_mut)]
+                            let mut spans = Spans::default();
+                            $(
+                                spans.set_arg($i);
+                                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
+                            )*
+                            if !spans.check() {
+                                return std::ptr::null_mut();
+                            }
                         }
                         $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
                         let r = if NOGIL {
