@@ -307,6 +307,20 @@ impl DLDataType {
         DataTypeCode(self.code)
     }
 
+    /// Whether DLPack defines this type code with this bit width, as a
+    /// byte-addressable scalar: integers of 8/16/32/64 bits, IEEE floats of
+    /// 16/32/64, bfloat16, complex of 32/64/128 (both parts), bool of 8,
+    /// and the 8-bit float codes of DLPack 1.1 (`FLOAT8_*`). Opaque
+    /// handles, other widths, unknown codes and the sub-byte types
+    /// (`FLOAT6_*`, `FLOAT4_E2M1FN`) are not. Lanes are not looked at.
+    #[inline]
+    pub const fn is_defined_scalar(self) -> bool {
+        matches!(
+            (self.code, self.bits),
+            (0 | 1, 8 | 16 | 32 | 64) | (2, 16 | 32 | 64) | (4, 16) | (5, 32 | 64 | 128) | (6, 8) | (7..=14, 8)
+        )
+    }
+
     /// Bytes per element for byte-addressable scalar types (`lanes == 1`,
     /// `bits` a positive multiple of 8); `None` otherwise.
     #[inline]

@@ -223,7 +223,7 @@ pub unsafe fn delete_legacy(p: *mut DLManagedTensor) {
     // deleter frees it, after which we do not touch it.
     unsafe {
         if let Some(deleter) = (*p).deleter {
-            run_foreign(|| deleter(p));
+            deleter(p);
         }
     }
 }
@@ -241,29 +241,8 @@ pub unsafe fn delete_versioned(p: *mut DLManagedTensorVersioned) {
     // prefix of the struct.
     unsafe {
         if let Some(deleter) = (*p).deleter {
-            run_foreign(|| deleter(p));
+            deleter(p);
         }
-    }
-}
-
-/// Runs foreign code (a producer's deleter) as if no exception were
-/// pending: a pending one is saved and restored around it (a deleter
-/// written in Python would otherwise fail, or clobber it). Costs one
-/// error-indicator read when none is pending.
-///
-/// # Safety
-/// GIL held.
-#[inline]
-unsafe fn run_foreign(f: impl FnOnce()) {
-    // SAFETY: GIL held (caller contract).
-    if unsafe { pyo3_ffi::PyErr_Occurred() }.is_null() {
-        f();
-        // A deleter has no way to report an error: one it leaves is dropped.
-        // SAFETY: GIL held.
-        unsafe { PyErr_Clear() };
-    } else {
-        // SAFETY: GIL held.
-        unsafe { preserving_error(f) };
     }
 }
 

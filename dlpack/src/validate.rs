@@ -63,6 +63,14 @@ pub enum InvalidTensor {
     },
     /// Vector types (`lanes != 1`) are not supported.
     VectorLanes(u16),
+    /// A type code DLPack does not define, or a bit width its code does not
+    /// allow (see [`DLDataType::is_defined_scalar`]).
+    UnknownDType {
+        /// Type code of the dtype.
+        code: u8,
+        /// Its bit width.
+        bits: u8,
+    },
     /// `bits` is not a positive multiple of 8 (or `bool` is not 8 bits).
     UnsupportedBits {
         /// Type code of the dtype.
@@ -97,6 +105,10 @@ impl fmt::Display for InvalidTensor {
             Self::VectorLanes(l) => {
                 write!(f, "DLPack vector dtypes are not supported (lanes = {l})")
             }
+            Self::UnknownDType { code, bits } => write!(
+                f,
+                "invalid DLPack dtype (type code {code} with {bits} bits is not a DLPack scalar type ndbind can address)"
+            ),
             Self::UnsupportedBits { code, bits } => write!(
                 f,
                 "unsupported DLPack dtype (code {code}, {bits} bits): element size must be a whole number of bytes"
@@ -309,13 +321,17 @@ fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
     if dt.type_code() == DataTypeCode::BOOL && dt.bits != 8 {
         return Err(bad);
     }
-    dt.itemsize().ok_or(bad)
+    let size = dt.itemsize().ok_or(bad)?;
+    if !dt.is_defined_scalar() {
+        return Err(InvalidTensor::UnknownDType { code: dt.code, bits: dt.bits });
+    }
+    Ok(size)
 }
 
 /// Validates a foreign tensor header and computes its [`Layout`].
 ///
-/// Checks, in order: `0 <= ndim <= MAX_NDIM`; `lanes == 1` and whole-byte
-/// `bits` (`bool` must be 8 bits); non-NULL `shape` when `ndim > 0`;
+/// Checks, in order: `0 <= ndim <= MAX_NDIM`; `lanes == 1`, whole-byte
+/// `bits` (`bool` must be 8 bits) and a dtype DLPack defines; non-NULL `shape` when `ndim > 0`;
 /// non-negative extents; element count, byte size, stride span and
 /// `byte_offset` free of overflow (byte span within `isize`, addresses not
 /// wrapping); non-NULL `data` unless the tensor is empty. NULL `strides`

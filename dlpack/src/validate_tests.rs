@@ -227,6 +227,14 @@ fn dtype_checks() {
         check(&t),
         Err(InvalidTensor::UnsupportedBits { .. })
     ));
+    for (code, bits) in [(99u8, 8u8), (200, 32), (5, 48), (3, 64), (2, 8), (4, 32), (0, 128), (15, 8), (17, 8)] {
+        t.dtype = DLDataType { code, bits, lanes: 1 };
+        assert_eq!(check(&t).unwrap_err(), InvalidTensor::UnknownDType { code, bits }, "{code}/{bits}");
+    }
+    for code in 7..=14u8 {
+        t.dtype = DLDataType { code, bits: 8, lanes: 1 };
+        assert_eq!(check(&t).unwrap().itemsize(), 1);
+    }
     t.dtype = DLDataType::BOOL;
     assert_eq!(check(&t).unwrap().itemsize(), 1);
     t.dtype = DLDataType::C128;

@@ -223,6 +223,18 @@ fn reference(t: &DLTensor, read_only: bool) -> Result<Expected, InvalidTensor> {
     if dt.bits == 0 || dt.bits % 8 != 0 || (dt.code == 6 && dt.bits != 8) {
         return Err(bad_bits);
     }
+    let defined = match dt.code {
+        0 | 1 => [8, 16, 32, 64].contains(&dt.bits),
+        2 => [16, 32, 64].contains(&dt.bits),
+        4 => dt.bits == 16,
+        5 => [32, 64, 128].contains(&dt.bits),
+        6 => dt.bits == 8,
+        7..=14 => dt.bits == 8,
+        _ => false,
+    };
+    if !defined {
+        return Err(UnknownDType { code: dt.code, bits: dt.bits });
+    }
     let item = (dt.bits / 8) as i128;
     if n > 0 && t.shape.is_null() {
         return Err(NullShape);

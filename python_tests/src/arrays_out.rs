@@ -42,8 +42,8 @@ pub fn destruct_count() -> usize {
 }
 
 /// `1..=8` as a counted (2, 4) buffer.
-fn one_to_eight<T: Scalar>(f: impl Fn(usize) -> T) -> Counted<T> {
-    Counted(AlignedVec::from_fn(8, |i| f(i + 1)))
+fn one_to_eight<T: Scalar>(f: impl Fn(usize) -> T) -> PyResult<Counted<T>> {
+    Ok(Counted(AlignedVec::from_fn(8, |i| f(i + 1))?))
 }
 
 type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
@@ -51,53 +51,53 @@ type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("destruct_count", destruct_count, ())?;
     m.def("freed_without_gil", || FREED_WITHOUT_GIL.load(Ordering::SeqCst), doc("Counted buffers freed without the GIL (beyond CONFORMANCE)."))?;
-    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_numpy_n",
         |n: usize| -> PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>> {
-            ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)), &[n])
+            ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)?), &[n])
         },
         arg("n"),
     )?;
     m.def(
         "ret_numpy_f",
-        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
         (),
     )?;
     m.def(
         "ret_numpy_ro",
-        || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
-    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
-    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     // Beyond CONFORMANCE: JAX canonicalises 64-bit dtypes (float64 becomes
     // float32 without jax_enable_x64), so these go through jax.dlpack.
-    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64), &[2, 4]) }, ())?;
-    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner(one_to_eight(|i| i as i8), &[2, 4]) }, ())?;
+    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) }, ())?;
+    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner(one_to_eight(|i| i as i8)?, &[2, 4]) }, ())?;
     m.def(
         "ret_memview",
-        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64), &[2, 4]) },
+        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api",
-        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
     // Extras: the ndbind array object read-only and F-ordered, to test its
     // buffer protocol's refusals.
     m.def(
         "ret_array_api_ro",
-        || -> Out24<ArrayApi, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) },
+        || -> Out24<ArrayApi, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api_f",
-        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4])?.fortran_order()) },
+        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
         (),
     )?;
-    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32), &[2, 4]) }, ())?;
+    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_empty",
         || -> PyResult<ArrayOut<Numpy, f32, Shape1<0>>> { ArrayOut::from_vec(Vec::new(), &[0]) },
@@ -108,15 +108,15 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> PyResult<ArrayOut<Numpy, f64, Ndim<0>>> { ArrayOut::from_vec(vec![1.0], &[]) },
         (),
     )?;
-    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner(one_to_eight(|i| f16::from_f32(i as f32)), &[2, 4]) }, ())?;
+    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner(one_to_eight(|i| f16::from_f32(i as f32))?, &[2, 4]) }, ())?;
     m.def(
         "ret_c128",
-        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0)), &[2, 4]) },
+        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0))?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_bf16_torch",
-        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner(one_to_eight(|i| bf16::from_f32(i as f32)), &[2, 4]) },
+        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner(one_to_eight(|i| bf16::from_f32(i as f32))?, &[2, 4]) },
         (),
     )?;
     bind_holder(m)?;
@@ -137,7 +137,7 @@ type Vector = PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>>;
 
 pub fn bind_holder(m: &Module) -> PyResult<()> {
     let c = m.class::<Holder>("Holder", doc("Owns n float32 values 0..n-1."))?;
-    c.init(|n: usize| Holder { data: Counted(AlignedVec::from_fn(n, |i| i as f32)) }, arg("n"))?
+    c.init(|n: usize| -> PyResult<Holder> { Ok(Holder { data: Counted(AlignedVec::from_fn(n, |i| i as f32)?) }) }, arg("n"))?
         .def(
             "view",
             |h: &Holder| -> Vector {
@@ -157,7 +157,7 @@ pub fn bind_holder(m: &Module) -> PyResult<()> {
         )?
         .def(
             "copy",
-            |h: &Holder| -> Vector { ArrayOut::from_vec(h.data.0.to_vec(), &[h.data.0.len()]) },
+            |h: &Holder| -> Vector { ArrayOut::from_aligned(AlignedVec::from_slice(&h.data.0)?, &[h.data.0.len()]) },
             doc("An independent NumPy copy of the data."),
         )?;
     Ok(())
@@ -169,8 +169,8 @@ pub fn bind_holder(m: &Module) -> PyResult<()> {
 pub fn bind_bench(b: &Module) -> PyResult<()> {
     use ndbind::ndarray::AlignedBuf;
     type Made<F> = PyResult<ArrayOut<F, f32, Shape1<ANY>>>;
-    b.def("make_array", |n: usize| -> Made<Numpy> { ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n]) }, arg("n"))?;
-    b.def("make_torch", |n: usize| -> Made<Torch> { ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n]) }, arg("n"))?;
-    b.def("make_jax", |n: usize| -> Made<Jax> { ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n]) }, arg("n"))?;
+    b.def("make_array", |n: usize| -> Made<Numpy> { ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n]) }, arg("n"))?;
+    b.def("make_torch", |n: usize| -> Made<Torch> { ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n]) }, arg("n"))?;
+    b.def("make_jax", |n: usize| -> Made<Jax> { ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n]) }, arg("n"))?;
     Ok(())
 }

@@ -113,6 +113,12 @@ unsafe impl Zeroable for Pod {}
 
 ndbind::class!(Pod, clone, zeroable);
 
+/// `o`, if it is a `Pod` (or a Python subclass of it); else `TypeError`.
+fn pod(o: Borrowed<'_>) -> PyResult<Borrowed<'_>> {
+    cls::inst_ptr::<Pod>(o)?;
+    Ok(o)
+}
+
 fn bind_pod(m: &Module) -> PyResult<()> {
     let c = m.class::<Pod>("Pod", doc("Plain old data for the low-level interface."))?;
     c.init(|a: f64, b: f64| Pod { a, b }, (arg("a"), arg("b")))?
@@ -121,19 +127,30 @@ fn bind_pod(m: &Module) -> PyResult<()> {
         .def("total", |p: &Pod| p.a + p.b, ())?
         .repr(|p| format!("Pod(a={:?}, b={:?})", p.a, p.b))?;
 
+    // The functions that modify an instance take Pods only (CONFORMANCE).
     m.def("inst_alloc", |t: Borrowed<'_>| cls::inst_alloc(t), arg("t"))?;
     m.def("inst_ready", |o: Borrowed<'_>| cls::inst_ready(o), arg("o"))?;
-    m.def("inst_zero", |o: Borrowed<'_>| cls::inst_zero(o), arg("o"))?;
-    m.def("inst_mark_ready", |o: Borrowed<'_>| cls::inst_mark_ready(o), arg("o"))?;
-    m.def("inst_destruct", |o: Borrowed<'_>| cls::inst_destruct(o), arg("o"))?;
-    m.def("inst_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(d, s), (arg("dst"), arg("src")))?;
-    m.def("inst_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(d, s), (arg("dst"), arg("src")))?;
-    m.def("inst_replace_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_copy(d, s), (arg("dst"), arg("src")))?;
-    m.def("inst_replace_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_move(d, s), (arg("dst"), arg("src")))?;
+    m.def("inst_zero", |o: Borrowed<'_>| cls::inst_zero(pod(o)?), arg("o"))?;
+    m.def("inst_mark_ready", |o: Borrowed<'_>| cls::inst_mark_ready(pod(o)?), arg("o"))?;
+    m.def("inst_destruct", |o: Borrowed<'_>| cls::inst_destruct(pod(o)?), arg("o"))?;
+    m.def("inst_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(pod(d)?, pod(s)?), (arg("dst"), arg("src")))?;
+    m.def("inst_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(pod(d)?, pod(s)?), (arg("dst"), arg("src")))?;
+    m.def(
+        "inst_replace_copy",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_copy(pod(d)?, pod(s)?),
+        (arg("dst"), arg("src")),
+    )?;
+    m.def(
+        "inst_replace_move",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_move(pod(d)?, pod(s)?),
+        (arg("dst"), arg("src")),
+    )?;
+    // Beyond CONFORMANCE: the library function itself, on any instance.
+    m.def("inst_destruct_any", |o: Borrowed<'_>| cls::inst_destruct(o), arg("o"))?;
     m.def("inst_state", |o: Borrowed<'_>| cls::inst_state(o), arg("o"))?;
     m.def(
         "inst_set_state",
-        |o: Borrowed<'_>, ready: bool, destruct: bool| cls::inst_set_state(o, ready, destruct),
+        |o: Borrowed<'_>, ready: bool, destruct: bool| cls::inst_set_state(pod(o)?, ready, destruct),
         (arg("o"), arg("ready"), arg("destruct")),
     )?;
     m.def("type_check", |t: Borrowed<'_>| cls::type_check(t), arg("t"))?;

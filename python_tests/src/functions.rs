@@ -7,8 +7,9 @@ use ndbind::prelude::*;
 
 static CUSTOM_ERROR: ExceptionType = ExceptionType::new();
 
-fn add(a: i64, b: i64) -> i64 {
-    a + b
+/// `OverflowError` when the sum leaves the 64-bit range.
+fn add(a: i64, b: i64) -> PyResult<i64> {
+    a.checked_add(b).ok_or_else(|| PyErr::overflow_error(format!("add(): {a} + {b} does not fit in a 64-bit integer")))
 }
 
 fn sum_list(xs: Vec<f64>) -> f64 {

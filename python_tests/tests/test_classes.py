@@ -377,16 +377,29 @@ def test_lowlevel_refuses_wrong_objects(call):
         call()
 
 
+@pytest.mark.parametrize("name", ["inst_zero", "inst_mark_ready", "inst_destruct"])
+def test_lowlevel_functions_that_modify_take_pods_only(name):
+    # CONFORMANCE: another bound class is refused, and left intact.
+    p = t.Point(1, 2)
+    with pytest.raises(TypeError, match="Pod"):
+        getattr(t, name)(p)
+    with pytest.raises(TypeError, match="Pod"):
+        t.inst_set_state(p, False, False)
+    with pytest.raises(TypeError, match="Pod"):
+        t.inst_copy(t.inst_alloc(t.Point), p)
+    assert t.inst_state(p) == (True, True) and p.norm() == 5 ** 0.5
+
+
 def test_lowlevel_refuses_while_borrowed():
     p = t.Point(1, 2)
     with pytest.raises(RuntimeError):
-        p.mutate_with(lambda: t.inst_destruct(p))
+        p.mutate_with(lambda: t.inst_destruct_any(p))
     assert t.inst_ready(p)
 
 
 def test_uninitialised_point_after_destruct():
     p = t.Point(1, 2)
-    t.inst_destruct(p)
+    t.inst_destruct_any(p)
     assert t.inst_state(p) == (False, False)
     with pytest.raises(TypeError):
         p.norm()
@@ -423,7 +436,7 @@ def test_pair_ref_keeps_pair_alive():
 def test_pair_ref_after_parent_destruct():
     pair = t.Pair(t.Pod(1, 2), t.Pod(3, 4))
     s = pair.second_ref()
-    t.inst_destruct(pair)
+    t.inst_destruct_any(pair)
     with pytest.raises(TypeError):
         s.total()
     with pytest.raises(TypeError):

@@ -378,18 +378,39 @@ def test_null_deleter_does_not_crash_on_release(versioned):
     assert (f.deletes, f.capsule_freed) == (0, 1)
 
 
-@pytest.mark.parametrize("dtype", [(99, 64, 1), (8, 8, 1), (COMPLEX, 8, 1), (UINT, 248, 1)],
-                         ids=["code-99", "float8", "complex-8-bits", "uint-248-bits"])
-def test_unknown_dtype_reads_as_unknown_and_typed_functions_refuse(dtype):
-    f = Forged(dtype=dtype, shape=(1,))
-    cap = f.capsule()
-    assert t.dtype_name(cap) == "unknown"  # consumed: "any array" accepts it
-    assert f.deletes == 1
-    f = Forged(dtype=dtype, shape=(1,))
+@pytest.mark.parametrize("dtype", [(99, 64, 1), (200, 8, 1), (COMPLEX, 8, 1), (COMPLEX, 48, 1), (UINT, 248, 1),
+                                   (INT, 24, 1), (FLOAT, 8, 1), (3, 64, 1), (15, 8, 1), (17, 8, 1)],
+                         ids=["code-99", "code-200", "complex-8-bits", "complex-48-bits", "uint-248-bits",
+                              "int-24-bits", "float-8-bits", "opaque-handle", "float6", "float4"])
+def test_dtype_dlpack_does_not_define_is_invalid_input(dtype):
+    # A dtype DLPack does not define is the producer's bug: ValueError
+    # everywhere (never "unknown"), and the capsule is left to its owner.
+    for fn in (t.dtype_name, t.shape, t.describe, t.sum_f64):
+        f = Forged(dtype=dtype, shape=(1,))
+        cap = f.capsule()
+        with pytest.raises(ValueError, match="invalid DLPack dtype"):
+            fn(cap)
+        assert not is_used(cap) and f.deletes == 0
+        assert t.is_array(cap) is False
+        del cap
+        collect()
+        assert f.deletes == 1
+
+
+@pytest.mark.parametrize("code,name", [(7, "float8_e3m4"), (8, "float8_e4m3"), (9, "float8_e4m3b11fnuz"),
+                                       (10, "float8_e4m3fn"), (11, "float8_e4m3fnuz"), (12, "float8_e5m2"),
+                                       (13, "float8_e5m2fnuz"), (14, "float8_e8m0fnu"), (COMPLEX, "complex32")])
+def test_dlpack_dtypes_without_a_rust_type_are_named(code, name):
+    # DLPack 1.1's 8-bit floats (and torch's complex32) reach "any array"
+    # parameters under their own names; typed parameters refuse them.
+    bits = 32 if code == COMPLEX else 8
+    f = Forged(dtype=(code, bits, 1), shape=(1,))
+    assert accepted_consumed(f, t.dtype_name) == name
+    f = Forged(dtype=(code, bits, 1), shape=(1,))
     cap = f.capsule()
     ifa(t.sum_f64, cap)
     ifa(t.scale, cap, 2.0)
-    ifa(t.implicit, cap)  # converts, but never a capsule of an unknown dtype
+    ifa(t.implicit, cap)  # converts, but never a capsule
     assert not is_used(cap) and f.deletes == 0
     del cap
     collect()
@@ -875,10 +896,10 @@ def test_torch_nested_tensor_raises_torchs_own_error():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", ["complex32", "float8_e4m3fn"])
-def test_torch_dtypes_ndbind_does_not_know(name):
+def test_torch_dtypes_without_a_rust_type(name):
     torch = _torch()
     x = torch.zeros(2, dtype=getattr(torch, name))
-    assert t.dtype_name(x) == "unknown"
+    assert t.dtype_name(x) == name
     ifa(t.sum_f64, x)
     ifa(t.pass_c64, x)
     ifa(t.pass_f16, x)

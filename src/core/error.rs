@@ -1,7 +1,6 @@
 //! Python exceptions as Rust errors.
 
 use std::borrow::Cow;
-use std::ffi::CString;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3_ffi as ffi;
@@ -88,7 +87,17 @@ impl PyErr {
     }
 
     /// An exception of the given type object (kept alive by the error).
+    /// An object that is not an exception class gives a `TypeError` saying
+    /// so instead.
     pub fn from_type(ty: Borrowed<'_>, msg: impl Into<Cow<'static, str>>) -> PyErr {
+        // SAFETY: type-flag tests of a live object.
+        let is_exc = unsafe {
+            ffi::PyType_Check(ty.as_ptr()) != 0
+                && ffi::PyType_HasFeature(ty.as_ptr() as *mut ffi::PyTypeObject, ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS) != 0
+        };
+        if !is_exc {
+            return PyErr::type_error(format!("PyErr::from_type: {} is not an exception class", ty.type_name()));
+        }
         PyErr {
             state: State::Fetched {
                 ty: ty.to_owned(),
@@ -129,10 +138,15 @@ impl PyErr {
         // SAFETY: the GIL is held; PyErr_Restore steals the references.
         unsafe {
             match self.state {
-                State::Lazy { ty, msg } => match CString::new(msg.as_bytes()) {
-                    Ok(c) => ffi::PyErr_SetString(ty, c.as_ptr()),
-                    Err(_) => ffi::PyErr_SetString(ty, c"(message contained a NUL byte)".as_ptr()),
-                },
+                // Through a `str` of the exact bytes: a message may hold
+                // NUL characters (a Python string passed through).
+                State::Lazy { ty, msg } => {
+                    let m = ffi::PyUnicode_FromStringAndSize(msg.as_ptr().cast(), msg.len() as ffi::Py_ssize_t);
+                    if !m.is_null() {
+                        ffi::PyErr_SetObject(ty, m);
+                        ffi::Py_DECREF(m);
+                    }
+                }
                 State::Fetched { ty, value, tb } => ffi::PyErr_Restore(
                     ty.into_ptr(),
                     value.map_or(std::ptr::null_mut(), Object::into_ptr),
@@ -247,11 +261,10 @@ impl ExceptionType {
     }
 
     pub(crate) fn set(&self, ty: Object) {
-        let old = self.ptr.swap(ty.into_ptr(), Ordering::AcqRel);
-        if !old.is_null() {
-            // SAFETY: we owned the reference stored before.
-            unsafe { ffi::Py_DECREF(old) }
-        }
+        // A type registered before (the static bound again, say by a second
+        // module) stays alive forever: `get()` handed out `'static` borrows
+        // of it, and lazy errors may still point to it.
+        self.ptr.store(ty.into_ptr(), Ordering::Release);
     }
 }
 

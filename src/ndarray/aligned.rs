@@ -10,7 +10,7 @@ use std::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
-use crate::core::error::PyResult;
+use crate::core::error::{PyErr, PyResult};
 use crate::ndarray::dtype::Scalar;
 use crate::ndarray::export::{ArrayOut, Target};
 use crate::ndarray::requirements::Constraint;
@@ -38,17 +38,25 @@ impl<T: Scalar> Raw<T> {
         Layout::from_size_align(bytes, std::mem::align_of::<T>()).ok()
     }
 
-    fn new(len: usize, zeroed: bool) -> Self {
-        match Self::try_new(len, zeroed) {
+    /// Allocates, or raises `MemoryError` (sizes usually come from Python).
+    fn new(len: usize, zeroed: bool) -> PyResult<Self> {
+        Self::try_new(len, zeroed).map_err(|_| {
+            PyErr::memory_error(format!(
+                "cannot allocate an aligned buffer of {len} elements of {} bytes",
+                std::mem::size_of::<T>()
+            ))
+        })
+    }
+
+    /// For `Clone`, which cannot fail: aborts like `Vec`'s on exhaustion.
+    fn new_or_abort(len: usize) -> Self {
+        match Self::try_new(len, false) {
             Ok(raw) => raw,
             Err(Some(layout)) => handle_alloc_error(layout),
             Err(None) => panic!("aligned buffer: size overflow"),
         }
     }
 
-    /// As [`Raw::new`], reporting failure instead of aborting: `Err(None)`
-    /// when the size overflows, `Err(Some(layout))` when the allocator
-    /// refuses.
     fn try_new(len: usize, zeroed: bool) -> Result<Self, Option<Layout>> {
         let layout = Self::layout(len).ok_or(None)?;
         // SAFETY: non-zero size (at least ALIGN bytes).
@@ -73,7 +81,7 @@ impl<T: Scalar> Drop for Raw<T> {
 /// A fixed-length, initialised, 64-byte aligned buffer of scalars.
 ///
 /// ```ignore
-/// let mut v = AlignedVec::<f32>::zeroed(1000);
+/// let mut v = AlignedVec::<f32>::zeroed(1000)?;
 /// v[3] = 1.0;
 /// assert_eq!(v.as_ptr() as usize % 64, 0);
 /// ```
@@ -88,26 +96,25 @@ unsafe impl<T: Scalar> Send for AlignedVec<T> {}
 unsafe impl<T: Scalar> Sync for AlignedVec<T> {}
 
 impl<T: Scalar> AlignedVec<T> {
-    /// `len` elements, all bits zero (every [`Scalar`] accepts that).
-    pub fn zeroed(len: usize) -> Self {
-        AlignedVec { raw: Raw::new(len, true) }
+    /// `len` elements, all bits zero (every [`Scalar`] accepts that), or
+    /// `MemoryError`.
+    pub fn zeroed(len: usize) -> PyResult<Self> {
+        Ok(AlignedVec { raw: Raw::new(len, true)? })
     }
 
-    /// As [`AlignedVec::zeroed`], but `None` instead of a panic or an abort
-    /// when the size overflows or the allocator refuses (for sizes that come
-    /// from outside, such as a DLPack allocation request).
-    pub fn try_zeroed(len: usize) -> Option<Self> {
-        Raw::try_new(len, true).ok().map(|raw| AlignedVec { raw })
+    /// `len` elements from `f(index)` (written once each, no zeroing
+    /// first), or `MemoryError`.
+    pub fn from_fn(len: usize, f: impl FnMut(usize) -> T) -> PyResult<Self> {
+        Ok(AlignedBuf::uninit(len)?.init_with(f))
     }
 
-    /// `len` elements from `f(index)` (written once each, no zeroing first).
-    pub fn from_fn(len: usize, f: impl FnMut(usize) -> T) -> Self {
-        AlignedBuf::uninit(len).init_with(f)
+    /// A copy of `s`, or `MemoryError`.
+    pub fn from_slice(s: &[T]) -> PyResult<Self> {
+        Ok(Self::copy_of(AlignedBuf::uninit(s.len())?, s))
     }
 
-    /// A copy of `s`.
-    pub fn from_slice(s: &[T]) -> Self {
-        let mut b = AlignedBuf::uninit(s.len());
+    fn copy_of(mut b: AlignedBuf<T>, s: &[T]) -> Self {
+        debug_assert_eq!(b.len(), s.len());
         // SAFETY: `s.len()` elements fit the new, disjoint buffer; every
         // element is then initialised.
         unsafe {
@@ -155,7 +162,7 @@ impl<T: Scalar> DerefMut for AlignedVec<T> {
 
 impl<T: Scalar> Clone for AlignedVec<T> {
     fn clone(&self) -> Self {
-        Self::from_slice(self)
+        Self::copy_of(AlignedBuf { raw: Raw::new_or_abort(self.len()) }, self)
     }
 }
 
@@ -172,10 +179,10 @@ impl<T: Scalar> Clone for AlignedVec<T> {
 /// ```ignore
 /// // `np.empty(n, np.float32)`, 64-byte aligned, owned by Rust:
 /// fn empty(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
-///     ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n])
+///     ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n])
 /// }
 /// // Filled through the pointer, then safe to use as a slice:
-/// let v: AlignedVec<f32> = AlignedBuf::uninit(8).fill(1.0);
+/// let v: AlignedVec<f32> = AlignedBuf::uninit(8)?.fill(1.0);
 /// ```
 pub struct AlignedBuf<T: Scalar> {
     raw: Raw<T>,
@@ -187,9 +194,9 @@ unsafe impl<T: Scalar> Send for AlignedBuf<T> {}
 unsafe impl<T: Scalar> Sync for AlignedBuf<T> {}
 
 impl<T: Scalar> AlignedBuf<T> {
-    /// Room for `len` elements, uninitialised.
-    pub fn uninit(len: usize) -> Self {
-        AlignedBuf { raw: Raw::new(len, false) }
+    /// Room for `len` elements, uninitialised, or `MemoryError`.
+    pub fn uninit(len: usize) -> PyResult<Self> {
+        Ok(AlignedBuf { raw: Raw::new(len, false)? })
     }
 
     /// The number of elements.
@@ -272,31 +279,33 @@ mod tests {
     #[test]
     fn aligned_and_sized() {
         for n in [0usize, 1, 3, 1000, 1 << 20] {
-            let b = AlignedBuf::<f32>::uninit(n);
+            let b = AlignedBuf::<f32>::uninit(n).unwrap();
             assert_eq!(b.as_ptr() as usize % ALIGN, 0);
             assert_eq!(b.len(), n);
-            let v = AlignedVec::<f64>::zeroed(n);
+            let v = AlignedVec::<f64>::zeroed(n).unwrap();
             assert_eq!(v.as_ptr() as usize % ALIGN, 0);
             assert!(v.iter().all(|&x| x == 0.0));
         }
     }
 
     #[test]
-    fn try_zeroed_refuses_instead_of_aborting() {
-        assert!(AlignedVec::<f64>::try_zeroed(usize::MAX / 4).is_none()); // size overflow
-        assert!(AlignedVec::<u8>::try_zeroed(1 << 62).is_none()); // beyond any address space
-        let v = AlignedVec::<u16>::try_zeroed(100).expect("small allocation");
+    fn constructors_refuse_instead_of_aborting() {
+        assert!(AlignedVec::<f64>::zeroed(usize::MAX / 4).is_err()); // size overflow
+        assert!(AlignedVec::<u8>::zeroed(1 << 62).is_err()); // beyond any address space
+        assert!(AlignedVec::<u8>::from_fn(1 << 62, |_| 0).is_err());
+        assert!(AlignedBuf::<f32>::uninit(1 << 61).is_err());
+        let v = AlignedVec::<u16>::zeroed(100).expect("small allocation");
         assert_eq!(v.as_ptr() as usize % ALIGN, 0);
         assert!(v.iter().all(|&x| x == 0));
     }
 
     #[test]
     fn initialisers() {
-        let v = AlignedBuf::<i32>::uninit(5).init_with(|i| i as i32 * 2);
+        let v = AlignedBuf::<i32>::uninit(5).unwrap().init_with(|i| i as i32 * 2);
         assert_eq!(&*v, &[0, 2, 4, 6, 8]);
-        assert_eq!(&*AlignedBuf::<u8>::uninit(3).fill(7), &[7, 7, 7]);
-        assert_eq!(&*AlignedVec::from_fn(4, |i| i as f32), &[0.0, 1.0, 2.0, 3.0]);
-        let c = AlignedVec::from_slice(&[1.5f64, 2.5]);
+        assert_eq!(&*AlignedBuf::<u8>::uninit(3).unwrap().fill(7), &[7, 7, 7]);
+        assert_eq!(&*AlignedVec::from_fn(4, |i| i as f32).unwrap(), &[0.0, 1.0, 2.0, 3.0]);
+        let c = AlignedVec::from_slice(&[1.5f64, 2.5]).unwrap();
         assert_eq!(&*c.clone(), &[1.5, 2.5]);
         assert_eq!(c.as_ptr() as usize % ALIGN, 0);
     }
@@ -304,7 +313,7 @@ mod tests {
     #[test]
     fn export_checks_the_shape() {
         use crate::ndarray::export::Numpy;
-        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12), &[3, 4]).is_ok());
-        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12), &[5]).is_err());
+        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[3, 4]).is_ok());
+        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[5]).is_err());
     }
 }

@@ -212,7 +212,9 @@ pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
         return Err(PyErr::buffer_error("only CPU arrays can be copied"));
     }
     let item = l.itemsize();
-    let mut buf = crate::ndarray::aligned::AlignedVec::<u8>::zeroed(l.size() * item);
+    // The size comes from Python (a broadcast view can be huge): fallible.
+    // No overflow: a validated layout's size * itemsize fits an isize.
+    let mut buf = crate::ndarray::aligned::AlignedVec::<u8>::zeroed(l.size() * item)?;
     copy_elements(l, &mut buf);
     let data = buf.as_mut_ptr() as *mut c_void;
     let shape = l.shape().to_vec();

@@ -222,6 +222,17 @@ impl DType {
             (Self::CODE_FLOAT, 64) => "float64",
             (Self::CODE_COMPLEX, 64) => "complex64",
             (Self::CODE_COMPLEX, 128) => "complex128",
+            // Defined by DLPack, imported as `AnyDType` only (no Rust
+            // scalar type): torch's `complex32` and DLPack 1.1's 8-bit floats.
+            (Self::CODE_COMPLEX, 32) => "complex32",
+            (7, 8) => "float8_e3m4",
+            (8, 8) => "float8_e4m3",
+            (9, 8) => "float8_e4m3b11fnuz",
+            (10, 8) => "float8_e4m3fn",
+            (11, 8) => "float8_e4m3fnuz",
+            (12, 8) => "float8_e5m2",
+            (13, 8) => "float8_e5m2fnuz",
+            (14, 8) => "float8_e8m0fnu",
             _ => "unknown",
         }
     }
@@ -306,7 +317,7 @@ impl DType {
     /// ```
     #[inline]
     pub const fn is_float(self) -> bool {
-        self.code == Self::CODE_FLOAT || self.code == Self::CODE_BFLOAT
+        matches!(self.code, Self::CODE_FLOAT | Self::CODE_BFLOAT | 7..=14)
     }
 
     /// Complex floating point.
@@ -501,6 +512,9 @@ mod tests {
     fn unknown() {
         let odd = [
             DType::new(DType::CODE_FLOAT, 8),
+            DType::new(15, 6),
+            DType::new(17, 4),
+            DType::new(7, 16),
             DType::new(DType::CODE_INT, 128),
             DType::new(DType::CODE_BOOL, 1),
             DType::new(DType::CODE_BFLOAT, 32),

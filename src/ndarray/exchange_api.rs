@@ -263,8 +263,8 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // SAFETY: `shape` holds `ndim` extents (caller contract); strides NULL.
     let l = unsafe { ndbind_dlpack::validate(&probe, false) }
         .map_err(|e| (c"ValueError", format!("invalid DLPack prototype: {e}")))?;
-    let mut memory = AlignedVec::<u8>::try_zeroed(l.nbytes())
-        .ok_or_else(|| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
+    let mut memory = AlignedVec::<u8>::zeroed(l.nbytes())
+        .map_err(|_| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
     let data = memory.as_mut_ptr().cast();
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the

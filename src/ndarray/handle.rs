@@ -11,6 +11,7 @@ use std::ptr::NonNull;
 use ndbind_dlpack::{DLDevice, DLManagedTensor, DLManagedTensorVersioned, Layout};
 use pyo3_ffi as ffi;
 
+use crate::core::error::preserving_error;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
 use crate::ndarray::import_numpy::NumpyView;
@@ -350,10 +351,10 @@ impl Owner {
         unsafe {
             match self {
                 Owner::Source | Owner::Exchange(_) => {}
-                Owner::Legacy(p) => ndbind_dlpack::delete_legacy(p.as_ptr()),
-                Owner::Versioned(p) => ndbind_dlpack::delete_versioned(p.as_ptr()),
-                Owner::Buffer(view) => crate::core::error::preserving_error(|| ffi::PyBuffer_Release(&mut **view)),
-                Owner::TakenCapsule(t) => t.give_back(),
+                Owner::Legacy(p) => preserving_error(|| ndbind_dlpack::delete_legacy(p.as_ptr())),
+                Owner::Versioned(p) => preserving_error(|| ndbind_dlpack::delete_versioned(p.as_ptr())),
+                Owner::Buffer(view) => preserving_error(|| ffi::PyBuffer_Release(&mut **view)),
+                Owner::TakenCapsule(t) => preserving_error(|| t.give_back()),
             }
         }
     }

@@ -586,3 +586,32 @@ mod tests {
         assert!(!ranges_overlap(empty, r0));
     }
 }
+
+/// Calls `f` with the element offset (`Σ index_j * strides[j]`) of every
+/// index of `shape`, in C order. Nothing for an empty shape product.
+pub(crate) fn for_each_offset(shape: &[i64], strides: &[i64], mut f: impl FnMut(isize)) {
+    if shape.iter().any(|&e| e <= 0) {
+        return;
+    }
+    let n = shape.len();
+    let mut idx = [0i64; ndbind_dlpack::MAX_NDIM];
+    let mut off = 0isize;
+    loop {
+        f(off);
+        // Increment the index like an odometer, adjusting the offset.
+        let mut d = n;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            off += strides[d] as isize;
+            if idx[d] < shape[d] {
+                break;
+            }
+            off -= (strides[d] * shape[d]) as isize;
+            idx[d] = 0;
+        }
+    }
+}

@@ -16,7 +16,7 @@ type Made<F> = PyResult<ArrayOut<F, f32, Shape1<ANY>>>;
 /// A new float32 (n,) array over a 64-byte aligned Rust buffer, no copy;
 /// contents unspecified (uninitialised, as `np.empty`), so flat in n.
 fn make<F: ndbind::ndarray::Target>(n: usize) -> Made<F> {
-    ArrayOut::from_uninit(AlignedBuf::uninit(n), &[n])
+    ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n])
 }
 
 #[cfg(feature = "point")]
@@ -45,7 +45,7 @@ ndbind::module!(ndbind_bench, |m| {
     m.doc("ndbind's bench-only module (benches/run.py).")?;
     // §5, as in ndbind_test.bench.
     m.def("noop", || (), ())?;
-    m.def("add", |a: i64, b: i64| a + b, (arg("a"), arg("b")))?;
+    m.def("add", |a: i64, b: i64| a.checked_add(b).ok_or_else(|| PyErr::overflow_error("add(): overflow")), (arg("a"), arg("b")))?;
     m.def("shape0", |x: NdArray<f32, Ndim<2>>| x.shape()[0], arg("x"))?;
     m.def(
         "ro_sum",

@@ -34,7 +34,7 @@ impl FromPy for Bytes {
     fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<Bytes> {
         let (p, n) = view(obj)?;
         // SAFETY: `view` returned the live buffer of a bytes object.
-        Some(Bytes(unsafe { std::slice::from_raw_parts(p, n) }.to_vec()))
+        Some(Bytes(super::try_copy(unsafe { std::slice::from_raw_parts(p, n) })?))
     }
     fn type_name(out: &mut String) {
         out.push_str("bytes")

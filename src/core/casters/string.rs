@@ -29,7 +29,9 @@ impl FromPy for String {
     fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
         let (p, n) = utf8(obj)?;
         // SAFETY: CPython guarantees valid UTF-8 of length n at p.
-        Some(unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(p, n)) }.to_owned())
+        let bytes = super::try_copy(unsafe { std::slice::from_raw_parts(p, n) })?;
+        // SAFETY: a copy of valid UTF-8.
+        Some(unsafe { String::from_utf8_unchecked(bytes) })
     }
     fn type_name(out: &mut String) {
         out.push_str("str")

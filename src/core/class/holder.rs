@@ -48,7 +48,7 @@ use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 
 /// Drops one strong count of an `Arc<T>` given its value pointer.
-type ReleaseFn = unsafe fn(*mut u8);
+pub(crate) type ReleaseFn = unsafe fn(*mut u8);
 
 /// Live `Arc`-held instances: value pointer → (instance, release function).
 static ARCS: GilCell<RefCell<HashMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
@@ -60,11 +60,17 @@ unsafe fn release<T>(p: *mut u8) {
 }
 
 /// The live instance holding the `Arc` whose value is at `value`.
+///
+/// An instance being deallocated is not live: a Python subclass's
+/// `subtype_dealloc` clears its `__dict__` (running `__del__` of what it
+/// held) before `inst_dealloc` can remove the entry, and code run there
+/// must not get the dying object back. Its reference count is zero then.
 fn lookup(value: *const u8) -> Option<Object> {
     let map = ARCS.get()?;
-    let obj = *map.borrow().get(&(value as usize)).map(|(o, _)| o)?;
-    // SAFETY: entries are removed when their instance dies, so `obj` is live.
-    Some(unsafe { Object::from_borrowed(obj as *mut ffi::PyObject) })
+    let obj = *map.borrow().get(&(value as usize)).map(|(o, _)| o)? as *mut ffi::PyObject;
+    // SAFETY: entries are removed when their instance is freed, so `obj`
+    // is live or dying (reference count zero, never handed out).
+    unsafe { (ffi::Py_REFCNT(obj) > 0).then(|| Object::from_borrowed(obj)) }
 }
 
 /// Makes `h` hold the strong count `value` (from `Arc::into_raw`): ready,
@@ -85,20 +91,32 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) {
     map.borrow_mut().insert(value as usize, (h as usize, release));
 }
 
-/// Releases the `Arc` of a dying instance (called by `inst_dealloc`).
+/// Takes a dying `Arc`-held instance out of the identity map (the first
+/// thing `inst_dealloc` does, before any Python code can run) and returns
+/// the function that releases its strong count. The entry may already
+/// name a newer instance of the same `Arc` (made while this one was dying):
+/// that one stays, and this one's count is released all the same.
 ///
 /// # Safety
 /// `obj` is a dying `Arc`-held instance whose value is at `value`.
-pub(crate) unsafe fn arc_release(value: *mut u8, obj: *mut ffi::PyObject) {
-    let entry = ARCS.get().and_then(|m| {
-        let mut m = m.borrow_mut();
-        match m.get(&(value as usize)) {
-            Some(&(o, _)) if o == obj as usize => m.remove(&(value as usize)),
-            _ => None,
-        }
-    });
-    match entry {
-        Some((_, rel)) => {
+pub(crate) unsafe fn arc_forget(value: *mut u8, obj: *mut ffi::PyObject) -> Option<ReleaseFn> {
+    let map = ARCS.get()?;
+    let mut m = map.borrow_mut();
+    let &(o, rel) = m.get(&(value as usize))?;
+    if o == obj as usize {
+        m.remove(&(value as usize));
+    }
+    Some(rel)
+}
+
+/// Releases the strong count of a dying instance (see [`arc_forget`]).
+///
+/// # Safety
+/// `rel` is what `arc_forget` returned for this instance's `value`; called
+/// once.
+pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
+    match rel {
+        Some(rel) => {
             // The last strong count drops the value: a panicking Drop must
             // not unwind into CPython.
             if std::panic::catch_unwind(|| rel(value)).is_err() {

@@ -119,6 +119,15 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
     unsafe {
         let tp = ffi::Py_TYPE(obj);
         let rec = record_of(tp).expect("ndbind: instance of a type without a record");
+        let h = obj as *mut InstHeader;
+        let flags = (*h).flags;
+        // Out of the identity maps first: clearing weak references, the
+        // `__dict__` and the value below may run Python code, which must
+        // not find this dying object there.
+        if flags & IN_ID_MAP != 0 {
+            crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
+        }
+        let arc = if flags & ARC != 0 { crate::core::class::holder::arc_forget((*h).value, obj) } else { None };
         if ffi::PyType_IS_GC(tp) != 0 {
             ffi::PyObject_GC_UnTrack(obj as *mut std::ffi::c_void);
         }
@@ -129,8 +138,6 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             }
         }
         clear_dict(obj, rec);
-        let h = obj as *mut InstHeader;
-        let flags = (*h).flags;
         crate::core::class::trampoline::detach(rec.slot, h);
         // A panicking Drop must not unwind into CPython.
         if flags & DESTRUCT != 0 {
@@ -145,11 +152,8 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             let layout = std::alloc::Layout::from_size_align_unchecked(rec.size, rec.align);
             std::alloc::dealloc((*h).value, layout);
         }
-        if flags & IN_ID_MAP != 0 {
-            crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
-        }
         if flags & ARC != 0 {
-            crate::core::class::holder::arc_release((*h).value, obj);
+            crate::core::class::holder::arc_release((*h).value, arc);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
         let kept = if flags & KEEP_ALIVE != 0 { crate::core::class::refs::keep_alive_take(obj) } else { Vec::new() };
@@ -303,6 +307,10 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
             if init.is_null() {
                 return Err(PyErr::type_error(format!("{}: no constructor defined!", rec.name())));
             }
+            // Held for the call: code the constructor runs may reassign
+            // `__init__`, which frees the function (and the overload
+            // record the fast path calls into) unless someone holds it.
+            let init_ref = crate::core::object::Object::from_borrowed(init);
             let obj = alloc(tp, rec)?;
             let nargs = ffi::PyVectorcall_NARGS(nargsf) as usize;
             let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
@@ -332,6 +340,7 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
                 buf.extend_from_slice(std::slice::from_raw_parts(args, total));
                 ffi::PyObject_Vectorcall(init, buf.as_ptr(), nargs + 1, kwnames)
             };
+            drop(init_ref);
             if res.is_null() {
                 ffi::Py_DECREF(obj);
                 return Err(PyErr::fetch());

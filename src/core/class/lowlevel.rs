@@ -222,7 +222,11 @@ pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
 pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
     let (rec, h) = parts(o)?;
     let off = rec.offset_of(T::type_slot().type_ptr()).ok_or_else(|| {
-        PyErr::type_error(format!("{} is not an instance of {}", o.type_name(), std::any::type_name::<T>()))
+        PyErr::type_error(format!(
+            "{} is not an instance of {}",
+            o.type_name(),
+            crate::core::caster::type_name_of(crate::core::class::push_type_name::<T>)
+        ))
     })?;
     // SAFETY: `h` is a live instance; the offset stays inside its value.
     Ok(unsafe { (*h).value.add(off) as *mut T })

@@ -168,8 +168,12 @@ pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_
     }
     let key = (ptr as usize, tp as usize);
     let map = ID_MAP.get_or_init(Default::default);
-    if let Some(&o) = map.borrow().get(&key) {
-        return Ok(Object::from_borrowed(o as *mut ffi::PyObject));
+    // A dying instance (reference count zero: a Python subclass's
+    // `subtype_dealloc` runs Python code before `inst_dealloc` removes the
+    // entry) is not handed out again.
+    let live = map.borrow().get(&key).map(|&o| o as *mut ffi::PyObject).filter(|&o| ffi::Py_REFCNT(o) > 0);
+    if let Some(o) = live {
+        return Ok(Object::from_borrowed(o));
     }
     let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
     let obj = inst::alloc(tp, rec)?;

@@ -36,7 +36,7 @@ pub(crate) unsafe extern "C" fn func_vectorcall(
         // by itself (the general path checks early only to skip work
         // across overloads). The call implementation catches panics.
         unsafe {
-            let r = &*f.overloads.as_ptr();
+            let r = &**f.overloads.as_ptr();
             return (r.call)(&r.site, args, !0, callable);
         }
     }
@@ -48,7 +48,7 @@ pub(crate) unsafe extern "C" fn func_vectorcall(
 /// As for `func_vectorcall`.
 #[inline(never)]
 unsafe extern "C" fn dispatch_slow(
-    f: &FuncObject,
+    f: *const FuncObject,
     args: *const *mut ffi::PyObject,
     nargs: usize,
     kwnames: *mut ffi::PyObject,
@@ -77,18 +77,27 @@ unsafe fn has_rejected_none(r: &FuncRecord, args: *const *mut ffi::PyObject) -> 
 
 #[inline]
 unsafe fn dispatch_general(
-    f: &FuncObject,
+    fp: *const FuncObject,
     args: *const *mut ffi::PyObject,
     nargs: usize,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
+    // `f` is re-borrowed around each call into an overload, never held
+    // across one: the call may add an overload (`&mut` to the object).
+    let f = || &*fp;
     let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
     let mut heap: Vec<*mut ffi::PyObject> = Vec::new();
     // A single overload gets a single pass, with conversions allowed (an
     // exact match is always tried first by every caster).
-    let passes = if f.overloads.len() == 1 { 1 } else { 2 };
+    let passes = if f().overloads.len() == 1 { 1 } else { 2 };
     for pass in 0..passes {
-        for r in f.overloads.iter() {
+        // By index, the length read afresh: bound code may add overloads
+        // while one runs; records are boxed and never move or go away.
+        let mut i = 0;
+        while i < f().overloads.len() {
+            // The record lives in its own box, which outlives this call.
+            let r: &FuncRecord = &*(&*f().overloads[i] as *const FuncRecord);
+            i += 1;
             let buf: &mut [*mut ffi::PyObject] = if r.nargs <= STACK_ARGS {
                 &mut stack[..r.nargs]
             } else {
@@ -107,7 +116,7 @@ unsafe fn dispatch_general(
             }
         }
     }
-    raise_mismatch(f, args, nargs, kwnames)
+    raise_mismatch(f(), args, nargs, kwnames)
 }
 
 /// Maps positional and keyword arguments onto the overload's parameters,

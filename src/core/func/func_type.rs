@@ -23,7 +23,10 @@ pub(crate) struct FuncObject {
     /// overload (positional arguments only, all given); `NO_FAST_PATH`
     /// when there are several overloads or keyword-only parameters.
     pub(crate) fast_nargs: usize,
-    pub(crate) overloads: Vec<FuncRecord>,
+    /// Boxed: a record never moves once added, so an overload added
+    /// while a call of this function runs (bound code may call
+    /// `Module::def`) cannot pull a record from under that call.
+    pub(crate) overloads: Vec<Box<FuncRecord>>,
     pub(crate) name: String,
     pub(crate) qualname: String,
     pub(crate) module: Option<Object>,
@@ -36,7 +39,7 @@ pub(crate) const NO_FAST_PATH: usize = usize::MAX;
 impl FuncObject {
     /// Appends an overload (only while the module is being initialised).
     fn push_overload(&mut self, record: FuncRecord) {
-        self.overloads.push(record);
+        self.overloads.push(Box::new(record));
         self.fast_nargs = match self.overloads.as_slice() {
             [r] if r.nargs == r.nargs_pos => r.nargs,
             _ => NO_FAST_PATH,
