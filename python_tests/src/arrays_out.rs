@@ -23,6 +23,12 @@ impl<T: Scalar> AsRef<[T]> for Counted<T> {
     }
 }
 
+impl<T: Scalar> AsMut<[T]> for Counted<T> {
+    fn as_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
 // SAFETY: the elements live in the AlignedVec's heap buffer.
 unsafe impl<T: Scalar> ndbind::ndarray::StableData<T> for Counted<T> {}
 
@@ -51,17 +57,17 @@ type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("destruct_count", destruct_count, ())?;
     m.def("freed_without_gil", || FREED_WITHOUT_GIL.load(Ordering::SeqCst), doc("Counted buffers freed without the GIL (beyond CONFORMANCE)."))?;
-    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_numpy_n",
         |n: usize| -> PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>> {
-            ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)?), &[n])
+            ArrayOut::from_stable_owner_mut(Counted(AlignedVec::from_fn(n, |i| i as f32)?), &[n])
         },
         arg("n"),
     )?;
     m.def(
         "ret_numpy_f",
-        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
+        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
         (),
     )?;
     m.def(
@@ -69,20 +75,20 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
-    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
-    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     // Beyond CONFORMANCE: JAX canonicalises 64-bit dtypes (float64 becomes
     // float32 without jax_enable_x64), so these go through jax.dlpack.
-    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) }, ())?;
-    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner(one_to_eight(|i| i as i8)?, &[2, 4]) }, ())?;
+    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f64)?, &[2, 4]) }, ())?;
+    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as i8)?, &[2, 4]) }, ())?;
     m.def(
         "ret_memview",
-        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) },
+        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f64)?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api",
-        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
     // Extras: the ndbind array object read-only and F-ordered, to test its
@@ -94,10 +100,10 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "ret_array_api_f",
-        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
+        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()) },
         (),
     )?;
-    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_empty",
         || -> PyResult<ArrayOut<Numpy, f32, Shape1<0>>> { ArrayOut::from_vec(Vec::new(), &[0]) },
@@ -108,15 +114,15 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> PyResult<ArrayOut<Numpy, f64, Ndim<0>>> { ArrayOut::from_vec(vec![1.0], &[]) },
         (),
     )?;
-    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner(one_to_eight(|i| f16::from_f32(i as f32))?, &[2, 4]) }, ())?;
+    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| f16::from_f32(i as f32))?, &[2, 4]) }, ())?;
     m.def(
         "ret_c128",
-        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0))?, &[2, 4]) },
+        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| Complex64::new(i as f64, 0.0))?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_bf16_torch",
-        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner(one_to_eight(|i| bf16::from_f32(i as f32))?, &[2, 4]) },
+        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| bf16::from_f32(i as f32))?, &[2, 4]) },
         (),
     )?;
     bind_holder(m)?;

@@ -212,18 +212,44 @@ pub trait IntoPy {
 
 /// What a returned value may need to know about its call: the return value
 /// policy and the parent object (`self` of a method), which a returned view
-/// can keep alive.
+/// can keep alive. Made by ndbind for each call; `ReturnCtx::default()`
+/// (automatic policy, no parent) for nested conversions.
+/// The lifetime `'a` is the call's: a context cannot be kept past it.
 #[derive(Clone, Copy)]
-pub struct ReturnCtx {
-    /// The binding's return value policy.
-    pub policy: RvPolicy,
-    /// `self` of a method call (NULL for free functions).
-    pub parent: *mut ffi::PyObject,
+pub struct ReturnCtx<'a> {
+    policy: RvPolicy,
+    /// `self` of a method call, alive for `'a` (NULL for free functions).
+    parent: *mut ffi::PyObject,
+    _call: std::marker::PhantomData<&'a ()>,
 }
 
-impl Default for ReturnCtx {
+impl Default for ReturnCtx<'_> {
     fn default() -> Self {
-        ReturnCtx { policy: RvPolicy::Automatic, parent: std::ptr::null_mut() }
+        ReturnCtx { policy: RvPolicy::Automatic, parent: std::ptr::null_mut(), _call: std::marker::PhantomData }
+    }
+}
+
+impl<'a> ReturnCtx<'a> {
+    /// A context with `policy` and the parent `parent` (NULL: none).
+    ///
+    /// # Safety
+    /// `parent` is NULL or a live object that stays alive for `'a`.
+    #[inline]
+    pub(crate) unsafe fn new(policy: RvPolicy, parent: *mut ffi::PyObject) -> ReturnCtx<'a> {
+        ReturnCtx { policy, parent, _call: std::marker::PhantomData }
+    }
+
+    /// The binding's return value policy.
+    #[inline]
+    pub fn policy(&self) -> RvPolicy {
+        self.policy
+    }
+
+    /// `self` of a method call (`None` for free functions).
+    #[inline]
+    pub fn parent(&self) -> Option<Borrowed<'a>> {
+        // SAFETY: `new`'s contract: NULL or alive while the context is used.
+        (!self.parent.is_null()).then(|| unsafe { Borrowed::from_ptr(self.parent) })
     }
 }
 

@@ -186,20 +186,35 @@ pub unsafe fn init_module(name: &'static CStr, init: fn(&Module) -> PyResult<()>
 ///     Ok(())
 /// });
 /// ```
+///
+/// The init function is safe code: an unsafe operation in it needs its own
+/// `unsafe` block, as anywhere else.
+///
+/// ```compile_fail,E0133
+/// ndbind::module!(my_ext, |_m| {
+///     let _ = ndbind::Object::from_owned(std::ptr::null_mut());
+///     Ok(())
+/// });
+/// ```
 #[macro_export]
 macro_rules! module {
     ($name:ident, $init:expr) => {
-        #[doc(hidden)]
-        #[export_name = concat!("PyInit_", stringify!($name))]
-        pub unsafe extern "C" fn __ndbind_module_init() -> *mut $crate::ffi::PyObject {
+        const _: () = {
+            // The user's init function is bound here, in safe code: it must
+            // not become part of the `unsafe` entry point below.
+            static INIT: fn(&$crate::Module) -> $crate::PyResult<()> = $init;
             const NAME: &::std::ffi::CStr = match ::std::ffi::CStr::from_bytes_with_nul(
                 concat!(stringify!($name), "\0").as_bytes(),
             ) {
                 Ok(n) => n,
                 Err(_) => panic!("module name"),
             };
-            // SAFETY: called by the interpreter as the module's init function.
-            unsafe { $crate::core::module::init_module(NAME, $init) }
-        }
+            #[doc(hidden)]
+            #[export_name = concat!("PyInit_", stringify!($name))]
+            unsafe extern "C" fn __ndbind_module_init() -> *mut $crate::ffi::PyObject {
+                // SAFETY: called by the interpreter as the module's init function.
+                unsafe { $crate::core::module::init_module(NAME, INIT) }
+            }
+        };
     };
 }

@@ -160,6 +160,22 @@ impl<T: Scalar> DerefMut for AlignedVec<T> {
     }
 }
 
+impl<T: Scalar> AsRef<[T]> for AlignedVec<T> {
+    fn as_ref(&self) -> &[T] {
+        self
+    }
+}
+
+impl<T: Scalar> AsMut<[T]> for AlignedVec<T> {
+    fn as_mut(&mut self) -> &mut [T] {
+        self
+    }
+}
+
+// SAFETY: the elements live in the vector's own heap allocation, which
+// does not move with the value and lives until it is dropped.
+unsafe impl<T: Scalar> crate::ndarray::StableData<T> for AlignedVec<T> {}
+
 impl<T: Scalar> Clone for AlignedVec<T> {
     fn clone(&self) -> Self {
         Self::copy_of(AlignedBuf { raw: Raw::new_or_abort(self.len()) }, self)

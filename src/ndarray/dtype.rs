@@ -375,14 +375,25 @@ impl DType {
 /// fn dtype_of<T: Scalar>() -> DType { T::DTYPE }
 /// assert_eq!(dtype_of::<u16>(), DType::UINT16);
 /// ```
-pub trait Scalar: Copy + Send + Sync + 'static {
+///
+/// # Safety
+/// ndbind reads and writes array memory of dtype `DTYPE` as `Self` (typed
+/// views, exports, zeroed buffers), so an implementation promises:
+/// `size_of::<Self>() == DTYPE.itemsize()`; `align_of::<Self>()` is at
+/// most the alignment ndbind checks for `DTYPE` (the size of one
+/// component, at most 8); every value of `DTYPE` is a valid `Self`
+/// (for `DType::BOOL`, ndbind admits the bytes 0 and 1 only; for every
+/// other dtype, any bit pattern), and so are all-zero bytes.
+pub unsafe trait Scalar: Copy + Send + Sync + 'static {
     /// The dtype of this element type.
     const DTYPE: DType;
 }
 
 macro_rules! impl_scalar {
     ($($t:ty => $dt:ident),* $(,)?) => {
-        $(impl Scalar for $t {
+        // SAFETY: each type has the size and alignment of its DLPack dtype,
+        // and accepts every value of it (bool: 0 and 1, which ndbind checks).
+        $(unsafe impl Scalar for $t {
             const DTYPE: DType = DType::$dt;
         })*
     };

@@ -143,9 +143,30 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
     }
 
-    /// Takes ownership of any value holding the elements (boxed so that
-    /// its address, and the data's, stays put).
+    /// Takes ownership of any value that lends its elements as `&[T]`
+    /// (boxed so that its address, and the data's, stays put), exported
+    /// **read-only**: an owner that only lends shared access (an
+    /// `Arc<[T]>`, a `&'static [T]`, a memory map) must not be written
+    /// through. The constraints must say so (`ReadOnly`), checked at
+    /// compile time, so that the signature tells the truth. For writable
+    /// export of a uniquely owned value, see [`ArrayOut::from_owner_mut`].
+    ///
+    /// ```ignore
+    /// fn table() -> PyResult<ArrayOut<Numpy, f32, ReadOnly>> {
+    ///     static DATA: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
+    ///     ArrayOut::from_owner(&DATA[..], &[4])
+    /// }
+    /// ```
+    ///
+    /// Writable constraints do not compile:
+    ///
+    /// ```compile_fail,E0080
+    /// use ndbind::ndarray::{ArrayOut, Numpy};
+    /// let shared: std::sync::Arc<[f32]> = vec![1.0f32; 4].into();
+    /// let _ = ArrayOut::<Numpy, f32>::from_owner(shared, &[4]);
+    /// ```
     pub fn from_owner<O: AsRef<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        const { assert!(C::REQ.read_only, "ArrayOut::from_owner exports shared data read-only: add `ReadOnly` to the ArrayOut's constraints, or use from_owner_mut for a uniquely owned value") };
         let owner = Box::new(owner);
         let data = (*owner).as_ref();
         check_len(shape, data.len())?;
@@ -154,14 +175,41 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
-    /// Like [`ArrayOut::from_owner`] for owners whose data does not move
-    /// when they do (so they need no box: one allocation less).
+    /// Takes ownership of a value that hands out unique access to its
+    /// elements (`AsMut<[T]>`; boxed so that they stay put), exported
+    /// writable (unless the constraints say `ReadOnly`).
+    pub fn from_owner_mut<O: AsMut<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        let mut owner = Box::new(owner);
+        let data = (*owner).as_mut();
+        check_len(shape, data.len())?;
+        let data = data.as_mut_ptr();
+        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
+    }
+
+    /// [`ArrayOut::from_owner`] for owners whose data does not move when
+    /// they do (so they need no box: one allocation less): exported
+    /// read-only, `ReadOnly` required in the constraints.
     pub fn from_stable_owner<O: StableData<T> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        const { assert!(C::REQ.read_only, "ArrayOut::from_stable_owner exports shared data read-only: add `ReadOnly` to the ArrayOut's constraints, or use from_stable_owner_mut for a uniquely owned value") };
         let data = owner.as_ref();
         check_len(shape, data.len())?;
         // `StableData` promises the elements stay put when `owner` moves
         // into the OwnerBox.
         let data = data.as_ptr();
+        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
+    }
+
+    /// [`ArrayOut::from_owner_mut`] for owners whose data does not move
+    /// when they do: exported writable (unless the constraints say
+    /// `ReadOnly`).
+    pub fn from_stable_owner_mut<O: StableData<T> + AsMut<[T]> + Send + 'static>(
+        mut owner: O,
+        shape: &[usize],
+    ) -> PyResult<Self> {
+        let data = owner.as_mut();
+        check_len(shape, data.len())?;
+        // `StableData` promises the elements stay put when `owner` moves.
+        let data = data.as_mut_ptr();
         Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
@@ -222,8 +270,9 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// (on the heap), so moving the owner does not move the data.
 ///
 /// # Safety
-/// `as_ref()` must return the same memory before and after the value is
-/// moved, for as long as the value lives unmodified.
+/// `as_ref()` (and `as_mut()`, where the type has it) must return the same
+/// memory before and after the value is moved, for as long as the value
+/// lives unmodified; that memory stays valid until the value is dropped.
 ///
 /// ```ignore
 /// struct Counted(AlignedVec<f32>);
@@ -352,7 +401,7 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
     {
         return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
     }
-    let (data, dtype, dims, owner, plain) = match (owner, ctx.policy) {
+    let (data, dtype, dims, owner, plain) = match (owner, ctx.policy()) {
         (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
             // SAFETY: the constructors' contracts: `data` covers `dims`.
             let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
@@ -362,13 +411,12 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
         (Some(o), _) => (data, dtype, dims, o, plain),
         (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
         (None, RvPolicy::ReferenceInternal) => {
-            if ctx.parent.is_null() {
+            let Some(parent) = ctx.parent() else {
                 return Err(PyErr::runtime_error(
                     "return policy reference_internal needs a parent object (self), but the function has none",
                 ));
-            }
-            // SAFETY: the parent is alive for the call.
-            (data, dtype, dims, OwnerBox::Python(unsafe { Borrowed::from_ptr(ctx.parent) }.to_owned()), false)
+            };
+            (data, dtype, dims, OwnerBox::Python(parent.to_owned()), false)
         }
         (None, RvPolicy::None) => {
             return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))

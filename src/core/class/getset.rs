@@ -145,7 +145,8 @@ pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(data: *cons
     let (ptr, cell) = borrow_for::<T>(obj, false)?;
     let _release = Release(cell, false);
     let r = g(&*(ptr as *const T));
-    let ctx = ReturnCtx { parent: obj, ..ReturnCtx::default() };
+    // SAFETY: `obj` is the live instance the getter runs on.
+    let ctx = ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, obj);
     r.into_py(&ctx)
 }
 

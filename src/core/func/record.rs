@@ -50,9 +50,9 @@ impl CallSite {
     /// # Safety
     /// `args` holds at least one argument when the site is a method.
     #[inline(always)]
-    pub(crate) unsafe fn ctx(&self, args: *const *mut ffi::PyObject) -> ReturnCtx {
+    pub(crate) unsafe fn ctx<'a>(&self, args: *const *mut ffi::PyObject) -> ReturnCtx<'a> {
         // SAFETY: the caller's contract.
-        ReturnCtx { policy: self.policy, parent: if self.method { unsafe { *args } } else { std::ptr::null_mut() } }
+        unsafe { ReturnCtx::new(self.policy, if self.method { *args } else { std::ptr::null_mut() }) }
     }
 }
 
