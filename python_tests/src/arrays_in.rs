@@ -57,7 +57,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<u8, (Ndim<1>, Writable)>| -> PyResult<()> {
-            fill(&mut a.view_mut()?, |i| i as u8);
+            fill(&mut *a.view_mut()?, |i| i as u8);
             Ok(())
         },
         arg("a"),
@@ -65,7 +65,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<f32, (Ndim<1>, Writable)>| -> PyResult<()> {
-            fill(&mut a.view_mut()?, |i| i as f32);
+            fill(&mut *a.view_mut()?, |i| i as f32);
             Ok(())
         },
         arg("a"),
@@ -73,7 +73,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<f32, (Shape2<10, ANY>, Writable)>| -> PyResult<()> {
-            fill(&mut a.view_mut()?, |i| i as f32);
+            fill(&mut *a.view_mut()?, |i| i as f32);
             Ok(())
         },
         arg("a"),
@@ -106,13 +106,13 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "set_first",
-        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> { set0(&mut a.view_mut()?, v) },
+        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> { set0(&mut *a.view_mut()?, v) },
         (arg("a"), arg("v")),
     )?;
     m.def(
         "set_first",
         |mut a: NdArray<Complex64, (Ndim<1>, CContig, Writable)>, v: Complex64| -> PyResult<()> {
-            set0(&mut a.view_mut()?, v)
+            set0(&mut *a.view_mut()?, v)
         },
         (arg("a"), arg("v")),
     )?;
@@ -128,6 +128,111 @@ pub fn bind(m: &Module) -> PyResult<()> {
         )?;
     }
     m.def("gil_sleep", |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)), arg("ms"))?;
+    // SAFETY: sleeps with a view of its argument; touches no Python.
+    unsafe {
+        m.def_nogil(
+            "hold_view_nogil",
+            |a: ArrayViewMut<f64, IxDyn>, ms: u64| {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                a.len()
+            },
+            (arg("a"), arg("ms")),
+        )?;
+    }
+    bind_stash(m)
+}
+
+// Beyond CONFORMANCE: writable arrays kept by Rust after their call, whose
+// views must never alias another view of the same memory.
+thread_local! {
+    static STASH: std::cell::RefCell<Vec<NdArray<f64, Writable>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the stashed arrays (taken out while it runs: `f` may call
+/// back into Python, which may use the stash again).
+fn with_stash<R>(f: impl FnOnce(&mut [NdArray<f64, Writable>]) -> PyResult<R>) -> PyResult<R> {
+    let mut arrays = STASH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    if arrays.is_empty() {
+        return Err(PyErr::runtime_error("nothing stashed"));
+    }
+    let r = f(&mut arrays);
+    STASH.with(|s| {
+        let mut s = s.borrow_mut();
+        arrays.append(&mut s);
+        *s = arrays;
+    });
+    r
+}
+
+fn bind_stash(m: &Module) -> PyResult<()> {
+    m.def("stash_array", |a: NdArray<f64, Writable>| STASH.with(|s| s.borrow_mut().push(a)), arg("a"))?;
+    m.def("unstash_arrays", || STASH.with(|s| std::mem::take(&mut *s.borrow_mut()).len()), ())?;
+    m.def(
+        "stash_fill",
+        |v: f64| with_stash(|a| {
+            a[0].view_mut()?.fill(v);
+            Ok(())
+        }),
+        arg("v"),
+    )?;
+    // Mutable views of the first two stashed arrays at once.
+    m.def(
+        "stash_fill_both",
+        |v: f64| with_stash(|a| {
+            let [x, y, ..] = a else { return Err(PyErr::runtime_error("stash two arrays")) };
+            let (mut vx, mut vy) = (x.view_mut()?, y.view_mut()?);
+            vx.fill(v);
+            vy.fill(v);
+            Ok(())
+        }),
+        arg("v"),
+    )?;
+    // Calls `f` while a mutable view of the first stashed array is live.
+    m.def(
+        "stash_fill_calling",
+        |v: f64, f: Borrowed<'_>| -> PyResult<()> {
+            with_stash(|a| {
+                let mut view = a[0].view_mut()?;
+                f.call(&[])?;
+                view.fill(v);
+                Ok(())
+            })
+        },
+        (arg("v"), arg("f")),
+    )?;
+    // A view parameter together with a view of the first stashed array.
+    m.def("stash_sum_with", |b: ArrayView1<f64>| with_stash(|a| Ok(a[0].view()?.sum() + b.sum())), arg("b"))?;
+    m.def(
+        "stash_fill_with",
+        |b: ArrayView1<f64>| -> PyResult<f64> {
+            with_stash(|a| {
+                a[0].view_mut()?.fill(1.0);
+                Ok(b.sum())
+            })
+        },
+        arg("b"),
+    )?;
+    m.def("stash_get", |i: usize| with_stash(|a| Ok(a[0].get(&[i]))), arg("i"))?;
+    // A bool array kept across calls: Python may store other bytes in it.
+    thread_local! {
+        static BOOLS: std::cell::RefCell<Option<NdArray<bool>>> = const { std::cell::RefCell::new(None) };
+    }
+    m.def("stash_bools", |a: Option<NdArray<bool>>| BOOLS.with(|s| *s.borrow_mut() = a), arg("a"))?;
+    m.def(
+        "stashed_bools_all",
+        || -> PyResult<bool> {
+            BOOLS.with(|s| match s.borrow().as_ref() {
+                Some(a) => Ok(a.view()?.iter().all(|&b| b)),
+                None => Err(PyErr::runtime_error("nothing stashed")),
+            })
+        },
+        (),
+    )?;
+    m.def(
+        "stashed_bool",
+        |i: usize| BOOLS.with(|s| s.borrow().as_ref().and_then(|a| a.get(&[i]))),
+        arg("i"),
+    )?;
     Ok(())
 }
 

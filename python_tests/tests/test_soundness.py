@@ -525,6 +525,103 @@ def test_scale_refuses_exactly_the_self_aliasing_views(data):
         assert np.array_equal(base, expected)
 
 
+# --- 2b. views of arrays kept by Rust after their call (loans) ------------------
+
+@pytest.fixture
+def stash():
+    t.unstash_arrays()
+    yield
+    t.unstash_arrays()
+
+
+def test_two_stored_writable_handles_of_one_array_never_alias(stash):
+    # Each call's alias check sees only its own arguments; the handles live
+    # on: their mutable views must still not exist at once.
+    x = np.zeros(4)
+    t.stash_array(x)
+    t.stash_array(x)
+    with pytest.raises(ValueError, match="live mutable view"):
+        t.stash_fill_both(3.0)
+    assert x.tolist() == [0.0] * 4
+    t.stash_fill(2.0)  # one view at a time is fine
+    assert x.tolist() == [2.0] * 4
+    y = np.zeros(4)
+    t.unstash_arrays()
+    t.stash_array(x)
+    t.stash_array(y)  # distinct memory: both views at once are fine
+    t.stash_fill_both(5.0)
+    assert x.tolist() == y.tolist() == [5.0] * 4
+
+
+def test_call_cannot_view_memory_a_stored_handles_view_holds(stash):
+    x = np.zeros(4)
+    t.stash_array(x)
+    seen = []
+
+    def inner():
+        for call in (lambda: t.scale(x, 2.0), lambda: t.sum_f64(x), lambda: t.scale(x[1:3], 2.0)):
+            try:
+                call()
+                seen.append("ok")
+            except ValueError as e:
+                seen.append(str(e))
+        t.sum_f64(np.ones(2))  # other memory is fine meanwhile
+    t.stash_fill_calling(7.0, inner)
+    assert len(seen) == 3 and all("live mutable view" in m for m in seen), seen
+    assert x.tolist() == [7.0] * 4
+    assert t.sum_f64(x) == 28.0  # the loan ended with the view
+
+
+def test_stored_handle_cannot_view_memory_a_running_call_lends(stash):
+    x = np.arange(4.0)
+    t.stash_array(x)
+    assert t.stash_sum_with(x) == 12.0  # two shared views: fine
+    with pytest.raises(ValueError, match="live view"):
+        t.stash_fill_with(x)  # a mutable view while the parameter reads it
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert t.stash_fill_with(np.ones(3)) == 3.0 and x.tolist() == [1.0] * 4
+
+
+def test_nogil_view_is_lent_while_the_gil_is_released():
+    # Another thread cannot take a conflicting view while a GIL-free call
+    # holds one (before: two threads writing one array at once).
+    import threading
+    x = np.zeros(1000)
+    started = threading.Event()
+    out = []
+
+    def hold():
+        started.set()
+        out.append(t.hold_view_nogil(x, 300))
+    th = threading.Thread(target=hold)
+    th.start()
+    started.wait()
+    import time
+    time.sleep(0.1)
+    with pytest.raises(ValueError, match="live mutable view"):
+        t.scale(x, 2.0)
+    th.join()
+    assert out == [1000]
+    t.scale(x, 2.0)  # after the call: fine
+
+
+def test_stored_bool_handle_is_checked_again_when_viewed():
+    # A handle kept across calls: Python may write other bytes meanwhile,
+    # which must not become Rust bools when the handle is viewed later.
+    b = np.ones(3, dtype=bool)
+    t.stash_bools(b)
+    try:
+        assert t.stashed_bools_all() is True
+        b.view(np.uint8)[1] = 2
+        with pytest.raises(ValueError, match="0 and 1"):
+            t.stashed_bools_all()
+        assert t.stashed_bool(0) is True and t.stashed_bool(1) is None
+        b.view(np.uint8)[1] = 0
+        assert t.stashed_bools_all() is False and t.stashed_bool(1) is False
+    finally:
+        t.stash_bools(None)
+
+
 # --- 3. values Rust forbids ---------------------------------------------------
 
 def test_bool_bytes_other_than_0_and_1_never_reach_rust():

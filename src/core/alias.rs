@@ -10,9 +10,11 @@
 //! bounded work. When the exact test gives up, the call is refused and the
 //! error says so.
 
+use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use crate::core::error::PyErr;
+use crate::core::gil_cell::GilCell;
 use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDGET};
 
 /// Strided memory an argument exposes: element `(i_0, .., i_k)` occupies
@@ -29,6 +31,11 @@ pub struct Span<'a> {
     pub itemsize: usize,
     /// Whether the parameter hands out mutable access.
     pub writable: bool,
+    /// Whether the parameter is itself a Rust view for the whole call (an
+    /// `ArrayView`/`ArrayViewMut` parameter): such memory is lent out
+    /// (see [`Loan`]) while the call runs. An `NdArray` lends nothing until
+    /// its `view()`/`view_mut()` is called.
+    pub lends: bool,
 }
 
 impl Span<'_> {
@@ -56,11 +63,20 @@ pub struct Spans<'a> {
     inline: [MaybeUninit<(Origin, Span<'a>)>; INLINE],
     spill: Vec<(Origin, Span<'a>)>,
     writable: bool,
+    lends: bool,
 }
 
 impl Default for Spans<'_> {
     fn default() -> Self {
-        Spans { arg: 0, item: 0, len: 0, inline: [MaybeUninit::uninit(); INLINE], spill: Vec::new(), writable: false }
+        Spans {
+            arg: 0,
+            item: 0,
+            len: 0,
+            inline: [MaybeUninit::uninit(); INLINE],
+            spill: Vec::new(),
+            writable: false,
+            lends: false,
+        }
     }
 }
 
@@ -71,6 +87,7 @@ impl<'a> Spans<'a> {
         let origin = Origin { arg: self.arg, item: self.item };
         self.item += 1;
         self.writable |= span.writable;
+        self.lends |= span.lends;
         if self.len < INLINE {
             self.inline[self.len].write((origin, span));
         } else {
@@ -95,11 +112,40 @@ impl<'a> Spans<'a> {
         }
     }
 
-    /// False, with `ValueError` set, when a writable span overlaps itself
-    /// or another span. Free when nothing is writable.
+    /// The alias check of a call: `None`, with `ValueError` set, when a
+    /// writable span overlaps itself or another span, or when a view
+    /// parameter's memory is lent out already in a conflicting way (see
+    /// [`Loan`]). Otherwise the loans of the view parameters, to be held
+    /// for the call. Free when nothing is writable or lent.
     #[inline]
-    pub(crate) fn check(&self) -> bool {
-        !self.writable || self.check_writable()
+    pub(crate) fn check(&self) -> Option<Loans> {
+        if self.writable && !self.check_writable() {
+            return None;
+        }
+        if !self.lends {
+            return Some(Loans::NONE);
+        }
+        self.lend()
+    }
+
+    /// Lends the view parameters' memory for the call.
+    #[cold]
+    #[inline(never)]
+    fn lend(&self) -> Option<Loans> {
+        let mut loans = Loans::NONE;
+        for i in 0..self.len {
+            let (o, span) = self.get(i);
+            if !span.lends {
+                continue;
+            }
+            // SAFETY: the span describes a view parameter held on the
+            // call's stack, which outlives the loans (dropped first).
+            match unsafe { lend(span, &describe(o)) } {
+                Some(l) => loans.absorb(l),
+                None => return None,
+            }
+        }
+        Some(loans)
     }
 
     #[cold]
@@ -165,4 +211,138 @@ fn describe(o: Origin) -> String {
 fn refuse(msg: String) -> bool {
     PyErr::value_error(msg).restore();
     false
+}
+
+/// Memory lent out to Rust views right now, beyond the arguments of the
+/// running call: views made by `NdArray::view()`/`view_mut()` (of stored
+/// handles too), and the view parameters of the calls in progress (outer
+/// calls of a re-entrant one, other threads' calls that released the
+/// GIL). A new view of memory that a live writable view covers, or a new
+/// writable view of memory that any live view covers, is refused: two Rust
+/// views never alias unless both are shared.
+struct LoanTable {
+    next: u64,
+    live: Vec<Loan>,
+}
+
+/// One lent view (see [`LoanTable`]). Its shape and strides point into the
+/// handle the view was made from, which outlives the loan.
+#[derive(Clone, Copy)]
+struct Loan {
+    id: u64,
+    base: usize,
+    shape: *const [i64],
+    strides: *const [i64],
+    itemsize: usize,
+    writable: bool,
+}
+
+static LOANS: GilCell<RefCell<LoanTable>> = GilCell::new();
+
+/// Loans to end when dropped: the ids `first..first + count` (loans made
+/// together get consecutive ids).
+#[must_use]
+pub(crate) struct Loans {
+    first: u64,
+    count: u64,
+}
+
+impl Loans {
+    /// No loan.
+    pub(crate) const NONE: Loans = Loans { first: 0, count: 0 };
+
+    /// Takes over `other`, made right after the loans held so far.
+    fn absorb(&mut self, other: Loans) {
+        if self.count == 0 {
+            self.first = other.first;
+        }
+        debug_assert!(other.count == 0 || other.first == self.first + self.count);
+        self.count += other.count;
+        std::mem::forget(other);
+    }
+}
+
+impl Drop for Loans {
+    #[inline]
+    fn drop(&mut self) {
+        if self.count != 0 {
+            end_loans(self.first, self.count)
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn end_loans(first: u64, count: u64) {
+    let Some(t) = LOANS.get() else { return };
+    t.borrow_mut().live.retain(|l| !(first..first + count).contains(&l.id));
+}
+
+/// Lends `span`'s memory to a new Rust view: `None`, with `ValueError`
+/// set, when a live loan conflicts (see [`LoanTable`]). `what` names the
+/// view in the error.
+///
+/// # Safety
+/// The slices of `span` stay valid until the returned loans are dropped;
+/// the GIL is held.
+pub(crate) unsafe fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
+    let table = LOANS.get_or_init(|| RefCell::new(LoanTable { next: 1, live: Vec::new() }));
+    let mut t = table.borrow_mut();
+    let conflict = t.live.iter().filter(|l| span.writable || l.writable).find_map(|l| {
+        // SAFETY: a live loan's slices are valid (this function's contract
+        // when it was made).
+        let other = unsafe { Strided { base: l.base, shape: &*l.shape, strides: &*l.strides, itemsize: l.itemsize } };
+        match overlap(&span.strided(), &other, DEFAULT_BUDGET) {
+            Overlap::No => None,
+            r => Some((l.writable, r == Overlap::TooHard)),
+        }
+    });
+    if let Some((other_writable, gave_up)) = conflict {
+        drop(t);
+        return refuse_loan(what, span.writable, other_writable, gave_up);
+    }
+    let id = t.next;
+    t.next += 1;
+    t.live.push(Loan {
+        id,
+        base: span.base,
+        shape: span.shape as *const [i64],
+        strides: span.strides as *const [i64],
+        itemsize: span.itemsize,
+        writable: span.writable,
+    });
+    Some(Loans { first: id, count: 1 })
+}
+
+/// Whether `span` may be read right now (no live writable view covers
+/// it); `ValueError` set when not.
+pub(crate) fn readable(span: Span<'_>, what: &str) -> bool {
+    let Some(table) = LOANS.get() else { return true };
+    let t = table.borrow();
+    let conflict = t.live.iter().filter(|l| l.writable).find_map(|l| {
+        // SAFETY: a live loan's slices are valid (see `lend`).
+        let other = unsafe { Strided { base: l.base, shape: &*l.shape, strides: &*l.strides, itemsize: l.itemsize } };
+        match overlap(&span.strided(), &other, DEFAULT_BUDGET) {
+            Overlap::No => None,
+            r => Some(r == Overlap::TooHard),
+        }
+    });
+    drop(t);
+    match conflict {
+        Some(gave_up) => refuse_loan(what, false, true, gave_up).is_some(),
+        None => true,
+    }
+}
+
+#[cold]
+fn refuse_loan(what: &str, writable: bool, other_writable: bool, gave_up: bool) -> Option<Loans> {
+    let how = if gave_up { "may overlap (the exact overlap test gave up)" } else { "overlaps" };
+    let other = if other_writable { "a live mutable view" } else { "a live view" };
+    let mine = if writable { "a mutable view" } else { "a view" };
+    PyErr::value_error(format!(
+        "{what}: cannot make {mine} of memory that {how} {other} (an array viewed by a running function or a \
+         stored NdArray); a Rust &mut must not alias another view"
+    ))
+    .restore();
+    None
 }

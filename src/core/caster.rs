@@ -270,6 +270,10 @@ pub trait ArgCaster {
     const CONVERT_BY_DEFAULT: bool = true;
     /// See [`FromPy::MAY_WRITE`].
     const MAY_WRITE: bool = false;
+    /// Whether the parameter value is a Rust view of array memory for the
+    /// whole call (`ArrayView`/`ArrayViewMut`): its spans are lent out
+    /// while the call runs (see [`Span::lends`]).
+    const LENDS: bool = false;
     /// Fills `holder` from `obj`; false on a mismatch (no error left set).
     /// May return false with a Python error set to abort the whole call.
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool;

@@ -11,7 +11,7 @@ pub mod enums;
 pub mod error;
 pub mod extras;
 pub mod func;
-pub mod gil_cell;
+pub(crate) mod gil_cell;
 pub(crate) mod heap_type;
 pub mod internals;
 pub mod leak_report;

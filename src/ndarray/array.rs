@@ -11,7 +11,8 @@ use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
-use crate::ndarray::view::{raw_view, raw_view_mut};
+use crate::core::alias::Loans;
+use crate::ndarray::view::{raw_view, raw_view_mut, Lent};
 
 /// Invariant, `!Send` marker for type-level parameters.
 pub(crate) type Marker<P> = PhantomData<fn() -> P>;
@@ -152,29 +153,52 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
 }
 
 impl<T: Scalar, C: Constraint> NdArray<T, C> {
-    /// An `ndarray` view of the data (CPU arrays only).
-    pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
+    /// An `ndarray` view of the data (CPU arrays only), dereferencing to
+    /// an [`ArrayView`]. `ValueError` while a mutable view of the same
+    /// memory is live (another handle's `view_mut()`, or a running
+    /// function's `ArrayViewMut` parameter): Rust views never alias a
+    /// `&mut`, also across handles kept after their call.
+    pub fn view(&self) -> PyResult<Lent<ArrayView<'_, T, IxDyn>>> {
         self.cpu()?;
+        let loans = self.lend(false)?;
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
-        // describes live CPU memory owned by the handle, borrowed by `self`.
-        Ok(unsafe { raw_view::<T, IxDyn>(&self.h) })
+        // describes live CPU memory owned by the handle, borrowed by `self`;
+        // no live mutable view overlaps it (the loan).
+        Ok(Lent::new(unsafe { raw_view::<T, IxDyn>(&self.h) }, loans))
     }
 
     /// A mutable `ndarray` view (writable arrays only, checked at compile
-    /// time; CPU arrays only).
-    pub fn view_mut(&mut self) -> PyResult<ArrayViewMut<'_, T, IxDyn>> {
+    /// time; CPU arrays only), dereferencing to an [`ArrayViewMut`].
+    /// `ValueError` while any other view of the same memory is live.
+    pub fn view_mut(&mut self) -> PyResult<Lent<ArrayViewMut<'_, T, IxDyn>>> {
         const { assert!(Self::REQ.writable, "view_mut() needs a Writable array type") };
         self.cpu()?;
-        // SAFETY: as in `view`; the array is writable and `&mut self`
-        // guarantees exclusivity on the Rust side (the alias check guarantees
-        // it against other arguments).
-        Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h) })
+        let loans = self.lend(true)?;
+        // SAFETY: as in `view`; the array is writable, `&mut self` is
+        // exclusive on this handle, and no other live view overlaps it.
+        Ok(Lent::new(unsafe { raw_view_mut::<T, IxDyn>(&self.h) }, loans))
     }
 
-    /// Element at `index` (checked), or `None` when out of bounds.
+    fn lend(&self, writable: bool) -> PyResult<Loans> {
+        // Python code may have written other bytes into a bool array since
+        // it was imported (a handle can be kept across calls).
+        if T::DTYPE == DType::BOOL && !self.h.bools_valid() {
+            return Err(PyErr::fetch());
+        }
+        // SAFETY: the span's slices live in the handle, which the view
+        // (and so the loan) borrows.
+        unsafe { crate::core::alias::lend(self.h.span(writable, true), "NdArray") }.ok_or_else(PyErr::fetch)
+    }
+
+    /// Element at `index` (checked), or `None` when out of bounds or while
+    /// a mutable view of the array is live.
     pub fn get(&self, index: &[usize]) -> Option<T> {
         let l = &self.h;
         if index.len() != l.ndim() || self.cpu().is_err() {
+            return None;
+        }
+        if !crate::core::alias::readable(self.h.span(false, false), "NdArray::get") {
+            drop(PyErr::take());
             return None;
         }
         let mut off = 0isize;
@@ -185,7 +209,14 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
             off += i as isize * s as isize;
         }
         // SAFETY: in bounds of a validated CPU layout of `T` elements.
-        Some(unsafe { (l.data() as *const T).offset(off).read_unaligned() })
+        let p = unsafe { (l.data() as *const T).offset(off) };
+        // SAFETY: as above; a bool element is one byte, read as such first
+        // (Python code may have stored another value there).
+        if T::DTYPE == DType::BOOL && unsafe { *(p as *const u8) } > 1 {
+            return None;
+        }
+        // SAFETY: as above; a valid `T` (the `Scalar` contract).
+        Some(unsafe { p.read_unaligned() })
     }
 }
 
@@ -217,12 +248,12 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn spans<'a>(&'a self, out: &mut Spans<'a>) {
-        out.push(self.h.span(Self::REQ.writable))
+        out.push(self.h.span(Self::REQ.writable, false))
     }
 
     #[inline]
     fn recheck(&mut self) -> bool {
-        self.h.recheck()
+        self.h.recheck(Self::REQ.dtype == Some(DType::BOOL))
     }
 
     #[inline]

@@ -84,7 +84,12 @@ impl ArrayHandle {
     /// interpreter (see [`crate::ndarray::Requirements::accepts`]).
     pub fn from_layout(layout: Layout) -> ArrayHandle {
         let read_only = layout.is_read_only();
-        ArrayHandle { repr: Repr::General(Box::new(layout)), owner: Owner::Source, read_only: read_only as u64, source: None }
+        ArrayHandle {
+            repr: Repr::General(Box::new(layout)),
+            owner: Owner::Source,
+            read_only: read_only as u64,
+            source: None,
+        }
     }
 
     /// A handle over a NumPy array, read in place.
@@ -196,13 +201,14 @@ impl ArrayHandle {
 
     /// The memory this array exposes, for the alias check of a call.
     #[inline]
-    pub(crate) fn span(&self, writable: bool) -> crate::core::caster::Span<'_> {
+    pub(crate) fn span(&self, writable: bool, lends: bool) -> crate::core::caster::Span<'_> {
         crate::core::caster::Span {
             base: self.data() as usize,
             shape: self.shape(),
             strides: self.strides(),
             itemsize: self.itemsize(),
             writable,
+            lends,
         }
     }
 
@@ -247,17 +253,57 @@ impl ArrayHandle {
         unsafe { Object::from_owned_or_err(new) }
     }
 
+    /// Whether every byte of a `bool` array on host memory is 0 or 1 (other
+    /// bytes are undefined behaviour as a Rust `bool`: NumPy's `.view(bool)`
+    /// of other integers makes them). `ValueError` is set when not. Device
+    /// memory is never read (no typed view of it is ever made).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn bools_valid(&self) -> bool {
+        let h = self;
+        if !h.device().device_type.is_host_accessible() || h.size() == 0 {
+            return true;
+        }
+        let (shape, strides) = (h.shape(), h.strides());
+        let base = h.data() as *const u8;
+        let ok = if h.is_c_contiguous() {
+            // SAFETY: a validated, non-empty C-contiguous layout of `size`
+            // one-byte elements starting at `base`, kept alive by the handle.
+            unsafe { std::slice::from_raw_parts(base, h.size()) }.iter().all(|&b| b <= 1)
+        } else {
+            let mut ok = true;
+            crate::ndarray::layout::for_each_offset(shape, strides, |off| {
+                // SAFETY: `off` is the element offset of an index within the
+                // validated shape, so it lies in the array's memory.
+                ok &= unsafe { *base.offset(off) } <= 1;
+            });
+            ok
+        };
+        if !ok {
+            crate::core::error::PyErr::value_error(
+                "a bool array argument holds bytes other than 0 and 1 (e.g. a .view(bool) of other integers), \
+                 which are not valid Rust bools",
+            )
+            .restore();
+        }
+        ok
+    }
+
     /// Re-validates a view that Python code may have invalidated since it
     /// was imported (see [`crate::FromPy::recheck`]): an exchange-API view
     /// is read again and must describe the same memory; false, with
     /// `RuntimeError` set, when it does not. Other owners hold what they
     /// use.
+    ///
+    /// `bools`: the handle is read as Rust `bool`s, whose bytes Python code
+    /// may have changed (`ValueError` unless all are 0 or 1).
     #[inline]
-    pub fn recheck(&mut self) -> bool {
-        match self.owner {
+    pub fn recheck(&mut self, bools: bool) -> bool {
+        let ok = match self.owner {
             Owner::Exchange(api) => self.recheck_exchange(api),
             _ => true,
-        }
+        };
+        ok && (!bools || self.bools_valid())
     }
 
     #[cold]
@@ -265,8 +311,8 @@ impl ArrayHandle {
     fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
         let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
         // SAFETY: the table is the one of the source's type; the GIL is held.
-        let same = unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }
-            .is_some_and(|now| same_memory(&now, l));
+        let same =
+            unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }.is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(
                 "an array argument was resized or replaced (e.g. by resize_() or set_()) by Python code that ran \

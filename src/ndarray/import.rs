@@ -50,7 +50,7 @@ pub(crate) fn import_into(obj: Borrowed<'_>, req: &Requirements, convert: bool, 
     match check(h, req) {
         // A `bool` view must hold only 0 and 1 (`req` is a constant: the
         // test folds away for every other dtype).
-        Ok(()) if req.dtype == Some(crate::ndarray::dtype::DType::BOOL) && !bools_valid(h) => {
+        Ok(()) if req.dtype == Some(crate::ndarray::dtype::DType::BOOL) && !h.bools_valid() => {
             // SAFETY: initialised, and not used again.
             unsafe { out.assume_init_drop() };
             false
@@ -63,41 +63,6 @@ pub(crate) fn import_into(obj: Borrowed<'_>, req: &Requirements, convert: bool, 
             convert && m.convertible && converted_into(obj, Some(dtype), req, out)
         }
     }
-}
-
-/// Whether every byte of a `bool` array on host memory is 0 or 1 (other
-/// bytes are undefined behaviour as a Rust `bool`: NumPy's `.view(bool)`
-/// of other integers makes them). `ValueError` is set when not. Device
-/// memory is never read (no typed view of it is ever made).
-#[cold]
-#[inline(never)]
-fn bools_valid(h: &ArrayHandle) -> bool {
-    if !h.device().device_type.is_host_accessible() || h.size() == 0 {
-        return true;
-    }
-    let (shape, strides) = (h.shape(), h.strides());
-    let base = h.data() as *const u8;
-    let ok = if h.is_c_contiguous() {
-        // SAFETY: a validated, non-empty C-contiguous layout of `size`
-        // one-byte elements starting at `base`, kept alive by the handle.
-        unsafe { std::slice::from_raw_parts(base, h.size()) }.iter().all(|&b| b <= 1)
-    } else {
-        let mut ok = true;
-        crate::ndarray::layout::for_each_offset(shape, strides, |off| {
-            // SAFETY: `off` is the element offset of an index within the
-            // validated shape, so it lies in the array's memory.
-            ok &= unsafe { *base.offset(off) } <= 1;
-        });
-        ok
-    };
-    if !ok {
-        crate::core::error::PyErr::value_error(
-            "a bool array argument holds bytes other than 0 and 1 (e.g. a .view(bool) of other integers), \
-             which are not valid Rust bools",
-        )
-        .restore();
-    }
-    ok
 }
 
 /// `probe`, into `out`.

@@ -68,7 +68,7 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
 
     fn spans_impl<'a>(holder: &'a Slot<ArrayHandle>, out: &mut Spans<'a>) {
         if let Some(h) = holder.as_ref() {
-            out.push(h.span(MUT))
+            out.push(h.span(MUT, true))
         }
     }
 }
@@ -81,6 +81,7 @@ macro_rules! view_caster {
             type Out<'a> = $view<'a, T, D>;
             const CONVERT_BY_DEFAULT: bool = false;
             const MAY_WRITE: bool = $mut;
+            const LENDS: bool = true;
 
             fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
                 Self::load_impl(holder, obj, convert)
@@ -100,7 +101,8 @@ macro_rules! view_caster {
                 Self::spans_impl(holder, out)
             }
             fn recheck(holder: &mut Self::Holder) -> bool {
-                holder.as_mut().map_or(true, ArrayHandle::recheck)
+                let bools = T::DTYPE == crate::ndarray::dtype::DType::BOOL;
+                holder.as_mut().map_or(true, |h| h.recheck(bools))
             }
             fn commit(holder: &mut Self::Holder) {
                 if let Some(h) = holder.as_mut() {
@@ -151,5 +153,40 @@ impl crate::core::caster::IntoPy for ndarray::IxDyn {
     }
     fn type_name(out: &mut String) {
         out.push_str("list[int]")
+    }
+}
+
+/// A view lent out by an [`crate::ndarray::NdArray`] (`view()`,
+/// `view_mut()`): dereferences to the `ndarray` view; while it lives, no
+/// conflicting view of the same memory can be made (see
+/// `NdArray::view_mut`).
+///
+/// ```ignore
+/// let total: f64 = a.view()?.sum();
+/// a.view_mut()?.fill(0.0);
+/// ```
+pub struct Lent<V> {
+    view: V,
+    _loans: crate::core::alias::Loans,
+}
+
+impl<V> Lent<V> {
+    pub(crate) fn new(view: V, loans: crate::core::alias::Loans) -> Lent<V> {
+        Lent { view, _loans: loans }
+    }
+}
+
+impl<V> std::ops::Deref for Lent<V> {
+    type Target = V;
+    #[inline]
+    fn deref(&self) -> &V {
+        &self.view
+    }
+}
+
+impl<V> std::ops::DerefMut for Lent<V> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut V {
+        &mut self.view
     }
 }

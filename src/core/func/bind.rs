@@ -174,18 +174,22 @@ macro_rules! impl_into_function {
                             }
                         )*
                         // Spans are gathered only when some parameter can
-                        // write (a compile-time constant).
-                        if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE)* {
+                        // write or lends memory (compile-time constants); the
+                        // loans of view parameters end after the call.
+                        let _loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
                             #[allow(unused_mut)]
                             let mut spans = Spans::default();
                             $(
                                 spans.set_arg($i);
                                 <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
                             )*
-                            if !spans.check() {
-                                return std::ptr::null_mut();
+                            match spans.check() {
+                                Some(loans) => loans,
+                                None => return std::ptr::null_mut(),
                             }
-                        }
+                        } else {
+                            crate::core::alias::Loans::NONE
+                        };
                         $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
                         let r = if NOGIL {
                             without_gil(|| f($(<$P::Caster as ArgCaster>::get(&mut $h)),*))
