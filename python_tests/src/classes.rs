@@ -217,6 +217,10 @@ impl Drop for Dyn {
 ndbind::class!(Dyn);
 
 fn bind_others(m: &Module) -> PyResult<()> {
+    // Beyond CONFORMANCE: a Pair owned through a Box, whose value a
+    // `Box<Pair>` parameter takes out (references into it must notice).
+    m.def("pair_boxed", |a: &Pod, b: &Pod| Box::new(Pair { first: *a, second: *b }), (arg("a"), arg("b")))?;
+    m.def("pair_consume", |p: Box<Pair>| p.first.a + p.second.a, arg("p"))?;
     let c = m.class::<Pair>("Pair", doc("Two Pods."))?;
     c.init(|a: &Pod, b: &Pod| Pair { first: *a, second: *b }, (arg("a"), arg("b")))?
         .def_ref("first_ref", ndbind::field_of!(Pair, first), doc("The first Pod, by reference."))?
@@ -245,7 +249,7 @@ fn bind_others(m: &Module) -> PyResult<()> {
             "supplement",
             || -> PyResult<u64> {
                 let ty = cls::type_of::<Tensor>().ok_or_else(|| PyErr::runtime_error("Tensor is not bound"))?;
-                cls::type_supplement::<u64>(ty)
+                cls::type_supplement::<u64>(ty.borrow())
             },
             (),
         )?;

@@ -36,7 +36,21 @@ fn roundtrip_duration(d: Duration) -> Duration {
     d
 }
 
+/// A parameter type whose signature name panics (a buggy user caster):
+/// rendering `__doc__` must raise, never unwind into CPython.
+pub struct PanicName(i64);
+
+impl FromPy for PanicName {
+    fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
+        i64::from_py(obj, convert).map(PanicName)
+    }
+    fn type_name(_: &mut String) {
+        panic!("deliberate panic in type_name")
+    }
+}
+
 pub fn bind(m: &Module) -> PyResult<()> {
+    m.def("panicky_signature", |x: PanicName| x.0, arg("x"))?;
     m.def("add", add, (arg("a"), arg("b").default(1), doc("Adds two integers.")))?;
     m.def("describe", |_: i64| "int", arg("x"))?;
     m.def("describe", |_: f64| "float", arg("x"))?;

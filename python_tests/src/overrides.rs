@@ -53,7 +53,7 @@ fn bind_implicit(m: &Module) -> PyResult<()> {
         .field_readonly("value", |m| &m.value)?
         .repr(|m| format!("Meters({:?})", m.value))?
         .implicit_from::<f64>()?
-        .implicit_from_type(type_of::<Feet>().expect("Feet is bound"))?;
+        .implicit_from_type(type_of::<Feet>().expect("Feet is bound").borrow())?;
     m.def("double_meters", |m: Meters| Meters { value: 2.0 * m.value }, arg("m"))?;
     m.def("meters_value", |m: &Meters| m.value, arg("m"))?;
     m.def("meters_add", |a: &Meters, b: Meters| Meters { value: a.value + b.value }, (arg("a"), arg("b")))?;
@@ -175,7 +175,8 @@ impl PyAnimal {
     }
 }
 
-impl Traverse for PyAnimal {
+// SAFETY: `traverse` only reports the held handle; `clear` only drops it.
+unsafe impl Traverse for PyAnimal {
     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
         visit.call_opt(&self.friend)
     }
@@ -195,6 +196,9 @@ impl Animal for PyAnimal {
 
 ndbind::class!(PyAnimal);
 ndbind::dyn_param!(PyAnimal: Animal);
+
+/// Animals taken out of their instances (`steal_animal`).
+static STOLEN: Mutex<Vec<PyAnimal>> = Mutex::new(Vec::new());
 
 /// A shape whose area has no Rust default: only Python subclasses that
 /// override `area` can be measured.
@@ -237,6 +241,23 @@ fn bind_traits(m: &Module) -> PyResult<()> {
             a.friend.as_ref().map(|h| h.get().map(|o| o.to_owned())).transpose()
         })?;
     m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
+    // Beyond CONFORMANCE: a value taken out of its instance through `&mut`
+    // keeps its trampoline, whose instance may die; calling it later must
+    // run the Rust default, never follow the dead back-pointer.
+    m.def(
+        "steal_animal",
+        |a: &mut PyAnimal| {
+            let taken = std::mem::replace(a, PyAnimal::new(Basic { name: "replacement".into() }));
+            STOLEN.lock().expect("stolen").push(taken);
+        },
+        arg("a"),
+    )?;
+    m.def(
+        "speak_stolen",
+        || -> PyResult<Option<String>> { STOLEN.lock().expect("stolen").last().map(|a| a.speak()).transpose() },
+        (),
+    )?;
+    m.def("clear_stolen", || STOLEN.lock().expect("stolen").clear(), ())?;
     m.def("call_name", |a: &dyn Animal| a.name(), arg("a"))?;
     m.def("make_dog", |name: String| PyAnimal::new(Dog { name }), arg("name"))?;
     m.def(

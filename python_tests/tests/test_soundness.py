@@ -907,3 +907,63 @@ def test_passthrough_capsule_shares_memory_with_torch(kw):
     assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
     x[0] = 42.0
     assert a[0] == 42.0
+
+
+# --- 4. safe API: what bound code and hostile Python cannot break --------------
+
+def test_a_class_named_numpy_ndarray_is_not_read_as_one():
+    # Array structs are read directly only for NumPy's own type; a class
+    # that merely bears its name goes through the general routes (and is
+    # no array at all here).
+    victim = np.arange(4.0)
+    Fake = type("numpy.ndarray", (), {"__slots__": tuple("abcdefg")})
+    f = Fake()
+    f.a, f.f = victim, 12 << 30
+    for fn in (t.sum_f64, t.shape, t.is_array):
+        r = fn(f) if fn is t.is_array else None
+        if fn is t.is_array:
+            assert r is False
+        else:
+            with pytest.raises(TypeError, match=IFA):
+                fn(f)
+    assert t.sum_f64(victim) == 6.0  # the real type still takes the fast route
+
+
+def test_value_taken_out_of_its_instance_does_not_follow_a_dead_back_pointer():
+    isolated('''
+    class Dog(t.Animal):
+        def speak(self):
+            return "woof"
+    d = Dog("rex")
+    check("override", t.call_speak(d) == "woof", t.call_speak(d))
+    t.steal_animal(d)                       # the value (and its trampoline) leaves `d`
+    check("stolen value: Rust default", outcome(t.speak_stolen) == ("ok", "..."), outcome(t.speak_stolen))
+    del d
+    gc.collect()
+    big = [Dog(str(i)) for i in range(200)]  # reuse the memory
+    check("after the instance died", outcome(t.speak_stolen) == ("ok", "..."), outcome(t.speak_stolen))
+    t.clear_stolen()
+    ''')
+
+
+def test_reference_into_a_value_moved_out_through_a_box_is_refused():
+    isolated('''
+    o = t.pair_boxed(t.Pod(1, 2), t.Pod(3, 4))
+    r = o.first_ref()
+    check("reference works", r.total() == 3.0, r.total())
+    check("consumed", t.pair_consume(o) == 4.0)
+    expect("after the move", outcome(r.total), "TypeError", "destructed")
+    t.Pair.__init__(o, t.Pod(5, 6), t.Pod(7, 8))   # rebuilt inline
+    expect("after a rebuild elsewhere", outcome(r.total), "TypeError", "moved or rebuilt")
+    expect("low-level on it", outcome(t.inst_state, r), "TypeError", "moved or rebuilt")
+    check("the parent is fine", o.first.total() == 11.0, o.first.total())
+    ''')
+
+
+def test_a_panicking_type_name_raises_instead_of_unwinding_into_python():
+    # A user caster's `type_name` that panics: rendering `__doc__` and the
+    # mismatch message raise (ndbind's panic exception, a RuntimeError).
+    for get in (lambda: t.panicky_signature.__doc__, lambda: t.panicky_signature("x")):
+        with pytest.raises(RuntimeError, match="deliberate panic in type_name"):
+            get()
+    assert t.panicky_signature(3) == 3

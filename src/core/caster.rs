@@ -278,7 +278,14 @@ pub trait ArgCaster {
     /// May return false with a Python error set to abort the whole call.
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool;
     /// The parameter value, valid while the holder and the argument live.
-    fn get<'a>(holder: &'a mut Self::Holder) -> Self::Out<'a>;
+    ///
+    /// # Safety
+    /// `holder` was filled by a successful [`ArgCaster::load`] of this
+    /// caster, whose argument object stays alive for `'a`; `get` is called
+    /// once per load; and, for a caster that may write or lend memory, the
+    /// call's alias check ran over every argument whose value is alive at
+    /// the same time (ndbind's call machinery does all this).
+    unsafe fn get<'a>(holder: &'a mut Self::Holder) -> Self::Out<'a>;
     /// Appends the Python type name used in signatures.
     fn type_name(out: &mut String);
     /// The memory this argument exposes, for the alias check.
@@ -290,8 +297,12 @@ pub trait ArgCaster {
         true
     }
     /// See [`FromPy::commit`].
+    ///
+    /// # Safety
+    /// As for [`ArgCaster::get`], before it (a commit may take the value
+    /// out of its argument).
     #[inline]
-    fn commit(_holder: &mut Self::Holder) {}
+    unsafe fn commit(_holder: &mut Self::Holder) {}
 }
 
 /// Maps a parameter type as written in a Rust signature (`&str`,
@@ -315,7 +326,7 @@ impl<T: FromPy> ArgCaster for T {
     }
 
     #[inline]
-    fn get(holder: &mut Slot<T>) -> T {
+    unsafe fn get(holder: &mut Slot<T>) -> T {
         holder.take().expect("ndbind: argument loaded once, taken once")
     }
 
@@ -336,7 +347,7 @@ impl<T: FromPy> ArgCaster for T {
     }
 
     #[inline]
-    fn commit(holder: &mut Slot<T>) {
+    unsafe fn commit(holder: &mut Slot<T>) {
         if let Some(v) = holder.as_mut() {
             v.commit()
         }

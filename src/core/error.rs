@@ -318,3 +318,19 @@ pub(crate) unsafe fn preserving_error<R>(f: impl FnOnce() -> R) -> R {
         r
     }
 }
+
+/// Runs the body of an `extern "C"` function that cannot report an error
+/// (a deallocator dropping user values, a finaliser): a panic is reported
+/// on stderr and swallowed, never unwound into C; the pending exception,
+/// if any, is kept (user `Drop` code may run Python code).
+///
+/// # Safety
+/// The GIL is held.
+pub(crate) unsafe fn guard_silent(what: &str, f: impl FnOnce()) {
+    // SAFETY: the GIL is held (caller).
+    let r = unsafe { preserving_error(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))) };
+    if r.is_err() {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "ndbind: a panic in {what} was caught (it cannot be raised there)");
+    }
+}

@@ -27,19 +27,22 @@ impl<T> GilCell<T> {
     /// The value, initialising it with `f` on first use. The GIL must be held.
     #[inline]
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        let p = self.0.get();
         // SAFETY: the GIL is held (contract), so no other thread accesses the
         // cell; once set, the value is never replaced, so shared references
-        // handed out earlier stay valid.
+        // handed out earlier stay valid. No reference to the slot is held
+        // across `f`, which may re-enter and set (or read) the cell; the
+        // slot is written only while it is empty, when no reference into it
+        // exists.
         unsafe {
-            let slot = &mut *self.0.get();
-            if slot.is_none() {
-                let v = f();
-                // `f` may have re-entered and set the cell; keep the first.
-                if slot.is_none() {
-                    *slot = Some(v);
-                }
+            if let Some(v) = (*p).as_ref() {
+                return v;
             }
-            slot.as_ref().unwrap_unchecked()
+            let v = f();
+            if (*p).is_none() {
+                p.write(Some(v));
+            }
+            (*p).as_ref().unwrap_unchecked()
         }
     }
 

@@ -70,7 +70,8 @@ unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
     unsafe {
         let tp = ffi::Py_TYPE(slf);
         let a = slf as *mut ArrayObject;
-        std::ptr::drop_in_place(&mut (*a).owner);
+        // The owner may be a user's value, whose `Drop` may run any code.
+        crate::core::error::guard_silent("an exported array owner's Drop", || std::ptr::drop_in_place(&mut (*a).owner));
         std::ptr::drop_in_place(&mut (*a).layout);
         std::ptr::drop_in_place(&mut (*a).buf_dims);
         (*tp).tp_free.expect("tp_free")(slf as *mut c_void);

@@ -247,14 +247,19 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
 
-    /// Reinterprets the (C-contiguous) data in Fortran order: shape
-    /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`.
-    pub fn fortran_order(mut self) -> Self {
+    /// Reinterprets the C-contiguous data in Fortran order: shape
+    /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`. Only for
+    /// arrays made C-contiguous (the same elements are then covered either
+    /// way); one with strides of its own is a `ValueError`.
+    pub fn fortran_order(mut self) -> PyResult<Self> {
+        if self.parts.dims.strides().is_some() {
+            return Err(PyErr::value_error("fortran_order(): the array has strides of its own, not C order"));
+        }
         let shape = self.parts.dims.shape().to_vec();
         let mut strides = vec![0; shape.len()];
         crate::ndarray::layout::fill_f_strides(&shape, &mut strides);
         self.parts.dims = OutDims::strided(&shape, &strides).expect("same rank");
-        self
+        Ok(self)
     }
 }
 
@@ -486,5 +491,23 @@ impl<T: Scalar, D: Dimension + 'static> IntoPy for Array<T, D> {
             ..Requirements::NONE
         };
         req.render("numpy.ndarray", out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_only_for_c_ordered_arrays() {
+        // No interpreter needed: nothing is exported, errors stay lazy.
+        let c = ArrayOut::<Numpy, f64>::from_vec(vec![1.0; 8], &[2, 4]).unwrap();
+        let f = c.fortran_order().unwrap();
+        assert_eq!(f.parts.dims.strides(), Some(&[1i64, 2][..]));
+        let mut a = ndarray::Array1::from_vec(vec![1.0, 2.0, 3.0, 4.0]);
+        a.invert_axis(ndarray::Axis(0));
+        assert!(ArrayOut::<Numpy, f64>::from_ndarray(a).fortran_order().is_err());
+        let t = ndarray::Array2::<f64>::zeros((2, 3)).reversed_axes();
+        assert!(ArrayOut::<Numpy, f64>::from_ndarray(t).fortran_order().is_err());
     }
 }

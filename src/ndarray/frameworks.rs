@@ -45,7 +45,14 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) }.to_bytes();
     if name.starts_with(b"jaxlib") && name.ends_with(b"ArrayImpl") {
-        cached.set(tp as usize);
+        // Kept alive (a strong reference): its address must never name
+        // another type. (JAX-ness only steers the route and makes arrays
+        // read-only; the memory is validated on every route.)
+        if cached.get() == 0 {
+            // SAFETY: a new reference to a live type, leaked on purpose.
+            unsafe { ffi::Py_INCREF(tp as *mut ffi::PyObject) };
+            cached.set(tp as usize);
+        }
         return true;
     }
     false

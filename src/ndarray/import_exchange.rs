@@ -14,10 +14,11 @@ use crate::ndarray::handle::{ArrayHandle, Owner};
 
 const SLOTS: usize = 8;
 
-/// Per-type cache: (type, table or NULL). Types are compared by address;
-/// an entry for a type that died and whose address was reused would be
-/// wrong, so only types that publish a table are cached positively and
-/// those are long-lived framework types.
+/// Per-type cache: (type, table). Types are compared by address, so each
+/// cached type is held by a strong reference (released when its entry is
+/// replaced): a dead type's address reused by another type must never
+/// find a table (a subclass of `torch.Tensor` made at run time, or any
+/// class that copied the attribute, may die).
 struct Cache {
     types: [Cell<usize>; SLOTS],
     apis: [Cell<usize>; SLOTS],
@@ -53,8 +54,17 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
     };
     let i = c.next.get() % SLOTS;
     c.next.set(i + 1);
-    c.types[i].set(tp);
-    c.apis[i].set(api as *const _ as usize);
+    // SAFETY: a new reference to the live type, owned by the entry; the
+    // replaced entry's reference is released (after the entry is updated:
+    // the release may run Python code, which may use the cache).
+    unsafe {
+        ffi::Py_INCREF(tp as *mut ffi::PyObject);
+        let old = c.types[i].replace(tp);
+        c.apis[i].set(api as *const _ as usize);
+        if old != 0 {
+            ffi::Py_DECREF(old as *mut ffi::PyObject);
+        }
+    }
     Some(api)
 }
 

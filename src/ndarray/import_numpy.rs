@@ -41,10 +41,15 @@ struct DescrFields {
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 
-/// `numpy.ndarray`, once seen (a static type: it lives as long as NumPy).
+/// `numpy.ndarray`, once NumPy is loaded (a strong reference, kept).
 static NDARRAY_TYPE: GilCell<Cell<usize>> = GilCell::new();
 
 /// Whether `obj` is a NumPy array (or subclass instance).
+///
+/// Its struct is then read directly, so the type must really be NumPy's:
+/// it is taken from the loaded `numpy` module, never trusted by name (any
+/// Python class can be named `numpy.ndarray`). Until an array has been
+/// seen, only objects whose type bears that name trigger the lookup.
 #[inline]
 pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     let tp = obj.type_ptr();
@@ -56,11 +61,29 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     }
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
-    if name.to_bytes() == b"numpy.ndarray" {
-        cached.set(tp as usize);
-        return true;
+    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(cached, tp)
+}
+
+/// Looks `numpy.ndarray` up in the loaded `numpy` module, caches it, and
+/// tells whether `tp` is it.
+#[cold]
+#[inline(never)]
+fn first_numpy_array(cached: &Cell<usize>, tp: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: PyImport_GetModule returns a new reference or NULL, without
+    // importing anything; errors are cleared.
+    let numpy = unsafe { crate::core::object::Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"numpy").as_ptr())) };
+    let ty = numpy.and_then(|m| m.borrow().getattr(c"ndarray").ok());
+    let Some(ty) = ty else {
+        drop(crate::core::error::PyErr::take());
+        return false;
+    };
+    // SAFETY: a type-object check of a live object.
+    if unsafe { ffi::PyType_Check(ty.as_ptr()) } == 0 {
+        return false;
     }
-    false
+    let known = ty.into_ptr() as usize; // kept alive forever
+    cached.set(known);
+    tp as usize == known
 }
 
 /// The dtype of a NumPy descriptor, if ndbind supports it natively.

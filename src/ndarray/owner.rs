@@ -75,7 +75,10 @@ unsafe extern "C" fn owner_dealloc(slf: *mut ffi::PyObject) {
     // heap types own a type reference.
     unsafe {
         let tp = ffi::Py_TYPE(slf);
-        std::ptr::drop_in_place(&mut (*(slf as *mut OwnerObject)).owner);
+        // The owner may be a user's value, whose `Drop` may run any code.
+        crate::core::error::guard_silent("an exported array owner's Drop", || {
+            std::ptr::drop_in_place(&mut (*(slf as *mut OwnerObject)).owner)
+        });
         ffi::PyObject_Free(slf.cast());
         ffi::Py_DECREF(tp.cast());
     }

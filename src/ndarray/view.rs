@@ -86,7 +86,7 @@ macro_rules! view_caster {
             fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool {
                 Self::load_impl(holder, obj, convert)
             }
-            fn get<'a>(holder: &'a mut Self::Holder) -> $view<'a, T, D> {
+            unsafe fn get<'a>(holder: &'a mut Self::Holder) -> $view<'a, T, D> {
                 let h = holder.$as().expect("loaded");
                 // SAFETY: validated for T, D and the CPU by REQ (writable
                 // for the mutable view, whose alias check ran before the
@@ -104,7 +104,7 @@ macro_rules! view_caster {
                 let bools = T::DTYPE == crate::ndarray::dtype::DType::BOOL;
                 holder.as_mut().map_or(true, |h| h.recheck(bools))
             }
-            fn commit(holder: &mut Self::Holder) {
+            unsafe fn commit(holder: &mut Self::Holder) {
                 if let Some(h) = holder.as_mut() {
                     h.commit()
                 }

@@ -58,7 +58,7 @@ impl ArgCaster for BytesRef {
         }
     }
 
-    fn get(holder: &mut (usize, usize)) -> &[u8] {
+    unsafe fn get(holder: &mut (usize, usize)) -> &[u8] {
         // SAFETY: the bytes argument outlives the call and is immutable.
         unsafe { std::slice::from_raw_parts(holder.0 as *const u8, holder.1) }
     }

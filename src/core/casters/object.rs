@@ -51,7 +51,7 @@ impl ArgCaster for BorrowedArg {
     }
 
     #[inline]
-    fn get<'a>(holder: &'a mut usize) -> Borrowed<'a> {
+    unsafe fn get<'a>(holder: &'a mut usize) -> Borrowed<'a> {
         // SAFETY: the argument object is kept alive by the caller for the
         // whole call, longer than 'a.
         unsafe { Borrowed::from_ptr(*holder as *mut _) }

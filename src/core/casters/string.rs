@@ -71,7 +71,7 @@ impl ArgCaster for StrRef {
     }
 
     #[inline]
-    fn get(holder: &mut (usize, usize)) -> &str {
+    unsafe fn get(holder: &mut (usize, usize)) -> &str {
         // SAFETY: `load` stored the UTF-8 buffer of a str argument, which the
         // dispatcher keeps alive for the whole call, longer than 'a.
         unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(holder.0 as *const u8, holder.1)) }

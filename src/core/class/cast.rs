@@ -76,15 +76,8 @@ pub(crate) unsafe fn borrow_slow(
             name()
         ))));
     }
-    let mut parent = (*h).parent;
-    while !parent.is_null() && is_instance(parent) {
-        if (*(parent as *mut InstHeader)).flags & READY == 0 {
-            return Err(Fail::Error(PyErr::type_error(format!(
-                "ndbind: the instance of type '{}' references a value inside an object that was destructed",
-                name()
-            ))));
-        }
-        parent = (*(parent as *mut InstHeader)).parent;
+    if let Err(e) = parents_valid(h, &name) {
+        return Err(Fail::Error(e));
     }
     let cell = (*h).borrow;
     let b = *cell;
@@ -112,6 +105,49 @@ pub(crate) unsafe fn borrow_slow(
         *cell = b + 1;
     }
     Ok(((*h).value.add(offset), cell))
+}
+
+/// For an instance that references a value inside another instance
+/// (`def_ref`, `inst_reference`): that value must still be constructed,
+/// and still be where the reference points (a value moved out through a
+/// `Box<T>` parameter, or rebuilt in other storage, leaves the reference
+/// pointing at freed or stale memory). `name` names the instance's class.
+///
+/// # Safety
+/// `h` is a live instance of a bound class; the GIL is held.
+pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &dyn Fn() -> String) -> PyResult<()> {
+    let (mut child, mut parent) = (h, (*h).parent);
+    while !parent.is_null() && is_instance(parent) {
+        let p = parent as *mut InstHeader;
+        if (*p).flags & READY == 0 {
+            return Err(PyErr::type_error(format!(
+                "ndbind: the instance of type '{}' references a value inside an object that was destructed",
+                name()
+            )));
+        }
+        if !within(child, p) {
+            return Err(PyErr::type_error(format!(
+                "ndbind: the instance of type '{}' references a value inside an object whose value was moved or \
+                 rebuilt elsewhere",
+                name()
+            )));
+        }
+        (child, parent) = (p, (*p).parent);
+    }
+    Ok(())
+}
+
+/// Whether the value of `child` (a reference instance) lies inside the
+/// current value of `parent`.
+///
+/// # Safety
+/// Both are live instances of bound classes.
+unsafe fn within(child: *mut InstHeader, parent: *mut InstHeader) -> bool {
+    let (Some(cr), Some(pr)) = (record_of(ffi::Py_TYPE(child.cast())), record_of(ffi::Py_TYPE(parent.cast()))) else {
+        return false;
+    };
+    let (c, p) = ((*child).value as usize, (*parent).value as usize);
+    c >= p && c.checked_add(cr.size).is_some_and(|end| end <= p + pr.size)
 }
 
 /// Whether `obj` is an instance of a bound class (or a subclass).
@@ -154,7 +190,8 @@ fn convert_implicit(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<(Ob
 fn load_implicit<H: RefHolder>(holder: &mut H, obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> bool {
     match convert_implicit(obj, tp) {
         Some((temp, ptr, cell)) => {
-            holder.set_temp(ptr, cell, temp);
+            // SAFETY: `convert_implicit` took a shared count on `temp`'s cell.
+            unsafe { holder.set_temp(ptr, cell, temp) };
             true
         }
         None => false,
@@ -213,10 +250,21 @@ pub struct ConvGuard {
 pub trait RefHolder: Default {
     /// Whether the class accepts implicit conversions.
     const IMPLICIT: bool;
+    /// Holds the shared borrow `cell` of the value at `ptr`.
+    ///
+    /// # Safety
+    /// `cell` is the live borrow cell of the instance whose value is at
+    /// `ptr`, on which one shared count was taken for this holder, and the
+    /// instance outlives the holder.
     #[doc(hidden)]
-    fn set(&mut self, ptr: *mut u8, cell: *mut i32);
+    unsafe fn set(&mut self, ptr: *mut u8, cell: *mut i32);
+    /// [`RefHolder::set`] for a temporary instance `temp`, which the holder
+    /// keeps alive.
+    ///
+    /// # Safety
+    /// As for [`RefHolder::set`], with `temp` the instance.
     #[doc(hidden)]
-    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object);
+    unsafe fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object);
     #[doc(hidden)]
     fn ptr(&self) -> *mut u8;
 }
@@ -224,10 +272,10 @@ pub trait RefHolder: Default {
 impl RefHolder for SharedGuard {
     const IMPLICIT: bool = false;
     #[inline]
-    fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
+    unsafe fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
         *self = SharedGuard { ptr, cell };
     }
-    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
+    unsafe fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
         // Never called (IMPLICIT is false); the temporary is borrowed, so
         // it must outlive the guard: leaked rather than freed early.
         *self = SharedGuard { ptr, cell };
@@ -242,10 +290,10 @@ impl RefHolder for SharedGuard {
 impl RefHolder for ConvGuard {
     const IMPLICIT: bool = true;
     #[inline]
-    fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
+    unsafe fn set(&mut self, ptr: *mut u8, cell: *mut i32) {
         self.guard = SharedGuard { ptr, cell };
     }
-    fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
+    unsafe fn set_temp(&mut self, ptr: *mut u8, cell: *mut i32, temp: Object) {
         *self = ConvGuard { guard: SharedGuard { ptr, cell }, _temp: Some(temp) };
     }
     #[inline]
@@ -310,7 +358,8 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
         // SAFETY: `obj` is a live argument; the GIL is held.
         match unsafe { borrow(obj.as_ptr(), tp, false) } {
             Ok((ptr, cell)) => {
-                holder.set(ptr, cell);
+                // SAFETY: `borrow` took a shared count on the live argument.
+                unsafe { holder.set(ptr, cell) };
                 true
             }
             Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => load_implicit(holder, obj, tp),
@@ -319,7 +368,7 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
     }
 
     #[inline]
-    fn get(holder: &mut T::RefHolder) -> &T {
+    unsafe fn get(holder: &mut T::RefHolder) -> &T {
         // SAFETY: `load` took a shared borrow of a ready T, held until the
         // holder drops, after the call.
         unsafe { &*(holder.ptr() as *const T) }
@@ -347,7 +396,7 @@ impl<T: PyClass> ArgCaster for ClassMut<T> {
     }
 
     #[inline]
-    fn get(holder: &mut UniqueGuard) -> &mut T {
+    unsafe fn get(holder: &mut UniqueGuard) -> &mut T {
         // SAFETY: `load` took the unique borrow of a ready T, held until the
         // holder drops, after the call.
         unsafe { &mut *(holder.ptr as *mut T) }
@@ -368,7 +417,8 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
         // SAFETY: `obj` is a live argument; the GIL is held.
         let mut guard = T::RefHolder::default();
         match unsafe { borrow(obj.as_ptr(), tp, false) } {
-            Ok((ptr, cell)) => guard.set(ptr, cell),
+            // SAFETY: `borrow` took a shared count on the live argument.
+            Ok((ptr, cell)) => unsafe { guard.set(ptr, cell) },
             Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => {
                 if !load_implicit(&mut guard, obj, tp) {
                     return false;
@@ -382,7 +432,7 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
     }
 
     #[inline]
-    fn get(holder: &mut Option<T>) -> T {
+    unsafe fn get(holder: &mut Option<T>) -> T {
         holder.take().expect("ndbind: argument loaded once, taken once")
     }
 

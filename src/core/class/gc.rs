@@ -12,7 +12,8 @@
 //!
 //! ```ignore
 //! pub struct Node { next: Option<PyHandle> }
-//! impl Traverse for Node {
+//! // SAFETY: traverse only reports the handle; clear only drops it.
+//! unsafe impl Traverse for Node {
 //!     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> { visit.call_opt(&self.next) }
 //!     fn clear(&mut self) { self.next = None; }
 //! }
@@ -166,12 +167,20 @@ impl Visit<'_> {
 /// How the collector sees the Python references a value holds.
 ///
 /// ```ignore
-/// impl Traverse for Node {
+/// // SAFETY: traverse only reports the handles; clear only drops them.
+/// unsafe impl Traverse for Node {
 ///     fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> { v.call_opt(&self.next) }
 ///     fn clear(&mut self) { self.next = None; }
 /// }
 /// ```
-pub trait Traverse {
+///
+/// # Safety
+/// `traverse` runs inside the garbage collector, while it uses the objects'
+/// reference counts for its own bookkeeping: it must only call `visit` on
+/// handles the value holds, and must not run Python code, create or drop
+/// Python references (no `PyHandle` dropped, no lock whose other holder
+/// may do so), nor panic. `clear` may drop the handles.
+pub unsafe trait Traverse {
     /// Calls `visit` on every [`PyHandle`] the value holds.
     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop>;
     /// Drops the held handles (breaks a cycle the collector found).

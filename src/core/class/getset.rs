@@ -209,7 +209,7 @@ unsafe extern "C" fn sp_dealloc(o: *mut ffi::PyObject) {
         let tp = ffi::Py_TYPE(o);
         let rec = (*(o as *mut StaticProp)).rec;
         if !rec.is_null() {
-            drop(Box::from_raw(rec));
+            crate::core::error::guard_silent("a static property's deallocation", || drop(Box::from_raw(rec)));
         }
         let free = (*tp).tp_free.expect("heap types have tp_free");
         free(o as *mut c_void);

@@ -119,9 +119,7 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
         Some(rel) => {
             // The last strong count drops the value: a panicking Drop must
             // not unwind into CPython.
-            if std::panic::catch_unwind(|| rel(value)).is_err() {
-                eprintln!("ndbind: a Drop panicked while an Arc-held instance was deallocated");
-            }
+            crate::core::error::guard_silent("the Drop of an Arc-held value", || rel(value));
         }
         None => eprintln!("ndbind: an Arc-held instance was missing from the identity map (its Arc is leaked)"),
     }
@@ -360,12 +358,12 @@ impl<T: PyClass> ArgCaster for ClassBox<T> {
         }
     }
 
-    fn commit(holder: &mut BoxHolder<T>) {
+    unsafe fn commit(holder: &mut BoxHolder<T>) {
         // SAFETY: `load` checked and uniquely borrowed this instance.
         holder.taken = Some(unsafe { box_take::<T>(holder.obj) });
     }
 
-    fn get(holder: &mut BoxHolder<T>) -> Box<T> {
+    unsafe fn get(holder: &mut BoxHolder<T>) -> Box<T> {
         holder.taken.take().expect("ndbind: a Box argument is committed before it is taken")
     }
 

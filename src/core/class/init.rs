@@ -216,8 +216,10 @@ macro_rules! impl_into_init {
                         } else {
                             crate::core::alias::Loans::NONE
                         };
-                        $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
-                        let r = f($(<$P::Caster as ArgCaster>::get(&mut $h)),*).into_value();
+                        // SAFETY (commit and get): each holder was loaded from
+                        // this call's live arguments, and the alias check ran.
+                        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
+                        let r = f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*).into_value();
                         // SAFETY: `target` was checked for this T above.
                         finish(unsafe { init_write::<T>(target, r) })
                     })

@@ -139,13 +139,12 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         }
         clear_dict(obj, rec);
         crate::core::class::trampoline::detach(rec.slot, h);
-        // A panicking Drop must not unwind into CPython.
+        // A panicking Drop must not unwind into CPython, and one that runs
+        // Python code must not see (or clobber) a pending exception.
         if flags & DESTRUCT != 0 {
             if let Some(drop) = rec.drop {
                 let value = (*h).value;
-                if std::panic::catch_unwind(|| drop(value)).is_err() {
-                    eprintln!("ndbind: a Drop of {} panicked during deallocation", rec.name());
-                }
+                crate::core::error::guard_silent(rec.name(), || drop(value));
             }
         }
         if flags & OWNED_BOX != 0 && rec.size != 0 {

@@ -30,7 +30,7 @@ use crate::core::object::{Borrowed, Object};
 /// ```ignore
 /// let ty = type_of::<Pod>().expect("Pod is bound");
 /// ```
-pub fn type_of<T: PyClass>() -> Option<Borrowed<'static>> {
+pub fn type_of<T: PyClass>() -> Option<Object> {
     T::type_slot().get()
 }
 
@@ -148,11 +148,18 @@ fn supplement_ptr<S: 'static>(t: Borrowed<'_>) -> PyResult<*mut u8> {
     }
 }
 
-/// The record and header of an ndbind instance, or `TypeError`.
+/// The record and header of an ndbind instance, or `TypeError` (also for
+/// a reference into a value that was destructed or moved).
 fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
-    // SAFETY: the record lives as long as the type, which `o` keeps alive.
+    // SAFETY: the record lives as long as the type, which `o` keeps alive;
+    // `o` is a live instance of it.
     match unsafe { record_of(ffi::Py_TYPE(o.as_ptr())) } {
-        Some(rec) => Ok((rec, o.as_ptr() as *mut InstHeader)),
+        Some(rec) => {
+            let h = o.as_ptr() as *mut InstHeader;
+            // SAFETY: as above.
+            unsafe { crate::core::class::cast::parents_valid(h, &|| rec.name().to_owned())? };
+            Ok((rec, h))
+        }
         None => Err(PyErr::type_error(format!("expected an instance of a type bound by ndbind, got {}", o.type_name()))),
     }
 }

@@ -79,7 +79,8 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
         let dealloc = ffi::PyType_Type.tp_dealloc.expect("type has tp_dealloc");
         dealloc(o);
         if owned {
-            drop(Box::from_raw(rec));
+            // The record owns constructors and properties (user closures).
+            crate::core::error::guard_silent("a bound class's deallocation", || drop(Box::from_raw(rec)));
         }
         // Instances of a heap type own a reference to it; `type`'s dealloc
         // does not release the metaclass.

@@ -185,9 +185,12 @@ macro_rules! class {
     ($t:ty : $base:ty { $field:ident } $(, $opt:ident)* $(,)?) => {
         $crate::__class_impl!($t; $base; ::core::mem::offset_of!($t, $field); $($opt)*);
         const _: () = {
+            // The field must be a `$base` itself (raw pointers: no deref
+            // coercion lets a `Box<$base>` field through).
             #[allow(dead_code)]
-            fn __ndbind_base_field(v: &$t) -> &$base {
-                &v.$field
+            fn __ndbind_base_field(v: *const $t) -> *const $base {
+                // SAFETY: never called; only type-checked.
+                unsafe { ::core::ptr::addr_of!((*v).$field) }
             }
         };
     };

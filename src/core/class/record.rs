@@ -61,15 +61,16 @@ impl TypeSlot {
         self.ty.get()
     }
 
-    /// The type object, if the class is bound.
+    /// The type object (a new reference: a bound class can die, when the
+    /// scope it was bound into does), if the class is bound.
     ///
     /// ```ignore
     /// let ty = Pod::type_slot().get();
     /// ```
-    pub fn get(&self) -> Option<crate::Borrowed<'static>> {
+    pub fn get(&self) -> Option<crate::Object> {
         let p = self.ty.get();
         // SAFETY: a non-NULL slot names a live type (cleared on its death).
-        (!p.is_null()).then(|| unsafe { crate::Borrowed::from_ptr(p as *mut ffi::PyObject) })
+        (!p.is_null()).then(|| unsafe { crate::Object::from_borrowed(p as *mut ffi::PyObject) })
     }
 
     pub(crate) fn set(&self, tp: *mut ffi::PyTypeObject) {

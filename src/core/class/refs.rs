@@ -53,7 +53,7 @@ impl<T, U> FieldProj<T, U> {
     /// # Safety
     /// `offset` is the offset of a field of type `U` in struct `T`.
     #[doc(hidden)]
-    pub const unsafe fn new_unchecked(offset: usize, _check: fn(&T) -> &U) -> Self {
+    pub const unsafe fn new_unchecked(offset: usize, _check: fn(*const T) -> *const U) -> Self {
         FieldProj { offset, _t: PhantomData }
     }
 
@@ -73,13 +73,25 @@ impl<T, U> FieldProj<T, U> {
 /// ```ignore
 /// c.def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
 /// ```
+///
+/// The field must have the projected type itself: a `Box<U>` field is no
+/// `U` field (no deref coercion).
+///
+/// ```compile_fail,E0308
+/// struct Inner(u64);
+/// struct Outer { b: Box<Inner> }
+/// let _: ndbind::core::class::FieldProj<Outer, Inner> = ndbind::field_of!(Outer, b);
+/// ```
 #[macro_export]
 macro_rules! field_of {
     ($t:ty, $f:ident) => {
         // SAFETY: offset_of! gives the offset of the named field, whose type
-        // the projection closure fixes.
+        // the projection closure fixes (raw pointers: no deref coercion can
+        // turn a `Box<U>` field into a `U`); the closure is never called.
         unsafe {
-            $crate::core::class::FieldProj::new_unchecked(::core::mem::offset_of!($t, $f), |v: &$t| &v.$f)
+            $crate::core::class::FieldProj::new_unchecked(::core::mem::offset_of!($t, $f), |v: *const $t| {
+                ::core::ptr::addr_of!((*v).$f)
+            })
         }
     };
 }
@@ -103,7 +115,8 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
                 // SAFETY: this call's own `mismatch` and `args`.
                 return unsafe { load_failed(mismatch, args) };
             }
-            let base = <ClassRef<T> as ArgCaster>::get(&mut h) as *const T as *mut u8;
+            // SAFETY: loaded just above from `slf`, alive for the call.
+            let base = unsafe { <ClassRef<T> as ArgCaster>::get(&mut h) } as *const T as *mut u8;
             drop(h);
             // SAFETY: the field lies inside the parent's value, which `slf`
             // owns; the result keeps `slf` alive and checks it is

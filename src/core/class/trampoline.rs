@@ -117,6 +117,7 @@ pub(crate) unsafe fn attach(slot: &TypeSlot, h: *mut InstHeader) {
     if let Some(off) = slot.trampoline_offset() {
         let t = &*((*h).value.add(off) as *const Trampoline);
         t.obj.store(h as *mut ffi::PyObject, Ordering::Release);
+        ATTACHED.get_or_init(Default::default).borrow_mut().insert(h as usize);
     }
 }
 
@@ -132,6 +133,35 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
             let t = &*((*h).value.add(off) as *const Trampoline);
             let _ = t.obj.compare_exchange(h as *mut ffi::PyObject, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
         }
+        if let Some(a) = ATTACHED.get() {
+            a.borrow_mut().remove(&(h as usize));
+        }
+    }
+}
+
+/// Instances a trampoline was attached to and that are alive. A value can
+/// leave its instance without being detached (`mem::replace` through a
+/// `&mut`), keeping a back-pointer to an object that may die: a pointer is
+/// only followed when its instance is in this set and still holds *this*
+/// trampoline.
+static ATTACHED: GilCell<std::cell::RefCell<std::collections::HashSet<usize>>> = GilCell::new();
+
+/// The live instance `t` is attached to, if any (the GIL is held).
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn attached_instance(t: &Trampoline) -> Option<*mut ffi::PyObject> {
+    let obj = t.obj.load(Ordering::Acquire);
+    if obj.is_null() || !ATTACHED.get()?.borrow().contains(&(obj as usize)) {
+        return None;
+    }
+    // SAFETY: `obj` is a live instance (in the set until it dies); its
+    // value, when ready, holds its trampoline at the record's offset.
+    unsafe {
+        let h = obj as *mut InstHeader;
+        let off = record_of(ffi::Py_TYPE(obj))?.slot.trampoline_offset()?;
+        let own = (*h).value.add(off) as *const Trampoline;
+        ((*h).flags & READY != 0 && std::ptr::eq(own, t)).then_some(obj)
     }
 }
 
@@ -209,7 +239,9 @@ unsafe impl Sync for OverrideSite {}
 /// A Python override about to be called (holds the GIL).
 pub struct Override {
     site: &'static OverrideSite,
-    obj: *mut ffi::PyObject,
+    obj: Object,
+    // Dropped after `obj` (field order): the reference is released with
+    // the GIL held.
     gil: Gil,
 }
 
@@ -241,20 +273,22 @@ impl OverrideSite {
         }
         let Some(gil) = Gil::acquire() else { return self.none(None, pure) };
         // Read again with the GIL: an Arc-held value's instance may have
-        // died (and detached it) while this thread waited.
-        let obj = t.obj.load(Ordering::Acquire);
-        if obj.is_null() {
-            return self.none(None, pure);
-        }
-        // SAFETY: the GIL is held and `obj` is the live instance the value
-        // is attached to (detached before it dies).
+        // died (and detached it) while this thread waited; the value may
+        // have left its instance.
+        // SAFETY: the GIL is held.
+        let Some(obj) = (unsafe { attached_instance(t) }) else { return self.none(None, pure) };
+        // Held from here on: the lookup below and the call may run Python
+        // code that drops every other reference to it.
+        // SAFETY: a live object (just checked, GIL held).
+        let obj = unsafe { Object::from_borrowed(obj) };
+        // SAFETY: the GIL is held and `obj` is alive.
         unsafe {
-            let tp = ffi::Py_TYPE(obj);
+            let tp = ffi::Py_TYPE(obj.as_ptr());
             let exact = record_of(tp).map_or(true, |r| r.type_ptr == tp);
             if !exact && self.overridden(tp)? {
                 return Ok(Some(Override { site: self, obj, gil }));
             }
-            self.none(Some(obj), pure)
+            self.none(Some(obj.as_ptr()), pure)
         }
     }
 
@@ -372,9 +406,10 @@ impl Override {
         let r = (|| {
             let args = args(&ReturnCtx::default())?;
             let ptrs = args.each_ref().map(Object::as_ptr);
-            // SAFETY: the GIL is held (self.gil) and `obj` is live.
-            let res = unsafe { self.site.invoke(self.obj, &ptrs)? };
-            R::from_py(res.borrow(), true).ok_or_else(|| self.site.bad_return(self.obj, res.borrow(), type_name_of(R::type_name)))
+            // SAFETY: the GIL is held (self.gil) and `obj` is live (held).
+            let res = unsafe { self.site.invoke(self.obj.as_ptr(), &ptrs)? };
+            R::from_py(res.borrow(), true)
+                .ok_or_else(|| self.site.bad_return(self.obj.as_ptr(), res.borrow(), type_name_of(R::type_name)))
         })();
         match r {
             Err(e) if self.gil.0.is_some() => Err(detached_error(e)),
@@ -476,8 +511,9 @@ macro_rules! dyn_param {
                     <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::load(h, obj, convert)
                 }
                 #[inline]
-                fn get<'a>(h: &'a mut Self::Holder) -> &'a (dyn $tr + 'a) {
-                    <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::get(h)
+                unsafe fn get<'a>(h: &'a mut Self::Holder) -> &'a (dyn $tr + 'a) {
+                    // SAFETY: the caller's contract, forwarded.
+                    unsafe { <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::get(h) }
                 }
                 fn type_name(out: &mut ::std::string::String) {
                     $crate::core::class::push_type_name::<$t>(out)

@@ -190,11 +190,13 @@ macro_rules! impl_into_function {
                         } else {
                             crate::core::alias::Loans::NONE
                         };
-                        $( <$P::Caster as ArgCaster>::commit(&mut $h); )*
+                        // SAFETY (commit and get): each holder was loaded from
+                        // this call's live arguments, and the alias check ran.
+                        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
                         let r = if NOGIL {
-                            without_gil(|| f($(<$P::Caster as ArgCaster>::get(&mut $h)),*))
+                            without_gil(|| f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*))
                         } else {
-                            f($(<$P::Caster as ArgCaster>::get(&mut $h)),*)
+                            f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*)
                         };
                         // SAFETY: a method's arguments start with `self`.
                         finish(r.into_py(&unsafe { site.ctx(args) }))

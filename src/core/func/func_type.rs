@@ -59,7 +59,11 @@ unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
     // type's tp_free. Heap types own a reference on their type.
     unsafe {
         let tp = ffi::Py_TYPE(slf);
-        std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).overloads);
+        // The records own the bound closures, whose captures may run any
+        // code when dropped.
+        crate::core::error::guard_silent("a bound function's deallocation", || {
+            std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).overloads)
+        });
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).name);
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).qualname);
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).module);
@@ -104,7 +108,8 @@ fn getter_result(r: PyResult<Object>) -> *mut ffi::PyObject {
 unsafe extern "C" fn get_doc(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
-    getter_result(Object::str(&signature::render_doc(f)))
+    // Signatures call the casters' `type_name`, which users implement.
+    crate::core::class::meta::guard_obj(|| Object::str(&signature::render_doc(f)).map(Object::into_ptr))
 }
 
 unsafe extern "C" fn get_name(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
@@ -126,10 +131,10 @@ unsafe extern "C" fn get_module(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut
 unsafe extern "C" fn get_text_signature(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
-    match signature::render_text_signature(f) {
-        Some(s) => getter_result(Object::str(&s)),
-        None => Object::none().into_ptr(),
-    }
+    crate::core::class::meta::guard_obj(|| match signature::render_text_signature(f) {
+        Some(s) => Object::str(&s).map(Object::into_ptr),
+        None => Ok(Object::none().into_ptr()),
+    })
 }
 
 unsafe extern "C" fn func_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
