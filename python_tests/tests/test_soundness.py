@@ -667,6 +667,23 @@ def test_torch_negative_bit_views_are_refused_like_conjugates():
     assert t.sum_f64(im.resolve_neg()) == -2.0
 
 
+def test_torch_lazy_bits_checked_when_an_ndarray_parameter_reads_values():
+    """A read-only ``NdArray`` parameter only looks at the bits when its
+    values are read (``view()``, ``get()``, a copy): shape and dtype queries
+    stay cheap and correct, reads raise ``ValueError``."""
+    torch = pytest.importorskip("torch")
+    neg = torch._neg_view(torch.ones(4, 4))
+    conj = torch.ones(2, dtype=torch.complex64).conj()
+    assert t.shape(neg) == [4, 4] and t.dtype_name(conj) == "complex64"
+    with pytest.raises(ValueError, match="negative or conjugate bit"):
+        t.bench.ro_sum(neg)  # NdArray::view()
+    for x in (neg, conj):
+        with pytest.raises(ValueError, match="negative or conjugate bit"):
+            t.passthrough_copy(x)  # reads every value
+    assert t.bench.ro_sum(neg.resolve_neg()) == -16.0
+    assert np.allclose(t.passthrough_copy(conj.resolve_conj()), [1 - 0j, 1 - 0j])
+
+
 # --- 5. allocation failure ----------------------------------------------------
 
 HUGE = {

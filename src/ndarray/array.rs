@@ -144,6 +144,28 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.to_layout()
     }
 
+    /// `ValueError` when the memory does not hold the values as they read
+    /// (a torch tensor with the negative or conjugate bit set).
+    fn values_held(&self) -> PyResult<()> {
+        if self.h.lazy_bits_set() {
+            return Err(PyErr::value_error(
+                "the torch tensor has its negative or conjugate bit set: its memory does not hold its values \
+                 (call .resolve_neg() / .resolve_conj() first)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the values may be read right now (for a copy): the memory
+    /// holds them (no lazy torch bits) and no live mutable view covers it.
+    pub(crate) fn check_readable(&self) -> PyResult<()> {
+        self.values_held()?;
+        if !crate::core::alias::readable(self.h.span(false, false), "a copy of an NdArray") {
+            return Err(PyErr::fetch());
+        }
+        Ok(())
+    }
+
     fn cpu(&self) -> PyResult<()> {
         match self.device() {
             (1, _) | (3, _) | (13, _) => Ok(()),
@@ -180,6 +202,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     }
 
     fn lend(&self, writable: bool) -> PyResult<Loans> {
+        self.values_held()?;
         // Python code may have written other bytes into a bool array since
         // it was imported (a handle can be kept across calls).
         if T::DTYPE == DType::BOOL && !self.h.bools_valid() {
@@ -197,7 +220,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
         if index.len() != l.ndim() || self.cpu().is_err() {
             return None;
         }
-        if !crate::core::alias::readable(self.h.span(false, false), "NdArray::get") {
+        if self.check_readable().is_err() {
             drop(PyErr::take());
             return None;
         }

@@ -266,6 +266,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
+        a.check_readable()?;
         let (data, dtype, dims, owner) = copied(&a.layout())?;
         Ok(ArrayOut { parts: OutParts { data, dtype, dims, owner: Some(owner), plain: true, read_only: false }, _m: PhantomData })
     }

@@ -289,6 +289,15 @@ impl ArrayHandle {
         ok
     }
 
+    /// Whether the array's memory does not hold its values as they read:
+    /// a torch tensor with the negative or conjugate bit set, imported for
+    /// a read-only parameter (whose bits are only checked when its values
+    /// are about to be read, see `import_exchange::import`).
+    pub(crate) fn lazy_bits_set(&self) -> bool {
+        matches!(self.owner, Owner::Exchange(_))
+            && self.source.as_ref().is_some_and(|s| crate::ndarray::import_exchange::lazy_flags_set(s.borrow()))
+    }
+
     /// Re-validates a view that Python code may have invalidated since it
     /// was imported (see [`crate::FromPy::recheck`]): an exchange-API view
     /// is read again and must describe the same memory; false, with

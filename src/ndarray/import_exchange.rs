@@ -84,7 +84,10 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &'static DLPackExchangeAPI, 
     api.dltensor_from_py_object_no_sync?;
     // Python-level queries first: they may run Python code (a subclass's
     // override), which must not run between reading the view and using it.
-    if lazy_flags_set(obj) || (writable && flag(obj, c"requires_grad", false)) {
+    // torch's method calls cost ~100 ns each, so a read-only parameter has
+    // the negative/conjugate bits checked only when its values are read
+    // (`ArrayHandle::lazy_bits_set`); a writable one is checked here.
+    if writable && (lazy_flags_set(obj) || flag(obj, c"requires_grad", false)) {
         return None;
     }
     // SAFETY: the table is the one of `obj`'s type (caller).

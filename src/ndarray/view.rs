@@ -63,7 +63,15 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
 
     fn load_impl(holder: &mut Slot<ArrayHandle>, obj: Borrowed<'_>, convert: bool) -> bool {
         // SAFETY: `import_into` returns true only once it wrote the handle.
-        unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) }
+        let loaded = unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) };
+        // A view reads the values: a tensor whose memory does not hold them
+        // (torch's negative/conjugate bits) is a mismatch.
+        if loaded && !MUT && holder.as_ref().is_some_and(ArrayHandle::lazy_bits_set) {
+            // SAFETY: just loaded; emptied again.
+            unsafe { holder.fill(|_| false) };
+            return false;
+        }
+        loaded
     }
 
     fn spans_impl<'a>(holder: &'a Slot<ArrayHandle>, out: &mut Spans<'a>) {
