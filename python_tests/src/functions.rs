@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ndbind::core::caster::ReturnCtx;
 use ndbind::prelude::*;
 
 static CUSTOM_ERROR: ExceptionType = ExceptionType::new();
@@ -49,8 +50,34 @@ impl FromPy for PanicName {
     }
 }
 
+thread_local! {
+    /// A handle kept past its call (`keep_in_thread_local`).
+    static KEPT: std::cell::RefCell<Option<Object>> = const { std::cell::RefCell::new(None) };
+}
+
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("panicky_signature", |x: PanicName| x.0, arg("x"))?;
+    // Beyond CONFORMANCE: safe code on a thread Python did not start gets
+    // a panic (not undefined behaviour) when it makes Python objects.
+    m.def(
+        "python_from_a_rust_thread",
+        || -> Vec<bool> {
+            let tries: [fn(); 4] = [
+                || drop(Object::str("x")),
+                || drop(Object::none()),
+                || drop(7i64.into_py(&ReturnCtx::default())),
+                || drop(PyErr::take()),
+            ];
+            tries
+                .into_iter()
+                .map(|f| std::thread::spawn(f).join().is_err())
+                .collect()
+        },
+        (),
+    )?;
+    // A handle in a `thread_local!`: dropped when the thread exits, after
+    // it let go of the GIL (its reference is then leaked, never touched).
+    m.def("keep_in_thread_local", |o: Object| KEPT.with(|k| *k.borrow_mut() = Some(o)), arg("o"))?;
     m.def("add", add, (arg("a"), arg("b").default(1), doc("Adds two integers.")))?;
     m.def("describe", |_: i64| "int", arg("x"))?;
     m.def("describe", |_: f64| "float", arg("x"))?;

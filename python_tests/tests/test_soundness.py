@@ -984,3 +984,36 @@ def test_a_panicking_type_name_raises_instead_of_unwinding_into_python():
         with pytest.raises(RuntimeError, match="deliberate panic in type_name"):
             get()
     assert t.panicky_signature(3) == 3
+
+
+def test_python_objects_made_on_a_rust_thread_panic_instead_of_racing():
+    # std::thread::spawn inside a bound function: the thread does not hold
+    # the GIL, so every way to make a Python object from nothing panics
+    # there (joined as an error), never touching the C API.
+    assert t.python_from_a_rust_thread() == [True, True, True, True]
+
+
+def test_handle_in_a_thread_local_is_released_safely_when_the_thread_exits():
+    # The thread-local destructor runs after the Python thread let go of the
+    # GIL (while another thread runs Python): the reference is leaked, not
+    # decremented without the GIL.
+    isolated("""
+    import threading, sys
+    obj = object()
+    before = sys.getrefcount(obj)
+    stop = False
+    def busy():
+        n = 0
+        while not stop:
+            n += 1  # other Python code holds the GIL meanwhile
+    b = threading.Thread(target=busy)
+    b.start()
+    for _ in range(50):
+        th = threading.Thread(target=t.keep_in_thread_local, args=(obj,))
+        th.start()
+        th.join()
+    stop = True
+    b.join()
+    gc.collect()
+    check("leaked, never decremented", sys.getrefcount(obj) == before + 50, (before, sys.getrefcount(obj)))
+    """)

@@ -274,6 +274,11 @@ impl Drop for Loans {
 #[cold]
 #[inline(never)]
 fn end_loans(first: u64, count: u64) {
+    // A view kept in a `thread_local!` ends when its thread exits, without
+    // the GIL: its loan then stays (over memory that stays leaked).
+    if !crate::core::gil::held() {
+        return;
+    }
     let Some(t) = LOANS.get() else { return };
     t.borrow_mut().live.retain(|l| !(first..first + count).contains(&l.id));
 }

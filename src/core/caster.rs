@@ -223,9 +223,14 @@ pub struct ReturnCtx<'a> {
     _call: std::marker::PhantomData<&'a ()>,
 }
 
+/// Automatic policy, no parent: for converting values outside a call's
+/// own result (nested conversions, module attributes). A context is the
+/// proof that the GIL is held, which `IntoPy` relies on: made on a thread
+/// that does not hold it, this panics.
 impl Default for ReturnCtx<'_> {
     fn default() -> Self {
-        ReturnCtx { policy: RvPolicy::Automatic, parent: std::ptr::null_mut(), _call: std::marker::PhantomData }
+        crate::core::gil::assert_held("ReturnCtx::default (converting a value to Python)");
+        ReturnCtx::held()
     }
 }
 
@@ -237,6 +242,12 @@ impl<'a> ReturnCtx<'a> {
     #[inline]
     pub(crate) unsafe fn new(policy: RvPolicy, parent: *mut ffi::PyObject) -> ReturnCtx<'a> {
         ReturnCtx { policy, parent, _call: std::marker::PhantomData }
+    }
+
+    /// The default context, in ndbind's own code (the GIL is held).
+    #[inline]
+    pub(crate) fn held() -> ReturnCtx<'a> {
+        ReturnCtx { policy: RvPolicy::Automatic, parent: std::ptr::null_mut(), _call: std::marker::PhantomData }
     }
 
     /// The binding's return value policy.

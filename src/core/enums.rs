@@ -90,6 +90,7 @@ impl<T> EnumSlot<T> {
     /// let cls = Color::enum_slot().class().expect("bound");
     /// ```
     pub fn class(&self) -> Option<Borrowed<'_>> {
+        crate::core::gil::assert_held("EnumSlot::class");
         self.0.get().map(|d| d.class.borrow())
     }
 }
@@ -193,15 +194,15 @@ fn make_enum(
     export: bool,
     values: &[(&str, i64, &str)],
 ) -> PyResult<(Object, Vec<Object>)> {
-    let enum_mod = Object::import(c"enum")?;
+    let enum_mod = Object::import_held(c"enum")?;
     let base = enum_mod.borrow().getattr(kind.class_name())?;
     let mut items = Vec::with_capacity(values.len());
     for &(n, v, _) in values {
-        items.push((n, v).into_py(&ReturnCtx::default())?);
+        items.push((n, v).into_py(&ReturnCtx::held())?);
     }
     let names = list_of(&items)?;
-    let cname = Object::str(name)?;
-    let module_name = Object::str(module.name())?;
+    let cname = Object::str_held(name)?;
+    let module_name = Object::str_held(module.name())?;
     let kwnames = (crate::interned!(c"module").to_owned(), crate::interned!(c"qualname").to_owned());
     let kwnames = tuple_of(&[kwnames.0, kwnames.1])?;
     let class = base.borrow().call_kw(
@@ -209,14 +210,14 @@ fn make_enum(
         Some(kwnames.borrow()),
     )?;
     if let Some(d) = doc {
-        class.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
+        class.borrow().setattr(c"__doc__", Object::str_held(d)?.borrow())?;
     }
     let mut members = Vec::with_capacity(values.len());
     for &(n, _, d) in values {
         let cn = CString::new(n).map_err(|_| PyErr::value_error("NUL in enum member name"))?;
         let m = class.borrow().getattr(&cn)?;
         if !d.is_empty() {
-            m.borrow().setattr(c"__doc__", Object::str(d)?.borrow())?;
+            m.borrow().setattr(c"__doc__", Object::str_held(d)?.borrow())?;
         }
         if export {
             module.as_object().borrow().setattr(&cn, m.borrow())?;
@@ -269,6 +270,7 @@ pub fn enum_from_py<T: PyEnum>(obj: Borrowed<'_>) -> Option<T> {
 /// ```
 #[inline]
 pub fn enum_into_py<T: PyEnum>(value: T) -> PyResult<Object> {
+    crate::core::gil::assert_held("enum_into_py");
     let data = T::enum_slot().0.get().ok_or_else(|| {
         PyErr::type_error(format!("ndbind: the enum {} is not bound", std::any::type_name::<T>()))
     })?;
@@ -353,7 +355,7 @@ impl<T: PyEnum> FromPy for Flags<T> {
 impl<T: PyEnum> IntoPy for Flags<T> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
         let cls = T::enum_slot().class().ok_or_else(|| PyErr::type_error("ndbind: enum not bound"))?;
-        let v = self.bits.into_py(&ReturnCtx::default())?;
+        let v = self.bits.into_py(&ReturnCtx::held())?;
         cls.call(&[v.borrow()])
     }
     fn type_name(out: &mut String) {

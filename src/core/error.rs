@@ -101,7 +101,7 @@ impl PyErr {
         PyErr {
             state: State::Fetched {
                 ty: ty.to_owned(),
-                value: Object::str(&msg.into()).ok(),
+                value: Object::str_held(&msg.into()).ok(),
                 tb: None,
             },
         }
@@ -121,6 +121,7 @@ impl PyErr {
 
     /// Takes the pending Python exception, if any.
     pub fn take() -> Option<PyErr> {
+        crate::core::gil::assert_held("PyErr::take");
         let (mut ty, mut value, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: PyErr_Fetch transfers ownership of the three (possibly NULL)
         // references to us; the GIL is held.
@@ -135,6 +136,7 @@ impl PyErr {
 
     /// Sets this exception as the interpreter's pending exception.
     pub fn restore(self) {
+        crate::core::gil::assert_held("PyErr::restore");
         // SAFETY: the GIL is held; PyErr_Restore steals the references.
         unsafe {
             match self.state {
@@ -254,6 +256,7 @@ impl ExceptionType {
 
     /// The type object, once registered.
     pub fn get(&self) -> Option<Borrowed<'static>> {
+        crate::core::gil::assert_held("ExceptionType::get");
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: a registered type is kept alive forever (one strong
         // reference is leaked into this static).

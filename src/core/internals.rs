@@ -38,10 +38,12 @@ pub(crate) fn init() {
 }
 
 /// Interned `str` constant, created once: `interned!(c"__dlpack__")`.
+/// ndbind's own (its paths are crate-private).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! interned {
     ($s:expr) => {{
         static CELL: $crate::core::gil_cell::GilCell<$crate::Object> = $crate::core::gil_cell::GilCell::new();
-        CELL.get_or_init(|| $crate::Object::intern($s).expect("interning a constant string")).borrow()
+        CELL.get_or_init(|| $crate::Object::intern_held($s).expect("interning a constant string")).borrow()
     }};
 }

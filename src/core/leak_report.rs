@@ -130,7 +130,7 @@ extern "C" fn report() {
         let mut msg = String::new();
         if i > 0 {
             msg.push_str(&format!("ndbind: leaked {i} instance(s)!\n"));
-            for (name, n) in crate::core::class::live_instances_by_type() {
+            for (name, n) in crate::core::class::record::live_instances_at_exit() {
                 if n > 0 {
                     msg.push_str(&format!(" - leaked {n} instance(s) of type \"{name}\"\n"));
                 }
@@ -138,7 +138,7 @@ extern "C" fn report() {
         }
         if t > 0 {
             msg.push_str(&format!("ndbind: leaked {t} type(s)!\n"));
-            for (name, _) in crate::core::class::live_instances_by_type() {
+            for (name, _) in crate::core::class::record::live_instances_at_exit() {
                 msg.push_str(&format!(" - leaked type \"{name}\"\n"));
             }
         }

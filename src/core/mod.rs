@@ -11,6 +11,7 @@ pub mod enums;
 pub mod error;
 pub mod extras;
 pub mod func;
+pub(crate) mod gil;
 pub(crate) mod gil_cell;
 pub(crate) mod heap_type;
 pub mod internals;

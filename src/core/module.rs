@@ -86,13 +86,13 @@ impl Module {
 
     /// Sets the module docstring.
     pub fn doc(&self, text: &str) -> PyResult<&Self> {
-        self.obj.borrow().setattr(c"__doc__", Object::str(text)?.borrow())?;
+        self.obj.borrow().setattr(c"__doc__", Object::str_held(text)?.borrow())?;
         Ok(self)
     }
 
     /// Sets attribute `name` to `value`.
     pub fn add(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
-        let v = value.into_py(&ReturnCtx::default())?;
+        let v = value.into_py(&ReturnCtx::held())?;
         let name = CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
         self.obj.borrow().setattr(&name, v.borrow())?;
         Ok(self)

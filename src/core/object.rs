@@ -81,15 +81,45 @@ impl Object {
         Borrowed(self.0, PhantomData)
     }
 
-    /// `None`, as an owned handle.
+    /// `None`, as an owned handle. (Like every function that makes a
+    /// Python object from nothing, it panics on a thread that does not
+    /// hold the GIL.)
     pub fn none() -> Object {
-        // SAFETY: Py_None is a valid, immortal-for-our-purposes object.
-        unsafe { Object::from_borrowed(ffi::Py_None()) }
+        crate::core::gil::assert_held("Object::none");
+        Object::none_held()
     }
 
     /// A new `str`.
     pub fn str(s: &str) -> PyResult<Object> {
-        // SAFETY: pointer/length describe valid UTF-8 owned by `s`.
+        crate::core::gil::assert_held("Object::str");
+        Object::str_held(s)
+    }
+
+    /// An interned `str` (fast keyword-name and attribute comparisons).
+    pub fn intern(s: &CStr) -> PyResult<Object> {
+        crate::core::gil::assert_held("Object::intern");
+        Object::intern_held(s)
+    }
+
+    /// Imports a module by name.
+    pub fn import(name: &CStr) -> PyResult<Object> {
+        crate::core::gil::assert_held("Object::import");
+        Object::import_held(name)
+    }
+
+    // The same for ndbind's own code, which runs with the GIL held.
+
+    #[inline]
+    pub(crate) fn none_held() -> Object {
+        // SAFETY: Py_None is a valid, immortal-for-our-purposes object; the
+        // GIL is held (callers are ndbind code on a call path).
+        unsafe { Object::from_borrowed(ffi::Py_None()) }
+    }
+
+    #[inline]
+    pub(crate) fn str_held(s: &str) -> PyResult<Object> {
+        // SAFETY: pointer/length describe valid UTF-8 owned by `s`; the GIL
+        // is held.
         unsafe {
             Object::from_owned_or_err(ffi::PyUnicode_FromStringAndSize(
                 s.as_ptr().cast(),
@@ -98,14 +128,12 @@ impl Object {
         }
     }
 
-    /// An interned `str` (fast keyword-name and attribute comparisons).
-    pub fn intern(s: &CStr) -> PyResult<Object> {
-        // SAFETY: `s` is NUL-terminated.
+    pub(crate) fn intern_held(s: &CStr) -> PyResult<Object> {
+        // SAFETY: `s` is NUL-terminated; the GIL is held.
         unsafe { Object::from_owned_or_err(ffi::PyUnicode_InternFromString(s.as_ptr())) }
     }
 
-    /// Imports a module by name.
-    pub fn import(name: &CStr) -> PyResult<Object> {
+    pub(crate) fn import_held(name: &CStr) -> PyResult<Object> {
         // SAFETY: `name` is NUL-terminated; the GIL is held.
         unsafe { Object::from_owned_or_err(ffi::PyImport_ImportModule(name.as_ptr())) }
     }
@@ -122,8 +150,12 @@ impl Clone for Object {
 impl Drop for Object {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: we own one reference; handles are dropped with the GIL.
-        unsafe { ffi::Py_DECREF(self.0.as_ptr()) }
+        // A handle kept in a `thread_local!` is dropped when its thread
+        // exits, without the GIL: its reference is leaked then.
+        if crate::core::gil::held() {
+            // SAFETY: we own one reference, and the GIL is held.
+            unsafe { ffi::Py_DECREF(self.0.as_ptr()) }
+        }
     }
 }
 

@@ -94,19 +94,19 @@ fn ret(r: PyResult<Object>) -> *mut ffi::PyObject {
 unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     use crate::core::caster::IntoPy;
     let s: Vec<i64> = this(slf).layout.shape().to_vec();
-    ret(s.into_py(&Default::default()).and_then(|l| {
+    ret(s.into_py(&crate::core::caster::ReturnCtx::held()).and_then(|l| {
         // SAFETY: converting a list to a tuple.
         unsafe { Object::from_owned_or_err(ffi::PyList_AsTuple(l.as_ptr())) }
     }))
 }
 
 unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
-    ret(Object::str(dtype_of(&this(slf).layout).name()))
+    ret(Object::str_held(dtype_of(&this(slf).layout).name()))
 }
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     let a = this(slf);
-    ret(Object::str(&format!(
+    ret(Object::str_held(&format!(
         "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
         a.layout.shape(),
         dtype_of(&a.layout).name(),
@@ -117,7 +117,7 @@ unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
 fn device_tuple(l: &Layout) -> PyResult<Object> {
     use crate::core::caster::IntoPy;
     let d = l.device();
-    (d.device_type.0, d.device_id).into_py(&Default::default())
+    (d.device_type.0, d.device_id).into_py(&crate::core::caster::ReturnCtx::held())
 }
 
 unsafe extern "C" fn dlpack_device(slf: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {

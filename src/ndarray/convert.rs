@@ -25,8 +25,8 @@ pub(crate) fn convert(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::
 fn convert_numpy(obj: Borrowed<'_>, dtype: &str, order: Order) -> Option<Object> {
     let np = module(c"numpy", &NUMPY)?;
     // asarray(a, dtype, order): unlike ascontiguousarray, keeps 0-d arrays 0-d.
-    let dt = Object::str(dtype).ok()?;
-    let order = Object::str(match order {
+    let dt = Object::str_held(dtype).ok()?;
+    let order = Object::str_held(match order {
         Order::C => "C",
         Order::F => "F",
         Order::Any => "K",
@@ -50,6 +50,6 @@ fn convert_jax(obj: Borrowed<'_>, dtype: &str, order: Order) -> Option<Object> {
         return None; // JAX arrays are always C-ordered
     }
     let jnp = module(c"jax.numpy", &JAX_NUMPY)?;
-    let dt = Object::str(dtype).ok()?;
+    let dt = Object::str_held(dtype).ok()?;
     jnp.call_method(c"asarray", &[obj, dt.borrow()]).ok()
 }

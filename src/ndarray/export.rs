@@ -350,7 +350,7 @@ static TF_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
 /// A framework's `from_dlpack`, looked up once.
 fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std::ffi::CStr, what: &str) -> PyResult<Borrowed<'static>> {
     let f = cell.get_or_init(|| {
-        let m = Object::import(module_name).ok()?;
+        let m = Object::import_held(module_name).ok()?;
         m.borrow().getattr(c"from_dlpack").ok()
     });
     match f {
@@ -368,7 +368,7 @@ fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std
 fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync> {
     static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> = GilCell::new();
     *API.get_or_init(|| {
-        let torch = Object::import(c"torch").ok();
+        let torch = Object::import_held(c"torch").ok();
         let tensor = torch.and_then(|t| t.borrow().getattr(c"Tensor").ok());
         let Some(tensor) = tensor else {
             drop(PyErr::take());

@@ -32,7 +32,7 @@ fn converter() -> Option<&'static Converter> {
     CONVERTER
         .get_or_init(|| {
             let find = || -> PyResult<Converter> {
-                let lib = Object::import(c"jax._src.lib")?;
+                let lib = Object::import_held(c"jax._src.lib")?;
                 let to_buffer = lib.borrow().getattr(c"_jax")?.borrow().getattr(c"dlpack_managed_tensor_to_buffer")?;
                 let version = lib.borrow().getattr(c"jaxlib_extension_version")?;
                 // SAFETY: a valid object; -1 with an error for a non-int.
@@ -40,9 +40,9 @@ fn converter() -> Option<&'static Converter> {
                 if version < 0 {
                     return Err(crate::core::error::PyErr::take().unwrap_or_else(|| crate::core::error::PyErr::type_error("version")));
                 }
-                let backend = Object::import(c"jax._src.xla_bridge")?
+                let backend = Object::import_held(c"jax._src.xla_bridge")?
                     .borrow()
-                    .call_method(c"get_backend", &[Object::str("cpu")?.borrow()])?;
+                    .call_method(c"get_backend", &[Object::str_held("cpu")?.borrow()])?;
                 // SAFETY: a new int object (or NULL with an error).
                 let zero = unsafe { Object::from_owned_or_err(ffi::PyLong_FromLong(0))? };
                 let cpu0 = backend.borrow().call_method(c"device_from_local_hardware_id", &[zero.borrow()])?;
@@ -80,7 +80,7 @@ pub(crate) fn from_capsule(capsule: impl FnOnce() -> PyResult<Object>, dtype: DT
         Ok(cap) => cap,
         Err(e) => return Some(Err(e)),
     };
-    let none = Object::none();
+    let none = Object::none_held();
     let (cap, dev, none) = (cap.borrow(), c.cpu0.borrow(), none.borrow());
     let f = c.to_buffer.borrow();
     Some(match &c.device_type_arg {

@@ -42,7 +42,7 @@ static API: GilCell<Option<Api>> = GilCell::new();
 fn api() -> PyResult<&'static Api> {
     API.get_or_init(|| {
         let load = || -> PyResult<Api> {
-            let core = Object::import(c"numpy._core.multiarray").or_else(|_| Object::import(c"numpy.core.multiarray"))?;
+            let core = Object::import_held(c"numpy._core.multiarray").or_else(|_| Object::import_held(c"numpy.core.multiarray"))?;
             let cap = core.borrow().getattr(c"_ARRAY_API")?;
             // SAFETY: `_ARRAY_API` is a capsule holding NumPy's function
             // table, kept alive by the (never unloaded) NumPy module.

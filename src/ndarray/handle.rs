@@ -400,6 +400,11 @@ impl Owner {
     #[cold]
     #[inline(never)]
     fn release(&mut self) {
+        // A handle kept in a `thread_local!` is dropped when its thread
+        // exits, without the GIL: what it owns is leaked then.
+        if !crate::core::gil::held() {
+            return;
+        }
         // SAFETY: an owner is dropped exactly once, with the GIL held
         // (handles are `!Send`); the deleters/release functions are the
         // producers' own, run with any pending exception saved.

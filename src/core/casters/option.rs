@@ -47,7 +47,7 @@ impl<T: IntoPy> IntoPy for Option<T> {
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
         match self {
             Some(v) => v.into_py(ctx),
-            None => Ok(Object::none()),
+            None => Ok(Object::none_held()),
         }
     }
     fn type_name(out: &mut String) {

@@ -265,7 +265,7 @@ impl IntoPy for f32 {
 impl IntoPy for () {
     #[inline]
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        Ok(Object::none())
+        Ok(Object::none_held())
     }
     fn type_name(out: &mut String) {
         out.push_str("None")

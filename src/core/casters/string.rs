@@ -87,7 +87,7 @@ impl Param for &str {
 }
 
 fn new_str(s: &str) -> PyResult<Object> {
-    Object::str(s)
+    Object::str_held(s)
 }
 
 impl IntoPy for String {

@@ -379,7 +379,7 @@ impl<T: PyClass> Class<T> {
         // Through `type.__setattr__` (the metaclass would call a setter of
         // an existing static property of that name instead).
         // SAFETY: valid type, name and value; the GIL is held.
-        let key = Object::intern(&cname)?;
+        let key = Object::intern_held(&cname)?;
         let rc = unlocked(self.tp(), || unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
@@ -443,7 +443,7 @@ impl<T: PyClass> Class<T> {
         self.def_operator("__eq__", |a: &T, b: &T| a == b, ())?;
         self.def_operator("__ne__", |a: &T, b: &T| a != b, ())?;
         if !self.has_own("__hash__") {
-            self.set(c"__hash__", Object::none().borrow())?;
+            self.set(c"__hash__", Object::none_held().borrow())?;
         }
         Ok(self)
     }
@@ -472,7 +472,7 @@ impl<T: PyClass> Class<T> {
     /// c.attr("DIMENSIONS", 2)?;
     /// ```
     pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
-        let v = value.into_py(&Default::default())?;
+        let v = value.into_py(&crate::core::caster::ReturnCtx::held())?;
         let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
         self.set(&cname, v.borrow())?;
         Ok(self)

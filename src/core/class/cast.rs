@@ -465,6 +465,7 @@ pub fn push_type_name<T: PyClass>(out: &mut String) {
 /// ```
 #[inline]
 pub fn into_instance<T: PyClass>(value: T) -> PyResult<Object> {
+    crate::core::gil::assert_held("into_instance");
     // SAFETY: a fresh instance of T's bound class, whose record describes
     // T (size, alignment, inline storage); the value is written once into
     // its storage before it is marked ready.

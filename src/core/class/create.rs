@@ -142,9 +142,9 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         gc,
         implicit: Default::default(),
     });
-    let name = Object::str(&spec.name)?;
+    let name = Object::str_held(&spec.name)?;
     let doc = spec.doc.as_deref().map(|d| cstring(d, "docstring")).transpose()?;
-    let module = Object::str(&spec.module)?;
+    let module = Object::str_held(&spec.module)?;
     // SAFETY: the type object is allocated by the metaclass (zeroed, GC
     // tracked, with room for the record pointer) and every field CPython
     // reads is set before PyType_Ready; on failure the half-made type is

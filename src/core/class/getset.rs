@@ -163,7 +163,7 @@ pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(rec: &Pro
 /// Getter of a static property: `get() -> R`.
 pub(crate) unsafe fn static_get_impl<R: IntoPy, G: Fn() -> R>(data: *const (), _obj: *mut ffi::PyObject) -> PyResult<Object> {
     let g = &*(data as *const G);
-    g().into_py(&ReturnCtx::default())
+    g().into_py(&ReturnCtx::held())
 }
 
 /// Setter of a static property: `set(V)`.
@@ -235,8 +235,8 @@ unsafe extern "C" fn sp_doc(o: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::
     guard_obj(|| unsafe {
         let rec = &*(*(o as *mut StaticProp)).rec;
         match &rec.doc {
-            Some(d) => Object::str(d.to_str().unwrap_or("")).map(Object::into_ptr),
-            None => Ok(Object::none().into_ptr()),
+            Some(d) => Object::str_held(d.to_str().unwrap_or("")).map(Object::into_ptr),
+            None => Ok(Object::none_held().into_ptr()),
         }
     })
 }

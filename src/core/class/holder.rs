@@ -131,6 +131,7 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
 /// assert_eq!(arc_instances(), 0);
 /// ```
 pub fn arc_instances() -> usize {
+    crate::core::gil::assert_held("arc_instances");
     ARCS.get().map_or(0, |m| m.borrow().len())
 }
 
@@ -159,6 +160,7 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
 /// let obj = arc_into_instance(Arc::new(Counter::default()))?;
 /// ```
 pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
+    crate::core::gil::assert_held("arc_into_instance");
     if let Some(o) = lookup(Arc::as_ptr(&value) as *const u8) {
         return Ok(o);
     }

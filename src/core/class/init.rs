@@ -129,7 +129,7 @@ pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Cons
         Constructed::Shared(a) => crate::core::class::holder::init_arc(h, a)?,
     }
     crate::core::class::trampoline::attach(T::type_slot(), h);
-    Ok(Object::none())
+    Ok(Object::none_held())
 }
 
 /// The signature table of an `__init__` taking parameters `P` (a tuple).

@@ -68,6 +68,7 @@ impl TypeSlot {
     /// let ty = Pod::type_slot().get();
     /// ```
     pub fn get(&self) -> Option<crate::Object> {
+        crate::core::gil::assert_held("TypeSlot::get");
         let p = self.ty.get();
         // SAFETY: a non-NULL slot names a live type (cleared on its death).
         (!p.is_null()).then(|| unsafe { crate::Object::from_borrowed(p as *mut ffi::PyObject) })
@@ -191,6 +192,13 @@ pub(crate) fn unregister(rec: *const TypeRecord) {
 /// for (name, n) in live_instances_by_type() { eprintln!("{name}: {n}"); }
 /// ```
 pub fn live_instances_by_type() -> Vec<(String, isize)> {
+    crate::core::gil::assert_held("live_instances_by_type");
+    live_instances_at_exit()
+}
+
+/// [`live_instances_by_type`] for the exit-time leak report, which runs
+/// after the interpreter is gone: no other thread runs Python code then.
+pub(crate) fn live_instances_at_exit() -> Vec<(String, isize)> {
     let Ok(r) = REGISTRY.lock() else { return Vec::new() };
     r.iter()
         .map(|&p| {

@@ -138,6 +138,7 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
 /// m.def("make", || inst_take_ownership(Box::new(Pod { a: 1.0, b: 2.0 })), ())?;
 /// ```
 pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
+    crate::core::gil::assert_held("inst_take_ownership");
     // SAFETY: a fresh instance of T's bound class; the box becomes owned by
     // the instance (freed with T's layout in inst_dealloc).
     unsafe {
@@ -226,9 +227,9 @@ pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
         return Ok(());
     }
     // weakref.finalize(nurse, id, patient) holds `patient` until `nurse` dies.
-    let weakref = Object::import(c"weakref")?;
+    let weakref = Object::import_held(c"weakref")?;
     let finalize = weakref.borrow().getattr(c"finalize")?;
-    let builtins = Object::import(c"builtins")?;
+    let builtins = Object::import_held(c"builtins")?;
     let id = builtins.borrow().getattr(c"id")?;
     finalize.borrow().call(&[nurse, id.borrow(), patient])?;
     Ok(())

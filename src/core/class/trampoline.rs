@@ -336,7 +336,7 @@ impl OverrideSite {
                 return Ok(e.over);
             }
         }
-        let name = self.name_obj.get_or_try_init(|| Object::intern(self.name))?;
+        let name = self.name_obj.get_or_try_init(|| Object::intern_held(self.name))?;
         let attr = ffi::PyObject_GetAttr(tp as *mut ffi::PyObject, name.as_ptr());
         let over = match Object::from_owned(attr) {
             Some(a) => crate::core::func::func_type::as_func(a.borrow()).is_none(),
@@ -361,7 +361,7 @@ impl OverrideSite {
     /// # Safety
     /// `obj` is a live object; the GIL is held.
     unsafe fn invoke(&self, obj: *mut ffi::PyObject, args: &[*mut ffi::PyObject]) -> PyResult<Object> {
-        let name = self.name_obj.get_or_try_init(|| Object::intern(self.name))?;
+        let name = self.name_obj.get_or_try_init(|| Object::intern_held(self.name))?;
         let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); 8];
         let mut heap = Vec::new();
         let buf: &mut [*mut ffi::PyObject] = if args.len() < stack.len() {
@@ -404,7 +404,7 @@ impl Override {
     /// ```
     pub fn call<R: FromPy, const N: usize>(self, args: impl FnOnce(&ReturnCtx) -> PyResult<[Object; N]>) -> PyResult<R> {
         let r = (|| {
-            let args = args(&ReturnCtx::default())?;
+            let args = args(&ReturnCtx::held())?;
             let ptrs = args.each_ref().map(Object::as_ptr);
             // SAFETY: the GIL is held (self.gil) and `obj` is live (held).
             let res = unsafe { self.site.invoke(self.obj.as_ptr(), &ptrs)? };

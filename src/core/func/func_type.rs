@@ -109,38 +109,38 @@ unsafe extern "C" fn get_doc(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ff
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
     // Signatures call the casters' `type_name`, which users implement.
-    crate::core::class::meta::guard_obj(|| Object::str(&signature::render_doc(f)).map(Object::into_ptr))
+    crate::core::class::meta::guard_obj(|| Object::str_held(&signature::render_doc(f)).map(Object::into_ptr))
 }
 
 unsafe extern "C" fn get_name(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
-    getter_result(Object::str(unsafe { &(*(slf as *const FuncObject)).name }))
+    getter_result(Object::str_held(unsafe { &(*(slf as *const FuncObject)).name }))
 }
 
 unsafe extern "C" fn get_qualname(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
-    getter_result(Object::str(unsafe { &(*(slf as *const FuncObject)).qualname }))
+    getter_result(Object::str_held(unsafe { &(*(slf as *const FuncObject)).qualname }))
 }
 
 unsafe extern "C" fn get_module(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
-    f.module.clone().unwrap_or_else(Object::none).into_ptr()
+    f.module.clone().unwrap_or_else(Object::none_held).into_ptr()
 }
 
 unsafe extern "C" fn get_text_signature(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
     crate::core::class::meta::guard_obj(|| match signature::render_text_signature(f) {
-        Some(s) => Object::str(&s).map(Object::into_ptr),
-        None => Ok(Object::none().into_ptr()),
+        Some(s) => Object::str_held(&s).map(Object::into_ptr),
+        None => Ok(Object::none_held().into_ptr()),
     })
 }
 
 unsafe extern "C" fn func_repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: tp_repr of this type only receives FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
-    getter_result(Object::str(&format!("<ndbind function {}>", f.qualname)))
+    getter_result(Object::str_held(&format!("<ndbind function {}>", f.qualname)))
 }
 
 fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
@@ -255,7 +255,7 @@ fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncK
         if a.none {
             none_ok |= 1 << i;
         }
-        let name_obj = Object::intern(&CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?)?;
+        let name_obj = Object::intern_held(&CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?)?;
         args.push(ArgSpec { name: Some(name_obj), name_str: a.name, default: a.default, default_repr: a.default_repr });
     }
     if named == 0 {
@@ -341,7 +341,7 @@ pub(crate) fn define_in(
         Some(q) => format!("{q}.{name}"),
         None => name.to_owned(),
     };
-    let func = new_func(name, qualname, Some(Object::str(module)?), kind)?;
+    let func = new_func(name, qualname, Some(Object::str_held(module)?), kind)?;
     as_func(func.borrow()).expect("fresh function").push_overload(record);
     scope.setattr(&cname, func.borrow())?;
     Ok(func)
