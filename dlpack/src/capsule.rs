@@ -343,7 +343,8 @@ pub unsafe fn new_versioned_capsule(p: NonNull<DLManagedTensorVersioned>) -> *mu
 ///
 /// # Safety
 /// GIL held; `cap` NULL or a valid object pointer; a capsule with that name
-/// must really hold a table with a valid header chain.
+/// must really hold a table with a valid header chain, which (as `dlpack.h`
+/// requires of producers) lives for the rest of the process.
 pub unsafe fn exchange_api_from_capsule(cap: *mut PyObject) -> Option<&'static DLPackExchangeAPI> {
     // SAFETY: forwarded caller contract.
     let mut hdr = unsafe { peek_named(cap, EXCHANGE_API_NAME) }?

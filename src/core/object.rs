@@ -33,7 +33,8 @@ impl Object {
     /// Takes ownership of a new reference; `None` for NULL.
     ///
     /// # Safety
-    /// `p` is NULL or a new (owned) reference, and the GIL is held.
+    /// `p` is NULL or a new (owned) reference; the GIL is held, and the
+    /// handle is used on this thread only while it holds the GIL.
     #[inline]
     pub unsafe fn from_owned(p: *mut ffi::PyObject) -> Option<Object> {
         NonNull::new(p).map(Object)
@@ -178,7 +179,8 @@ impl<'a> Borrowed<'a> {
     /// Wraps a borrowed pointer.
     ///
     /// # Safety
-    /// `p` is a valid, non-NULL object pointer that stays alive for `'a`.
+    /// `p` is a valid, non-NULL object pointer that stays alive for `'a`;
+    /// the GIL is held whenever the handle is used.
     #[inline]
     pub unsafe fn from_ptr(p: *mut ffi::PyObject) -> Borrowed<'a> {
         Borrowed(NonNull::new_unchecked(p), PhantomData)

@@ -315,7 +315,9 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 /// Marks `o` ready without checking.
 ///
 /// # Safety
-/// The storage of `o` (see [`inst_ptr`]) holds a valid, constructed value.
+/// The storage of `o` (see [`inst_ptr`]) holds a valid, constructed value,
+/// and no running function holds a borrow of `o` (its state must not
+/// change under a live `&T`/`&mut T`).
 ///
 /// ```ignore
 /// unsafe { inst_ptr::<Big>(o)?.write(Big::new()); inst_mark_ready_unchecked(o)? };
@@ -403,7 +405,8 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
 ///
 /// # Safety
 /// When `ready`, the storage holds a valid value; when `destruct`, the
-/// instance is the one that must drop it.
+/// instance is the one that must drop it; no running function holds a
+/// borrow of `o`.
 ///
 /// ```ignore
 /// unsafe { inst_set_state_unchecked(obj, true, true)? };

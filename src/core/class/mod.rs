@@ -70,8 +70,12 @@ pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 /// ```
 ///
 /// # Safety
-/// `BASE_OFFSET` is the offset of a `Self::Base` value inside `Self`, and
-/// `ZEROABLE` is true only if all-zero bytes are a valid `Self`.
+/// `BASE_OFFSET` is the offset of a `Self::Base` value inside `Self`;
+/// `ZEROABLE` is true only if all-zero bytes are a valid `Self`; `CLONE`,
+/// if set, clones a `Self` into storage for one; `type_slot()` returns a
+/// slot of `Self`'s own (a `static` no other type uses); `RefHolder` is
+/// [`SharedGuard`] or [`ConvGuard`]. [`crate::class!`] guarantees all of
+/// this: use it rather than implementing the trait by hand.
 pub unsafe trait PyClass: Sized + Send + 'static {
     /// The Rust base class ([`NoBase`] when none).
     type Base: MaybeClass;

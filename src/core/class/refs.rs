@@ -169,7 +169,11 @@ pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mu
 ///
 /// # Safety
 /// `ptr` points to a valid `T` that outlives the result: inside `parent`'s
-/// value (which the result keeps alive), or `'static`.
+/// value (which the result keeps alive, and whose borrow cell the result
+/// shares), or `'static`. While the result lives, Rust code does not use
+/// other references to `*ptr`: the result hands out `&T` and `&mut T`
+/// through ndbind's borrow checks, which only see borrows made through
+/// instances.
 ///
 /// ```ignore
 /// // SAFETY: the field lives inside `parent`, which the result keeps alive.

@@ -28,7 +28,8 @@ pub trait IntoFunction<M>: 'static {
 /// [`crate::Module::def_nogil`]): like [`IntoFunction`], and every parameter
 /// type must be `Send` — so no Python handle (`Object`, `Borrowed`,
 /// `NdArray`) can reach a GIL-free section; array *views*, plain values and
-/// `&str` can.
+/// `&str` can. The callable must be `Sync`: Python threads may run it at
+/// the same time.
 pub trait IntoNoGilFunction<M>: 'static {
     /// The record parts the core needs.
     fn into_parts(self) -> FuncParts;
@@ -114,7 +115,8 @@ macro_rules! impl_into_function {
 
         impl<F, R, $($P,)*> IntoNoGilFunction<(R, $($P,)*)> for F
         where
-            F: Fn($($P),*) -> R + 'static,
+            // Without the GIL, calls from several Python threads run at once.
+            F: Fn($($P),*) -> R + Sync + 'static,
             F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
             $(for<'a> <<$P as Param>::Caster as ArgCaster>::Out<'a>: Send,)*
             R: IntoPy,
