@@ -34,7 +34,8 @@ if [ "${NDBIND_SANITIZE_BUILD:-1}" != 0 ]; then
 fi
 
 files=(python_tests/tests/test_arrays_in.py python_tests/tests/test_arrays_out.py
-       python_tests/tests/test_hostile.py python_tests/tests/test_exchange_api.py)
+       python_tests/tests/test_hostile.py python_tests/tests/test_exchange_api.py
+       python_tests/tests/test_soundness.py)
 
 # JAX is made unimportable (ModuleNotFoundError: pytest.importorskip skips) unless
 # asked for: a stub package that raises ImportError, first on the path.

@@ -3,6 +3,7 @@
 
 use std::any::TypeId;
 use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 use std::ffi::CString;
 use std::sync::Mutex;
 
@@ -31,14 +32,12 @@ pub type CloneFn = unsafe fn(src: *const u8, dst: *mut u8);
 /// let ty: Option<Borrowed<'_>> = <Point as PyClass>::type_slot().get();
 /// ```
 pub struct TypeSlot {
-    ty: Cell<*mut ffi::PyTypeObject>,
+    // Atomics (relaxed: plain loads and stores), so that `type_ptr()` may
+    // be read on any thread: ndbind writes them with the GIL held.
+    ty: AtomicPtr<ffi::PyTypeObject>,
     /// Offset of the value's `Trampoline` (`usize::MAX`: none).
-    tramp: Cell<usize>,
+    tramp: AtomicUsize,
 }
-
-// SAFETY: the slot is only read and written with the GIL held, which
-// serialises every access (the same contract as `GilCell`).
-unsafe impl Sync for TypeSlot {}
 
 impl TypeSlot {
     /// An empty slot (the class is not bound yet).
@@ -48,7 +47,7 @@ impl TypeSlot {
     /// ```
     #[allow(clippy::new_without_default)]
     pub const fn new() -> Self {
-        TypeSlot { ty: Cell::new(std::ptr::null_mut()), tramp: Cell::new(usize::MAX) }
+        TypeSlot { ty: AtomicPtr::new(std::ptr::null_mut()), tramp: AtomicUsize::new(usize::MAX) }
     }
 
     /// The type object pointer, NULL while the class is not bound.
@@ -58,7 +57,7 @@ impl TypeSlot {
     /// ```
     #[inline]
     pub fn type_ptr(&self) -> *mut ffi::PyTypeObject {
-        self.ty.get()
+        self.ty.load(Relaxed)
     }
 
     /// The type object (a new reference: a bound class can die, when the
@@ -69,24 +68,24 @@ impl TypeSlot {
     /// ```
     pub fn get(&self) -> Option<crate::Object> {
         crate::core::gil::assert_held("TypeSlot::get");
-        let p = self.ty.get();
+        let p = self.ty.load(Relaxed);
         // SAFETY: a non-NULL slot names a live type (cleared on its death).
         (!p.is_null()).then(|| unsafe { crate::Object::from_borrowed(p as *mut ffi::PyObject) })
     }
 
     pub(crate) fn set(&self, tp: *mut ffi::PyTypeObject) {
-        self.ty.set(tp)
+        self.ty.store(tp, Relaxed)
     }
 
     /// Offset of the `Trampoline` inside the value, if the class has one.
     #[inline]
     pub(crate) fn trampoline_offset(&self) -> Option<usize> {
-        let off = self.tramp.get();
+        let off = self.tramp.load(Relaxed);
         (off != usize::MAX).then_some(off)
     }
 
     pub(crate) fn set_trampoline_offset(&self, off: usize) {
-        self.tramp.set(off)
+        self.tramp.store(off, Relaxed)
     }
 }
 
