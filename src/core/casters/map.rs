@@ -82,61 +82,57 @@ impl<T: IntoPy> FromPyName for Out<T> {
     }
 }
 
+/// A map from a `dict`: every pair converted and inserted; then, since
+/// values converted later may have run Python code, all are re-validated
+/// (a map has no "last" one).
+fn from_dict<K: FromPy, V: FromPy, M>(
+    obj: Borrowed<'_>,
+    convert: bool,
+    mut m: M,
+    insert: impl Fn(&mut M, K, V),
+    recheck: impl FnOnce(&mut M) -> bool,
+) -> Option<M> {
+    for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
+        (Some(k), Some(v)) => {
+            insert(&mut m, k, v);
+            true
+        }
+        _ => false,
+    })?;
+    recheck(&mut m).then_some(m)
+}
+
+/// The `FromPy` methods of a map type that forward to its values (arrays
+/// in a dict are alias-checked, re-validated and committed like arguments).
+macro_rules! map_values_forward {
+    () => {
+        const MAY_WRITE: bool = V::MAY_WRITE;
+        fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+            self.values().for_each(|v| v.spans(out))
+        }
+        fn recheck(&mut self) -> bool {
+            self.values_mut().all(V::recheck)
+        }
+        fn commit(&mut self) {
+            self.values_mut().for_each(V::commit)
+        }
+        fn type_name(out: &mut String) {
+            dict_name::<In<K>, In<V>>(out)
+        }
+    };
+}
+
 impl<K: FromPy + Eq + Hash, V: FromPy, S: BuildHasher + Default> FromPy for HashMap<K, V, S> {
-    const MAY_WRITE: bool = V::MAY_WRITE;
-    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
-        self.values().for_each(|v| v.spans(out))
-    }
-    fn recheck(&mut self) -> bool {
-        self.values_mut().all(V::recheck)
-    }
-    fn commit(&mut self) {
-        self.values_mut().for_each(V::commit)
-    }
+    map_values_forward!();
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        let mut m = HashMap::default();
-        for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
-            (Some(k), Some(v)) => {
-                m.insert(k, v);
-                true
-            }
-            _ => false,
-        })?;
-        // Values converted later may have run Python code: all are
-        // re-validated (a map has no "last" one).
-        m.values_mut().all(V::recheck).then_some(m)
-    }
-    fn type_name(out: &mut String) {
-        dict_name::<In<K>, In<V>>(out)
+        from_dict(obj, convert, HashMap::default(), |m, k, v| drop(m.insert(k, v)), |m| m.values_mut().all(V::recheck))
     }
 }
 
 impl<K: FromPy + Ord, V: FromPy> FromPy for BTreeMap<K, V> {
-    const MAY_WRITE: bool = V::MAY_WRITE;
-    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
-        self.values().for_each(|v| v.spans(out))
-    }
-    fn recheck(&mut self) -> bool {
-        self.values_mut().all(V::recheck)
-    }
-    fn commit(&mut self) {
-        self.values_mut().for_each(V::commit)
-    }
+    map_values_forward!();
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        let mut m = BTreeMap::new();
-        for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
-            (Some(k), Some(v)) => {
-                m.insert(k, v);
-                true
-            }
-            _ => false,
-        })?;
-        // Values converted later may have run Python code: all are
-        // re-validated (a map has no "last" one).
-        m.values_mut().all(V::recheck).then_some(m)
-    }
-    fn type_name(out: &mut String) {
-        dict_name::<In<K>, In<V>>(out)
+        from_dict(obj, convert, BTreeMap::new(), |m, k, v| drop(m.insert(k, v)), |m| m.values_mut().all(V::recheck))
     }
 }
 

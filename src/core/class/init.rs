@@ -192,33 +192,8 @@ macro_rules! impl_into_init {
                                 return unsafe { load_failed(mismatch, args) };
                             }
                         )*
-                        // Python code may have run while later arguments loaded:
-                        // what was loaded before the last one is re-validated.
-                        $(
-                            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
-                                return std::ptr::null_mut();
-                            }
-                        )*
-                        // Spans are gathered only when some parameter can
-                        // write or lends memory (compile-time constants); the
-                        // loans of view parameters end after the call.
-                        let _loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
-                            #[allow(unused_mut)]
-                            let mut spans = crate::core::caster::Spans::default();
-                            $(
-                                spans.set_arg($i);
-                                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
-                            )*
-                            match spans.check() {
-                                Some(loans) => loans,
-                                None => return std::ptr::null_mut(),
-                            }
-                        } else {
-                            crate::core::alias::Loans::NONE
-                        };
-                        // SAFETY (commit and get): each holder was loaded from
-                        // this call's live arguments, and the alias check ran.
-                        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
+                        // Re-validation, the alias check and loans, commit.
+                        let _loans = crate::core::func::bind::prepare_args!($n; $($P $h $i),*);
                         let r = f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*).into_value();
                         // SAFETY: `target` was checked for this T above.
                         finish(unsafe { init_write::<T>(target, r) })

@@ -4,7 +4,7 @@
 
 use pyo3_ffi as ffi;
 
-use crate::core::caster::{ArgCaster, IntoPy, Param, Spans};
+use crate::core::caster::{ArgCaster, IntoPy, Param};
 use crate::core::error::PyResult;
 use crate::core::func::record::{CallSite, FuncParts, SigList, NEXT_OVERLOAD};
 use crate::core::object::{Borrowed, Object};
@@ -99,6 +99,42 @@ pub(crate) fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
     }
 }
 
+/// The steps between loading a call's arguments and calling: what was
+/// loaded before the last argument is re-validated (Python code may have
+/// run since), the alias check runs and view parameters are lent (only
+/// when some parameter writes or lends: compile-time constants), then
+/// every argument commits. Evaluates to the loans, to hold for the call;
+/// returns NULL (an error set) from the call implementation otherwise.
+/// Shared by functions and constructors.
+macro_rules! prepare_args {
+    ($n:expr; $($P:ident $h:ident $i:tt),*) => {{
+        $(
+            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
+                return std::ptr::null_mut();
+            }
+        )*
+        let loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
+            #[allow(unused_mut)]
+            let mut spans = crate::core::caster::Spans::default();
+            $(
+                spans.set_arg($i);
+                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
+            )*
+            match spans.check() {
+                Some(loans) => loans,
+                None => return std::ptr::null_mut(),
+            }
+        } else {
+            crate::core::alias::Loans::NONE
+        };
+        // SAFETY (commit, and `get` after this): each holder was loaded
+        // from this call's live arguments, and the alias check ran.
+        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
+        loans
+    }};
+}
+pub(crate) use prepare_args;
+
 macro_rules! impl_into_function {
     ($n:expr; $($P:ident $h:ident $i:tt),*) => { const _: () = {
         impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
@@ -168,33 +204,8 @@ macro_rules! impl_into_function {
                                 return unsafe { load_failed(mismatch, args) };
                             }
                         )*
-                        // Python code may have run while later arguments loaded:
-                        // what was loaded before the last one is re-validated.
-                        $(
-                            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
-                                return std::ptr::null_mut();
-                            }
-                        )*
-                        // Spans are gathered only when some parameter can
-                        // write or lends memory (compile-time constants); the
-                        // loans of view parameters end after the call.
-                        let _loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
-                            #[allow(unused_mut)]
-                            let mut spans = Spans::default();
-                            $(
-                                spans.set_arg($i);
-                                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
-                            )*
-                            match spans.check() {
-                                Some(loans) => loans,
-                                None => return std::ptr::null_mut(),
-                            }
-                        } else {
-                            crate::core::alias::Loans::NONE
-                        };
-                        // SAFETY (commit and get): each holder was loaded from
-                        // this call's live arguments, and the alias check ran.
-                        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
+                        // Re-validation, the alias check and loans, commit.
+                        let _loans = crate::core::func::bind::prepare_args!($n; $($P $h $i),*);
                         let r = if NOGIL {
                             without_gil(|| f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*))
                         } else {
