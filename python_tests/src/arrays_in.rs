@@ -57,7 +57,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<u8, (Ndim<1>, Writable)>| -> PyResult<()> {
-            fill(&mut *a.view_mut()?, |i| i as u8);
+            fill(&mut a.view_mut()?, |i| i as u8);
             Ok(())
         },
         arg("a"),
@@ -65,7 +65,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<f32, (Ndim<1>, Writable)>| -> PyResult<()> {
-            fill(&mut *a.view_mut()?, |i| i as f32);
+            fill(&mut a.view_mut()?, |i| i as f32);
             Ok(())
         },
         arg("a"),
@@ -73,7 +73,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "fill_arange",
         |mut a: NdArray<f32, (Shape2<10, ANY>, Writable)>| -> PyResult<()> {
-            fill(&mut *a.view_mut()?, |i| i as f32);
+            fill(&mut a.view_mut()?, |i| i as f32);
             Ok(())
         },
         arg("a"),
@@ -106,13 +106,13 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "set_first",
-        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> { set0(&mut *a.view_mut()?, v) },
+        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> { set0(&mut a.view_mut()?, v) },
         (arg("a"), arg("v")),
     )?;
     m.def(
         "set_first",
         |mut a: NdArray<Complex64, (Ndim<1>, CContig, Writable)>, v: Complex64| -> PyResult<()> {
-            set0(&mut *a.view_mut()?, v)
+            set0(&mut a.view_mut()?, v)
         },
         (arg("a"), arg("v")),
     )?;
@@ -156,6 +156,8 @@ fn with_stash<R>(f: impl FnOnce(&mut [NdArray<f64, Writable>]) -> PyResult<R>) -
         return Err(PyErr::runtime_error("nothing stashed"));
     }
     let r = f(&mut arrays);
+    // Kept handles: their views are gone, their memory free to lend again.
+    arrays.iter_mut().for_each(NdArray::release_views);
     STASH.with(|s| {
         let mut s = s.borrow_mut();
         arrays.append(&mut s);

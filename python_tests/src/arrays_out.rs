@@ -57,17 +57,17 @@ type Out24<F, T, C = Shape2<2, 4>> = PyResult<ArrayOut<F, T, C>>;
 pub fn bind(m: &Module) -> PyResult<()> {
     m.def("destruct_count", destruct_count, ())?;
     m.def("freed_without_gil", || FREED_WITHOUT_GIL.load(Ordering::SeqCst), doc("Counted buffers freed without the GIL (beyond CONFORMANCE)."))?;
-    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_numpy", || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_numpy_n",
         |n: usize| -> PyResult<ArrayOut<Numpy, f32, Shape1<ANY>>> {
-            ArrayOut::from_stable_owner_mut(Counted(AlignedVec::from_fn(n, |i| i as f32)?), &[n])
+            ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |i| i as f32)?), &[n])
         },
         arg("n"),
     )?;
     m.def(
         "ret_numpy_f",
-        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
+        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
         (),
     )?;
     m.def(
@@ -75,20 +75,20 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> Out24<Numpy, f32, (Shape2<2, 4>, ReadOnly)> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
-    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
-    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_torch", || -> Out24<Torch, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_jax", || -> Out24<Jax, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     // Beyond CONFORMANCE: JAX canonicalises 64-bit dtypes (float64 becomes
     // float32 without jax_enable_x64), so these go through jax.dlpack.
-    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f64)?, &[2, 4]) }, ())?;
-    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as i8)?, &[2, 4]) }, ())?;
+    m.def("ret_jax_f64", || -> Out24<Jax, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) }, ())?;
+    m.def("ret_jax_i8", || -> Out24<Jax, i8> { ArrayOut::from_stable_owner(one_to_eight(|i| i as i8)?, &[2, 4]) }, ())?;
     m.def(
         "ret_memview",
-        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f64)?, &[2, 4]) },
+        || -> Out24<MemoryView, f64> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f64)?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_array_api",
-        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) },
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) },
         (),
     )?;
     // Extras: the ndbind array object read-only and F-ordered, to test its
@@ -100,10 +100,10 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "ret_array_api_f",
-        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
+        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
         (),
     )?;
-    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
+    m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;
     m.def(
         "ret_empty",
         || -> PyResult<ArrayOut<Numpy, f32, Shape1<0>>> { ArrayOut::from_vec(Vec::new(), &[0]) },
@@ -114,20 +114,37 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || -> PyResult<ArrayOut<Numpy, f64, Ndim<0>>> { ArrayOut::from_vec(vec![1.0], &[]) },
         (),
     )?;
-    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| f16::from_f32(i as f32))?, &[2, 4]) }, ())?;
+    m.def("ret_f16", || -> Out24<Numpy, f16> { ArrayOut::from_stable_owner(one_to_eight(|i| f16::from_f32(i as f32))?, &[2, 4]) }, ())?;
     m.def(
         "ret_c128",
-        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| Complex64::new(i as f64, 0.0))?, &[2, 4]) },
+        || -> Out24<Numpy, Complex64> { ArrayOut::from_stable_owner(one_to_eight(|i| Complex64::new(i as f64, 0.0))?, &[2, 4]) },
         (),
     )?;
     m.def(
         "ret_bf16_torch",
-        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner_mut(one_to_eight(|i| bf16::from_f32(i as f32))?, &[2, 4]) },
+        || -> Out24<Torch, bf16> { ArrayOut::from_stable_owner(one_to_eight(|i| bf16::from_f32(i as f32))?, &[2, 4]) },
         (),
     )?;
     bind_holder(m)?;
     m.def("passthrough", |a: NdArray| a, arg("a"))?;
     m.def("passthrough_copy", |a: NdArray| ArrayOut::<Numpy>::copy_of(&a), arg("a"))?;
+    // Beyond CONFORMANCE: an `ndbind.ndarray` repeating the first element
+    // of `a` n times (stride 0, read-only), for copies sized by Python.
+    m.def(
+        "broadcast_first",
+        |a: NdArray<f32>, n: usize| -> PyResult<ArrayOut<ArrayApi, f32, (Shape1<ANY>, ReadOnly)>> {
+            // A NumPy array owns its memory (a raw capsule's object would not).
+            let obj = a.object().filter(|o| o.type_name() == "numpy.ndarray" && a.size() > 0);
+            let Some(obj) = obj else {
+                return Err(PyErr::value_error("broadcast_first: a non-empty NumPy array is needed"));
+            };
+            // SAFETY: with stride 0 every element is `a`'s first, which
+            // the NumPy array (kept as the owner) keeps alive; exported
+            // read-only.
+            unsafe { ArrayOut::view_of(obj.to_owned(), a.as_ptr() as *const f32, &[n], Some(&[0])) }
+        },
+        (arg("a"), arg("n")),
+    )?;
     Ok(())
 }
 
@@ -163,9 +180,24 @@ pub fn bind_holder(m: &Module) -> PyResult<()> {
         )?
         .def(
             "copy",
-            |h: &Holder| -> Vector { ArrayOut::from_aligned(AlignedVec::from_slice(&h.data.0)?, &[h.data.0.len()]) },
+            |h: &Holder| -> Vector { ArrayOut::from_slice(&h.data.0, &[h.data.0.len()]) },
             doc("An independent NumPy copy of the data."),
+        )?
+        // Beyond CONFORMANCE: a `&mut self` method. While a view exported
+        // with `view()` lives, the value is borrowed: this raises.
+        .def(
+            "set",
+            |h: &mut Holder, i: usize, v: f32| -> PyResult<()> {
+                *h.data.0.get_mut(i).ok_or_else(|| PyErr::index_error("Holder.set: index out of range"))? = v;
+                Ok(())
+            },
+            (arg("i"), arg("v")),
         )?;
+    // Beyond CONFORMANCE: shared Rust data (a static) goes out as a copy:
+    // torch writes even read-only exports.
+    static TABLE: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
+    m.def("ret_table_torch", || -> PyResult<ArrayOut<Torch, f32, Shape1<4>>> { ArrayOut::from_slice(&TABLE, &[4]) }, ())?;
+    m.def("table_sum", || TABLE.iter().sum::<f32>(), ())?;
     Ok(())
 }
 

@@ -138,9 +138,7 @@ impl<'a> Spans<'a> {
             if !span.lends {
                 continue;
             }
-            // SAFETY: the span describes a view parameter held on the
-            // call's stack, which outlives the loans (dropped first).
-            match unsafe { lend(span, &describe(o)) } {
+            match lend(span, &describe(o)) {
                 Some(l) => loans.absorb(l),
                 None => return None,
             }
@@ -225,16 +223,31 @@ struct LoanTable {
     live: Vec<Loan>,
 }
 
-/// One lent view (see [`LoanTable`]). Its shape and strides point into the
-/// handle the view was made from, which outlives the loan.
-#[derive(Clone, Copy)]
+/// One lent view (see [`LoanTable`]), with its own copy of the shape and
+/// strides: a loan may outlive the handle it was made from (a forgotten
+/// or leaked one), and then only blocks its memory, never dangles.
 struct Loan {
     id: u64,
     base: usize,
-    shape: *const [i64],
-    strides: *const [i64],
+    /// Shape then strides; inline up to four axes.
+    dims: LoanDims,
     itemsize: usize,
     writable: bool,
+}
+
+enum LoanDims {
+    Inline(u8, [i64; 8]),
+    Heap(Box<[i64]>),
+}
+
+impl Loan {
+    fn strided(&self) -> Strided<'_> {
+        let (n, all): (usize, &[i64]) = match &self.dims {
+            LoanDims::Inline(n, a) => (*n as usize, a),
+            LoanDims::Heap(b) => (b.len() / 2, b),
+        };
+        Strided { base: self.base, shape: &all[..n], strides: &all[n..2 * n], itemsize: self.itemsize }
+    }
 }
 
 static LOANS: GilCell<RefCell<LoanTable>> = GilCell::new();
@@ -245,6 +258,12 @@ static LOANS: GilCell<RefCell<LoanTable>> = GilCell::new();
 pub(crate) struct Loans {
     first: u64,
     count: u64,
+}
+
+impl Default for Loans {
+    fn default() -> Self {
+        Loans::NONE
+    }
 }
 
 impl Loans {
@@ -285,19 +304,12 @@ fn end_loans(first: u64, count: u64) {
 
 /// Lends `span`'s memory to a new Rust view: `None`, with `ValueError`
 /// set, when a live loan conflicts (see [`LoanTable`]). `what` names the
-/// view in the error.
-///
-/// # Safety
-/// The slices of `span` stay valid until the returned loans are dropped;
-/// the GIL is held.
-pub(crate) unsafe fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
+/// view in the error. The GIL is held.
+pub(crate) fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
     let table = LOANS.get_or_init(|| RefCell::new(LoanTable { next: 1, live: Vec::new() }));
     let mut t = table.borrow_mut();
     let conflict = t.live.iter().filter(|l| span.writable || l.writable).find_map(|l| {
-        // SAFETY: a live loan's slices are valid (this function's contract
-        // when it was made).
-        let other = unsafe { Strided { base: l.base, shape: &*l.shape, strides: &*l.strides, itemsize: l.itemsize } };
-        match overlap(&span.strided(), &other, DEFAULT_BUDGET) {
+        match overlap(&span.strided(), &l.strided(), DEFAULT_BUDGET) {
             Overlap::No => None,
             r => Some((l.writable, r == Overlap::TooHard)),
         }
@@ -308,14 +320,16 @@ pub(crate) unsafe fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
     }
     let id = t.next;
     t.next += 1;
-    t.live.push(Loan {
-        id,
-        base: span.base,
-        shape: span.shape as *const [i64],
-        strides: span.strides as *const [i64],
-        itemsize: span.itemsize,
-        writable: span.writable,
-    });
+    let n = span.shape.len();
+    let dims = if n <= 4 {
+        let mut a = [0; 8];
+        a[..n].copy_from_slice(span.shape);
+        a[n..2 * n].copy_from_slice(span.strides);
+        LoanDims::Inline(n as u8, a)
+    } else {
+        LoanDims::Heap(span.shape.iter().chain(span.strides).copied().collect())
+    };
+    t.live.push(Loan { id, base: span.base, dims, itemsize: span.itemsize, writable: span.writable });
     Some(Loans { first: id, count: 1 })
 }
 
@@ -325,9 +339,7 @@ pub(crate) fn readable(span: Span<'_>, what: &str) -> bool {
     let Some(table) = LOANS.get() else { return true };
     let t = table.borrow();
     let conflict = t.live.iter().filter(|l| l.writable).find_map(|l| {
-        // SAFETY: a live loan's slices are valid (see `lend`).
-        let other = unsafe { Strided { base: l.base, shape: &*l.shape, strides: &*l.strides, itemsize: l.itemsize } };
-        match overlap(&span.strided(), &other, DEFAULT_BUDGET) {
+        match overlap(&span.strided(), &l.strided(), DEFAULT_BUDGET) {
             Overlap::No => None,
             r => Some(r == Overlap::TooHard),
         }

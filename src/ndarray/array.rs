@@ -11,8 +11,10 @@ use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
+use std::cell::Cell;
+
 use crate::core::alias::Loans;
-use crate::ndarray::view::{raw_view, raw_view_mut, Lent};
+use crate::ndarray::view::{raw_view, raw_view_mut};
 
 /// Invariant, `!Send` marker for type-level parameters.
 pub(crate) type Marker<P> = PhantomData<fn() -> P>;
@@ -45,7 +47,20 @@ pub(crate) type Marker<P> = PhantomData<fn() -> P>;
 pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
     /// Released by `Drop for NdArray`, whose common case is inline.
     h: ManuallyDrop<ArrayHandle>,
+    /// The loan of this handle's views (see `view`): held until the next
+    /// `view_mut()` or the handle's drop, which prove that no view made
+    /// before is alive (they borrow the handle).
+    lent: Cell<Lent>,
     _m: Marker<(T, C)>,
+}
+
+/// What the views of an `NdArray` hold lent out.
+#[derive(Default)]
+enum Lent {
+    #[default]
+    Nothing,
+    Shared(Loans),
+    Mut(Loans),
 }
 
 impl<T: DTypeSpec, C: Constraint> Drop for NdArray<T, C> {
@@ -160,6 +175,15 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// holds them (no lazy torch bits) and no live mutable view covers it.
     pub(crate) fn check_readable(&self) -> PyResult<()> {
         self.values_held()?;
+        if !self.h.memory_unchanged() {
+            return Err(PyErr::fetch());
+        }
+        // This handle's own mutable loan outlives its views (see `view`);
+        // with `&self` available they are gone.
+        match self.lent.take() {
+            Lent::Mut(l) => drop(l),
+            other => self.lent.set(other),
+        }
         if !crate::core::alias::readable(self.h.span(false, false), "a copy of an NdArray") {
             return Err(PyErr::fetch());
         }
@@ -175,42 +199,71 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
 }
 
 impl<T: Scalar, C: Constraint> NdArray<T, C> {
-    /// An `ndarray` view of the data (CPU arrays only), dereferencing to
-    /// an [`ArrayView`]. `ValueError` while a mutable view of the same
-    /// memory is live (another handle's `view_mut()`, or a running
-    /// function's `ArrayViewMut` parameter): Rust views never alias a
-    /// `&mut`, also across handles kept after their call.
-    pub fn view(&self) -> PyResult<Lent<ArrayView<'_, T, IxDyn>>> {
+    /// An `ndarray` view of the data (CPU arrays only).
+    ///
+    /// The memory is *lent* to this handle's views: while it is, no
+    /// conflicting Rust view of it can be made (`ValueError`: a view of
+    /// memory under a live `view_mut()` of another handle, or under a
+    /// running function's `ArrayViewMut` parameter). A kept handle's loan
+    /// lasts until its next `view_mut()` or its drop, since its views
+    /// borrow it until then at most.
+    pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
         self.cpu()?;
-        let loans = self.lend(false)?;
+        self.check_values()?;
+        match self.lent.take() {
+            // Views made before may still be alive: the shared loan stays.
+            Lent::Shared(l) => self.lent.set(Lent::Shared(l)),
+            // `&self` is available, so views of a `view_mut()` are gone.
+            other => {
+                drop(other);
+                self.lent.set(Lent::Shared(self.lend(false)?));
+            }
+        }
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
         // describes live CPU memory owned by the handle, borrowed by `self`;
         // no live mutable view overlaps it (the loan).
-        Ok(Lent::new(unsafe { raw_view::<T, IxDyn>(&self.h) }, loans))
+        Ok(unsafe { raw_view::<T, IxDyn>(&self.h) })
     }
 
     /// A mutable `ndarray` view (writable arrays only, checked at compile
-    /// time; CPU arrays only), dereferencing to an [`ArrayViewMut`].
-    /// `ValueError` while any other view of the same memory is live.
-    pub fn view_mut(&mut self) -> PyResult<Lent<ArrayViewMut<'_, T, IxDyn>>> {
+    /// time; CPU arrays only). `ValueError` while any other Rust view of
+    /// the same memory is live (see [`NdArray::view`]).
+    pub fn view_mut(&mut self) -> PyResult<ArrayViewMut<'_, T, IxDyn>> {
         const { assert!(Self::REQ.writable, "view_mut() needs a Writable array type") };
         self.cpu()?;
-        let loans = self.lend(true)?;
+        self.check_values()?;
+        // `&mut self`: no view made before is alive.
+        drop(self.lent.take());
+        self.lent.set(Lent::Mut(self.lend(true)?));
         // SAFETY: as in `view`; the array is writable, `&mut self` is
         // exclusive on this handle, and no other live view overlaps it.
-        Ok(Lent::new(unsafe { raw_view_mut::<T, IxDyn>(&self.h) }, loans))
+        Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h) })
     }
 
-    fn lend(&self, writable: bool) -> PyResult<Loans> {
+    /// Ends the loan of the views made so far (see [`NdArray::view`]):
+    /// `&mut self` proves that none of them is alive. For handles kept
+    /// after their call, whose loan would otherwise last until their next
+    /// `view_mut()` or their drop.
+    pub fn release_views(&mut self) {
+        drop(self.lent.take());
+    }
+
+    /// The values may be read as `T`: the memory holds them (no lazy torch
+    /// bits) and, for `bool`, only 0/1 (Python code may have written other
+    /// bytes since the import: a handle can be kept across calls).
+    fn check_values(&self) -> PyResult<()> {
         self.values_held()?;
-        // Python code may have written other bytes into a bool array since
-        // it was imported (a handle can be kept across calls).
+        if !self.h.memory_unchanged() {
+            return Err(PyErr::fetch());
+        }
         if T::DTYPE == DType::BOOL && !self.h.bools_valid() {
             return Err(PyErr::fetch());
         }
-        // SAFETY: the span's slices live in the handle, which the view
-        // (and so the loan) borrows.
-        unsafe { crate::core::alias::lend(self.h.span(writable, true), "NdArray") }.ok_or_else(PyErr::fetch)
+        Ok(())
+    }
+
+    fn lend(&self, writable: bool) -> PyResult<Loans> {
+        crate::core::alias::lend(self.h.span(writable, true), "NdArray").ok_or_else(PyErr::fetch)
     }
 
     /// Element at `index` (checked), or `None` when out of bounds or while
@@ -249,19 +302,25 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray { h: ManuallyDrop::new(h), _m: PhantomData })
+        crate::ndarray::import::import(obj, &Self::REQ, convert)
+            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: Cell::new(Lent::Nothing), _m: PhantomData })
     }
 
     /// The handle is imported straight into the argument holder.
     #[inline(always)]
     fn load_into(mut place: Place<'_, Self>, obj: Borrowed<'_>, convert: bool) -> Option<Filled> {
-        // SAFETY: `NdArray` is its handle (in a transparent `ManuallyDrop`)
-        // plus a zero-sized marker, so initialising the handle field
-        // initialises the whole value; the handle is initialised exactly
-        // when `import_into` returns true.
+        // SAFETY: `NdArray` is its handle (in a transparent `ManuallyDrop`),
+        // its loan state and a zero-sized marker: the handle is initialised
+        // exactly when `import_into` returns true, and the loan state right
+        // after, so the whole value is.
         unsafe {
-            let h = std::ptr::addr_of_mut!((*place.as_mut_ptr()).h).cast::<MaybeUninit<ArrayHandle>>();
-            crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h).then(|| place.assume_filled())
+            let p = place.as_mut_ptr();
+            let h = std::ptr::addr_of_mut!((*p).h).cast::<MaybeUninit<ArrayHandle>>();
+            if !crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h) {
+                return None;
+            }
+            std::ptr::addr_of_mut!((*p).lent).write(Cell::new(Lent::Nothing));
+            Some(place.assume_filled())
         }
     }
 

@@ -84,29 +84,27 @@ fn this<'a>(slf: *mut ffi::PyObject) -> &'a ArrayObject {
     unsafe { &*(slf as *const ArrayObject) }
 }
 
-fn ret(r: PyResult<Object>) -> *mut ffi::PyObject {
-    match r {
-        Ok(o) => o.into_ptr(),
-        Err(e) => e.restore_null(),
-    }
+/// Runs a slot's body: its error, or a panic, becomes the raised exception.
+fn ret(f: impl FnOnce() -> PyResult<Object>) -> *mut ffi::PyObject {
+    crate::core::class::meta::guard_obj(|| f().map(Object::into_ptr))
 }
 
 unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     use crate::core::caster::IntoPy;
     let s: Vec<i64> = this(slf).layout.shape().to_vec();
-    ret(s.into_py(&crate::core::caster::ReturnCtx::held()).and_then(|l| {
+    ret(|| s.into_py(&crate::core::caster::ReturnCtx::held()).and_then(|l| {
         // SAFETY: converting a list to a tuple.
         unsafe { Object::from_owned_or_err(ffi::PyList_AsTuple(l.as_ptr())) }
     }))
 }
 
 unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
-    ret(Object::str_held(dtype_of(&this(slf).layout).name()))
+    ret(|| Object::str_held(dtype_of(&this(slf).layout).name()))
 }
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     let a = this(slf);
-    ret(Object::str_held(&format!(
+    ret(|| Object::str_held(&format!(
         "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
         a.layout.shape(),
         dtype_of(&a.layout).name(),
@@ -121,7 +119,7 @@ fn device_tuple(l: &Layout) -> PyResult<Object> {
 }
 
 unsafe extern "C" fn dlpack_device(slf: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    ret(device_tuple(&this(slf).layout))
+    ret(|| device_tuple(&this(slf).layout))
 }
 
 /// `__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)`.
@@ -133,7 +131,7 @@ unsafe extern "C" fn dlpack(
 ) -> *mut ffi::PyObject {
     // SAFETY: CPython passes `nargs` positional arguments followed by one
     // value per keyword name.
-    ret(unsafe { dlpack_impl(slf, args, nargs, kwnames) })
+    ret(|| unsafe { dlpack_impl(slf, args, nargs, kwnames) })
 }
 
 unsafe fn dlpack_impl(
@@ -265,7 +263,9 @@ unsafe extern "C" fn getbuffer(slf: *mut ffi::PyObject, view: *mut ffi::Py_buffe
     // SAFETY: `slf` is an ArrayObject; `view` is the caller's buffer struct.
     unsafe {
         let a = &mut *(slf as *mut ArrayObject);
-        match fill_buffer(a, view, flags) {
+        let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fill_buffer(a, view, flags)))
+            .unwrap_or_else(|p| Err(crate::core::error::panic_to_pyerr(p)));
+        match filled {
             Ok(()) => {
                 (*view).obj = slf;
                 ffi::Py_INCREF(slf);

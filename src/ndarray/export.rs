@@ -143,78 +143,55 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
     }
 
-    /// Takes ownership of any value that lends its elements as `&[T]`
-    /// (boxed so that its address, and the data's, stays put), exported
-    /// **read-only**: an owner that only lends shared access (an
-    /// `Arc<[T]>`, a `&'static [T]`, a memory map) must not be written
-    /// through. The constraints must say so (`ReadOnly`), checked at
-    /// compile time, so that the signature tells the truth. For writable
-    /// export of a uniquely owned value, see [`ArrayOut::from_owner_mut`].
+    /// A copy of `data` (C order over `shape`), owned by the array: data
+    /// that Rust only *shares* (an `Arc<[T]>`, a `&'static [T]`, a memory
+    /// map) is never exported zero-copy, since a consumer may write even
+    /// a read-only export (torch ignores DLPack's read-only flag, also for
+    /// NumPy's read-only arrays). `MemoryError` when the copy cannot be
+    /// allocated.
     ///
     /// ```ignore
-    /// fn table() -> PyResult<ArrayOut<Numpy, f32, ReadOnly>> {
-    ///     static DATA: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
-    ///     ArrayOut::from_owner(&DATA[..], &[4])
-    /// }
+    /// static TABLE: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
+    /// fn table() -> PyResult<ArrayOut<Numpy, f32>> { ArrayOut::from_slice(&TABLE, &[4]) }
     /// ```
+    pub fn from_slice(data: &[T], shape: &[usize]) -> PyResult<Self> {
+        check_len(shape, data.len())?;
+        Self::from_aligned(AlignedVec::from_slice(data)?, shape)
+    }
+
+    /// Takes ownership of a value with unique access to its elements
+    /// (`AsMut<[T]>`; boxed so that they stay put): exported zero-copy,
+    /// writable unless the constraints say `ReadOnly`. Shared data (no
+    /// `AsMut`) does not compile here: see [`ArrayOut::from_slice`].
     ///
-    /// Writable constraints do not compile:
-    ///
-    /// ```compile_fail,E0080
+    /// ```compile_fail,E0277
     /// use ndbind::ndarray::{ArrayOut, Numpy};
     /// let shared: std::sync::Arc<[f32]> = vec![1.0f32; 4].into();
     /// let _ = ArrayOut::<Numpy, f32>::from_owner(shared, &[4]);
     /// ```
-    pub fn from_owner<O: AsRef<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
-        const { assert!(C::REQ.read_only, "ArrayOut::from_owner exports shared data read-only: add `ReadOnly` to the ArrayOut's constraints, or use from_owner_mut for a uniquely owned value") };
-        let owner = Box::new(owner);
-        let data = (*owner).as_ref();
-        check_len(shape, data.len())?;
-        // The owner is boxed: its data stays where it is.
-        let data = data.as_ptr();
-        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
-    }
-
-    /// Takes ownership of a value that hands out unique access to its
-    /// elements (`AsMut<[T]>`; boxed so that they stay put), exported
-    /// writable (unless the constraints say `ReadOnly`).
-    pub fn from_owner_mut<O: AsMut<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+    pub fn from_owner<O: AsMut<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
         let mut owner = Box::new(owner);
         let data = (*owner).as_mut();
         check_len(shape, data.len())?;
+        // The owner is boxed: its data stays where it is.
         let data = data.as_mut_ptr();
         Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
     /// [`ArrayOut::from_owner`] for owners whose data does not move when
-    /// they do (so they need no box: one allocation less): exported
-    /// read-only, `ReadOnly` required in the constraints.
-    pub fn from_stable_owner<O: StableData<T> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
-        const { assert!(C::REQ.read_only, "ArrayOut::from_stable_owner exports shared data read-only: add `ReadOnly` to the ArrayOut's constraints, or use from_stable_owner_mut for a uniquely owned value") };
-        let data = owner.as_ref();
+    /// they do (so they need no box: one allocation less).
+    pub fn from_stable_owner<O: StableData<T> + Send + 'static>(mut owner: O, shape: &[usize]) -> PyResult<Self> {
+        let data = owner.as_mut();
         check_len(shape, data.len())?;
         // `StableData` promises the elements stay put when `owner` moves
         // into the OwnerBox.
-        let data = data.as_ptr();
-        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
-    }
-
-    /// [`ArrayOut::from_owner_mut`] for owners whose data does not move
-    /// when they do: exported writable (unless the constraints say
-    /// `ReadOnly`).
-    pub fn from_stable_owner_mut<O: StableData<T> + AsMut<[T]> + Send + 'static>(
-        mut owner: O,
-        shape: &[usize],
-    ) -> PyResult<Self> {
-        let data = owner.as_mut();
-        check_len(shape, data.len())?;
-        // `StableData` promises the elements stay put when `owner` moves.
         let data = data.as_mut_ptr();
         Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
     }
 
-    /// Takes ownership of an `ndarray` array, keeping its strides.
-    pub fn from_ndarray<D: Dimension + 'static>(a: Array<T, D>) -> Self {
+    /// Takes ownership of an `ndarray` array, keeping its strides
+    /// (`ValueError` beyond 64 axes, which an `IxDyn` array may have).
+    pub fn from_ndarray<D: Dimension + 'static>(a: Array<T, D>) -> PyResult<Self> {
         // The array's heap buffer stays put when it moves.
         let dims = if a.is_standard_layout() {
             OutDims::c_order(a.shape())
@@ -223,8 +200,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
             let strides: Vec<i64> = a.strides().iter().map(|&s| s as i64).collect();
             OutDims::strided(&shape, &strides)
         };
-        let dims = dims.expect("ndarray arrays have at most 32 dimensions");
-        Self::new(a.as_ptr(), dims, Some(OwnerBox::new(a))).plain()
+        let dims = dims.ok_or_else(|| PyErr::value_error("too many dimensions"))?;
+        Ok(Self::new(a.as_ptr(), dims, Some(OwnerBox::new(a))).plain())
     }
 
     /// Memory nobody owns: the return policy decides (copy under
@@ -273,12 +250,14 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 }
 
 /// Owners whose elements live elsewhere than in the owner value itself
-/// (on the heap), so moving the owner does not move the data.
+/// (on the heap), so moving the owner does not move the data; the owner
+/// has them to itself (`AsMut`).
 ///
 /// # Safety
-/// `as_ref()` (and `as_mut()`, where the type has it) must return the same
-/// memory before and after the value is moved, for as long as the value
-/// lives unmodified; that memory stays valid until the value is dropped.
+/// `as_mut()` (and `as_ref()`) must return the same memory before and
+/// after the value is moved, for as long as the value lives unmodified;
+/// that memory stays valid until the value is dropped, and no other value
+/// accesses it.
 ///
 /// ```ignore
 /// struct Counted(AlignedVec<f32>);
@@ -286,14 +265,12 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// // SAFETY: the data lives in the AlignedVec's heap buffer.
 /// unsafe impl StableData<f32> for Counted {}
 /// ```
-pub unsafe trait StableData<T>: AsRef<[T]> {}
+pub unsafe trait StableData<T>: AsRef<[T]> + AsMut<[T]> {}
 
 // SAFETY: these keep their elements in a separate heap allocation.
 unsafe impl<T> StableData<T> for Vec<T> {}
 // SAFETY: as above.
 unsafe impl<T> StableData<T> for Box<[T]> {}
-// SAFETY: as above.
-unsafe impl<T> StableData<T> for std::sync::Arc<[T]> {}
 
 fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
     match strides {
@@ -422,7 +399,13 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
                     "return policy reference_internal needs a parent object (self), but the function has none",
                 ));
             };
-            (data, dtype, dims, OwnerBox::Python(parent.to_owned()), false)
+            // A bound instance's value stays put (borrowed) while the
+            // array lives; another object is just kept alive.
+            let owner = match crate::core::class::pin_instance(parent)? {
+                Some(pin) => OwnerBox::Pinned(pin),
+                None => OwnerBox::Python(parent.to_owned()),
+            };
+            (data, dtype, dims, owner, false)
         }
         (None, RvPolicy::None) => {
             return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
@@ -482,7 +465,7 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
 /// An `ndarray` array returned as is becomes a NumPy array, without a copy.
 impl<T: Scalar, D: Dimension + 'static> IntoPy for Array<T, D> {
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
-        ArrayOut::<Numpy, T>::from_ndarray(self).into_py(ctx)
+        ArrayOut::<Numpy, T>::from_ndarray(self)?.into_py(ctx)
     }
     fn type_name(out: &mut String) {
         let req = Requirements {
@@ -507,8 +490,8 @@ mod tests {
         assert_eq!(f.parts.dims.strides(), Some(&[1i64, 2][..]));
         let mut a = ndarray::Array1::from_vec(vec![1.0, 2.0, 3.0, 4.0]);
         a.invert_axis(ndarray::Axis(0));
-        assert!(ArrayOut::<Numpy, f64>::from_ndarray(a).fortran_order().is_err());
+        assert!(ArrayOut::<Numpy, f64>::from_ndarray(a).unwrap().fortran_order().is_err());
         let t = ndarray::Array2::<f64>::zeros((2, 3)).reversed_axes();
-        assert!(ArrayOut::<Numpy, f64>::from_ndarray(t).fortran_order().is_err());
+        assert!(ArrayOut::<Numpy, f64>::from_ndarray(t).unwrap().fortran_order().is_err());
     }
 }

@@ -308,11 +308,18 @@ impl ArrayHandle {
     /// may have changed (`ValueError` unless all are 0 or 1).
     #[inline]
     pub fn recheck(&mut self, bools: bool) -> bool {
-        let ok = match self.owner {
+        self.memory_unchanged() && (!bools || self.bools_valid())
+    }
+
+    /// Whether the memory described is still the array's: an exchange-API
+    /// view is read again (a kept torch handle's tensor may have been
+    /// resized or replaced since); `RuntimeError` set when not.
+    #[inline]
+    pub(crate) fn memory_unchanged(&self) -> bool {
+        match self.owner {
             Owner::Exchange(api) => self.recheck_exchange(api),
             _ => true,
-        };
-        ok && (!bools || self.bools_valid())
+        }
     }
 
     #[cold]
@@ -324,8 +331,8 @@ impl ArrayHandle {
             unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }.is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(
-                "an array argument was resized or replaced (e.g. by resize_() or set_()) by Python code that ran \
-                 while the call's other arguments were converted",
+                "an array was resized or replaced (e.g. by torch's resize_() or set_()) by Python code that ran \
+                 after it was imported (while later arguments were converted, or since a kept handle's import)",
             )
             .restore();
         }

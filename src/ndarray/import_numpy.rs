@@ -106,10 +106,36 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         14 => DType::COMPLEX64,
         15 => DType::COMPLEX128,
         23 => DType::FLOAT16,
-        // ml_dtypes registers bfloat16 as a user type with type char 'E'.
-        n if n >= 256 && d.type_char as u8 == b'E' && d.kind as u8 == b'V' => DType::BFLOAT16,
+        // ml_dtypes registers bfloat16 as a user type; other user types
+        // share its type char and kind (`ml_dtypes.uint1` is 'E'/'V' with
+        // one byte per element), so its scalar type decides.
+        n if n >= 256 && d.type_char as u8 == b'E' && d.kind as u8 == b'V' && is_ml_bfloat16(d.typeobj) => {
+            DType::BFLOAT16
+        }
         _ => return None,
     })
+}
+
+/// `ml_dtypes.bfloat16` (the scalar type), once `ml_dtypes` is loaded (a
+/// strong reference, kept).
+static ML_BFLOAT16: GilCell<Cell<usize>> = GilCell::new();
+
+/// Whether `t` is `ml_dtypes.bfloat16`.
+fn is_ml_bfloat16(t: *mut ffi::PyTypeObject) -> bool {
+    let cached = ML_BFLOAT16.get_or_init(|| Cell::new(0));
+    if cached.get() == 0 {
+        // SAFETY: PyImport_GetModule returns a new reference or NULL without
+        // importing; errors are cleared.
+        let m = unsafe { crate::core::object::Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"ml_dtypes").as_ptr())) };
+        match m.and_then(|m| m.borrow().getattr(c"bfloat16").ok()) {
+            Some(b) => cached.set(b.into_ptr() as usize), // kept alive forever
+            None => {
+                drop(crate::core::error::PyErr::take());
+                return false;
+            }
+        }
+    }
+    t as usize == cached.get()
 }
 
 /// Axes a [`NumpyView`] holds inline; larger arrays get a full `Layout`.

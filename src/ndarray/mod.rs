@@ -48,4 +48,4 @@ pub use requirements::{
     AnyDType, CContig, Constraint, Cpu, Cuda, DTypeSpec, FContig, Ndim, Order, ReadOnly, Requirements, Shape1, Shape2,
     Shape3, Shape4, Writable, ANY,
 };
-pub use view::{Lent, ViewCaster};
+pub use view::ViewCaster;

@@ -13,8 +13,11 @@ const INLINE_WORDS: usize = 3;
 pub enum OwnerBox {
     /// A Rust value (inline if it fits three words, else boxed).
     Rust { storage: MaybeUninit<[usize; INLINE_WORDS]>, drop: unsafe fn(*mut [usize; INLINE_WORDS]) },
-    /// A Python object kept alive (e.g. `self` of a method).
+    /// A Python object kept alive.
     Python(Object),
+    /// A bound instance whose value the memory is part of (`self` of a
+    /// method returning `reference_internal`), kept alive and borrowed.
+    Pinned(crate::core::class::ExportPin),
     /// Nothing: the caller guarantees the memory outlives every consumer
     /// (return policy `reference`).
     None,

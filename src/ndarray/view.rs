@@ -163,38 +163,3 @@ impl crate::core::caster::IntoPy for ndarray::IxDyn {
         out.push_str("list[int]")
     }
 }
-
-/// A view lent out by an [`crate::ndarray::NdArray`] (`view()`,
-/// `view_mut()`): dereferences to the `ndarray` view; while it lives, no
-/// conflicting view of the same memory can be made (see
-/// `NdArray::view_mut`).
-///
-/// ```ignore
-/// let total: f64 = a.view()?.sum();
-/// a.view_mut()?.fill(0.0);
-/// ```
-pub struct Lent<V> {
-    view: V,
-    _loans: crate::core::alias::Loans,
-}
-
-impl<V> Lent<V> {
-    pub(crate) fn new(view: V, loans: crate::core::alias::Loans) -> Lent<V> {
-        Lent { view, _loans: loans }
-    }
-}
-
-impl<V> std::ops::Deref for Lent<V> {
-    type Target = V;
-    #[inline]
-    fn deref(&self) -> &V {
-        &self.view
-    }
-}
-
-impl<V> std::ops::DerefMut for Lent<V> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut V {
-        &mut self.view
-    }
-}

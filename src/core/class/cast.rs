@@ -513,3 +513,57 @@ pub(crate) fn not_bound<T>() -> PyErr {
 pub fn return_type_name<T: PyClass>(out: &mut String) {
     push_type_name::<T>(out)
 }
+
+/// A shared borrow of a bound instance's value, held by an array exported
+/// from it (return policy `reference_internal`) until that array dies: the
+/// value can then be neither mutably borrowed, moved out nor destructed
+/// while Python sees its memory.
+///
+/// ```ignore
+/// // made by ndbind's array export; dropping it ends the borrow
+/// ```
+pub struct ExportPin {
+    cell: *mut i32,
+    /// Keeps the instance, and so its borrow cell, alive.
+    _obj: Object,
+}
+
+impl Drop for ExportPin {
+    fn drop(&mut self) {
+        // Dropped with the GIL held (by the exported array's owner); at
+        // thread exit without it, the pin is leaked, never touched.
+        if crate::core::gil::held() {
+            // SAFETY: the cell of a live instance (held by `_obj`) on which
+            // this pin holds one shared count.
+            unsafe { *self.cell -= 1 }
+        }
+    }
+}
+
+/// Pins the value of `obj` for an export (see [`ExportPin`]): `None` when
+/// `obj` is no bound instance; `RuntimeError` when its value is not ready
+/// or is mutably borrowed (a `&mut self` method cannot return a view of
+/// its own value: take `&self`).
+pub(crate) fn pin_instance(obj: Borrowed<'_>) -> PyResult<Option<ExportPin>> {
+    // SAFETY: type test of a live object; the GIL is held.
+    if !unsafe { is_instance(obj.as_ptr()) } {
+        return Ok(None);
+    }
+    let h = obj.as_ptr() as *mut InstHeader;
+    // SAFETY: a live instance: its header and borrow cell are valid.
+    unsafe {
+        if (*h).flags & READY == 0 {
+            return Err(PyErr::runtime_error("cannot export a view of an instance that is not initialised"));
+        }
+        let cell = (*h).borrow;
+        if !(0..i32::MAX).contains(&*cell) {
+            return Err(PyErr::runtime_error(format!(
+                "{}: a method that borrows self mutably cannot return a view of its memory \
+                 (reference_internal): take &self",
+                obj.type_name()
+            )));
+        }
+        *cell += 1;
+        Ok(Some(ExportPin { cell, _obj: obj.to_owned() }))
+    }
+}

@@ -46,7 +46,11 @@ mod slots;
 mod trampoline;
 
 pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
-pub use cast::{into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard, RefHolder, SharedGuard};
+pub use cast::{
+    into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard, ExportPin, RefHolder,
+    SharedGuard,
+};
+pub(crate) use cast::pin_instance;
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
