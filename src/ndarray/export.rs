@@ -210,7 +210,11 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     ///
     /// # Safety
     /// `data` points to live elements covering `shape`/`strides` (strides
-    /// in elements; C order if `None`) for as long as the policy requires.
+    /// in elements; C order if `None`) for as long as the policy requires,
+    /// which Python may write while the array lives (even a read-only
+    /// export: torch ignores the flag). Under `reference_internal`, a bound
+    /// `self` is kept alive and borrowed (no `&mut self`, move or destruct)
+    /// while the array lives: memory inside its value qualifies.
     pub unsafe fn from_raw(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
         Ok(Self::new(data, raw_dims(shape, strides)?, None))
     }
@@ -219,7 +223,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     ///
     /// # Safety
     /// `data` points to live elements covering `shape`/`strides`, valid as
-    /// long as `owner` lives.
+    /// long as `owner` lives, which Python may write while the array lives
+    /// (even a read-only export: torch ignores the flag).
     pub unsafe fn view_of(owner: Object, data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
         Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
