@@ -67,7 +67,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "ret_numpy_f",
-        || -> Out24<Numpy, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
+        || -> Out24<Numpy, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order() },
         (),
     )?;
     m.def(
@@ -100,7 +100,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "ret_array_api_f",
-        || -> Out24<ArrayApi, f32> { Ok(ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order()?) },
+        || -> Out24<ArrayApi, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4])?.fortran_order() },
         (),
     )?;
     m.def("ret_capsule", || -> Out24<Capsule, f32> { ArrayOut::from_stable_owner(one_to_eight(|i| i as f32)?, &[2, 4]) }, ())?;

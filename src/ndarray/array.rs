@@ -350,7 +350,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 /// does, so that the caller can still use it.
 impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
     fn into_py(mut self, _: &ReturnCtx) -> PyResult<Object> {
-        self.h.to_object()
+        self.h.return_object()
     }
     fn type_name(out: &mut String) {
         Self::REQ.render("ndarray", out)

@@ -231,7 +231,7 @@ impl ArrayHandle {
     /// The Python object to return for this array (see `IntoPy for
     /// NdArray`): the source object, or, for a consumed raw capsule, a new
     /// capsule that takes over the tensor (this handle then owns nothing).
-    pub(crate) fn to_object(&mut self) -> crate::core::error::PyResult<Object> {
+    pub(crate) fn return_object(&mut self) -> crate::core::error::PyResult<Object> {
         let Some(src) = &self.source else {
             return Err(crate::core::error::PyErr::runtime_error("array has no Python object"));
         };

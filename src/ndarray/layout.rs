@@ -262,6 +262,35 @@ pub fn ranges_overlap(a: (usize, usize), b: (usize, usize)) -> bool {
     a.0 < a.1 && b.0 < b.1 && a.0 < b.1 && b.0 < a.1
 }
 
+/// Calls `f` with the element offset (`Σ index_j * strides[j]`) of every
+/// index of `shape`, in C order. Nothing for an empty shape product.
+pub(crate) fn for_each_offset(shape: &[i64], strides: &[i64], mut f: impl FnMut(isize)) {
+    if shape.iter().any(|&e| e <= 0) {
+        return;
+    }
+    let n = shape.len();
+    let mut idx = [0i64; ndbind_dlpack::MAX_NDIM];
+    let mut off = 0isize;
+    loop {
+        f(off);
+        // Increment the index like an odometer, adjusting the offset.
+        let mut d = n;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            off += strides[d] as isize;
+            if idx[d] < shape[d] {
+                break;
+            }
+            off -= (strides[d] * shape[d]) as isize;
+            idx[d] = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,33 +614,17 @@ mod tests {
         let empty = byte_bounds(base, &[0, 4], &[4, 1], 8).unwrap();
         assert!(!ranges_overlap(empty, r0));
     }
-}
 
-/// Calls `f` with the element offset (`Σ index_j * strides[j]`) of every
-/// index of `shape`, in C order. Nothing for an empty shape product.
-pub(crate) fn for_each_offset(shape: &[i64], strides: &[i64], mut f: impl FnMut(isize)) {
-    if shape.iter().any(|&e| e <= 0) {
-        return;
-    }
-    let n = shape.len();
-    let mut idx = [0i64; ndbind_dlpack::MAX_NDIM];
-    let mut off = 0isize;
-    loop {
-        f(off);
-        // Increment the index like an odometer, adjusting the offset.
-        let mut d = n;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            off += strides[d] as isize;
-            if idx[d] < shape[d] {
-                break;
-            }
-            off -= (strides[d] * shape[d]) as isize;
-            idx[d] = 0;
-        }
+    #[test]
+    fn for_each_offset_visits_every_index_in_c_order() {
+        let mut seen = Vec::new();
+        super::for_each_offset(&[2, 3], &[-3, 2], |o| seen.push(o));
+        assert_eq!(seen, [0, 2, 4, -3, -1, 1]);
+        seen.clear();
+        super::for_each_offset(&[], &[], |o| seen.push(o));
+        assert_eq!(seen, [0]); // a 0-d array has one element
+        seen.clear();
+        super::for_each_offset(&[4, 0], &[1, 1], |o| seen.push(o));
+        assert!(seen.is_empty());
     }
 }

@@ -26,6 +26,7 @@ pub(crate) struct FuncObject {
     /// Boxed: a record never moves once added, so an overload added
     /// while a call of this function runs (bound code may call
     /// `Module::def`) cannot pull a record from under that call.
+    #[allow(clippy::vec_box)]
     pub(crate) overloads: Vec<Box<FuncRecord>>,
     pub(crate) name: String,
     pub(crate) qualname: String,
