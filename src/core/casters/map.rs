@@ -13,23 +13,27 @@ use crate::core::object::{Borrowed, Object};
 /// refuses a pair (no error set), or with an error set that aborts the call.
 ///
 /// `f` may run Python code (`__index__`, `__float__`, ...) that mutates the
-/// dict: each key and value is held by a strong reference while `f` looks
-/// at it, and a dict whose size changed raises `RuntimeError`, as Python's
-/// own iteration does.
+/// dict. The items come from a copy made first (each key and value held),
+/// so the result is the dict as it was when the conversion began, never a
+/// mix of states; a dict whose size changed meanwhile raises
+/// `RuntimeError`, as Python's own iteration does.
 fn for_each_pair(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>) -> bool) -> Option<()> {
-    // SAFETY: PyDict_Next reads the dict's current table within bounds and
-    // hands out borrowed references, which are made strong before `f` runs.
+    // SAFETY: type check first; the snapshot is a new dict nothing else
+    // can reach, so PyDict_Next's borrowed references stay valid.
     unsafe {
         let p = obj.as_ptr();
         if ffi::PyDict_Check(p) == 0 {
             return None;
         }
+        let Some(snapshot) = Object::from_owned(ffi::PyDict_Copy(p)) else {
+            // A MemoryError (or a subclass's hook) aborts the call.
+            return None;
+        };
         let n = ffi::PyDict_Size(p);
         let mut pos: ffi::Py_ssize_t = 0;
         let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-        while ffi::PyDict_Next(p, &mut pos, &mut k, &mut v) != 0 {
-            let (k, v) = (Object::from_borrowed(k), Object::from_borrowed(v));
-            if !f(k.borrow(), v.borrow()) {
+        while ffi::PyDict_Next(snapshot.as_ptr(), &mut pos, &mut k, &mut v) != 0 {
+            if !f(Borrowed::from_ptr(k), Borrowed::from_ptr(v)) {
                 return None;
             }
             if ffi::PyDict_Size(p) != n {
