@@ -270,6 +270,19 @@ impl Loans {
     /// No loan.
     pub(crate) const NONE: Loans = Loans { first: 0, count: 0 };
 
+    /// The id of a single loan (ids start at 1), kept in a word; 0 for none.
+    pub(crate) fn into_id(self) -> u64 {
+        debug_assert!(self.count <= 1);
+        let id = if self.count == 0 { 0 } else { self.first };
+        std::mem::forget(self);
+        id
+    }
+
+    /// The single loan `id` (0: none) that [`Loans::into_id`] gave.
+    pub(crate) fn from_id(id: u64) -> Loans {
+        Loans { first: id, count: (id != 0) as u64 }
+    }
+
     /// Takes over `other`, made right after the loans held so far.
     fn absorb(&mut self, other: Loans) {
         if self.count == 0 {
@@ -295,7 +308,7 @@ impl Drop for Loans {
 fn end_loans(first: u64, count: u64) {
     // A view kept in a `thread_local!` ends when its thread exits, without
     // the GIL: its loan then stays (over memory that stays leaked).
-    if !crate::core::gil::held() {
+    if !crate::core::gil::may_release() {
         return;
     }
     let Some(t) = LOANS.get() else { return };

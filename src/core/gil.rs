@@ -27,6 +27,29 @@ pub(crate) fn held() -> bool {
     }
 }
 
+/// Whether a handle may release what it holds now (`Drop`): the cheap test
+/// for the only way a handle is dropped without the GIL — in a
+/// `thread_local!` destructor, once the thread's Python state is gone (at
+/// thread exit, or after finalization for the main thread). Handles are
+/// `!Send` and made with the GIL, and no GIL-free section (`def_nogil`)
+/// can hold one (its parameters are `Send`, its callable `Sync`), so a
+/// thread that still has its Python state holds the GIL whenever Rust code
+/// on it drops a handle.
+#[inline(never)]
+pub(crate) fn may_release() -> bool {
+    // SAFETY: callable on any thread, before, during and after the
+    // interpreter's life. From 3.12 on: this thread's attached state (a
+    // thread-local read); on 3.11: this thread's own state, if any (one
+    // thread-specific-data read, half of `PyGILState_Check`).
+    unsafe {
+        if ffi::Py_Version >= 0x030C_0000 {
+            !ffi::compat::PyThreadState_GetUnchecked().is_null()
+        } else {
+            !ffi::PyGILState_GetThisThreadState().is_null()
+        }
+    }
+}
+
 /// Panics (a Rust panic, which bound code turns into a Python exception)
 /// unless this thread holds the GIL: the guard of the safe functions that
 /// reach the C API without a Python object in hand.

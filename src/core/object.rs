@@ -153,7 +153,7 @@ impl Drop for Object {
     fn drop(&mut self) {
         // A handle kept in a `thread_local!` is dropped when its thread
         // exits, without the GIL: its reference is leaked then.
-        if crate::core::gil::held() {
+        if crate::core::gil::may_release() {
             // SAFETY: we own one reference, and the GIL is held.
             unsafe { ffi::Py_DECREF(self.0.as_ptr()) }
         }

@@ -50,25 +50,63 @@ pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
     /// The loan of this handle's views (see `view`): held until the next
     /// `view_mut()` or the handle's drop, which prove that no view made
     /// before is alive (they borrow the handle).
-    lent: Cell<Lent>,
+    lent: LentCell,
     _m: Marker<(T, C)>,
 }
 
-/// What the views of an `NdArray` hold lent out.
-#[derive(Default)]
-enum Lent {
-    #[default]
-    Nothing,
-    Shared(Loans),
-    Mut(Loans),
+/// What the views of an `NdArray` hold lent out, in one word: 0 for
+/// nothing, else the loan's id, its top bit set for a mutable loan.
+struct LentCell(Cell<u64>);
+
+const MUT_BIT: u64 = 1 << 63;
+
+impl LentCell {
+    const NOTHING: LentCell = LentCell(Cell::new(0));
+
+    /// Whether a shared loan is held.
+    fn shared(&self) -> bool {
+        let v = self.0.get();
+        v != 0 && v & MUT_BIT == 0
+    }
+
+    /// Whether a mutable loan is held.
+    fn mutable(&self) -> bool {
+        self.0.get() & MUT_BIT != 0
+    }
+
+    /// Ends the loan held, if any.
+    fn end(&self) {
+        let v = self.0.replace(0);
+        if v != 0 {
+            drop(Loans::from_id(v & !MUT_BIT));
+        }
+    }
+
+    /// Holds `loans` (a single loan), ending the one held before.
+    fn hold(&self, loans: Loans, writable: bool) {
+        self.end();
+        let id = loans.into_id();
+        self.0.set(if id != 0 && writable { id | MUT_BIT } else { id });
+    }
 }
 
 impl<T: DTypeSpec, C: Constraint> Drop for NdArray<T, C> {
     #[inline(always)]
     fn drop(&mut self) {
+        // Most handles never lent their memory (no `view()` call): the
+        // common case is one test, inline.
+        if self.lent.0.get() != 0 {
+            end_lent(&self.lent);
+        }
         // SAFETY: the handle is released here, once, and never used again.
         unsafe { crate::ndarray::handle::release(&mut self.h) }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn end_lent(lent: &LentCell) {
+    lent.end()
 }
 
 impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
@@ -180,9 +218,8 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         }
         // This handle's own mutable loan outlives its views (see `view`);
         // with `&self` available they are gone.
-        match self.lent.take() {
-            Lent::Mut(l) => drop(l),
-            other => self.lent.set(other),
+        if self.lent.mutable() {
+            self.lent.end();
         }
         if !crate::core::alias::readable(self.h.span(false, false), "a copy of an NdArray") {
             return Err(PyErr::fetch());
@@ -210,14 +247,12 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
         self.cpu()?;
         self.check_values()?;
-        match self.lent.take() {
-            // Views made before may still be alive: the shared loan stays.
-            Lent::Shared(l) => self.lent.set(Lent::Shared(l)),
-            // `&self` is available, so views of a `view_mut()` are gone.
-            other => {
-                drop(other);
-                self.lent.set(Lent::Shared(self.lend(false)?));
-            }
+        // Views made before may still be alive: a shared loan stays. Else
+        // (`&self` is available, so views of a `view_mut()` are gone) a
+        // shared one replaces whatever was held.
+        if !self.lent.shared() {
+            self.lent.end();
+            self.lent.hold(self.lend(false)?, false);
         }
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
         // describes live CPU memory owned by the handle, borrowed by `self`;
@@ -233,8 +268,8 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
         self.cpu()?;
         self.check_values()?;
         // `&mut self`: no view made before is alive.
-        drop(self.lent.take());
-        self.lent.set(Lent::Mut(self.lend(true)?));
+        self.lent.end();
+        self.lent.hold(self.lend(true)?, true);
         // SAFETY: as in `view`; the array is writable, `&mut self` is
         // exclusive on this handle, and no other live view overlaps it.
         Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h) })
@@ -245,7 +280,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// after their call, whose loan would otherwise last until their next
     /// `view_mut()` or their drop.
     pub fn release_views(&mut self) {
-        drop(self.lent.take());
+        self.lent.end();
     }
 
     /// The values may be read as `T`: the memory holds them (no lazy torch
@@ -303,7 +338,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
         crate::ndarray::import::import(obj, &Self::REQ, convert)
-            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: Cell::new(Lent::Nothing), _m: PhantomData })
+            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: LentCell::NOTHING, _m: PhantomData })
     }
 
     /// The handle is imported straight into the argument holder.
@@ -319,7 +354,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
             if !crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h) {
                 return None;
             }
-            std::ptr::addr_of_mut!((*p).lent).write(Cell::new(Lent::Nothing));
+            std::ptr::addr_of_mut!((*p).lent).write(LentCell::NOTHING);
             Some(place.assume_filled())
         }
     }

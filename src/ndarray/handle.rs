@@ -409,7 +409,7 @@ impl Owner {
     fn release(&mut self) {
         // A handle kept in a `thread_local!` is dropped when its thread
         // exits, without the GIL: what it owns is leaked then.
-        if !crate::core::gil::held() {
+        if !crate::core::gil::may_release() {
             return;
         }
         // SAFETY: an owner is dropped exactly once, with the GIL held

@@ -532,7 +532,7 @@ impl Drop for ExportPin {
     fn drop(&mut self) {
         // Dropped with the GIL held (by the exported array's owner); at
         // thread exit without it, the pin is leaked, never touched.
-        if crate::core::gil::held() {
+        if crate::core::gil::may_release() {
             // SAFETY: the cell of a live instance (held by `_obj`) on which
             // this pin holds one shared count.
             unsafe { *self.cell -= 1 }
