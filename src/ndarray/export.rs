@@ -86,10 +86,12 @@ target!(
 /// [`crate::ndarray::ReadOnly`] to export read-only).
 ///
 /// The memory is owned by a Rust value moved into the array (`Vec`,
-/// `Box<[T]>`, [`AlignedVec`], `ndarray::Array`, any `AsRef<[T]>` owner), by a
-/// Python object kept alive, or by nobody — then the return policy decides:
-/// `Automatic`/`Copy` copy the data, `Reference` trusts the caller,
-/// `ReferenceInternal` keeps `self` alive.
+/// `Box<[T]>`, [`AlignedVec`], `ndarray::Array`, any `AsMut<[T]>` owner: a
+/// value with the data to itself), by a Python object kept alive, or by
+/// nobody — then the return policy decides: `Automatic`/`Copy` copy the
+/// data, `Reference` trusts the caller, `ReferenceInternal` keeps `self`
+/// alive (and borrowed). Data Rust only shares goes out as a copy
+/// ([`ArrayOut::from_slice`]).
 ///
 /// ```ignore
 /// fn make(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
@@ -267,6 +269,7 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// ```ignore
 /// struct Counted(AlignedVec<f32>);
 /// impl AsRef<[f32]> for Counted { fn as_ref(&self) -> &[f32] { &self.0 } }
+/// impl AsMut<[f32]> for Counted { fn as_mut(&mut self) -> &mut [f32] { &mut self.0 } }
 /// // SAFETY: the data lives in the AlignedVec's heap buffer.
 /// unsafe impl StableData<f32> for Counted {}
 /// ```
