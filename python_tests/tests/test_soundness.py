@@ -447,6 +447,37 @@ def test_add_into_overlapping_views_are_refused():
     assert x.tolist() == [0.0] * 10
 
 
+def test_overlap_check_that_gives_up_refuses_the_call():
+    """Deciding overlap of strided views is NP-hard in general, so the exact
+    test is bounded; when it runs out of work it must refuse the call, never
+    let a maybe-aliasing writable view through. NDBIND_OVERLAP_BUDGET (read
+    at the first check, only ever lowered) makes it give up on small cases
+    that the default bound decides (the tests above)."""
+    isolated("""
+        import os
+        from numpy.lib.stride_tricks import as_strided
+        os.environ["NDBIND_OVERLAP_BUDGET"] = "1"
+        x = np.zeros(64)
+        # Interleaved bounds (shared elements 3, 9, 15): refused either way,
+        # but now as "may overlap".
+        expect("overlapping", outcome(t.add_into, x[0:30:3], np.ones(10), x[1:21:2]), "ValueError", "gave up")
+        # A writable view whose rows interleave without sharing
+        # ([0,2,4], [3,5,7], [6,8,10]): refused although it is safe.
+        expect("self", outcome(t.scale, as_strided(x, (3, 3), (24, 16)), 2.0), "ValueError", "gave up")
+        check("nothing written", not x.any(), x)
+        # Disjoint byte bounds need no search: still accepted.
+        expect("bounds decide", outcome(t.add_into, x[:10], np.ones(10), x[10:20]), "ok")
+        check("written", x[10:20].tolist() == [1.0] * 10, x)
+    """)
+    # The default bound decides the same cases exactly.
+    x = np.zeros(64)
+    with pytest.raises(ValueError, match="overlap in memory, but"):
+        t.add_into(x[0:30:3], np.ones(10), x[1:21:2])
+    x[:11] = 1.0
+    t.scale(as_strided(x, (3, 3), (24, 16)), 2.0)
+    assert x[:11].tolist() == [2.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0]
+
+
 N = 64
 
 

@@ -17,6 +17,16 @@ use crate::core::error::PyErr;
 use crate::core::gil_cell::GilCell;
 use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDGET};
 
+/// The work bound of the exact overlap tests: [`DEFAULT_BUDGET`], or
+/// `NDBIND_OVERLAP_BUDGET` (read once) — lower means more calls refused
+/// (never fewer checks), so it only serves tests of the refusal.
+fn budget() -> u64 {
+    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("NDBIND_OVERLAP_BUDGET").ok().and_then(|v| v.parse().ok()).map_or(DEFAULT_BUDGET, |b: u64| b.min(DEFAULT_BUDGET))
+    })
+}
+
 /// Strided memory an argument exposes: element `(i_0, .., i_k)` occupies
 /// the bytes `[base + itemsize * Σ i_j * strides[j], + itemsize)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +162,7 @@ impl<'a> Spans<'a> {
         for i in 0..self.len {
             let (oa, a) = self.get(i);
             if a.writable {
-                match self_overlap(a.shape, a.strides, a.itemsize, DEFAULT_BUDGET) {
+                match self_overlap(a.shape, a.strides, a.itemsize, budget()) {
                     Overlap::No => {}
                     r => return refuse(format!(
                         "{} is writable, but {}: a mutable view must not alias itself (pass a copy)",
@@ -171,7 +181,7 @@ impl<'a> Spans<'a> {
                     continue;
                 }
                 let w = if a.writable { oa } else { ob };
-                match overlap(&a.strided(), &b.strided(), DEFAULT_BUDGET) {
+                match overlap(&a.strided(), &b.strided(), budget()) {
                     Overlap::No => {}
                     Overlap::Yes => {
                         return refuse(format!(
@@ -322,7 +332,7 @@ pub(crate) fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
     let table = LOANS.get_or_init(|| RefCell::new(LoanTable { next: 1, live: Vec::new() }));
     let mut t = table.borrow_mut();
     let conflict = t.live.iter().filter(|l| span.writable || l.writable).find_map(|l| {
-        match overlap(&span.strided(), &l.strided(), DEFAULT_BUDGET) {
+        match overlap(&span.strided(), &l.strided(), budget()) {
             Overlap::No => None,
             r => Some((l.writable, r == Overlap::TooHard)),
         }
@@ -352,7 +362,7 @@ pub(crate) fn readable(span: Span<'_>, what: &str) -> bool {
     let Some(table) = LOANS.get() else { return true };
     let t = table.borrow();
     let conflict = t.live.iter().filter(|l| l.writable).find_map(|l| {
-        match overlap(&span.strided(), &l.strided(), DEFAULT_BUDGET) {
+        match overlap(&span.strided(), &l.strided(), budget()) {
             Overlap::No => None,
             r => Some(r == Overlap::TooHard),
         }

@@ -61,7 +61,9 @@ struct LentCell(Cell<u64>);
 const MUT_BIT: u64 = 1 << 63;
 
 impl LentCell {
-    const NOTHING: LentCell = LentCell(Cell::new(0));
+    const fn nothing() -> LentCell {
+        LentCell(Cell::new(0))
+    }
 
     /// Whether a shared loan is held.
     fn shared(&self) -> bool {
@@ -338,7 +340,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
         crate::ndarray::import::import(obj, &Self::REQ, convert)
-            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: LentCell::NOTHING, _m: PhantomData })
+            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: LentCell::nothing(), _m: PhantomData })
     }
 
     /// The handle is imported straight into the argument holder.
@@ -354,7 +356,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
             if !crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h) {
                 return None;
             }
-            std::ptr::addr_of_mut!((*p).lent).write(LentCell::NOTHING);
+            std::ptr::addr_of_mut!((*p).lent).write(LentCell::nothing());
             Some(place.assume_filled())
         }
     }
