@@ -185,6 +185,95 @@ fn bind_pod(m: &Module) -> PyResult<()> {
     Ok(())
 }
 
+// --- Wide: an over-aligned value -------------------------------------------------
+
+/// Live `Wide` values (made and dropped with the GIL held, like `LIVE`).
+static WIDE_LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// Beyond CONFORMANCE: a value aligned above anything an allocator gives a
+/// Python object; every way an instance gets its value must honour it.
+#[derive(Debug, PartialEq)]
+#[repr(C, align(128))]
+pub struct Wide {
+    v: [f64; 3],
+}
+
+impl Wide {
+    fn new(a: f64) -> Wide {
+        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        Wide { v: [a, 2.0 * a, 3.0 * a] }
+    }
+    /// The value's address modulo its alignment: 0 unless misplaced.
+    /// (Through `black_box`: the compiler may otherwise fold it to 0, since
+    /// a reference is aligned by definition.)
+    fn misalignment(&self) -> usize {
+        std::hint::black_box(self as *const Wide as usize) % std::mem::align_of::<Wide>()
+    }
+}
+
+impl Clone for Wide {
+    fn clone(&self) -> Wide {
+        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        Wide { v: self.v }
+    }
+}
+
+impl Drop for Wide {
+    fn drop(&mut self) {
+        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: three f64 (and padding): all-zero bytes are [0.0; 3]. A zeroed
+// value counts as made by `inst_zero` (see `wide_zero`).
+unsafe impl Zeroable for Wide {}
+
+ndbind::class!(Wide, clone, zeroable);
+
+/// A zero-sized value with an alignment: its address must still be aligned.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+pub struct Empty64;
+
+ndbind::class!(Empty64, clone);
+
+/// `o`, if it is a `Wide` (or a Python subclass of it); else `TypeError`.
+fn wide(o: Borrowed<'_>) -> PyResult<Borrowed<'_>> {
+    cls::inst_ptr::<Wide>(o)?;
+    Ok(o)
+}
+
+fn bind_wide(m: &Module) -> PyResult<()> {
+    let c = m.class::<Wide>("Wide", (doc("A value aligned to 128 bytes."), dynamic_attr()))?;
+    c.init(Wide::new, arg("a"))?
+        .def("misalignment", Wide::misalignment, ())?
+        .def("values", |w: &Wide| w.v.to_vec(), ())?
+        .def("scale", |w: &mut Wide, f: f64| w.v.iter_mut().for_each(|x| *x *= f), arg("f"))?
+        .def_static("shared", |a: f64| std::sync::Arc::new(Wide::new(a)), arg("a"))?;
+    m.def("wide_boxed", |a: f64| Box::new(Wide::new(a)), arg("a"))?;
+    m.def("wide_owned", |a: f64| cls::inst_take_ownership(Box::new(Wide::new(a))), arg("a"))?;
+    m.def("wide_consume", |w: Box<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
+    m.def("wide_arc", |w: std::sync::Arc<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
+    m.def("wide_init", |o: Borrowed<'_>, a: f64| cls::inst_init(o, Wide::new(a)), (arg("o"), arg("a")))?;
+    m.def(
+        "wide_zero",
+        |o: Borrowed<'_>| -> PyResult<()> {
+            cls::inst_zero(wide(o)?)?;
+            WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            Ok(())
+        },
+        arg("o"),
+    )?;
+    m.def("wide_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(wide(d)?, wide(s)?), (arg("dst"), arg("src")))?;
+    m.def("wide_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(wide(d)?, wide(s)?), (arg("dst"), arg("src")))?;
+    m.def("wide_live", || WIDE_LIVE.load(Ordering::Relaxed), ())?;
+    let e = m.class::<Empty64>("Empty64", doc("A zero-sized value aligned to 64 bytes."))?;
+    e.init(|| Empty64, ())?
+        .def("misalignment", |e: &Empty64| std::hint::black_box(e as *const Empty64 as usize) % 64, ())?;
+    m.def("empty64_boxed", || Box::new(Empty64), ())?;
+    Ok(())
+}
+
 // --- Pair, Tensor, Dyn ----------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]
@@ -325,6 +414,7 @@ fn bind_enums(m: &Module) -> PyResult<()> {
 pub fn bind(m: &Module) -> PyResult<()> {
     bind_points(m)?;
     bind_pod(m)?;
+    bind_wide(m)?;
     bind_others(m)?;
     bind_enums(m)?;
     Ok(())

@@ -18,7 +18,7 @@ One section per class of the soundness issue:
 7. Arc-held instances handed back to Python while their Python object dies.
 8. DLPack dtypes ndbind does not know are refused, never read as "unknown".
 9. Small contract points: ``add`` overflow, ``inst_*`` on non-trivial
-   types, ``passthrough`` of a raw capsule.
+   types, ``passthrough`` of a raw capsule; over-aligned values (9b).
 
 Everything that could crash the interpreter runs in a fresh interpreter
 (``run_isolated``): a crash there is a failed test, not a dead pytest. The
@@ -974,6 +974,70 @@ def test_passthrough_capsule_shares_memory_with_torch(kw):
     assert x.tolist() == [0.0, 1.0, 2.0, 3.0]
     x[0] = 42.0
     assert a[0] == 42.0
+
+
+# --- 9b. over-aligned values ---------------------------------------------------
+
+def _all_aligned(objs):
+    return {o.misalignment() for o in objs} == {0}
+
+
+def test_over_aligned_values_are_aligned_in_every_path():
+    """A ``#[repr(align(128))]`` value (``Wide``) and a zero-sized
+    ``#[repr(align(64))]`` one (``Empty64``) sit at an address their Rust
+    type allows (a reference to a misaligned value is undefined behaviour),
+    however the instance got its value: construction, Python subclasses
+    (``__dict__`` after the value), ``inst_alloc`` + ``inst_init`` /
+    ``inst_zero`` / ``inst_copy`` / ``inst_move``, a ``Box`` whose ownership
+    passes to Python, an ``Arc``-held instance, and the inline storage an
+    instance gets back after a ``Box<Wide>`` parameter took its value."""
+    gc.collect()
+    live = t.wide_live()
+    assert t.type_layout(t.Wide) == (128, 128)
+
+    class W(t.Wide):
+        pass
+
+    # Many objects, so that allocations at different 16-byte offsets occur.
+    ws = [t.Wide(float(i)) for i in range(64)] + [W(float(i)) for i in range(64)]
+    assert _all_aligned(ws)
+    assert [w.values()[1] for w in ws[:3]] == [0.0, 2.0, 4.0]
+    ws[5].scale(2.0)
+    assert ws[5].values() == [10.0, 20.0, 30.0]
+    ws[70].extra = "attr"  # the __dict__ slot lies beyond the padded value
+    assert ws[70].extra == "attr" and ws[70].values() == [6.0, 12.0, 18.0]
+
+    made = []
+    for tp in [t.Wide, W] * 16:
+        x = t.inst_alloc(tp)
+        t.wide_init(x, 5.0)
+        y, z = t.inst_alloc(tp), t.inst_alloc(tp)
+        t.wide_copy(y, x)
+        t.wide_move(z, x)
+        e = t.inst_alloc(tp)
+        t.wide_zero(e)
+        made += [y, z]
+        assert y.values() == z.values() == [5.0, 10.0, 15.0]
+        assert t.inst_state(x) == (False, False)
+    assert _all_aligned(made)
+
+    boxed = [t.wide_boxed(2.0) for _ in range(16)] + [t.wide_owned(3.0) for _ in range(16)]
+    shared = [t.Wide.shared(4.0) for _ in range(16)]
+    assert _all_aligned(boxed + shared)
+    assert {t.wide_arc(s) for s in shared} == {(0, 4.0)}
+    # Taking the value out leaves inline storage for a new one.
+    assert {t.wide_consume(b) for b in boxed[:16]} == {(0, 2.0)}
+    for b in boxed[:16]:
+        assert not t.inst_ready(b)
+        t.wide_init(b, 7.0)
+    assert _all_aligned(boxed) and boxed[0].values() == [7.0, 14.0, 21.0]
+
+    es = [t.Empty64() for _ in range(32)] + [t.empty64_boxed() for _ in range(8)]
+    assert _all_aligned(es)
+
+    del ws, made, boxed, shared, b, x, y, z, e, es
+    gc.collect()
+    assert t.wide_live() == live  # each value dropped exactly once
 
 
 # --- 4. safe API: what bound code and hostile Python cannot break --------------

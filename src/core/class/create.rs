@@ -10,7 +10,7 @@ use std::ffi::{c_char, CString};
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::inst::{self, value_offset};
+use crate::core::class::inst::{self, value_room, VALUE_OFFSET};
 use crate::core::class::meta::{self, meta_type};
 use crate::core::class::record::{self, record_of, CloneFn, DropFn, TypeRecord, TypeSlot};
 use crate::core::error::{PyErr, PyResult};
@@ -79,8 +79,7 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     let has_gc = dynamic_attr || gc.is_some();
     let is_final = spec.is_final || spec.supplement.is_some();
     let ptr = std::mem::size_of::<*mut ffi::PyObject>();
-    let voff = value_offset(spec.align.max(1));
-    let mut basicsize = (voff + spec.size).div_ceil(ptr) * ptr;
+    let mut basicsize = (VALUE_OFFSET + value_room(spec.size, spec.align)).div_ceil(ptr) * ptr;
     let dict_offset = if dynamic_attr {
         basicsize += ptr;
         (basicsize - ptr) as isize
@@ -122,7 +121,6 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         type_id: spec.type_id,
         size: spec.size,
         align: spec.align,
-        value_offset: voff,
         drop: spec.drop,
         clone: spec.clone,
         zeroable: spec.zeroable,

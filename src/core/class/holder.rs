@@ -336,7 +336,7 @@ unsafe fn box_take<T: PyClass>(obj: *mut ffi::PyObject) -> Box<T> {
     } else {
         Box::new(std::ptr::read((*h).value as *const T))
     };
-    (*h).value = (obj as *mut u8).add(rec.value_offset);
+    (*h).value = inst::inline_value(obj, rec);
     (*h).flags = ((*h).flags & !(READY | DESTRUCT | OWNED_BOX)) | INLINE;
     value
 }

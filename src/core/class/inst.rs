@@ -2,11 +2,13 @@
 //! and the construction fast path (`tp_vectorcall` of the type).
 //!
 //! ```text
-//! PyObject header | value ptr | borrow ptr | own borrow | flags | parent | value (inline) [| __dict__ | weaklist]
+//! PyObject header | value ptr | borrow ptr | own borrow | flags | parent | [pad] value (inline) [| __dict__ | weaklist]
 //! ```
 //!
 //! The value normally lives inline, right after the header (no extra heap
-//! allocation); `value` then points at it. An instance that references a
+//! allocation); `value` then points at it. The padding aligns it at run
+//! time, so any alignment the Rust type asks for holds (an object itself
+//! is only pointer-aligned for sure). An instance that references a
 //! value owned elsewhere (a field of another instance, a boxed value whose
 //! ownership passed to Python) points there instead. `borrow` points at
 //! the cell that guards the value: the instance's own, or for a reference
@@ -54,9 +56,37 @@ pub(crate) struct InstHeader {
 /// Size of the header, before the inline value.
 pub(crate) const HEADER: usize = std::mem::size_of::<InstHeader>();
 
-/// Offset of an inline value of alignment `align`.
-pub(crate) const fn value_offset(align: usize) -> usize {
-    HEADER.div_ceil(align) * align
+/// The alignment every allocator CPython may use gives an object (that of
+/// a pointer): pymalloc and glibc give 16 on 64-bit targets, but
+/// `PYTHONMALLOC=malloc` with another libc, or a debug allocator, need not.
+pub(crate) const OBJECT_ALIGN: usize = std::mem::align_of::<*mut ffi::PyObject>();
+
+/// Offset from an object where its inline value's storage starts
+/// ([`inline_value`] aligns it further at run time).
+pub(crate) const VALUE_OFFSET: usize = HEADER.div_ceil(OBJECT_ALIGN) * OBJECT_ALIGN;
+
+/// Bytes an instance reserves for an inline value of `size` and `align`:
+/// enough that [`inline_value`] can align it at run time, whatever the
+/// object's own address (a value aligned above [`OBJECT_ALIGN`], e.g.
+/// `#[repr(align(128))]`, needs up to `align - OBJECT_ALIGN` bytes of
+/// padding).
+pub(crate) const fn value_room(size: usize, align: usize) -> usize {
+    size + align.saturating_sub(OBJECT_ALIGN)
+}
+
+/// Where the inline value of `obj` (an instance of a type whose record is
+/// `rec`) lives: the first address aligned to `rec.align` at or after
+/// `rec.value_offset`. Depends on the object's address only, so it is the
+/// same for the instance's whole life.
+///
+/// # Safety
+/// `obj` is an instance allocated with `rec`'s basic size (or a Python
+/// subclass's, which extends it).
+#[inline]
+pub(crate) unsafe fn inline_value(obj: *mut ffi::PyObject, rec: &TypeRecord) -> *mut u8 {
+    let p = (obj as *mut u8).add(VALUE_OFFSET);
+    // `align` is a power of two (it comes from `align_of`).
+    p.add((p as usize).wrapping_neg() & (rec.align.max(1) - 1))
 }
 
 /// Allocates an instance of `tp` (whose record is `rec`): zeroed, not
@@ -87,7 +117,7 @@ pub(crate) unsafe fn alloc(tp: *mut ffi::PyTypeObject, rec: &TypeRecord) -> PyRe
         p
     };
     let h = obj as *mut InstHeader;
-    (*h).value = (obj as *mut u8).add(rec.value_offset);
+    (*h).value = inline_value(obj, rec);
     (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
     (*h).flags = INLINE;
     rec.live.set(rec.live.get() + 1);

@@ -111,8 +111,6 @@ pub(crate) struct TypeRecord {
     pub(crate) type_id: TypeId,
     pub(crate) size: usize,
     pub(crate) align: usize,
-    /// Offset of the inline value from the start of the object.
-    pub(crate) value_offset: usize,
     pub(crate) drop: Option<DropFn>,
     pub(crate) clone: Option<CloneFn>,
     /// All-zero bytes are a valid value (`inst_zero` is allowed).
