@@ -250,6 +250,7 @@ fn bind_wide(m: &Module) -> PyResult<()> {
         .def("values", |w: &Wide| w.v.to_vec(), ())?
         .def("scale", |w: &mut Wide, f: f64| w.v.iter_mut().for_each(|x| *x *= f), arg("f"))?
         .def_static("shared", |a: f64| std::sync::Arc::new(Wide::new(a)), arg("a"))?;
+    m.def("wide_make", Wide::new, arg("a"))?;
     m.def("wide_boxed", |a: f64| Box::new(Wide::new(a)), arg("a"))?;
     m.def("wide_owned", |a: f64| cls::inst_take_ownership(Box::new(Wide::new(a))), arg("a"))?;
     m.def("wide_consume", |w: Box<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;

@@ -989,7 +989,7 @@ def test_over_aligned_values_are_aligned_in_every_path():
     however the instance got its value: construction, Python subclasses
     (``__dict__`` after the value), ``inst_alloc`` + ``inst_init`` /
     ``inst_zero`` / ``inst_copy`` / ``inst_move``, a ``Box`` whose ownership
-    passes to Python, an ``Arc``-held instance, and the inline storage an
+    passes to Python, a value returned by value, an ``Arc``-held instance, and the inline storage an
     instance gets back after a ``Box<Wide>`` parameter took its value."""
     gc.collect()
     live = t.wide_live()
@@ -1021,6 +1021,8 @@ def test_over_aligned_values_are_aligned_in_every_path():
         assert t.inst_state(x) == (False, False)
     assert _all_aligned(made)
 
+    made = [t.wide_make(1.0) for _ in range(32)]  # returned by value
+    assert _all_aligned(made)
     boxed = [t.wide_boxed(2.0) for _ in range(16)] + [t.wide_owned(3.0) for _ in range(16)]
     shared = [t.Wide.shared(4.0) for _ in range(16)]
     assert _all_aligned(boxed + shared)
