@@ -246,22 +246,32 @@ pub unsafe fn delete_versioned(p: *mut DLManagedTensorVersioned) {
     }
 }
 
-/// Runs `f` with the current Python exception (if any) stashed away and
-/// restored afterwards, discarding any error `f` leaves behind.
+/// Runs `f` (foreign code: a deleter, a buffer release, a user `Drop`)
+/// with the pending exception, if any, saved and restored around it: code
+/// written in Python cannot run while an exception is pending, and an
+/// error it leaves behind must not replace the caller's. An error `f`
+/// leaves is discarded (such hooks have no way to report one).
 ///
 /// # Safety
-/// GIL held.
+/// The GIL is held.
+#[inline]
 #[allow(deprecated)] // PyErr_Fetch/Restore: deprecated only from 3.12 on.
-unsafe fn preserving_error(f: impl FnOnce()) {
-    let mut ty = ptr::null_mut();
-    let mut value = ptr::null_mut();
-    let mut tb = ptr::null_mut();
+pub unsafe fn preserving_error<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: GIL held; Fetch moves the three references into our locals and
     // Restore moves them back (replacing anything `f` raised).
     unsafe {
+        if pyo3_ffi::PyErr_Occurred().is_null() {
+            let r = f();
+            if !pyo3_ffi::PyErr_Occurred().is_null() {
+                pyo3_ffi::PyErr_Clear();
+            }
+            return r;
+        }
+        let (mut ty, mut value, mut tb) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
         pyo3_ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
-        f();
+        let r = f();
         pyo3_ffi::PyErr_Restore(ty, value, tb);
+        r
     }
 }
 

@@ -139,7 +139,6 @@ impl<'a> Spans<'a> {
     }
 
     /// Lends the view parameters' memory for the call.
-    #[cold]
     #[inline(never)]
     fn lend(&self) -> Option<Loans> {
         let mut loans = Loans::NONE;
@@ -148,7 +147,7 @@ impl<'a> Spans<'a> {
             if !span.lends {
                 continue;
             }
-            match lend(span, &describe(o)) {
+            match lend(span, &|| describe(o)) {
                 Some(l) => loans.absorb(l),
                 None => return None,
             }
@@ -325,21 +324,26 @@ fn end_loans(first: u64, count: u64) {
     t.borrow_mut().live.retain(|l| !(first..first + count).contains(&l.id));
 }
 
+/// The first live loan that a new view of `span` would conflict with (any
+/// loan for a mutable view, a mutable loan for a shared one): whether that
+/// loan is mutable, and whether the overlap test gave up.
+fn conflict(live: &[Loan], span: &Span<'_>) -> Option<(bool, bool)> {
+    live.iter().filter(|l| span.writable || l.writable).find_map(|l| match overlap(&span.strided(), &l.strided(), budget()) {
+        Overlap::No => None,
+        r => Some((l.writable, r == Overlap::TooHard)),
+    })
+}
+
 /// Lends `span`'s memory to a new Rust view: `None`, with `ValueError`
 /// set, when a live loan conflicts (see [`LoanTable`]). `what` names the
-/// view in the error. The GIL is held.
-pub(crate) fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
+/// view in the error (made only then). The GIL is held.
+pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
     let table = LOANS.get_or_init(|| RefCell::new(LoanTable { next: 1, live: Vec::new() }));
     let mut t = table.borrow_mut();
-    let conflict = t.live.iter().filter(|l| span.writable || l.writable).find_map(|l| {
-        match overlap(&span.strided(), &l.strided(), budget()) {
-            Overlap::No => None,
-            r => Some((l.writable, r == Overlap::TooHard)),
-        }
-    });
-    if let Some((other_writable, gave_up)) = conflict {
+    if let Some((other_writable, gave_up)) = conflict(&t.live, &span) {
         drop(t);
-        return refuse_loan(what, span.writable, other_writable, gave_up);
+        refuse_loan(&what(), span.writable, other_writable, gave_up);
+        return None;
     }
     let id = t.next;
     t.next += 1;
@@ -356,26 +360,23 @@ pub(crate) fn lend(span: Span<'_>, what: &str) -> Option<Loans> {
     Some(Loans { first: id, count: 1 })
 }
 
-/// Whether `span` may be read right now (no live writable view covers
-/// it); `ValueError` set when not.
+/// Whether `span` may be read right now (no live mutable view covers it),
+/// as [`lend`] would decide for a shared view, without lending;
+/// `ValueError` set when not.
 pub(crate) fn readable(span: Span<'_>, what: &str) -> bool {
     let Some(table) = LOANS.get() else { return true };
-    let t = table.borrow();
-    let conflict = t.live.iter().filter(|l| l.writable).find_map(|l| {
-        match overlap(&span.strided(), &l.strided(), budget()) {
-            Overlap::No => None,
-            r => Some(r == Overlap::TooHard),
+    let found = conflict(&table.borrow().live, &Span { writable: false, ..span });
+    match found {
+        Some((_, gave_up)) => {
+            refuse_loan(what, false, true, gave_up);
+            false
         }
-    });
-    drop(t);
-    match conflict {
-        Some(gave_up) => refuse_loan(what, false, true, gave_up).is_some(),
         None => true,
     }
 }
 
 #[cold]
-fn refuse_loan(what: &str, writable: bool, other_writable: bool, gave_up: bool) -> Option<Loans> {
+fn refuse_loan(what: &str, writable: bool, other_writable: bool, gave_up: bool) {
     let how = if gave_up { "may overlap (the exact overlap test gave up)" } else { "overlaps" };
     let other = if other_writable { "a live mutable view" } else { "a live view" };
     let mine = if writable { "a mutable view" } else { "a view" };
@@ -384,5 +385,4 @@ fn refuse_loan(what: &str, writable: bool, other_writable: bool, gave_up: bool) 
          stored NdArray); a Rust &mut must not alias another view"
     ))
     .restore();
-    None
 }

@@ -293,34 +293,7 @@ pub(crate) fn panic_to_pyerr(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     }
 }
 
-/// Runs foreign code (a deleter, a buffer release, a producer's callback)
-/// with the pending exception, if any, saved and restored around it: code
-/// written in Python cannot run while an exception is pending, and an
-/// error it leaves behind must not replace the caller's. An error `f`
-/// leaves is discarded (such hooks have no way to report one).
-///
-/// # Safety
-/// The GIL is held.
-#[inline]
-pub(crate) unsafe fn preserving_error<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: GIL held (caller contract).
-    unsafe {
-        if ffi::PyErr_Occurred().is_null() {
-            let r = f();
-            if !ffi::PyErr_Occurred().is_null() {
-                ffi::PyErr_Clear();
-            }
-            return r;
-        }
-        let saved = PyErr::take();
-        let r = f();
-        ffi::PyErr_Clear();
-        if let Some(e) = saved {
-            e.restore();
-        }
-        r
-    }
-}
+pub(crate) use ndbind_dlpack::preserving_error;
 
 /// Runs the body of an `extern "C"` function that cannot report an error
 /// (a deallocator dropping user values, a finaliser): a panic is reported

@@ -19,9 +19,6 @@
 //! [`Overlap::TooHard`], never a panic. (Real arrays span less than 2^64
 //! bytes, so they never get there.)
 
-// The array layer wires these in; until then only the tests use them.
-#![allow(dead_code)]
-
 /// Work units [`self_overlap`] and [`overlap`] may spend on the exact search
 /// by default. One unit is one node of the depth-first search (a few dozen
 /// integer operations) or one sub-problem set-up, so the default bounds the
@@ -53,9 +50,10 @@ pub(crate) struct Strided<'a> {
     pub itemsize: usize,
 }
 
-/// Axes kept on the stack by the fast path of [`self_overlap`]; NumPy's
-/// limit, so the heap is only touched for exotic producers.
-const STACK_AXES: usize = 64;
+/// Axes kept on the stack by the fast path of [`self_overlap`] (zeroed on
+/// every writable argument of every call: small); arrays with more axes
+/// take a small heap buffer.
+const STACK_AXES: usize = 16;
 
 /// Whether two distinct index tuples of the array touch a common byte.
 ///

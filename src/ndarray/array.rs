@@ -84,9 +84,11 @@ impl LentCell {
         }
     }
 
-    /// Holds `loans` (a single loan), ending the one held before.
+    /// Holds `loans` (a single loan); the one held before was ended (the
+    /// new loan was checked against the live ones, which must not include
+    /// this handle's own).
     fn hold(&self, loans: Loans, writable: bool) {
-        self.end();
+        debug_assert_eq!(self.0.get(), 0, "a loan is held");
         let id = loans.into_id();
         self.0.set(if id != 0 && writable { id | MUT_BIT } else { id });
     }
@@ -199,8 +201,9 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.to_layout()
     }
 
-    /// `ValueError` when the memory does not hold the values as they read
-    /// (a torch tensor with the negative or conjugate bit set).
+    /// Whether the memory holds the values as they read: `ValueError` for a
+    /// torch tensor with the negative or conjugate bit set, `RuntimeError`
+    /// for one resized or replaced since its import.
     fn values_held(&self) -> PyResult<()> {
         if self.h.lazy_bits_set() {
             return Err(PyErr::value_error(
@@ -208,16 +211,16 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
                  (call .resolve_neg() / .resolve_conj() first)",
             ));
         }
+        if !self.h.memory_unchanged() {
+            return Err(PyErr::fetch());
+        }
         Ok(())
     }
 
     /// Whether the values may be read right now (for a copy): the memory
-    /// holds them (no lazy torch bits) and no live mutable view covers it.
+    /// holds them and no live mutable view covers it.
     pub(crate) fn check_readable(&self) -> PyResult<()> {
         self.values_held()?;
-        if !self.h.memory_unchanged() {
-            return Err(PyErr::fetch());
-        }
         // This handle's own mutable loan outlives its views (see `view`);
         // with `&self` available they are gone.
         if self.lent.mutable() {
@@ -290,9 +293,6 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// bytes since the import: a handle can be kept across calls).
     fn check_values(&self) -> PyResult<()> {
         self.values_held()?;
-        if !self.h.memory_unchanged() {
-            return Err(PyErr::fetch());
-        }
         if T::DTYPE == DType::BOOL && !self.h.bools_valid() {
             return Err(PyErr::fetch());
         }
@@ -300,7 +300,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     }
 
     fn lend(&self, writable: bool) -> PyResult<Loans> {
-        crate::core::alias::lend(self.h.span(writable, true), "NdArray").ok_or_else(PyErr::fetch)
+        crate::core::alias::lend(self.h.span(writable, true), &|| "NdArray".to_owned()).ok_or_else(PyErr::fetch)
     }
 
     /// Element at `index` (checked), or `None` when out of bounds or while
@@ -311,7 +311,6 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
             return None;
         }
         if self.check_readable().is_err() {
-            drop(PyErr::take());
             return None;
         }
         let mut off = 0isize;

@@ -240,43 +240,28 @@ fn copy_elements(l: &Layout, out: &mut [u8]) {
         unsafe { std::ptr::copy_nonoverlapping(l.data() as *const u8, out.as_mut_ptr(), out.len()) };
         return;
     }
-    let (shape, strides) = (l.shape(), l.strides());
-    let mut idx = vec![0i64; shape.len()];
-    for chunk in out.chunks_exact_mut(item) {
-        let off: i64 = idx.iter().zip(strides).map(|(i, s)| i * s).sum();
-        // SAFETY: `idx` stays within the validated shape, so the element
-        // lies in the array's memory.
-        unsafe {
-            std::ptr::copy_nonoverlapping((l.data() as *const u8).offset(off as isize * item as isize), chunk.as_mut_ptr(), item)
-        };
-        for d in (0..shape.len()).rev() {
-            idx[d] += 1;
-            if idx[d] < shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
+    let base = l.data() as *const u8;
+    let mut chunks = out.chunks_exact_mut(item);
+    crate::ndarray::layout::for_each_offset(l.shape(), l.strides(), |off| {
+        let Some(chunk) = chunks.next() else { return };
+        // SAFETY: `off` is the element offset of an index within the
+        // validated shape, so the element lies in the array's memory.
+        unsafe { std::ptr::copy_nonoverlapping(base.offset(off * item as isize), chunk.as_mut_ptr(), item) };
+    });
 }
 
 unsafe extern "C" fn getbuffer(slf: *mut ffi::PyObject, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
     // SAFETY: `slf` is an ArrayObject; `view` is the caller's buffer struct.
     unsafe {
         let a = &mut *(slf as *mut ArrayObject);
-        let filled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fill_buffer(a, view, flags)))
-            .unwrap_or_else(|p| Err(crate::core::error::panic_to_pyerr(p)));
-        match filled {
-            Ok(()) => {
-                (*view).obj = slf;
-                ffi::Py_INCREF(slf);
-                0
-            }
-            Err(e) => {
-                (*view).obj = std::ptr::null_mut();
-                e.restore();
-                -1
-            }
+        let rc = crate::core::class::meta::guard_int(|| fill_buffer(a, view, flags));
+        if rc == 0 {
+            (*view).obj = slf;
+            ffi::Py_INCREF(slf);
+        } else {
+            (*view).obj = std::ptr::null_mut();
         }
+        rc
     }
 }
 

@@ -58,23 +58,45 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
     false
 }
 
+/// The type `attr` of the module `module` (an interned name), if that
+/// module is loaded already (nothing is imported): looked up until found,
+/// then cached in `cell` (a strong reference, kept forever). `None`, with
+/// no error left set, while it is not loaded or `attr` is no type (Python
+/// code can replace a module's attributes).
+#[cold]
+#[inline(never)]
+pub(crate) fn loaded_type(cell: &Cell<usize>, module: Borrowed<'_>, attr: &CStr) -> Option<*mut ffi::PyTypeObject> {
+    // SAFETY: PyImport_GetModule returns a new reference or NULL without
+    // importing; a type check of a live object; errors are cleared.
+    unsafe {
+        let m = Object::from_owned(ffi::PyImport_GetModule(module.as_ptr()));
+        let t = m.and_then(|m| m.borrow().getattr(attr).ok());
+        let Some(t) = t else {
+            drop(crate::core::error::PyErr::take());
+            return None;
+        };
+        if ffi::PyType_Check(t.as_ptr()) == 0 {
+            return None;
+        }
+        let t = t.into_ptr(); // kept alive forever
+        cell.set(t as usize);
+        Some(t as *mut ffi::PyTypeObject)
+    }
+}
+
 /// Whether `obj` is a `torch.Tensor` (or subclass); never imports torch.
 pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
     static TENSOR: GilCell<Cell<usize>> = GilCell::new();
     let cached = TENSOR.get_or_init(|| Cell::new(0));
-    if cached.get() == 0 {
-        // Only look when torch is already loaded.
-        // SAFETY: PyImport_GetModule returns a new reference or NULL
-        // without raising for a missing module.
-        let m = unsafe { Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"torch").as_ptr())) };
-        let Some(m) = m else { return false };
-        match m.borrow().getattr(c"Tensor") {
-            Ok(t) => cached.set(t.into_ptr() as usize), // kept alive forever
-            Err(_) => return false,
-        }
-    }
+    let tensor = match cached.get() {
+        0 => match loaded_type(cached, crate::interned!(c"torch"), c"Tensor") {
+            Some(t) => t,
+            None => return false,
+        },
+        t => t as *mut ffi::PyTypeObject,
+    };
     // SAFETY: both are valid type objects.
-    unsafe { ffi::PyType_IsSubtype(obj.type_ptr(), cached.get() as *mut ffi::PyTypeObject) != 0 }
+    unsafe { ffi::PyType_IsSubtype(obj.type_ptr(), tensor) != 0 }
 }
 
 /// Which framework `obj` belongs to.

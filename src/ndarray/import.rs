@@ -1,7 +1,8 @@
 //! The import pipeline for one array argument, cheapest route first:
 //! 1. exact types read directly: `ndbind.ndarray`, NumPy arrays, and types
 //!    publishing the DLPack C exchange API (torch);
-//! 2. raw DLPack capsules (consumed only when the call matched);
+//! 2. raw DLPack capsules (taken at load, handed back if the call does
+//!    not match: see `Owner::TakenCapsule`);
 //! 3. JAX arrays on the CPU through the buffer protocol, then
 //!    `__dlpack__` producers (CuPy, older torch, …);
 //! 4. the buffer protocol;
@@ -21,7 +22,8 @@ use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
-/// A raw capsule is consumed only by [`ArrayHandle::commit`].
+/// A raw capsule's tensor is taken, and kept only by
+/// [`ArrayHandle::commit`].
 #[inline]
 pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<ArrayHandle> {
     let mut out = MaybeUninit::uninit();
@@ -48,9 +50,7 @@ pub(crate) fn import_into(obj: Borrowed<'_>, req: &Requirements, convert: bool, 
     // SAFETY: initialised above.
     let h = unsafe { out.assume_init_ref() };
     match check(h, req) {
-        // A `bool` view must hold only 0 and 1 (`req` is a constant: the
-        // test folds away for every other dtype).
-        Ok(()) if req.dtype == Some(crate::ndarray::dtype::DType::BOOL) && !h.bools_valid() => {
+        Ok(()) if !bools_ok(h, req) => {
             // SAFETY: initialised, and not used again.
             unsafe { out.assume_init_drop() };
             false
@@ -87,7 +87,15 @@ fn import_converted(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DT
     let copy = crate::ndarray::convert::convert(obj, current, req)?;
     let h = probe(copy.borrow(), req)?;
     check(&h, req).ok()?;
-    Some(h)
+    bools_ok(&h, req).then_some(h)
+}
+
+/// A `bool` array must hold only 0 and 1, on every route (a copy of one
+/// copies its bytes): false, with `ValueError` set, when not. `req` is a
+/// constant in the callers: the test folds away for every other dtype.
+#[inline(always)]
+fn bools_ok(h: &ArrayHandle, req: &Requirements) -> bool {
+    req.dtype != Some(crate::ndarray::dtype::DType::BOOL) || h.bools_valid()
 }
 
 /// Whether `obj` can be imported as an array at all (no import is kept,

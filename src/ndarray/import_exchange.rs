@@ -87,7 +87,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &'static DLPackExchangeAPI, 
     // torch's method calls cost ~100 ns each, so a read-only parameter has
     // the negative/conjugate bits checked only when its values are read
     // (`ArrayHandle::lazy_bits_set`); a writable one is checked here.
-    if writable && (lazy_flags_set(obj) || flag(obj, c"requires_grad", false)) {
+    if writable && (lazy_flags_set(obj) || flag(obj, c"requires_grad")) {
         return None;
     }
     // SAFETY: the table is the one of `obj`'s type (caller).
@@ -146,13 +146,12 @@ fn method_flag(obj: Borrowed<'_>, name: Borrowed<'_>) -> bool {
     }
 }
 
-/// `obj.name()` (`call`) or `obj.name` as a bool; errors count as true
-/// (refuse when in doubt) and are cleared.
-fn flag(obj: Borrowed<'_>, name: &std::ffi::CStr, call: bool) -> bool {
-    let r = if call { obj.call_method(name, &[]) } else { obj.getattr(name) };
-    match r {
-        // SAFETY: comparing with the True singleton.
-        Ok(v) => v.as_ptr() == unsafe { ffi::Py_True() },
+/// `obj.name` as a bool: anything but `False`, and errors (cleared),
+/// count as true (refuse when in doubt), as in `method_flag`.
+fn flag(obj: Borrowed<'_>, name: &std::ffi::CStr) -> bool {
+    match obj.getattr(name) {
+        // SAFETY: comparing with the False singleton.
+        Ok(v) => v.as_ptr() != unsafe { ffi::Py_False() },
         Err(_) => true,
     }
 }

@@ -61,29 +61,8 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     }
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
-    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(cached, tp)
-}
-
-/// Looks `numpy.ndarray` up in the loaded `numpy` module, caches it, and
-/// tells whether `tp` is it.
-#[cold]
-#[inline(never)]
-fn first_numpy_array(cached: &Cell<usize>, tp: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: PyImport_GetModule returns a new reference or NULL, without
-    // importing anything; errors are cleared.
-    let numpy = unsafe { crate::core::object::Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"numpy").as_ptr())) };
-    let ty = numpy.and_then(|m| m.borrow().getattr(c"ndarray").ok());
-    let Some(ty) = ty else {
-        drop(crate::core::error::PyErr::take());
-        return false;
-    };
-    // SAFETY: a type-object check of a live object.
-    if unsafe { ffi::PyType_Check(ty.as_ptr()) } == 0 {
-        return false;
-    }
-    let known = ty.into_ptr() as usize; // kept alive forever
-    cached.set(known);
-    tp as usize == known
+    name.to_bytes() == b"numpy.ndarray"
+        && crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"numpy"), c"ndarray") == Some(tp)
 }
 
 /// The dtype of a NumPy descriptor, if ndbind supports it natively.
@@ -123,19 +102,10 @@ static ML_BFLOAT16: GilCell<Cell<usize>> = GilCell::new();
 /// Whether `t` is `ml_dtypes.bfloat16`.
 fn is_ml_bfloat16(t: *mut ffi::PyTypeObject) -> bool {
     let cached = ML_BFLOAT16.get_or_init(|| Cell::new(0));
-    if cached.get() == 0 {
-        // SAFETY: PyImport_GetModule returns a new reference or NULL without
-        // importing; errors are cleared.
-        let m = unsafe { crate::core::object::Object::from_owned(ffi::PyImport_GetModule(crate::interned!(c"ml_dtypes").as_ptr())) };
-        match m.and_then(|m| m.borrow().getattr(c"bfloat16").ok()) {
-            Some(b) => cached.set(b.into_ptr() as usize), // kept alive forever
-            None => {
-                drop(crate::core::error::PyErr::take());
-                return false;
-            }
-        }
+    match cached.get() {
+        0 => crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"ml_dtypes"), c"bfloat16") == Some(t),
+        known => t as usize == known,
     }
-    t as usize == cached.get()
 }
 
 /// Axes a [`NumpyView`] holds inline; larger arrays get a full `Layout`.

@@ -89,13 +89,7 @@ impl<T: IntoPy> FromPyName for Out<T> {
 /// A map from a `dict`: every pair converted and inserted; then, since
 /// values converted later may have run Python code, all are re-validated
 /// (a map has no "last" one).
-fn from_dict<K: FromPy, V: FromPy, M>(
-    obj: Borrowed<'_>,
-    convert: bool,
-    mut m: M,
-    insert: impl Fn(&mut M, K, V),
-    recheck: impl FnOnce(&mut M) -> bool,
-) -> Option<M> {
+fn from_dict<K: FromPy, V: FromPy, M: FromPy>(obj: Borrowed<'_>, convert: bool, mut m: M, insert: impl Fn(&mut M, K, V)) -> Option<M> {
     for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
         (Some(k), Some(v)) => {
             insert(&mut m, k, v);
@@ -103,40 +97,26 @@ fn from_dict<K: FromPy, V: FromPy, M>(
         }
         _ => false,
     })?;
-    recheck(&mut m).then_some(m)
-}
-
-/// The `FromPy` methods of a map type that forward to its values (arrays
-/// in a dict are alias-checked, re-validated and committed like arguments).
-macro_rules! map_values_forward {
-    () => {
-        const MAY_WRITE: bool = V::MAY_WRITE;
-        fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
-            self.values().for_each(|v| v.spans(out))
-        }
-        fn recheck(&mut self) -> bool {
-            self.values_mut().all(V::recheck)
-        }
-        fn commit(&mut self) {
-            self.values_mut().for_each(V::commit)
-        }
-        fn type_name(out: &mut String) {
-            dict_name::<In<K>, In<V>>(out)
-        }
-    };
+    m.recheck().then_some(m)
 }
 
 impl<K: FromPy + Eq + Hash, V: FromPy, S: BuildHasher + Default> FromPy for HashMap<K, V, S> {
-    map_values_forward!();
+    forward_to_items!(V, values, values_mut);
+    fn type_name(out: &mut String) {
+        dict_name::<In<K>, In<V>>(out)
+    }
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        from_dict(obj, convert, HashMap::default(), |m, k, v| drop(m.insert(k, v)), |m| m.values_mut().all(V::recheck))
+        from_dict(obj, convert, HashMap::default(), |m, k, v| drop(m.insert(k, v)))
     }
 }
 
 impl<K: FromPy + Ord, V: FromPy> FromPy for BTreeMap<K, V> {
-    map_values_forward!();
+    forward_to_items!(V, values, values_mut);
+    fn type_name(out: &mut String) {
+        dict_name::<In<K>, In<V>>(out)
+    }
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        from_dict(obj, convert, BTreeMap::new(), |m, k, v| drop(m.insert(k, v)), |m| m.values_mut().all(V::recheck))
+        from_dict(obj, convert, BTreeMap::new(), |m, k, v| drop(m.insert(k, v)))
     }
 }
 

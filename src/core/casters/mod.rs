@@ -1,5 +1,26 @@
 //! The built-in casters, one file per family of types.
 
+/// The `FromPy` items of a container of `$T` (`Option`, `Vec`, maps) that
+/// forward to its elements, reached through `$iter`/`$iter_mut`: arrays
+/// inside it are alias-checked, re-validated and committed as arguments are.
+macro_rules! forward_to_items {
+    ($T:ident, $iter:ident, $iter_mut:ident) => {
+        const MAY_WRITE: bool = $T::MAY_WRITE;
+        #[inline]
+        fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
+            self.$iter().for_each(|v| v.spans(out))
+        }
+        #[inline]
+        fn recheck(&mut self) -> bool {
+            self.$iter_mut().all($T::recheck)
+        }
+        #[inline]
+        fn commit(&mut self) {
+            self.$iter_mut().for_each($T::commit)
+        }
+    };
+}
+
 mod bytes;
 mod complex;
 mod map;

@@ -7,26 +7,7 @@ use crate::core::object::{Borrowed, Object};
 impl<T: FromPy> FromPy for Option<T> {
     const ACCEPTS_NONE: bool = true;
     const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
-    const MAY_WRITE: bool = T::MAY_WRITE;
-
-    #[inline]
-    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
-        if let Some(v) = self {
-            v.spans(out)
-        }
-    }
-
-    #[inline]
-    fn recheck(&mut self) -> bool {
-        self.as_mut().map_or(true, T::recheck)
-    }
-
-    #[inline]
-    fn commit(&mut self) {
-        if let Some(v) = self {
-            v.commit()
-        }
-    }
+    forward_to_items!(T, iter, iter_mut);
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Option<T>> {

@@ -65,17 +65,7 @@ fn changed_size() -> Option<()> {
 
 impl<T: FromPy> FromPy for Vec<T> {
     const CONVERT_BY_DEFAULT: bool = T::CONVERT_BY_DEFAULT;
-    const MAY_WRITE: bool = T::MAY_WRITE;
-
-    fn spans<'a>(&'a self, out: &mut crate::core::caster::Spans<'a>) {
-        self.iter().for_each(|v| v.spans(out))
-    }
-    fn recheck(&mut self) -> bool {
-        self.iter_mut().all(T::recheck)
-    }
-    fn commit(&mut self) {
-        self.iter_mut().for_each(T::commit)
-    }
+    forward_to_items!(T, iter, iter_mut);
 
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Vec<T>> {
         let mut out = Vec::new();

@@ -541,29 +541,27 @@ impl Drop for ExportPin {
 }
 
 /// Pins the value of `obj` for an export (see [`ExportPin`]): `None` when
-/// `obj` is no bound instance; `RuntimeError` when its value is not ready
-/// or is mutably borrowed (a `&mut self` method cannot return a view of
-/// its own value: take `&self`).
+/// `obj` is no bound instance; an error when its value cannot be borrowed
+/// (not ready, a reference into a moved value, or mutably borrowed: a
+/// `&mut self` method cannot return a view of its own value).
 pub(crate) fn pin_instance(obj: Borrowed<'_>) -> PyResult<Option<ExportPin>> {
-    // SAFETY: type test of a live object; the GIL is held.
-    if !unsafe { is_instance(obj.as_ptr()) } {
-        return Ok(None);
-    }
-    let h = obj.as_ptr() as *mut InstHeader;
-    // SAFETY: a live instance: its header and borrow cell are valid.
+    let p = obj.as_ptr();
+    // SAFETY: type test of a live object; the GIL is held. Then: a shared
+    // borrow of its own value (the offset of its own type is 0), whose
+    // count the pin holds.
     unsafe {
-        if (*h).flags & READY == 0 {
-            return Err(PyErr::runtime_error("cannot export a view of an instance that is not initialised"));
+        if !is_instance(p) {
+            return Ok(None);
         }
-        let cell = (*h).borrow;
-        if !(0..i32::MAX).contains(&*cell) {
-            return Err(PyErr::runtime_error(format!(
-                "{}: a method that borrows self mutably cannot return a view of its memory \
-                 (reference_internal): take &self",
+        match borrow(p, ffi::Py_TYPE(p), false) {
+            Ok((_, cell)) => Ok(Some(ExportPin { cell, _obj: obj.to_owned() })),
+            Err(_) if *(*(p as *mut InstHeader)).borrow < 0 => Err(PyErr::runtime_error(format!(
+                "{}: a method that borrows self mutably cannot return a view of its memory (reference_internal): \
+                 take &self",
                 obj.type_name()
-            )));
+            ))),
+            Err(Fail::Error(e)) => Err(e),
+            Err(Fail::Mismatch) => Ok(None),
         }
-        *cell += 1;
-        Ok(Some(ExportPin { cell, _obj: obj.to_owned() }))
     }
 }
