@@ -33,6 +33,17 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def("pass_f32", |_: NdArray<f32, Writable>| (), arg("a"))?;
     m.def("pass_u32", |_: NdArray<u32, Writable>| (), arg("a"))?;
     m.def("pass_bool", |_: NdArray<bool, Writable>| (), arg("a"))?;
+    // Beyond CONFORMANCE: a `&[u8]` next to a mutable view (`bytes` can be
+    // wrapped writable: `torch.frombuffer`), alias-checked like an array.
+    m.def(
+        "xor_into",
+        |key: &[u8], mut out: ArrayViewMut1<u8>| {
+            if !key.is_empty() {
+                out.iter_mut().enumerate().for_each(|(i, x)| *x ^= key[i % key.len()]);
+            }
+        },
+        (arg("key"), arg("out")),
+    )?;
     m.def("pass_c64", |_: NdArray<Complex32, Writable>| (), arg("a"))?;
     m.def("pass_f16", |_: NdArray<f16, Writable>| (), arg("a"))?;
     m.def("pass_bf16", |_: NdArray<bf16, Writable>| (), arg("a"))?;

@@ -99,6 +99,42 @@ static SHARED: OnceLock<Arc<Counter>> = OnceLock::new();
 /// Counters kept by Rust alone (`stash_counter` / `unstash_counter`).
 static STASH: Mutex<Vec<Arc<Counter>>> = Mutex::new(Vec::new());
 
+/// Beyond CONFORMANCE: an `Arc`-held class with an overridable method, so
+/// that Rust code sharing the value can reach a Python override while the
+/// instance is being deallocated (it must get the Rust default then).
+pub struct Parrot {
+    py: Trampoline,
+}
+
+impl Parrot {
+    fn speak(&self) -> PyResult<String> {
+        ndbind::py_override!(self.py, "speak", (), Ok("squawk".to_owned()))
+    }
+}
+
+ndbind::class!(Parrot);
+
+/// Parrots kept by Rust alone.
+static PARROTS: Mutex<Vec<Arc<Parrot>>> = Mutex::new(Vec::new());
+
+fn bind_parrot(m: &Module) -> PyResult<()> {
+    let c = m.class::<Parrot>("Parrot", doc("An Arc-held class whose speak() Python may override."))?;
+    c.overridable(ndbind::field_of!(Parrot, py))?
+        .init(|| Arc::new(Parrot { py: Trampoline::new() }), ())?
+        .def("speak", |_: &Parrot| "squawk", ())?;
+    m.def("keep_parrot", |p: Arc<Parrot>| PARROTS.lock().expect("parrots").push(p), arg("p"))?;
+    m.def(
+        "kept_parrot_speaks",
+        || -> PyResult<Option<String>> {
+            let p = PARROTS.lock().expect("parrots").last().cloned();
+            p.map(|p| p.speak()).transpose()
+        },
+        (),
+    )?;
+    m.def("release_parrots", || PARROTS.lock().expect("parrots").clear(), ())?;
+    Ok(())
+}
+
 fn bind_holders(m: &Module) -> PyResult<()> {
     let c = m.class::<Counter>("Counter", doc("A counter held by an Arc."))?;
     c.init(|start: i64| Arc::new(Counter::new(start)), arg("start").default(0))?
@@ -368,6 +404,7 @@ fn bind_slots(m: &Module) -> PyResult<()> {
 pub fn bind(m: &Module) -> PyResult<()> {
     bind_implicit(m)?;
     bind_holders(m)?;
+    bind_parrot(m)?;
     bind_traits(m)?;
     bind_slots(m)?;
     Ok(())

@@ -1197,6 +1197,115 @@ def test_an_exported_view_pins_its_instance():
     t.inst_destruct_any(h)
 
 
+def test_override_reached_while_its_instance_dies_gets_the_rust_default():
+    """Rust code sharing an Arc-held value calls its overridable method
+    while the Python subclass instance is being deallocated (its __dict__
+    is cleared first): the dying object must not be handed to the override
+    (before: the override ran on it, then a double free)."""
+    isolated('''
+    seen = []
+    class Loud(t.Parrot):
+        def speak(self):
+            return "override"
+    class Trigger:
+        def __del__(self):
+            seen.append(outcome(t.kept_parrot_speaks))
+    p = Loud()
+    t.keep_parrot(p)
+    check("alive: the override", outcome(t.kept_parrot_speaks) == ("ok", "override"), outcome(t.kept_parrot_speaks))
+    p.trigger = Trigger()
+    del p
+    gc.collect()
+    check("dying: the Rust default", seen == [("ok", "squawk")], seen)
+    check("after: the Rust default", outcome(t.kept_parrot_speaks) == ("ok", "squawk"), outcome(t.kept_parrot_speaks))
+    t.release_parrots()
+    ''')
+
+
+def test_lazy_bit_query_that_resizes_a_last_view_argument_is_refused():
+    """A read-only view parameter asks torch for the negative/conjugate bits
+    after reading the view; a subclass whose ``is_neg`` frees the storage
+    must not leave Rust reading freed memory, also for the last argument
+    (which no later argument's recheck covers)."""
+    need("torch")
+    isolated('''
+    import torch
+    class T(torch.Tensor):
+        def is_neg(self):
+            self.untyped_storage().resize_(0)
+            return False
+    x = torch.ones(2**20, dtype=torch.float64).as_subclass(T)
+    expect("last argument", outcome(t.sum_f64, x), "RuntimeError", "resized or replaced")
+    ''')
+
+
+def test_bytes_argument_does_not_alias_a_mutable_view():
+    """``torch.frombuffer`` wraps an immutable ``bytes`` writable: a ``&[u8]``
+    of it next to an ``ArrayViewMut`` of the same memory is refused."""
+    torch = pytest.importorskip("torch")
+    import warnings
+    b = bytes(range(1, 9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = torch.frombuffer(b, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="overlap"):
+        t.xor_into(b, w)
+    assert b == bytes(range(1, 9))
+    out = np.zeros(8, np.uint8)
+    t.xor_into(b, out)
+    assert out.tolist() == list(range(1, 9))
+
+
+def test_a_type_posing_as_numpy_ndarray_is_not_read_as_one():
+    """Before NumPy is loaded, ``sys.modules["numpy"]`` can be a fake whose
+    ``ndarray`` is a Python class named ``numpy.ndarray``: its instances
+    must not be read as NumPy's C struct (before: a crash)."""
+    isolated('''
+    import types
+    Fake = type("numpy.ndarray", (), {})
+    real = sys.modules.pop("numpy")
+    sys.modules["numpy"] = types.SimpleNamespace(ndarray=Fake)
+    got = outcome(t.shape, Fake())
+    check("fake refused", got[0] == "TypeError", got)
+    sys.modules["numpy"] = types.SimpleNamespace(ndarray=int)   # a static type, but not NumPy's
+    got = outcome(t.shape, 5)
+    check("int refused", got[0] == "TypeError", got)
+    sys.modules["numpy"] = real
+    check("real arrays still read", t.shape(np.zeros((2, 3))) == [2, 3], t.shape(np.zeros((2, 3))))
+    ''')
+
+
+def test_copy_holds_its_borrow_while_the_collector_runs():
+    """``copy.copy`` allocates the new instance, which can run the cycle
+    collector and a ``__del__`` that destructs the original: the borrow is
+    taken first, so the destruct is refused and the copy reads a live value."""
+    isolated('''
+    import copy
+    class P(t.Pod):
+        pass
+    p = P(1.0, 2.0)
+    tried = []
+    class Cyc:
+        def __del__(self):
+            tried.append(outcome(t.inst_destruct, p))
+    def make():
+        c = Cyc()
+        c.me = c
+    make()
+    gc.set_threshold(1)
+    got = outcome(copy.copy, p)
+    gc.set_threshold(700)
+    gc.collect()
+    check("the collector ran __del__ once", len(tried) == 1, tried)
+    if tried and tried[0][0] == "ok":   # before the copy began: nothing to copy
+        check("copy of a destructed value refused", got[0] == "TypeError", got)
+    else:                               # during the copy: refused, the copy is whole
+        expect("destruct while copied", tried[0], "RuntimeError", "borrowed")
+        q = got[1]
+        check("copy of live values", got[0] == "ok" and t.inst_state(q) == (True, True) and (q.a, q.b) == (1.0, 2.0), got)
+    ''')
+
+
 # --- 10. the re-entrancy matrix and hostile objects (hypothesis) ---
 
 # The matrix: for every kind of argument, Python code (a "hook") runs while

@@ -251,12 +251,14 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// borrow it until then at most.
     pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
         self.cpu()?;
-        self.check_values()?;
-        // Views made before may still be alive: a shared loan stays. Else
-        // (`&self` is available, so views of a `view_mut()` are gone) a
-        // shared one replaces whatever was held.
-        if !self.lent.shared() {
+        // `&self` is available, so views of a `view_mut()` are gone: its
+        // loan ends (before the values are read). Views made before may
+        // still be alive: a shared loan stays, else a shared one is made.
+        if self.lent.mutable() {
             self.lent.end();
+        }
+        self.check_values()?;
+        if !self.lent.shared() {
             self.lent.hold(self.lend(false)?, false);
         }
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
@@ -271,9 +273,9 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     pub fn view_mut(&mut self) -> PyResult<ArrayViewMut<'_, T, IxDyn>> {
         const { assert!(Self::REQ.writable, "view_mut() needs a Writable array type") };
         self.cpu()?;
-        self.check_values()?;
         // `&mut self`: no view made before is alive.
         self.lent.end();
+        self.check_values()?;
         self.lent.hold(self.lend(true)?, true);
         // SAFETY: as in `view`; the array is writable, `&mut self` is
         // exclusive on this handle, and no other live view overlaps it.

@@ -171,7 +171,18 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// let shared: std::sync::Arc<[f32]> = vec![1.0f32; 4].into();
     /// let _ = ArrayOut::<Numpy, f32>::from_owner(shared, &[4]);
     /// ```
+    ///
+    /// Not for `bool` elements (`ValueError`): Python may store bytes other
+    /// than 0 and 1 in the exported memory, which an owner's own code (its
+    /// `Drop`) would then read as `bool`. `from_vec`/`from_aligned`/
+    /// `from_ndarray` never read them; `from_slice` copies.
     pub fn from_owner<O: AsMut<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
+        if T::DTYPE == crate::ndarray::dtype::DType::BOOL {
+            return Err(PyErr::value_error(
+                "ArrayOut::from_owner: bool data of a custom owner cannot be exported (Python may store bytes \
+                 other than 0 and 1, which the owner would read as bool): use from_vec, from_aligned or from_slice",
+            ));
+        }
         let mut owner = Box::new(owner);
         let data = (*owner).as_mut();
         check_len(shape, data.len())?;
@@ -214,7 +225,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// `data` points to live elements covering `shape`/`strides` (strides
     /// in elements; C order if `None`) for as long as the policy requires,
     /// which Python may write while the array lives (even a read-only
-    /// export: torch ignores the flag). Under `reference_internal`, a bound
+    /// export: torch ignores the flag; for `bool`, any byte, so Rust must
+    /// not read that memory as `bool` afterwards). Under `reference_internal`, a bound
     /// `self` is kept alive and borrowed (no `&mut self`, move or destruct)
     /// while the array lives: memory inside its value qualifies.
     pub unsafe fn from_raw(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
@@ -226,7 +238,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// # Safety
     /// `data` points to live elements covering `shape`/`strides`, valid as
     /// long as `owner` lives, which Python may write while the array lives
-    /// (even a read-only export: torch ignores the flag).
+    /// (even a read-only export: torch ignores the flag; for `bool`, any
+    /// byte, so Rust must not read that memory as `bool` afterwards).
     pub unsafe fn view_of(owner: Object, data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
         Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
@@ -264,7 +277,9 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// `as_mut()` (and `as_ref()`) must return the same memory before and
 /// after the value is moved, for as long as the value lives unmodified;
 /// that memory stays valid until the value is dropped, and no other value
-/// accesses it.
+/// accesses it. Once exported, the owner's own code (its `Drop`) never
+/// reads the elements as `T` where Python may store other bit patterns
+/// (`bool`: any byte).
 ///
 /// ```ignore
 /// struct Counted(AlignedVec<f32>);
@@ -501,5 +516,18 @@ mod tests {
         assert!(ArrayOut::<Numpy, f64>::from_ndarray(a).unwrap().fortran_order().is_err());
         let t = ndarray::Array2::<f64>::zeros((2, 3)).reversed_axes();
         assert!(ArrayOut::<Numpy, f64>::from_ndarray(t).unwrap().fortran_order().is_err());
+    }
+
+    #[test]
+    fn custom_owners_of_bools_are_refused() {
+        struct Owner(Vec<bool>);
+        impl AsMut<[bool]> for Owner {
+            fn as_mut(&mut self) -> &mut [bool] {
+                &mut self.0
+            }
+        }
+        assert!(ArrayOut::<Numpy, bool>::from_owner(Owner(vec![true; 2]), &[2]).is_err());
+        assert!(ArrayOut::<Numpy, bool>::from_vec(vec![true; 2], &[2]).is_ok());
+        assert!(ArrayOut::<Numpy, f32>::from_owner(vec![1.0f32; 2], &[2]).is_ok());
     }
 }

@@ -61,11 +61,18 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
 /// The type `attr` of the module `module` (an interned name), if that
 /// module is loaded already (nothing is imported): looked up until found,
 /// then cached in `cell` (a strong reference, kept forever). `None`, with
-/// no error left set, while it is not loaded or `attr` is no type (Python
-/// code can replace a module's attributes).
+/// no error left set, while it is not loaded, or `attr` is no type or
+/// fails `accept` (Python code can replace a module, or its attributes,
+/// with its own classes: a type whose instances ndbind reads as C structs
+/// must be checked for what Python code cannot fake).
 #[cold]
 #[inline(never)]
-pub(crate) fn loaded_type(cell: &Cell<usize>, module: Borrowed<'_>, attr: &CStr) -> Option<*mut ffi::PyTypeObject> {
+pub(crate) fn loaded_type(
+    cell: &Cell<usize>,
+    module: Borrowed<'_>,
+    attr: &CStr,
+    accept: fn(*mut ffi::PyTypeObject) -> bool,
+) -> Option<*mut ffi::PyTypeObject> {
     // SAFETY: PyImport_GetModule returns a new reference or NULL without
     // importing; a type check of a live object; errors are cleared.
     unsafe {
@@ -75,7 +82,7 @@ pub(crate) fn loaded_type(cell: &Cell<usize>, module: Borrowed<'_>, attr: &CStr)
             drop(crate::core::error::PyErr::take());
             return None;
         };
-        if ffi::PyType_Check(t.as_ptr()) == 0 {
+        if ffi::PyType_Check(t.as_ptr()) == 0 || !accept(t.as_ptr() as *mut ffi::PyTypeObject) {
             return None;
         }
         let t = t.into_ptr(); // kept alive forever
@@ -85,11 +92,12 @@ pub(crate) fn loaded_type(cell: &Cell<usize>, module: Borrowed<'_>, attr: &CStr)
 }
 
 /// Whether `obj` is a `torch.Tensor` (or subclass); never imports torch.
+/// (Only steers the route: the memory is validated on every route.)
 pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
     static TENSOR: GilCell<Cell<usize>> = GilCell::new();
     let cached = TENSOR.get_or_init(|| Cell::new(0));
     let tensor = match cached.get() {
-        0 => match loaded_type(cached, crate::interned!(c"torch"), c"Tensor") {
+        0 => match loaded_type(cached, crate::interned!(c"torch"), c"Tensor", |_| true) {
             Some(t) => t,
             None => return false,
         },
@@ -110,4 +118,11 @@ pub(crate) fn classify(obj: Borrowed<'_>) -> Framework {
     } else {
         Framework::Other
     }
+}
+
+/// Whether `tp` is a static type (made by C code: Python code cannot make
+/// one), for types whose instances are read as C structs.
+pub(crate) fn is_static_type(tp: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: reading the flags of a live type object.
+    unsafe { ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE == 0 }
 }

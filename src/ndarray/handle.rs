@@ -264,6 +264,12 @@ impl ArrayHandle {
         if !h.device().device_type.is_host_accessible() || h.size() == 0 {
             return true;
         }
+        // Not while a Rust `&mut` view covers the memory (a running call's
+        // parameter, another handle's `view_mut()`): it is that view's
+        // alone (`ValueError`, as a view of it would get).
+        if !crate::core::alias::readable(h.span(false, false), "a bool array") {
+            return false;
+        }
         let (shape, strides) = (h.shape(), h.strides());
         let base = h.data() as *const u8;
         let ok = if h.is_c_contiguous() {

@@ -62,7 +62,7 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
     name.to_bytes() == b"numpy.ndarray"
-        && crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"numpy"), c"ndarray") == Some(tp)
+        && crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"numpy"), c"ndarray", crate::ndarray::frameworks::is_static_type) == Some(tp)
 }
 
 /// The dtype of a NumPy descriptor, if ndbind supports it natively.
@@ -88,7 +88,7 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         // ml_dtypes registers bfloat16 as a user type; other user types
         // share its type char and kind (`ml_dtypes.uint1` is 'E'/'V' with
         // one byte per element), so its scalar type decides.
-        n if n >= 256 && d.type_char as u8 == b'E' && d.kind as u8 == b'V' && is_ml_bfloat16(d.typeobj) => {
+        _ if bfloat16_candidate(d) && ML_BFLOAT16.get().is_some_and(|c| c.get() == d.typeobj as usize) => {
             DType::BFLOAT16
         }
         _ => return None,
@@ -99,13 +99,48 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
 /// strong reference, kept).
 static ML_BFLOAT16: GilCell<Cell<usize>> = GilCell::new();
 
-/// Whether `t` is `ml_dtypes.bfloat16`.
-fn is_ml_bfloat16(t: *mut ffi::PyTypeObject) -> bool {
+/// A user dtype that may be `ml_dtypes.bfloat16` (other user types share
+/// its type char and kind: `ml_dtypes.uint1` is 'E'/'V' with one byte per
+/// element), so its scalar type decides.
+fn bfloat16_candidate(d: &DescrFields) -> bool {
+    d.type_num >= 256 && d.type_char as u8 == b'E' && d.kind as u8 == b'V'
+}
+
+/// [`dtype_of`] for the first bfloat16 array ndbind sees: `ml_dtypes` is
+/// looked up (Python code, which may change or free the descriptor: it is
+/// read into locals first, its scalar type held meanwhile).
+///
+/// # Safety
+/// `descr` is a live descriptor; the GIL is held.
+#[cold]
+#[inline(never)]
+unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
+    // SAFETY: a live descriptor (caller), not used after the lookup.
+    let t = unsafe {
+        let d = &*descr;
+        if !bfloat16_candidate(d) || ML_BFLOAT16.get().is_some_and(|c| c.get() != 0) {
+            return None;
+        }
+        crate::core::object::Object::from_borrowed(d.typeobj as *mut ffi::PyObject)
+    };
     let cached = ML_BFLOAT16.get_or_init(|| Cell::new(0));
-    match cached.get() {
-        0 => crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"ml_dtypes"), c"bfloat16") == Some(t),
-        known => t as usize == known,
-    }
+    let found = crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"ml_dtypes"), c"bfloat16", two_byte_scalar);
+    (found == Some(t.as_ptr() as *mut ffi::PyTypeObject)).then_some(DType::BFLOAT16)
+}
+
+/// Whether NumPy's dtype of the scalar type `t` is 2 bytes wide: Python
+/// code can rebind `ml_dtypes.bfloat16` to another ml_dtypes type with the
+/// same type char (`uint1`, one byte), whose arrays must not be read as
+/// bfloat16. (Runs Python code: the caller re-reads what it uses.)
+fn two_byte_scalar(t: *mut ffi::PyTypeObject) -> bool {
+    let Some(np) = crate::ndarray::frameworks::module(c"numpy", &crate::ndarray::frameworks::NUMPY) else { return false };
+    // SAFETY: `t` is a live type object (held by the caller's lookup).
+    let t = unsafe { Borrowed::from_ptr(t as *mut ffi::PyObject) };
+    let size = np.call_method(c"dtype", &[t]).and_then(|d| d.borrow().getattr(c"itemsize"));
+    // SAFETY: an int conversion of a live object; errors are cleared.
+    let ok = size.is_ok_and(|n| unsafe { ffi::PyLong_AsLong(n.as_ptr()) } == 2);
+    drop(crate::core::error::PyErr::take());
+    ok
 }
 
 /// Axes a [`NumpyView`] holds inline; larger arrays get a full `Layout`.
@@ -237,13 +272,26 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
 /// # Safety
 /// As for [`import`].
 pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayHandle>) -> bool {
-    // SAFETY: `obj` is an ndarray, whose leading fields have this layout.
-    let a = unsafe { &*(obj.as_ptr() as *const ArrayFields) };
-    let d = unsafe { &*a.descr };
+    let fields = obj.as_ptr() as *const ArrayFields;
+    // SAFETY: `obj` is an ndarray, whose leading fields have this layout;
+    // its descriptor is alive.
+    let descr = unsafe { (*fields).descr };
+    let d = unsafe { &*descr };
     if d.byteorder as u8 == b'>' && cfg!(target_endian = "little") {
         return false;
     }
-    let Some(dtype) = dtype_of(d) else { return false };
+    let dtype = match dtype_of(d) {
+        Some(t) => t,
+        // SAFETY: a live descriptor; its lookup may run Python code, which
+        // may give the array another dtype: the struct is borrowed only
+        // after it, and must still have this descriptor.
+        None => match unsafe { first_bfloat16(descr) } {
+            Some(t) if unsafe { (*fields).descr } == descr => t,
+            _ => return false,
+        },
+    };
+    // SAFETY: as above.
+    let a = unsafe { &*fields };
     let nd = a.nd as usize;
     if nd > VIEW_NDIM {
         // SAFETY: as above.

@@ -65,11 +65,16 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
         // SAFETY: `import_into` returns true only once it wrote the handle.
         let loaded = unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) };
         // A view reads the values: a tensor whose memory does not hold them
-        // (torch's negative/conjugate bits) is a mismatch.
-        if loaded && !MUT && holder.as_ref().is_some_and(ArrayHandle::lazy_bits_set) {
-            // SAFETY: just loaded; emptied again.
-            unsafe { holder.fill(|_| false) };
-            return false;
+        // (torch's negative/conjugate bits) is a mismatch. That query may
+        // run Python code (a subclass's `is_neg`), which may move the
+        // memory just read: the view is read again (an error aborts).
+        if loaded && !MUT {
+            let h = holder.as_ref().expect("just loaded");
+            if h.lazy_bits_set() || !h.memory_unchanged() {
+                // SAFETY: just loaded; emptied again.
+                unsafe { holder.fill(|_| false) };
+                return false;
+            }
         }
         loaded
     }

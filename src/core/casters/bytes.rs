@@ -42,25 +42,50 @@ impl FromPy for Bytes {
 }
 
 /// Caster for `&[u8]` parameters: borrows a `bytes` argument's buffer.
+///
+/// A `bytes` object is immutable, but its buffer can be wrapped writable
+/// (`torch.frombuffer(b)`): like an array view, the slice is alias-checked
+/// against writable arguments and lent for the call.
 pub struct BytesRef;
 
-impl ArgCaster for BytesRef {
-    type Holder = (usize, usize);
-    type Out<'a> = &'a [u8];
+/// The holder of a `&[u8]` parameter: the buffer, and its length as a
+/// 1-D shape for the alias check.
+#[derive(Default)]
+pub struct BytesHolder {
+    data: usize,
+    len: [i64; 1],
+}
 
-    fn load(holder: &mut (usize, usize), obj: Borrowed<'_>, _convert: bool) -> bool {
+impl ArgCaster for BytesRef {
+    type Holder = BytesHolder;
+    type Out<'a> = &'a [u8];
+    const LENDS: bool = true;
+
+    fn load(holder: &mut BytesHolder, obj: Borrowed<'_>, _convert: bool) -> bool {
         match view(obj) {
             Some((p, n)) => {
-                *holder = (p as usize, n);
+                *holder = BytesHolder { data: p as usize, len: [n as i64] };
                 true
             }
             None => false,
         }
     }
 
-    unsafe fn get(holder: &mut (usize, usize)) -> &[u8] {
-        // SAFETY: the bytes argument outlives the call and is immutable.
-        unsafe { std::slice::from_raw_parts(holder.0 as *const u8, holder.1) }
+    unsafe fn get(holder: &mut BytesHolder) -> &[u8] {
+        // SAFETY: the bytes argument outlives the call and is immutable;
+        // no Rust view writes it (alias check and loan).
+        unsafe { std::slice::from_raw_parts(holder.data as *const u8, holder.len[0] as usize) }
+    }
+
+    fn spans<'a>(holder: &'a BytesHolder, out: &mut crate::core::caster::Spans<'a>) {
+        out.push(crate::core::caster::Span {
+            base: holder.data,
+            shape: &holder.len,
+            strides: &[1],
+            itemsize: 1,
+            writable: false,
+            lends: true,
+        })
     }
 
     fn type_name(out: &mut String) {

@@ -158,6 +158,9 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
         let arc = if flags & ARC != 0 { crate::core::class::holder::arc_forget((*h).value, obj) } else { None };
+        // Nor through its trampoline (an override reached from Rust code
+        // that shares the value, e.g. through an `Arc`).
+        crate::core::class::trampoline::detach(rec.slot, h);
         if ffi::PyType_IS_GC(tp) != 0 {
             ffi::PyObject_GC_UnTrack(obj as *mut std::ffi::c_void);
         }
@@ -168,7 +171,8 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             }
         }
         clear_dict(obj, rec);
-        crate::core::class::trampoline::detach(rec.slot, h);
+        // Python code ran: decide on what the flags say now.
+        let flags = (*h).flags;
         // A panicking Drop must not unwind into CPython, and one that runs
         // Python code must not see (or clobber) a pending exception.
         if flags & DESTRUCT != 0 {

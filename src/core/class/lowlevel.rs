@@ -577,9 +577,8 @@ pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
         if *cell < 0 {
             return Err(PyErr::runtime_error("cannot copy an instance that is mutably borrowed"));
         }
-        let tp = ffi::Py_TYPE(o.as_ptr());
-        let obj = Object::from_owned(inst::alloc(tp, rec)?).expect("non-NULL");
-        let dst = obj.as_ptr() as *mut InstHeader;
+        // Borrowed before allocating: the allocation may run the collector,
+        // and so Python code that would otherwise destruct the value.
         *cell += 1;
         struct Release(*mut i32);
         impl Drop for Release {
@@ -589,6 +588,9 @@ pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
             }
         }
         let release = Release(cell);
+        let tp = ffi::Py_TYPE(o.as_ptr());
+        let obj = Object::from_owned(inst::alloc(tp, rec)?).expect("non-NULL");
+        let dst = obj.as_ptr() as *mut InstHeader;
         clone((*h).value, (*dst).value);
         drop(release);
         mark_constructed(rec, dst);

@@ -146,13 +146,19 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
 /// trampoline.
 static ATTACHED: GilCell<std::cell::RefCell<std::collections::HashSet<usize>>> = GilCell::new();
 
-/// The live instance `t` is attached to, if any (the GIL is held).
+/// The live instance `t` is attached to, if any (the GIL is held). One
+/// being deallocated (reference count 0: a Python subclass's `__dict__` is
+/// cleared before ndbind's dealloc detaches it) is never handed out.
 ///
 /// # Safety
 /// The GIL is held.
 unsafe fn attached_instance(t: &Trampoline) -> Option<*mut ffi::PyObject> {
     let obj = t.obj.load(Ordering::Acquire);
     if obj.is_null() || !ATTACHED.get()?.borrow().contains(&(obj as usize)) {
+        return None;
+    }
+    // SAFETY: in the set: not freed yet.
+    if unsafe { ffi::Py_REFCNT(obj) } <= 0 {
         return None;
     }
     // SAFETY: `obj` is a live instance (in the set until it dies); its
