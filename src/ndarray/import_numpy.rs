@@ -61,8 +61,16 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     }
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
-    name.to_bytes() == b"numpy.ndarray"
-        && crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"numpy"), c"ndarray", crate::ndarray::frameworks::is_static_type) == Some(tp)
+    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(cached, tp)
+}
+
+/// Looks `numpy.ndarray` up in the loaded `numpy` module (a static type:
+/// Python code cannot make one), caches it, and tells whether `tp` is it.
+#[cold]
+#[inline(never)]
+fn first_numpy_array(cached: &Cell<usize>, tp: *mut ffi::PyTypeObject) -> bool {
+    use crate::ndarray::frameworks::{is_static_type, loaded_type};
+    loaded_type(cached, crate::interned!(c"numpy"), c"ndarray", is_static_type) == Some(tp)
 }
 
 /// The dtype of a NumPy descriptor, if ndbind supports it natively.
