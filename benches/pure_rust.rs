@@ -101,7 +101,9 @@ fn main() {
     const F64_W: ndbind::ndarray::Requirements = NdArray::<f64, Writable>::REQ;
     b.run("check: any array", || black_box(&ANY_ARRAY).accepts(black_box(&c)));
     b.run("check: f32 (*, 4) C, accepted", || black_box(&F32_X4_C).accepts(black_box(&c)));
-    b.run("check: f32 (*, 4) C, F-ordered rejected", || black_box(&F32_X4_C).accepts(black_box(&f)));
+    b.run("check: f32 (*, 4) C, F-ordered rejected", || {
+        black_box(&F32_X4_C).accepts(black_box(&f))
+    });
     b.run("check: f64 writable, dtype rejected", || black_box(&F64_W).accepts(black_box(&c)));
 
     let shape4 = [3i64, 5, 7, 9];

@@ -35,10 +35,7 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_FAMILY").as_deref() != Ok("unix") {
         return; // Windows: pyo3-ffi uses raw-dylib linking; nothing to add.
     }
-    let Some(config) = env::var("DEP_PYTHON_PYO3_CONFIG")
-        .ok()
-        .and_then(|h| unhex(&h))
-    else {
+    let Some(config) = env::var("DEP_PYTHON_PYO3_CONFIG").ok().and_then(|h| unhex(&h)) else {
         return;
     };
     let (mut lib_name, mut lib_dir, mut shared) = (None, None, false);

@@ -8,6 +8,11 @@ cd "$root"
 bash scripts/venv.sh
 export PYO3_PYTHON="$root/.venv/bin/python"
 
+echo "== cargo fmt --check"
+# rustup's default profile has rustfmt; a minimal one gets it here.
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+cargo fmt --all --check
+
 echo "== cargo test"
 cargo test --workspace --quiet
 # The pure-Rust benchmark, each case run once (it must keep building and working).

@@ -43,19 +43,16 @@ impl Rng {
 }
 
 fn iterations() -> u64 {
-    std::env::var("NDBIND_FUZZ_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000)
+    std::env::var("NDBIND_FUZZ_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000)
 }
 
 // --- the format parser --------------------------------------------------------
 
 /// Everything valid, and the characters struct formats are made of.
 const VALID: &[&[u8]] = &[
-    b"?", b"b", b"B", b"h", b"H", b"i", b"I", b"l", b"L", b"q", b"Q", b"n", b"N", b"e", b"f",
-    b"d", b"Zf", b"Zd", b"<f", b">f", b"=f", b"!f", b"@f", b"<d", b"=q", b"<Zd", b"=Zf", b"<e",
-    b"@l", b"=l", b"<?", b">B", b"!b", b"@n",
+    b"?", b"b", b"B", b"h", b"H", b"i", b"I", b"l", b"L", b"q", b"Q", b"n", b"N", b"e", b"f", b"d",
+    b"Zf", b"Zd", b"<f", b">f", b"=f", b"!f", b"@f", b"<d", b"=q", b"<Zd", b"=Zf", b"<e", b"@l",
+    b"=l", b"<?", b">B", b"!b", b"@n",
 ];
 const ALPHABET: &[u8] = b"?bBhHiIlLqQnNefdZgFDcspPxTO@=<>!^{}():0123456789 \0\xff";
 
@@ -169,7 +166,12 @@ fn parse_format_every_short_string() {
             for c in ALPHABET.iter().chain([&b'd']) {
                 for fmt in [&[*a][..], &[*a, *b], &[*a, *b, *c]] {
                     for itemsize in [0, 1, 2, 4, 8, 16] {
-                        assert_eq!(parse_format(fmt, itemsize), reference(fmt, itemsize), "{:?}", fmt);
+                        assert_eq!(
+                            parse_format(fmt, itemsize),
+                            reference(fmt, itemsize),
+                            "{:?}",
+                            fmt
+                        );
                         n += 1;
                     }
                 }
@@ -336,8 +338,14 @@ fn layout_helpers_match_the_reference() {
                 assert!(is_c_contiguous(&shape, &c), "{shape:?} {c:?}");
                 assert!(is_f_contiguous(&shape, &f), "{shape:?} {f:?}");
                 if count > 0 {
-                    assert_eq!(byte_bounds(0x1000, &shape, &c, 8), Some((0x1000, 0x1000 + count * 8)));
-                    assert_eq!(byte_bounds(0x1000, &shape, &f, 8), Some((0x1000, 0x1000 + count * 8)));
+                    assert_eq!(
+                        byte_bounds(0x1000, &shape, &c, 8),
+                        Some((0x1000, 0x1000 + count * 8))
+                    );
+                    assert_eq!(
+                        byte_bounds(0x1000, &shape, &f, 8),
+                        Some((0x1000, 0x1000 + count * 8))
+                    );
                 }
             }
         }
@@ -351,10 +359,8 @@ fn layout_helpers_match_the_reference() {
             assert!(!ok);
         } else {
             let empty = shape.contains(&0);
-            let expect_ok = shape
-                .iter()
-                .zip(&bs)
-                .all(|(&d, &b)| b % item as isize == 0 || d == 1 || empty);
+            let expect_ok =
+                shape.iter().zip(&bs).all(|(&d, &b)| b % item as isize == 0 || d == 1 || empty);
             assert_eq!(ok, expect_ok, "{shape:?} {bs:?} {item}");
             if ok {
                 for ((&d, &b), &o) in shape.iter().zip(&bs).zip(&out) {

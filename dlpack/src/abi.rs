@@ -50,10 +50,8 @@ pub struct DLPackVersion {
 
 impl DLPackVersion {
     /// The version this crate implements (`1.3`).
-    pub const CURRENT: DLPackVersion = DLPackVersion {
-        major: DLPACK_MAJOR_VERSION,
-        minor: DLPACK_MINOR_VERSION,
-    };
+    pub const CURRENT: DLPackVersion =
+        DLPackVersion { major: DLPACK_MAJOR_VERSION, minor: DLPACK_MINOR_VERSION };
 
     /// Whether a structure stamped with this version may be read by this
     /// crate (same major version).
@@ -178,10 +176,7 @@ impl DLDevice {
     /// Builds a device from its parts.
     #[inline]
     pub const fn new(device_type: DeviceType, device_id: i32) -> Self {
-        Self {
-            device_type,
-            device_id,
-        }
+        Self { device_type, device_id }
     }
 }
 
@@ -294,11 +289,7 @@ impl DLDataType {
     /// Builds a data type from its parts.
     #[inline]
     pub const fn new(code: DataTypeCode, bits: u8, lanes: u16) -> Self {
-        Self {
-            code: code.0,
-            bits,
-            lanes,
-        }
+        Self { code: code.0, bits, lanes }
     }
 
     /// The code as a [`DataTypeCode`].
@@ -317,7 +308,12 @@ impl DLDataType {
     pub const fn is_defined_scalar(self) -> bool {
         matches!(
             (self.code, self.bits),
-            (0 | 1, 8 | 16 | 32 | 64) | (2, 16 | 32 | 64) | (4, 16) | (5, 32 | 64 | 128) | (6, 8) | (7..=14, 8)
+            (0 | 1, 8 | 16 | 32 | 64)
+                | (2, 16 | 32 | 64)
+                | (4, 16)
+                | (5, 32 | 64 | 128)
+                | (6, 8)
+                | (7..=14, 8)
         )
     }
 
@@ -564,10 +560,7 @@ mod tests {
     fn itemsize() {
         assert_eq!(DLDataType::BOOL.itemsize(), Some(1));
         assert_eq!(DLDataType::C128.itemsize(), Some(16));
-        assert_eq!(
-            DLDataType::new(DataTypeCode::FLOAT4_E2M1FN, 4, 1).itemsize(),
-            None
-        );
+        assert_eq!(DLDataType::new(DataTypeCode::FLOAT4_E2M1FN, 4, 1).itemsize(), None);
         assert_eq!(DLDataType::new(DataTypeCode::FLOAT, 32, 4).itemsize(), None);
     }
 }

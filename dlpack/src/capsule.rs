@@ -168,14 +168,22 @@ pub unsafe fn untake_legacy(cap: *mut PyObject, tensor: NonNull<DLManagedTensor>
 ///
 /// # Safety
 /// As for [`untake_legacy`].
-pub unsafe fn untake_versioned(cap: *mut PyObject, tensor: NonNull<DLManagedTensorVersioned>) -> bool {
+pub unsafe fn untake_versioned(
+    cap: *mut PyObject,
+    tensor: NonNull<DLManagedTensorVersioned>,
+) -> bool {
     // SAFETY: forwarded caller contract.
     unsafe { untake_named(cap, USED_VERSIONED_NAME, VERSIONED_NAME, tensor.cast()) }
 }
 
 /// # Safety
 /// As for [`untake_legacy`].
-unsafe fn untake_named(cap: *mut PyObject, used: &CStr, name: &'static CStr, tensor: NonNull<c_void>) -> bool {
+unsafe fn untake_named(
+    cap: *mut PyObject,
+    used: &CStr,
+    name: &'static CStr,
+    tensor: NonNull<c_void>,
+) -> bool {
     // SAFETY: forwarded caller contract; renaming runs no Python code.
     unsafe {
         if peek_named(cap, used) != Some(tensor) {
@@ -312,11 +320,7 @@ pub unsafe fn new_legacy_capsule(p: NonNull<DLManagedTensor>) -> *mut PyObject {
     // SAFETY: GIL held; the name is 'static; the destructor matches the
     // pointer's type.
     let cap = unsafe {
-        PyCapsule_New(
-            p.as_ptr().cast(),
-            LEGACY_NAME.as_ptr(),
-            Some(legacy_capsule_destructor),
-        )
+        PyCapsule_New(p.as_ptr().cast(), LEGACY_NAME.as_ptr(), Some(legacy_capsule_destructor))
     };
     if cap.is_null() {
         // SAFETY: we still own `p`; keep the creation error intact.

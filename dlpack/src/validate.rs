@@ -253,10 +253,7 @@ impl Layout {
     pub fn byte_bounds(&self) -> (usize, usize) {
         let base = self.data as usize;
         // Validation proved neither addition wraps.
-        (
-            base.wrapping_add_signed(self.lo),
-            base.wrapping_add_signed(self.hi),
-        )
+        (base.wrapping_add_signed(self.lo), base.wrapping_add_signed(self.hi))
     }
 
     /// Row-major contiguity (axes of extent 1 are ignored, as in NumPy).
@@ -314,10 +311,7 @@ fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
     if dt.lanes != 1 {
         return Err(InvalidTensor::VectorLanes(dt.lanes));
     }
-    let bad = InvalidTensor::UnsupportedBits {
-        code: dt.code,
-        bits: dt.bits,
-    };
+    let bad = InvalidTensor::UnsupportedBits { code: dt.code, bits: dt.bits };
     if dt.type_code() == DataTypeCode::BOOL && dt.bits != 8 {
         return Err(bad);
     }
@@ -444,9 +438,7 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
         ptr::null_mut()
     } else {
         let off = usize::try_from(t.byte_offset).map_err(|_| InvalidTensor::Overflow)?;
-        let first = (t.data as usize)
-            .checked_add(off)
-            .ok_or(InvalidTensor::Overflow)?;
+        let first = (t.data as usize).checked_add(off).ok_or(InvalidTensor::Overflow)?;
         if first.checked_add_signed(lo_b).is_none() || first.checked_add_signed(hi_b).is_none() {
             return Err(InvalidTensor::Overflow);
         }
@@ -531,7 +523,8 @@ pub unsafe fn from_trusted(
             hi += span
         }
     }
-    let (lo, hi) = if size == 0 { (0, 0) } else { (lo * itemsize as i64, (hi + 1) * itemsize as i64) };
+    let (lo, hi) =
+        if size == 0 { (0, 0) } else { (lo * itemsize as i64, (hi + 1) * itemsize as i64) };
     Some(Layout {
         data,
         raw_data: data,

@@ -37,11 +37,7 @@ fn contiguous_from_null_strides() {
 
 #[test]
 fn zero_dim_scalar() {
-    let t = DLTensor {
-        ndim: 0,
-        shape: ptr::null_mut(),
-        ..tensor(0x2000, &mut [], None)
-    };
+    let t = DLTensor { ndim: 0, shape: ptr::null_mut(), ..tensor(0x2000, &mut [], None) };
     let l = check(&t).unwrap();
     assert_eq!((l.ndim(), l.size(), l.shape().len()), (0, 1, 0));
     assert_eq!(l.byte_bounds(), (0x2000, 0x2008));
@@ -103,12 +99,7 @@ fn size_zero_bounds_and_null_data() {
     // Huge extents are fine next to a zero extent (count is 0)...
     let mut shape = [i64::MAX, i64::MAX, 0];
     let mut strides = [1, 1, 1];
-    assert_eq!(
-        check(&tensor(0, &mut shape, Some(&mut strides)))
-            .unwrap()
-            .size(),
-        0
-    );
+    assert_eq!(check(&tensor(0, &mut shape, Some(&mut strides))).unwrap().size(), 0);
 }
 
 #[test]
@@ -139,35 +130,23 @@ fn negative_extent() {
     let mut shape = [2, -3];
     assert_eq!(
         check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
-        InvalidTensor::NegativeExtent {
-            axis: 1,
-            extent: -3
-        }
+        InvalidTensor::NegativeExtent { axis: 1, extent: -3 }
     );
 }
 
 #[test]
 fn null_data_with_elements() {
     let mut shape = [2];
-    assert_eq!(
-        check(&tensor(0, &mut shape, None)).unwrap_err(),
-        InvalidTensor::NullData
-    );
+    assert_eq!(check(&tensor(0, &mut shape, None)).unwrap_err(), InvalidTensor::NullData);
 }
 
 #[test]
 fn overflowing_sizes_and_spans() {
     let mut shape = [1 << 32, 1 << 32];
-    assert_eq!(
-        check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
-        InvalidTensor::Overflow
-    );
+    assert_eq!(check(&tensor(0x1000, &mut shape, None)).unwrap_err(), InvalidTensor::Overflow);
     // Count fits but bytes do not.
     let mut shape = [1 << 61];
-    assert_eq!(
-        check(&tensor(0x1000, &mut shape, None)).unwrap_err(),
-        InvalidTensor::Overflow
-    );
+    assert_eq!(check(&tensor(0x1000, &mut shape, None)).unwrap_err(), InvalidTensor::Overflow);
     // Small count, stride span overflows i64.
     let mut shape = [3];
     let mut strides = [i64::MAX / 2 + 1];
@@ -212,24 +191,21 @@ fn dtype_checks() {
     assert_eq!(check(&t).unwrap_err(), InvalidTensor::VectorLanes(0));
     for bits in [0u8, 4, 6, 12] {
         t.dtype = DLDataType::new(DataTypeCode::INT, bits, 1);
-        assert!(matches!(
-            check(&t),
-            Err(InvalidTensor::UnsupportedBits { .. })
-        ));
+        assert!(matches!(check(&t), Err(InvalidTensor::UnsupportedBits { .. })));
     }
     t.dtype = DLDataType::new(DataTypeCode::BOOL, 1, 1);
-    assert!(matches!(
-        check(&t),
-        Err(InvalidTensor::UnsupportedBits { .. })
-    ));
+    assert!(matches!(check(&t), Err(InvalidTensor::UnsupportedBits { .. })));
     t.dtype = DLDataType::new(DataTypeCode::BOOL, 16, 1);
-    assert!(matches!(
-        check(&t),
-        Err(InvalidTensor::UnsupportedBits { .. })
-    ));
-    for (code, bits) in [(99u8, 8u8), (200, 32), (5, 48), (3, 64), (2, 8), (4, 32), (0, 128), (15, 8), (17, 8)] {
+    assert!(matches!(check(&t), Err(InvalidTensor::UnsupportedBits { .. })));
+    for (code, bits) in
+        [(99u8, 8u8), (200, 32), (5, 48), (3, 64), (2, 8), (4, 32), (0, 128), (15, 8), (17, 8)]
+    {
         t.dtype = DLDataType { code, bits, lanes: 1 };
-        assert_eq!(check(&t).unwrap_err(), InvalidTensor::UnknownDType { code, bits }, "{code}/{bits}");
+        assert_eq!(
+            check(&t).unwrap_err(),
+            InvalidTensor::UnknownDType { code, bits },
+            "{code}/{bits}"
+        );
     }
     for code in 7..=14u8 {
         t.dtype = DLDataType { code, bits: 8, lanes: 1 };
@@ -256,28 +232,16 @@ fn versioned_flags_and_version() {
     mt.version.major = 2;
     // SAFETY: as above.
     let err = unsafe { validate_versioned(&mt) }.unwrap_err();
-    assert_eq!(
-        err,
-        InvalidTensor::UnsupportedVersion(DLPackVersion { major: 2, minor: 3 })
-    );
-    let legacy = DLManagedTensor {
-        dl_tensor: mt.dl_tensor,
-        manager_ctx: ptr::null_mut(),
-        deleter: None,
-    };
+    assert_eq!(err, InvalidTensor::UnsupportedVersion(DLPackVersion { major: 2, minor: 3 }));
+    let legacy =
+        DLManagedTensor { dl_tensor: mt.dl_tensor, manager_ctx: ptr::null_mut(), deleter: None };
     // SAFETY: as above.
     assert!(!unsafe { validate_legacy(&legacy) }.unwrap().is_read_only());
 }
 
 #[test]
 fn messages() {
-    let m = InvalidTensor::NegativeExtent {
-        axis: 1,
-        extent: -3,
-    }
-    .to_string();
+    let m = InvalidTensor::NegativeExtent { axis: 1, extent: -3 }.to_string();
     assert!(m.contains("axis 1") && m.contains("-3"));
-    assert!(InvalidTensor::TooManyDims(1000)
-        .to_string()
-        .contains("1000"));
+    assert!(InvalidTensor::TooManyDims(1000).to_string().contains("1000"));
 }

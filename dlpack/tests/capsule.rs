@@ -113,11 +113,7 @@ fn unconsumed_versioned_capsule_runs_deleter_once() {
         unsafe {
             assert_eq!(capsule_kind(cap), CapsuleKind::Versioned);
             assert!(peek_versioned(cap).is_some());
-            assert_eq!(
-                capsule_kind(cap),
-                CapsuleKind::Versioned,
-                "peek must not consume"
-            );
+            assert_eq!(capsule_kind(cap), CapsuleKind::Versioned, "peek must not consume");
             assert_eq!(COUNT.load(Ordering::SeqCst), 0);
             ffi::Py_DECREF(cap);
         }
@@ -143,17 +139,10 @@ fn take_versioned_consumes_exactly_once() {
             assert!(no_error());
 
             ffi::Py_DECREF(cap);
-            assert_eq!(
-                COUNT.load(Ordering::SeqCst),
-                0,
-                "consumed capsule must not delete"
-            );
+            assert_eq!(COUNT.load(Ordering::SeqCst), 0, "consumed capsule must not delete");
 
             // EMPTY is a 0-d tensor (one element) with NULL data: rejected...
-            assert_eq!(
-                validate_versioned(p.as_ptr()).unwrap_err(),
-                InvalidTensor::NullData
-            );
+            assert_eq!(validate_versioned(p.as_ptr()).unwrap_err(), InvalidTensor::NullData);
             // ...until it gets a (never dereferenced) data pointer.
             (*p.as_ptr()).dl_tensor.data = NonNull::<f32>::dangling().as_ptr().cast();
             let layout = validate_versioned(p.as_ptr()).unwrap();
@@ -237,10 +226,7 @@ fn destructor_preserves_pending_exception() {
             assert_eq!(COUNT.load(Ordering::SeqCst), 1);
             let err = ffi::PyErr_Occurred();
             assert!(!err.is_null());
-            assert_ne!(
-                ffi::PyErr_GivenExceptionMatches(err, ffi::PyExc_ValueError),
-                0
-            );
+            assert_ne!(ffi::PyErr_GivenExceptionMatches(err, ffi::PyExc_ValueError), 0);
             ffi::PyErr_Clear();
         }
     });

@@ -45,10 +45,7 @@ impl Rng {
 }
 
 fn iterations(default: u64) -> u64 {
-    std::env::var("NDBIND_FUZZ_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    std::env::var("NDBIND_FUZZ_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 const EXTREMES: [i64; 16] = [
@@ -250,9 +247,7 @@ fn reference(t: &DLTensor, read_only: bool) -> Result<Expected, InvalidTensor> {
         0
     } else {
         // Saturating: any product past usize::MAX is an overflow anyway.
-        shape.iter().fold(1i128, |acc, &e| {
-            (acc * e as i128).min(u64::MAX as i128 + 1)
-        })
+        shape.iter().fold(1i128, |acc, &e| (acc * e as i128).min(u64::MAX as i128 + 1))
     };
     if size > usize::MAX as i128 || size * item > isize::MAX as i128 {
         return Err(Overflow);
@@ -307,7 +302,12 @@ fn reference(t: &DLTensor, read_only: bool) -> Result<Expected, InvalidTensor> {
     } else {
         let first = data + t.byte_offset as i128;
         let max = usize::MAX as i128;
-        if first > max || first + lo_b < 0 || first + lo_b > max || first + hi_b > max || first + hi_b < 0 {
+        if first > max
+            || first + lo_b < 0
+            || first + lo_b > max
+            || first + hi_b > max
+            || first + hi_b < 0
+        {
             return Err(Overflow);
         }
         first
@@ -360,10 +360,8 @@ fn invariants(t: &DLTensor, l: &Layout) {
     let n = l.ndim();
     assert_eq!(n as i32, t.ndim);
     assert_eq!((l.shape().len(), l.strides().len()), (n, n));
-    let product = l
-        .shape()
-        .iter()
-        .try_fold(1usize, |a, &e| a.checked_mul(usize::try_from(e).ok()?));
+    let product =
+        l.shape().iter().try_fold(1usize, |a, &e| a.checked_mul(usize::try_from(e).ok()?));
     if l.shape().contains(&0) {
         assert_eq!(l.size(), 0);
     } else {
@@ -389,7 +387,10 @@ fn invariants(t: &DLTensor, l: &Layout) {
     assert_eq!(l.byte_offset(), t.byte_offset);
     // Cloning (inline or heap dims) preserves everything.
     let c = l.clone();
-    assert_eq!((c.shape(), c.strides(), c.byte_bounds()), (l.shape(), l.strides(), l.byte_bounds()));
+    assert_eq!(
+        (c.shape(), c.strides(), c.byte_bounds()),
+        (l.shape(), l.strides(), l.byte_bounds())
+    );
 }
 
 fn check_one(c: &Case, read_only: bool) -> bool {
@@ -404,7 +405,14 @@ fn check_one(c: &Case, read_only: bool) -> bool {
             true
         }
         (Err(g), Err(w)) => {
-            assert_eq!(g, w, "tensor {:?} shape {:?} strides {:?}", c.t, &c.shape[..4], &c.strides[..4]);
+            assert_eq!(
+                g,
+                w,
+                "tensor {:?} shape {:?} strides {:?}",
+                c.t,
+                &c.shape[..4],
+                &c.strides[..4]
+            );
             // Every error has a message.
             assert!(!g.to_string().is_empty());
             false
@@ -443,7 +451,11 @@ fn validate_agrees_with_the_reference_model() {
     assert!(outcomes.len() >= 10, "outcomes reached: {outcomes:?}");
     // The generator must exercise both outcomes substantially.
     assert!(accepted > iters / 20, "only {accepted} of {iters} inputs were valid");
-    assert!(accepted < iters - iters / 20, "only {} of {iters} inputs were invalid", iters - accepted);
+    assert!(
+        accepted < iters - iters / 20,
+        "only {} of {iters} inputs were invalid",
+        iters - accepted
+    );
 }
 
 #[test]
@@ -476,7 +488,8 @@ fn versioned_and_legacy_wrappers() {
             (Err(g), Err(w)) => assert_eq!(g, w),
             _ => panic!("versioned: {:?} vs {:?} for {:?}", got.map(|l| observed(&l)), want, c.t),
         }
-        let legacy = DLManagedTensor { dl_tensor: c.t, manager_ctx: ptr::null_mut(), deleter: None };
+        let legacy =
+            DLManagedTensor { dl_tensor: c.t, manager_ctx: ptr::null_mut(), deleter: None };
         // SAFETY: as above.
         let got = unsafe { validate_legacy(&legacy) };
         assert_eq!(got.map(|l| observed(&l)), reference(&c.t, false));

@@ -117,7 +117,9 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "set_first",
-        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> { set0(&mut a.view_mut()?, v) },
+        |mut a: NdArray<f64, (Ndim<1>, CContig, Writable)>, v: f64| -> PyResult<()> {
+            set0(&mut a.view_mut()?, v)
+        },
         (arg("a"), arg("v")),
     )?;
     m.def(
@@ -131,14 +133,22 @@ pub fn bind(m: &Module) -> PyResult<()> {
     // SAFETY: these bodies only touch Rust values and array views.
     unsafe {
         m.def_nogil("sum_f64_nogil", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))?;
-        m.def_nogil("nogil_sleep", |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)), arg("ms"))?;
+        m.def_nogil(
+            "nogil_sleep",
+            |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)),
+            arg("ms"),
+        )?;
         m.def_nogil(
             "scale_nogil",
             |mut a: ArrayViewMut<f64, IxDyn>, f: f64| a *= f,
             (arg("a"), arg("f")),
         )?;
     }
-    m.def("gil_sleep", |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)), arg("ms"))?;
+    m.def(
+        "gil_sleep",
+        |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)),
+        arg("ms"),
+    )?;
     // SAFETY: sleeps with a view of its argument; touches no Python.
     unsafe {
         m.def_nogil(
@@ -178,26 +188,34 @@ fn with_stash<R>(f: impl FnOnce(&mut [NdArray<f64, Writable>]) -> PyResult<R>) -
 }
 
 fn bind_stash(m: &Module) -> PyResult<()> {
-    m.def("stash_array", |a: NdArray<f64, Writable>| STASH.with(|s| s.borrow_mut().push(a)), arg("a"))?;
+    m.def(
+        "stash_array",
+        |a: NdArray<f64, Writable>| STASH.with(|s| s.borrow_mut().push(a)),
+        arg("a"),
+    )?;
     m.def("unstash_arrays", || STASH.with(|s| std::mem::take(&mut *s.borrow_mut()).len()), ())?;
     m.def(
         "stash_fill",
-        |v: f64| with_stash(|a| {
-            a[0].view_mut()?.fill(v);
-            Ok(())
-        }),
+        |v: f64| {
+            with_stash(|a| {
+                a[0].view_mut()?.fill(v);
+                Ok(())
+            })
+        },
         arg("v"),
     )?;
     // Mutable views of the first two stashed arrays at once.
     m.def(
         "stash_fill_both",
-        |v: f64| with_stash(|a| {
-            let [x, y, ..] = a else { return Err(PyErr::runtime_error("stash two arrays")) };
-            let (mut vx, mut vy) = (x.view_mut()?, y.view_mut()?);
-            vx.fill(v);
-            vy.fill(v);
-            Ok(())
-        }),
+        |v: f64| {
+            with_stash(|a| {
+                let [x, y, ..] = a else { return Err(PyErr::runtime_error("stash two arrays")) };
+                let (mut vx, mut vy) = (x.view_mut()?, y.view_mut()?);
+                vx.fill(v);
+                vy.fill(v);
+                Ok(())
+            })
+        },
         arg("v"),
     )?;
     // Calls `f` while a mutable view of the first stashed array is live.
@@ -214,7 +232,11 @@ fn bind_stash(m: &Module) -> PyResult<()> {
         (arg("v"), arg("f")),
     )?;
     // A view parameter together with a view of the first stashed array.
-    m.def("stash_sum_with", |b: ArrayView1<f64>| with_stash(|a| Ok(a[0].view()?.sum() + b.sum())), arg("b"))?;
+    m.def(
+        "stash_sum_with",
+        |b: ArrayView1<f64>| with_stash(|a| Ok(a[0].view()?.sum() + b.sum())),
+        arg("b"),
+    )?;
     m.def(
         "stash_fill_with",
         |b: ArrayView1<f64>| -> PyResult<f64> {

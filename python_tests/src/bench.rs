@@ -7,11 +7,17 @@ use ndbind::prelude::*;
 pub fn bind(m: &Module) -> PyResult<()> {
     let b = m.submodule("bench", "Functions bound identically by every peer in benches/.")?;
     b.def("noop", || (), ())?;
-    b.def("add", |a: i64, b: i64| a.checked_add(b).ok_or_else(|| PyErr::overflow_error("add(): overflow")), (arg("a"), arg("b")))?;
+    b.def(
+        "add",
+        |a: i64, b: i64| a.checked_add(b).ok_or_else(|| PyErr::overflow_error("add(): overflow")),
+        (arg("a"), arg("b")),
+    )?;
     b.def("shape0", |x: NdArray<f32, Ndim<2>>| x.shape()[0], arg("x"))?;
     b.def(
         "ro_sum",
-        |x: NdArray<f32, (Ndim<2>, CContig, Cpu)>| -> PyResult<f64> { Ok(x.view()?.iter().map(|&v| v as f64).sum()) },
+        |x: NdArray<f32, (Ndim<2>, CContig, Cpu)>| -> PyResult<f64> {
+            Ok(x.view()?.iter().map(|&v| v as f64).sum())
+        },
         arg("x"),
     )?;
     b.def(

@@ -80,22 +80,37 @@ fn bind_points(m: &Module) -> PyResult<()> {
         .field("x", |p| &p.x, |p| &mut p.x)?
         .field("y", |p| &p.y, |p| &mut p.y)?
         .def_static("origin", || Point::new(0.0, 0.0), ())?
-        .static_property("live", || LIVE.load(Ordering::Relaxed), |v: isize| LIVE.store(v, Ordering::Relaxed))?
+        .static_property(
+            "live",
+            || LIVE.load(Ordering::Relaxed),
+            |v: isize| LIVE.store(v, Ordering::Relaxed),
+        )?
         .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
         .eq()?
-        .def_operator("__add__", |a: &Point, b: &Point| Point::new(a.x + b.x, a.y + b.y), arg("other"))?
+        .def_operator(
+            "__add__",
+            |a: &Point, b: &Point| Point::new(a.x + b.x, a.y + b.y),
+            arg("other"),
+        )?
         .def_operator("__mul__", |a: &Point, f: f64| Point::new(a.x * f, a.y * f), arg("f"))?
         .def_operator("__rmul__", |a: &Point, f: f64| Point::new(a.x * f, a.y * f), arg("f"))?
         .def("__neg__", |a: &Point| Point::new(-a.x, -a.y), ())?;
     m.def("norm_of", |p: &Point| p.norm(), arg("p"))?;
     m.def("scale_by", |p: &mut Point, f: f64| p.x *= f, (arg("p"), arg("f")))?;
-    m.def("swap_xy", |a: &mut Point, b: &mut Point| std::mem::swap(&mut a.x, &mut b.x), (arg("a"), arg("b")))?;
+    m.def(
+        "swap_xy",
+        |a: &mut Point, b: &mut Point| std::mem::swap(&mut a.x, &mut b.x),
+        (arg("a"), arg("b")),
+    )?;
     m.def("point_copy", |p: Point| p, arg("p"))?;
 
     let c3 = m.class::<Point3>("Point3", doc("A point in space: a Rust subclass of Point."))?;
-    c3.init(|x: f64, y: f64, z: f64| Point3 { base: Point::new(x, y), z }, (arg("x"), arg("y"), arg("z")))?
-        .field("z", |p| &p.z, |p| &mut p.z)?
-        .repr(|p| format!("Point3(x={:?}, y={:?}, z={:?})", p.base.x, p.base.y, p.z))?;
+    c3.init(
+        |x: f64, y: f64, z: f64| Point3 { base: Point::new(x, y), z },
+        (arg("x"), arg("y"), arg("z")),
+    )?
+    .field("z", |p| &p.z, |p| &mut p.z)?
+    .repr(|p| format!("Point3(x={:?}, y={:?}, z={:?})", p.base.x, p.base.y, p.z))?;
     m.def("z_of", |p: &Point3| p.z, arg("p"))?;
     Ok(())
 }
@@ -133,8 +148,16 @@ fn bind_pod(m: &Module) -> PyResult<()> {
     m.def("inst_zero", |o: Borrowed<'_>| cls::inst_zero(pod(o)?), arg("o"))?;
     m.def("inst_mark_ready", |o: Borrowed<'_>| cls::inst_mark_ready(pod(o)?), arg("o"))?;
     m.def("inst_destruct", |o: Borrowed<'_>| cls::inst_destruct(pod(o)?), arg("o"))?;
-    m.def("inst_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(pod(d)?, pod(s)?), (arg("dst"), arg("src")))?;
-    m.def("inst_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(pod(d)?, pod(s)?), (arg("dst"), arg("src")))?;
+    m.def(
+        "inst_copy",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(pod(d)?, pod(s)?),
+        (arg("dst"), arg("src")),
+    )?;
+    m.def(
+        "inst_move",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(pod(d)?, pod(s)?),
+        (arg("dst"), arg("src")),
+    )?;
     m.def(
         "inst_replace_copy",
         |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_replace_copy(pod(d)?, pod(s)?),
@@ -150,7 +173,9 @@ fn bind_pod(m: &Module) -> PyResult<()> {
     m.def("inst_state", |o: Borrowed<'_>| cls::inst_state(o), arg("o"))?;
     m.def(
         "inst_set_state",
-        |o: Borrowed<'_>, ready: bool, destruct: bool| cls::inst_set_state(pod(o)?, ready, destruct),
+        |o: Borrowed<'_>, ready: bool, destruct: bool| {
+            cls::inst_set_state(pod(o)?, ready, destruct)
+        },
         (arg("o"), arg("ready"), arg("destruct")),
     )?;
     m.def("type_check", |t: Borrowed<'_>| cls::type_check(t), arg("t"))?;
@@ -159,7 +184,9 @@ fn bind_pod(m: &Module) -> PyResult<()> {
     m.def("inst_name", |o: Borrowed<'_>| cls::inst_name(o), arg("o"))?;
     m.def(
         "type_layout",
-        |t: Borrowed<'_>| -> PyResult<(usize, usize)> { Ok((cls::type_size(t)?, cls::type_align(t)?)) },
+        |t: Borrowed<'_>| -> PyResult<(usize, usize)> {
+            Ok((cls::type_size(t)?, cls::type_align(t)?))
+        },
         arg("t"),
     )?;
     // The seed's "placement new": construct a Pod inside an uninitialised
@@ -168,7 +195,9 @@ fn bind_pod(m: &Module) -> PyResult<()> {
         "pod_placement_init",
         |o: Borrowed<'_>, a: f64, b: f64| -> PyResult<()> {
             if cls::inst_ready(o)? {
-                return Err(PyErr::type_error("pod_placement_init(): the instance is already initialised"));
+                return Err(PyErr::type_error(
+                    "pod_placement_init(): the instance is already initialised",
+                ));
             }
             let p = cls::inst_ptr::<Pod>(o)?;
             // SAFETY: `p` is the storage of a Pod instance that is not ready,
@@ -179,8 +208,16 @@ fn bind_pod(m: &Module) -> PyResult<()> {
         (arg("o"), arg("a"), arg("b")),
     )?;
     // The idiomatic Rust spelling of the same: construct and mark ready.
-    m.def("pod_init", |o: Borrowed<'_>, a: f64, b: f64| cls::inst_init(o, Pod { a, b }), (arg("o"), arg("a"), arg("b")))?;
-    m.def("pod_owned", |a: f64, b: f64| cls::inst_take_ownership(Box::new(Pod { a, b })), (arg("a"), arg("b")))?;
+    m.def(
+        "pod_init",
+        |o: Borrowed<'_>, a: f64, b: f64| cls::inst_init(o, Pod { a, b }),
+        (arg("o"), arg("a"), arg("b")),
+    )?;
+    m.def(
+        "pod_owned",
+        |a: f64, b: f64| cls::inst_take_ownership(Box::new(Pod { a, b })),
+        (arg("a"), arg("b")),
+    )?;
     m.def("pod_total", |p: &Pod| p.a + p.b, arg("p"))?;
     Ok(())
 }
@@ -255,7 +292,11 @@ fn bind_wide(m: &Module) -> PyResult<()> {
     m.def("wide_owned", |a: f64| cls::inst_take_ownership(Box::new(Wide::new(a))), arg("a"))?;
     m.def("wide_consume", |w: Box<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
     m.def("wide_arc", |w: std::sync::Arc<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
-    m.def("wide_init", |o: Borrowed<'_>, a: f64| cls::inst_init(o, Wide::new(a)), (arg("o"), arg("a")))?;
+    m.def(
+        "wide_init",
+        |o: Borrowed<'_>, a: f64| cls::inst_init(o, Wide::new(a)),
+        (arg("o"), arg("a")),
+    )?;
     m.def(
         "wide_zero",
         |o: Borrowed<'_>| -> PyResult<()> {
@@ -265,12 +306,23 @@ fn bind_wide(m: &Module) -> PyResult<()> {
         },
         arg("o"),
     )?;
-    m.def("wide_copy", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(wide(d)?, wide(s)?), (arg("dst"), arg("src")))?;
-    m.def("wide_move", |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(wide(d)?, wide(s)?), (arg("dst"), arg("src")))?;
+    m.def(
+        "wide_copy",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_copy(wide(d)?, wide(s)?),
+        (arg("dst"), arg("src")),
+    )?;
+    m.def(
+        "wide_move",
+        |d: Borrowed<'_>, s: Borrowed<'_>| cls::inst_move(wide(d)?, wide(s)?),
+        (arg("dst"), arg("src")),
+    )?;
     m.def("wide_live", || WIDE_LIVE.load(Ordering::Relaxed), ())?;
     let e = m.class::<Empty64>("Empty64", doc("A zero-sized value aligned to 64 bytes."))?;
-    e.init(|| Empty64, ())?
-        .def("misalignment", |e: &Empty64| std::hint::black_box(e as *const Empty64 as usize) % 64, ())?;
+    e.init(|| Empty64, ())?.def(
+        "misalignment",
+        |e: &Empty64| std::hint::black_box(e as *const Empty64 as usize) % 64,
+        (),
+    )?;
     m.def("empty64_boxed", || Box::new(Empty64), ())?;
     Ok(())
 }
@@ -309,7 +361,11 @@ ndbind::class!(Dyn);
 fn bind_others(m: &Module) -> PyResult<()> {
     // Beyond CONFORMANCE: a Pair owned through a Box, whose value a
     // `Box<Pair>` parameter takes out (references into it must notice).
-    m.def("pair_boxed", |a: &Pod, b: &Pod| Box::new(Pair { first: *a, second: *b }), (arg("a"), arg("b")))?;
+    m.def(
+        "pair_boxed",
+        |a: &Pod, b: &Pod| Box::new(Pair { first: *a, second: *b }),
+        (arg("a"), arg("b")),
+    )?;
     m.def("pair_consume", |p: Box<Pair>| p.first.a + p.second.a, arg("p"))?;
     let c = m.class::<Pair>("Pair", doc("Two Pods."))?;
     c.init(|a: &Pod, b: &Pod| Pair { first: *a, second: *b }, (arg("a"), arg("b")))?
@@ -331,25 +387,34 @@ fn bind_others(m: &Module) -> PyResult<()> {
             arg("i"),
         )?;
 
-    let t = m.class::<Tensor>("Tensor", (doc("A final class with a type supplement."), supplement::<u64>()))?;
+    let t = m.class::<Tensor>(
+        "Tensor",
+        (doc("A final class with a type supplement."), supplement::<u64>()),
+    )?;
     cls::set_type_supplement::<u64>(t.type_object(), 42)?;
-    t.init(|| Tensor { rank: 0 }, ())?
-        .field_readonly("rank", |t| &t.rank)?
-        .def_static(
-            "supplement",
-            || -> PyResult<u64> {
-                let ty = cls::type_of::<Tensor>().ok_or_else(|| PyErr::runtime_error("Tensor is not bound"))?;
-                cls::type_supplement::<u64>(ty.borrow())
-            },
-            (),
-        )?;
+    t.init(|| Tensor { rank: 0 }, ())?.field_readonly("rank", |t| &t.rank)?.def_static(
+        "supplement",
+        || -> PyResult<u64> {
+            let ty = cls::type_of::<Tensor>()
+                .ok_or_else(|| PyErr::runtime_error("Tensor is not bound"))?;
+            cls::type_supplement::<u64>(ty.borrow())
+        },
+        (),
+    )?;
 
-    let d = m.class::<Dyn>("Dyn", (doc("Dynamic attributes and weak references."), dynamic_attr(), weak_referenceable()))?;
+    let d = m.class::<Dyn>(
+        "Dyn",
+        (doc("Dynamic attributes and weak references."), dynamic_attr(), weak_referenceable()),
+    )?;
     d.init(|value: i64| Dyn { value }, arg("value"))?
         .init(|| Dyn { value: -1 }, ())? // an overloaded constructor
         .field("value", |d| &d.value, |d| &mut d.value)?;
     m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
-    m.def("keep_alive", |n: Borrowed<'_>, p: Borrowed<'_>| cls::keep_alive(n, p), (arg("nurse"), arg("patient")))?;
+    m.def(
+        "keep_alive",
+        |n: Borrowed<'_>, p: Borrowed<'_>| cls::keep_alive(n, p),
+        (arg("nurse"), arg("patient")),
+    )?;
     m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
     m.def("set_leak_warnings", ndbind::core::leak_report::set_leak_warnings, arg("enabled"))?;
     Ok(())

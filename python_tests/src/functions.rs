@@ -10,7 +10,9 @@ static CUSTOM_ERROR: ExceptionType = ExceptionType::new();
 
 /// `OverflowError` when the sum leaves the 64-bit range.
 fn add(a: i64, b: i64) -> PyResult<i64> {
-    a.checked_add(b).ok_or_else(|| PyErr::overflow_error(format!("add(): {a} + {b} does not fit in a 64-bit integer")))
+    a.checked_add(b).ok_or_else(|| {
+        PyErr::overflow_error(format!("add(): {a} + {b} does not fit in a 64-bit integer"))
+    })
 }
 
 fn sum_list(xs: Vec<f64>) -> f64 {
@@ -68,10 +70,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
                 || drop(7i64.into_py(&ReturnCtx::default())),
                 || drop(PyErr::take()),
             ];
-            tries
-                .into_iter()
-                .map(|f| std::thread::spawn(f).join().is_err())
-                .collect()
+            tries.into_iter().map(|f| std::thread::spawn(f).join().is_err()).collect()
         },
         (),
     )?;
@@ -99,13 +98,25 @@ pub fn bind(m: &Module) -> PyResult<()> {
     )?;
     m.def("strlen", |s: &str| s.chars().count(), arg("s"))?;
     m.def("bytes_len", |b: &[u8]| b.len(), arg("b"))?;
-    m.def("call_back", |f: Borrowed<'_>, x: i64| -> PyResult<Object> { f.call(&[x.into_py(&Default::default())?.borrow()]) }, (arg("f"), arg("x")))?;
+    m.def(
+        "call_back",
+        |f: Borrowed<'_>, x: i64| -> PyResult<Object> {
+            f.call(&[x.into_py(&Default::default())?.borrow()])
+        },
+        (arg("f"), arg("x")),
+    )?;
     m.def("noconvert_float", |x: f64| x, arg("x").noconvert())?;
     m.def("convert_float", |x: f64| x, arg("x"))?;
     m.def("narrow_u8", |x: u8| x, arg("x"))?;
     m.def("wide_u64", |x: u64| x, arg("x"))?;
     m.def("neg_i8", |x: i8| x, arg("x"))?;
     m.def("tuple_swap", |t: (i64, String)| (t.1, t.0), arg("t"))?;
-    m.def("eight", |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64| a + b + c + d + e + f + g + h, ())?;
+    m.def(
+        "eight",
+        |a: i64, b: i64, c: i64, d: i64, e: i64, f: i64, g: i64, h: i64| {
+            a + b + c + d + e + f + g + h
+        },
+        (),
+    )?;
     Ok(())
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::ffi::{c_int, c_void};
 
 use ndbind::core::class::{
-    arc_instances, gc, inst_ptr, inst_ready, pure_virtual, raw_slot, type_of, Inst, PyHandle, Trampoline, Traverse, Visit, VisitStop,
+    arc_instances, gc, inst_ptr, inst_ready, pure_virtual, raw_slot, type_of, Inst, PyHandle,
+    Trampoline, Traverse, Visit, VisitStop,
 };
 use ndbind::ffi;
 use ndbind::prelude::*;
@@ -56,7 +57,11 @@ fn bind_implicit(m: &Module) -> PyResult<()> {
         .implicit_from_type(type_of::<Feet>().expect("Feet is bound").borrow())?;
     m.def("double_meters", |m: Meters| Meters { value: 2.0 * m.value }, arg("m"))?;
     m.def("meters_value", |m: &Meters| m.value, arg("m"))?;
-    m.def("meters_add", |a: &Meters, b: Meters| Meters { value: a.value + b.value }, (arg("a"), arg("b")))?;
+    m.def(
+        "meters_add",
+        |a: &Meters, b: Meters| Meters { value: a.value + b.value },
+        (arg("a"), arg("b")),
+    )?;
     // `&mut` parameters never convert implicitly.
     m.def("meters_scale", |m: &mut Meters, f: f64| m.value *= f, (arg("m"), arg("f")))?;
     // Overloads: the exact pass prefers `float`; the conversion pass
@@ -65,7 +70,8 @@ fn bind_implicit(m: &Module) -> PyResult<()> {
     m.def("meters_or_float", |_: f64| "float", arg("x"))?;
     m.def("meters_exact", |_: &Meters| "meters", arg("m").noconvert())?;
 
-    let l = m.class::<Loop>("Loop", doc("Implicitly convertible from anything, through itself."))?;
+    let l =
+        m.class::<Loop>("Loop", doc("Implicitly convertible from anything, through itself."))?;
     l.init(|_: &Loop| Loop, arg("other"))?
         .implicit_from_type(Object::import(c"builtins")?.borrow().getattr(c"object")?.borrow())?;
     m.def("takes_loop", |_: &Loop| true, arg("l"))?;
@@ -118,7 +124,8 @@ ndbind::class!(Parrot);
 static PARROTS: Mutex<Vec<Arc<Parrot>>> = Mutex::new(Vec::new());
 
 fn bind_parrot(m: &Module) -> PyResult<()> {
-    let c = m.class::<Parrot>("Parrot", doc("An Arc-held class whose speak() Python may override."))?;
+    let c =
+        m.class::<Parrot>("Parrot", doc("An Arc-held class whose speak() Python may override."))?;
     c.overridable(ndbind::field_of!(Parrot, py))?
         .init(|| Arc::new(Parrot { py: Trampoline::new() }), ())?
         .def("speak", |_: &Parrot| "squawk", ())?;
@@ -150,11 +157,23 @@ fn bind_holders(m: &Module) -> PyResult<()> {
     // Takes the value out of an instance that owns it (inline or boxed).
     m.def("counter_consume", |c: Box<Counter>| c.get(), arg("c"))?;
     m.def("counter_consume_with", |c: Box<Counter>, n: i64| c.get() + n, (arg("c"), arg("n")))?;
-    m.def("counter_consume_two", |a: Box<Counter>, b: &Counter| a.get() + b.get(), (arg("a"), arg("b")))?;
+    m.def(
+        "counter_consume_two",
+        |a: Box<Counter>, b: &Counter| a.get() + b.get(),
+        (arg("a"), arg("b")),
+    )?;
     m.def("stash_counter", |c: Arc<Counter>| STASH.lock().expect("stash").push(c), arg("c"))?;
     m.def("unstash_counter", || STASH.lock().expect("stash").pop(), ())?;
-    m.def("same_counter", |a: Arc<Counter>, b: Arc<Counter>| Arc::ptr_eq(&a, &b), (arg("a"), arg("b")))?;
-    m.def("counters_total", |cs: Vec<Arc<Counter>>| cs.iter().map(|c| c.get()).sum::<i64>(), arg("cs"))?;
+    m.def(
+        "same_counter",
+        |a: Arc<Counter>, b: Arc<Counter>| Arc::ptr_eq(&a, &b),
+        (arg("a"), arg("b")),
+    )?;
+    m.def(
+        "counters_total",
+        |cs: Vec<Arc<Counter>>| cs.iter().map(|c| c.get()).sum::<i64>(),
+        arg("cs"),
+    )?;
     m.def("arc_instances", arc_instances, ())?;
     Ok(())
 }
@@ -264,7 +283,10 @@ ndbind::dyn_param!(PyShape: Shape);
 fn bind_traits(m: &Module) -> PyResult<()> {
     let a = m.class::<PyAnimal>(
         "Animal",
-        (doc("An animal bound from a Rust trait; Python subclasses may override speak()."), gc::<PyAnimal>()),
+        (
+            doc("An animal bound from a Rust trait; Python subclasses may override speak()."),
+            gc::<PyAnimal>(),
+        ),
     )?;
     a.overridable(ndbind::field_of!(PyAnimal, py))?
         .init(|name: String| PyAnimal::new(Basic { name }), arg("name"))?
@@ -272,7 +294,11 @@ fn bind_traits(m: &Module) -> PyResult<()> {
         // in an override reaches it instead of recursing.
         .def("speak", |a: &PyAnimal| a.inner.speak(), ())?
         .property_readonly("name", |a: &PyAnimal| a.name())?
-        .def("set_friend", |a: &mut PyAnimal, f: Option<PyHandle>| a.friend = f, arg("friend").none())?
+        .def(
+            "set_friend",
+            |a: &mut PyAnimal, f: Option<PyHandle>| a.friend = f,
+            arg("friend").none(),
+        )?
         .property_readonly("friend", |a: &PyAnimal| -> PyResult<Option<Object>> {
             a.friend.as_ref().map(|h| h.get().map(|o| o.to_owned())).transpose()
         })?;
@@ -290,7 +316,9 @@ fn bind_traits(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "speak_stolen",
-        || -> PyResult<Option<String>> { STOLEN.lock().expect("stolen").last().map(|a| a.speak()).transpose() },
+        || -> PyResult<Option<String>> {
+            STOLEN.lock().expect("stolen").last().map(|a| a.speak()).transpose()
+        },
         (),
     )?;
     m.def("clear_stolen", || STOLEN.lock().expect("stolen").clear(), ())?;
@@ -298,14 +326,18 @@ fn bind_traits(m: &Module) -> PyResult<()> {
     m.def("make_dog", |name: String| PyAnimal::new(Dog { name }), arg("name"))?;
     m.def(
         "chorus",
-        |animals: Vec<Inst<PyAnimal>>| -> PyResult<Vec<String>> { animals.iter().map(|a| a.get()?.speak()).collect() },
+        |animals: Vec<Inst<PyAnimal>>| -> PyResult<Vec<String>> {
+            animals.iter().map(|a| a.get()?.speak()).collect()
+        },
         arg("animals"),
     )?;
     // The override is called from a Rust thread that does not hold the GIL.
     m.def(
         "call_speak_in_thread",
         |a: &PyAnimal| -> PyResult<String> {
-            let r = release_gil(|| std::thread::scope(|s| s.spawn(|| a.speak().map_err(|e| e.message())).join()));
+            let r = release_gil(|| {
+                std::thread::scope(|s| s.spawn(|| a.speak().map_err(|e| e.message())).join())
+            });
             match r {
                 Ok(Ok(s)) => Ok(s),
                 Ok(Err(msg)) => Err(PyErr::runtime_error(msg)),
@@ -328,18 +360,31 @@ fn bind_traits(m: &Module) -> PyResult<()> {
         arg("a"),
     )?;
 
-    let s = m.class::<PyShape>("Shape", doc("An abstract shape: Python subclasses must define area()."))?;
+    let s = m.class::<PyShape>(
+        "Shape",
+        doc("An abstract shape: Python subclasses must define area()."),
+    )?;
     s.overridable(ndbind::field_of!(PyShape, py))?
         .init(|| PyShape { py: Trampoline::new() }, ())?
         .def("area", |_: &PyShape| -> PyResult<f64> { Err(pure_virtual("Shape.area")) }, ())?
-        .def("scaled_area", |s: &PyShape, f: f64| -> PyResult<f64> { Ok(s.area()? * f * f) }, arg("factor"))?;
+        .def(
+            "scaled_area",
+            |s: &PyShape, f: f64| -> PyResult<f64> { Ok(s.area()? * f * f) },
+            arg("factor"),
+        )?;
     m.def(
         "total_area",
-        |shapes: Vec<Inst<PyShape>>| -> PyResult<f64> { shapes.iter().map(|s| s.get()?.area()).sum() },
+        |shapes: Vec<Inst<PyShape>>| -> PyResult<f64> {
+            shapes.iter().map(|s| s.get()?.area()).sum()
+        },
         arg("shapes"),
     )?;
     m.def("shape_area", |s: &dyn Shape| s.area(), arg("s"))?;
-    m.def("shape_scaled_area", |s: &dyn Shape, f: f64| s.scaled_area(f), (arg("s"), arg("factor")))?;
+    m.def(
+        "shape_scaled_area",
+        |s: &dyn Shape, f: f64| s.scaled_area(f),
+        (arg("s"), arg("factor")),
+    )?;
     Ok(())
 }
 
@@ -369,7 +414,11 @@ pub struct Rgb {
 
 ndbind::class!(Rgb);
 
-unsafe extern "C" fn rgb_getbuffer(obj: *mut ffi::PyObject, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+unsafe extern "C" fn rgb_getbuffer(
+    obj: *mut ffi::PyObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+) -> c_int {
     // SAFETY: CPython passes a live instance of Rgb's class (or a subclass)
     // and a view to fill; the exported memory lives inside `obj`, which
     // the view keeps alive, and is exported read-only.
@@ -396,7 +445,10 @@ fn bind_slots(m: &Module) -> PyResult<()> {
     // SAFETY: `rgb_getbuffer` has bf_getbuffer's signature, does not
     // unwind, and checks that the instance is ready.
     let buffer = unsafe { raw_slot(ffi::Py_bf_getbuffer, rgb_getbuffer as *mut c_void) };
-    let c = m.class::<Rgb>("Rgb", (doc("Three bytes with the buffer protocol (a custom type slot)."), buffer))?;
+    let c = m.class::<Rgb>(
+        "Rgb",
+        (doc("Three bytes with the buffer protocol (a custom type slot)."), buffer),
+    )?;
     c.init(|r: u8, g: u8, b: u8| Rgb { data: [r, g, b] }, (arg("r"), arg("g"), arg("b")))?;
     Ok(())
 }

@@ -23,7 +23,10 @@ use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDG
 fn budget() -> u64 {
     static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
-        std::env::var("NDBIND_OVERLAP_BUDGET").ok().and_then(|v| v.parse().ok()).map_or(DEFAULT_BUDGET, |b: u64| b.min(DEFAULT_BUDGET))
+        std::env::var("NDBIND_OVERLAP_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(DEFAULT_BUDGET, |b: u64| b.min(DEFAULT_BUDGET))
     })
 }
 
@@ -50,7 +53,12 @@ pub struct Span<'a> {
 
 impl Span<'_> {
     fn strided(&self) -> Strided<'_> {
-        Strided { base: self.base, shape: self.shape, strides: self.strides, itemsize: self.itemsize }
+        Strided {
+            base: self.base,
+            shape: self.shape,
+            strides: self.strides,
+            itemsize: self.itemsize,
+        }
     }
 }
 
@@ -255,7 +263,12 @@ impl Loan {
             LoanDims::Inline(n, a) => (*n as usize, a),
             LoanDims::Heap(b) => (b.len() / 2, b),
         };
-        Strided { base: self.base, shape: &all[..n], strides: &all[n..2 * n], itemsize: self.itemsize }
+        Strided {
+            base: self.base,
+            shape: &all[..n],
+            strides: &all[n..2 * n],
+            itemsize: self.itemsize,
+        }
     }
 }
 
@@ -328,9 +341,11 @@ fn end_loans(first: u64, count: u64) {
 /// loan for a mutable view, a mutable loan for a shared one): whether that
 /// loan is mutable, and whether the overlap test gave up.
 fn conflict(live: &[Loan], span: &Span<'_>) -> Option<(bool, bool)> {
-    live.iter().filter(|l| span.writable || l.writable).find_map(|l| match overlap(&span.strided(), &l.strided(), budget()) {
-        Overlap::No => None,
-        r => Some((l.writable, r == Overlap::TooHard)),
+    live.iter().filter(|l| span.writable || l.writable).find_map(|l| {
+        match overlap(&span.strided(), &l.strided(), budget()) {
+            Overlap::No => None,
+            r => Some((l.writable, r == Overlap::TooHard)),
+        }
     })
 }
 
@@ -356,7 +371,13 @@ pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
     } else {
         LoanDims::Heap(span.shape.iter().chain(span.strides).copied().collect())
     };
-    t.live.push(Loan { id, base: span.base, dims, itemsize: span.itemsize, writable: span.writable });
+    t.live.push(Loan {
+        id,
+        base: span.base,
+        dims,
+        itemsize: span.itemsize,
+        writable: span.writable,
+    });
     Some(Loans { first: id, count: 1 })
 }
 

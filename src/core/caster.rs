@@ -128,7 +128,10 @@ impl<T> Slot<T> {
     /// # Safety
     /// `f` returns true only after initialising the value completely.
     #[inline(always)]
-    pub(crate) unsafe fn fill(&mut self, f: impl FnOnce(&mut std::mem::MaybeUninit<T>) -> bool) -> bool {
+    pub(crate) unsafe fn fill(
+        &mut self,
+        f: impl FnOnce(&mut std::mem::MaybeUninit<T>) -> bool,
+    ) -> bool {
         self.clear();
         self.set = f(&mut self.value);
         self.set
@@ -247,7 +250,11 @@ impl<'a> ReturnCtx<'a> {
     /// The default context, in ndbind's own code (the GIL is held).
     #[inline]
     pub(crate) fn held() -> ReturnCtx<'a> {
-        ReturnCtx { policy: RvPolicy::Automatic, parent: std::ptr::null_mut(), _call: std::marker::PhantomData }
+        ReturnCtx {
+            policy: RvPolicy::Automatic,
+            parent: std::ptr::null_mut(),
+            _call: std::marker::PhantomData,
+        }
     }
 
     /// The binding's return value policy.
@@ -410,7 +417,12 @@ mod tests {
         {
             let mut s = Slot::default();
             // SAFETY: the closure initialises the value when it says so.
-            assert!(unsafe { s.fill(|m| { Place(m).write(Counted(&drops)); true }) });
+            assert!(unsafe {
+                s.fill(|m| {
+                    Place(m).write(Counted(&drops));
+                    true
+                })
+            });
             assert!(s.as_ref().is_some());
         }
         assert_eq!(drops.get(), 1);
@@ -421,7 +433,12 @@ mod tests {
         let drops = Cell::new(0);
         let mut s = Slot::default();
         // SAFETY: as above.
-        unsafe { s.fill(|m| { Place(m).write(Counted(&drops)); true }) };
+        unsafe {
+            s.fill(|m| {
+                Place(m).write(Counted(&drops));
+                true
+            })
+        };
         let v = s.take().expect("loaded");
         assert!(s.take().is_none() && s.as_ref().is_none());
         drop(s);
@@ -436,7 +453,10 @@ mod tests {
         let mut s = Slot::default();
         // SAFETY: as above; the second closure initialises nothing and says so.
         unsafe {
-            s.fill(|m| { Place(m).write(Counted(&drops)); true });
+            s.fill(|m| {
+                Place(m).write(Counted(&drops));
+                true
+            });
             assert!(!s.fill(|_| false));
         }
         assert_eq!(drops.get(), 1);

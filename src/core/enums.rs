@@ -130,7 +130,14 @@ impl Module {
     /// m.enum_::<Color>("Color", EnumKind::Enum).value("Red", Color::Red, "").finish()?;
     /// ```
     pub fn enum_<T: PyEnum>(&self, name: &str, kind: EnumKind) -> EnumBuilder<'_, T> {
-        EnumBuilder { module: self, name: name.to_owned(), kind, doc: None, export: false, values: Vec::new() }
+        EnumBuilder {
+            module: self,
+            name: name.to_owned(),
+            kind,
+            doc: None,
+            export: false,
+            values: Vec::new(),
+        }
     }
 }
 
@@ -172,10 +179,15 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
     /// ```
     pub fn finish(self) -> PyResult<Object> {
         if T::enum_slot().0.get().is_some() {
-            return Err(PyErr::runtime_error(format!("ndbind: the Rust enum behind {} is already bound", self.name)));
+            return Err(PyErr::runtime_error(format!(
+                "ndbind: the Rust enum behind {} is already bound",
+                self.name
+            )));
         }
-        let spec: Vec<(&str, i64, &str)> = self.values.iter().map(|(n, v, d)| (n.as_str(), v.to_i64(), d.as_str())).collect();
-        let (class, objs) = make_enum(self.module, &self.name, self.kind, self.doc.as_deref(), self.export, &spec)?;
+        let spec: Vec<(&str, i64, &str)> =
+            self.values.iter().map(|(n, v, d)| (n.as_str(), v.to_i64(), d.as_str())).collect();
+        let (class, objs) =
+            make_enum(self.module, &self.name, self.kind, self.doc.as_deref(), self.export, &spec)?;
         let members = self.values.iter().map(|(_, v, _)| *v).zip(objs).collect();
         let full = format!("{}.{}", self.module.name(), self.name);
         T::enum_slot().0.get_or_init(|| EnumData { class: class.clone(), name: full, members });
@@ -203,7 +215,8 @@ fn make_enum(
     let names = list_of(&items)?;
     let cname = Object::str_held(name)?;
     let module_name = Object::str_held(module.name())?;
-    let kwnames = (crate::interned!(c"module").to_owned(), crate::interned!(c"qualname").to_owned());
+    let kwnames =
+        (crate::interned!(c"module").to_owned(), crate::interned!(c"qualname").to_owned());
     let kwnames = tuple_of(&[kwnames.0, kwnames.1])?;
     let class = base.borrow().call_kw(
         &[cname.borrow(), names.borrow(), module_name.borrow(), cname.borrow()],
@@ -233,7 +246,8 @@ fn list_of(items: &[Object]) -> PyResult<Object> {
     // SAFETY: PyList_New returns a new list (or NULL); PyList_SET_ITEM
     // steals the new references we hand it, filling every slot.
     unsafe {
-        let l = Object::from_owned_or_err(pyo3_ffi::PyList_New(items.len() as pyo3_ffi::Py_ssize_t))?;
+        let l =
+            Object::from_owned_or_err(pyo3_ffi::PyList_New(items.len() as pyo3_ffi::Py_ssize_t))?;
         for (i, it) in items.iter().enumerate() {
             pyo3_ffi::PyList_SET_ITEM(l.as_ptr(), i as pyo3_ffi::Py_ssize_t, it.clone().into_ptr());
         }
@@ -244,9 +258,14 @@ fn list_of(items: &[Object]) -> PyResult<Object> {
 fn tuple_of(items: &[Object]) -> PyResult<Object> {
     // SAFETY: as for list_of, with a tuple.
     unsafe {
-        let t = Object::from_owned_or_err(pyo3_ffi::PyTuple_New(items.len() as pyo3_ffi::Py_ssize_t))?;
+        let t =
+            Object::from_owned_or_err(pyo3_ffi::PyTuple_New(items.len() as pyo3_ffi::Py_ssize_t))?;
         for (i, it) in items.iter().enumerate() {
-            pyo3_ffi::PyTuple_SET_ITEM(t.as_ptr(), i as pyo3_ffi::Py_ssize_t, it.clone().into_ptr());
+            pyo3_ffi::PyTuple_SET_ITEM(
+                t.as_ptr(),
+                i as pyo3_ffi::Py_ssize_t,
+                it.clone().into_ptr(),
+            );
         }
         Ok(t)
     }
@@ -276,7 +295,9 @@ pub fn enum_into_py<T: PyEnum>(value: T) -> PyResult<Object> {
     })?;
     match data.members.iter().find(|(v, _)| *v == value) {
         Some((_, m)) => Ok(m.clone()),
-        None => Err(PyErr::value_error(format!("{}: {} is not a member", data.name, value.to_i64()))),
+        None => {
+            Err(PyErr::value_error(format!("{}: {} is not a member", data.name, value.to_i64())))
+        }
     }
 }
 
@@ -354,7 +375,8 @@ impl<T: PyEnum> FromPy for Flags<T> {
 
 impl<T: PyEnum> IntoPy for Flags<T> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        let cls = T::enum_slot().class().ok_or_else(|| PyErr::type_error("ndbind: enum not bound"))?;
+        let cls =
+            T::enum_slot().class().ok_or_else(|| PyErr::type_error("ndbind: enum not bound"))?;
         let v = self.bits.into_py(&ReturnCtx::held())?;
         cls.call(&[v.borrow()])
     }
@@ -375,7 +397,8 @@ macro_rules! enum_type {
         impl $crate::core::enums::PyEnum for $t {
             #[inline]
             fn enum_slot() -> &'static $crate::core::enums::EnumSlot<Self> {
-                static SLOT: $crate::core::enums::EnumSlot<$t> = $crate::core::enums::EnumSlot::new();
+                static SLOT: $crate::core::enums::EnumSlot<$t> =
+                    $crate::core::enums::EnumSlot::new();
                 &SLOT
             }
             #[inline]
@@ -394,7 +417,10 @@ macro_rules! enum_type {
         }
         impl $crate::IntoPy for $t {
             #[inline]
-            fn into_py(self, _: &$crate::core::caster::ReturnCtx) -> $crate::PyResult<$crate::Object> {
+            fn into_py(
+                self,
+                _: &$crate::core::caster::ReturnCtx,
+            ) -> $crate::PyResult<$crate::Object> {
                 $crate::core::enums::enum_into_py(self)
             }
             fn type_name(out: &mut ::std::string::String) {

@@ -93,10 +93,16 @@ impl PyErr {
         // SAFETY: type-flag tests of a live object.
         let is_exc = unsafe {
             ffi::PyType_Check(ty.as_ptr()) != 0
-                && ffi::PyType_HasFeature(ty.as_ptr() as *mut ffi::PyTypeObject, ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS) != 0
+                && ffi::PyType_HasFeature(
+                    ty.as_ptr() as *mut ffi::PyTypeObject,
+                    ffi::Py_TPFLAGS_BASE_EXC_SUBCLASS,
+                ) != 0
         };
         if !is_exc {
-            return PyErr::type_error(format!("PyErr::from_type: {} is not an exception class", ty.type_name()));
+            return PyErr::type_error(format!(
+                "PyErr::from_type: {} is not an exception class",
+                ty.type_name()
+            ));
         }
         PyErr {
             state: State::Fetched {
@@ -115,21 +121,29 @@ impl PyErr {
     pub fn fetch() -> PyErr {
         Self::take().unwrap_or_else(|| {
             // SAFETY: address of a builtin exception type.
-            PyErr::lazy(unsafe { ffi::PyExc_SystemError }, "error return without exception set".into())
+            PyErr::lazy(
+                unsafe { ffi::PyExc_SystemError },
+                "error return without exception set".into(),
+            )
         })
     }
 
     /// Takes the pending Python exception, if any.
     pub fn take() -> Option<PyErr> {
         crate::core::gil::assert_held("PyErr::take");
-        let (mut ty, mut value, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        let (mut ty, mut value, mut tb) =
+            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: PyErr_Fetch transfers ownership of the three (possibly NULL)
         // references to us; the GIL is held.
         unsafe {
             ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
             let ty = Object::from_owned(ty)?;
             Some(PyErr {
-                state: State::Fetched { ty, value: Object::from_owned(value), tb: Object::from_owned(tb) },
+                state: State::Fetched {
+                    ty,
+                    value: Object::from_owned(value),
+                    tb: Object::from_owned(tb),
+                },
             })
         }
     }
@@ -143,7 +157,10 @@ impl PyErr {
                 // Through a `str` of the exact bytes: a message may hold
                 // NUL characters (a Python string passed through).
                 State::Lazy { ty, msg } => {
-                    let m = ffi::PyUnicode_FromStringAndSize(msg.as_ptr().cast(), msg.len() as ffi::Py_ssize_t);
+                    let m = ffi::PyUnicode_FromStringAndSize(
+                        msg.as_ptr().cast(),
+                        msg.len() as ffi::Py_ssize_t,
+                    );
                     if !m.is_null() {
                         ffi::PyErr_SetObject(ty, m);
                         ffi::Py_DECREF(m);
@@ -304,9 +321,13 @@ pub(crate) use ndbind_dlpack::preserving_error;
 /// The GIL is held.
 pub(crate) unsafe fn guard_silent(what: &str, f: impl FnOnce()) {
     // SAFETY: the GIL is held (caller).
-    let r = unsafe { preserving_error(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))) };
+    let r =
+        unsafe { preserving_error(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))) };
     if r.is_err() {
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "ndbind: a panic in {what} was caught (it cannot be raised there)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "ndbind: a panic in {what} was caught (it cannot be raised there)"
+        );
     }
 }

@@ -28,7 +28,13 @@ pub(crate) fn getset(
     name: &'static CStr,
     get: unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> *mut ffi::PyObject,
 ) -> ffi::PyGetSetDef {
-    ffi::PyGetSetDef { name: name.as_ptr(), get: Some(get), set: None, doc: std::ptr::null(), closure: std::ptr::null_mut() }
+    ffi::PyGetSetDef {
+        name: name.as_ptr(),
+        get: Some(get),
+        set: None,
+        doc: std::ptr::null(),
+        closure: std::ptr::null_mut(),
+    }
 }
 
 /// A new heap type named `name` (its `tp_name`: module-qualified) of

@@ -43,7 +43,9 @@ pub(crate) fn init() {
 #[macro_export]
 macro_rules! interned {
     ($s:expr) => {{
-        static CELL: $crate::core::gil_cell::GilCell<$crate::Object> = $crate::core::gil_cell::GilCell::new();
-        CELL.get_or_init(|| $crate::Object::intern_held($s).expect("interning a constant string")).borrow()
+        static CELL: $crate::core::gil_cell::GilCell<$crate::Object> =
+            $crate::core::gil_cell::GilCell::new();
+        CELL.get_or_init(|| $crate::Object::intern_held($s).expect("interning a constant string"))
+            .borrow()
     }};
 }

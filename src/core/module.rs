@@ -49,7 +49,12 @@ impl Module {
 
     /// Binds `f` as function `name`. Binding the same name again adds an
     /// overload; overloads are tried in the order they were added.
-    pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+    pub fn def<M, F: IntoFunction<M>>(
+        &self,
+        name: &str,
+        f: F,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
         self.def_parts(name, f.into_parts(), extras.into_extras())
     }
 
@@ -102,7 +107,8 @@ impl Module {
     /// `sys.modules`, so `import parent.name` works).
     pub fn submodule(&self, name: &str, doc: &str) -> PyResult<Module> {
         let full = format!("{}.{}", self.name, name);
-        let cfull = CString::new(full.as_str()).map_err(|_| PyErr::value_error("NUL in module name"))?;
+        let cfull =
+            CString::new(full.as_str()).map_err(|_| PyErr::value_error("NUL in module name"))?;
         // SAFETY: PyImport_AddModule returns a borrowed reference (kept alive
         // by sys.modules), which we turn into an owned one.
         let sub = unsafe {
@@ -123,7 +129,12 @@ impl Module {
 
     /// Creates exception class `name` (subclass of `base`, or `Exception`),
     /// stores it in `cell` for [`PyErr::new`] and adds it to the module.
-    pub fn add_exception(&self, cell: &'static ExceptionType, name: &CStr, base: Option<Borrowed<'_>>) -> PyResult<&Self> {
+    pub fn add_exception(
+        &self,
+        cell: &'static ExceptionType,
+        name: &CStr,
+        base: Option<Borrowed<'_>>,
+    ) -> PyResult<&Self> {
         let full = format!("{}.{}", self.name, name.to_str().unwrap_or("Error"));
         let cfull = CString::new(full).map_err(|_| PyErr::value_error("NUL in exception name"))?;
         // SAFETY: dotted name, base is a valid exception class or NULL.
@@ -146,7 +157,10 @@ impl Module {
 ///
 /// # Safety
 /// Called by the interpreter, with the GIL, as a module's init function.
-pub unsafe fn init_module(name: &'static CStr, init: fn(&Module) -> PyResult<()>) -> *mut ffi::PyObject {
+pub unsafe fn init_module(
+    name: &'static CStr,
+    init: fn(&Module) -> PyResult<()>,
+) -> *mut ffi::PyObject {
     let run = || -> PyResult<Object> {
         // The definition must outlive the module: leaked once per process.
         let def: &'static mut ffi::PyModuleDef = Box::leak(Box::new(ffi::PyModuleDef {

@@ -234,7 +234,9 @@ impl<'a> Borrowed<'a> {
     /// `getattr(self, name)`.
     pub fn getattr(self, name: &CStr) -> PyResult<Object> {
         // SAFETY: valid object, NUL-terminated name, GIL held.
-        unsafe { Object::from_owned_or_err(ffi::PyObject_GetAttrString(self.as_ptr(), name.as_ptr())) }
+        unsafe {
+            Object::from_owned_or_err(ffi::PyObject_GetAttrString(self.as_ptr(), name.as_ptr()))
+        }
     }
 
     /// `getattr(self, name)` with a `str` object as the name.
@@ -246,7 +248,8 @@ impl<'a> Borrowed<'a> {
     /// `setattr(self, name, value)`.
     pub fn setattr(self, name: &CStr, value: Borrowed<'_>) -> PyResult<()> {
         // SAFETY: valid objects, NUL-terminated name, GIL held.
-        let rc = unsafe { ffi::PyObject_SetAttrString(self.as_ptr(), name.as_ptr(), value.as_ptr()) };
+        let rc =
+            unsafe { ffi::PyObject_SetAttrString(self.as_ptr(), name.as_ptr(), value.as_ptr()) };
         if rc == 0 {
             Ok(())
         } else {

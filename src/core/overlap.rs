@@ -64,7 +64,12 @@ const STACK_AXES: usize = 16;
 /// strides and repeated strides (`Yes`). Anything else goes to the exact
 /// search, bounded by `budget` work units. Mismatched `shape` / `strides`
 /// lengths give `TooHard`.
-pub(crate) fn self_overlap(shape: &[i64], strides: &[i64], itemsize: usize, budget: u64) -> Overlap {
+pub(crate) fn self_overlap(
+    shape: &[i64],
+    strides: &[i64],
+    itemsize: usize,
+    budget: u64,
+) -> Overlap {
     if shape.len() != strides.len() {
         return Overlap::TooHard;
     }
@@ -149,7 +154,9 @@ fn exact_self_overlap(axes: &[(u64, u64)], item: i128, budget: u64) -> Overlap {
             // d_k = 1 + z, z in [0, u - 1]
             terms.push(Term { c, u: u - 1 });
             // d_j = z - u_j, z in [0, 2 u_j]
-            terms.extend(axes[..k].iter().map(|&(sj, uj)| Term { c: sj as i128 * item, u: 2 * uj as i128 }));
+            terms.extend(
+                axes[..k].iter().map(|&(sj, uj)| Term { c: sj as i128 * item, u: 2 * uj as i128 }),
+            );
             // byte difference e = z - (item - 1), z in [0, 2 (item - 1)]
             terms.push(Term { c: 1, u: 2 * (item - 1) });
             match solve(&mut terms, span - 1 - c, &mut work) {
@@ -225,10 +232,15 @@ fn byte_bounds(s: &Strided) -> Bounds {
     let item = s.itemsize as i128;
     let (mut lo, mut hi) = (s.base as i128, s.base as i128 + item - 1);
     for (&n, &st) in s.shape.iter().zip(s.strides) {
-        let Some(off) = (st as i128).checked_mul(item).and_then(|b| b.checked_mul(n as i128 - 1)) else {
+        let Some(off) = (st as i128).checked_mul(item).and_then(|b| b.checked_mul(n as i128 - 1))
+        else {
             return Bounds::Overflow;
         };
-        let next = if off < 0 { lo.checked_add(off).map(|l| (l, hi)) } else { hi.checked_add(off).map(|h| (lo, h)) };
+        let next = if off < 0 {
+            lo.checked_add(off).map(|l| (l, hi))
+        } else {
+            hi.checked_add(off).map(|h| (lo, h))
+        };
         match next {
             Some((l, h)) => (lo, hi) = (l, h),
             None => return Bounds::Overflow,
@@ -509,7 +521,9 @@ mod tests {
 
     #[test]
     fn self_overlap_named_cases() {
-        let so = |shape: &[i64], strides: &[i64], item| self_overlap(shape, strides, item, DEFAULT_BUDGET);
+        let so = |shape: &[i64], strides: &[i64], item| {
+            self_overlap(shape, strides, item, DEFAULT_BUDGET)
+        };
         assert_eq!(so(&[4], &[0], 8), Overlap::Yes); // as_strided(x, (4,), (0,))
         assert_eq!(so(&[3, 3], &[1, 1], 8), Overlap::Yes); // (3, 3), (8, 8) bytes
         assert_eq!(so(&[2, 2], &[2, 1], 8), Overlap::No); // (2, 2), (16, 8) bytes
@@ -577,7 +591,13 @@ mod tests {
         }
     }
 
-    fn random_layout(rng: &mut Rng, shape: &mut Vec<i64>, strides: &mut Vec<i64>, max_ndim: i64, max_n: i64) {
+    fn random_layout(
+        rng: &mut Rng,
+        shape: &mut Vec<i64>,
+        strides: &mut Vec<i64>,
+        max_ndim: i64,
+        max_n: i64,
+    ) {
         let ndim = rng.range(1, max_ndim) as usize;
         shape.clear();
         strides.clear();
@@ -658,7 +678,8 @@ mod tests {
         // Extremes of every field: overflow must come out as an answer, never a panic.
         let big = [i64::MAX; 64];
         let min = [i64::MIN; 64];
-        let mixed: Vec<i64> = (0..64).map(|k| if k % 2 == 0 { i64::MAX } else { i64::MIN }).collect();
+        let mixed: Vec<i64> =
+            (0..64).map(|k| if k % 2 == 0 { i64::MAX } else { i64::MIN }).collect();
         for item in [1, 16, usize::MAX] {
             for strides in [&big[..], &min[..], &mixed[..]] {
                 let _ = self_overlap(&big, strides, item, DEFAULT_BUDGET);

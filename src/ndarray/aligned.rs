@@ -60,7 +60,13 @@ impl<T: Scalar> Raw<T> {
     fn try_new(len: usize, zeroed: bool) -> Result<Self, Option<Layout>> {
         let layout = Self::layout(len).ok_or(None)?;
         // SAFETY: non-zero size (at least ALIGN bytes).
-        let base = unsafe { if zeroed { alloc_zeroed(layout) } else { alloc(layout) } };
+        let base = unsafe {
+            if zeroed {
+                alloc_zeroed(layout)
+            } else {
+                alloc(layout)
+            }
+        };
         let base = NonNull::new(base).ok_or(Some(layout))?;
         let offset = base.as_ptr().align_offset(ALIGN);
         // SAFETY: offset < ALIGN, and ALIGN spare bytes were allocated, so
@@ -74,7 +80,9 @@ impl<T: Scalar> Drop for Raw<T> {
     fn drop(&mut self) {
         // SAFETY: allocated in `try_new` with the same layout (which was
         // computable then, so it is now).
-        unsafe { dealloc(self.base.as_ptr(), Self::layout(self.len).expect("layout of a live buffer")) }
+        unsafe {
+            dealloc(self.base.as_ptr(), Self::layout(self.len).expect("layout of a live buffer"))
+        }
     }
 }
 
@@ -329,7 +337,9 @@ mod tests {
     #[test]
     fn export_checks_the_shape() {
         use crate::ndarray::export::Numpy;
-        assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[3, 4]).is_ok());
+        assert!(
+            ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[3, 4]).is_ok()
+        );
         assert!(ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[5]).is_err());
     }
 }

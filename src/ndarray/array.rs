@@ -235,7 +235,9 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     fn cpu(&self) -> PyResult<()> {
         match self.device() {
             (1, _) | (3, _) | (13, _) => Ok(()),
-            (t, _) => Err(PyErr::type_error(format!("array data is on device type {t}, not the CPU"))),
+            (t, _) => {
+                Err(PyErr::type_error(format!("array data is on device type {t}, not the CPU")))
+            }
         }
     }
 }
@@ -302,7 +304,8 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     }
 
     fn lend(&self, writable: bool) -> PyResult<Loans> {
-        crate::core::alias::lend(self.h.span(writable, true), &|| "NdArray".to_owned()).ok_or_else(PyErr::fetch)
+        crate::core::alias::lend(self.h.span(writable, true), &|| "NdArray".to_owned())
+            .ok_or_else(PyErr::fetch)
     }
 
     /// Element at `index` (checked), or `None` when out of bounds or while
@@ -340,8 +343,11 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        crate::ndarray::import::import(obj, &Self::REQ, convert)
-            .map(|h| NdArray { h: ManuallyDrop::new(h), lent: LentCell::nothing(), _m: PhantomData })
+        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray {
+            h: ManuallyDrop::new(h),
+            lent: LentCell::nothing(),
+            _m: PhantomData,
+        })
     }
 
     /// The handle is imported straight into the argument holder.

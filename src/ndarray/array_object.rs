@@ -10,8 +10,8 @@ use ndbind_dlpack::Layout;
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
-use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::gil_cell::GilCell;
+use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::DType;
 use crate::ndarray::handle::dtype_of;
@@ -37,7 +37,11 @@ pub(crate) fn new(layout: Layout, owner: OwnerBox, read_only: bool) -> PyResult<
 /// As [`new`], with the owner made only once the object exists: when the
 /// allocation fails, `owner` is never called, so whatever it would have
 /// taken over (a foreign DLPack tensor) stays with the caller.
-pub(crate) fn new_with(layout: Layout, read_only: bool, owner: impl FnOnce() -> OwnerBox) -> PyResult<Object> {
+pub(crate) fn new_with(
+    layout: Layout,
+    read_only: bool,
+    owner: impl FnOnce() -> OwnerBox,
+) -> PyResult<Object> {
     let tp = array_type()?;
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is used.
@@ -71,7 +75,9 @@ unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
         let tp = ffi::Py_TYPE(slf);
         let a = slf as *mut ArrayObject;
         // The owner may be a user's value, whose `Drop` may run any code.
-        crate::core::error::guard_silent("an exported array owner's Drop", || std::ptr::drop_in_place(&mut (*a).owner));
+        crate::core::error::guard_silent("an exported array owner's Drop", || {
+            std::ptr::drop_in_place(&mut (*a).owner)
+        });
         std::ptr::drop_in_place(&mut (*a).layout);
         std::ptr::drop_in_place(&mut (*a).buf_dims);
         (*tp).tp_free.expect("tp_free")(slf as *mut c_void);
@@ -92,10 +98,12 @@ fn ret(f: impl FnOnce() -> PyResult<Object>) -> *mut ffi::PyObject {
 unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     use crate::core::caster::IntoPy;
     let s: Vec<i64> = this(slf).layout.shape().to_vec();
-    ret(|| s.into_py(&crate::core::caster::ReturnCtx::held()).and_then(|l| {
-        // SAFETY: converting a list to a tuple.
-        unsafe { Object::from_owned_or_err(ffi::PyList_AsTuple(l.as_ptr())) }
-    }))
+    ret(|| {
+        s.into_py(&crate::core::caster::ReturnCtx::held()).and_then(|l| {
+            // SAFETY: converting a list to a tuple.
+            unsafe { Object::from_owned_or_err(ffi::PyList_AsTuple(l.as_ptr())) }
+        })
+    })
 }
 
 unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
@@ -104,12 +112,14 @@ unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut 
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     let a = this(slf);
-    ret(|| Object::str_held(&format!(
-        "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
-        a.layout.shape(),
-        dtype_of(&a.layout).name(),
-        if a.read_only { "False" } else { "True" }
-    )))
+    ret(|| {
+        Object::str_held(&format!(
+            "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
+            a.layout.shape(),
+            dtype_of(&a.layout).name(),
+            if a.read_only { "False" } else { "True" }
+        ))
+    })
 }
 
 fn device_tuple(l: &Layout) -> PyResult<Object> {
@@ -118,7 +128,10 @@ fn device_tuple(l: &Layout) -> PyResult<Object> {
     (d.device_type.0, d.device_id).into_py(&crate::core::caster::ReturnCtx::held())
 }
 
-unsafe extern "C" fn dlpack_device(slf: *mut ffi::PyObject, _: *mut ffi::PyObject) -> *mut ffi::PyObject {
+unsafe extern "C" fn dlpack_device(
+    slf: *mut ffi::PyObject,
+    _: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     ret(|| device_tuple(&this(slf).layout))
 }
 
@@ -150,20 +163,32 @@ unsafe fn dlpack_impl(
         // SAFETY: kwnames holds `nkw` str objects; values follow the
         // positional arguments.
         let (key, value) = unsafe {
-            (Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k)), Borrowed::from_ptr(*args.add(k as usize)))
+            (
+                Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k)),
+                Borrowed::from_ptr(*args.add(k as usize)),
+            )
         };
         match key.to_str()? {
             "max_version" => {
                 if !value.is_none() {
-                    let (major, _minor) = <(i64, i64) as crate::core::caster::FromPy>::from_py(value, false)
-                        .ok_or_else(|| PyErr::type_error("max_version must be None or a tuple (major, minor)"))?;
+                    let (major, _minor) =
+                        <(i64, i64) as crate::core::caster::FromPy>::from_py(value, false)
+                            .ok_or_else(|| {
+                                PyErr::type_error(
+                                    "max_version must be None or a tuple (major, minor)",
+                                )
+                            })?;
                     versioned = major >= 1;
                 }
             }
             "dl_device" => {
                 if !value.is_none() {
                     let d = <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
-                        .ok_or_else(|| PyErr::type_error("dl_device must be None or a tuple (device_type, device_id)"))?;
+                        .ok_or_else(|| {
+                            PyErr::type_error(
+                                "dl_device must be None or a tuple (device_type, device_id)",
+                            )
+                        })?;
                     let own = a.layout.device();
                     if d != (own.device_type.0, own.device_id) {
                         return Err(PyErr::buffer_error(format!(
@@ -185,14 +210,20 @@ unsafe fn dlpack_impl(
                     return Err(PyErr::type_error("stream must be None or an int"));
                 }
             }
-            other => return Err(PyErr::type_error(format!("__dlpack__() got an unexpected keyword argument '{other}'"))),
+            other => {
+                return Err(PyErr::type_error(format!(
+                    "__dlpack__() got an unexpected keyword argument '{other}'"
+                )))
+            }
         }
     }
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
         let parts = crate::ndarray::export_dlpack::TensorParts::of(&layout);
         // SAFETY: `owner` is the copy's buffer (plain memory).
-        return unsafe { crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true) };
+        return unsafe {
+            crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true)
+        };
     }
     // SAFETY: `slf` is alive for the call.
     let me = unsafe { Borrowed::from_ptr(slf) }.to_owned();
@@ -237,7 +268,9 @@ fn copy_elements(l: &Layout, out: &mut [u8]) {
     }
     if l.is_c_contiguous() {
         // SAFETY: a C-contiguous layout covers exactly size*itemsize bytes.
-        unsafe { std::ptr::copy_nonoverlapping(l.data() as *const u8, out.as_mut_ptr(), out.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(l.data() as *const u8, out.as_mut_ptr(), out.len())
+        };
         return;
     }
     let base = l.data() as *const u8;
@@ -246,11 +279,21 @@ fn copy_elements(l: &Layout, out: &mut [u8]) {
         let Some(chunk) = chunks.next() else { return };
         // SAFETY: `off` is the element offset of an index within the
         // validated shape, so the element lies in the array's memory.
-        unsafe { std::ptr::copy_nonoverlapping(base.offset(off * item as isize), chunk.as_mut_ptr(), item) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                base.offset(off * item as isize),
+                chunk.as_mut_ptr(),
+                item,
+            )
+        };
     });
 }
 
-unsafe extern "C" fn getbuffer(slf: *mut ffi::PyObject, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+unsafe extern "C" fn getbuffer(
+    slf: *mut ffi::PyObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+) -> c_int {
     // SAFETY: `slf` is an ArrayObject; `view` is the caller's buffer struct.
     unsafe {
         let a = &mut *(slf as *mut ArrayObject);
@@ -265,7 +308,11 @@ unsafe extern "C" fn getbuffer(slf: *mut ffi::PyObject, view: *mut ffi::Py_buffe
     }
 }
 
-unsafe fn fill_buffer(a: &mut ArrayObject, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+unsafe fn fill_buffer(
+    a: &mut ArrayObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+) -> PyResult<()> {
     let l = &a.layout;
     if l.device().device_type.0 != 1 {
         return Err(PyErr::buffer_error("the array is not on the CPU"));
@@ -290,7 +337,11 @@ unsafe fn fill_buffer(a: &mut ArrayObject, view: *mut ffi::Py_buffer, flags: c_i
     if a.buf_dims.is_none() {
         let item = l.itemsize() as isize;
         a.buf_dims = Some(
-            l.shape().iter().map(|&e| e as isize).chain(l.strides().iter().map(|&s| s as isize * item)).collect(),
+            l.shape()
+                .iter()
+                .map(|&e| e as isize)
+                .chain(l.strides().iter().map(|&s| s as isize * item))
+                .collect(),
         );
     }
     let dims = a.buf_dims.as_mut().expect("just set");
@@ -302,9 +353,11 @@ unsafe fn fill_buffer(a: &mut ArrayObject, view: *mut ffi::Py_buffer, flags: c_i
         (*view).itemsize = l.itemsize() as ffi::Py_ssize_t;
         (*view).readonly = a.read_only as c_int;
         (*view).ndim = n as c_int;
-        (*view).format = if need(ffi::PyBUF_FORMAT) { format.as_ptr() as *mut _ } else { std::ptr::null_mut() };
+        (*view).format =
+            if need(ffi::PyBUF_FORMAT) { format.as_ptr() as *mut _ } else { std::ptr::null_mut() };
         (*view).shape = if need(ffi::PyBUF_ND) { dims.as_mut_ptr() } else { std::ptr::null_mut() };
-        (*view).strides = if need(ffi::PyBUF_STRIDES) { dims.as_mut_ptr().add(n) } else { std::ptr::null_mut() };
+        (*view).strides =
+            if need(ffi::PyBUF_STRIDES) { dims.as_mut_ptr().add(n) } else { std::ptr::null_mut() };
         (*view).suboffsets = std::ptr::null_mut();
         (*view).internal = std::ptr::null_mut();
     }

@@ -34,7 +34,9 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
     }
     if !req.shape.is_empty() {
         let shape = l.shape();
-        if shape.len() != req.shape.len() || req.shape.iter().zip(shape).any(|(&r, &s)| r >= 0 && r != s) {
+        if shape.len() != req.shape.len()
+            || req.shape.iter().zip(shape).any(|(&r, &s)| r >= 0 && r != s)
+        {
             return Err(FATAL);
         }
     }

@@ -8,7 +8,11 @@ use crate::ndarray::requirements::{Order, Requirements};
 
 /// A converted copy of `obj` meeting `req`'s dtype and order, or `None`
 /// (any Python error raised by the framework is cleared: a mismatch).
-pub(crate) fn convert(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DType>, req: &Requirements) -> Option<Object> {
+pub(crate) fn convert(
+    obj: Borrowed<'_>,
+    current: Option<crate::ndarray::dtype::DType>,
+    req: &Requirements,
+) -> Option<Object> {
     let dtype_name = req.dtype.or(current)?.name();
     let r = match classify(obj) {
         Framework::Torch => convert_torch(obj, dtype_name, req.order),

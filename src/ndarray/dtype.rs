@@ -186,11 +186,7 @@ impl DType {
     /// ```
     #[inline]
     pub const fn new(code: u8, bits: u8) -> DType {
-        DType {
-            code,
-            bits,
-            lanes: 1,
-        }
+        DType { code, bits, lanes: 1 }
     }
 
     /// The NumPy-style name: `"bool"`, `"int8"` … `"uint64"`, `"float16"`,
@@ -450,54 +446,12 @@ mod tests {
 
     #[test]
     fn codes_are_dlpack() {
-        assert_eq!(
-            DType::BOOL,
-            DType {
-                code: 6,
-                bits: 8,
-                lanes: 1
-            }
-        );
-        assert_eq!(
-            DType::INT32,
-            DType {
-                code: 0,
-                bits: 32,
-                lanes: 1
-            }
-        );
-        assert_eq!(
-            DType::UINT8,
-            DType {
-                code: 1,
-                bits: 8,
-                lanes: 1
-            }
-        );
-        assert_eq!(
-            DType::FLOAT64,
-            DType {
-                code: 2,
-                bits: 64,
-                lanes: 1
-            }
-        );
-        assert_eq!(
-            DType::BFLOAT16,
-            DType {
-                code: 4,
-                bits: 16,
-                lanes: 1
-            }
-        );
-        assert_eq!(
-            DType::COMPLEX64,
-            DType {
-                code: 5,
-                bits: 64,
-                lanes: 1
-            }
-        );
+        assert_eq!(DType::BOOL, DType { code: 6, bits: 8, lanes: 1 });
+        assert_eq!(DType::INT32, DType { code: 0, bits: 32, lanes: 1 });
+        assert_eq!(DType::UINT8, DType { code: 1, bits: 8, lanes: 1 });
+        assert_eq!(DType::FLOAT64, DType { code: 2, bits: 64, lanes: 1 });
+        assert_eq!(DType::BFLOAT16, DType { code: 4, bits: 16, lanes: 1 });
+        assert_eq!(DType::COMPLEX64, DType { code: 5, bits: 64, lanes: 1 });
     }
 
     #[test]
@@ -531,31 +485,15 @@ mod tests {
             DType::new(DType::CODE_BFLOAT, 32),
             DType::new(3, 32), // kDLOpaqueHandle
             DType::new(200, 8),
-            DType {
-                code: 2,
-                bits: 32,
-                lanes: 4,
-            },
-            DType {
-                code: 2,
-                bits: 32,
-                lanes: 0,
-            },
+            DType { code: 2, bits: 32, lanes: 4 },
+            DType { code: 2, bits: 32, lanes: 0 },
         ];
         for dt in odd {
             assert_eq!(dt.name(), "unknown", "{dt:?}");
             assert!(!dt.is_known());
             assert_eq!(dt.buffer_format(), None);
         }
-        assert_eq!(
-            DType {
-                code: 2,
-                bits: 32,
-                lanes: 4
-            }
-            .itemsize(),
-            16
-        );
+        assert_eq!(DType { code: 2, bits: 32, lanes: 4 }.itemsize(), 16);
         assert_eq!(DType::new(DType::CODE_BOOL, 1).itemsize(), 0);
     }
 

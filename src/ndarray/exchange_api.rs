@@ -24,8 +24,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use ndbind_dlpack::{
-    DLDevice, DLManagedTensorVersioned, DLPackExchangeAPI, DLPackExchangeAPIHeader, DLPackSetError, DLPackVersion,
-    DLTensor, DeviceType, Layout, EXCHANGE_API_ATTR, EXCHANGE_API_NAME,
+    DLDevice, DLManagedTensorVersioned, DLPackExchangeAPI, DLPackExchangeAPIHeader, DLPackSetError,
+    DLPackVersion, DLTensor, DeviceType, Layout, EXCHANGE_API_ATTR, EXCHANGE_API_NAME,
 };
 use pyo3_ffi as ffi;
 
@@ -33,14 +33,17 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::export_dlpack::TensorParts;
+use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::{array_object, export_dlpack};
 
 /// The table itself: immutable and alive for the whole process, as
 /// `dlpack.h` requires.
 static API: DLPackExchangeAPI = DLPackExchangeAPI {
-    header: DLPackExchangeAPIHeader { version: DLPackVersion::CURRENT, prev_api: std::ptr::null_mut() },
+    header: DLPackExchangeAPIHeader {
+        version: DLPackVersion::CURRENT,
+        prev_api: std::ptr::null_mut(),
+    },
     managed_tensor_allocator: Some(managed_tensor_allocator),
     managed_tensor_from_py_object_no_sync: Some(managed_tensor_from_py_object_no_sync),
     managed_tensor_to_py_object_no_sync: Some(managed_tensor_to_py_object_no_sync),
@@ -115,7 +118,13 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
         let (b, l, read_only) = unsafe { array_of(obj) }?;
         // SAFETY: the array object owns the layout's memory.
         let m = unsafe {
-            export_dlpack::managed_versioned(TensorParts::of(l), OwnerBox::Python(b.to_owned()), false, read_only, false)
+            export_dlpack::managed_versioned(
+                TensorParts::of(l),
+                OwnerBox::Python(b.to_owned()),
+                false,
+                read_only,
+                false,
+            )
         };
         // SAFETY: as above.
         unsafe { *out = m.as_ptr() };
@@ -128,7 +137,10 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
 /// bare `DLTensor` has no read-only flag, so a read-only array is refused
 /// with `BufferError` (as `__dlpack__` refuses a legacy capsule for one):
 /// the consumer falls back to the managed tensor, which carries the flag.
-unsafe extern "C" fn dltensor_from_py_object_no_sync(obj: *mut c_void, out: *mut DLTensor) -> c_int {
+unsafe extern "C" fn dltensor_from_py_object_no_sync(
+    obj: *mut c_void,
+    out: *mut DLTensor,
+) -> c_int {
     guarded(|| {
         if out.is_null() {
             return Err(PyErr::value_error("dltensor_from_py_object_no_sync: NULL output pointer"));
@@ -143,7 +155,8 @@ unsafe extern "C" fn dltensor_from_py_object_no_sync(obj: *mut c_void, out: *mut
         }
         // The layout lives inside the object and never changes, so its
         // shape and strides can be lent out; consumers do not write them.
-        let t = TensorParts::of(l).tensor(l.shape().as_ptr().cast_mut(), l.strides().as_ptr().cast_mut());
+        let t = TensorParts::of(l)
+            .tensor(l.shape().as_ptr().cast_mut(), l.strides().as_ptr().cast_mut());
         // SAFETY: `out` points to a caller-provided DLTensor.
         unsafe { out.write(t) };
         Ok(())
@@ -178,8 +191,9 @@ unsafe extern "C" fn managed_tensor_to_py_object_no_sync(
         // SAFETY: `out_py_object` is NULL or a writable pointer slot (caller
         // contract).
         unsafe { clear_out(out_py_object, "managed_tensor_to_py_object_no_sync") }?;
-        let t = NonNull::new(tensor)
-            .ok_or_else(|| PyErr::value_error("managed_tensor_to_py_object_no_sync: NULL tensor"))?;
+        let t = NonNull::new(tensor).ok_or_else(|| {
+            PyErr::value_error("managed_tensor_to_py_object_no_sync: NULL tensor")
+        })?;
         // SAFETY: a live managed tensor (caller contract); only the version
         // is read before it is known to be 1.x.
         let layout = unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }
@@ -210,7 +224,10 @@ unsafe extern "C" fn managed_tensor_allocator(
 ) -> c_int {
     let r = catch_unwind(AssertUnwindSafe(|| {
         if out.is_null() {
-            return Err((c"ValueError", "managed_tensor_allocator: NULL output pointer".to_owned()));
+            return Err((
+                c"ValueError",
+                "managed_tensor_allocator: NULL output pointer".to_owned(),
+            ));
         }
         // SAFETY: `out` is a writable pointer slot (caller contract).
         unsafe { *out = std::ptr::null_mut() };
@@ -243,12 +260,15 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         .ok_or_else(|| (c"ValueError", "managed_tensor_allocator: NULL prototype".to_owned()))?;
     if p.device != DLDevice::CPU {
         let (ty, id) = (p.device.device_type.0, p.device.device_id);
-        let msg = format!("ndbind allocates CPU memory only (device (1, 0)), not device ({ty}, {id})");
+        let msg =
+            format!("ndbind allocates CPU memory only (device (1, 0)), not device ({ty}, {id})");
         return Err((c"ValueError", msg));
     }
     let (code, bits, lanes) = (p.dtype.code, p.dtype.bits, p.dtype.lanes);
     if !(DType { code, bits, lanes }).is_known() {
-        let msg = format!("ndbind cannot allocate DLPack dtype (code {code}, bits {bits}, lanes {lanes})");
+        let msg = format!(
+            "ndbind cannot allocate DLPack dtype (code {code}, bits {bits}, lanes {lanes})"
+        );
         return Err((c"TypeError", msg));
     }
     // Validation checks ndim, the extents and the byte size (overflow
@@ -270,7 +290,9 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // the vector moves into the tensor's owner; the strides are the
     // layout's own, one per axis. Freeing it needs no GIL.
     let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
-    let m = unsafe { export_dlpack::managed_versioned(parts, OwnerBox::new(memory), true, false, false) };
+    let m = unsafe {
+        export_dlpack::managed_versioned(parts, OwnerBox::new(memory), true, false, false)
+    };
     Ok(m.as_ptr())
 }
 
@@ -287,7 +309,10 @@ unsafe extern "C" fn current_work_stream(
         // hold the GIL, so take it for that.
         unsafe {
             let g = ffi::PyGILState_Ensure();
-            ffi::PyErr_SetString(ffi::PyExc_ValueError, c"current_work_stream: NULL output pointer".as_ptr());
+            ffi::PyErr_SetString(
+                ffi::PyExc_ValueError,
+                c"current_work_stream: NULL output pointer".as_ptr(),
+            );
             ffi::PyGILState_Release(g);
         }
         return -1;
@@ -312,7 +337,9 @@ mod tests {
     unsafe extern "C" fn record_error(_ctx: *mut c_void, kind: *const c_char, msg: *const c_char) {
         // SAFETY: NUL-terminated strings from the allocator.
         let (k, m) = unsafe { (CStr::from_ptr(kind), CStr::from_ptr(msg)) };
-        ERRORS.with(|e| e.borrow_mut().push((k.to_string_lossy().into(), m.to_string_lossy().into())));
+        ERRORS.with(|e| {
+            e.borrow_mut().push((k.to_string_lossy().into(), m.to_string_lossy().into()))
+        });
     }
 
     type Allocated = (c_int, *mut DLManagedTensorVersioned, Vec<(String, String)>);
@@ -330,7 +357,9 @@ mod tests {
         ERRORS.with(|e| e.borrow_mut().clear());
         let mut out = NonNull::dangling().as_ptr();
         // SAFETY: a well-formed prototype and output slot.
-        let rc = unsafe { managed_tensor_allocator(&mut proto, &mut out, std::ptr::null_mut(), Some(record_error)) };
+        let rc = unsafe {
+            managed_tensor_allocator(&mut proto, &mut out, std::ptr::null_mut(), Some(record_error))
+        };
         (rc, out, ERRORS.with(|e| e.take()))
     }
 
@@ -371,7 +400,12 @@ mod tests {
         }
         let mut out = NonNull::dangling().as_ptr();
         // SAFETY: a NULL prototype and callback are refused, not read.
-        assert_eq!(unsafe { managed_tensor_allocator(std::ptr::null_mut(), &mut out, std::ptr::null_mut(), None) }, -1);
+        assert_eq!(
+            unsafe {
+                managed_tensor_allocator(std::ptr::null_mut(), &mut out, std::ptr::null_mut(), None)
+            },
+            -1
+        );
         assert!(out.is_null());
     }
 

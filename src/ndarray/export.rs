@@ -193,7 +193,10 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 
     /// [`ArrayOut::from_owner`] for owners whose data does not move when
     /// they do (so they need no box: one allocation less).
-    pub fn from_stable_owner<O: StableData<T> + Send + 'static>(mut owner: O, shape: &[usize]) -> PyResult<Self> {
+    pub fn from_stable_owner<O: StableData<T> + Send + 'static>(
+        mut owner: O,
+        shape: &[usize],
+    ) -> PyResult<Self> {
         let data = owner.as_mut();
         check_len(shape, data.len())?;
         // `StableData` promises the elements stay put when `owner` moves
@@ -229,7 +232,11 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// not read that memory as `bool` afterwards). Under `reference_internal`, a bound
     /// `self` is kept alive and borrowed (no `&mut self`, move or destruct)
     /// while the array lives: memory inside its value qualifies.
-    pub unsafe fn from_raw(data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
+    pub unsafe fn from_raw(
+        data: *const T,
+        shape: &[usize],
+        strides: Option<&[isize]>,
+    ) -> PyResult<Self> {
         Ok(Self::new(data, raw_dims(shape, strides)?, None))
     }
 
@@ -240,7 +247,12 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// long as `owner` lives, which Python may write while the array lives
     /// (even a read-only export: torch ignores the flag; for `bool`, any
     /// byte, so Rust must not read that memory as `bool` afterwards).
-    pub unsafe fn view_of(owner: Object, data: *const T, shape: &[usize], strides: Option<&[isize]>) -> PyResult<Self> {
+    pub unsafe fn view_of(
+        owner: Object,
+        data: *const T,
+        shape: &[usize],
+        strides: Option<&[isize]>,
+    ) -> PyResult<Self> {
         Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
 
@@ -250,7 +262,9 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// way); one with strides of its own is a `ValueError`.
     pub fn fortran_order(mut self) -> PyResult<Self> {
         if self.parts.dims.strides().is_some() {
-            return Err(PyErr::value_error("fortran_order(): the array has strides of its own, not C order"));
+            return Err(PyErr::value_error(
+                "fortran_order(): the array has strides of its own, not C order",
+            ));
         }
         let shape = self.parts.dims.shape().to_vec();
         let mut strides = vec![0; shape.len()];
@@ -262,10 +276,22 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 
 impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
-    pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::ndarray::NdArray<T, C>) -> PyResult<Self> {
+    pub fn copy_of<T: DTypeSpec, C: Constraint>(
+        a: &crate::ndarray::NdArray<T, C>,
+    ) -> PyResult<Self> {
         a.check_readable()?;
         let (data, dtype, dims, owner) = copied(&a.layout())?;
-        Ok(ArrayOut { parts: OutParts { data, dtype, dims, owner: Some(owner), plain: true, read_only: false }, _m: PhantomData })
+        Ok(ArrayOut {
+            parts: OutParts {
+                data,
+                dtype,
+                dims,
+                owner: Some(owner),
+                plain: true,
+                read_only: false,
+            },
+            _m: PhantomData,
+        })
     }
 }
 
@@ -316,7 +342,14 @@ fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     fn new(data: *const T, dims: OutDims, owner: Option<OwnerBox>) -> Self {
-        let parts = OutParts { data: data as *mut c_void, dtype: T::DTYPE, dims, owner, plain: false, read_only: C::REQ.read_only };
+        let parts = OutParts {
+            data: data as *mut c_void,
+            dtype: T::DTYPE,
+            dims,
+            owner,
+            plain: false,
+            read_only: C::REQ.read_only,
+        };
         ArrayOut { parts, _m: PhantomData }
     }
 
@@ -328,7 +361,6 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 }
 
 impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
-
     /// Exports the array read-only.
     pub fn read_only(mut self) -> Self {
         self.parts.read_only = true;
@@ -336,11 +368,8 @@ impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
     }
 
     /// The requirements shown in the signature.
-    const REQ: Requirements = Requirements {
-        dtype: T::DTYPE,
-        writable: !C::REQ.read_only,
-        ..C::REQ
-    };
+    const REQ: Requirements =
+        Requirements { dtype: T::DTYPE, writable: !C::REQ.read_only, ..C::REQ };
 }
 
 static TORCH_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
@@ -348,7 +377,11 @@ static JAX_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
 static TF_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
 
 /// A framework's `from_dlpack`, looked up once.
-fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std::ffi::CStr, what: &str) -> PyResult<Borrowed<'static>> {
+fn from_dlpack(
+    cell: &'static GilCell<Option<Object>>,
+    module_name: &'static std::ffi::CStr,
+    what: &str,
+) -> PyResult<Borrowed<'static>> {
     let f = cell.get_or_init(|| {
         let m = Object::import_held(module_name).ok()?;
         m.borrow().getattr(c"from_dlpack").ok()
@@ -366,7 +399,8 @@ fn from_dlpack(cell: &'static GilCell<Option<Object>>, module_name: &'static std
 /// torch's `managed_tensor_to_py_object_no_sync` from the exchange table
 /// on `torch.Tensor`, looked up once (torch ≥ 2.10).
 fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync> {
-    static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> = GilCell::new();
+    static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> =
+        GilCell::new();
     *API.get_or_init(|| {
         let torch = Object::import_held(c"torch").ok();
         let tensor = torch.and_then(|t| t.borrow().getattr(c"Tensor").ok());
@@ -400,18 +434,35 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
 /// Exports a returned array to framework `kind`, after checking it against
 /// the declared requirements `req` and applying the return policy.
 #[inline(never)]
-fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &ReturnCtx) -> PyResult<Object> {
+fn export_out(
+    parts: OutParts,
+    req: &Requirements,
+    kind: TargetKind,
+    ctx: &ReturnCtx,
+) -> PyResult<Object> {
     let OutParts { data, dtype, dims, owner, plain, read_only } = parts;
     if req.ndim >= 0 && dims.ndim() != req.ndim as usize
         || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
     {
-        return Err(PyErr::runtime_error("returned array does not have the shape its type declares"));
+        return Err(PyErr::runtime_error(
+            "returned array does not have the shape its type declares",
+        ));
     }
     let (data, dtype, dims, owner, plain) = match (owner, ctx.policy()) {
-        (Some(_), RvPolicy::Copy) | (None, RvPolicy::Automatic | RvPolicy::AutomaticReference | RvPolicy::Copy | RvPolicy::Move | RvPolicy::TakeOwnership) => {
+        (Some(_), RvPolicy::Copy)
+        | (
+            None,
+            RvPolicy::Automatic
+            | RvPolicy::AutomaticReference
+            | RvPolicy::Copy
+            | RvPolicy::Move
+            | RvPolicy::TakeOwnership,
+        ) => {
             // SAFETY: the constructors' contracts: `data` covers `dims`.
             let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
-            let (d, t, n, o) = copied(&l).map_err(|e| PyErr::runtime_error(format!("cannot copy the returned array: {e}")))?;
+            let (d, t, n, o) = copied(&l).map_err(|e| {
+                PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
+            })?;
             (d, t, n, o, true)
         }
         (Some(o), _) => (data, dtype, dims, o, plain),
@@ -431,7 +482,9 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
             (data, dtype, dims, owner, false)
         }
         (None, RvPolicy::None) => {
-            return Err(PyErr::runtime_error("return policy none refuses to create a new array object"))
+            return Err(PyErr::runtime_error(
+                "return policy none refuses to create a new array object",
+            ))
         }
     };
     if kind == TargetKind::Numpy {
@@ -447,7 +500,9 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
             // which covers `dims`, alive and in place.
             let m = unsafe {
                 let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
-                crate::ndarray::export_dlpack::managed_versioned(parts, owner, plain, read_only, false)
+                crate::ndarray::export_dlpack::managed_versioned(
+                    parts, owner, plain, read_only, false,
+                )
             };
             let mut out: *mut c_void = std::ptr::null_mut();
             // SAFETY: torch's own converter; it steals the managed
@@ -466,11 +521,15 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
     match kind {
         TargetKind::ArrayApi | TargetKind::Numpy => Ok(obj),
         // SAFETY: the object exports buffers.
-        TargetKind::MemoryView => unsafe { Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr())) },
+        TargetKind::MemoryView => unsafe {
+            Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr()))
+        },
         TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
-        TargetKind::Torch => from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()]),
+        TargetKind::Torch => {
+            from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()])
+        }
         TargetKind::Jax => {
             let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
             match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
@@ -480,7 +539,8 @@ fn export_out(parts: OutParts, req: &Requirements, kind: TargetKind, ctx: &Retur
         }
         TargetKind::TensorFlow => {
             let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
-            from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?.call(&[cap.borrow()])
+            from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?
+                .call(&[cap.borrow()])
         }
     }
 }

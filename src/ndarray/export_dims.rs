@@ -6,7 +6,7 @@
 
 use std::ffi::c_void;
 
-use ndbind_dlpack::{DLDevice, DLDataType, Layout};
+use ndbind_dlpack::{DLDataType, DLDevice, Layout};
 
 const INLINE: usize = 4;
 
@@ -35,7 +35,12 @@ impl OutDims {
             return None;
         }
         let heap = shape.iter().map(|&e| e as i64).collect();
-        Some(OutDims { ndim: shape.len() as u8, inline: [0; INLINE], heap: Some(heap), strided: false })
+        Some(OutDims {
+            ndim: shape.len() as u8,
+            inline: [0; INLINE],
+            heap: Some(heap),
+            strided: false,
+        })
     }
 
     /// Explicit strides (in elements, same length as `shape`).
@@ -44,7 +49,12 @@ impl OutDims {
             return None;
         }
         let heap = shape.iter().chain(strides).copied().collect();
-        Some(OutDims { ndim: shape.len() as u8, inline: [0; INLINE], heap: Some(heap), strided: true })
+        Some(OutDims {
+            ndim: shape.len() as u8,
+            inline: [0; INLINE],
+            heap: Some(heap),
+            strided: true,
+        })
     }
 
     /// Number of axes.
@@ -75,18 +85,30 @@ impl OutDims {
     ///
     /// # Safety
     /// `data` points to live elements of `dtype` covering the dims.
-    pub(crate) unsafe fn to_layout(&self, data: *mut c_void, dtype: DLDataType, read_only: bool) -> Layout {
+    pub(crate) unsafe fn to_layout(
+        &self,
+        data: *mut c_void,
+        dtype: DLDataType,
+        read_only: bool,
+    ) -> Layout {
         let (shape, strides) = (self.shape(), self.strides());
         // SAFETY: forwarded from the caller; at most MAX_NDIM axes.
         unsafe {
-            ndbind_dlpack::from_trusted(data, DLDevice::CPU, dtype, shape.len(), read_only, |s, st| {
-                s.copy_from_slice(shape);
-                match strides {
-                    Some(given) => st.copy_from_slice(given),
-                    None => crate::ndarray::layout::fill_c_strides(s, st),
-                }
-                true
-            })
+            ndbind_dlpack::from_trusted(
+                data,
+                DLDevice::CPU,
+                dtype,
+                shape.len(),
+                read_only,
+                |s, st| {
+                    s.copy_from_slice(shape);
+                    match strides {
+                        Some(given) => st.copy_from_slice(given),
+                        None => crate::ndarray::layout::fill_c_strides(s, st),
+                    }
+                    true
+                },
+            )
         }
         .expect("at most MAX_NDIM axes")
     }
@@ -116,9 +138,22 @@ mod tests {
         let dt = crate::ndarray::dtype::DType::FLOAT32.to_dl();
         // SAFETY: six live f32 cover both layouts.
         let (f, c) = unsafe {
-            (d.to_layout(data.as_ptr() as *mut c_void, dt, false), OutDims::c_order(&[2, 3]).unwrap().to_layout(data.as_ptr() as *mut c_void, dt, true))
+            (
+                d.to_layout(data.as_ptr() as *mut c_void, dt, false),
+                OutDims::c_order(&[2, 3]).unwrap().to_layout(
+                    data.as_ptr() as *mut c_void,
+                    dt,
+                    true,
+                ),
+            )
         };
-        assert_eq!((f.strides(), f.is_f_contiguous(), f.is_read_only()), (&[1i64, 2][..], true, false));
-        assert_eq!((c.strides(), c.is_c_contiguous(), c.is_read_only()), (&[3i64, 1][..], true, true));
+        assert_eq!(
+            (f.strides(), f.is_f_contiguous(), f.is_read_only()),
+            (&[1i64, 2][..], true, false)
+        );
+        assert_eq!(
+            (c.strides(), c.is_c_contiguous(), c.is_read_only()),
+            (&[3i64, 1][..], true, true)
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::ffi::c_void;
 use std::ptr::NonNull;
 
 use ndbind_dlpack::{
-    DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor, Layout, FLAG_IS_COPIED,
-    FLAG_READ_ONLY,
+    DLDataType, DLDevice, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion, DLTensor,
+    Layout, FLAG_IS_COPIED, FLAG_READ_ONLY,
 };
 use pyo3_ffi as ffi;
 
@@ -62,7 +62,12 @@ impl<'a> TensorParts<'a> {
     }
 
     /// CPU memory at `data` (no offset).
-    pub(crate) fn cpu(data: *mut c_void, dtype: DLDataType, shape: &'a [i64], strides: Option<&'a [i64]>) -> Self {
+    pub(crate) fn cpu(
+        data: *mut c_void,
+        dtype: DLDataType,
+        shape: &'a [i64],
+        strides: Option<&'a [i64]>,
+    ) -> Self {
         TensorParts { data, byte_offset: 0, device: DLDevice::CPU, dtype, shape, strides }
     }
 }
@@ -90,7 +95,11 @@ impl Header for DLManagedTensorVersioned {
 
 impl Header for DLManagedTensor {
     fn new(t: DLTensor, _: u64) -> Self {
-        DLManagedTensor { dl_tensor: t, manager_ctx: std::ptr::null_mut(), deleter: Some(delete_owned::<Self>) }
+        DLManagedTensor {
+            dl_tensor: t,
+            manager_ctx: std::ptr::null_mut(),
+            deleter: Some(delete_owned::<Self>),
+        }
     }
     fn tensor(&mut self) -> &mut DLTensor {
         &mut self.dl_tensor
@@ -125,7 +134,12 @@ struct Owned<H> {
 /// # Safety
 /// `owner` keeps the memory `parts` describes alive, at the same address,
 /// until it is dropped; `parts.strides` (when given) has one entry per axis.
-unsafe fn managed<H: Header>(parts: TensorParts<'_>, owner: OwnerBox, plain: bool, flags: u64) -> NonNull<H> {
+unsafe fn managed<H: Header>(
+    parts: TensorParts<'_>,
+    owner: OwnerBox,
+    plain: bool,
+    flags: u64,
+) -> NonNull<H> {
     let n = parts.shape.len();
     let mut inline = [0i64; 2 * OWNED_INLINE];
     let mut heap = (n > OWNED_INLINE).then(|| vec![0i64; 2 * n].into_boxed_slice());
@@ -167,7 +181,8 @@ pub(crate) unsafe fn managed_versioned(
     read_only: bool,
     copied: bool,
 ) -> NonNull<DLManagedTensorVersioned> {
-    let flags = if read_only { FLAG_READ_ONLY } else { 0 } | if copied { FLAG_IS_COPIED } else { 0 };
+    let flags =
+        if read_only { FLAG_READ_ONLY } else { 0 } | if copied { FLAG_IS_COPIED } else { 0 };
     // SAFETY: forwarded.
     unsafe { managed(parts, owner, plain, flags) }
 }
@@ -203,9 +218,24 @@ fn release(owner: OwnerBox, plain: bool) {
 /// A DLPack capsule for the array of `owner` (an `ndbind.ndarray`, kept
 /// alive by the tensor), versioned (with READ_ONLY / IS_COPIED flags) or
 /// legacy.
-pub(crate) fn export(owner: &Object, l: &Layout, read_only: bool, versioned: bool, copied: bool) -> PyResult<Object> {
+pub(crate) fn export(
+    owner: &Object,
+    l: &Layout,
+    read_only: bool,
+    versioned: bool,
+    copied: bool,
+) -> PyResult<Object> {
     // SAFETY: `owner` holds the layout's memory.
-    unsafe { export_owned(TensorParts::of(l), OwnerBox::Python(owner.clone()), false, read_only, versioned, copied) }
+    unsafe {
+        export_owned(
+            TensorParts::of(l),
+            OwnerBox::Python(owner.clone()),
+            false,
+            read_only,
+            versioned,
+            copied,
+        )
+    }
 }
 
 /// [`export`] for any owner (see [`managed`]).
@@ -225,7 +255,9 @@ pub(crate) unsafe fn export_owned(
     // made).
     let cap = unsafe {
         if versioned {
-            ndbind_dlpack::new_versioned_capsule(managed_versioned(parts, owner, plain, read_only, copied))
+            ndbind_dlpack::new_versioned_capsule(managed_versioned(
+                parts, owner, plain, read_only, copied,
+            ))
         } else {
             ndbind_dlpack::new_legacy_capsule(managed::<DLManagedTensor>(parts, owner, plain, 0))
         }

@@ -33,19 +33,26 @@ fn converter() -> Option<&'static Converter> {
         .get_or_init(|| {
             let find = || -> PyResult<Converter> {
                 let lib = Object::import_held(c"jax._src.lib")?;
-                let to_buffer = lib.borrow().getattr(c"_jax")?.borrow().getattr(c"dlpack_managed_tensor_to_buffer")?;
+                let to_buffer = lib
+                    .borrow()
+                    .getattr(c"_jax")?
+                    .borrow()
+                    .getattr(c"dlpack_managed_tensor_to_buffer")?;
                 let version = lib.borrow().getattr(c"jaxlib_extension_version")?;
                 // SAFETY: a valid object; -1 with an error for a non-int.
                 let version = unsafe { ffi::PyLong_AsLong(version.as_ptr()) };
                 if version < 0 {
-                    return Err(crate::core::error::PyErr::take().unwrap_or_else(|| crate::core::error::PyErr::type_error("version")));
+                    return Err(crate::core::error::PyErr::take()
+                        .unwrap_or_else(|| crate::core::error::PyErr::type_error("version")));
                 }
                 let backend = Object::import_held(c"jax._src.xla_bridge")?
                     .borrow()
                     .call_method(c"get_backend", &[Object::str_held("cpu")?.borrow()])?;
                 // SAFETY: a new int object (or NULL with an error).
                 let zero = unsafe { Object::from_owned_or_err(ffi::PyLong_FromLong(0))? };
-                let cpu0 = backend.borrow().call_method(c"device_from_local_hardware_id", &[zero.borrow()])?;
+                let cpu0 = backend
+                    .borrow()
+                    .call_method(c"device_from_local_hardware_id", &[zero.borrow()])?;
                 let device_type_arg = if version >= 467 {
                     // SAFETY: as above; kDLCPU.
                     Some(unsafe { Object::from_owned_or_err(ffi::PyLong_FromLong(1))? })
@@ -71,7 +78,10 @@ fn canonicalised(d: DType) -> bool {
 
 /// A JAX array over `capsule` (a legacy DLPack capsule of CPU memory)
 /// through jaxlib's converter; `None` when the public route must be taken.
-pub(crate) fn from_capsule(capsule: impl FnOnce() -> PyResult<Object>, dtype: DType) -> Option<PyResult<Object>> {
+pub(crate) fn from_capsule(
+    capsule: impl FnOnce() -> PyResult<Object>,
+    dtype: DType,
+) -> Option<PyResult<Object>> {
     if canonicalised(dtype) {
         return None;
     }

@@ -10,8 +10,8 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::frameworks::{module, NUMPY};
 use crate::ndarray::export_dims::OutDims;
+use crate::ndarray::frameworks::{module, NUMPY};
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 const NPY_ARRAY_ALIGNED: c_int = 0x0100;
@@ -42,7 +42,8 @@ static API: GilCell<Option<Api>> = GilCell::new();
 fn api() -> PyResult<&'static Api> {
     API.get_or_init(|| {
         let load = || -> PyResult<Api> {
-            let core = Object::import_held(c"numpy._core.multiarray").or_else(|_| Object::import_held(c"numpy.core.multiarray"))?;
+            let core = Object::import_held(c"numpy._core.multiarray")
+                .or_else(|_| Object::import_held(c"numpy.core.multiarray"))?;
             let cap = core.borrow().getattr(c"_ARRAY_API")?;
             // SAFETY: `_ARRAY_API` is a capsule holding NumPy's function
             // table, kept alive by the (never unloaded) NumPy module.
@@ -54,16 +55,24 @@ fn api() -> PyResult<&'static Api> {
                 }
                 Ok(Api {
                     array_type: *table.add(2) as *mut ffi::PyTypeObject,
-                    descr_from_type: std::mem::transmute::<*mut c_void, DescrFromType>(*table.add(45)),
-                    new_from_descr: std::mem::transmute::<*mut c_void, NewFromDescr>(*table.add(94)),
-                    set_base_object: std::mem::transmute::<*mut c_void, SetBaseObject>(*table.add(282)),
+                    descr_from_type: std::mem::transmute::<*mut c_void, DescrFromType>(
+                        *table.add(45),
+                    ),
+                    new_from_descr: std::mem::transmute::<*mut c_void, NewFromDescr>(
+                        *table.add(94),
+                    ),
+                    set_base_object: std::mem::transmute::<*mut c_void, SetBaseObject>(
+                        *table.add(282),
+                    ),
                 })
             }
         };
         load().map_err(|e| e.restore()).ok()
     })
     .as_ref()
-    .ok_or_else(|| PyErr::take().unwrap_or_else(|| PyErr::runtime_error("NumPy's C API is not available")))
+    .ok_or_else(|| {
+        PyErr::take().unwrap_or_else(|| PyErr::runtime_error("NumPy's C API is not available"))
+    })
 }
 
 /// NumPy's type number for a dtype, or `None` for dtypes NumPy lacks.
@@ -105,8 +114,10 @@ fn descr(api: &Api, d: DType) -> PyResult<Object> {
     }
     if d == DType::BFLOAT16 {
         static BF16: GilCell<Option<Object>> = GilCell::new();
-        let ml = module(c"ml_dtypes", &BF16).ok_or_else(|| PyErr::type_error("bfloat16 arrays need the ml_dtypes package"))?;
-        let np = module(c"numpy", &NUMPY).ok_or_else(|| PyErr::runtime_error("NumPy is not installed"))?;
+        let ml = module(c"ml_dtypes", &BF16)
+            .ok_or_else(|| PyErr::type_error("bfloat16 arrays need the ml_dtypes package"))?;
+        let np = module(c"numpy", &NUMPY)
+            .ok_or_else(|| PyErr::runtime_error("NumPy is not installed"))?;
         let t = ml.getattr(c"bfloat16")?;
         return np.call_method(c"dtype", &[t.borrow()]);
     }
@@ -115,7 +126,13 @@ fn descr(api: &Api, d: DType) -> PyResult<Object> {
 
 /// A NumPy array over CPU memory at `data` described by `dims`, with `base`
 /// (the owner) as its base.
-pub(crate) fn to_numpy(data: *mut c_void, dtype: DType, dims: &OutDims, read_only: bool, base: Object) -> PyResult<Object> {
+pub(crate) fn to_numpy(
+    data: *mut c_void,
+    dtype: DType,
+    dims: &OutDims,
+    read_only: bool,
+    base: Object,
+) -> PyResult<Object> {
     let api = api()?;
     let d = descr(api, dtype)?;
     let n = dims.ndim();
@@ -147,7 +164,16 @@ pub(crate) fn to_numpy(data: *mut c_void, dtype: DType, dims: &OutDims, read_onl
     // SAFETY: NewFromDescr steals the descriptor reference and describes
     // memory that `base` keeps alive; SetBaseObject steals `base`.
     unsafe {
-        let arr = (api.new_from_descr)(api.array_type, d.into_ptr(), n as c_int, shape.as_ptr(), strides, data, flags, std::ptr::null_mut());
+        let arr = (api.new_from_descr)(
+            api.array_type,
+            d.into_ptr(),
+            n as c_int,
+            shape.as_ptr(),
+            strides,
+            data,
+            flags,
+            std::ptr::null_mut(),
+        );
         let arr = Object::from_owned_or_err(arr)?;
         if (api.set_base_object)(arr.as_ptr(), base.into_ptr()) != 0 {
             return Err(PyErr::fetch());

@@ -29,11 +29,7 @@ const fn int_of_size(bytes: usize, signed: bool) -> Option<DType> {
         8 => 64,
         _ => return None,
     };
-    let code = if signed {
-        DType::CODE_INT
-    } else {
-        DType::CODE_UINT
-    };
+    let code = if signed { DType::CODE_INT } else { DType::CODE_UINT };
     Some(DType::new(code, bits))
 }
 
@@ -200,10 +196,7 @@ mod tests {
         assert_eq!(parse_format(b"=f", 4), Some(DType::FLOAT32));
         assert_eq!(parse_format(b"f", 4), Some(DType::FLOAT32));
         assert_eq!(parse_format(b"Zf", 8), Some(DType::COMPLEX64));
-        assert_eq!(
-            parse_format(&[native, b'Z', b'd'], 16),
-            Some(DType::COMPLEX128)
-        );
+        assert_eq!(parse_format(&[native, b'Z', b'd'], 16), Some(DType::COMPLEX128));
         assert_eq!(parse_format(&[native, b'q'], 8), Some(DType::INT64));
         assert_eq!(parse_format(b"=e", 2), Some(DType::FLOAT16));
         assert_eq!(parse_format(b"B", 1), Some(DType::UINT8)); // bytes/bytearray
@@ -214,19 +207,7 @@ mod tests {
     fn foreign_byte_order() {
         let foreign: &[u8] = if LITTLE { b">!" } else { b"<" };
         for &p in foreign {
-            for code in [
-                &b"h"[..],
-                b"H",
-                b"i",
-                b"I",
-                b"l",
-                b"L",
-                b"q",
-                b"Q",
-                b"e",
-                b"f",
-                b"d",
-            ] {
+            for code in [&b"h"[..], b"H", b"i", b"I", b"l", b"L", b"q", b"Q", b"e", b"f", b"d"] {
                 for size in [2, 4, 8] {
                     assert_eq!(parse_format(&with_prefix(p, code), size), None);
                 }

@@ -20,7 +20,10 @@ pub(crate) enum Framework {
 
 /// A framework module, imported on first use; `None` if not installed
 /// (the import error is cleared).
-pub(crate) fn module(name: &'static CStr, cell: &'static GilCell<Option<Object>>) -> Option<Borrowed<'static>> {
+pub(crate) fn module(
+    name: &'static CStr,
+    cell: &'static GilCell<Option<Object>>,
+) -> Option<Borrowed<'static>> {
     let m = cell.get_or_init(|| Object::import_held(name).ok());
     // SAFETY: the cached module is kept alive forever by the static.
     m.as_ref().map(|m| unsafe { Borrowed::from_ptr(m.as_ptr()) })

@@ -74,8 +74,18 @@ pub struct ArrayHandle {
 
 impl ArrayHandle {
     /// A handle over a validated layout.
-    pub(crate) fn general(layout: Layout, owner: Owner, read_only: bool, source: Object) -> ArrayHandle {
-        ArrayHandle { repr: Repr::General(Box::new(layout)), owner, read_only: read_only as u64, source: Some(source) }
+    pub(crate) fn general(
+        layout: Layout,
+        owner: Owner,
+        read_only: bool,
+        source: Object,
+    ) -> ArrayHandle {
+        ArrayHandle {
+            repr: Repr::General(Box::new(layout)),
+            owner,
+            read_only: read_only as u64,
+            source: Some(source),
+        }
     }
 
     /// A handle over memory that `layout` describes and that no Python
@@ -95,7 +105,12 @@ impl ArrayHandle {
     /// A handle over a NumPy array, read in place.
     pub(crate) fn numpy(view: NumpyView, source: Object) -> ArrayHandle {
         let read_only = view.read_only();
-        ArrayHandle { repr: Repr::Numpy(view), owner: Owner::Source, read_only: read_only as u64, source: Some(source) }
+        ArrayHandle {
+            repr: Repr::Numpy(view),
+            owner: Owner::Source,
+            read_only: read_only as u64,
+            source: Some(source),
+        }
     }
 
     /// Whether the memory must not be written.
@@ -301,7 +316,10 @@ impl ArrayHandle {
     /// are about to be read, see `import_exchange::import`).
     pub(crate) fn lazy_bits_set(&self) -> bool {
         matches!(self.owner, Owner::Exchange(_))
-            && self.source.as_ref().is_some_and(|s| crate::ndarray::import_exchange::lazy_flags_set(s.borrow()))
+            && self
+                .source
+                .as_ref()
+                .is_some_and(|s| crate::ndarray::import_exchange::lazy_flags_set(s.borrow()))
     }
 
     /// Re-validates a view that Python code may have invalidated since it
@@ -333,8 +351,8 @@ impl ArrayHandle {
     fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
         let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
         // SAFETY: the table is the one of the source's type; the GIL is held.
-        let same =
-            unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }.is_some_and(|now| same_memory(&now, l));
+        let same = unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }
+            .is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(
                 "an array was resized or replaced (e.g. by torch's resize_() or set_()) by Python code that ran \
@@ -351,7 +369,11 @@ impl ArrayHandle {
     pub fn commit(&mut self) {
         if let Owner::TakenCapsule(t) = &self.owner {
             let (tensor, versioned) = (t.tensor, t.versioned);
-            let new = if versioned { Owner::Versioned(tensor.cast()) } else { Owner::Legacy(tensor.cast()) };
+            let new = if versioned {
+                Owner::Versioned(tensor.cast())
+            } else {
+                Owner::Legacy(tensor.cast())
+            };
             // Not dropped as an owner: that would hand the tensor back.
             let taken = std::mem::ManuallyDrop::new(std::mem::replace(&mut self.owner, new));
             if let Owner::TakenCapsule(b) = &*taken {
@@ -425,7 +447,9 @@ impl Owner {
             match self {
                 Owner::Source | Owner::Exchange(_) => {}
                 Owner::Legacy(p) => preserving_error(|| ndbind_dlpack::delete_legacy(p.as_ptr())),
-                Owner::Versioned(p) => preserving_error(|| ndbind_dlpack::delete_versioned(p.as_ptr())),
+                Owner::Versioned(p) => {
+                    preserving_error(|| ndbind_dlpack::delete_versioned(p.as_ptr()))
+                }
                 Owner::Buffer(view) => preserving_error(|| ffi::PyBuffer_Release(&mut **view)),
                 Owner::TakenCapsule(t) => preserving_error(|| t.give_back()),
             }

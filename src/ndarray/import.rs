@@ -37,15 +37,24 @@ pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<Ar
 /// A thin shell inlined into each array caster, where `req` is a constant:
 /// routing (`probe`) and conversion are shared, out-of-line code.
 #[inline(always)]
-pub(crate) fn import_into(obj: Borrowed<'_>, req: &Requirements, convert: bool, out: &mut MaybeUninit<ArrayHandle>) -> bool {
+pub(crate) fn import_into(
+    obj: Borrowed<'_>,
+    req: &Requirements,
+    convert: bool,
+    out: &mut MaybeUninit<ArrayHandle>,
+) -> bool {
     // NumPy first, without the call into `probe`: the most common argument.
     // SAFETY: `obj` is a NumPy array; the GIL is held.
-    let found = (import_numpy::is_numpy_array(obj) && unsafe { import_numpy::import_into(obj, out) })
+    let found = (import_numpy::is_numpy_array(obj)
+        && unsafe { import_numpy::import_into(obj, out) })
         || probe_into(obj, req, out);
     if !found {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
-        return convert && !req.writable && import_numpy::convertible_to(obj, req) && converted_into(obj, None, req, out);
+        return convert
+            && !req.writable
+            && import_numpy::convertible_to(obj, req)
+            && converted_into(obj, None, req, out);
     }
     // SAFETY: initialised above.
     let h = unsafe { out.assume_init_ref() };
@@ -73,14 +82,23 @@ fn probe_into(obj: Borrowed<'_>, req: &Requirements, out: &mut MaybeUninit<Array
 
 /// `import_converted`, into `out`.
 #[inline]
-fn converted_into(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DType>, req: &Requirements, out: &mut MaybeUninit<ArrayHandle>) -> bool {
+fn converted_into(
+    obj: Borrowed<'_>,
+    current: Option<crate::ndarray::dtype::DType>,
+    req: &Requirements,
+    out: &mut MaybeUninit<ArrayHandle>,
+) -> bool {
     import_converted(obj, current, req).map(|h| out.write(h)).is_some()
 }
 
 /// The conversion route: a copy made by the array's framework.
 #[cold]
 #[inline(never)]
-fn import_converted(obj: Borrowed<'_>, current: Option<crate::ndarray::dtype::DType>, req: &Requirements) -> Option<ArrayHandle> {
+fn import_converted(
+    obj: Borrowed<'_>,
+    current: Option<crate::ndarray::dtype::DType>,
+    req: &Requirements,
+) -> Option<ArrayHandle> {
     if is_capsule(obj) {
         return None;
     }

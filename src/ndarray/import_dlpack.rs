@@ -23,7 +23,10 @@ extern "C" {
 /// # Safety
 /// The GIL is held; `tp` is a valid type.
 #[inline]
-pub(crate) unsafe fn type_lookup(tp: *mut ffi::PyTypeObject, name: Borrowed<'_>) -> *mut ffi::PyObject {
+pub(crate) unsafe fn type_lookup(
+    tp: *mut ffi::PyTypeObject,
+    name: Borrowed<'_>,
+) -> *mut ffi::PyObject {
     // SAFETY: forwarded; `name` is a str.
     unsafe { _PyType_Lookup(tp, name.as_ptr()) }
 }
@@ -41,11 +44,17 @@ fn versioned_args() -> (Borrowed<'static>, Borrowed<'static>) {
     let (names, version) = CELL.get_or_init(|| {
         // SAFETY: building two small tuples of fresh objects.
         unsafe {
-            let names = Object::from_owned(ffi::PyTuple_Pack(1, crate::interned!(c"max_version").as_ptr()))
+            let names =
+                Object::from_owned(ffi::PyTuple_Pack(1, crate::interned!(c"max_version").as_ptr()))
+                    .expect("tuple");
+            let major =
+                Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MAJOR_VERSION as _))
+                    .expect("int");
+            let minor =
+                Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MINOR_VERSION as _))
+                    .expect("int");
+            let version = Object::from_owned(ffi::PyTuple_Pack(2, major.as_ptr(), minor.as_ptr()))
                 .expect("tuple");
-            let major = Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MAJOR_VERSION as _)).expect("int");
-            let minor = Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MINOR_VERSION as _)).expect("int");
-            let version = Object::from_owned(ffi::PyTuple_Pack(2, major.as_ptr(), minor.as_ptr())).expect("tuple");
             (names, version)
         }
     });
@@ -120,7 +129,11 @@ unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
             };
         }
     }
-    PyErr::type_error(format!("__dlpack__ returned a {} object, not a DLPack capsule", cap.borrow().type_name())).restore();
+    PyErr::type_error(format!(
+        "__dlpack__ returned a {} object, not a DLPack capsule",
+        cap.borrow().type_name()
+    ))
+    .restore();
     Err(())
 }
 
@@ -129,7 +142,10 @@ unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
 ///
 /// # Safety
 /// The GIL is held.
-pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> Result<Option<ArrayHandle>, ()> {
+pub(crate) unsafe fn import_producer(
+    obj: Borrowed<'_>,
+    req: &Requirements,
+) -> Result<Option<ArrayHandle>, ()> {
     let jax = is_jax(obj);
     if jax && req.writable {
         return Ok(None);
@@ -168,7 +184,10 @@ pub(crate) unsafe fn import_producer(obj: Borrowed<'_>, req: &Requirements) -> R
 ///
 /// # Safety
 /// The GIL is held; `obj` is a capsule.
-pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements) -> Result<Option<ArrayHandle>, ()> {
+pub(crate) unsafe fn import_capsule(
+    obj: Borrowed<'_>,
+    req: &Requirements,
+) -> Result<Option<ArrayHandle>, ()> {
     let p = obj.as_ptr();
     // SAFETY (whole block): peeked tensors stay owned by the capsule until
     // taken; a taken tensor is owned by the returned handle.
@@ -211,7 +230,11 @@ pub(crate) unsafe fn import_capsule(obj: Borrowed<'_>, req: &Requirements) -> Re
         };
         let tensor = tensor.expect("an unconsumed capsule, just validated");
         let capsule = std::ptr::NonNull::new(p).expect("a live object");
-        h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule { tensor, capsule, versioned }));
+        h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule {
+            tensor,
+            capsule,
+            versioned,
+        }));
         Ok(Some(h))
     }
 }

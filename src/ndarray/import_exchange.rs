@@ -46,7 +46,10 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
     // SAFETY: a lookup through the type's MRO that never raises; the
     // capsule (borrowed) is validated by name before use.
     let api = unsafe {
-        let attr = crate::ndarray::import_dlpack::type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack_c_exchange_api__"));
+        let attr = crate::ndarray::import_dlpack::type_lookup(
+            obj.type_ptr(),
+            crate::interned!(c"__dlpack_c_exchange_api__"),
+        );
         if attr.is_null() {
             return None;
         }
@@ -80,7 +83,11 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
 ///
 /// # Safety
 /// The GIL is held; `api` is the table of `obj`'s type.
-pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &'static DLPackExchangeAPI, writable: bool) -> Option<ArrayHandle> {
+pub(crate) unsafe fn import(
+    obj: Borrowed<'_>,
+    api: &'static DLPackExchangeAPI,
+    writable: bool,
+) -> Option<ArrayHandle> {
     api.dltensor_from_py_object_no_sync?;
     // Python-level queries first: they may run Python code (a subclass's
     // override), which must not run between reading the view and using it.
@@ -101,7 +108,10 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>, api: &'static DLPackExchangeAPI, 
 ///
 /// # Safety
 /// The GIL is held; `api` is the table of `obj`'s type.
-pub(crate) unsafe fn view(obj: Borrowed<'_>, api: &DLPackExchangeAPI) -> Option<ndbind_dlpack::Layout> {
+pub(crate) unsafe fn view(
+    obj: Borrowed<'_>,
+    api: &DLPackExchangeAPI,
+) -> Option<ndbind_dlpack::Layout> {
     let f = api.dltensor_from_py_object_no_sync?;
     // SAFETY: DLTensor is plain data; the producer fills it.
     let mut t: DLTensor = unsafe { std::mem::zeroed() };
@@ -136,7 +146,12 @@ fn method_flag(obj: Borrowed<'_>, name: Borrowed<'_>) -> bool {
             return false;
         }
         let args = [obj.as_ptr()];
-        match crate::core::object::Object::from_owned(ffi::PyObject_Vectorcall(d, args.as_ptr(), 1, std::ptr::null_mut())) {
+        match crate::core::object::Object::from_owned(ffi::PyObject_Vectorcall(
+            d,
+            args.as_ptr(),
+            1,
+            std::ptr::null_mut(),
+        )) {
             Some(v) => v.as_ptr() != ffi::Py_False(),
             None => {
                 ffi::PyErr_Clear();

@@ -57,7 +57,8 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     let known = cached.get();
     if known != 0 {
         // SAFETY: both are valid type objects.
-        return tp as usize == known || unsafe { ffi::PyType_IsSubtype(tp, known as *mut ffi::PyTypeObject) } != 0;
+        return tp as usize == known
+            || unsafe { ffi::PyType_IsSubtype(tp, known as *mut ffi::PyTypeObject) } != 0;
     }
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
@@ -84,8 +85,20 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         4 => DType::UINT16,
         5 => DType::INT32,
         6 => DType::UINT32,
-        7 => if long_is_64 { DType::INT64 } else { DType::INT32 },
-        8 => if long_is_64 { DType::UINT64 } else { DType::UINT32 },
+        7 => {
+            if long_is_64 {
+                DType::INT64
+            } else {
+                DType::INT32
+            }
+        }
+        8 => {
+            if long_is_64 {
+                DType::UINT64
+            } else {
+                DType::UINT32
+            }
+        }
         9 => DType::INT64,
         10 => DType::UINT64,
         11 => DType::FLOAT32,
@@ -96,7 +109,9 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         // ml_dtypes registers bfloat16 as a user type; other user types
         // share its type char and kind (`ml_dtypes.uint1` is 'E'/'V' with
         // one byte per element), so its scalar type decides.
-        _ if bfloat16_candidate(d) && ML_BFLOAT16.get().is_some_and(|c| c.get() == d.typeobj as usize) => {
+        _ if bfloat16_candidate(d)
+            && ML_BFLOAT16.get().is_some_and(|c| c.get() == d.typeobj as usize) =>
+        {
             DType::BFLOAT16
         }
         _ => return None,
@@ -132,7 +147,12 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
         crate::core::object::Object::from_borrowed(d.typeobj as *mut ffi::PyObject)
     };
     let cached = ML_BFLOAT16.get_or_init(|| Cell::new(0));
-    let found = crate::ndarray::frameworks::loaded_type(cached, crate::interned!(c"ml_dtypes"), c"bfloat16", two_byte_scalar);
+    let found = crate::ndarray::frameworks::loaded_type(
+        cached,
+        crate::interned!(c"ml_dtypes"),
+        c"bfloat16",
+        two_byte_scalar,
+    );
     (found == Some(t.as_ptr() as *mut ffi::PyTypeObject)).then_some(DType::BFLOAT16)
 }
 
@@ -141,7 +161,10 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
 /// same type char (`uint1`, one byte), whose arrays must not be read as
 /// bfloat16. (Runs Python code: the caller re-reads what it uses.)
 fn two_byte_scalar(t: *mut ffi::PyTypeObject) -> bool {
-    let Some(np) = crate::ndarray::frameworks::module(c"numpy", &crate::ndarray::frameworks::NUMPY) else { return false };
+    let Some(np) = crate::ndarray::frameworks::module(c"numpy", &crate::ndarray::frameworks::NUMPY)
+    else {
+        return false;
+    };
     // SAFETY: `t` is a live type object (held by the caller's lookup).
     let t = unsafe { Borrowed::from_ptr(t as *mut ffi::PyObject) };
     let size = np.call_method(c"dtype", &[t]).and_then(|d| d.borrow().getattr(c"itemsize"));
@@ -179,9 +202,19 @@ const NPY_ARRAY_F_CONTIGUOUS: c_int = 0x0002;
 
 impl NumpyView {
     #[inline]
-    fn new(data: *mut c_void, shape: [i64; VIEW_NDIM], strides: [i64; VIEW_NDIM], flags: c_int, dtype: DType, ndim: usize) -> Self {
+    fn new(
+        data: *mut c_void,
+        shape: [i64; VIEW_NDIM],
+        strides: [i64; VIEW_NDIM],
+        flags: c_int,
+        dtype: DType,
+        ndim: usize,
+    ) -> Self {
         debug_assert!(dtype.lanes == 1 && ndim <= VIEW_NDIM);
-        let meta = flags as u32 as u64 | (dtype.code as u64) << 32 | (dtype.bits as u64) << 40 | (ndim as u64) << 48;
+        let meta = flags as u32 as u64
+            | (dtype.code as u64) << 32
+            | (dtype.bits as u64) << 40
+            | (ndim as u64) << 48;
         NumpyView { data, shape, strides, meta }
     }
     #[inline]
@@ -230,18 +263,30 @@ impl NumpyView {
         self.flags() & NPY_ARRAY_F_CONTIGUOUS != 0
     }
     pub(crate) fn byte_bounds(&self) -> (usize, usize) {
-        crate::ndarray::layout::byte_bounds(self.data as usize, self.shape(), self.strides(), self.dtype().itemsize())
-            .unwrap_or((self.data as usize, self.data as usize))
+        crate::ndarray::layout::byte_bounds(
+            self.data as usize,
+            self.shape(),
+            self.strides(),
+            self.dtype().itemsize(),
+        )
+        .unwrap_or((self.data as usize, self.data as usize))
     }
     pub(crate) fn to_layout(&self) -> ndbind_dlpack::Layout {
         let (shape, strides) = (self.shape(), self.strides());
         // SAFETY: the view describes NumPy's live memory, as NumPy does.
         unsafe {
-            ndbind_dlpack::from_trusted(self.data, DLDevice::CPU, self.dtype().to_dl(), shape.len(), self.read_only(), |s, st| {
-                s.copy_from_slice(shape);
-                st.copy_from_slice(strides);
-                true
-            })
+            ndbind_dlpack::from_trusted(
+                self.data,
+                DLDevice::CPU,
+                self.dtype().to_dl(),
+                shape.len(),
+                self.read_only(),
+                |s, st| {
+                    s.copy_from_slice(shape);
+                    st.copy_from_slice(strides);
+                    true
+                },
+            )
         }
         .expect("at most VIEW_NDIM dimensions")
     }
@@ -327,7 +372,12 @@ pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayH
 /// `a` is the live NumPy array `obj` of `dtype` elements; the GIL is held.
 #[cold]
 #[inline(never)]
-unsafe fn import_general(obj: Borrowed<'_>, a: &ArrayFields, dtype: DType, out: &mut MaybeUninit<ArrayHandle>) -> bool {
+unsafe fn import_general(
+    obj: Borrowed<'_>,
+    a: &ArrayFields,
+    dtype: DType,
+    out: &mut MaybeUninit<ArrayHandle>,
+) -> bool {
     let nd = a.nd as usize;
     if nd > MAX_NDIM {
         return false;
@@ -347,7 +397,14 @@ unsafe fn import_general(obj: Borrowed<'_>, a: &ArrayFields, dtype: DType, out: 
     };
     // SAFETY: NumPy's own description of its live memory.
     let layout = unsafe {
-        ndbind_dlpack::from_trusted(a.data.cast(), DLDevice::CPU, dtype.to_dl(), nd, a.flags & NPY_ARRAY_WRITEABLE == 0, fill)
+        ndbind_dlpack::from_trusted(
+            a.data.cast(),
+            DLDevice::CPU,
+            dtype.to_dl(),
+            nd,
+            a.flags & NPY_ARRAY_WRITEABLE == 0,
+            fill,
+        )
     };
     let Some(l) = layout else { return false };
     let read_only = l.is_read_only();

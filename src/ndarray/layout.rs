@@ -60,10 +60,7 @@ fn dense_along(axes: impl Iterator<Item = (i64, i64)>, shape: &[i64]) -> bool {
 #[inline]
 pub fn is_c_contiguous(shape: &[i64], strides: &[i64]) -> bool {
     shape.len() == strides.len()
-        && dense_along(
-            shape.iter().copied().zip(strides.iter().copied()).rev(),
-            shape,
-        )
+        && dense_along(shape.iter().copied().zip(strides.iter().copied()).rev(), shape)
 }
 
 /// Whether an array is Fortran-contiguous (column-major, first axis fastest)
@@ -325,10 +322,7 @@ mod tests {
             lo = lo.min(off);
             hi = hi.max(off + item as isize);
         }
-        (
-            data.checked_add_signed(lo).unwrap(),
-            data.checked_add_signed(hi).unwrap(),
-        )
+        (data.checked_add_signed(lo).unwrap(), data.checked_add_signed(hi).unwrap())
     }
 
     #[test]
@@ -346,16 +340,8 @@ mod tests {
 
     #[test]
     fn filled_strides_are_contiguous() {
-        let shapes: &[&[i64]] = &[
-            &[],
-            &[0],
-            &[1],
-            &[5],
-            &[2, 3],
-            &[3, 1, 4],
-            &[2, 0, 3],
-            &[4, 5, 6, 7],
-        ];
+        let shapes: &[&[i64]] =
+            &[&[], &[0], &[1], &[5], &[2, 3], &[3, 1, 4], &[2, 0, 3], &[4, 5, 6, 7]];
         for &shape in shapes {
             let mut c = [0i64; 4];
             let mut f = [0i64; 4];
@@ -456,10 +442,7 @@ mod tests {
         // Transposed.
         assert_eq!(byte_bounds(1000, &[3, 2], &[1, 3], 8), Some((1000, 1048)));
         // Sliced with step: a[::2, ::3] of a 4×9 float32 array.
-        assert_eq!(
-            byte_bounds(1000, &[2, 3], &[18, 3], 4),
-            Some((1000, 1000 + (18 + 6 + 1) * 4))
-        );
+        assert_eq!(byte_bounds(1000, &[2, 3], &[18, 3], 4), Some((1000, 1000 + (18 + 6 + 1) * 4)));
         // Broadcast.
         assert_eq!(byte_bounds(1000, &[4, 3], &[0, 1], 2), Some((1000, 1006)));
     }
@@ -486,10 +469,7 @@ mod tests {
         // Overflow past usize::MAX.
         assert_eq!(byte_bounds(usize::MAX - 4, &[1], &[1], 8), None);
         assert_eq!(byte_bounds(usize::MAX - 7, &[1], &[1], 8), None); // one-past unrepresentable
-        assert_eq!(
-            byte_bounds(usize::MAX - 8, &[1], &[1], 8),
-            Some((usize::MAX - 8, usize::MAX))
-        );
+        assert_eq!(byte_bounds(usize::MAX - 8, &[1], &[1], 8), Some((usize::MAX - 8, usize::MAX)));
         // Stride/extent products overflow.
         assert_eq!(byte_bounds(0, &[2], &[i64::MAX], 8), None);
         assert_eq!(byte_bounds(0, &[i64::MAX], &[2], 1), None);
@@ -498,10 +478,7 @@ mod tests {
             byte_bounds(0, &[3, 3], &[i64::MAX / 4, i64::MAX / 4], 1),
             Some((0, (i64::MAX / 4 * 4 + 1) as usize))
         );
-        assert_eq!(
-            byte_bounds(0, &[3, 3], &[i64::MAX / 2, i64::MAX / 2], 1),
-            None
-        );
+        assert_eq!(byte_bounds(0, &[3, 3], &[i64::MAX / 2, i64::MAX / 2], 1), None);
         assert_eq!(byte_bounds(0, &[2], &[1], usize::MAX), None);
     }
 
@@ -568,12 +545,7 @@ mod tests {
         assert!(!strides_from_bytes(&[2], &[24, 8], 8, &mut out));
         assert!(!strides_from_bytes(&[2, 3], &[24, 8], 8, &mut out[..1]));
         assert!(!strides_from_bytes(&[2, 3], &[24, 8], usize::MAX, &mut out));
-        assert!(strides_from_bytes(
-            &[2, 2],
-            &[isize::MIN, isize::MAX],
-            1,
-            &mut out
-        ));
+        assert!(strides_from_bytes(&[2, 2], &[isize::MIN, isize::MAX], 1, &mut out));
         assert_eq!(out, [isize::MIN as i64, isize::MAX as i64]);
         // isize::MIN / -1 cannot happen: the divisor is positive.
         assert!(strides_from_bytes(&[2, 2], &[isize::MIN, 8], 8, &mut out));
@@ -594,10 +566,7 @@ mod tests {
         assert!(!ranges_overlap((0, 10), (5, 5)));
         assert!(!ranges_overlap((5, 5), (5, 5)));
         assert!(!ranges_overlap((9, 3), (0, 10))); // inverted = empty
-        assert!(ranges_overlap(
-            (0, usize::MAX),
-            (usize::MAX - 1, usize::MAX)
-        ));
+        assert!(ranges_overlap((0, usize::MAX), (usize::MAX - 1, usize::MAX)));
     }
 
     #[test]

@@ -39,13 +39,16 @@ mod view;
 
 pub use aligned::{AlignedBuf, AlignedVec, ALIGN};
 pub use array::NdArray;
-pub use export::{StableData, ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, Target, TargetKind, TensorFlow, Torch};
-pub use owner::OwnerBox;
 pub use dtype::{DType, Scalar};
+pub use export::{
+    ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, StableData, Target, TargetKind,
+    TensorFlow, Torch,
+};
 pub use handle::ArrayHandle;
 pub use import::{import, is_array};
+pub use owner::OwnerBox;
 pub use requirements::{
-    AnyDType, CContig, Constraint, Cpu, Cuda, DTypeSpec, FContig, Ndim, Order, ReadOnly, Requirements, Shape1, Shape2,
-    Shape3, Shape4, Writable, ANY,
+    AnyDType, CContig, Constraint, Cpu, Cuda, DTypeSpec, FContig, Ndim, Order, ReadOnly,
+    Requirements, Shape1, Shape2, Shape3, Shape4, Writable, ANY,
 };
 pub use view::ViewCaster;

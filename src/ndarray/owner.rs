@@ -12,7 +12,10 @@ const INLINE_WORDS: usize = 3;
 /// Type-erased owner of an exported array's memory.
 pub enum OwnerBox {
     /// A Rust value (inline if it fits three words, else boxed).
-    Rust { storage: MaybeUninit<[usize; INLINE_WORDS]>, drop: unsafe fn(*mut [usize; INLINE_WORDS]) },
+    Rust {
+        storage: MaybeUninit<[usize; INLINE_WORDS]>,
+        drop: unsafe fn(*mut [usize; INLINE_WORDS]),
+    },
     /// A Python object kept alive.
     Python(Object),
     /// A bound instance whose value the memory is part of (`self` of a
@@ -39,7 +42,9 @@ impl OwnerBox {
     /// owners whose data lives on the heap may hand out pointers into it.
     pub fn new<O: Send + 'static>(owner: O) -> OwnerBox {
         let mut storage = MaybeUninit::<[usize; INLINE_WORDS]>::uninit();
-        if size_of::<O>() <= size_of::<[usize; INLINE_WORDS]>() && align_of::<O>() <= align_of::<usize>() {
+        if size_of::<O>() <= size_of::<[usize; INLINE_WORDS]>()
+            && align_of::<O>() <= align_of::<usize>()
+        {
             // SAFETY: it fits, with compatible alignment.
             unsafe { (storage.as_mut_ptr() as *mut O).write(owner) };
             OwnerBox::Rust { storage, drop: drop_inline::<O> }
@@ -92,7 +97,10 @@ fn owner_type() -> PyResult<*mut ffi::PyTypeObject> {
         use crate::core::heap_type::{new_type, slot};
         let slots = [
             slot(ffi::Py_tp_dealloc, owner_dealloc as *mut std::ffi::c_void),
-            slot(ffi::Py_tp_doc, c"Owner of Rust memory exported by ndbind.".as_ptr() as *mut std::ffi::c_void),
+            slot(
+                ffi::Py_tp_doc,
+                c"Owner of Rust memory exported by ndbind.".as_ptr() as *mut std::ffi::c_void,
+            ),
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
         new_type(c"ndbind.owner", std::mem::size_of::<OwnerObject>(), 0, flags, &slots)

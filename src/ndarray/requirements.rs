@@ -50,8 +50,15 @@ pub struct Requirements {
 
 impl Requirements {
     /// No requirement at all: any read-only array.
-    pub const NONE: Requirements =
-        Requirements { dtype: None, ndim: -1, shape: &[], order: Order::Any, device: 0, writable: false, read_only: false };
+    pub const NONE: Requirements = Requirements {
+        dtype: None,
+        ndim: -1,
+        shape: &[],
+        order: Order::Any,
+        device: 0,
+        writable: false,
+        read_only: false,
+    };
 
     /// Field-wise combination (`other`'s constraints override unset ones).
     pub const fn merge(self, other: Requirements) -> Requirements {
@@ -260,15 +267,25 @@ mod tests {
         assert_eq!(r.ndim, 3);
         assert_eq!(r.shape, &[3, ANY, 4]);
         assert_eq!(r.order, Order::C);
-        assert_eq!(<(CContig, Writable) as Constraint>::REQ, <(Writable, CContig) as Constraint>::REQ);
+        assert_eq!(
+            <(CContig, Writable) as Constraint>::REQ,
+            <(Writable, CContig) as Constraint>::REQ
+        );
     }
 
     #[test]
     fn renders_like_nanobind() {
-        let r = Requirements { dtype: Some(DType::FLOAT32), device: 1, ..<(Shape3<3, ANY, 4>, CContig)>::REQ };
+        let r = Requirements {
+            dtype: Some(DType::FLOAT32),
+            device: 1,
+            ..<(Shape3<3, ANY, 4>, CContig)>::REQ
+        };
         let mut s = String::new();
         r.render("ndarray", &mut s);
-        assert_eq!(s, "ndarray[dtype=float32, shape=(3, *, 4), order='C', device='cpu', writable=False]");
+        assert_eq!(
+            s,
+            "ndarray[dtype=float32, shape=(3, *, 4), order='C', device='cpu', writable=False]"
+        );
         let mut s = String::new();
         Requirements::NONE.render("ndarray", &mut s);
         assert_eq!(s, "ndarray[writable=False]");

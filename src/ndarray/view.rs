@@ -63,7 +63,11 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
 
     fn load_impl(holder: &mut Slot<ArrayHandle>, obj: Borrowed<'_>, convert: bool) -> bool {
         // SAFETY: `import_into` returns true only once it wrote the handle.
-        let loaded = unsafe { holder.fill(|out| crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)) };
+        let loaded = unsafe {
+            holder.fill(|out| {
+                crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)
+            })
+        };
         // A view reads the values: a tensor whose memory does not hold them
         // (torch's negative/conjugate bits) is a mismatch. That query may
         // run Python code (a subclass's `is_neg`), which may move the
@@ -161,7 +165,10 @@ pub(crate) fn dim_of(shape: &[i64]) -> ndarray::IxDyn {
 /// An `ndarray` dynamic dimension returns to Python as a `list[int]`.
 impl crate::core::caster::IntoPy for ndarray::IxDyn {
     #[inline]
-    fn into_py(self, ctx: &crate::core::caster::ReturnCtx) -> crate::core::error::PyResult<crate::core::object::Object> {
+    fn into_py(
+        self,
+        ctx: &crate::core::caster::ReturnCtx,
+    ) -> crate::core::error::PyResult<crate::core::object::Object> {
         crate::core::casters::int_list(self.slice(), ctx)
     }
     fn type_name(out: &mut String) {

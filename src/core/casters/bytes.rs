@@ -100,7 +100,10 @@ impl Param for &[u8] {
 fn new_bytes(b: &[u8]) -> PyResult<Object> {
     // SAFETY: pointer/length of a live slice.
     unsafe {
-        Object::from_owned_or_err(ffi::PyBytes_FromStringAndSize(b.as_ptr().cast(), b.len() as ffi::Py_ssize_t))
+        Object::from_owned_or_err(ffi::PyBytes_FromStringAndSize(
+            b.as_ptr().cast(),
+            b.len() as ffi::Py_ssize_t,
+        ))
     }
 }
 

@@ -13,7 +13,10 @@ impl FromPy for Complex<f64> {
         // SAFETY: type check first; accessors of a complex object.
         unsafe {
             if ffi::PyComplex_Check(p) != 0 {
-                return Some(Complex::new(ffi::PyComplex_RealAsDouble(p), ffi::PyComplex_ImagAsDouble(p)));
+                return Some(Complex::new(
+                    ffi::PyComplex_RealAsDouble(p),
+                    ffi::PyComplex_ImagAsDouble(p),
+                ));
             }
         }
         // Conversion pass: any real number.

@@ -17,7 +17,10 @@ use crate::core::object::{Borrowed, Object};
 /// so the result is the dict as it was when the conversion began, never a
 /// mix of states; a dict whose size changed meanwhile raises
 /// `RuntimeError`, as Python's own iteration does.
-fn for_each_pair(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>) -> bool) -> Option<()> {
+fn for_each_pair(
+    obj: Borrowed<'_>,
+    mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>) -> bool,
+) -> Option<()> {
     // SAFETY: type check first; the snapshot is a new dict nothing else
     // can reach, so PyDict_Next's borrowed references stay valid.
     unsafe {
@@ -37,8 +40,10 @@ fn for_each_pair(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>
                 return None;
             }
             if ffi::PyDict_Size(p) != n {
-                crate::core::error::PyErr::runtime_error("dictionary changed size during conversion to a Rust value")
-                    .restore();
+                crate::core::error::PyErr::runtime_error(
+                    "dictionary changed size during conversion to a Rust value",
+                )
+                .restore();
                 return None;
             }
         }
@@ -46,7 +51,10 @@ fn for_each_pair(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>, Borrowed<'_>
     }
 }
 
-fn new_dict<K: IntoPy, V: IntoPy>(items: impl Iterator<Item = (K, V)>, ctx: &ReturnCtx) -> PyResult<Object> {
+fn new_dict<K: IntoPy, V: IntoPy>(
+    items: impl Iterator<Item = (K, V)>,
+    ctx: &ReturnCtx,
+) -> PyResult<Object> {
     // SAFETY: PyDict_New/PyDict_SetItem with valid objects; SetItem does
     // not steal, our owned handles drop their references.
     unsafe {
@@ -89,7 +97,12 @@ impl<T: IntoPy> FromPyName for Out<T> {
 /// A map from a `dict`: every pair converted and inserted; then, since
 /// values converted later may have run Python code, all are re-validated
 /// (a map has no "last" one).
-fn from_dict<K: FromPy, V: FromPy, M: FromPy>(obj: Borrowed<'_>, convert: bool, mut m: M, insert: impl Fn(&mut M, K, V)) -> Option<M> {
+fn from_dict<K: FromPy, V: FromPy, M: FromPy>(
+    obj: Borrowed<'_>,
+    convert: bool,
+    mut m: M,
+    insert: impl Fn(&mut M, K, V),
+) -> Option<M> {
     for_each_pair(obj, |k, v| match (K::from_py(k, convert), V::from_py(v, convert)) {
         (Some(k), Some(v)) => {
             insert(&mut m, k, v);

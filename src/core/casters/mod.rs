@@ -39,7 +39,11 @@ pub use bytes::Bytes;
 pub(crate) fn try_copy(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut v = Vec::new();
     if v.try_reserve_exact(bytes.len()).is_err() {
-        crate::core::error::PyErr::memory_error(format!("cannot allocate {} bytes for a Rust copy", bytes.len())).restore();
+        crate::core::error::PyErr::memory_error(format!(
+            "cannot allocate {} bytes for a Rust copy",
+            bytes.len()
+        ))
+        .restore();
         return None;
     }
     v.extend_from_slice(bytes);

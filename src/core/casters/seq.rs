@@ -20,12 +20,18 @@ use crate::core::object::{Borrowed, Object};
 /// item, each item is held by a strong reference while `f` looks at it,
 /// and a list whose length changed during the conversion raises
 /// `RuntimeError` (its items no longer form one snapshot).
-pub(crate) fn for_each_item(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>) -> bool) -> Option<()> {
+pub(crate) fn for_each_item(
+    obj: Borrowed<'_>,
+    mut f: impl FnMut(Borrowed<'_>) -> bool,
+) -> Option<()> {
     // SAFETY: type checks before type-specific access; `fast` owns a list or
     // tuple whose items are read within its current length; errors cleared.
     unsafe {
         let p = obj.as_ptr();
-        if ffi::PyUnicode_Check(p) != 0 || ffi::PyBytes_Check(p) != 0 || ffi::PySequence_Check(p) == 0 {
+        if ffi::PyUnicode_Check(p) != 0
+            || ffi::PyBytes_Check(p) != 0
+            || ffi::PySequence_Check(p) == 0
+        {
             return None;
         }
         let fast = ffi::PySequence_Fast(p, c"".as_ptr());
@@ -42,7 +48,8 @@ pub(crate) fn for_each_item(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>) -
             if len() != n {
                 return changed_size();
             }
-            let item = if is_list { ffi::PyList_GET_ITEM(fp, i) } else { ffi::PyTuple_GET_ITEM(fp, i) };
+            let item =
+                if is_list { ffi::PyList_GET_ITEM(fp, i) } else { ffi::PyTuple_GET_ITEM(fp, i) };
             // `f` may replace or drop the list's own reference to the item.
             let item = Object::from_borrowed(item);
             if !f(item.borrow()) {
@@ -95,7 +102,10 @@ impl<T: FromPy> FromPy for Vec<T> {
 ///
 /// An iterator whose `len()` is wrong (a safe trait may lie) raises
 /// `RuntimeError` instead of writing past the list or exposing empty slots.
-pub fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &ReturnCtx) -> PyResult<Object> {
+pub fn new_list<T: IntoPy>(
+    items: impl ExactSizeIterator<Item = T>,
+    ctx: &ReturnCtx,
+) -> PyResult<Object> {
     let n = items.len();
     let size = ffi::Py_ssize_t::try_from(n).map_err(|_| PyErr::memory_error("list too long"))?;
     // SAFETY: PyList_New returns a list of `n` NULL slots; PyList_SET_ITEM
@@ -105,11 +115,17 @@ pub fn new_list<T: IntoPy>(items: impl ExactSizeIterator<Item = T>, ctx: &Return
         let list = Object::from_owned_or_err(ffi::PyList_New(size))?;
         let mut filled = 0;
         for item in items.take(n) {
-            ffi::PyList_SET_ITEM(list.as_ptr(), filled as ffi::Py_ssize_t, item.into_py(ctx)?.into_ptr());
+            ffi::PyList_SET_ITEM(
+                list.as_ptr(),
+                filled as ffi::Py_ssize_t,
+                item.into_py(ctx)?.into_ptr(),
+            );
             filled += 1;
         }
         if filled != n {
-            return Err(PyErr::runtime_error("new_list: the iterator yielded fewer items than its len()"));
+            return Err(PyErr::runtime_error(
+                "new_list: the iterator yielded fewer items than its len()",
+            ));
         }
         Ok(list)
     }
@@ -132,8 +148,9 @@ pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
     // reference to, whose slots are read within its length. The same values
     // as last time (a loop over same-shaped arrays) need no writes at all.
     unsafe {
-        let reusable =
-            !old.is_null() && ffi::Py_REFCNT(old) == 1 && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t;
+        let reusable = !old.is_null()
+            && ffi::Py_REFCNT(old) == 1
+            && ffi::Py_SIZE(old) == items.len() as ffi::Py_ssize_t;
         if reusable && holds((*(old as *mut ffi::PyListObject)).ob_item, items) {
             return Ok(Object::from_borrowed(old));
         }
@@ -150,7 +167,11 @@ pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
 /// is held.
 #[cold]
 #[inline(never)]
-unsafe fn changed_int_list(items: &[usize], ctx: &ReturnCtx, reusable: *mut ffi::PyObject) -> PyResult<Object> {
+unsafe fn changed_int_list(
+    items: &[usize],
+    ctx: &ReturnCtx,
+    reusable: *mut ffi::PyObject,
+) -> PyResult<Object> {
     // SAFETY: `refill` replaces slots within the length (caller).
     unsafe {
         if !reusable.is_null() && refill((*(reusable as *mut ffi::PyListObject)).ob_item, items) {
@@ -174,7 +195,8 @@ unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
         // before the object is read as an int.
         unsafe {
             let o = *slots.add(i);
-            ffi::PyLong_CheckExact(o) != 0 && crate::core::casters::scalar::compact_long_unchecked(o) == Some(v as i64)
+            ffi::PyLong_CheckExact(o) != 0
+                && crate::core::casters::scalar::compact_long_unchecked(o) == Some(v as i64)
         }
     })
 }

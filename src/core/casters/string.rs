@@ -74,7 +74,12 @@ impl ArgCaster for StrRef {
     unsafe fn get(holder: &mut (usize, usize)) -> &str {
         // SAFETY: `load` stored the UTF-8 buffer of a str argument, which the
         // dispatcher keeps alive for the whole call, longer than 'a.
-        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(holder.0 as *const u8, holder.1)) }
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                holder.0 as *const u8,
+                holder.1,
+            ))
+        }
     }
 
     fn type_name(out: &mut String) {

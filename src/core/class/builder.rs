@@ -142,7 +142,8 @@ pub fn supplement<S: Zeroable + Copy + 'static>() -> Supplement<S> {
 }
 impl<S: Zeroable + Copy + 'static> ClassExtra for Supplement<S> {
     fn apply(self, o: &mut ClassOptions) {
-        o.supplement = Some((TypeId::of::<S>(), std::mem::size_of::<S>(), std::mem::align_of::<S>()));
+        o.supplement =
+            Some((TypeId::of::<S>(), std::mem::size_of::<S>(), std::mem::align_of::<S>()));
         o.is_final = true;
     }
 }
@@ -204,7 +205,12 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// let c = Class::<Point>::new(m.as_object().borrow(), m.name(), "Point", ())?;
     /// ```
-    pub fn new(scope: Borrowed<'_>, module: &str, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
+    pub fn new(
+        scope: Borrowed<'_>,
+        module: &str,
+        name: &str,
+        extras: impl ClassExtra,
+    ) -> PyResult<Class<T>> {
         let mut o = ClassOptions::default();
         extras.apply(&mut o);
         let facts = ClassFacts {
@@ -213,7 +219,8 @@ impl<T: PyClass> Class<T> {
             type_id: TypeId::of::<T>(),
             size: std::mem::size_of::<T>(),
             align: std::mem::align_of::<T>(),
-            drop: std::mem::needs_drop::<T>().then_some(drop_in_place_of::<T> as unsafe fn(*mut u8)),
+            drop: std::mem::needs_drop::<T>()
+                .then_some(drop_in_place_of::<T> as unsafe fn(*mut u8)),
             clone: T::CLONE,
             zeroable: T::ZEROABLE,
             base_offset: T::BASE_OFFSET,
@@ -243,13 +250,27 @@ impl<T: PyClass> Class<T> {
         unlocked(self.tp(), || self.ty.borrow().setattr(name, value))
     }
 
-    fn define(&self, name: &str, parts: crate::core::func::FuncParts, extras: impl Extra, kind: FuncKind) -> PyResult<Object> {
+    fn define(
+        &self,
+        name: &str,
+        parts: crate::core::func::FuncParts,
+        extras: impl Extra,
+        kind: FuncKind,
+    ) -> PyResult<Object> {
         self.define_parts(name, parts, extras.into_extras(), kind)
     }
 
     #[inline(never)]
-    fn define_parts(&self, name: &str, parts: crate::core::func::FuncParts, e: FuncExtras, kind: FuncKind) -> PyResult<Object> {
-        unlocked(self.tp(), || define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind))
+    fn define_parts(
+        &self,
+        name: &str,
+        parts: crate::core::func::FuncParts,
+        e: FuncExtras,
+        kind: FuncKind,
+    ) -> PyResult<Object> {
+        unlocked(self.tp(), || {
+            define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
+        })
     }
 
     /// Adds a constructor overload: `f` builds the value from the
@@ -270,7 +291,12 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.def("norm", |p: &Point| p.x.hypot(p.y), ())?;
     /// ```
-    pub fn def<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+    pub fn def<M, F: IntoFunction<M>>(
+        &self,
+        name: &str,
+        f: F,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Method)?;
         Ok(self)
     }
@@ -282,7 +308,12 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.def_operator("__add__", |a: &V, b: &V| V(a.0 + b.0), arg("other"))?;
     /// ```
-    pub fn def_operator<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+    pub fn def_operator<M, F: IntoFunction<M>>(
+        &self,
+        name: &str,
+        f: F,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Operator)?;
         Ok(self)
     }
@@ -292,7 +323,12 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?;
     /// ```
-    pub fn def_static<M, F: IntoFunction<M>>(&self, name: &str, f: F, extras: impl Extra) -> PyResult<&Self> {
+    pub fn def_static<M, F: IntoFunction<M>>(
+        &self,
+        name: &str,
+        f: F,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
         self.define(name, f.into_parts(), extras, FuncKind::Function)?;
         Ok(self)
     }
@@ -306,13 +342,31 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
     /// ```
-    pub fn def_ref<U: PyClass>(&self, name: &str, field: crate::core::class::FieldProj<T, U>, extras: impl Extra) -> PyResult<&Self> {
-        self.define(name, crate::core::class::refs::ref_parts::<T, U>(field), extras, FuncKind::Method)?;
+    pub fn def_ref<U: PyClass>(
+        &self,
+        name: &str,
+        field: crate::core::class::FieldProj<T, U>,
+        extras: impl Extra,
+    ) -> PyResult<&Self> {
+        self.define(
+            name,
+            crate::core::class::refs::ref_parts::<T, U>(field),
+            extras,
+            FuncKind::Method,
+        )?;
         Ok(self)
     }
 
-    fn add_prop(&self, name: &str, doc: Option<&str>, get: getset::GetFn, gdata: Erased, set: Option<(getset::SetFn, Erased)>) -> PyResult<&Self> {
-        let rec = PropRecord::new(format!("{}.{}", self.qualname, name), name, doc, get, gdata, set)?;
+    fn add_prop(
+        &self,
+        name: &str,
+        doc: Option<&str>,
+        get: getset::GetFn,
+        gdata: Erased,
+        set: Option<(getset::SetFn, Erased)>,
+    ) -> PyResult<&Self> {
+        let rec =
+            PropRecord::new(format!("{}.{}", self.qualname, name), name, doc, get, gdata, set)?;
         let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
         // SAFETY: a bound class and its own record.
         unsafe { add_property(tp, record_of(tp).expect("bound class"), rec)? };
@@ -368,14 +422,26 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.property_readonly("first", |p: &Pair| p.first)?;
     /// ```
-    pub fn property_readonly<R: IntoPy, G: Fn(&T) -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
+    pub fn property_readonly<R: IntoPy, G: Fn(&T) -> R + 'static>(
+        &self,
+        name: &str,
+        get: G,
+    ) -> PyResult<&Self> {
         self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), None)
     }
 
-    fn add_static_prop(&self, name: &str, get: getset::GetFn, gdata: Erased, set: Option<(getset::SetFn, Erased)>) -> PyResult<&Self> {
-        let rec = PropRecord::new(format!("{}.{}", self.qualname, name), name, None, get, gdata, set)?;
+    fn add_static_prop(
+        &self,
+        name: &str,
+        get: getset::GetFn,
+        gdata: Erased,
+        set: Option<(getset::SetFn, Erased)>,
+    ) -> PyResult<&Self> {
+        let rec =
+            PropRecord::new(format!("{}.{}", self.qualname, name), name, None, get, gdata, set)?;
         let obj = getset::new_static_property(rec)?;
-        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
+        let cname =
+            std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
         // Through `type.__setattr__` (the metaclass would call a setter of
         // an existing static property of that name instead).
         // SAFETY: valid type, name and value; the GIL is held.
@@ -412,7 +478,11 @@ impl<T: PyClass> Class<T> {
     /// ```ignore
     /// c.static_property_readonly("version", || 3)?;
     /// ```
-    pub fn static_property_readonly<R: IntoPy, G: Fn() -> R + 'static>(&self, name: &str, get: G) -> PyResult<&Self> {
+    pub fn static_property_readonly<R: IntoPy, G: Fn() -> R + 'static>(
+        &self,
+        name: &str,
+        get: G,
+    ) -> PyResult<&Self> {
         self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), None)
     }
 
@@ -458,12 +528,16 @@ impl<T: PyClass> Class<T> {
         T: std::hash::Hash,
         for<'a> &'a T: Param<Caster = ClassRef<T>>,
     {
-        self.def("__hash__", |a: &T| {
-            use std::hash::Hasher;
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            a.hash(&mut h);
-            h.finish() as i64
-        }, ())
+        self.def(
+            "__hash__",
+            |a: &T| {
+                use std::hash::Hasher;
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                a.hash(&mut h);
+                h.finish() as i64
+            },
+            (),
+        )
     }
 
     /// Sets class attribute `name`.
@@ -473,7 +547,8 @@ impl<T: PyClass> Class<T> {
     /// ```
     pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
         let v = value.into_py(&crate::core::caster::ReturnCtx::held())?;
-        let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in attribute name"))?;
+        let cname = std::ffi::CString::new(name)
+            .map_err(|_| PyErr::value_error("NUL in attribute name"))?;
         self.set(&cname, v.borrow())?;
         Ok(self)
     }
@@ -500,8 +575,16 @@ fn install_init(ty: &Object, func: &Object) {
         rec.init.set(func.as_ptr());
         // The function's own single-overload fast path decides.
         rec.init_fast.set(crate::core::func::func_type::as_func(func.borrow()).and_then(|f| {
-            let r = f.overloads.first().filter(|_| f.fast_nargs != crate::core::func::func_type::NO_FAST_PATH)?;
-            Some(crate::core::class::record::InitFast { call: r.call, site: r.site, nargs: r.nargs, none_reject: r.none_reject_mask })
+            let r = f
+                .overloads
+                .first()
+                .filter(|_| f.fast_nargs != crate::core::func::func_type::NO_FAST_PATH)?;
+            Some(crate::core::class::record::InitFast {
+                call: r.call,
+                site: r.site,
+                nargs: r.nargs,
+                none_reject: r.none_reject_mask,
+            })
         }));
         // Assigning `__init__` turned the construction fast path off.
         (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
@@ -525,10 +608,19 @@ struct ClassFacts {
 
 /// The non-generic part of [`Class::new`]: creates the type, sets it on
 /// `scope` and, for clonable values, binds `__copy__`/`__deepcopy__`.
-fn new_class(scope: Borrowed<'_>, module: &str, name: &str, o: ClassOptions, f: ClassFacts) -> PyResult<Object> {
+fn new_class(
+    scope: Borrowed<'_>,
+    module: &str,
+    name: &str,
+    o: ClassOptions,
+    f: ClassFacts,
+) -> PyResult<Object> {
     let base = f.base_slot.map_or(std::ptr::null_mut(), |s| s.type_ptr());
     if f.base_slot.is_some() && base.is_null() {
-        return Err(PyErr::type_error(format!("{name}: its Rust base class must be bound before it ({})", f.base_name)));
+        return Err(PyErr::type_error(format!(
+            "{name}: its Rust base class must be bound before it ({})",
+            f.base_name
+        )));
     }
     let ty = create_type(ClassSpec {
         name: name.to_owned(),
@@ -556,14 +648,21 @@ fn new_class(scope: Borrowed<'_>, module: &str, name: &str, o: ClassOptions, f: 
     if let Some(off) = f.base_slot.and_then(|s| s.trampoline_offset()) {
         f.slot.set_trampoline_offset(f.base_offset + off);
     }
-    let cname = std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
     scope.setattr(&cname, ty.borrow())?;
     if f.clone.is_some() {
         let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let def = |n: &str, parts, extras| {
-            unlocked(tp, || define_in(ty.borrow(), module, Some(name), n, parts, extras, FuncKind::Method))
+            unlocked(tp, || {
+                define_in(ty.borrow(), module, Some(name), n, parts, extras, FuncKind::Method)
+            })
         };
-        def("__copy__", IntoFunction::into_parts(|o: Borrowed<'_>| crate::core::class::inst_clone(o)), ().into_extras())?;
+        def(
+            "__copy__",
+            IntoFunction::into_parts(|o: Borrowed<'_>| crate::core::class::inst_clone(o)),
+            ().into_extras(),
+        )?;
         let deepcopy = |o: Borrowed<'_>, _memo: Borrowed<'_>| crate::core::class::inst_clone(o);
         def("__deepcopy__", IntoFunction::into_parts(deepcopy), arg("memo").into_extras())?;
     }

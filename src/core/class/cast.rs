@@ -67,9 +67,7 @@ pub(crate) unsafe fn borrow_slow(
     let Some(rec) = record_of(ffi::Py_TYPE(obj)) else { return Err(Fail::Mismatch) };
     let Some(offset) = rec.offset_of(target) else { return Err(Fail::Mismatch) };
     let h = obj as *mut InstHeader;
-    let name = || {
-        record_of(target).map_or_else(|| "?".to_owned(), |r| r.name().to_owned())
-    };
+    let name = || record_of(target).map_or_else(|| "?".to_owned(), |r| r.name().to_owned());
     if (*h).flags & READY == 0 {
         return Err(Fail::Error(PyErr::type_error(format!(
             "ndbind: attempted to access an uninitialized instance of type '{}'",
@@ -143,7 +141,9 @@ pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &dyn Fn() -> String
 /// # Safety
 /// Both are live instances of bound classes.
 unsafe fn within(child: *mut InstHeader, parent: *mut InstHeader) -> bool {
-    let (Some(cr), Some(pr)) = (record_of(ffi::Py_TYPE(child.cast())), record_of(ffi::Py_TYPE(parent.cast()))) else {
+    let (Some(cr), Some(pr)) =
+        (record_of(ffi::Py_TYPE(child.cast())), record_of(ffi::Py_TYPE(parent.cast())))
+    else {
         return false;
     };
     let (c, p) = ((*child).value as usize, (*parent).value as usize);
@@ -170,7 +170,10 @@ fn fail(f: Fail) -> bool {
 /// `None` (no error set) when no conversion applies; an error aborts.
 #[cold]
 #[inline(never)]
-fn convert_implicit(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<(Object, *mut u8, *mut i32)> {
+fn convert_implicit(
+    obj: Borrowed<'_>,
+    tp: *mut ffi::PyTypeObject,
+) -> Option<(Object, *mut u8, *mut i32)> {
     // SAFETY: `tp` is NULL or T's live bound type; the GIL is held.
     unsafe {
         let temp = crate::core::class::implicit::convert(obj, tp)?;
@@ -187,7 +190,11 @@ fn convert_implicit(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<(Ob
 /// Fills `holder` from an implicit conversion of `obj` (classes declared
 /// `implicit` only).
 #[inline]
-fn load_implicit<H: RefHolder>(holder: &mut H, obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> bool {
+fn load_implicit<H: RefHolder>(
+    holder: &mut H,
+    obj: Borrowed<'_>,
+    tp: *mut ffi::PyTypeObject,
+) -> bool {
     match convert_implicit(obj, tp) {
         Some((temp, ptr, cell)) => {
             // SAFETY: `convert_implicit` took a shared count on `temp`'s cell.
@@ -362,7 +369,9 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
                 unsafe { holder.set(ptr, cell) };
                 true
             }
-            Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => load_implicit(holder, obj, tp),
+            Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => {
+                load_implicit(holder, obj, tp)
+            }
             Err(f) => fail(f),
         }
     }

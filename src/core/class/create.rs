@@ -60,11 +60,17 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     // SAFETY: `spec.base` is NULL or a live type (the base's slot).
     let base_rec = match spec.base.is_null() {
         true => None,
-        false => Some(unsafe { record_of(spec.base) }.ok_or_else(|| PyErr::type_error("ndbind: the base is not a bound class"))?),
+        false => Some(
+            unsafe { record_of(spec.base) }
+                .ok_or_else(|| PyErr::type_error("ndbind: the base is not a bound class"))?,
+        ),
     };
     if let Some(b) = base_rec {
         if b.is_final {
-            return Err(PyErr::type_error(format!("The type '{}' prohibits subclassing!", b.name())));
+            return Err(PyErr::type_error(format!(
+                "The type '{}' prohibits subclassing!",
+                b.name()
+            )));
         }
     }
     let mut ancestors = Vec::new();
@@ -74,7 +80,10 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     }
     let dynamic_attr = spec.dynamic_attr || base_rec.is_some_and(|b| b.dict_offset != 0);
     let weakref = spec.weakref || base_rec.is_some_and(|b| b.weaklist_offset != 0);
-    let gc = spec.gc.map(|g| (g, 0)).or_else(|| base_rec.and_then(|b| b.gc).map(|(g, off)| (g, spec.base_offset + off)));
+    let gc = spec
+        .gc
+        .map(|g| (g, 0))
+        .or_else(|| base_rec.and_then(|b| b.gc).map(|(g, off)| (g, spec.base_offset + off)));
     // GC-tracked instances: a __dict__, or a value holding Python references.
     let has_gc = dynamic_attr || gc.is_some();
     let is_final = spec.is_final || spec.supplement.is_some();
@@ -95,7 +104,9 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
     let supplement = match spec.supplement {
         Some((id, size, align)) => {
             if align > 16 {
-                return Err(PyErr::value_error("ndbind: a type supplement may be aligned to at most 16 bytes"));
+                return Err(PyErr::value_error(
+                    "ndbind: a type supplement may be aligned to at most 16 bytes",
+                ));
             }
             Some((id, vec![0u128; size.div_ceil(16)].into_boxed_slice()))
         }
@@ -169,7 +180,8 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         // Immutable (as pyo3's and builtin types): Python code cannot
         // rebind class attributes, and CPython specializes calls of the type.
         // ndbind itself adds attributes through `unlocked`.
-        let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        let mut flags =
+            ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
         if !is_final {
             flags |= ffi::Py_TPFLAGS_BASETYPE;
         }
@@ -182,7 +194,11 @@ pub(crate) fn create_type(spec: ClassSpec) -> PyResult<Object> {
         (*tp).tp_as_sequence = std::ptr::addr_of_mut!((*ht).as_sequence);
         (*tp).tp_as_mapping = std::ptr::addr_of_mut!((*ht).as_mapping);
         (*tp).tp_as_buffer = std::ptr::addr_of_mut!((*ht).as_buffer);
-        let base = if spec.base.is_null() { std::ptr::addr_of_mut!(ffi::PyBaseObject_Type) } else { spec.base };
+        let base = if spec.base.is_null() {
+            std::ptr::addr_of_mut!(ffi::PyBaseObject_Type)
+        } else {
+            spec.base
+        };
         ffi::Py_INCREF(base as *mut ffi::PyObject);
         (*tp).tp_base = base;
         (*tp).tp_new = Some(inst::inst_new);
@@ -240,11 +256,16 @@ pub(crate) fn unlocked<R>(tp: *mut ffi::PyTypeObject, f: impl FnOnce() -> R) -> 
 ///
 /// # Safety
 /// `tp` is a bound class whose own record is `rec`.
-pub(crate) unsafe fn add_property(tp: *mut ffi::PyTypeObject, rec: &TypeRecord, prop: Box<crate::core::class::getset::PropRecord>) -> PyResult<()> {
+pub(crate) unsafe fn add_property(
+    tp: *mut ffi::PyTypeObject,
+    rec: &TypeRecord,
+    prop: Box<crate::core::class::getset::PropRecord>,
+) -> PyResult<()> {
     let def = &prop.def as *const ffi::PyGetSetDef as *mut ffi::PyGetSetDef;
     let descr = Object::from_owned_or_err(ffi::PyDescr_NewGetSet(tp, def))?;
     rec.props.borrow_mut().push(prop);
     unlocked(tp, || {
-        crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject).setattr(std::ffi::CStr::from_ptr((*def).name), descr.borrow())
+        crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject)
+            .setattr(std::ffi::CStr::from_ptr((*def).name), descr.borrow())
     })
 }

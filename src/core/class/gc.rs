@@ -71,7 +71,9 @@ impl PyHandle {
     pub fn get(&self) -> PyResult<Borrowed<'_>> {
         // SAFETY: callable without the GIL.
         if unsafe { ffi::PyGILState_Check() } == 0 {
-            return Err(PyErr::runtime_error("ndbind: a PyHandle was read without holding the GIL"));
+            return Err(PyErr::runtime_error(
+                "ndbind: a PyHandle was read without holding the GIL",
+            ));
         }
         // SAFETY: the handle owns a reference, so the object is alive.
         Ok(unsafe { Borrowed::from_ptr(self.0.as_ptr()) })
@@ -194,7 +196,11 @@ pub(crate) struct GcFns {
     pub(crate) clear: unsafe fn(*mut u8),
 }
 
-unsafe fn traverse_shim<T: Traverse>(p: *const u8, visit: ffi::visitproc, arg: *mut c_void) -> c_int {
+unsafe fn traverse_shim<T: Traverse>(
+    p: *const u8,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
     let mut v = Visit { visit, arg, _l: PhantomData };
     // SAFETY (caller): `p` is a ready T, not mutably borrowed.
     let value = &*(p as *const T);

@@ -15,14 +15,15 @@ use crate::core::class::cast::{borrow, Fail};
 use crate::core::class::meta::{guard_int, guard_obj};
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::gil_cell::GilCell;
+use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 
 /// Calls a getter: `obj` is the instance (NULL for static properties).
 pub(crate) type GetFn = unsafe fn(data: *const (), obj: *mut ffi::PyObject) -> PyResult<Object>;
 /// Calls a setter with the new value.
-pub(crate) type SetFn = unsafe fn(rec: &PropRecord, obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()>;
+pub(crate) type SetFn =
+    unsafe fn(rec: &PropRecord, obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()>;
 
 /// A boxed closure and the function that frees it.
 pub(crate) struct Erased {
@@ -62,9 +63,19 @@ pub(crate) struct PropRecord {
 }
 
 impl PropRecord {
-    pub(crate) fn new(qualname: String, name: &str, doc: Option<&str>, get: GetFn, get_data: Erased, set: Option<(SetFn, Erased)>) -> PyResult<Box<PropRecord>> {
+    pub(crate) fn new(
+        qualname: String,
+        name: &str,
+        doc: Option<&str>,
+        get: GetFn,
+        get_data: Erased,
+        set: Option<(SetFn, Erased)>,
+    ) -> PyResult<Box<PropRecord>> {
         let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
-        let doc = doc.map(CString::new).transpose().map_err(|_| PyErr::value_error("NUL in docstring"))?;
+        let doc = doc
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| PyErr::value_error("NUL in docstring"))?;
         let mut rec = Box::new(PropRecord {
             get,
             get_data,
@@ -95,7 +106,11 @@ unsafe extern "C" fn prop_get(obj: *mut ffi::PyObject, closure: *mut c_void) -> 
     })
 }
 
-unsafe extern "C" fn prop_set(obj: *mut ffi::PyObject, value: *mut ffi::PyObject, closure: *mut c_void) -> c_int {
+unsafe extern "C" fn prop_set(
+    obj: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+    closure: *mut c_void,
+) -> c_int {
     // SAFETY: as for prop_get; `value` is NULL (delete) or a live object.
     guard_int(|| unsafe {
         let rec = &*(closure as *const PropRecord);
@@ -103,16 +118,28 @@ unsafe extern "C" fn prop_set(obj: *mut ffi::PyObject, value: *mut ffi::PyObject
     })
 }
 
-unsafe fn set_value(rec: &PropRecord, obj: *mut ffi::PyObject, value: *mut ffi::PyObject) -> PyResult<()> {
+unsafe fn set_value(
+    rec: &PropRecord,
+    obj: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> PyResult<()> {
     match (&rec.set, value.is_null()) {
-        (_, true) => Err(PyErr::attribute_error(format!("{}: the attribute cannot be deleted", rec.qualname))),
-        (None, false) => Err(PyErr::attribute_error(format!("{}: the attribute is read-only", rec.qualname))),
+        (_, true) => Err(PyErr::attribute_error(format!(
+            "{}: the attribute cannot be deleted",
+            rec.qualname
+        ))),
+        (None, false) => {
+            Err(PyErr::attribute_error(format!("{}: the attribute is read-only", rec.qualname)))
+        }
         (Some((set, _)), false) => set(rec, obj, Borrowed::from_ptr(value)),
     }
 }
 
 /// Borrows the `T` inside `obj` for a getter or setter.
-unsafe fn borrow_for<T: PyClass>(obj: *mut ffi::PyObject, unique: bool) -> PyResult<(*mut u8, *mut i32)> {
+unsafe fn borrow_for<T: PyClass>(
+    obj: *mut ffi::PyObject,
+    unique: bool,
+) -> PyResult<(*mut u8, *mut i32)> {
     match borrow(obj, T::type_slot().type_ptr(), unique) {
         Ok(b) => Ok(b),
         Err(Fail::Error(e)) => Err(e),
@@ -140,7 +167,10 @@ impl Drop for Release {
 }
 
 /// Getter of an instance property: `get(&T) -> R`.
-pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(data: *const (), obj: *mut ffi::PyObject) -> PyResult<Object> {
+pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(
+    data: *const (),
+    obj: *mut ffi::PyObject,
+) -> PyResult<Object> {
     let g = &*(data as *const G);
     let (ptr, cell) = borrow_for::<T>(obj, false)?;
     let _release = Release(cell, false);
@@ -151,7 +181,11 @@ pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(data: *cons
 }
 
 /// Setter of an instance property: `set(&mut T, V)`.
-pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(rec: &PropRecord, obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()> {
+pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(
+    rec: &PropRecord,
+    obj: *mut ffi::PyObject,
+    value: Borrowed<'_>,
+) -> PyResult<()> {
     let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
     let v = convert::<V>(rec, value)?;
     let (ptr, cell) = borrow_for::<T>(obj, true)?;
@@ -161,13 +195,20 @@ pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(rec: &Pro
 }
 
 /// Getter of a static property: `get() -> R`.
-pub(crate) unsafe fn static_get_impl<R: IntoPy, G: Fn() -> R>(data: *const (), _obj: *mut ffi::PyObject) -> PyResult<Object> {
+pub(crate) unsafe fn static_get_impl<R: IntoPy, G: Fn() -> R>(
+    data: *const (),
+    _obj: *mut ffi::PyObject,
+) -> PyResult<Object> {
     let g = &*(data as *const G);
     g().into_py(&ReturnCtx::held())
 }
 
 /// Setter of a static property: `set(V)`.
-pub(crate) unsafe fn static_set_impl<V: FromPy, S: Fn(V)>(rec: &PropRecord, _obj: *mut ffi::PyObject, value: Borrowed<'_>) -> PyResult<()> {
+pub(crate) unsafe fn static_set_impl<V: FromPy, S: Fn(V)>(
+    rec: &PropRecord,
+    _obj: *mut ffi::PyObject,
+    value: Borrowed<'_>,
+) -> PyResult<()> {
     let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
     s(convert::<V>(rec, value)?);
     Ok(())
@@ -177,7 +218,9 @@ fn convert<V: FromPy>(rec: &PropRecord, value: Borrowed<'_>) -> PyResult<V> {
     if value.is_none() && !V::ACCEPTS_NONE {
         return Err(type_mismatch::<V>(rec, value));
     }
-    V::from_py(value, false).or_else(|| V::from_py(value, true)).ok_or_else(|| type_mismatch::<V>(rec, value))
+    V::from_py(value, false)
+        .or_else(|| V::from_py(value, true))
+        .ok_or_else(|| type_mismatch::<V>(rec, value))
 }
 
 #[cold]
@@ -209,7 +252,9 @@ unsafe extern "C" fn sp_dealloc(o: *mut ffi::PyObject) {
         let tp = ffi::Py_TYPE(o);
         let rec = (*(o as *mut StaticProp)).rec;
         if !rec.is_null() {
-            crate::core::error::guard_silent("a static property's deallocation", || drop(Box::from_raw(rec)));
+            crate::core::error::guard_silent("a static property's deallocation", || {
+                drop(Box::from_raw(rec))
+            });
         }
         let free = (*tp).tp_free.expect("heap types have tp_free");
         free(o as *mut c_void);
@@ -217,7 +262,11 @@ unsafe extern "C" fn sp_dealloc(o: *mut ffi::PyObject) {
     }
 }
 
-unsafe extern "C" fn sp_descr_get(o: *mut ffi::PyObject, _obj: *mut ffi::PyObject, _tp: *mut ffi::PyObject) -> *mut ffi::PyObject {
+unsafe extern "C" fn sp_descr_get(
+    o: *mut ffi::PyObject,
+    _obj: *mut ffi::PyObject,
+    _tp: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     // SAFETY: `o` is a StaticProp with a live record.
     guard_obj(|| unsafe {
         let rec = &*(*(o as *mut StaticProp)).rec;
@@ -225,7 +274,11 @@ unsafe extern "C" fn sp_descr_get(o: *mut ffi::PyObject, _obj: *mut ffi::PyObjec
     })
 }
 
-unsafe extern "C" fn sp_descr_set(o: *mut ffi::PyObject, _obj: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+unsafe extern "C" fn sp_descr_set(
+    o: *mut ffi::PyObject,
+    _obj: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
     // SAFETY: `o` is a StaticProp with a live record.
     unsafe { static_property_set(o, value) }
 }
@@ -246,7 +299,10 @@ unsafe extern "C" fn sp_doc(o: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::
 ///
 /// # Safety
 /// `prop` is a static property object; `value` is NULL or a live object.
-pub(crate) unsafe fn static_property_set(prop: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+pub(crate) unsafe fn static_property_set(
+    prop: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
     guard_int(|| unsafe {
         let rec = &*(*(prop as *mut StaticProp)).rec;
         set_value(rec, std::ptr::null_mut(), value)
@@ -256,7 +312,9 @@ pub(crate) unsafe fn static_property_set(prop: *mut ffi::PyObject, value: *mut f
 /// Whether `obj` is a static property object.
 pub(crate) fn is_static_property(obj: *mut ffi::PyObject) -> bool {
     // SAFETY: reading the type pointer of a live object.
-    STATIC_PROP_TYPE.get().is_some_and(|t| unsafe { ffi::Py_TYPE(obj) as *mut ffi::PyObject == t.as_ptr() })
+    STATIC_PROP_TYPE
+        .get()
+        .is_some_and(|t| unsafe { ffi::Py_TYPE(obj) as *mut ffi::PyObject == t.as_ptr() })
 }
 
 fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
@@ -268,7 +326,9 @@ fn static_prop_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_descr_set, sp_descr_set as *mut c_void),
             slot(ffi::Py_tp_getset, gs),
         ];
-        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+        let flags = ffi::Py_TPFLAGS_DEFAULT
+            | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION
+            | ffi::Py_TPFLAGS_IMMUTABLETYPE;
         new_type(c"ndbind.nb_static_property", std::mem::size_of::<StaticProp>(), 0, flags, &slots)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)

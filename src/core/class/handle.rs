@@ -146,7 +146,8 @@ impl<T: PyClass> FromPy for Inst<T> {
         let tp = T::type_slot().type_ptr();
         // SAFETY: the record of a live object's type lives as long as it.
         let rec = unsafe { record_of(obj.type_ptr()) }?;
-        (!tp.is_null() && rec.offset_of(tp).is_some()).then(|| Inst { obj: obj.to_owned(), _t: PhantomData })
+        (!tp.is_null() && rec.offset_of(tp).is_some())
+            .then(|| Inst { obj: obj.to_owned(), _t: PhantomData })
     }
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)

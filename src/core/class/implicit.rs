@@ -133,7 +133,9 @@ impl<T: PyClass> Class<T> {
             .ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
         rec.implicit
             .try_borrow_mut()
-            .map_err(|_| PyErr::runtime_error("ndbind: implicit conversion registered while one runs"))?
+            .map_err(|_| {
+                PyErr::runtime_error("ndbind: implicit conversion registered while one runs")
+            })?
             .push(c);
         Ok(self)
     }
@@ -166,7 +168,10 @@ impl<T: PyClass> Class<T> {
     pub fn implicit_from_type(&self, ty: Borrowed<'_>) -> PyResult<&Self> {
         // SAFETY: a type check on a live object.
         if unsafe { ffi::PyType_Check(ty.as_ptr()) } == 0 {
-            return Err(PyErr::type_error(format!("implicit_from_type(): expected a type, got {}", ty.type_name())));
+            return Err(PyErr::type_error(format!(
+                "implicit_from_type(): expected a type, got {}",
+                ty.type_name()
+            )));
         }
         self.add_implicit(Implicit::PyType(ty.to_owned()))
     }

@@ -88,7 +88,8 @@ pub trait IntoInit<T, M>: 'static {
 pub(crate) unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHeader> {
     let tp = T::type_slot().type_ptr();
     let h = obj as *mut InstHeader;
-    let ok_type = ffi::Py_TYPE(obj) == tp || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null());
+    let ok_type = ffi::Py_TYPE(obj) == tp
+        || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null());
     if !ok_type {
         return None;
     }
@@ -113,7 +114,10 @@ fn init_twice<T: PyClass>() {
 /// # Safety
 /// `h` came from [`init_target`] for the same `T` during this call.
 #[inline]
-pub(crate) unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>) -> PyResult<Object> {
+pub(crate) unsafe fn init_write<T: PyClass>(
+    h: *mut InstHeader,
+    r: PyResult<Constructed<T>>,
+) -> PyResult<Object> {
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
     if (*h).flags & READY != 0 {

@@ -95,7 +95,10 @@ pub(crate) unsafe fn inline_value(obj: *mut ffi::PyObject, rec: &TypeRecord) -> 
 /// # Safety
 /// `tp` is a bound class or a Python subclass of one, `rec` its record.
 #[inline]
-pub(crate) unsafe fn alloc(tp: *mut ffi::PyTypeObject, rec: &TypeRecord) -> PyResult<*mut ffi::PyObject> {
+pub(crate) unsafe fn alloc(
+    tp: *mut ffi::PyTypeObject,
+    rec: &TypeRecord,
+) -> PyResult<*mut ffi::PyObject> {
     let obj = if tp == rec.type_ptr && rec.plain_alloc {
         // No GC header, no dict or weaklist slot: the header is all that
         // must be initialised (the value storage is written before the
@@ -135,7 +138,8 @@ pub(crate) unsafe extern "C" fn inst_new(
     guard_obj(|| {
         // SAFETY: tp_new of a bound class receives that class or a subclass.
         unsafe {
-            let rec = record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
+            let rec =
+                record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
             alloc(tp, rec)
         }
     })
@@ -157,7 +161,11 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         if flags & IN_ID_MAP != 0 {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
-        let arc = if flags & ARC != 0 { crate::core::class::holder::arc_forget((*h).value, obj) } else { None };
+        let arc = if flags & ARC != 0 {
+            crate::core::class::holder::arc_forget((*h).value, obj)
+        } else {
+            None
+        };
         // Nor through its trampoline (an override reached from Rust code
         // that shares the value, e.g. through an `Arc`).
         crate::core::class::trampoline::detach(rec.slot, h);
@@ -189,7 +197,11 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
             crate::core::class::holder::arc_release((*h).value, arc);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
-        let kept = if flags & KEEP_ALIVE != 0 { crate::core::class::refs::keep_alive_take(obj) } else { Vec::new() };
+        let kept = if flags & KEEP_ALIVE != 0 {
+            crate::core::class::refs::keep_alive_take(obj)
+        } else {
+            Vec::new()
+        };
         rec.live.set(rec.live.get() - 1);
         crate::core::leak_report::inst_freed();
         let free = (*tp).tp_free.expect("heap types have tp_free");
@@ -208,7 +220,11 @@ fn tp_of_record(rec: &TypeRecord) -> *mut ffi::PyTypeObject {
 }
 
 /// `tp_traverse` of classes with a `__dict__` (GC-enabled).
-pub(crate) unsafe extern "C" fn inst_traverse(obj: *mut ffi::PyObject, visit: ffi::visitproc, arg: *mut std::ffi::c_void) -> c_int {
+pub(crate) unsafe extern "C" fn inst_traverse(
+    obj: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut std::ffi::c_void,
+) -> c_int {
     // SAFETY: `obj` is a live instance of a bound class.
     unsafe {
         let tp = ffi::Py_TYPE(obj);
@@ -335,7 +351,8 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
         // (PY_VECTORCALL_ARGUMENTS_OFFSET) and restored right after.
         unsafe {
             let tp = callable as *mut ffi::PyTypeObject;
-            let rec = record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
+            let rec =
+                record_of(tp).ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
             let init = rec.init.get();
             if init.is_null() {
                 return Err(PyErr::type_error(format!("{}: no constructor defined!", rec.name())));

@@ -42,7 +42,10 @@ pub fn type_of<T: PyClass>() -> Option<Object> {
 /// ```
 pub fn type_check(t: Borrowed<'_>) -> bool {
     // SAFETY: the type test comes first; `t` is a live object.
-    unsafe { ffi::PyType_Check(t.as_ptr()) != 0 && meta::is_meta_instance(t.as_ptr() as *mut ffi::PyTypeObject) }
+    unsafe {
+        ffi::PyType_Check(t.as_ptr()) != 0
+            && meta::is_meta_instance(t.as_ptr() as *mut ffi::PyTypeObject)
+    }
 }
 
 /// Whether `o` is an instance of a type made by ndbind.
@@ -81,11 +84,15 @@ pub fn inst_name(o: Borrowed<'_>) -> PyResult<String> {
 
 fn type_record<'a>(t: Borrowed<'a>) -> PyResult<&'a TypeRecord> {
     if !type_check(t) {
-        return Err(PyErr::type_error(format!("expected a type bound by ndbind, got {}", t.repr().unwrap_or_default())));
+        return Err(PyErr::type_error(format!(
+            "expected a type bound by ndbind, got {}",
+            t.repr().unwrap_or_default()
+        )));
     }
     // SAFETY: checked to be an instance of the metaclass; the record
     // lives as long as the type, which `t` keeps alive.
-    unsafe { record_of(t.as_ptr() as *mut ffi::PyTypeObject) }.ok_or_else(|| PyErr::type_error("ndbind: type without a record"))
+    unsafe { record_of(t.as_ptr() as *mut ffi::PyTypeObject) }
+        .ok_or_else(|| PyErr::type_error("ndbind: type without a record"))
 }
 
 /// Size of the Rust value of a bound type.
@@ -160,7 +167,10 @@ fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
             unsafe { crate::core::class::cast::parents_valid(h, &|| rec.name().to_owned())? };
             Ok((rec, h))
         }
-        None => Err(PyErr::type_error(format!("expected an instance of a type bound by ndbind, got {}", o.type_name()))),
+        None => Err(PyErr::type_error(format!(
+            "expected an instance of a type bound by ndbind, got {}",
+            o.type_name()
+        ))),
     }
 }
 
@@ -194,7 +204,9 @@ impl Unique {
         unsafe {
             let cell = (*h).borrow;
             if *cell != 0 {
-                return Err(PyErr::runtime_error(format!("{what}: the instance is borrowed by a running function")));
+                return Err(PyErr::runtime_error(format!(
+                    "{what}: the instance is borrowed by a running function"
+                )));
             }
             *cell = -1;
             Ok(Unique(cell))
@@ -217,7 +229,10 @@ impl Drop for Unique {
 pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
     let rec = type_record(t)?;
     // SAFETY: `t` is a bound type (or subclass) whose record is `rec`.
-    unsafe { Ok(Object::from_owned(inst::alloc(t.as_ptr() as *mut ffi::PyTypeObject, rec)?).expect("non-NULL")) }
+    unsafe {
+        Ok(Object::from_owned(inst::alloc(t.as_ptr() as *mut ffi::PyTypeObject, rec)?)
+            .expect("non-NULL"))
+    }
 }
 
 /// Pointer to the `T` inside `o` (ready or not): `T`'s class, a subclass,
@@ -280,7 +295,10 @@ unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
 pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     if !rec.zeroable {
-        return Err(PyErr::type_error(format!("inst_zero(): {} is not declared zeroable", rec.name())));
+        return Err(PyErr::type_error(format!(
+            "inst_zero(): {} is not declared zeroable",
+            rec.name()
+        )));
     }
     let _u = Unique::take(h, "inst_zero()")?;
     // SAFETY: unique access; all-zero bytes are a valid value (Zeroable).
@@ -411,7 +429,11 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
 /// ```ignore
 /// unsafe { inst_set_state_unchecked(obj, true, true)? };
 /// ```
-pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
+pub unsafe fn inst_set_state_unchecked(
+    o: Borrowed<'_>,
+    ready: bool,
+    destruct: bool,
+) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     let mut f = (*h).flags & !(READY | DESTRUCT);
     if ready {
@@ -428,11 +450,19 @@ pub unsafe fn inst_set_state_unchecked(o: Borrowed<'_>, ready: bool, destruct: b
 }
 
 /// Source and destination of a copy or move: same bound class, distinct values.
-fn pair<'a>(dst: Borrowed<'a>, src: Borrowed<'a>, what: &str) -> PyResult<(&'a TypeRecord, *mut InstHeader, *mut InstHeader)> {
+fn pair<'a>(
+    dst: Borrowed<'a>,
+    src: Borrowed<'a>,
+    what: &str,
+) -> PyResult<(&'a TypeRecord, *mut InstHeader, *mut InstHeader)> {
     let (rd, hd) = parts(dst)?;
     let (rs, hs) = parts(src)?;
     if !std::ptr::eq(rd, rs) {
-        return Err(PyErr::type_error(format!("{what}: the types differ ({} and {})", rd.name(), rs.name())));
+        return Err(PyErr::type_error(format!(
+            "{what}: the types differ ({} and {})",
+            rd.name(),
+            rs.name()
+        )));
     }
     // SAFETY: both are live instances.
     unsafe {
@@ -440,7 +470,9 @@ fn pair<'a>(dst: Borrowed<'a>, src: Borrowed<'a>, what: &str) -> PyResult<(&'a T
             return Err(PyErr::type_error(format!("{what}: the source instance is not ready")));
         }
         if (*hd).value == (*hs).value {
-            return Err(PyErr::value_error(format!("{what}: source and destination are the same value")));
+            return Err(PyErr::value_error(format!(
+                "{what}: source and destination are the same value"
+            )));
         }
     }
     Ok((rd, hd, hs))
@@ -448,7 +480,11 @@ fn pair<'a>(dst: Borrowed<'a>, src: Borrowed<'a>, what: &str) -> PyResult<(&'a T
 
 /// Takes the borrows of a copy: unique on `dst`, shared on `src` (unless
 /// both live in the same root object, which the unique borrow covers).
-fn copy_borrows(hd: *mut InstHeader, hs: *mut InstHeader, what: &str) -> PyResult<(Unique, Option<Shared>)> {
+fn copy_borrows(
+    hd: *mut InstHeader,
+    hs: *mut InstHeader,
+    what: &str,
+) -> PyResult<(Unique, Option<Shared>)> {
     let u = Unique::take(hd, what)?;
     // SAFETY: both are live instances.
     let same = unsafe { (*hd).borrow == (*hs).borrow };
@@ -459,7 +495,9 @@ fn copy_borrows(hd: *mut InstHeader, hs: *mut InstHeader, what: &str) -> PyResul
     unsafe {
         let cell = (*hs).borrow;
         if *cell < 0 {
-            return Err(PyErr::runtime_error(format!("{what}: the source instance is mutably borrowed")));
+            return Err(PyErr::runtime_error(format!(
+                "{what}: the source instance is mutably borrowed"
+            )));
         }
         *cell += 1;
         Ok((u, Some(Shared(cell))))
@@ -495,13 +533,17 @@ pub fn inst_replace_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 
 fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) -> PyResult<()> {
     let (rec, hd, hs) = pair(dst, src, what)?;
-    let clone = rec.clone.ok_or_else(|| PyErr::type_error(format!("{what}: {} is not declared clone", rec.name())))?;
+    let clone = rec.clone.ok_or_else(|| {
+        PyErr::type_error(format!("{what}: {} is not declared clone", rec.name()))
+    })?;
     let _b = copy_borrows(hd, hs, what)?;
     // SAFETY: unique access to dst, shared to src; distinct values of the
     // same type; dst's old value is dropped before its storage is reused.
     unsafe {
         if !replace && (*hd).flags & READY != 0 {
-            return Err(PyErr::type_error(format!("{what}: the destination is already initialised")));
+            return Err(PyErr::type_error(format!(
+                "{what}: the destination is already initialised"
+            )));
         }
         drop_value(rec, hd);
         clone((*hs).value, (*hd).value);
@@ -539,12 +581,15 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
         )));
     }
     let _u = Unique::take(hd, what)?;
-    let _s = if unsafe { (*hd).borrow == (*hs).borrow } { None } else { Some(Unique::take(hs, what)?) };
+    let _s =
+        if unsafe { (*hd).borrow == (*hs).borrow } { None } else { Some(Unique::take(hs, what)?) };
     // SAFETY: unique access to both distinct values; the source is marked
     // moved-from (not ready, not destructed) right after the bitwise move.
     unsafe {
         if !replace && (*hd).flags & READY != 0 {
-            return Err(PyErr::type_error(format!("{what}: the destination is already initialised")));
+            return Err(PyErr::type_error(format!(
+                "{what}: the destination is already initialised"
+            )));
         }
         drop_value(rec, hd);
         std::ptr::copy_nonoverlapping((*hs).value, (*hd).value, rec.size);
@@ -565,13 +610,18 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
 /// ```
 pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
     let (rec, h) = parts(o)?;
-    let clone = rec.clone.ok_or_else(|| PyErr::type_error(format!("{} is not declared clone", rec.name())))?;
+    let clone = rec
+        .clone
+        .ok_or_else(|| PyErr::type_error(format!("{} is not declared clone", rec.name())))?;
     // SAFETY: `h` is a live instance of a type whose record is `rec`; a
     // shared borrow is held while the value is cloned into the new
     // instance's storage, which is then marked constructed.
     unsafe {
         if (*h).flags & READY == 0 {
-            return Err(PyErr::type_error(format!("cannot copy an uninitialized instance of {}", rec.name())));
+            return Err(PyErr::type_error(format!(
+                "cannot copy an uninitialized instance of {}",
+                rec.name()
+            )));
         }
         let cell = (*h).borrow;
         if *cell < 0 {

@@ -15,8 +15,8 @@ use pyo3_ffi as ffi;
 use crate::core::class::getset::static_property_set;
 use crate::core::class::record::{self, TypeRecord};
 use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
-use crate::core::heap_type::{new_type, slot};
 use crate::core::gil_cell::GilCell;
+use crate::core::heap_type::{new_type, slot};
 use crate::core::object::Object;
 
 static META: GilCell<Object> = GilCell::new();
@@ -80,7 +80,9 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
         dealloc(o);
         if owned {
             // The record owns constructors and properties (user closures).
-            crate::core::error::guard_silent("a bound class's deallocation", || drop(Box::from_raw(rec)));
+            crate::core::error::guard_silent("a bound class's deallocation", || {
+                drop(Box::from_raw(rec))
+            });
         }
         // Instances of a heap type own a reference to it; `type`'s dealloc
         // does not release the metaclass.
@@ -91,7 +93,11 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
 /// `tp_setattro` of the metaclass: `Class.name = value` calls the setter of
 /// a static property `name`; `__init__` reassigned from Python turns off
 /// the construction fast path.
-unsafe extern "C" fn meta_setattro(o: *mut ffi::PyObject, name: *mut ffi::PyObject, value: *mut ffi::PyObject) -> c_int {
+unsafe extern "C" fn meta_setattro(
+    o: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
     // SAFETY: CPython passes a valid type, a name and a value or NULL.
     unsafe {
         let tp = o as *mut ffi::PyTypeObject;
@@ -111,7 +117,10 @@ unsafe extern "C" fn meta_setattro(o: *mut ffi::PyObject, name: *mut ffi::PyObje
 }
 
 /// The static property named `name` in the dicts of `tp`'s bound classes.
-unsafe fn lookup_static_property(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+unsafe fn lookup_static_property(
+    tp: *mut ffi::PyTypeObject,
+    name: *mut ffi::PyObject,
+) -> Option<*mut ffi::PyObject> {
     let mro = (*tp).tp_mro;
     if mro.is_null() {
         return None;
@@ -134,7 +143,11 @@ unsafe fn lookup_static_property(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyO
 
 /// `tp_init` of the metaclass, run when Python code subclasses a bound
 /// class: the subclass shares its nearest bound base's record.
-unsafe extern "C" fn meta_init(o: *mut ffi::PyObject, args: *mut ffi::PyObject, kw: *mut ffi::PyObject) -> c_int {
+unsafe extern "C" fn meta_init(
+    o: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kw: *mut ffi::PyObject,
+) -> c_int {
     // SAFETY: `o` is a freshly created instance of the metaclass.
     unsafe {
         let init = ffi::PyType_Type.tp_init.expect("type has tp_init");
@@ -180,8 +193,15 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_call, call.map_or(std::ptr::null_mut(), |c| c as *mut c_void)),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
         ];
-        let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
-        let t = new_type(c"ndbind.nb_type", (basicsize + ptr_size) as usize, itemsize as usize, flags, &slots)?;
+        let flags =
+            ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
+        let t = new_type(
+            c"ndbind.nb_type",
+            (basicsize + ptr_size) as usize,
+            itemsize as usize,
+            flags,
+            &slots,
+        )?;
         RECORD_OFFSET.store(basicsize as usize, Ordering::Relaxed);
         META_PTR.store(t.as_ptr() as *mut ffi::PyTypeObject, Ordering::Relaxed);
         Ok::<Object, PyErr>(t)

@@ -45,20 +45,22 @@ mod refs;
 mod slots;
 mod trampoline;
 
-pub use builder::{dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions};
-pub use cast::{
-    into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard, ExportPin, RefHolder,
-    SharedGuard,
+pub use builder::{
+    dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions,
 };
 pub(crate) use cast::pin_instance;
+pub use cast::{
+    into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard,
+    ExportPin, RefHolder, SharedGuard,
+};
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
-pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use record::{live_instances_by_type, CloneFn, TypeSlot};
 pub use refs::FieldProj;
+pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use slots::{raw_slot, RawSlot};
 pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 

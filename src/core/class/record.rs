@@ -3,8 +3,8 @@
 
 use std::any::TypeId;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 use std::ffi::CString;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 use pyo3_ffi as ffi;

@@ -21,7 +21,9 @@ use std::collections::HashMap;
 
 use crate::core::caster::ArgCaster;
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
-use crate::core::class::inst::{self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY};
+use crate::core::class::inst::{
+    self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY,
+};
 use crate::core::class::lowlevel::inst_check;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
@@ -89,9 +91,10 @@ macro_rules! field_of {
         // the projection closure fixes (raw pointers: no deref coercion can
         // turn a `Box<U>` field into a `U`); the closure is never called.
         unsafe {
-            $crate::core::class::FieldProj::new_unchecked(::core::mem::offset_of!($t, $f), |v: *const $t| {
-                ::core::ptr::addr_of!((*v).$f)
-            })
+            $crate::core::class::FieldProj::new_unchecked(
+                ::core::mem::offset_of!($t, $f),
+                |v: *const $t| ::core::ptr::addr_of!((*v).$f),
+            )
         }
     };
 }
@@ -179,7 +182,10 @@ pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mu
 /// // SAFETY: the field lives inside `parent`, which the result keeps alive.
 /// let r = unsafe { inst_reference(&mut pair.first as *mut Pod, Some(parent))? };
 /// ```
-pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_>>) -> PyResult<Object> {
+pub unsafe fn inst_reference<T: PyClass>(
+    ptr: *mut T,
+    parent: Option<Borrowed<'_>>,
+) -> PyResult<Object> {
     let tp = T::type_slot().type_ptr();
     if tp.is_null() {
         return Err(not_bound::<T>());
@@ -189,7 +195,8 @@ pub unsafe fn inst_reference<T: PyClass>(ptr: *mut T, parent: Option<Borrowed<'_
     // A dying instance (reference count zero: a Python subclass's
     // `subtype_dealloc` runs Python code before `inst_dealloc` removes the
     // entry) is not handed out again.
-    let live = map.borrow().get(&key).map(|&o| o as *mut ffi::PyObject).filter(|&o| ffi::Py_REFCNT(o) > 0);
+    let live =
+        map.borrow().get(&key).map(|&o| o as *mut ffi::PyObject).filter(|&o| ffi::Py_REFCNT(o) > 0);
     if let Some(o) = live {
         return Ok(Object::from_borrowed(o));
     }

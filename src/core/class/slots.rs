@@ -64,7 +64,11 @@ unsafe fn put<F: Copy>(field: &mut Option<F>, p: *mut c_void) {
 /// # Safety
 /// `ht` is a heap type under construction (before `PyType_Ready`) whose
 /// `tp_as_*` pointers point at its own tables; `p` is valid for `id`.
-pub(crate) unsafe fn apply(ht: *mut ffi::PyHeapTypeObject, id: c_int, p: *mut c_void) -> PyResult<()> {
+pub(crate) unsafe fn apply(
+    ht: *mut ffi::PyHeapTypeObject,
+    id: c_int,
+    p: *mut c_void,
+) -> PyResult<()> {
     let tp = &mut *(ht as *mut ffi::PyTypeObject);
     let bf = &mut (*ht).as_buffer;
     let mp = &mut (*ht).as_mapping;

@@ -131,7 +131,12 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
     if let Some(off) = slot.trampoline_offset() {
         if (*h).flags & READY != 0 {
             let t = &*((*h).value.add(off) as *const Trampoline);
-            let _ = t.obj.compare_exchange(h as *mut ffi::PyObject, std::ptr::null_mut(), Ordering::AcqRel, Ordering::Relaxed);
+            let _ = t.obj.compare_exchange(
+                h as *mut ffi::PyObject,
+                std::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
         }
         if let Some(a) = ATTACHED.get() {
             a.borrow_mut().remove(&(h as usize));
@@ -334,7 +339,8 @@ impl OverrideSite {
     /// # Safety
     /// The GIL is held; `tp` is a live type.
     unsafe fn overridden(&self, tp: *mut ffi::PyTypeObject) -> PyResult<bool> {
-        let valid = |tp: *mut ffi::PyTypeObject| (*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0;
+        let valid =
+            |tp: *mut ffi::PyTypeObject| (*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0;
         let cache = &mut *self.cache.get();
         if valid(tp) {
             let tag = (*tp).tp_version_tag;
@@ -366,7 +372,11 @@ impl OverrideSite {
     ///
     /// # Safety
     /// `obj` is a live object; the GIL is held.
-    unsafe fn invoke(&self, obj: *mut ffi::PyObject, args: &[*mut ffi::PyObject]) -> PyResult<Object> {
+    unsafe fn invoke(
+        &self,
+        obj: *mut ffi::PyObject,
+        args: &[*mut ffi::PyObject],
+    ) -> PyResult<Object> {
         let name = self.name_obj.get_or_try_init(|| Object::intern_held(self.name))?;
         let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); 8];
         let mut heap = Vec::new();
@@ -385,7 +395,12 @@ impl OverrideSite {
         if ffi::Py_EnterRecursiveCall(c" while calling a Python override".as_ptr()) != 0 {
             return Err(PyErr::fetch());
         }
-        let r = ffi::PyObject_VectorcallMethod(name.as_ptr(), buf.as_ptr(), buf.len(), std::ptr::null_mut());
+        let r = ffi::PyObject_VectorcallMethod(
+            name.as_ptr(),
+            buf.as_ptr(),
+            buf.len(),
+            std::ptr::null_mut(),
+        );
         ffi::Py_LeaveRecursiveCall();
         Object::from_owned_or_err(r)
     }
@@ -408,14 +423,18 @@ impl Override {
     /// ```ignore
     /// let s: PyResult<String> = o.call(|ctx| Ok([food.into_py(ctx)?]));
     /// ```
-    pub fn call<R: FromPy, const N: usize>(self, args: impl FnOnce(&ReturnCtx) -> PyResult<[Object; N]>) -> PyResult<R> {
+    pub fn call<R: FromPy, const N: usize>(
+        self,
+        args: impl FnOnce(&ReturnCtx) -> PyResult<[Object; N]>,
+    ) -> PyResult<R> {
         let r = (|| {
             let args = args(&ReturnCtx::held())?;
             let ptrs = args.each_ref().map(Object::as_ptr);
             // SAFETY: the GIL is held (self.gil) and `obj` is live (held).
             let res = unsafe { self.site.invoke(self.obj.as_ptr(), &ptrs)? };
-            R::from_py(res.borrow(), true)
-                .ok_or_else(|| self.site.bad_return(self.obj.as_ptr(), res.borrow(), type_name_of(R::type_name)))
+            R::from_py(res.borrow(), true).ok_or_else(|| {
+                self.site.bad_return(self.obj.as_ptr(), res.borrow(), type_name_of(R::type_name))
+            })
         })();
         match r {
             Err(e) if self.gil.0.is_some() => Err(detached_error(e)),
@@ -432,9 +451,13 @@ fn detached_error(e: PyErr) -> PyErr {
     // SAFETY: an exception is set (just restored); the GIL is held.
     let ty = unsafe { Borrowed::from_ptr(ffi::PyErr_Occurred()) };
     // SAFETY: tp_name of a live type is a NUL-terminated string.
-    let name = unsafe { CStr::from_ptr((*(ty.as_ptr() as *mut ffi::PyTypeObject)).tp_name) }.to_string_lossy().into_owned();
+    let name = unsafe { CStr::from_ptr((*(ty.as_ptr() as *mut ffi::PyTypeObject)).tp_name) }
+        .to_string_lossy()
+        .into_owned();
     let msg = PyErr::fetch().message();
-    PyErr::runtime_error(format!("{name}: {msg} (raised by a Python override called without the GIL)"))
+    PyErr::runtime_error(format!(
+        "{name}: {msg} (raised by a Python override called without the GIL)"
+    ))
 }
 
 /// The error of calling a pure virtual method's Python-visible binding
@@ -491,7 +514,9 @@ macro_rules! __override_name {
     ($name:literal) => {
         match ::core::ffi::CStr::from_bytes_with_nul(::core::concat!($name, "\0").as_bytes()) {
             ::core::result::Result::Ok(s) => s,
-            ::core::result::Result::Err(_) => ::core::panic!("py_override!: the method name contains a NUL byte"),
+            ::core::result::Result::Err(_) => {
+                ::core::panic!("py_override!: the method name contains a NUL byte")
+            }
         }
     };
 }

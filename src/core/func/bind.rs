@@ -60,7 +60,10 @@ pub(crate) fn without_gil<R>(f: impl FnOnce() -> R) -> R {
 /// `mismatch` and `args` are those the call implementation was given.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn load_failed(mismatch: *mut ffi::PyObject, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
+pub(crate) unsafe fn load_failed(
+    mismatch: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     // SAFETY: reads the thread state's error indicator (GIL held); the
     // caller's contract for the rest.
     unsafe {

@@ -173,7 +173,10 @@ unsafe fn find_param(r: &FuncRecord, key: *mut ffi::PyObject) -> Option<usize> {
 /// `callable` is a FuncObject with the fast path, `args` its arguments.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn raise_fast_mismatch(callable: *mut ffi::PyObject, args: *const *mut ffi::PyObject) -> *mut ffi::PyObject {
+pub(crate) unsafe fn raise_fast_mismatch(
+    callable: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
     // SAFETY: the caller's contract.
     unsafe {
         let f = &*(callable as *const FuncObject);
@@ -201,11 +204,15 @@ unsafe fn raise_mismatch(
         return ni;
     }
     let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
-    let arg_types: Vec<String> = (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
+    let arg_types: Vec<String> =
+        (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
     let kw: Vec<(String, String)> = (0..nkw)
         .map(|k| {
             let key = Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t));
-            (key.to_str().unwrap_or("?").to_owned(), Borrowed::from_ptr(*args.add(nargs + k)).type_name())
+            (
+                key.to_str().unwrap_or("?").to_owned(),
+                Borrowed::from_ptr(*args.add(nargs + k)).type_name(),
+            )
         })
         .collect();
     PyErr::type_error(signature::mismatch_message(f, &arg_types, &kw)).restore_null()

@@ -110,7 +110,9 @@ unsafe extern "C" fn get_doc(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ff
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
     // Signatures call the casters' `type_name`, which users implement.
-    crate::core::class::meta::guard_obj(|| Object::str_held(&signature::render_doc(f)).map(Object::into_ptr))
+    crate::core::class::meta::guard_obj(|| {
+        Object::str_held(&signature::render_doc(f)).map(Object::into_ptr)
+    })
 }
 
 unsafe extern "C" fn get_name(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
@@ -129,7 +131,10 @@ unsafe extern "C" fn get_module(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut
     f.module.clone().unwrap_or_else(Object::none_held).into_ptr()
 }
 
-unsafe extern "C" fn get_text_signature(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+unsafe extern "C" fn get_text_signature(
+    slf: *mut ffi::PyObject,
+    _: *mut c_void,
+) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
     crate::core::class::meta::guard_obj(|| match signature::render_text_signature(f) {
@@ -205,7 +210,12 @@ pub(crate) fn as_func(obj: Borrowed<'_>) -> Option<&mut FuncObject> {
     }
 }
 
-fn new_func(name: &str, qualname: String, module: Option<Object>, kind: FuncKind) -> PyResult<Object> {
+fn new_func(
+    name: &str,
+    qualname: String,
+    module: Option<Object>,
+    kind: FuncKind,
+) -> PyResult<Object> {
     let tp = func_type(kind)?;
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is exposed.
@@ -225,11 +235,18 @@ fn new_func(name: &str, qualname: String, module: Option<Object>, kind: FuncKind
 }
 
 /// Builds the record of one overload from its parts and annotations.
-fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncKind) -> PyResult<FuncRecord> {
+fn make_record(
+    name: &str,
+    parts: FuncParts,
+    mut extras: FuncExtras,
+    kind: FuncKind,
+) -> PyResult<FuncRecord> {
     let n = parts.nargs;
     let method = kind != FuncKind::Function;
     if method && n == 0 {
-        return Err(PyErr::type_error(format!("{name}: a method takes `self` as its first parameter")));
+        return Err(PyErr::type_error(format!(
+            "{name}: a method takes `self` as its first parameter"
+        )));
     }
     // A method's annotations name the parameters after `self`, which is
     // positional-only.
@@ -256,8 +273,15 @@ fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncK
         if a.none {
             none_ok |= 1 << i;
         }
-        let name_obj = Object::intern_held(&CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?)?;
-        args.push(ArgSpec { name: Some(name_obj), name_str: a.name, default: a.default, default_repr: a.default_repr });
+        let name_obj = Object::intern_held(
+            &CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?,
+        )?;
+        args.push(ArgSpec {
+            name: Some(name_obj),
+            name_str: a.name,
+            default: a.default,
+            default_repr: a.default_repr,
+        });
     }
     if named == 0 {
         convert_mask = parts.convert_default;
@@ -290,7 +314,13 @@ fn make_record(name: &str, parts: FuncParts, mut extras: FuncExtras, kind: FuncK
 
 /// Adds an overload named `name` to `scope` (a module or class): appended to
 /// an existing ndbind function of that name, or set as a new attribute.
-pub(crate) fn define(scope: Borrowed<'_>, module: &str, name: &str, parts: FuncParts, extras: FuncExtras) -> PyResult<Object> {
+pub(crate) fn define(
+    scope: Borrowed<'_>,
+    module: &str,
+    name: &str,
+    parts: FuncParts,
+    extras: FuncExtras,
+) -> PyResult<Object> {
     define_in(scope, module, None, name, parts, extras, FuncKind::Function)
 }
 
@@ -316,7 +346,11 @@ pub(crate) fn define_in(
             // Only the class's own dict: an inherited method of the same
             // name is overridden, not extended.
             let dict = (*(scope.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
-            let p = if dict.is_null() { std::ptr::null_mut() } else { ffi::PyDict_GetItemString(dict, cname.as_ptr()) };
+            let p = if dict.is_null() {
+                std::ptr::null_mut()
+            } else {
+                ffi::PyDict_GetItemString(dict, cname.as_ptr())
+            };
             if !p.is_null() {
                 ffi::Py_INCREF(p);
             }
@@ -332,7 +366,9 @@ pub(crate) fn define_in(
     if let Some(existing) = existing {
         if let Some(f) = as_func(existing.borrow()) {
             if f.overloads.first().is_some_and(|r| r.site.method != record.site.method) {
-                return Err(PyErr::type_error(format!("{name}: cannot mix methods and static functions as overloads")));
+                return Err(PyErr::type_error(format!(
+                    "{name}: cannot mix methods and static functions as overloads"
+                )));
             }
             f.push_overload(record);
             return Ok(existing);

@@ -19,8 +19,12 @@ pub(crate) const NEXT_OVERLOAD: *mut ffi::PyObject = 1 as *mut ffi::PyObject;
 /// `mismatch` (single-overload calls, so the dispatcher can tail-call;
 /// `args` then holds exactly that overload's `nargs` arguments). No panic
 /// leaves it. Only ndbind's own generic shells make these.
-pub type CallImpl =
-    unsafe extern "C" fn(site: &CallSite, args: *const *mut ffi::PyObject, convert: u64, mismatch: *mut ffi::PyObject) -> *mut ffi::PyObject;
+pub type CallImpl = unsafe extern "C" fn(
+    site: &CallSite,
+    args: *const *mut ffi::PyObject,
+    convert: u64,
+    mismatch: *mut ffi::PyObject,
+) -> *mut ffi::PyObject;
 
 /// What a call implementation reads from its record: the callable and
 /// how to convert and return.
@@ -52,7 +56,9 @@ impl CallSite {
     #[inline(always)]
     pub(crate) unsafe fn ctx<'a>(&self, args: *const *mut ffi::PyObject) -> ReturnCtx<'a> {
         // SAFETY: the caller's contract.
-        unsafe { ReturnCtx::new(self.policy, if self.method { *args } else { std::ptr::null_mut() }) }
+        unsafe {
+            ReturnCtx::new(self.policy, if self.method { *args } else { std::ptr::null_mut() })
+        }
     }
 }
 

@@ -39,7 +39,10 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
                 let _ = write!(s, " = {}", d.borrow().repr().unwrap_or_else(|_| "...".into()));
             }
         }
-        if !r.args.is_empty() && r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
+        if !r.args.is_empty()
+            && r.nargs_pos_only > r.site.method as usize
+            && i + 1 == r.nargs_pos_only
+        {
             s.push_str(", /");
         }
     }
@@ -104,7 +107,11 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
 }
 
 /// The `TypeError` message for a call that matched no overload.
-pub(crate) fn mismatch_message(f: &FuncObject, args: &[String], kwargs: &[(String, String)]) -> String {
+pub(crate) fn mismatch_message(
+    f: &FuncObject,
+    args: &[String],
+    kwargs: &[(String, String)],
+) -> String {
     let mut s = format!(
         "{}(): incompatible function arguments. The following argument types are supported:\n",
         f.name
