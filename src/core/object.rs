@@ -58,8 +58,12 @@ impl Object {
     /// `p` is a valid, non-NULL object pointer and the GIL is held.
     #[inline]
     pub unsafe fn from_borrowed(p: *mut ffi::PyObject) -> Object {
-        ffi::Py_INCREF(p);
-        Object(NonNull::new_unchecked(p))
+        // SAFETY: `p` is a valid, non-NULL object and the GIL is held (the
+        // caller's contract); the new reference is the one `Object` owns.
+        unsafe {
+            ffi::Py_INCREF(p);
+            Object(NonNull::new_unchecked(p))
+        }
     }
 
     /// The raw pointer (still owned by `self`).
@@ -183,7 +187,8 @@ impl<'a> Borrowed<'a> {
     /// the GIL is held whenever the handle is used.
     #[inline]
     pub unsafe fn from_ptr(p: *mut ffi::PyObject) -> Borrowed<'a> {
-        Borrowed(NonNull::new_unchecked(p), PhantomData)
+        // SAFETY: `p` is non-NULL (the caller's contract).
+        Borrowed(unsafe { NonNull::new_unchecked(p) }, PhantomData)
     }
 
     /// The raw pointer.

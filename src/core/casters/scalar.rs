@@ -49,7 +49,8 @@ fn load_int(obj: Borrowed<'_>, convert: bool) -> Option<Wide> {
     let p = obj.as_ptr();
     // SAFETY: a type-flag test, then an in-place read of an int object.
     if unsafe { ffi::PyLong_Check(p) } != 0 {
-        if let Some(v) = compact_long(p) {
+        // SAFETY: `p` is an int (checked above).
+        if let Some(v) = unsafe { compact_long(p) } {
             return Some(Wide::Signed(v));
         }
     }
@@ -99,8 +100,11 @@ struct Long311 {
 
 /// The value of an `int` of at most one digit, read in place (no call
 /// into CPython), on the interpreter versions whose layout we know.
+///
+/// # Safety
+/// `p` is a live `int` object.
 #[inline(always)]
-pub(crate) fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
+pub(crate) unsafe fn compact_long(p: *mut ffi::PyObject) -> Option<i64> {
     if !compact_longs_readable() {
         return None;
     }
@@ -136,27 +140,32 @@ pub(crate) unsafe fn compact_long_unchecked(p: *mut ffi::PyObject) -> Option<i64
 /// `p` is an `int` object and the GIL is held.
 #[inline]
 unsafe fn long_value(p: *mut ffi::PyObject) -> Option<Wide> {
-    if let Some(v) = compact_long(p) {
+    // SAFETY: `p` is an `int` (the caller's contract).
+    if let Some(v) = unsafe { compact_long(p) } {
         return Some(Wide::Signed(v));
     }
     let mut overflow = 0;
-    let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
-    if overflow == 0 {
-        if v == -1 && !ffi::PyErr_Occurred().is_null() {
+    // SAFETY: `p` is an `int` and the GIL is held (the caller's contract);
+    // an error these set is cleared before returning.
+    unsafe {
+        let v = ffi::PyLong_AsLongLongAndOverflow(p, &mut overflow);
+        if overflow == 0 {
+            if v == -1 && !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            return Some(Wide::Signed(v));
+        }
+        if overflow < 0 {
+            return None;
+        }
+        let u = ffi::PyLong_AsUnsignedLongLong(p);
+        if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_Clear();
             return None;
         }
-        return Some(Wide::Signed(v));
+        Some(Wide::Unsigned(u))
     }
-    if overflow < 0 {
-        return None;
-    }
-    let u = ffi::PyLong_AsUnsignedLongLong(p);
-    if u == u64::MAX && !ffi::PyErr_Occurred().is_null() {
-        ffi::PyErr_Clear();
-        return None;
-    }
-    Some(Wide::Unsigned(u))
 }
 
 macro_rules! int_caster {
