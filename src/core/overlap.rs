@@ -101,7 +101,7 @@ pub(crate) fn self_overlap(
         m += 1;
     }
     let axes = &mut buf[..m];
-    axes.sort_unstable_by_key(|&(s, _)| s);
+    sort_small(axes, |&(s, _)| s);
 
     // `span`: bytes covered by the item plus all smaller axes. An axis whose
     // byte stride reaches past that span can never bring two indices within
@@ -293,7 +293,7 @@ fn solve(terms: &mut Vec<Term>, target: i128, work: &mut Work) -> Overlap {
         return Overlap::Yes; // all z = 0
     }
     terms.retain(|t| t.u > 0);
-    terms.sort_unstable_by_key(|t| std::cmp::Reverse(t.c));
+    sort_small(terms, |t| std::cmp::Reverse(t.c));
     let mut overflow = false;
     terms.dedup_by(|next, kept| {
         if next.c != kept.c {
@@ -707,5 +707,20 @@ mod tests {
         // (2^99 + 3)(2^98 + 5) mod m, computed by hand via 2^100 = -7 (mod m).
         let want = ((1i128 << 97) * -7 + 5 * (1i128 << 99) + 3 * (1i128 << 98) + 15).rem_euclid(m);
         assert_eq!(mul_mod(a, b, m), Some(want));
+    }
+}
+
+/// Insertion sort: the slices sorted here have one entry per array axis (a
+/// few, at most `2 * MAX_NDIM + 2` terms), where it beats std's sorts, which add ~10 KiB of code to every
+/// extension module.
+fn sort_small<T: Copy, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&x) {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
     }
 }
