@@ -1,6 +1,10 @@
 //! Constructors: a Rust callable returning `T` (or `Result<T, E>`) becomes
-//! the overload of `__init__(self, ...)` that moves the value into the
-//! uninitialised instance `self` and marks it ready.
+//! an overload of `__init__(self, ...)`, an ordinary bound function whose
+//! first parameter (`InitSelf`) is the uninitialised instance: it moves
+//! the value into `self` and marks it ready.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;
 
@@ -9,10 +13,9 @@ use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::func::bind::{finish, guard_call, load_failed};
-use crate::core::func::record::{CallSite, SigList};
+use crate::core::func::bind::{IntoReceiving, Receiver};
 use crate::core::func::FuncParts;
-use crate::core::object::{Borrowed, Object};
+use crate::core::object::Borrowed;
 
 /// What a constructor made: a value to store inline, or an `Arc` the
 /// instance holds (see the `holder` module).
@@ -71,6 +74,10 @@ impl<T: PyClass + Sync, E: Into<PyErr>> InitReturn<T> for Result<std::sync::Arc<
 /// parameters, which may borrow from their arguments). `M` is an inference
 /// marker.
 ///
+/// It is bound as an ordinary function `__init__(self, ...)` whose first
+/// parameter (`InitSelf`) is the instance being initialised and receives
+/// the constructed value (nanobind's `pointer_and_handle<T>`).
+///
 /// ```ignore
 /// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?;
 /// ```
@@ -79,21 +86,101 @@ pub trait IntoInit<T, M>: 'static {
     fn into_parts(self) -> FuncParts;
 }
 
+impl<T: PyClass, M, F: IntoReceiving<InitSelf<T>, M>> IntoInit<T, M> for F {
+    #[inline]
+    fn into_parts(self) -> FuncParts {
+        IntoReceiving::into_parts(self)
+    }
+}
+
+/// The `self` parameter of `__init__`: an instance of exactly `T`'s
+/// storage (`T`'s class or a Python subclass of it) that is not
+/// constructed yet. Loading it checks that; it receives the constructor's
+/// result, which it moves into the instance.
+pub(crate) struct InitSelf<T>(PhantomData<T>);
+
+/// The holder of [`InitSelf`]: the checked instance (NULL before load).
+pub(crate) struct InitTarget(*mut InstHeader);
+
+impl Default for InitTarget {
+    #[inline]
+    fn default() -> Self {
+        InitTarget(std::ptr::null_mut())
+    }
+}
+
+/// The value of an [`InitSelf`] parameter: made only by its `get`, from an
+/// instance [`init_target`] checked for `T` during the running call.
+pub(crate) struct Uninit<T> {
+    h: *mut InstHeader,
+    _t: PhantomData<T>,
+}
+
+impl<T: PyClass> Param for InitSelf<T> {
+    type Caster = InitSelf<T>;
+}
+
+impl<T: PyClass> ArgCaster for InitSelf<T> {
+    type Holder = InitTarget;
+    type Out<'a> = Uninit<T>;
+    /// `self` is never converted (bit 0 of the convert mask stays clear).
+    const CONVERT_BY_DEFAULT: bool = false;
+
+    #[inline]
+    fn load(holder: &mut InitTarget, obj: Borrowed<'_>, _convert: bool) -> bool {
+        // SAFETY: `obj` is a live argument; the GIL is held.
+        match unsafe { init_target::<T>(obj.as_ptr()) } {
+            Some(h) => {
+                holder.0 = h;
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    unsafe fn get(holder: &mut InitTarget) -> Uninit<T> {
+        Uninit { h: holder.0, _t: PhantomData }
+    }
+
+    fn type_name(out: &mut String) {
+        crate::core::class::cast::push_type_name::<T>(out)
+    }
+}
+
+impl<T: PyClass, R: InitReturn<T>> Receiver<R> for InitSelf<T> {
+    type Output = PyResult<()>;
+
+    #[inline]
+    fn receive(slf: Uninit<T>, r: R) -> PyResult<()> {
+        // SAFETY: an `Uninit` comes from `init_target` for this `T` during
+        // this call (its only maker is `get`, after a successful load); the
+        // instance is `self`, held by the call's arguments.
+        unsafe { init_write::<T>(slf.h, r.into_value()) }
+    }
+}
+
 /// The `self` of `__init__`: an instance of exactly `T`'s storage (`T`'s
 /// class or a Python subclass of it) that is not constructed yet.
 ///
 /// # Safety
 /// `obj` is a live object; the GIL is held.
 #[inline]
-pub(crate) unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHeader> {
+unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHeader> {
     let tp = T::type_slot().type_ptr();
     let h = obj as *mut InstHeader;
-    let ok_type = ffi::Py_TYPE(obj) == tp
-        || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null());
+    // SAFETY: `obj` is live (the caller's contract), so is its type; a
+    // type with ndbind's metaclass has a record that lives as long as it.
+    let ok_type = unsafe {
+        ffi::Py_TYPE(obj) == tp
+            || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null())
+    };
     if !ok_type {
         return None;
     }
-    if (*h).flags & (READY | INLINE) != INLINE || *(*h).borrow != 0 {
+    // SAFETY: `obj` is an instance of T's storage (checked above): it
+    // starts with an initialised header whose borrow cell is valid.
+    if unsafe { (*h).flags & (READY | INLINE) != INLINE || *(*h).borrow != 0 } {
         init_twice::<T>();
         return None;
     }
@@ -112,116 +199,32 @@ fn init_twice<T: PyClass>() {
 /// Writes the constructed value and marks the instance ready.
 ///
 /// # Safety
-/// `h` came from [`init_target`] for the same `T` during this call.
+/// `h` came from [`init_target`] for the same `T` during this call, and
+/// its object is still alive.
 #[inline]
-pub(crate) unsafe fn init_write<T: PyClass>(
-    h: *mut InstHeader,
-    r: PyResult<Constructed<T>>,
-) -> PyResult<Object> {
+unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>) -> PyResult<()> {
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
-    if (*h).flags & READY != 0 {
+    // SAFETY: the caller's contract: a live instance of T's storage.
+    if unsafe { (*h).flags } & READY != 0 {
         drop(v);
         init_twice::<T>();
         return Err(PyErr::fetch());
     }
     match v {
         Constructed::Value(v) => {
-            std::ptr::write((*h).value as *mut T, v);
-            (*h).flags |= READY | DESTRUCT;
-        }
-        Constructed::Shared(a) => crate::core::class::holder::init_arc(h, a)?,
-    }
-    crate::core::class::trampoline::attach(T::type_slot(), h);
-    Ok(Object::none_held())
-}
-
-/// The signature table of an `__init__` taking parameters `P` (a tuple).
-struct InitSig<T, P>(std::marker::PhantomData<(T, P)>);
-
-fn none_name(out: &mut String) {
-    out.push_str("None")
-}
-
-macro_rules! impl_into_init {
-    ($n:expr; $($P:ident $h:ident $i:tt),*) => {
-        impl<T: PyClass, $($P: Param,)*> InitSig<T, ($($P,)*)> {
-            const LIST: SigList = &[
-                crate::core::class::cast::push_type_name::<T> as fn(&mut String),
-                $(<$P::Caster as ArgCaster>::type_name,)*
-                none_name,
-            ];
-        }
-
-        impl<T, F, R, $($P,)*> IntoInit<T, (R, $($P,)*)> for F
-        where
-            T: PyClass,
-            F: Fn($($P),*) -> R + 'static,
-            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
-            R: InitReturn<T>,
-            $($P: Param,)*
-        {
-            fn into_parts(self) -> FuncParts {
-                #[allow(unused_variables, unused_unsafe)]
-                unsafe extern "C" fn call<T, F, R, $($P,)*>(
-                    site: &CallSite,
-                    args: *const *mut ffi::PyObject,
-                    convert: u64,
-                    mismatch: *mut ffi::PyObject,
-                ) -> *mut ffi::PyObject
-                where
-                    T: PyClass,
-                    F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
-                    R: InitReturn<T>,
-                    $($P: Param,)*
-                {
-                    guard_call(|| {
-                        // SAFETY: the site's callable is the boxed `F` of this
-                        // record; the dispatcher passes exactly 1 + n valid
-                        // arguments.
-                        let f = unsafe { site.callable::<F>() };
-                        let convert = site.convert & convert;
-                        // SAFETY (here and below): `args` holds `self` and
-                        // the n arguments, valid for the call; `mismatch`
-                        // and `args` are this call's own.
-                        let Some(target) = (unsafe { init_target::<T>(*args) }) else {
-                            return unsafe { load_failed(mismatch, args) };
-                        };
-                        $(
-                            let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
-                            // SAFETY: as above.
-                            let obj = unsafe { Borrowed::from_ptr(*args.add($i + 1)) };
-                            if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << ($i + 1)) != 0) {
-                                // SAFETY: as above.
-                                return unsafe { load_failed(mismatch, args) };
-                            }
-                        )*
-                        // Re-validation, the alias check and loans, commit.
-                        let _loans = crate::core::func::bind::prepare_args!($n; $($P $h $i),*);
-                        let r = f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*).into_value();
-                        // SAFETY: `target` was checked for this T above.
-                        finish(unsafe { init_write::<T>(target, r) })
-                    })
-                }
-
-                let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << ($i + 1)) )*;
-                let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << ($i + 1)) )*;
-                FuncParts::new(self, call::<T, F, R, $($P,)*>, $n + 1, InitSig::<T, ($($P,)*)>::LIST, accepts_none, convert)
+            // SAFETY: the inline storage is sized and aligned for a `T`
+            // (T's storage, checked by `init_target`) and holds no value
+            // (not ready); it becomes ready and owned (destruct) at once.
+            unsafe {
+                std::ptr::write((*h).value as *mut T, v);
+                (*h).flags |= READY | DESTRUCT;
             }
         }
-    };
+        // SAFETY: a live, not ready instance of T's storage.
+        Constructed::Shared(a) => unsafe { crate::core::class::holder::init_arc(h, a)? },
+    }
+    // SAFETY: `h` is a ready instance of T's storage.
+    unsafe { crate::core::class::trampoline::attach(T::type_slot(), h) };
+    Ok(())
 }
-
-impl_into_init!(0;);
-impl_into_init!(1; A0 h0 0);
-impl_into_init!(2; A0 h0 0, A1 h1 1);
-impl_into_init!(3; A0 h0 0, A1 h1 1, A2 h2 2);
-impl_into_init!(4; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3);
-impl_into_init!(5; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4);
-impl_into_init!(6; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5);
-impl_into_init!(7; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6);
-impl_into_init!(8; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7);
-impl_into_init!(9; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8);
-impl_into_init!(10; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9);
-impl_into_init!(11; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10);
-impl_into_init!(12; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11);

@@ -11,6 +11,7 @@
 //! closure could instead return memory that a later mutation frees). The
 //! child shares the parent's borrow cell, and every access to it checks
 //! that the parent chain is still constructed.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::marker::PhantomData;
 
@@ -19,7 +20,7 @@ use pyo3_ffi as ffi;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::core::caster::ArgCaster;
+use crate::core::caster::{ArgCaster, IntoPy, Param, ReturnCtx};
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
 use crate::core::class::inst::{
     self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY,
@@ -27,9 +28,8 @@ use crate::core::class::inst::{
 use crate::core::class::lowlevel::inst_check;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
-use crate::core::error::PyResult;
-use crate::core::func::bind::{finish, guard_call, load_failed};
-use crate::core::func::record::{CallSite, SigList};
+use crate::core::error::{PyErr, PyResult};
+use crate::core::func::bind::parts;
 use crate::core::func::FuncParts;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
@@ -99,39 +99,63 @@ macro_rules! field_of {
     };
 }
 
+/// The `self` of a `def_ref` method: `&T`, never implicitly converted (the
+/// result points into it, so it must be the argument itself).
+struct RefSelf<T>(PhantomData<T>);
+
+impl<T: PyClass> Param for RefSelf<T> {
+    type Caster = RefSelf<T>;
+}
+
+impl<T: PyClass> ArgCaster for RefSelf<T> {
+    type Holder = <ClassRef<T> as ArgCaster>::Holder;
+    type Out<'a> = &'a T;
+    const CONVERT_BY_DEFAULT: bool = false;
+
+    #[inline]
+    fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, _convert: bool) -> bool {
+        <ClassRef<T> as ArgCaster>::load(holder, obj, false)
+    }
+
+    #[inline]
+    unsafe fn get(holder: &mut Self::Holder) -> &T {
+        // SAFETY: the caller's contract, which is `ClassRef`'s.
+        unsafe { <ClassRef<T> as ArgCaster>::get(holder) }
+    }
+
+    fn type_name(out: &mut String) {
+        push_type_name::<T>(out)
+    }
+}
+
+/// The result of a `def_ref` method: a field of `self`'s value, returned
+/// as an instance of `U` that references it. Made only by [`ref_parts`].
+struct FieldRef<U>(*mut U);
+
+impl<U: PyClass> IntoPy for FieldRef<U> {
+    fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+        // A method's context has `self`, the object the field lies in.
+        let parent =
+            ctx.parent().ok_or_else(|| PyErr::type_error("ndbind: def_ref without self"))?;
+        // SAFETY: the field lies inside the value of `parent`, the `self`
+        // it was projected from (loaded without conversion, so the
+        // argument itself): the result keeps `parent` alive and checks it
+        // is constructed on every access.
+        unsafe { inst_reference::<U>(self.0, Some(parent)) }
+    }
+
+    fn type_name(out: &mut String) {
+        push_type_name::<U>(out)
+    }
+}
+
 /// The record parts of a `def_ref` method (`self` only).
 pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncParts {
-    unsafe extern "C" fn call<T: PyClass, U: PyClass>(
-        site: &CallSite,
-        args: *const *mut ffi::PyObject,
-        _convert: u64,
-        mismatch: *mut ffi::PyObject,
-    ) -> *mut ffi::PyObject {
-        guard_call(|| {
-            // SAFETY: the site's callable is the boxed projection; one
-            // argument (`self`).
-            let proj = unsafe { site.callable::<FieldProj<T, U>>() };
-            // SAFETY: `args` holds `self`, alive for the call.
-            let slf = unsafe { Borrowed::from_ptr(*args) };
-            let mut h = Default::default();
-            if !<ClassRef<T> as ArgCaster>::load(&mut h, slf, false) {
-                // SAFETY: this call's own `mismatch` and `args`.
-                return unsafe { load_failed(mismatch, args) };
-            }
-            // SAFETY: loaded just above from `slf`, alive for the call.
-            let base = unsafe { <ClassRef<T> as ArgCaster>::get(&mut h) } as *const T as *mut u8;
-            drop(h);
-            // SAFETY: the field lies inside the parent's value, which `slf`
-            // owns; the result keeps `slf` alive and checks it is
-            // constructed on every access.
-            finish(unsafe { inst_reference::<U>(base.add(proj.offset) as *mut U, Some(slf)) })
-        })
-    }
-    struct Sig<T, U>(PhantomData<(T, U)>);
-    impl<T: PyClass, U: PyClass> Sig<T, U> {
-        const LIST: SigList = &[push_type_name::<T> as fn(&mut String), push_type_name::<U>];
-    }
-    FuncParts::new(proj, call::<T, U>, 1, Sig::<T, U>::LIST, 0, 0)
+    parts::<_, (RefSelf<T>,), false>(move |t: &T| {
+        // SAFETY: `proj` names a field of `T` (`field_of!`), so the offset
+        // stays inside the value `t` points at.
+        FieldRef(unsafe { (t as *const T as *mut u8).add(proj.offset) } as *mut U)
+    })
 }
 
 /// A new instance owning `value` through its `Box` (no copy of the value:
@@ -195,25 +219,41 @@ pub unsafe fn inst_reference<T: PyClass>(
     // A dying instance (reference count zero: a Python subclass's
     // `subtype_dealloc` runs Python code before `inst_dealloc` removes the
     // entry) is not handed out again.
-    let live =
-        map.borrow().get(&key).map(|&o| o as *mut ffi::PyObject).filter(|&o| ffi::Py_REFCNT(o) > 0);
+    // SAFETY: the map holds live instances only (`inst_dealloc` removes
+    // each before freeing it); the GIL is held.
+    let live = map
+        .borrow()
+        .get(&key)
+        .map(|&o| o as *mut ffi::PyObject)
+        .filter(|&o| unsafe { ffi::Py_REFCNT(o) } > 0);
     if let Some(o) = live {
-        return Ok(Object::from_borrowed(o));
+        // SAFETY: a live instance (above).
+        return Ok(unsafe { Object::from_borrowed(o) });
     }
-    let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
-    let obj = inst::alloc(tp, rec)?;
+    // SAFETY: a bound class (its slot is set), alive while bound.
+    let rec = unsafe { record_of(tp) }.ok_or_else(not_bound::<T>)?;
+    // SAFETY: `tp` is the bound class whose record `rec` is.
+    let obj = unsafe { inst::alloc(tp, rec) }?;
     let h = obj as *mut InstHeader;
-    (*h).value = ptr as *mut u8;
-    (*h).flags = READY | IN_ID_MAP;
-    if let Some(p) = parent {
-        ffi::Py_INCREF(p.as_ptr());
-        (*h).parent = p.as_ptr();
-        if inst_check(p) {
-            (*h).borrow = (*(p.as_ptr() as *mut InstHeader)).borrow;
+    // SAFETY: `obj` is a fresh instance of `tp`, not exposed yet; the
+    // value is the caller's `*ptr` (the caller's contract), never dropped
+    // (no DESTRUCT). A parent is a live object the result now holds, and
+    // an ndbind parent's borrow cell outlives the result (which keeps the
+    // parent alive).
+    unsafe {
+        (*h).value = ptr as *mut u8;
+        (*h).flags = READY | IN_ID_MAP;
+        if let Some(p) = parent {
+            ffi::Py_INCREF(p.as_ptr());
+            (*h).parent = p.as_ptr();
+            if inst_check(p) {
+                (*h).borrow = (*(p.as_ptr() as *mut InstHeader)).borrow;
+            }
         }
     }
     map.borrow_mut().insert(key, obj as usize);
-    Ok(Object::from_owned(obj).expect("non-NULL"))
+    // SAFETY: `obj` is a new reference (from `alloc`).
+    Ok(unsafe { Object::from_owned(obj) }.expect("non-NULL"))
 }
 
 /// Objects kept alive by ndbind instances: nurse address → patients.

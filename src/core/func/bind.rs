@@ -1,9 +1,21 @@
-//! The generic shells: one impl per arity turns a Rust callable into
-//! [`FuncParts`]. Each monomorphisation is a few lines: load the arguments
-//! into stack holders, call, convert the result.
+//! The call wrapper: one generic shell (`call`) runs every bound callable
+//! — free functions, methods, static methods, constructors and `def_ref`
+//! methods. A constructor is an ordinary bound function whose first
+//! parameter is the instance being initialised (as in nanobind): that
+//! parameter is a `Receiver`, which takes the callable's result.
+//!
+//! One macro implements, per arity: the parameter list (`Params`: load
+//! every argument into stack holders, then re-validate, alias-check and
+//! commit), the signature table (`Signature`), how a callable is invoked
+//! (`Invoke`), and the traits bindings use ([`IntoFunction`],
+//! [`IntoNoGilFunction`], `IntoReceiving`).
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;
 
+use crate::core::alias::Loans;
 use crate::core::caster::{ArgCaster, IntoPy, Param};
 use crate::core::error::PyResult;
 use crate::core::func::record::{CallSite, FuncParts, SigList, NEXT_OVERLOAD};
@@ -35,6 +47,76 @@ pub trait IntoNoGilFunction<M>: 'static {
     fn into_parts(self) -> FuncParts;
 }
 
+/// A callable of 0 to 12 parameters bound behind a leading parameter `S`
+/// that receives its result ([`Receiver`]): a constructor, whose `S` is the
+/// instance being initialised (see `IntoInit`).
+pub(crate) trait IntoReceiving<S, M>: 'static {
+    /// The record parts of the function `(S, parameters...)`.
+    fn into_parts(self) -> FuncParts;
+}
+
+/// A leading parameter that receives the result of the callable bound
+/// behind it (the `self` of `__init__`: it stores the constructed value).
+pub(crate) trait Receiver<R>: Param {
+    /// What the bound function returns.
+    type Output: IntoPy;
+    /// Takes the callable's result `r`.
+    fn receive(slf: <Self::Caster as ArgCaster>::Out<'_>, r: R) -> Self::Output;
+}
+
+/// A callable `F` behind a leading parameter `S` (see [`IntoReceiving`]).
+pub(crate) struct WithReceiver<S, F>(F, PhantomData<fn(S)>);
+
+/// A parameter list: a tuple of [`Param`]s, whose arguments load into a
+/// tuple of holders on the call shell's stack.
+pub(crate) trait Params {
+    /// The number of parameters.
+    const N: usize;
+    /// Per-call state of the arguments (see [`ArgCaster::Holder`]).
+    type Holders;
+    /// Bit `i`: parameter `i`'s caster accepts `None`.
+    const ACCEPTS_NONE: u64;
+    /// Empty holders (a tuple's `Default` stops at 12).
+    fn holders() -> Self::Holders;
+    /// Bit `i`: parameter `i` converts by default.
+    const CONVERT_DEFAULT: u64;
+    /// Loads argument `i` into holder `i`, in order, allowing conversion
+    /// where bit `i` of `convert` is set; false at the first mismatch (an
+    /// error may be set: see [`load_failed`]).
+    ///
+    /// # Safety
+    /// `args` holds `N` valid argument pointers that outlive the call.
+    unsafe fn load(h: &mut Self::Holders, args: *const *mut ffi::PyObject, convert: u64) -> bool;
+    /// The steps between loading and calling: what was loaded before the
+    /// last argument is re-validated (Python code may have run since), the
+    /// alias check runs and view parameters are lent (only when some
+    /// parameter writes or lends: compile-time constants), then every
+    /// argument commits. The loans, to hold for the call; `None` with an
+    /// error set.
+    ///
+    /// # Safety
+    /// `h` was filled by a successful [`Params::load`] of this call.
+    unsafe fn prepare(h: &mut Self::Holders) -> Option<Loans>;
+}
+
+/// The type names of a parameter list and return type `R` (one static
+/// table per signature; see [`SigList`]).
+pub(crate) trait Signature<R>: Params {
+    /// The parameters' names, then the return type's.
+    const LIST: SigList;
+}
+
+/// How the call shell runs a callable on loaded parameters `Ps`.
+pub(crate) trait Invoke<Ps: Params> {
+    /// The callable's result, converted by the shell.
+    type Output;
+    /// Hands each holder's value to the callable.
+    ///
+    /// # Safety
+    /// `h` was loaded and prepared by this call, and is used once.
+    unsafe fn invoke(&self, h: &mut Ps::Holders) -> Self::Output;
+}
+
 /// Runs `f` with the GIL released, re-acquiring it before returning (also
 /// when `f` panics, whose unwinding then continues to the dispatcher).
 #[inline]
@@ -60,30 +142,18 @@ pub(crate) fn without_gil<R>(f: impl FnOnce() -> R) -> R {
 /// `mismatch` and `args` are those the call implementation was given.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn load_failed(
+unsafe fn load_failed(
     mismatch: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: reads the thread state's error indicator (GIL held); the
-    // caller's contract for the rest.
-    unsafe {
-        if !ffi::PyErr_Occurred().is_null() {
-            std::ptr::null_mut()
-        } else if mismatch.is_null() {
-            NEXT_OVERLOAD
-        } else {
-            crate::core::func::dispatch::raise_fast_mismatch(mismatch, args)
-        }
-    }
-}
-
-/// Runs a call implementation's body, turning a panic into a Python
-/// exception: no panic leaves a [`crate::core::func::record::CallImpl`].
-#[inline(always)]
-pub(crate) fn guard_call(body: impl FnOnce() -> *mut ffi::PyObject) -> *mut ffi::PyObject {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
-        Ok(r) => r,
-        Err(payload) => panic_caught(payload),
+    // SAFETY: reads the thread state's error indicator (GIL held).
+    if !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        std::ptr::null_mut()
+    } else if mismatch.is_null() {
+        NEXT_OVERLOAD
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { crate::core::func::dispatch::raise_fast_mismatch(mismatch, args) }
     }
 }
 
@@ -95,51 +165,187 @@ fn panic_caught(payload: Box<dyn std::any::Any + Send>) -> *mut ffi::PyObject {
 
 /// Converts the call's result into the vectorcall return convention.
 #[inline]
-pub(crate) fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
+fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
     match r {
         Ok(o) => o.into_ptr(),
         Err(e) => e.restore_null(),
     }
 }
 
-/// The steps between loading a call's arguments and calling: what was
-/// loaded before the last argument is re-validated (Python code may have
-/// run since), the alias check runs and view parameters are lent (only
-/// when some parameter writes or lends: compile-time constants), then
-/// every argument commits. Evaluates to the loans, to hold for the call;
-/// returns NULL (an error set) from the call implementation otherwise.
-/// Shared by functions and constructors.
-macro_rules! prepare_args {
-    ($n:expr; $($P:ident $h:ident $i:tt),*) => {{
-        $(
-            if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck(&mut $h) {
-                return std::ptr::null_mut();
-            }
-        )*
-        let loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
-            #[allow(unused_mut)]
-            let mut spans = crate::core::caster::Spans::default();
-            $(
-                spans.set_arg($i);
-                <$P::Caster as ArgCaster>::spans(&$h, &mut spans);
-            )*
-            match spans.check() {
-                Some(loans) => loans,
-                None => return std::ptr::null_mut(),
-            }
-        } else {
-            crate::core::alias::Loans::NONE
+/// The call shell (a [`crate::core::func::record::CallImpl`]): loads the
+/// arguments into stack holders, prepares them ([`Params::prepare`]),
+/// invokes the callable (GIL released when `NOGIL`), converts its result.
+/// No panic leaves it.
+///
+/// # Safety
+/// As for `CallImpl`; `site` belongs to a record made by [`parts`] with
+/// this `F` and `Ps`.
+unsafe extern "C" fn call<F, Ps, const NOGIL: bool>(
+    site: &CallSite,
+    args: *const *mut ffi::PyObject,
+    convert: u64,
+    mismatch: *mut ffi::PyObject,
+) -> *mut ffi::PyObject
+where
+    F: Invoke<Ps>,
+    Ps: Params,
+    F::Output: IntoPy,
+{
+    let body = || {
+        // SAFETY: the site's callable is the boxed `F` of this record,
+        // alive as long as the function object.
+        let f = unsafe { site.callable::<F>() };
+        let mut h = Ps::holders();
+        // SAFETY: the dispatcher passes exactly `Ps::N` valid arguments
+        // that outlive this call.
+        if !unsafe { Ps::load(&mut h, args, site.convert & convert) } {
+            // SAFETY: this call's own `mismatch` and `args`.
+            return unsafe { load_failed(mismatch, args) };
+        }
+        // SAFETY: every holder was loaded just above.
+        let Some(_loans) = (unsafe { Ps::prepare(&mut h) }) else {
+            return std::ptr::null_mut();
         };
-        // SAFETY (commit, and `get` after this): each holder was loaded
-        // from this call's live arguments, and the alias check ran.
-        $( unsafe { <$P::Caster as ArgCaster>::commit(&mut $h) }; )*
-        loans
-    }};
+        let r = if NOGIL {
+            // SAFETY: loaded and prepared above, invoked once.
+            without_gil(|| unsafe { f.invoke(&mut h) })
+        } else {
+            // SAFETY: as above.
+            unsafe { f.invoke(&mut h) }
+        };
+        // SAFETY: a method's arguments start with `self`.
+        finish(r.into_py(&unsafe { site.ctx(args) }))
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(r) => r,
+        Err(payload) => panic_caught(payload),
+    }
 }
-pub(crate) use prepare_args;
 
-macro_rules! impl_into_function {
+/// The record parts of callable `f` with parameters `Ps`.
+pub(crate) fn parts<F, Ps, const NOGIL: bool>(f: F) -> FuncParts
+where
+    F: Invoke<Ps> + 'static,
+    Ps: Signature<F::Output>,
+    F::Output: IntoPy,
+{
+    FuncParts::new(
+        f,
+        call::<F, Ps, NOGIL>,
+        Ps::N,
+        <Ps as Signature<F::Output>>::LIST,
+        Ps::ACCEPTS_NONE,
+        Ps::CONVERT_DEFAULT,
+    )
+}
+
+/// [`Params`] and [`Signature`] of one arity.
+macro_rules! impl_params {
+    ($n:expr; $($P:ident $h:ident $i:tt),*) => {
+        impl<$($P: Param,)*> Params for ($($P,)*) {
+            const N: usize = $n;
+            type Holders = ($(<$P::Caster as ArgCaster>::Holder,)*);
+            const ACCEPTS_NONE: u64 =
+                0 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
+            const CONVERT_DEFAULT: u64 =
+                0 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
+
+            #[inline(always)]
+            #[allow(clippy::unused_unit)]
+            fn holders() -> Self::Holders {
+                ($(<<$P::Caster as ArgCaster>::Holder as Default>::default(),)*)
+            }
+
+            #[inline(always)]
+            #[allow(unused_variables)]
+            unsafe fn load(
+                h: &mut Self::Holders,
+                args: *const *mut ffi::PyObject,
+                convert: u64,
+            ) -> bool {
+                let ($($h,)*) = h;
+                $(
+                    // SAFETY: the caller's contract: argument `$i` is valid.
+                    let obj = unsafe { Borrowed::from_ptr(*args.add($i)) };
+                    if !<$P::Caster as ArgCaster>::load($h, obj, convert & (1u64 << $i) != 0) {
+                        return false;
+                    }
+                )*
+                true
+            }
+
+            #[inline(always)]
+            unsafe fn prepare(h: &mut Self::Holders) -> Option<Loans> {
+                let ($($h,)*) = h;
+                $(
+                    if $i + 1 < $n && !<$P::Caster as ArgCaster>::recheck($h) {
+                        return None;
+                    }
+                )*
+                let loans = if false $(|| <$P::Caster as ArgCaster>::MAY_WRITE || <$P::Caster as ArgCaster>::LENDS)* {
+                    #[allow(unused_mut)]
+                    let mut spans = crate::core::caster::Spans::default();
+                    $(
+                        spans.set_arg($i);
+                        <$P::Caster as ArgCaster>::spans($h, &mut spans);
+                    )*
+                    spans.check()?
+                } else {
+                    Loans::NONE
+                };
+                // SAFETY (commit, and `get` after this): each holder was
+                // loaded from this call's live arguments (the caller's
+                // contract), and the alias check ran.
+                $( unsafe { <$P::Caster as ArgCaster>::commit($h) }; )*
+                Some(loans)
+            }
+        }
+
+        impl<R: IntoPy, $($P: Param,)*> Signature<R> for ($($P,)*) {
+            const LIST: SigList =
+                &[$(<$P::Caster as ArgCaster>::type_name as fn(&mut String),)* R::type_name];
+        }
+    };
+}
+
+/// Everything of one arity: [`Params`], [`Signature`], [`Invoke`] of plain
+/// callables and of receivers, the binding traits. The receiver's list has
+/// one parameter more (`$S` first).
+macro_rules! impl_callables {
     ($n:expr; $($P:ident $h:ident $i:tt),*) => { const _: () = {
+        impl_params!($n; $($P $h $i),*);
+
+        impl<F, R, $($P: Param,)*> Invoke<($($P,)*)> for F
+        where
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+        {
+            type Output = R;
+
+            #[inline(always)]
+            unsafe fn invoke(&self, h: &mut <($($P,)*) as Params>::Holders) -> R {
+                let ($($h,)*) = h;
+                // SAFETY: the caller's contract: loaded, prepared, used once.
+                self($(unsafe { <$P::Caster as ArgCaster>::get($h) }),*)
+            }
+        }
+
+        impl<S, G, R, $($P: Param,)*> Invoke<(S, $($P,)*)> for WithReceiver<S, G>
+        where
+            S: Receiver<R>,
+            G: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+        {
+            type Output = S::Output;
+
+            #[inline(always)]
+            unsafe fn invoke(&self, h: &mut <(S, $($P,)*) as Params>::Holders) -> S::Output {
+                let (hs, $($h,)*) = h;
+                // SAFETY: the caller's contract: loaded, prepared, used once.
+                let slf = unsafe { <S::Caster as ArgCaster>::get(hs) };
+                // SAFETY: as above.
+                S::receive(slf, (self.0)($(unsafe { <$P::Caster as ArgCaster>::get($h) }),*))
+            }
+        }
+
         impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
         where
             F: Fn($($P),*) -> R + 'static,
@@ -148,7 +354,7 @@ macro_rules! impl_into_function {
             $($P: Param,)*
         {
             fn into_parts(self) -> FuncParts {
-                parts::<F, R, false, $($P,)*>(self)
+                parts::<F, ($($P,)*), false>(self)
             }
         }
 
@@ -162,81 +368,38 @@ macro_rules! impl_into_function {
             $($P: Param,)*
         {
             fn into_parts(self) -> FuncParts {
-                parts::<F, R, true, $($P,)*>(self)
+                parts::<F, ($($P,)*), true>(self)
             }
         }
 
-        struct Sig<R, $($P,)*>(std::marker::PhantomData<(R, $($P,)*)>);
-
-        impl<R: IntoPy, $($P: Param,)*> Sig<R, $($P,)*> {
-            const LIST: SigList = &[$(<$P::Caster as ArgCaster>::type_name as fn(&mut String),)* R::type_name];
-        }
-
-        #[allow(non_snake_case)]
-        fn parts<F, R, const NOGIL: bool, $($P,)*>(f: F) -> FuncParts
+        impl<S, F, R, $($P,)*> IntoReceiving<S, (R, $($P,)*)> for F
         where
-            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R + 'static,
-            R: IntoPy,
+            S: Receiver<R> + 'static,
+            F: Fn($($P),*) -> R + 'static,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
             $($P: Param,)*
         {
-            {
-                #[allow(unused_variables, unused_unsafe)]
-                unsafe extern "C" fn call<F, R, const NOGIL: bool, $($P,)*>(
-                    site: &CallSite,
-                    args: *const *mut ffi::PyObject,
-                    convert: u64,
-                    mismatch: *mut ffi::PyObject,
-                ) -> *mut ffi::PyObject
-                where
-                    F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
-                    R: IntoPy,
-                    $($P: Param,)*
-                {
-                    guard_call(|| {
-                        // SAFETY: the site's callable is the boxed `F` of
-                        // this record, alive as long as the function object.
-                        let f = unsafe { site.callable::<F>() };
-                        let convert = site.convert & convert;
-                        $(
-                            let mut $h = <<$P::Caster as ArgCaster>::Holder as Default>::default();
-                            // SAFETY: the dispatcher passes exactly `nargs`
-                            // valid argument pointers that outlive this call.
-                            let obj = unsafe { Borrowed::from_ptr(*args.add($i)) };
-                            if !<$P::Caster as ArgCaster>::load(&mut $h, obj, convert & (1u64 << $i) != 0) {
-                                // SAFETY: this call's own arguments.
-                                return unsafe { load_failed(mismatch, args) };
-                            }
-                        )*
-                        // Re-validation, the alias check and loans, commit.
-                        let _loans = crate::core::func::bind::prepare_args!($n; $($P $h $i),*);
-                        let r = if NOGIL {
-                            without_gil(|| f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*))
-                        } else {
-                            f($(unsafe { <$P::Caster as ArgCaster>::get(&mut $h) }),*)
-                        };
-                        // SAFETY: a method's arguments start with `self`.
-                        finish(r.into_py(&unsafe { site.ctx(args) }))
-                    })
-                }
-
-                let accepts_none = 0u64 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
-                let convert = 0u64 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
-                FuncParts::new(f, call::<F, R, NOGIL, $($P,)*>, $n, Sig::<R, $($P,)*>::LIST, accepts_none, convert)
+            fn into_parts(self) -> FuncParts {
+                parts::<WithReceiver<S, F>, (S, $($P,)*), false>(WithReceiver(self, PhantomData))
             }
         }
     }; };
 }
 
-impl_into_function!(0;);
-impl_into_function!(1; A0 h0 0);
-impl_into_function!(2; A0 h0 0, A1 h1 1);
-impl_into_function!(3; A0 h0 0, A1 h1 1, A2 h2 2);
-impl_into_function!(4; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3);
-impl_into_function!(5; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4);
-impl_into_function!(6; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5);
-impl_into_function!(7; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6);
-impl_into_function!(8; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7);
-impl_into_function!(9; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8);
-impl_into_function!(10; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9);
-impl_into_function!(11; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10);
-impl_into_function!(12; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11);
+impl_callables!(0;);
+impl_callables!(1; A0 h0 0);
+impl_callables!(2; A0 h0 0, A1 h1 1);
+impl_callables!(3; A0 h0 0, A1 h1 1, A2 h2 2);
+impl_callables!(4; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3);
+impl_callables!(5; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4);
+impl_callables!(6; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5);
+impl_callables!(7; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6);
+impl_callables!(8; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7);
+impl_callables!(9; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8);
+impl_callables!(10; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9);
+impl_callables!(11; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10);
+impl_callables!(12; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11);
+// A receiver and 12 parameters.
+const _: () = {
+    impl_params!(13; A0 h0 0, A1 h1 1, A2 h2 2, A3 h3 3, A4 h4 4, A5 h5 5, A6 h6 6, A7 h7 7, A8 h8 8, A9 h9 9, A10 h10 10, A11 h11 11, A12 h12 12);
+};

@@ -1,5 +1,6 @@
 //! Calling a bound function: vectorcall entry, argument arrangement,
 //! nanobind-style two-pass overload resolution, the mismatch error.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -61,13 +62,18 @@ unsafe extern "C" fn dispatch_slow(
 }
 
 /// Whether an argument is `None` where the overload refuses it.
+///
+/// # Safety
+/// `args` holds the overload's `nargs` valid arguments.
 #[inline]
 unsafe fn has_rejected_none(r: &FuncRecord, args: *const *mut ffi::PyObject) -> bool {
-    let none = ffi::Py_None();
+    // SAFETY: reads a static object's address.
+    let none = unsafe { ffi::Py_None() };
     let mut mask = r.none_reject_mask;
     while mask != 0 {
         let i = mask.trailing_zeros() as usize;
-        if *args.add(i) == none {
+        // SAFETY: bits of the mask are below `nargs` (the caller's contract).
+        if unsafe { *args.add(i) } == none {
             return true;
         }
         mask &= mask - 1;
@@ -75,6 +81,10 @@ unsafe fn has_rejected_none(r: &FuncRecord, args: *const *mut ffi::PyObject) -> 
     false
 }
 
+/// Overload resolution over every record, the mismatch error otherwise.
+///
+/// # Safety
+/// As for `func_vectorcall`; `fp` is the function object called.
 #[inline]
 unsafe fn dispatch_general(
     fp: *const FuncObject,
@@ -84,7 +94,8 @@ unsafe fn dispatch_general(
 ) -> *mut ffi::PyObject {
     // `f` is re-borrowed around each call into an overload, never held
     // across one: the call may add an overload (`&mut` to the object).
-    let f = || &*fp;
+    // SAFETY: the function object is alive for the call (CPython holds it).
+    let f = || unsafe { &*fp };
     let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
     let mut heap: Vec<*mut ffi::PyObject> = Vec::new();
     // A single overload gets a single pass, with conversions allowed (an
@@ -95,8 +106,9 @@ unsafe fn dispatch_general(
         // while one runs; records are boxed and never move or go away.
         let mut i = 0;
         while i < f().overloads.len() {
-            // The record lives in its own box, which outlives this call.
-            let r: &FuncRecord = &*(&*f().overloads[i] as *const FuncRecord);
+            // SAFETY: the record lives in its own box, which outlives this
+            // call.
+            let r: &FuncRecord = unsafe { &*(&*f().overloads[i] as *const FuncRecord) };
             i += 1;
             let buf: &mut [*mut ffi::PyObject] = if r.nargs <= STACK_ARGS {
                 &mut stack[..r.nargs]
@@ -105,23 +117,32 @@ unsafe fn dispatch_general(
                 heap.resize(r.nargs, std::ptr::null_mut());
                 &mut heap[..]
             };
-            let Some(argv) = arrange(r, args, nargs, kwnames, buf) else { continue };
-            if r.none_reject_mask != 0 && has_rejected_none(r, argv) {
+            // SAFETY: the caller's contract on `args` and `kwnames`.
+            let Some(argv) = (unsafe { arrange(r, args, nargs, kwnames, buf) }) else { continue };
+            // SAFETY: `argv` holds the overload's `nargs` arguments.
+            if r.none_reject_mask != 0 && unsafe { has_rejected_none(r, argv) } {
                 continue;
             }
             let convert = if pass + 1 == passes { !0 } else { 0 };
-            let res = (r.call)(&r.site, argv, convert, std::ptr::null_mut());
+            // SAFETY: as above; the record's own call implementation and
+            // site.
+            let res = unsafe { (r.call)(&r.site, argv, convert, std::ptr::null_mut()) };
             if res != NEXT_OVERLOAD {
                 return res;
             }
         }
     }
-    raise_mismatch(f(), args, nargs, kwnames)
+    // SAFETY: the caller's contract.
+    unsafe { raise_mismatch(f(), args, nargs, kwnames) }
 }
 
 /// Maps positional and keyword arguments onto the overload's parameters,
 /// filling defaults. Returns the argument vector to use, or `None` when the
 /// call cannot bind to this overload.
+///
+/// # Safety
+/// `args` holds `nargs` positional arguments, then one per keyword name
+/// of `kwnames` (a tuple of `str`, or NULL), all valid for the call.
 unsafe fn arrange(
     r: &FuncRecord,
     args: *const *mut ffi::PyObject,
@@ -132,19 +153,26 @@ unsafe fn arrange(
     if nargs > r.nargs_pos {
         return None;
     }
-    let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+    // SAFETY: `kwnames` is a tuple when not NULL.
+    let nkw =
+        if kwnames.is_null() { 0 } else { (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize };
     if nkw == 0 && nargs == r.nargs {
         return Some(args);
     }
     buf.fill(std::ptr::null_mut());
-    buf[..nargs].copy_from_slice(std::slice::from_raw_parts(args, nargs));
+    // SAFETY: `args` holds at least `nargs` pointers; `nargs <= nargs_pos
+    // <= buf.len()`.
+    buf[..nargs].copy_from_slice(unsafe { std::slice::from_raw_parts(args, nargs) });
     for k in 0..nkw {
-        let key = ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t);
-        let i = find_param(r, key)?;
+        // SAFETY: `k` is below the tuple's size.
+        let key = unsafe { ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t) };
+        // SAFETY: a live `str` of the caller's tuple.
+        let i = unsafe { find_param(r, key) }?;
         if !buf[i].is_null() {
             return None; // given twice
         }
-        buf[i] = *args.add(nargs + k);
+        // SAFETY: keyword values follow the positional arguments.
+        buf[i] = unsafe { *args.add(nargs + k) };
     }
     for (i, slot) in buf.iter_mut().enumerate().skip(nargs) {
         if slot.is_null() {
@@ -155,13 +183,17 @@ unsafe fn arrange(
 }
 
 /// The index of the keyword-capable parameter named `key`.
+///
+/// # Safety
+/// `key` is a live object.
 unsafe fn find_param(r: &FuncRecord, key: *mut ffi::PyObject) -> Option<usize> {
     let named = r.args.get(r.nargs_pos_only..)?;
     // Keyword names from call sites are interned, and so are ours.
     if let Some(i) = named.iter().position(|a| a.name.as_ref().map(|n| n.as_ptr()) == Some(key)) {
         return Some(i + r.nargs_pos_only);
     }
-    let key = Borrowed::from_ptr(key).to_str().ok()?;
+    // SAFETY: the caller's contract.
+    let key = unsafe { Borrowed::from_ptr(key) }.to_str().ok()?;
     named.iter().position(|a| a.name_str == key).map(|i| i + r.nargs_pos_only)
 }
 
@@ -186,6 +218,9 @@ pub(crate) unsafe fn raise_fast_mismatch(
 }
 
 /// Raises the `TypeError` for a call that matched no overload.
+///
+/// # Safety
+/// As for [`arrange`] on `args`, `nargs` and `kwnames`.
 #[cold]
 #[inline(never)]
 unsafe fn raise_mismatch(
@@ -194,26 +229,36 @@ unsafe fn raise_mismatch(
     nargs: usize,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    if !ffi::PyErr_Occurred().is_null() {
+    // SAFETY: reads the thread state's error indicator (GIL held).
+    if !unsafe { ffi::PyErr_Occurred() }.is_null() {
         return std::ptr::null_mut();
     }
     if f.overloads.iter().any(|r| r.operator) {
         // Binary operators: let Python try the reflected operation.
-        let ni = ffi::Py_NotImplemented();
-        ffi::Py_INCREF(ni);
-        return ni;
+        // SAFETY: a new reference to the static `NotImplemented`.
+        return unsafe {
+            let ni = ffi::Py_NotImplemented();
+            ffi::Py_INCREF(ni);
+            ni
+        };
     }
-    let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
-    let arg_types: Vec<String> =
-        (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
-    let kw: Vec<(String, String)> = (0..nkw)
-        .map(|k| {
-            let key = Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t));
-            (
-                key.to_str().unwrap_or("?").to_owned(),
-                Borrowed::from_ptr(*args.add(nargs + k)).type_name(),
-            )
-        })
-        .collect();
+    // SAFETY: the caller's contract: `kwnames` is a tuple when not NULL, and
+    // `args` holds `nargs` positional arguments, then one per keyword, all
+    // live.
+    let (arg_types, kw) = unsafe {
+        let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+        let arg_types: Vec<String> =
+            (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
+        let kw: Vec<(String, String)> = (0..nkw)
+            .map(|k| {
+                let key = Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t));
+                (
+                    key.to_str().unwrap_or("?").to_owned(),
+                    Borrowed::from_ptr(*args.add(nargs + k)).type_name(),
+                )
+            })
+            .collect();
+        (arg_types, kw)
+    };
     PyErr::type_error(signature::mismatch_message(f, &arg_types, &kw)).restore_null()
 }

@@ -1,6 +1,8 @@
-//! Bound functions: generic shells fill a compact record (`FuncRecord`); one
-//! non-generic core dispatches calls (vectorcall, overloads, keywords,
-//! defaults) and renders signatures.
+//! Bound functions: one generic call shell per bound callable (`bind`:
+//! functions, methods, constructors, `def_ref` methods) fills a compact
+//! record (`FuncRecord`); one non-generic core dispatches calls
+//! (vectorcall, overloads, keywords, defaults) and renders signatures.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod bind;
 mod dispatch;

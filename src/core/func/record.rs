@@ -1,4 +1,5 @@
 //! The compact, non-generic description of one overload.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use pyo3_ffi as ffi;
 
@@ -18,7 +19,7 @@ pub(crate) const NEXT_OVERLOAD: *mut ffi::PyObject = 1 as *mut ffi::PyObject;
 /// `mismatch` is NULL, else the mismatch `TypeError` of the function object
 /// `mismatch` (single-overload calls, so the dispatcher can tail-call;
 /// `args` then holds exactly that overload's `nargs` arguments). No panic
-/// leaves it. Only ndbind's own generic shells make these.
+/// leaves it. Only ndbind's call shell (`bind::call`) makes these.
 pub type CallImpl = unsafe extern "C" fn(
     site: &CallSite,
     args: *const *mut ffi::PyObject,
@@ -78,9 +79,12 @@ pub struct FuncParts {
     pub(crate) convert_default: u64,
 }
 
+/// # Safety
+/// `p` came from `Box::<F>::into_raw` in [`FuncParts::new`], and is freed
+/// once.
 unsafe fn drop_box<F>(p: *mut ()) {
-    // SAFETY: `p` came from Box::<F>::into_raw in `FuncParts::new`.
-    drop(Box::from_raw(p as *mut F))
+    // SAFETY: the caller's contract.
+    drop(unsafe { Box::from_raw(p as *mut F) })
 }
 
 impl FuncParts {

@@ -1,5 +1,6 @@
 //! Rendering signatures (`add(a: int, b: int = 1) -> int`), docstrings and
 //! the "incompatible function arguments" message. Cold code only.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::fmt::Write;
 
