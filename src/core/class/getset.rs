@@ -11,7 +11,8 @@ use std::ffi::{c_int, c_void, CString};
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, FromPy, IntoPy, ReturnCtx};
-use crate::core::class::cast::{borrow, Fail};
+use crate::core::class::borrow::{borrow_shared, borrow_unique, Fail};
+use crate::core::class::cast::push_type_name;
 use crate::core::class::meta::{guard_int, guard_obj};
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -135,34 +136,18 @@ unsafe fn set_value(
     }
 }
 
-/// Borrows the `T` inside `obj` for a getter or setter.
-unsafe fn borrow_for<T: PyClass>(
-    obj: *mut ffi::PyObject,
-    unique: bool,
-) -> PyResult<(*mut u8, *mut i32)> {
-    match borrow(obj, T::type_slot().type_ptr(), unique) {
-        Ok(b) => Ok(b),
-        Err(Fail::Error(e)) => Err(e),
-        Err(Fail::Mismatch) => Err(PyErr::type_error(format!(
+/// The error of a getter or setter whose borrow of `obj` (a live object)
+/// failed; `name` writes the expected class's name.
+#[cold]
+#[inline(never)]
+unsafe fn not_borrowed(obj: *mut ffi::PyObject, f: Fail, name: fn(&mut String)) -> PyErr {
+    match f {
+        Fail::Error(e) => e,
+        Fail::Mismatch => PyErr::type_error(format!(
             "expected an instance of {}, got {}",
-            type_name_of(crate::core::class::cast::push_type_name::<T>),
+            type_name_of(name),
             Borrowed::from_ptr(obj).type_name()
-        ))),
-    }
-}
-
-/// Releases a borrow taken by `borrow_for`, even on unwinding.
-struct Release(*mut i32, bool);
-impl Drop for Release {
-    fn drop(&mut self) {
-        // SAFETY: the cell of a live instance on which we hold the borrow.
-        unsafe {
-            if self.1 {
-                *self.0 = 0
-            } else {
-                *self.0 -= 1
-            }
-        }
+        )),
     }
 }
 
@@ -172,9 +157,9 @@ pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(
     obj: *mut ffi::PyObject,
 ) -> PyResult<Object> {
     let g = &*(data as *const G);
-    let (ptr, cell) = borrow_for::<T>(obj, false)?;
-    let _release = Release(cell, false);
-    let r = g(&*(ptr as *const T));
+    let guard = borrow_shared(obj, T::type_slot().type_ptr())
+        .map_err(|f| not_borrowed(obj, f, push_type_name::<T>))?;
+    let r = g(&*(guard.ptr() as *const T));
     // SAFETY: `obj` is the live instance the getter runs on.
     let ctx = ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, obj);
     r.into_py(&ctx)
@@ -188,9 +173,9 @@ pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(
 ) -> PyResult<()> {
     let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
     let v = convert::<V>(rec, value)?;
-    let (ptr, cell) = borrow_for::<T>(obj, true)?;
-    let _release = Release(cell, true);
-    s(&mut *(ptr as *mut T), v);
+    let guard = borrow_unique(obj, T::type_slot().type_ptr())
+        .map_err(|f| not_borrowed(obj, f, push_type_name::<T>))?;
+    s(&mut *(guard.ptr() as *mut T), v);
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, ArgCaster, Param};
-use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
+use crate::core::class::borrow::{cell_of, InstFlags};
+use crate::core::class::inst::InstHeader;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -93,7 +94,10 @@ pub(crate) unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<
     if !ok_type {
         return None;
     }
-    if (*h).flags & (READY | INLINE) != INLINE || *(*h).borrow != 0 {
+    if (*h).flags.is_ready()
+        || !(*h).flags.contains(InstFlags::INLINE)
+        || !cell_of(h).is_unborrowed()
+    {
         init_twice::<T>();
         return None;
     }
@@ -120,7 +124,7 @@ pub(crate) unsafe fn init_write<T: PyClass>(
 ) -> PyResult<Object> {
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
-    if (*h).flags & READY != 0 {
+    if (*h).flags.is_ready() {
         drop(v);
         init_twice::<T>();
         return Err(PyErr::fetch());
@@ -128,7 +132,7 @@ pub(crate) unsafe fn init_write<T: PyClass>(
     match v {
         Constructed::Value(v) => {
             std::ptr::write((*h).value as *mut T, v);
-            (*h).flags |= READY | DESTRUCT;
+            (*h).flags.insert(InstFlags::READY | InstFlags::DESTRUCT);
         }
         Constructed::Shared(a) => crate::core::class::holder::init_arc(h, a)?,
     }

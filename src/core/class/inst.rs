@@ -19,24 +19,10 @@ use std::ffi::c_int;
 
 use pyo3_ffi as ffi;
 
+use crate::core::class::borrow::{cell_of, BorrowCell, InstFlags, UniqueGuard};
 use crate::core::class::meta::guard_obj;
 use crate::core::class::record::{record_of, TypeRecord};
 use crate::core::error::{PyErr, PyResult};
-
-/// The value is fully constructed.
-pub(crate) const READY: u32 = 1;
-/// The value is dropped when the instance dies.
-pub(crate) const DESTRUCT: u32 = 2;
-/// The value lives inline in the instance.
-pub(crate) const INLINE: u32 = 4;
-/// The value is a `Box` allocation owned by the instance (freed on death).
-pub(crate) const OWNED_BOX: u32 = 8;
-/// The instance is in the identity map of references.
-pub(crate) const IN_ID_MAP: u32 = 16;
-/// The instance keeps other objects alive (see `keep_alive`).
-pub(crate) const KEEP_ALIVE: u32 = 32;
-/// The value is held by an `Arc` (one strong count, released on death).
-pub(crate) const ARC: u32 = 64;
 
 /// The header every instance starts with.
 #[repr(C)]
@@ -44,10 +30,11 @@ pub(crate) struct InstHeader {
     pub(crate) ob_base: ffi::PyObject,
     /// Where the value lives (inline or elsewhere).
     pub(crate) value: *mut u8,
-    /// The borrow cell guarding the value: 0 free, n > 0 shared, -1 unique.
-    pub(crate) borrow: *mut i32,
-    pub(crate) own_borrow: i32,
-    pub(crate) flags: u32,
+    /// The borrow cell guarding the value (see `borrow`): `own_borrow`,
+    /// or the root owner's for a reference into another instance.
+    pub(crate) borrow: *const BorrowCell,
+    pub(crate) own_borrow: BorrowCell,
+    pub(crate) flags: InstFlags,
     /// The instance that owns the referenced value (a strong reference),
     /// or NULL.
     pub(crate) parent: *mut ffi::PyObject,
@@ -108,8 +95,9 @@ pub(crate) unsafe fn alloc(
             return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
         }
         ffi::PyObject_Init(p, tp);
-        (*(p as *mut InstHeader)).own_borrow = 0;
-        (*(p as *mut InstHeader)).parent = std::ptr::null_mut();
+        let h = p as *mut InstHeader;
+        std::ptr::addr_of_mut!((*h).own_borrow).write(BorrowCell::new());
+        (*h).parent = std::ptr::null_mut();
         p
     } else {
         let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
@@ -121,8 +109,8 @@ pub(crate) unsafe fn alloc(
     };
     let h = obj as *mut InstHeader;
     (*h).value = inline_value(obj, rec);
-    (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
-    (*h).flags = INLINE;
+    (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+    (*h).flags = InstFlags::INLINE;
     rec.live.set(rec.live.get() + 1);
     crate::core::leak_report::inst_created();
     Ok(obj)
@@ -158,10 +146,10 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         // Out of the identity maps first: clearing weak references, the
         // `__dict__` and the value below may run Python code, which must
         // not find this dying object there.
-        if flags & IN_ID_MAP != 0 {
+        if flags.contains(InstFlags::IN_ID_MAP) {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
-        let arc = if flags & ARC != 0 {
+        let arc = if flags.contains(InstFlags::ARC) {
             crate::core::class::holder::arc_forget((*h).value, obj)
         } else {
             None
@@ -183,21 +171,21 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         let flags = (*h).flags;
         // A panicking Drop must not unwind into CPython, and one that runs
         // Python code must not see (or clobber) a pending exception.
-        if flags & DESTRUCT != 0 {
+        if flags.contains(InstFlags::DESTRUCT) {
             if let Some(drop) = rec.drop {
                 let value = (*h).value;
                 crate::core::error::guard_silent(rec.name(), || drop(value));
             }
         }
-        if flags & OWNED_BOX != 0 && rec.size != 0 {
+        if flags.contains(InstFlags::OWNED_BOX) && rec.size != 0 {
             let layout = std::alloc::Layout::from_size_align_unchecked(rec.size, rec.align);
             std::alloc::dealloc((*h).value, layout);
         }
-        if flags & ARC != 0 {
+        if flags.contains(InstFlags::ARC) {
             crate::core::class::holder::arc_release((*h).value, arc);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
-        let kept = if flags & KEEP_ALIVE != 0 {
+        let kept = if flags.contains(InstFlags::KEEP_ALIVE) {
             crate::core::class::refs::keep_alive_take(obj)
         } else {
             Vec::new()
@@ -242,7 +230,7 @@ pub(crate) unsafe extern "C" fn inst_traverse(
         let h = obj as *mut InstHeader;
         if let Some((g, off)) = record_of(tp).and_then(|r| r.gc) {
             // Not while a `&mut` to the value is live.
-            if (*h).flags & READY != 0 && *(*h).borrow >= 0 {
+            if (*h).flags.is_ready() && !cell_of(h).is_unique() {
                 let rc = (g.traverse)((*h).value.add(off), visit, arg);
                 if rc != 0 {
                     return rc;
@@ -287,11 +275,10 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
             let h = obj as *mut InstHeader;
             if let Some((g, off)) = rec.gc {
                 // Only an unborrowed value; uniquely borrowed meanwhile.
-                let cell = (*h).borrow;
-                if (*h).flags & READY != 0 && *cell == 0 {
-                    *cell = -1;
-                    (g.clear)((*h).value.add(off));
-                    *cell = 0;
+                if (*h).flags.is_ready() {
+                    if let Some(u) = UniqueGuard::try_new((*h).value, (*h).borrow) {
+                        (g.clear)(u.ptr().add(off));
+                    }
                 }
             }
         }

@@ -16,7 +16,8 @@
 //!  .field("x", |p| &p.x, |p| &mut p.x)?;
 //! ```
 //!
-//! Files: [`record`] (the per-class record and slot), `meta` (the
+//! Files: [`record`] (the per-class record and slot), `borrow` (the
+//! borrow state of instances: cell, guards, flags), `meta` (the
 //! metaclass), `create` (type creation), `inst` (instance layout and
 //! life cycle), `cast` (parameters and returns), `init` (constructors),
 //! `getset` (fields, properties, static properties), `refs` (references
@@ -28,6 +29,7 @@
 //! `gc` ([`PyHandle`], [`Traverse`]: values holding Python references),
 //! `slots` ([`raw_slot`]: custom CPython type slots).
 
+mod borrow;
 mod builder;
 mod cast;
 mod create;
@@ -45,13 +47,14 @@ mod refs;
 mod slots;
 mod trampoline;
 
+pub use borrow::{SharedGuard, UniqueGuard};
 pub use builder::{
     dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions,
 };
 pub(crate) use cast::pin_instance;
 pub use cast::{
     into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard,
-    ExportPin, RefHolder, SharedGuard,
+    ExportPin, RefHolder,
 };
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};

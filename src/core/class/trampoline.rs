@@ -57,7 +57,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, FromPy, ReturnCtx};
 use crate::core::class::builder::Class;
-use crate::core::class::inst::{InstHeader, READY};
+use crate::core::class::inst::InstHeader;
 use crate::core::class::record::{record_of, TypeSlot};
 use crate::core::class::{FieldProj, PyClass};
 use crate::core::error::{PyErr, PyResult};
@@ -129,7 +129,7 @@ pub(crate) unsafe fn attach(slot: &TypeSlot, h: *mut InstHeader) {
 #[inline]
 pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
     if let Some(off) = slot.trampoline_offset() {
-        if (*h).flags & READY != 0 {
+        if (*h).flags.is_ready() {
             let t = &*((*h).value.add(off) as *const Trampoline);
             let _ = t.obj.compare_exchange(
                 h as *mut ffi::PyObject,
@@ -172,7 +172,7 @@ unsafe fn attached_instance(t: &Trampoline) -> Option<*mut ffi::PyObject> {
         let h = obj as *mut InstHeader;
         let off = record_of(ffi::Py_TYPE(obj))?.slot.trampoline_offset()?;
         let own = (*h).value.add(off) as *const Trampoline;
-        ((*h).flags & READY != 0 && std::ptr::eq(own, t)).then_some(obj)
+        ((*h).flags.is_ready() && std::ptr::eq(own, t)).then_some(obj)
     }
 }
 
