@@ -28,7 +28,8 @@ use std::ptr::NonNull;
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
-use crate::core::class::builder::{ClassExtra, ClassOptions};
+use crate::core::class::builder::ClassExtra;
+use crate::core::class::record::TypeRecord;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
@@ -240,7 +241,7 @@ pub fn gc<T: PyClass + Traverse>() -> Gc<T> {
 }
 
 impl<T: PyClass + Traverse> ClassExtra for Gc<T> {
-    fn apply(self, o: &mut ClassOptions) {
-        o.gc = Some(GcFns { traverse: traverse_shim::<T>, clear: clear_shim::<T> });
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.gc = Some((GcFns { traverse: traverse_shim::<T>, clear: clear_shim::<T> }, 0));
     }
 }

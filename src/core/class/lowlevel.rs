@@ -296,7 +296,7 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
 /// ```
 pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    if !rec.trivial {
+    if !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "inst_mark_ready(): {} is not a trivial (zeroable, drop-free) type; construct it with inst_init()",
             rec.name()
@@ -385,7 +385,7 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
     // SAFETY: `h` is a live instance.
     let f = unsafe { (*h).flags };
     let raises = (ready && !f.is_ready()) || (destruct && !f.contains(InstFlags::DESTRUCT));
-    if raises && !rec.trivial {
+    if raises && !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "inst_set_state(): {} is not a trivial type; raising its flags could double-drop or read an unconstructed value",
             rec.name()
@@ -548,7 +548,7 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
     let (rec, hd, hs) = pair(dst, src, what)?;
     // SAFETY: reading flags of live instances.
     let src_owns = unsafe { (*hs).flags.owns_storage() };
-    if !src_owns && !rec.trivial {
+    if !src_owns && !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "{what}: the source references a value owned by another object; it cannot be moved out"
         )));

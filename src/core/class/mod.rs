@@ -61,7 +61,7 @@ pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
-pub use record::{live_instances_by_type, CloneFn, TypeSlot};
+pub use record::{live_instances_by_type, CloneFn, TypeRecord, TypeSlot};
 pub use refs::FieldProj;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use slots::{raw_slot, RawSlot};

@@ -19,7 +19,8 @@ use std::ffi::{c_int, c_void};
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::builder::{ClassExtra, ClassOptions};
+use crate::core::class::builder::ClassExtra;
+use crate::core::class::record::TypeRecord;
 use crate::core::error::{PyErr, PyResult};
 
 /// A class annotation adding one CPython type slot; see [`raw_slot`].
@@ -45,8 +46,8 @@ pub unsafe fn raw_slot(id: c_int, f: *mut c_void) -> RawSlot {
 }
 
 impl ClassExtra for RawSlot {
-    fn apply(self, o: &mut ClassOptions) {
-        o.slots.push((self.0, self.1));
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.slots.push((self.0, self.1));
     }
 }
 
