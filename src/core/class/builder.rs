@@ -4,6 +4,8 @@
 //! to the non-generic core, which creates the type; each method is a thin
 //! generic shell over non-generic code.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::any::TypeId;
 use std::marker::PhantomData;
 
@@ -166,9 +168,11 @@ class_extra_tuple!(A 0, B 1, C 2);
 class_extra_tuple!(A 0, B 1, C 2, D 3);
 class_extra_tuple!(A 0, B 1, C 2, D 3, E 4);
 
+/// # Safety
+/// `p` points to a constructed `T`, dropped once.
 unsafe fn drop_in_place_of<T>(p: *mut u8) {
-    // SAFETY: the caller passes a constructed T.
-    std::ptr::drop_in_place(p as *mut T)
+    // SAFETY: (caller) a constructed T, dropped once.
+    unsafe { std::ptr::drop_in_place(p as *mut T) }
 }
 
 /// A bound class, to which methods, fields and properties are added.
@@ -450,8 +454,8 @@ impl<T: PyClass> Class<T> {
             std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
         // Through `type.__setattr__` (the metaclass would call a setter of
         // an existing static property of that name instead).
-        // SAFETY: valid type, name and value; the GIL is held.
         let key = Object::intern_held(&cname)?;
+        // SAFETY: valid type, name and value; the GIL is held.
         let rc = unlocked(self.tp(), || unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())

@@ -5,6 +5,8 @@
 //! `&mut T` while another borrow of the same value is live raises
 //! `RuntimeError`, never aliases.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;
@@ -20,9 +22,13 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 
 /// Whether `obj` is an instance of a bound class (or a subclass).
+///
+/// # Safety
+/// `obj` is a valid object; the GIL is held.
 #[inline]
 pub(crate) unsafe fn is_instance(obj: *mut ffi::PyObject) -> bool {
-    record_of(ffi::Py_TYPE(obj)).is_some()
+    // SAFETY: (caller) a valid object, whose type is a valid type.
+    unsafe { record_of(ffi::Py_TYPE(obj)).is_some() }
 }
 
 /// Turns a failed borrow into the `ArgCaster::load` convention.
@@ -229,8 +235,9 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
     #[inline]
     fn load(holder: &mut Option<T>, obj: Borrowed<'_>, convert: bool) -> bool {
         let tp = T::type_slot().type_ptr();
-        // SAFETY: `obj` is a live argument; the GIL is held.
         let mut guard = T::RefHolder::default();
+        // SAFETY: `obj` is a live argument, alive as long as `guard`; the
+        // GIL is held.
         match unsafe { borrow_shared(obj.as_ptr(), tp) } {
             Ok(g) => guard.set(g),
             Err(Fail::Mismatch) if convert && T::RefHolder::IMPLICIT => {

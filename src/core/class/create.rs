@@ -5,6 +5,8 @@
 //! the metaclass and filled in by hand, as pybind11 and nanobind (before
 //! 3.12) do, then finished by `PyType_Ready`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_char, CString};
 
 use pyo3_ffi as ffi;
@@ -249,10 +251,20 @@ pub(crate) unsafe fn add_property(
     prop: Box<crate::core::class::getset::PropRecord>,
 ) -> PyResult<()> {
     let def = &prop.def as *const ffi::PyGetSetDef as *mut ffi::PyGetSetDef;
-    let descr = Object::from_owned_or_err(ffi::PyDescr_NewGetSet(tp, def))?;
+    // SAFETY: (caller) `tp` is a live bound class; `def` lives in `prop`,
+    // which the record keeps (boxed, so it does not move) as long as the
+    // type and so the descriptor.
+    let descr = unsafe { Object::from_owned_or_err(ffi::PyDescr_NewGetSet(tp, def))? };
     rec.props.borrow_mut().push(prop);
     unlocked(tp, || {
-        crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject)
-            .setattr(std::ffi::CStr::from_ptr((*def).name), descr.borrow())
+        // SAFETY: a live type; the name is the property's NUL-terminated
+        // name, owned by the record.
+        let (ty, name) = unsafe {
+            (
+                crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject),
+                std::ffi::CStr::from_ptr((*def).name),
+            )
+        };
+        ty.setattr(name, descr.borrow())
     })
 }

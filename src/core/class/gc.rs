@@ -21,6 +21,8 @@
 //! m.class::<Node>("Node", gc::<Node>())?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -203,8 +205,8 @@ unsafe fn traverse_shim<T: Traverse>(
     arg: *mut c_void,
 ) -> c_int {
     let mut v = Visit { visit, arg, _l: PhantomData };
-    // SAFETY (caller): `p` is a ready T, not mutably borrowed.
-    let value = &*(p as *const T);
+    // SAFETY: (caller) `p` is a ready T, not mutably borrowed.
+    let value = unsafe { &*(p as *const T) };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.traverse(&mut v))) {
         Ok(Ok(())) => 0,
         Ok(Err(VisitStop(rc))) => rc,
@@ -216,8 +218,8 @@ unsafe fn traverse_shim<T: Traverse>(
 }
 
 unsafe fn clear_shim<T: Traverse>(p: *mut u8) {
-    // SAFETY (caller): `p` is a ready T, uniquely borrowed for the call.
-    let value = &mut *(p as *mut T);
+    // SAFETY: (caller) `p` is a ready T, uniquely borrowed for the call.
+    let value = unsafe { &mut *(p as *mut T) };
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.clear())).is_err() {
         eprintln!("ndbind: Traverse::clear panicked");
     }

@@ -9,6 +9,8 @@
 //! }, arg("shapes"))?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::marker::PhantomData;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};

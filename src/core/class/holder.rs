@@ -32,6 +32,8 @@
 //! m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,10 +56,11 @@ pub(crate) type ReleaseFn = unsafe fn(*mut u8);
 /// Live `Arc`-held instances: value pointer → (instance, release function).
 static ARCS: GilCell<RefCell<HashMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
 
+/// # Safety
+/// `p` came from `Arc::<T>::into_raw`; this strong count is released once.
 unsafe fn release<T>(p: *mut u8) {
-    // SAFETY (caller): `p` came from `Arc::<T>::into_raw` and this strong
-    // count is released exactly once.
-    drop(Arc::from_raw(p as *const T))
+    // SAFETY: (caller) as stated.
+    drop(unsafe { Arc::from_raw(p as *const T) })
 }
 
 /// The live instance holding the `Arc` whose value is at `value`.
@@ -85,16 +88,25 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResu
     // Other owners of the Arc may read the value at any time: the instance
     // holds a shared borrow of it for its whole life, so `&mut T` (and the
     // low-level functions that rewrite a value) are refused.
-    (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
-    if !cell_of(h).share_forever() {
+    // SAFETY: (caller) `h` is a live instance; its own cell lives in it.
+    let cell = unsafe {
+        (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+        cell_of(h)
+    };
+    if !cell.share_forever() {
         // Not reached: a not ready instance is borrowed only for the
         // duration of a low-level operation.
-        release(value);
+        // SAFETY: (caller) `release` releases this count, once.
+        unsafe { release(value) };
         return Err(PyErr::runtime_error("ndbind: the instance is borrowed"));
     }
-    (*h).value = value;
-    (*h).flags.remove(InstFlags::INLINE);
-    (*h).flags.insert(InstFlags::READY | InstFlags::ARC);
+    // SAFETY: (caller) `h` is live and not ready; its class stores the
+    // Arc's `T`, now at `value` and shared for ever.
+    unsafe {
+        (*h).value = value;
+        (*h).flags.remove(InstFlags::INLINE);
+        (*h).flags.insert(InstFlags::READY | InstFlags::ARC);
+    }
     let map = ARCS.get_or_init(Default::default);
     map.borrow_mut().insert(value as usize, (h as usize, release));
     Ok(())
@@ -128,7 +140,10 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
         Some(rel) => {
             // The last strong count drops the value: a panicking Drop must
             // not unwind into CPython.
-            crate::core::error::guard_silent("the Drop of an Arc-held value", || rel(value));
+            // SAFETY: (caller) `rel` releases this instance's count, once.
+            let release = || unsafe { rel(value) };
+            // SAFETY: deallocation runs with the GIL held.
+            unsafe { crate::core::error::guard_silent("the Drop of an Arc-held value", release) };
         }
         None => eprintln!(
             "ndbind: an Arc-held instance was missing from the identity map (its Arc is leaked)"
@@ -160,7 +175,9 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
             other.borrow().type_name()
         )));
     }
-    hold(h, Arc::into_raw(value) as *mut u8, release::<T>)
+    // SAFETY: (caller) `h` is the not ready instance of T's storage; the
+    // count comes from `into_raw` and `release::<T>` releases it.
+    unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) }
 }
 
 /// The instance holding `value`: the live one if this `Arc` (any clone of
@@ -335,17 +352,23 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<UniqueGuard
 /// `box_load` succeeded on `obj` for `T`'s class during this call.
 unsafe fn box_take<T: PyClass>(obj: *mut ffi::PyObject) -> Box<T> {
     let h = obj as *mut InstHeader;
-    let rec = record_of(ffi::Py_TYPE(obj)).expect("checked by box_load");
-    crate::core::class::trampoline::detach(rec.slot, h);
-    let value = if (*h).flags.contains(InstFlags::OWNED_BOX) {
-        Box::from_raw((*h).value as *mut T)
-    } else {
-        Box::new(std::ptr::read((*h).value as *const T))
-    };
-    (*h).value = inst::inline_value(obj, rec);
-    (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
-    (*h).flags.insert(InstFlags::INLINE);
-    value
+    // SAFETY: (caller) `box_load` checked `obj` is a ready instance of T's
+    // class that owns its value (inline or boxed) and borrowed it uniquely;
+    // the value is moved out once and the instance left not ready, with
+    // its inline storage for a new value.
+    unsafe {
+        let rec = record_of(ffi::Py_TYPE(obj)).expect("checked by box_load");
+        crate::core::class::trampoline::detach(rec.slot, h);
+        let value = if (*h).flags.contains(InstFlags::OWNED_BOX) {
+            Box::from_raw((*h).value as *mut T)
+        } else {
+            Box::new(std::ptr::read((*h).value as *const T))
+        };
+        (*h).value = inst::inline_value(obj, rec);
+        (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
+        (*h).flags.insert(InstFlags::INLINE);
+        value
+    }
 }
 
 impl<T: PyClass> ArgCaster for ClassBox<T> {

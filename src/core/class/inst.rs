@@ -15,6 +15,8 @@
 //! into another instance, the root owner's, so a `&mut` to the parent and a
 //! reference to its field can never be live at once.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::c_int;
 
 use pyo3_ffi as ffi;
@@ -71,9 +73,14 @@ pub(crate) const fn value_room(size: usize, align: usize) -> usize {
 /// subclass's, which extends it).
 #[inline]
 pub(crate) unsafe fn inline_value(obj: *mut ffi::PyObject, rec: &TypeRecord) -> *mut u8 {
-    let p = (obj as *mut u8).add(VALUE_OFFSET);
-    // `align` is a power of two (it comes from `align_of`).
-    p.add((p as usize).wrapping_neg() & (rec.align.max(1) - 1))
+    // SAFETY: (caller) the object reserves `VALUE_OFFSET` bytes of header
+    // and then `value_room(size, align)` bytes, enough for the value at
+    // the next `align` boundary (`align` is a power of two, from
+    // `align_of`).
+    unsafe {
+        let p = (obj as *mut u8).add(VALUE_OFFSET);
+        p.add((p as usize).wrapping_neg() & (rec.align.max(1) - 1))
+    }
 }
 
 /// Allocates an instance of `tp` (whose record is `rec`): zeroed, not
@@ -90,27 +97,37 @@ pub(crate) unsafe fn alloc(
         // No GC header, no dict or weaklist slot: the header is all that
         // must be initialised (the value storage is written before the
         // instance is ever marked ready), so skip tp_alloc's memset.
-        let p = ffi::PyObject_Malloc(rec.basicsize) as *mut ffi::PyObject;
-        if p.is_null() {
-            return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
+        // SAFETY: a fresh block of the class's basic size, initialised as
+        // an object of `tp` (a plain class: nothing else to set up) with
+        // the header fields the zeroing would have set.
+        unsafe {
+            let p = ffi::PyObject_Malloc(rec.basicsize) as *mut ffi::PyObject;
+            if p.is_null() {
+                return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
+            }
+            ffi::PyObject_Init(p, tp);
+            let h = p as *mut InstHeader;
+            std::ptr::addr_of_mut!((*h).own_borrow).write(BorrowCell::new());
+            (*h).parent = std::ptr::null_mut();
+            p
         }
-        ffi::PyObject_Init(p, tp);
-        let h = p as *mut InstHeader;
-        std::ptr::addr_of_mut!((*h).own_borrow).write(BorrowCell::new());
-        (*h).parent = std::ptr::null_mut();
-        p
     } else {
-        let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
-        let p = alloc(tp, 0);
+        // SAFETY: (caller) `tp` is a valid type; its `tp_alloc` returns a
+        // zeroed instance of its basic size.
+        let p = unsafe { (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc)(tp, 0) };
         if p.is_null() {
             return Err(PyErr::fetch());
         }
         p
     };
     let h = obj as *mut InstHeader;
-    (*h).value = inline_value(obj, rec);
-    (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
-    (*h).flags = InstFlags::INLINE;
+    // SAFETY: a fresh instance of `rec`'s class (or a subclass, which
+    // extends its layout): its header is ours to set.
+    unsafe {
+        (*h).value = inline_value(obj, rec);
+        (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+        (*h).flags = InstFlags::INLINE;
+    }
     rec.live.set(rec.live.get() + 1);
     crate::core::leak_report::inst_created();
     Ok(obj)
@@ -288,6 +305,12 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
 
 /// Calls the single `__init__` overload directly. `None` when the
 /// arguments do not match (the general path then raises the full error).
+///
+/// # Safety
+/// `obj` is a fresh instance (a reference the caller gives up when this
+/// returns `Some`); `args` holds `nargs` (< `STACK_ARGS`) live arguments;
+/// `fast` was taken from the class's current `__init__`, which the caller
+/// holds.
 #[inline]
 unsafe fn init_direct(
     fast: &crate::core::class::record::InitFast,
@@ -297,9 +320,11 @@ unsafe fn init_direct(
 ) -> Option<PyResult<*mut ffi::PyObject>> {
     let mut buf = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
     buf[0] = obj;
-    std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), nargs);
+    // SAFETY: (caller) `nargs` < STACK_ARGS readable arguments.
+    unsafe { std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), nargs) };
     let mut mask = fast.none_reject & !1;
-    let none = ffi::Py_None();
+    // SAFETY: the GIL is held.
+    let none = unsafe { ffi::Py_None() };
     while mask != 0 {
         let i = mask.trailing_zeros() as usize;
         if buf[i] == none {
@@ -307,15 +332,19 @@ unsafe fn init_direct(
         }
         mask &= mask - 1;
     }
-    let res = (fast.call)(&fast.site, buf.as_ptr(), !0, std::ptr::null_mut());
+    // SAFETY: (caller) the overload's own site, with `self` and its
+    // `nargs` arguments, as the dispatcher would call it.
+    let res = unsafe { (fast.call)(&fast.site, buf.as_ptr(), !0, std::ptr::null_mut()) };
     if res == crate::core::func::record::NEXT_OVERLOAD {
         return None;
     }
     if res.is_null() {
-        ffi::Py_DECREF(obj);
+        // SAFETY: (caller) the reference to `obj` is ours to give up.
+        unsafe { ffi::Py_DECREF(obj) };
         return Some(Err(PyErr::fetch()));
     }
-    ffi::Py_DECREF(res);
+    // SAFETY: a new reference the call returned.
+    unsafe { ffi::Py_DECREF(res) };
     Some(Ok(obj))
 }
 

@@ -15,6 +15,8 @@
 //! inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?; // "placement new" + mark ready
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::any::TypeId;
 
 use pyo3_ffi as ffi;
@@ -181,8 +183,12 @@ fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
 /// `h` is a live instance of a class whose record is `rec`, and its
 /// storage holds a valid value.
 unsafe fn mark_constructed(rec: &TypeRecord, h: *mut InstHeader) {
-    (*h).flags = (*h).flags.constructed();
-    crate::core::class::trampoline::attach(rec.slot, h);
+    // SAFETY: (caller) a live instance of `rec`'s class holding a valid
+    // value, which may now be used (and its trampoline followed).
+    unsafe {
+        (*h).flags = (*h).flags.constructed();
+        crate::core::class::trampoline::attach(rec.slot, h);
+    }
 }
 
 /// A unique borrow of the value of `h` (ready or not) for the duration of
@@ -252,12 +258,20 @@ pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
 }
 
 /// Drops the value of `h` if it is constructed and alive.
+///
+/// # Safety
+/// `h` is a live instance of `rec`'s class, uniquely borrowed by the caller.
 unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
-    let f = (*h).flags;
+    // SAFETY: (caller) a live instance.
+    let f = unsafe { (*h).flags };
     if f.is_ready() && (f.contains(InstFlags::DESTRUCT) || !f.owns_storage()) {
-        (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
-        if let Some(d) = rec.drop {
-            d((*h).value);
+        // SAFETY: (caller) uniquely borrowed: the constructed value is
+        // dropped once, after the instance stops saying it is ready.
+        unsafe {
+            (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
+            if let Some(d) = rec.drop {
+                d((*h).value);
+            }
         }
     }
 }
@@ -319,7 +333,8 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 /// ```
 pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    mark_constructed(rec, h);
+    // SAFETY: (caller) the storage holds a valid value; no live borrow.
+    unsafe { mark_constructed(rec, h) };
     Ok(())
 }
 
@@ -415,16 +430,20 @@ pub unsafe fn inst_set_state_unchecked(
     destruct: bool,
 ) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    let f = &mut (*h).flags;
-    f.remove(InstFlags::READY | InstFlags::DESTRUCT);
-    if ready {
-        f.insert(InstFlags::READY);
-    }
-    if destruct {
-        f.insert(InstFlags::DESTRUCT);
-    }
-    if ready {
-        crate::core::class::trampoline::attach(rec.slot, h);
+    // SAFETY: `o` is a live instance; (caller) the flags say the truth
+    // about its storage and no borrow sees them change.
+    unsafe {
+        let f = &mut (*h).flags;
+        f.remove(InstFlags::READY | InstFlags::DESTRUCT);
+        if ready {
+            f.insert(InstFlags::READY);
+        }
+        if destruct {
+            f.insert(InstFlags::DESTRUCT);
+        }
+        if ready {
+            crate::core::class::trampoline::attach(rec.slot, h);
+        }
     }
     Ok(())
 }
@@ -553,11 +572,13 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
             "{what}: the source references a value owned by another object; it cannot be moved out"
         )));
     }
-    // SAFETY (both): `dst` and `src` keep `hd` and `hs` alive.
+    // SAFETY: `dst` keeps `hd` alive.
     let _u = unsafe { unique(hd, what)? };
+    // SAFETY: `src` keeps `hs` alive; the same cell needs one borrow.
     let _s = if unsafe { (*hd).borrow == (*hs).borrow } {
         None
     } else {
+        // SAFETY: as above.
         Some(unsafe { unique(hs, what)? })
     };
     // SAFETY: unique access to both distinct values; the source is marked

@@ -176,7 +176,8 @@ pub const fn assert_zeroable<T: Zeroable>() {}
 /// ```
 #[doc(hidden)]
 pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
-    std::ptr::write(dst as *mut T, (*(src as *const T)).clone())
+    // SAFETY: (caller) `src` is a valid `T`, `dst` storage for one.
+    unsafe { std::ptr::write(dst as *mut T, (*(src as *const T)).clone()) }
 }
 
 /// Declares a Rust type as a bindable class: implements [`PyClass`],

@@ -1,6 +1,8 @@
 //! The one record of a bound class ([`TypeRecord`]), stored in its type
 //! object, and the per-Rust-type [`TypeSlot`] that finds it.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::any::TypeId;
 use std::cell::Cell;
 use std::ffi::CString;
@@ -303,17 +305,24 @@ pub(crate) fn live_instances_at_exit() -> Vec<(String, isize)> {
 /// as the type.
 #[inline]
 pub(crate) unsafe fn record_of<'a>(tp: *mut ffi::PyTypeObject) -> Option<&'a TypeRecord> {
-    if !meta::is_meta_instance(tp) {
+    // SAFETY: (caller) a valid type object.
+    if unsafe { !meta::is_meta_instance(tp) } {
         return None;
     }
     let mut t = tp;
     loop {
-        let p = meta::record_ptr(t);
+        // SAFETY: `t` is an instance of the metaclass (checked above, or
+        // below for each base).
+        let p = unsafe { meta::record_ptr(t) };
         if !p.is_null() {
-            return Some(&*p);
+            // SAFETY: a non-NULL record pointer is the live record owned by
+            // type `t`, which `tp` (a subclass or `t` itself) keeps alive.
+            return Some(unsafe { &*p });
         }
-        t = (*t).tp_base;
-        if t.is_null() || !meta::is_meta_instance(t) {
+        // SAFETY: `t` is a valid type; its base is NULL or a valid type.
+        t = unsafe { (*t).tp_base };
+        // SAFETY: a non-NULL base is a valid type.
+        if t.is_null() || unsafe { !meta::is_meta_instance(t) } {
             return None;
         }
     }
