@@ -436,6 +436,21 @@ fn mul_mod(a: i128, b: i128, m: i128) -> Option<i128> {
     Some(acc)
 }
 
+/// Insertion sort: the slices sorted here have one entry per array axis (a
+/// few, at most `2 * MAX_NDIM + 2` terms), where it beats std's sorts, which add ~10 KiB of code to every
+/// extension module.
+fn sort_small<T: Copy, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&x) {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,20 +722,5 @@ mod tests {
         // (2^99 + 3)(2^98 + 5) mod m, computed by hand via 2^100 = -7 (mod m).
         let want = ((1i128 << 97) * -7 + 5 * (1i128 << 99) + 3 * (1i128 << 98) + 15).rem_euclid(m);
         assert_eq!(mul_mod(a, b, m), Some(want));
-    }
-}
-
-/// Insertion sort: the slices sorted here have one entry per array axis (a
-/// few, at most `2 * MAX_NDIM + 2` terms), where it beats std's sorts, which add ~10 KiB of code to every
-/// extension module.
-fn sort_small<T: Copy, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
-    for i in 1..v.len() {
-        let x = v[i];
-        let mut j = i;
-        while j > 0 && key(&v[j - 1]) > key(&x) {
-            v[j] = v[j - 1];
-            j -= 1;
-        }
-        v[j] = x;
     }
 }

@@ -1,6 +1,10 @@
 //! `Class<T>`: binding a Rust type as a Python class (nanobind's
-//! `nb::class_<T>`). Each method is a thin generic shell that fills a
-//! record and hands it to the non-generic core.
+//! `nb::class_<T>`). [`Class::new`] fills in the class's one record
+//! ([`TypeRecord`]) from the Rust type and the annotations, and hands it
+//! to the non-generic core, which creates the type; each method is a thin
+//! generic shell over non-generic code.
+
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::any::TypeId;
 use std::marker::PhantomData;
@@ -9,10 +13,10 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, Param};
 use crate::core::class::cast::ClassRef;
-use crate::core::class::create::{add_property, create_type, unlocked, ClassSpec};
+use crate::core::class::create::{add_property, create_type, unlocked};
 use crate::core::class::getset::{self, Erased, PropRecord};
 use crate::core::class::init::IntoInit;
-use crate::core::class::record::record_of;
+use crate::core::class::record::{record_of, RustBase, TypeRecord};
 use crate::core::class::{MaybeClass, PyClass, Zeroable};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::{arg, Doc, Extra, FuncExtras};
@@ -20,24 +24,15 @@ use crate::core::func::{define_in, FuncKind, IntoFunction};
 use crate::core::module::Module;
 use crate::core::object::{Borrowed, Object};
 
-/// Options of a class, collected from [`ClassExtra`] annotations.
+/// What class annotations write to: since the class record and its
+/// options are one record, this is [`TypeRecord`].
 ///
 /// ```ignore
-/// let mut o = ClassOptions::default();
-/// is_final().apply(&mut o);
+/// impl ClassExtra for MyAnnotation {
+///     fn apply(self, rec: &mut ClassOptions) { is_final().apply(rec) }
+/// }
 /// ```
-#[derive(Default)]
-pub struct ClassOptions {
-    doc: Option<String>,
-    is_final: bool,
-    dynamic_attr: bool,
-    weakref: bool,
-    supplement: Option<(TypeId, usize, usize)>,
-    /// `Traverse` of the value (see `gc`).
-    pub(crate) gc: Option<crate::core::class::gc::GcFns>,
-    /// Custom CPython type slots (see `slots`).
-    pub(crate) slots: Vec<(std::ffi::c_int, *mut std::ffi::c_void)>,
-}
+pub type ClassOptions = TypeRecord;
 
 /// One class annotation, or a tuple of them.
 ///
@@ -45,22 +40,22 @@ pub struct ClassOptions {
 /// m.class::<Tensor>("Tensor", (doc("A tensor."), is_final()))?;
 /// ```
 pub trait ClassExtra {
-    /// Records itself.
-    fn apply(self, o: &mut ClassOptions);
+    /// Records itself in the class record (before the type is created).
+    fn apply(self, rec: &mut TypeRecord);
 }
 
 impl ClassExtra for () {
-    fn apply(self, _: &mut ClassOptions) {}
+    fn apply(self, _: &mut TypeRecord) {}
 }
 impl ClassExtra for Doc {
-    fn apply(self, o: &mut ClassOptions) {
-        o.doc = Some(self.0.to_owned())
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.doc = Some(self.0.to_owned())
     }
 }
 impl ClassExtra for &'static str {
     /// A bare string is the docstring.
-    fn apply(self, o: &mut ClassOptions) {
-        o.doc = Some(self.to_owned())
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.doc = Some(self.to_owned())
     }
 }
 
@@ -79,8 +74,8 @@ pub fn is_final() -> IsFinal {
     IsFinal
 }
 impl ClassExtra for IsFinal {
-    fn apply(self, o: &mut ClassOptions) {
-        o.is_final = true
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.is_final = true
     }
 }
 
@@ -100,8 +95,8 @@ pub fn dynamic_attr() -> DynamicAttr {
     DynamicAttr
 }
 impl ClassExtra for DynamicAttr {
-    fn apply(self, o: &mut ClassOptions) {
-        o.dynamic_attr = true
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.dynamic_attr = true
     }
 }
 
@@ -120,13 +115,14 @@ pub fn weak_referenceable() -> WeakRefs {
     WeakRefs
 }
 impl ClassExtra for WeakRefs {
-    fn apply(self, o: &mut ClassOptions) {
-        o.weakref = true
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.weakref = true
     }
 }
 
 /// Class annotation: zero-initialised supplemental data of type `S` in the
 /// type object (implies [`is_final`]). See [`crate::core::class::type_supplement`].
+/// `S` may be aligned to at most 16 bytes (checked at compile time).
 ///
 /// ```ignore
 /// m.class::<Tensor>("Tensor", supplement::<u64>())?;
@@ -138,20 +134,31 @@ pub struct Supplement<S>(PhantomData<S>);
 /// m.class::<Tensor>("Tensor", supplement::<u64>())?;
 /// ```
 pub fn supplement<S: Zeroable + Copy + 'static>() -> Supplement<S> {
+    const {
+        assert!(
+            std::mem::align_of::<S>() <= 16,
+            "ndbind: a type supplement may be aligned to at most 16 bytes"
+        )
+    };
     Supplement(PhantomData)
 }
 impl<S: Zeroable + Copy + 'static> ClassExtra for Supplement<S> {
-    fn apply(self, o: &mut ClassOptions) {
-        o.supplement =
-            Some((TypeId::of::<S>(), std::mem::size_of::<S>(), std::mem::align_of::<S>()));
-        o.is_final = true;
+    fn apply(self, rec: &mut TypeRecord) {
+        set_supplement(rec, TypeId::of::<S>(), std::mem::size_of::<S>());
     }
+}
+
+/// Reserves `size` zeroed bytes (16-aligned) for a supplement of Rust
+/// type `id`; the class becomes final.
+fn set_supplement(rec: &mut TypeRecord, id: TypeId, size: usize) {
+    rec.supplement = Some((id, vec![0u128; size.div_ceil(16)].into_boxed_slice()));
+    rec.is_final = true;
 }
 
 macro_rules! class_extra_tuple {
     ($($T:ident $i:tt),+) => {
         impl<$($T: ClassExtra),+> ClassExtra for ($($T,)+) {
-            fn apply(self, o: &mut ClassOptions) { $( self.$i.apply(o); )+ }
+            fn apply(self, rec: &mut TypeRecord) { $( self.$i.apply(rec); )+ }
         }
     };
 }
@@ -161,9 +168,11 @@ class_extra_tuple!(A 0, B 1, C 2);
 class_extra_tuple!(A 0, B 1, C 2, D 3);
 class_extra_tuple!(A 0, B 1, C 2, D 3, E 4);
 
+/// # Safety
+/// `p` points to a constructed `T`, dropped once.
 unsafe fn drop_in_place_of<T>(p: *mut u8) {
-    // SAFETY: the caller passes a constructed T.
-    std::ptr::drop_in_place(p as *mut T)
+    // SAFETY: (caller) a constructed T, dropped once.
+    unsafe { std::ptr::drop_in_place(p as *mut T) }
 }
 
 /// A bound class, to which methods, fields and properties are added.
@@ -211,23 +220,24 @@ impl<T: PyClass> Class<T> {
         name: &str,
         extras: impl ClassExtra,
     ) -> PyResult<Class<T>> {
-        let mut o = ClassOptions::default();
-        extras.apply(&mut o);
-        let facts = ClassFacts {
-            rust_name: std::any::type_name::<T>(),
-            base_name: std::any::type_name::<T::Base>(),
-            type_id: TypeId::of::<T>(),
-            size: std::mem::size_of::<T>(),
-            align: std::mem::align_of::<T>(),
-            drop: std::mem::needs_drop::<T>()
-                .then_some(drop_in_place_of::<T> as unsafe fn(*mut u8)),
-            clone: T::CLONE,
-            zeroable: T::ZEROABLE,
-            base_offset: T::BASE_OFFSET,
-            slot: T::type_slot(),
-            base_slot: <T::Base as MaybeClass>::slot(),
-        };
-        let ty = new_class(scope, module, name, o, facts)?;
+        let mut rec = TypeRecord::new(
+            T::type_slot(),
+            std::any::type_name::<T>(),
+            TypeId::of::<T>(),
+            std::mem::size_of::<T>(),
+            std::mem::align_of::<T>(),
+        );
+        rec.drop =
+            std::mem::needs_drop::<T>().then_some(drop_in_place_of::<T> as unsafe fn(*mut u8));
+        rec.clone = T::CLONE;
+        rec.zeroable = T::ZEROABLE;
+        rec.base = <T::Base as MaybeClass>::slot().map(|slot| RustBase {
+            slot,
+            offset: T::BASE_OFFSET,
+            rust_name: std::any::type_name::<T::Base>(),
+        });
+        extras.apply(&mut rec);
+        let ty = new_class(scope, module, name, rec)?;
         Ok(Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData })
     }
 
@@ -444,8 +454,8 @@ impl<T: PyClass> Class<T> {
             std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
         // Through `type.__setattr__` (the metaclass would call a setter of
         // an existing static property of that name instead).
-        // SAFETY: valid type, name and value; the GIL is held.
         let key = Object::intern_held(&cname)?;
+        // SAFETY: valid type, name and value; the GIL is held.
         let rc = unlocked(self.tp(), || unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
@@ -591,67 +601,34 @@ fn install_init(ty: &Object, func: &Object) {
     }
 }
 
-/// What [`Class::new`] learns from the Rust type.
-struct ClassFacts {
-    rust_name: &'static str,
-    base_name: &'static str,
-    type_id: TypeId,
-    size: usize,
-    align: usize,
-    drop: Option<unsafe fn(*mut u8)>,
-    clone: Option<crate::core::class::record::CloneFn>,
-    zeroable: bool,
-    base_offset: usize,
-    slot: &'static crate::core::class::record::TypeSlot,
-    base_slot: Option<&'static crate::core::class::record::TypeSlot>,
-}
-
-/// The non-generic part of [`Class::new`]: creates the type, sets it on
-/// `scope` and, for clonable values, binds `__copy__`/`__deepcopy__`.
+/// The non-generic part of [`Class::new`]: creates the type from `rec`,
+/// sets it on `scope` and, for clonable values, binds
+/// `__copy__`/`__deepcopy__`.
 fn new_class(
     scope: Borrowed<'_>,
     module: &str,
     name: &str,
-    o: ClassOptions,
-    f: ClassFacts,
+    rec: Box<TypeRecord>,
 ) -> PyResult<Object> {
-    let base = f.base_slot.map_or(std::ptr::null_mut(), |s| s.type_ptr());
-    if f.base_slot.is_some() && base.is_null() {
-        return Err(PyErr::type_error(format!(
-            "{name}: its Rust base class must be bound before it ({})",
-            f.base_name
-        )));
+    if let Some(b) = &rec.base {
+        if b.slot.type_ptr().is_null() {
+            return Err(PyErr::type_error(format!(
+                "{name}: its Rust base class must be bound before it ({})",
+                b.rust_name
+            )));
+        }
     }
-    let ty = create_type(ClassSpec {
-        name: name.to_owned(),
-        module: module.to_owned(),
-        doc: o.doc,
-        rust_name: f.rust_name,
-        type_id: f.type_id,
-        size: f.size,
-        align: f.align,
-        drop: f.drop,
-        clone: f.clone,
-        zeroable: f.zeroable,
-        needs_drop: f.drop.is_some(),
-        base,
-        base_offset: f.base_offset,
-        is_final: o.is_final,
-        dynamic_attr: o.dynamic_attr,
-        weakref: o.weakref,
-        supplement: o.supplement,
-        gc: o.gc,
-        slots: o.slots,
-        slot: f.slot,
-    })?;
+    let (slot, clonable) = (rec.slot, rec.clone.is_some());
     // A Rust subclass inherits its base's trampoline (see `overridable`).
-    if let Some(off) = f.base_slot.and_then(|s| s.trampoline_offset()) {
-        f.slot.set_trampoline_offset(f.base_offset + off);
+    let tramp = rec.base.as_ref().and_then(|b| Some(b.offset + b.slot.trampoline_offset()?));
+    let ty = create_type(rec, module, name)?;
+    if let Some(off) = tramp {
+        slot.set_trampoline_offset(off);
     }
     let cname =
         std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
     scope.setattr(&cname, ty.borrow())?;
-    if f.clone.is_some() {
+    if clonable {
         let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let def = |n: &str, parts, extras| {
             unlocked(tp, || {

@@ -21,6 +21,8 @@
 //! m.class::<Node>("Node", gc::<Node>())?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -28,7 +30,8 @@ use std::ptr::NonNull;
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
-use crate::core::class::builder::{ClassExtra, ClassOptions};
+use crate::core::class::builder::ClassExtra;
+use crate::core::class::record::TypeRecord;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
@@ -202,8 +205,8 @@ unsafe fn traverse_shim<T: Traverse>(
     arg: *mut c_void,
 ) -> c_int {
     let mut v = Visit { visit, arg, _l: PhantomData };
-    // SAFETY (caller): `p` is a ready T, not mutably borrowed.
-    let value = &*(p as *const T);
+    // SAFETY: (caller) `p` is a ready T, not mutably borrowed.
+    let value = unsafe { &*(p as *const T) };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.traverse(&mut v))) {
         Ok(Ok(())) => 0,
         Ok(Err(VisitStop(rc))) => rc,
@@ -215,8 +218,8 @@ unsafe fn traverse_shim<T: Traverse>(
 }
 
 unsafe fn clear_shim<T: Traverse>(p: *mut u8) {
-    // SAFETY (caller): `p` is a ready T, uniquely borrowed for the call.
-    let value = &mut *(p as *mut T);
+    // SAFETY: (caller) `p` is a ready T, uniquely borrowed for the call.
+    let value = unsafe { &mut *(p as *mut T) };
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| value.clear())).is_err() {
         eprintln!("ndbind: Traverse::clear panicked");
     }
@@ -240,7 +243,7 @@ pub fn gc<T: PyClass + Traverse>() -> Gc<T> {
 }
 
 impl<T: PyClass + Traverse> ClassExtra for Gc<T> {
-    fn apply(self, o: &mut ClassOptions) {
-        o.gc = Some(GcFns { traverse: traverse_shim::<T>, clear: clear_shim::<T> });
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.gc = Some((GcFns { traverse: traverse_shim::<T>, clear: clear_shim::<T> }, 0));
     }
 }

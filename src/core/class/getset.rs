@@ -6,12 +6,15 @@
 //! A property is one non-generic [`PropRecord`] holding two boxed closures
 //! and the monomorphised functions that call them.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_int, c_void, CString};
 
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, FromPy, IntoPy, ReturnCtx};
-use crate::core::class::cast::{borrow, Fail};
+use crate::core::class::borrow::{borrow_shared, borrow_unique, Fail};
+use crate::core::class::cast::push_type_name;
 use crate::core::class::meta::{guard_int, guard_obj};
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -20,6 +23,10 @@ use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 
 /// Calls a getter: `obj` is the instance (NULL for static properties).
+///
+/// Safety (of both): `data` (or the record's setter data) is the boxed
+/// closure the function was made for; `obj` is a live object or NULL (a
+/// static property); the GIL is held.
 pub(crate) type GetFn = unsafe fn(data: *const (), obj: *mut ffi::PyObject) -> PyResult<Object>;
 /// Calls a setter with the new value.
 pub(crate) type SetFn =
@@ -31,9 +38,11 @@ pub(crate) struct Erased {
     free: unsafe fn(*mut ()),
 }
 
+/// # Safety
+/// `p` came from `Box::<F>::into_raw` in `Erased::new`; freed once.
 unsafe fn drop_box<F>(p: *mut ()) {
-    // SAFETY: `p` came from Box::<F>::into_raw in `Erased::new`.
-    drop(Box::from_raw(p as *mut F))
+    // SAFETY: (caller) as stated.
+    drop(unsafe { Box::from_raw(p as *mut F) })
 }
 
 impl Erased {
@@ -118,6 +127,8 @@ unsafe extern "C" fn prop_set(
     })
 }
 
+/// # Safety
+/// As for [`SetFn`]; `value` is NULL (delete) or a live object.
 unsafe fn set_value(
     rec: &PropRecord,
     obj: *mut ffi::PyObject,
@@ -131,38 +142,27 @@ unsafe fn set_value(
         (None, false) => {
             Err(PyErr::attribute_error(format!("{}: the attribute is read-only", rec.qualname)))
         }
-        (Some((set, _)), false) => set(rec, obj, Borrowed::from_ptr(value)),
+        // SAFETY: (caller) `set` was made for `rec`; `value` is live.
+        (Some((set, _)), false) => unsafe { set(rec, obj, Borrowed::from_ptr(value)) },
     }
 }
 
-/// Borrows the `T` inside `obj` for a getter or setter.
-unsafe fn borrow_for<T: PyClass>(
-    obj: *mut ffi::PyObject,
-    unique: bool,
-) -> PyResult<(*mut u8, *mut i32)> {
-    match borrow(obj, T::type_slot().type_ptr(), unique) {
-        Ok(b) => Ok(b),
-        Err(Fail::Error(e)) => Err(e),
-        Err(Fail::Mismatch) => Err(PyErr::type_error(format!(
+/// The error of a getter or setter whose borrow of `obj` failed; `name`
+/// writes the expected class's name.
+///
+/// # Safety
+/// `obj` is a live object.
+#[cold]
+#[inline(never)]
+unsafe fn not_borrowed(obj: *mut ffi::PyObject, f: Fail, name: fn(&mut String)) -> PyErr {
+    match f {
+        Fail::Error(e) => e,
+        Fail::Mismatch => PyErr::type_error(format!(
             "expected an instance of {}, got {}",
-            type_name_of(crate::core::class::cast::push_type_name::<T>),
-            Borrowed::from_ptr(obj).type_name()
-        ))),
-    }
-}
-
-/// Releases a borrow taken by `borrow_for`, even on unwinding.
-struct Release(*mut i32, bool);
-impl Drop for Release {
-    fn drop(&mut self) {
-        // SAFETY: the cell of a live instance on which we hold the borrow.
-        unsafe {
-            if self.1 {
-                *self.0 = 0
-            } else {
-                *self.0 -= 1
-            }
-        }
+            type_name_of(name),
+            // SAFETY: (caller) a live object.
+            unsafe { Borrowed::from_ptr(obj) }.type_name()
+        )),
     }
 }
 
@@ -171,12 +171,17 @@ pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(
     data: *const (),
     obj: *mut ffi::PyObject,
 ) -> PyResult<Object> {
-    let g = &*(data as *const G);
-    let (ptr, cell) = borrow_for::<T>(obj, false)?;
-    let _release = Release(cell, false);
-    let r = g(&*(ptr as *const T));
+    // SAFETY: (caller) `data` is the boxed `G` of this getter.
+    let g = unsafe { &*(data as *const G) };
+    // SAFETY: (caller) `obj` is live for the call, which the guard does
+    // not outlive.
+    let guard = unsafe { borrow_shared(obj, T::type_slot().type_ptr()) }
+        // SAFETY: as above.
+        .map_err(|f| unsafe { not_borrowed(obj, f, push_type_name::<T>) })?;
+    // SAFETY: the guard holds a shared borrow of a ready T.
+    let r = g(unsafe { &*(guard.ptr() as *const T) });
     // SAFETY: `obj` is the live instance the getter runs on.
-    let ctx = ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, obj);
+    let ctx = unsafe { ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, obj) };
     r.into_py(&ctx)
 }
 
@@ -186,11 +191,16 @@ pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(
     obj: *mut ffi::PyObject,
     value: Borrowed<'_>,
 ) -> PyResult<()> {
-    let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
+    // SAFETY: (caller) the setter data of `rec` is the boxed `S`.
+    let s = unsafe { &*(rec.set.as_ref().expect("setter").1.data as *const S) };
     let v = convert::<V>(rec, value)?;
-    let (ptr, cell) = borrow_for::<T>(obj, true)?;
-    let _release = Release(cell, true);
-    s(&mut *(ptr as *mut T), v);
+    // SAFETY: (caller) `obj` is live for the call, which the guard does
+    // not outlive.
+    let guard = unsafe { borrow_unique(obj, T::type_slot().type_ptr()) }
+        // SAFETY: as above.
+        .map_err(|f| unsafe { not_borrowed(obj, f, push_type_name::<T>) })?;
+    // SAFETY: the guard holds the unique borrow of a ready T.
+    s(unsafe { &mut *(guard.ptr() as *mut T) }, v);
     Ok(())
 }
 
@@ -199,7 +209,8 @@ pub(crate) unsafe fn static_get_impl<R: IntoPy, G: Fn() -> R>(
     data: *const (),
     _obj: *mut ffi::PyObject,
 ) -> PyResult<Object> {
-    let g = &*(data as *const G);
+    // SAFETY: (caller) `data` is the boxed `G` of this getter.
+    let g = unsafe { &*(data as *const G) };
     g().into_py(&ReturnCtx::held())
 }
 
@@ -209,7 +220,8 @@ pub(crate) unsafe fn static_set_impl<V: FromPy, S: Fn(V)>(
     _obj: *mut ffi::PyObject,
     value: Borrowed<'_>,
 ) -> PyResult<()> {
-    let s = &*(rec.set.as_ref().expect("setter").1.data as *const S);
+    // SAFETY: (caller) the setter data of `rec` is the boxed `S`.
+    let s = unsafe { &*(rec.set.as_ref().expect("setter").1.data as *const S) };
     s(convert::<V>(rec, value)?);
     Ok(())
 }
@@ -303,6 +315,7 @@ pub(crate) unsafe fn static_property_set(
     prop: *mut ffi::PyObject,
     value: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY: (caller) a static property object, whose record it owns.
     guard_int(|| unsafe {
         let rec = &*(*(prop as *mut StaticProp)).rec;
         set_value(rec, std::ptr::null_mut(), value)

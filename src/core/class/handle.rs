@@ -9,10 +9,13 @@
 //! }, arg("shapes"))?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::marker::PhantomData;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
-use crate::core::class::cast::{borrow, push_type_name, Fail};
+use crate::core::class::borrow::{borrow_shared, borrow_unique, Fail, SharedGuard, UniqueGuard};
+use crate::core::class::cast::push_type_name;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -46,19 +49,6 @@ impl<T: PyClass> Inst<T> {
         self.obj.borrow()
     }
 
-    fn take(&self, unique: bool) -> PyResult<(*mut u8, *mut i32)> {
-        // SAFETY: `obj` is alive (owned); the GIL is held (handles are !Send).
-        match unsafe { borrow(self.obj.as_ptr(), T::type_slot().type_ptr(), unique) } {
-            Ok(p) => Ok(p),
-            Err(Fail::Error(e)) => Err(e),
-            Err(Fail::Mismatch) => Err(PyErr::type_error(format!(
-                "ndbind: a {} is not an instance of {}",
-                self.obj.borrow().type_name(),
-                std::any::type_name::<T>()
-            ))),
-        }
-    }
-
     /// A shared borrow of the value (`RuntimeError` while it is borrowed
     /// mutably, `TypeError` when it is not constructed).
     ///
@@ -66,8 +56,12 @@ impl<T: PyClass> Inst<T> {
     /// let p = inst.get()?; println!("{}", p.x);
     /// ```
     pub fn get(&self) -> PyResult<InstRef<'_, T>> {
-        let (ptr, cell) = self.take(false)?;
-        Ok(InstRef { ptr: ptr as *const T, cell, _l: PhantomData })
+        // SAFETY: `obj` is alive (owned) for the guard's life (the guard
+        // borrows `self`); the GIL is held (handles are !Send).
+        match unsafe { borrow_shared(self.obj.as_ptr(), T::type_slot().type_ptr()) } {
+            Ok(guard) => Ok(InstRef { guard, _l: PhantomData }),
+            Err(f) => Err(failed(&self.obj, f, std::any::type_name::<T>())),
+        }
     }
 
     /// A unique borrow of the value (`RuntimeError` while it is borrowed).
@@ -76,8 +70,24 @@ impl<T: PyClass> Inst<T> {
     /// inst.get_mut()?.x = 1.0;
     /// ```
     pub fn get_mut(&self) -> PyResult<InstMut<'_, T>> {
-        let (ptr, cell) = self.take(true)?;
-        Ok(InstMut { ptr: ptr as *mut T, cell, _l: PhantomData })
+        // SAFETY: as in `get`.
+        match unsafe { borrow_unique(self.obj.as_ptr(), T::type_slot().type_ptr()) } {
+            Ok(guard) => Ok(InstMut { guard, _l: PhantomData }),
+            Err(f) => Err(failed(&self.obj, f, std::any::type_name::<T>())),
+        }
+    }
+}
+
+/// The error of a failed borrow of `obj` as a `rust_name`.
+#[cold]
+#[inline(never)]
+fn failed(obj: &Object, f: Fail, rust_name: &str) -> PyErr {
+    match f {
+        Fail::Error(e) => e,
+        Fail::Mismatch => PyErr::type_error(format!(
+            "ndbind: a {} is not an instance of {rust_name}",
+            obj.borrow().type_name(),
+        )),
     }
 }
 
@@ -87,24 +97,15 @@ impl<T: PyClass> Inst<T> {
 /// let r: InstRef<'_, Point> = inst.get()?;
 /// ```
 pub struct InstRef<'a, T> {
-    ptr: *const T,
-    cell: *mut i32,
+    guard: SharedGuard,
     _l: PhantomData<&'a T>,
 }
 
 impl<T> std::ops::Deref for InstRef<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: a shared borrow of a ready T is held until drop.
-        unsafe { &*self.ptr }
-    }
-}
-
-impl<T> Drop for InstRef<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: the cell of a live instance (the `Inst` owns it); we hold
-        // one shared count.
-        unsafe { *self.cell -= 1 }
+        // SAFETY: the guard holds a shared borrow of a ready T.
+        unsafe { &*(self.guard.ptr() as *const T) }
     }
 }
 
@@ -114,30 +115,22 @@ impl<T> Drop for InstRef<'_, T> {
 /// let mut m: InstMut<'_, Point> = inst.get_mut()?;
 /// ```
 pub struct InstMut<'a, T> {
-    ptr: *mut T,
-    cell: *mut i32,
+    guard: UniqueGuard,
     _l: PhantomData<&'a mut T>,
 }
 
 impl<T> std::ops::Deref for InstMut<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the unique borrow of a ready T is held until drop.
-        unsafe { &*self.ptr }
+        // SAFETY: the guard holds the unique borrow of a ready T.
+        unsafe { &*(self.guard.ptr() as *const T) }
     }
 }
 
 impl<T> std::ops::DerefMut for InstMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as for Deref.
-        unsafe { &mut *self.ptr }
-    }
-}
-
-impl<T> Drop for InstMut<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: we hold the unique borrow (-1) of this live cell.
-        unsafe { *self.cell = 0 }
+        // SAFETY: as for Deref; `&mut self` makes this the only reference.
+        unsafe { &mut *(self.guard.ptr() as *mut T) }
     }
 }
 

@@ -32,6 +32,8 @@
 //! m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,8 +41,9 @@ use std::sync::Arc;
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{ArgCaster, FromPy, IntoPy, ReturnCtx};
+use crate::core::class::borrow::{cell_of, InstFlags, UniqueGuard};
 use crate::core::class::cast::{not_bound, push_type_name};
-use crate::core::class::inst::{self, InstHeader, ARC, DESTRUCT, INLINE, OWNED_BOX, READY};
+use crate::core::class::inst::{self, InstHeader};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -53,10 +56,11 @@ pub(crate) type ReleaseFn = unsafe fn(*mut u8);
 /// Live `Arc`-held instances: value pointer → (instance, release function).
 static ARCS: GilCell<RefCell<HashMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
 
+/// # Safety
+/// `p` came from `Arc::<T>::into_raw`; this strong count is released once.
 unsafe fn release<T>(p: *mut u8) {
-    // SAFETY (caller): `p` came from `Arc::<T>::into_raw` and this strong
-    // count is released exactly once.
-    drop(Arc::from_raw(p as *const T))
+    // SAFETY: (caller) as stated.
+    drop(unsafe { Arc::from_raw(p as *const T) })
 }
 
 /// The live instance holding the `Arc` whose value is at `value`.
@@ -78,17 +82,34 @@ fn lookup(value: *const u8) -> Option<Object> {
 ///
 /// # Safety
 /// `h` is a live, not ready instance whose class stores the `Arc`'s `T`;
-/// `release` releases a count of that `Arc<T>`.
-unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) {
-    (*h).value = value;
+/// `release` releases a count of that `Arc<T>`. On error the count is
+/// released.
+unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResult<()> {
     // Other owners of the Arc may read the value at any time: the instance
     // holds a shared borrow of it for its whole life, so `&mut T` (and the
     // low-level functions that rewrite a value) are refused.
-    (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
-    (*h).own_borrow = 1;
-    (*h).flags = ((*h).flags & !INLINE) | READY | ARC;
+    // SAFETY: (caller) `h` is a live instance; its own cell lives in it.
+    let cell = unsafe {
+        (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+        cell_of(h)
+    };
+    if !cell.share_forever() {
+        // Not reached: a not ready instance is borrowed only for the
+        // duration of a low-level operation.
+        // SAFETY: (caller) `release` releases this count, once.
+        unsafe { release(value) };
+        return Err(PyErr::runtime_error("ndbind: the instance is borrowed"));
+    }
+    // SAFETY: (caller) `h` is live and not ready; its class stores the
+    // Arc's `T`, now at `value` and shared for ever.
+    unsafe {
+        (*h).value = value;
+        (*h).flags.remove(InstFlags::INLINE);
+        (*h).flags.insert(InstFlags::READY | InstFlags::ARC);
+    }
     let map = ARCS.get_or_init(Default::default);
     map.borrow_mut().insert(value as usize, (h as usize, release));
+    Ok(())
 }
 
 /// Takes a dying `Arc`-held instance out of the identity map (the first
@@ -119,7 +140,10 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
         Some(rel) => {
             // The last strong count drops the value: a panicking Drop must
             // not unwind into CPython.
-            crate::core::error::guard_silent("the Drop of an Arc-held value", || rel(value));
+            // SAFETY: (caller) `rel` releases this instance's count, once.
+            let release = || unsafe { rel(value) };
+            // SAFETY: deallocation runs with the GIL held.
+            unsafe { crate::core::error::guard_silent("the Drop of an Arc-held value", release) };
         }
         None => eprintln!(
             "ndbind: an Arc-held instance was missing from the identity map (its Arc is leaked)"
@@ -151,8 +175,9 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
             other.borrow().type_name()
         )));
     }
-    hold(h, Arc::into_raw(value) as *mut u8, release::<T>);
-    Ok(())
+    // SAFETY: (caller) `h` is the not ready instance of T's storage; the
+    // count comes from `into_raw` and `release::<T>` releases it.
+    unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) }
 }
 
 /// The instance holding `value`: the live one if this `Arc` (any clone of
@@ -175,8 +200,9 @@ pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
     unsafe {
         let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
         let obj = inst::alloc(tp, rec)?;
-        hold(obj as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>);
-        Ok(Object::from_owned(obj).expect("non-NULL"))
+        let obj = Object::from_owned(obj).expect("non-NULL");
+        hold(obj.as_ptr() as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>)?;
+        Ok(obj)
     }
 }
 
@@ -192,13 +218,13 @@ fn arc_value(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<*mut u8, O
             return Err(None);
         }
         let h = obj.as_ptr() as *mut InstHeader;
-        if (*h).flags & READY == 0 {
+        if !(*h).flags.is_ready() {
             return Err(Some(PyErr::type_error(format!(
                 "ndbind: attempted to access an uninitialized instance of type '{}'",
                 rec.name()
             ))));
         }
-        if (*h).flags & ARC == 0 {
+        if !(*h).flags.contains(InstFlags::ARC) {
             return Err(Some(PyErr::type_error(format!(
                 "ndbind: this '{}' instance is not held by an Arc (it was made from a value, not an Arc)",
                 rec.name()
@@ -270,28 +296,21 @@ pub struct ClassBox<T>(std::marker::PhantomData<T>);
 /// ```
 pub struct BoxHolder<T> {
     obj: *mut ffi::PyObject,
+    /// The unique borrow of `obj`, from the match to the end of the call
+    /// (after the move it guards the emptied storage).
+    _guard: UniqueGuard,
     taken: Option<Box<T>>,
 }
 
 impl<T> Default for BoxHolder<T> {
     fn default() -> Self {
-        BoxHolder { obj: std::ptr::null_mut(), taken: None }
-    }
-}
-
-impl<T> Drop for BoxHolder<T> {
-    fn drop(&mut self) {
-        if !self.obj.is_null() {
-            // SAFETY: `obj` is a live argument whose unique borrow we hold
-            // (the call did not go ahead, or the value was moved out).
-            unsafe { *(*(self.obj as *mut InstHeader)).borrow = 0 }
-        }
+        BoxHolder { obj: std::ptr::null_mut(), _guard: UniqueGuard::default(), taken: None }
     }
 }
 
 /// Checks that `obj` owns a ready value of exactly `tp`'s class that can
 /// be moved out, and borrows it uniquely.
-fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<(), Option<PyErr>> {
+fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<UniqueGuard, Option<PyErr>> {
     // SAFETY: `obj` is a live argument; the GIL is held.
     unsafe {
         let rec = record_of(obj.type_ptr()).ok_or(None)?;
@@ -300,15 +319,15 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<(), Option<
         }
         let h = obj.as_ptr() as *mut InstHeader;
         let f = (*h).flags;
-        if f & READY == 0 {
+        if !f.is_ready() {
             return Err(Some(PyErr::type_error(format!(
                 "ndbind: attempted to access an uninitialized instance of type '{}'",
                 rec.name()
             ))));
         }
-        if f & DESTRUCT == 0
-            || f & (INLINE | OWNED_BOX) == 0
-            || f & ARC != 0
+        if !f.contains(InstFlags::DESTRUCT)
+            || !f.owns_storage()
+            || f.contains(InstFlags::ARC)
             || !(*h).parent.is_null()
         {
             return Err(Some(PyErr::type_error(format!(
@@ -316,14 +335,13 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<(), Option<
                 rec.name()
             ))));
         }
-        if *(*h).borrow != 0 {
-            return Err(Some(PyErr::runtime_error(format!(
+        // The caller keeps `obj` (an argument) alive for the guard's life.
+        UniqueGuard::try_new((*h).value, (*h).borrow).ok_or_else(|| {
+            Some(PyErr::runtime_error(format!(
                 "ndbind: cannot move the value out of the '{}' instance: it is borrowed",
                 rec.name()
-            ))));
-        }
-        *(*h).borrow = -1;
-        Ok(())
+            )))
+        })
     }
 }
 
@@ -334,16 +352,23 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<(), Option<
 /// `box_load` succeeded on `obj` for `T`'s class during this call.
 unsafe fn box_take<T: PyClass>(obj: *mut ffi::PyObject) -> Box<T> {
     let h = obj as *mut InstHeader;
-    let rec = record_of(ffi::Py_TYPE(obj)).expect("checked by box_load");
-    crate::core::class::trampoline::detach(rec.slot, h);
-    let value = if (*h).flags & OWNED_BOX != 0 {
-        Box::from_raw((*h).value as *mut T)
-    } else {
-        Box::new(std::ptr::read((*h).value as *const T))
-    };
-    (*h).value = inst::inline_value(obj, rec);
-    (*h).flags = ((*h).flags & !(READY | DESTRUCT | OWNED_BOX)) | INLINE;
-    value
+    // SAFETY: (caller) `box_load` checked `obj` is a ready instance of T's
+    // class that owns its value (inline or boxed) and borrowed it uniquely;
+    // the value is moved out once and the instance left not ready, with
+    // its inline storage for a new value.
+    unsafe {
+        let rec = record_of(ffi::Py_TYPE(obj)).expect("checked by box_load");
+        crate::core::class::trampoline::detach(rec.slot, h);
+        let value = if (*h).flags.contains(InstFlags::OWNED_BOX) {
+            Box::from_raw((*h).value as *mut T)
+        } else {
+            Box::new(std::ptr::read((*h).value as *const T))
+        };
+        (*h).value = inst::inline_value(obj, rec);
+        (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
+        (*h).flags.insert(InstFlags::INLINE);
+        value
+    }
 }
 
 impl<T: PyClass> ArgCaster for ClassBox<T> {
@@ -353,8 +378,8 @@ impl<T: PyClass> ArgCaster for ClassBox<T> {
 
     fn load(holder: &mut BoxHolder<T>, obj: Borrowed<'_>, _convert: bool) -> bool {
         match box_load(obj, T::type_slot().type_ptr()) {
-            Ok(()) => {
-                holder.obj = obj.as_ptr();
+            Ok(guard) => {
+                *holder = BoxHolder { obj: obj.as_ptr(), _guard: guard, taken: None };
                 true
             }
             Err(None) => false,

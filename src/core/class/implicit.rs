@@ -30,6 +30,8 @@
 //! // Python: double_meters(2.0).value == 4.0
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::cell::Cell;
 
 use pyo3_ffi as ffi;
@@ -89,7 +91,8 @@ pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> O
     if tp.is_null() {
         return None;
     }
-    let rec = record_of(tp)?;
+    // SAFETY: (caller) a live bound class; its record lives as long.
+    let rec = unsafe { record_of(tp)? };
     if rec.type_ptr != tp {
         return None;
     }
@@ -102,7 +105,10 @@ pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> O
         let made = match c {
             Implicit::Rust(f) => f(obj),
             Implicit::PyType(src) => match obj.is_instance(src.borrow()) {
-                Ok(true) => Some(Borrowed::from_ptr(tp as *mut ffi::PyObject).call(&[obj])),
+                Ok(true) => {
+                    // SAFETY: (caller) `tp` is a live type object.
+                    Some(unsafe { Borrowed::from_ptr(tp as *mut ffi::PyObject) }.call(&[obj]))
+                }
                 Ok(false) => None,
                 Err(e) => Some(Err(e)),
             },

@@ -9,7 +9,8 @@ use std::marker::PhantomData;
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, ArgCaster, Param};
-use crate::core::class::inst::{InstHeader, DESTRUCT, INLINE, READY};
+use crate::core::class::borrow::{cell_of, InstFlags};
+use crate::core::class::inst::InstHeader;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -180,7 +181,11 @@ unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHe
     }
     // SAFETY: `obj` is an instance of T's storage (checked above): it
     // starts with an initialised header whose borrow cell is valid.
-    if unsafe { (*h).flags & (READY | INLINE) != INLINE || *(*h).borrow != 0 } {
+    if unsafe {
+        (*h).flags.is_ready()
+            || !(*h).flags.contains(InstFlags::INLINE)
+            || !cell_of(h).is_unborrowed()
+    } {
         init_twice::<T>();
         return None;
     }
@@ -206,7 +211,7 @@ unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
     // SAFETY: the caller's contract: a live instance of T's storage.
-    if unsafe { (*h).flags } & READY != 0 {
+    if unsafe { (*h).flags }.is_ready() {
         drop(v);
         init_twice::<T>();
         return Err(PyErr::fetch());
@@ -218,7 +223,7 @@ unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>
             // (not ready); it becomes ready and owned (destruct) at once.
             unsafe {
                 std::ptr::write((*h).value as *mut T, v);
-                (*h).flags |= READY | DESTRUCT;
+                (*h).flags.insert(InstFlags::READY | InstFlags::DESTRUCT);
             }
         }
         // SAFETY: a live, not ready instance of T's storage.

@@ -15,28 +15,16 @@
 //! into another instance, the root owner's, so a `&mut` to the parent and a
 //! reference to its field can never be live at once.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::c_int;
 
 use pyo3_ffi as ffi;
 
+use crate::core::class::borrow::{cell_of, BorrowCell, InstFlags, UniqueGuard};
 use crate::core::class::meta::guard_obj;
 use crate::core::class::record::{record_of, TypeRecord};
 use crate::core::error::{PyErr, PyResult};
-
-/// The value is fully constructed.
-pub(crate) const READY: u32 = 1;
-/// The value is dropped when the instance dies.
-pub(crate) const DESTRUCT: u32 = 2;
-/// The value lives inline in the instance.
-pub(crate) const INLINE: u32 = 4;
-/// The value is a `Box` allocation owned by the instance (freed on death).
-pub(crate) const OWNED_BOX: u32 = 8;
-/// The instance is in the identity map of references.
-pub(crate) const IN_ID_MAP: u32 = 16;
-/// The instance keeps other objects alive (see `keep_alive`).
-pub(crate) const KEEP_ALIVE: u32 = 32;
-/// The value is held by an `Arc` (one strong count, released on death).
-pub(crate) const ARC: u32 = 64;
 
 /// The header every instance starts with.
 #[repr(C)]
@@ -44,10 +32,11 @@ pub(crate) struct InstHeader {
     pub(crate) ob_base: ffi::PyObject,
     /// Where the value lives (inline or elsewhere).
     pub(crate) value: *mut u8,
-    /// The borrow cell guarding the value: 0 free, n > 0 shared, -1 unique.
-    pub(crate) borrow: *mut i32,
-    pub(crate) own_borrow: i32,
-    pub(crate) flags: u32,
+    /// The borrow cell guarding the value (see `borrow`): `own_borrow`,
+    /// or the root owner's for a reference into another instance.
+    pub(crate) borrow: *const BorrowCell,
+    pub(crate) own_borrow: BorrowCell,
+    pub(crate) flags: InstFlags,
     /// The instance that owns the referenced value (a strong reference),
     /// or NULL.
     pub(crate) parent: *mut ffi::PyObject,
@@ -84,9 +73,14 @@ pub(crate) const fn value_room(size: usize, align: usize) -> usize {
 /// subclass's, which extends it).
 #[inline]
 pub(crate) unsafe fn inline_value(obj: *mut ffi::PyObject, rec: &TypeRecord) -> *mut u8 {
-    let p = (obj as *mut u8).add(VALUE_OFFSET);
-    // `align` is a power of two (it comes from `align_of`).
-    p.add((p as usize).wrapping_neg() & (rec.align.max(1) - 1))
+    // SAFETY: (caller) the object reserves `VALUE_OFFSET` bytes of header
+    // and then `value_room(size, align)` bytes, enough for the value at
+    // the next `align` boundary (`align` is a power of two, from
+    // `align_of`).
+    unsafe {
+        let p = (obj as *mut u8).add(VALUE_OFFSET);
+        p.add((p as usize).wrapping_neg() & (rec.align.max(1) - 1))
+    }
 }
 
 /// Allocates an instance of `tp` (whose record is `rec`): zeroed, not
@@ -103,26 +97,37 @@ pub(crate) unsafe fn alloc(
         // No GC header, no dict or weaklist slot: the header is all that
         // must be initialised (the value storage is written before the
         // instance is ever marked ready), so skip tp_alloc's memset.
-        let p = ffi::PyObject_Malloc(rec.basicsize) as *mut ffi::PyObject;
-        if p.is_null() {
-            return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
+        // SAFETY: a fresh block of the class's basic size, initialised as
+        // an object of `tp` (a plain class: nothing else to set up) with
+        // the header fields the zeroing would have set.
+        unsafe {
+            let p = ffi::PyObject_Malloc(rec.basicsize) as *mut ffi::PyObject;
+            if p.is_null() {
+                return Err(PyErr::memory_error("ndbind: out of memory allocating an instance"));
+            }
+            ffi::PyObject_Init(p, tp);
+            let h = p as *mut InstHeader;
+            std::ptr::addr_of_mut!((*h).own_borrow).write(BorrowCell::new());
+            (*h).parent = std::ptr::null_mut();
+            p
         }
-        ffi::PyObject_Init(p, tp);
-        (*(p as *mut InstHeader)).own_borrow = 0;
-        (*(p as *mut InstHeader)).parent = std::ptr::null_mut();
-        p
     } else {
-        let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
-        let p = alloc(tp, 0);
+        // SAFETY: (caller) `tp` is a valid type; its `tp_alloc` returns a
+        // zeroed instance of its basic size.
+        let p = unsafe { (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc)(tp, 0) };
         if p.is_null() {
             return Err(PyErr::fetch());
         }
         p
     };
     let h = obj as *mut InstHeader;
-    (*h).value = inline_value(obj, rec);
-    (*h).borrow = std::ptr::addr_of_mut!((*h).own_borrow);
-    (*h).flags = INLINE;
+    // SAFETY: a fresh instance of `rec`'s class (or a subclass, which
+    // extends its layout): its header is ours to set.
+    unsafe {
+        (*h).value = inline_value(obj, rec);
+        (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+        (*h).flags = InstFlags::INLINE;
+    }
     rec.live.set(rec.live.get() + 1);
     crate::core::leak_report::inst_created();
     Ok(obj)
@@ -158,10 +163,10 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         // Out of the identity maps first: clearing weak references, the
         // `__dict__` and the value below may run Python code, which must
         // not find this dying object there.
-        if flags & IN_ID_MAP != 0 {
+        if flags.contains(InstFlags::IN_ID_MAP) {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
-        let arc = if flags & ARC != 0 {
+        let arc = if flags.contains(InstFlags::ARC) {
             crate::core::class::holder::arc_forget((*h).value, obj)
         } else {
             None
@@ -183,21 +188,21 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         let flags = (*h).flags;
         // A panicking Drop must not unwind into CPython, and one that runs
         // Python code must not see (or clobber) a pending exception.
-        if flags & DESTRUCT != 0 {
+        if flags.contains(InstFlags::DESTRUCT) {
             if let Some(drop) = rec.drop {
                 let value = (*h).value;
                 crate::core::error::guard_silent(rec.name(), || drop(value));
             }
         }
-        if flags & OWNED_BOX != 0 && rec.size != 0 {
+        if flags.contains(InstFlags::OWNED_BOX) && rec.size != 0 {
             let layout = std::alloc::Layout::from_size_align_unchecked(rec.size, rec.align);
             std::alloc::dealloc((*h).value, layout);
         }
-        if flags & ARC != 0 {
+        if flags.contains(InstFlags::ARC) {
             crate::core::class::holder::arc_release((*h).value, arc);
         }
         let parent = std::mem::replace(&mut (*h).parent, std::ptr::null_mut());
-        let kept = if flags & KEEP_ALIVE != 0 {
+        let kept = if flags.contains(InstFlags::KEEP_ALIVE) {
             crate::core::class::refs::keep_alive_take(obj)
         } else {
             Vec::new()
@@ -242,7 +247,7 @@ pub(crate) unsafe extern "C" fn inst_traverse(
         let h = obj as *mut InstHeader;
         if let Some((g, off)) = record_of(tp).and_then(|r| r.gc) {
             // Not while a `&mut` to the value is live.
-            if (*h).flags & READY != 0 && *(*h).borrow >= 0 {
+            if (*h).flags.is_ready() && !cell_of(h).is_unique() {
                 let rc = (g.traverse)((*h).value.add(off), visit, arg);
                 if rc != 0 {
                     return rc;
@@ -287,11 +292,10 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
             let h = obj as *mut InstHeader;
             if let Some((g, off)) = rec.gc {
                 // Only an unborrowed value; uniquely borrowed meanwhile.
-                let cell = (*h).borrow;
-                if (*h).flags & READY != 0 && *cell == 0 {
-                    *cell = -1;
-                    (g.clear)((*h).value.add(off));
-                    *cell = 0;
+                if (*h).flags.is_ready() {
+                    if let Some(u) = UniqueGuard::try_new((*h).value, (*h).borrow) {
+                        (g.clear)(u.ptr().add(off));
+                    }
                 }
             }
         }
@@ -301,6 +305,12 @@ pub(crate) unsafe extern "C" fn inst_clear(obj: *mut ffi::PyObject) -> c_int {
 
 /// Calls the single `__init__` overload directly. `None` when the
 /// arguments do not match (the general path then raises the full error).
+///
+/// # Safety
+/// `obj` is a fresh instance (a reference the caller gives up when this
+/// returns `Some`); `args` holds `nargs` (< `STACK_ARGS`) live arguments;
+/// `fast` was taken from the class's current `__init__`, which the caller
+/// holds.
 #[inline]
 unsafe fn init_direct(
     fast: &crate::core::class::record::InitFast,
@@ -310,9 +320,11 @@ unsafe fn init_direct(
 ) -> Option<PyResult<*mut ffi::PyObject>> {
     let mut buf = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
     buf[0] = obj;
-    std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), nargs);
+    // SAFETY: (caller) `nargs` < STACK_ARGS readable arguments.
+    unsafe { std::ptr::copy_nonoverlapping(args, buf.as_mut_ptr().add(1), nargs) };
     let mut mask = fast.none_reject & !1;
-    let none = ffi::Py_None();
+    // SAFETY: the GIL is held.
+    let none = unsafe { ffi::Py_None() };
     while mask != 0 {
         let i = mask.trailing_zeros() as usize;
         if buf[i] == none {
@@ -320,15 +332,19 @@ unsafe fn init_direct(
         }
         mask &= mask - 1;
     }
-    let res = (fast.call)(&fast.site, buf.as_ptr(), !0, std::ptr::null_mut());
+    // SAFETY: (caller) the overload's own site, with `self` and its
+    // `nargs` arguments, as the dispatcher would call it.
+    let res = unsafe { (fast.call)(&fast.site, buf.as_ptr(), !0, std::ptr::null_mut()) };
     if res == crate::core::func::record::NEXT_OVERLOAD {
         return None;
     }
     if res.is_null() {
-        ffi::Py_DECREF(obj);
+        // SAFETY: (caller) the reference to `obj` is ours to give up.
+        unsafe { ffi::Py_DECREF(obj) };
         return Some(Err(PyErr::fetch()));
     }
-    ffi::Py_DECREF(res);
+    // SAFETY: a new reference the call returned.
+    unsafe { ffi::Py_DECREF(res) };
     Some(Ok(obj))
 }
 

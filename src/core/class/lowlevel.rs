@@ -15,11 +15,14 @@
 //! inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?; // "placement new" + mark ready
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::any::TypeId;
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::inst::{self, InstHeader, DESTRUCT, INLINE, OWNED_BOX, READY};
+use crate::core::class::borrow::{parents_valid, InstFlags, SharedGuard, UniqueGuard};
+use crate::core::class::inst::{self, InstHeader};
 use crate::core::class::record::{record_of, TypeRecord};
 use crate::core::class::{meta, PyClass};
 use crate::core::error::{PyErr, PyResult};
@@ -164,7 +167,7 @@ fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
         Some(rec) => {
             let h = o.as_ptr() as *mut InstHeader;
             // SAFETY: as above.
-            unsafe { crate::core::class::cast::parents_valid(h, &|| rec.name().to_owned())? };
+            unsafe { parents_valid(h, &|| rec.name().to_owned())? };
             Ok((rec, h))
         }
         None => Err(PyErr::type_error(format!(
@@ -174,51 +177,30 @@ fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
     }
 }
 
-/// The flags of a freshly constructed value: ready, and destructed on
-/// death when the instance owns the value.
-fn constructed(flags: u32) -> u32 {
-    if flags & (INLINE | OWNED_BOX) != 0 {
-        flags | READY | DESTRUCT
-    } else {
-        (flags | READY) & !DESTRUCT
-    }
-}
-
 /// Marks the value of `h` constructed and attaches its trampoline.
 ///
 /// # Safety
 /// `h` is a live instance of a class whose record is `rec`, and its
 /// storage holds a valid value.
 unsafe fn mark_constructed(rec: &TypeRecord, h: *mut InstHeader) {
-    (*h).flags = constructed((*h).flags);
-    crate::core::class::trampoline::attach(rec.slot, h);
-}
-
-/// A unique borrow of an instance's value for the duration of an
-/// operation; fails with `RuntimeError` if a bound function holds one.
-struct Unique(*mut i32);
-
-impl Unique {
-    fn take(h: *mut InstHeader, what: &str) -> PyResult<Unique> {
-        // SAFETY: `h` is a live instance; its borrow cell is valid.
-        unsafe {
-            let cell = (*h).borrow;
-            if *cell != 0 {
-                return Err(PyErr::runtime_error(format!(
-                    "{what}: the instance is borrowed by a running function"
-                )));
-            }
-            *cell = -1;
-            Ok(Unique(cell))
-        }
+    // SAFETY: (caller) a live instance of `rec`'s class holding a valid
+    // value, which may now be used (and its trampoline followed).
+    unsafe {
+        (*h).flags = (*h).flags.constructed();
+        crate::core::class::trampoline::attach(rec.slot, h);
     }
 }
 
-impl Drop for Unique {
-    fn drop(&mut self) {
-        // SAFETY: we set the live cell to -1 in `take`.
-        unsafe { *self.0 = 0 }
-    }
+/// A unique borrow of the value of `h` (ready or not) for the duration of
+/// an operation; `RuntimeError` if a bound function holds a borrow.
+///
+/// # Safety
+/// `h` is a live instance that outlives the guard.
+unsafe fn unique(h: *mut InstHeader, what: &str) -> PyResult<UniqueGuard> {
+    // SAFETY: (caller) `h` is live for the guard's life.
+    unsafe { UniqueGuard::try_new((*h).value, (*h).borrow) }.ok_or_else(|| {
+        PyErr::runtime_error(format!("{what}: the instance is borrowed by a running function"))
+    })
 }
 
 /// A new, uninitialised (not ready) instance of bound type `t`.
@@ -272,16 +254,24 @@ pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
     let (_, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
     let f = unsafe { (*h).flags };
-    Ok((f & READY != 0, f & DESTRUCT != 0))
+    Ok((f.is_ready(), f.contains(InstFlags::DESTRUCT)))
 }
 
 /// Drops the value of `h` if it is constructed and alive.
+///
+/// # Safety
+/// `h` is a live instance of `rec`'s class, uniquely borrowed by the caller.
 unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
-    let f = (*h).flags;
-    if f & READY != 0 && (f & DESTRUCT != 0 || f & (INLINE | OWNED_BOX) == 0) {
-        (*h).flags &= !(READY | DESTRUCT);
-        if let Some(d) = rec.drop {
-            d((*h).value);
+    // SAFETY: (caller) a live instance.
+    let f = unsafe { (*h).flags };
+    if f.is_ready() && (f.contains(InstFlags::DESTRUCT) || !f.owns_storage()) {
+        // SAFETY: (caller) uniquely borrowed: the constructed value is
+        // dropped once, after the instance stops saying it is ready.
+        unsafe {
+            (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
+            if let Some(d) = rec.drop {
+                d((*h).value);
+            }
         }
     }
 }
@@ -300,7 +290,8 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
             rec.name()
         )));
     }
-    let _u = Unique::take(h, "inst_zero()")?;
+    // SAFETY: `o` keeps `h` alive.
+    let _u = unsafe { unique(h, "inst_zero()")? };
     // SAFETY: unique access; all-zero bytes are a valid value (Zeroable).
     unsafe {
         drop_value(rec, h);
@@ -319,7 +310,7 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
 /// ```
 pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    if !rec.trivial {
+    if !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "inst_mark_ready(): {} is not a trivial (zeroable, drop-free) type; construct it with inst_init()",
             rec.name()
@@ -342,7 +333,8 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 /// ```
 pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    mark_constructed(rec, h);
+    // SAFETY: (caller) the storage holds a valid value; no live borrow.
+    unsafe { mark_constructed(rec, h) };
     Ok(())
 }
 
@@ -362,10 +354,11 @@ pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
             std::any::type_name::<T>()
         )));
     }
-    let _u = Unique::take(h, "inst_init()")?;
+    // SAFETY: `o` keeps `h` alive.
+    let _u = unsafe { unique(h, "inst_init()")? };
     // SAFETY: the storage belongs to a T-typed instance and is not ready.
     unsafe {
-        if (*h).flags & READY != 0 {
+        if (*h).flags.is_ready() {
             return Err(PyErr::type_error("inst_init(): the instance is already initialised"));
         }
         std::ptr::write((*h).value as *mut T, value);
@@ -381,12 +374,13 @@ pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
 /// ```
 pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    let _u = Unique::take(h, "inst_destruct()")?;
+    // SAFETY: `o` keeps `h` alive.
+    let _u = unsafe { unique(h, "inst_destruct()")? };
     // SAFETY: unique access to a live instance.
     unsafe {
         let f = (*h).flags;
-        (*h).flags &= !(READY | DESTRUCT);
-        if f & READY != 0 && f & DESTRUCT != 0 {
+        (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
+        if f.contains(InstFlags::READY | InstFlags::DESTRUCT) {
             if let Some(d) = rec.drop {
                 d((*h).value);
             }
@@ -405,15 +399,16 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
     let (rec, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
     let f = unsafe { (*h).flags };
-    let raises = (ready && f & READY == 0) || (destruct && f & DESTRUCT == 0);
-    if raises && !rec.trivial {
+    let raises = (ready && !f.is_ready()) || (destruct && !f.contains(InstFlags::DESTRUCT));
+    if raises && !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "inst_set_state(): {} is not a trivial type; raising its flags could double-drop or read an unconstructed value",
             rec.name()
         )));
     }
     // A running function's borrow must not see its value change state.
-    let _u = Unique::take(h, "inst_set_state()")?;
+    // SAFETY: `o` keeps `h` alive.
+    let _u = unsafe { unique(h, "inst_set_state()")? };
     // SAFETY: lowering flags is always sound (at worst a value leaks);
     // raising them is sound for trivial types.
     unsafe { inst_set_state_unchecked(o, ready, destruct) }
@@ -435,16 +430,20 @@ pub unsafe fn inst_set_state_unchecked(
     destruct: bool,
 ) -> PyResult<()> {
     let (rec, h) = parts(o)?;
-    let mut f = (*h).flags & !(READY | DESTRUCT);
-    if ready {
-        f |= READY;
-    }
-    if destruct {
-        f |= DESTRUCT;
-    }
-    (*h).flags = f;
-    if ready {
-        crate::core::class::trampoline::attach(rec.slot, h);
+    // SAFETY: `o` is a live instance; (caller) the flags say the truth
+    // about its storage and no borrow sees them change.
+    unsafe {
+        let f = &mut (*h).flags;
+        f.remove(InstFlags::READY | InstFlags::DESTRUCT);
+        if ready {
+            f.insert(InstFlags::READY);
+        }
+        if destruct {
+            f.insert(InstFlags::DESTRUCT);
+        }
+        if ready {
+            crate::core::class::trampoline::attach(rec.slot, h);
+        }
     }
     Ok(())
 }
@@ -466,7 +465,7 @@ fn pair<'a>(
     }
     // SAFETY: both are live instances.
     unsafe {
-        if (*hs).flags & READY == 0 {
+        if !(*hs).flags.is_ready() {
             return Err(PyErr::type_error(format!("{what}: the source instance is not ready")));
         }
         if (*hd).value == (*hs).value {
@@ -480,35 +479,27 @@ fn pair<'a>(
 
 /// Takes the borrows of a copy: unique on `dst`, shared on `src` (unless
 /// both live in the same root object, which the unique borrow covers).
-fn copy_borrows(
+///
+/// # Safety
+/// Both are live instances that outlive the guards.
+unsafe fn copy_borrows(
     hd: *mut InstHeader,
     hs: *mut InstHeader,
     what: &str,
-) -> PyResult<(Unique, Option<Shared>)> {
-    let u = Unique::take(hd, what)?;
-    // SAFETY: both are live instances.
+) -> PyResult<(UniqueGuard, Option<SharedGuard>)> {
+    // SAFETY: (caller) live instances.
+    let u = unsafe { unique(hd, what)? };
+    // SAFETY: (caller) live instances.
     let same = unsafe { (*hd).borrow == (*hs).borrow };
     if same {
         return Ok((u, None));
     }
-    // SAFETY: as above.
-    unsafe {
-        let cell = (*hs).borrow;
-        if *cell < 0 {
-            return Err(PyErr::runtime_error(format!(
-                "{what}: the source instance is mutably borrowed"
-            )));
+    // SAFETY: (caller) `hs` is live for the guard's life.
+    match unsafe { SharedGuard::try_new((*hs).value, (*hs).borrow) } {
+        Some(s) => Ok((u, Some(s))),
+        None => {
+            Err(PyErr::runtime_error(format!("{what}: the source instance is mutably borrowed")))
         }
-        *cell += 1;
-        Ok((u, Some(Shared(cell))))
-    }
-}
-
-struct Shared(*mut i32);
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // SAFETY: we hold one shared count on this live cell.
-        unsafe { *self.0 -= 1 }
     }
 }
 
@@ -536,11 +527,12 @@ fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
     let clone = rec.clone.ok_or_else(|| {
         PyErr::type_error(format!("{what}: {} is not declared clone", rec.name()))
     })?;
-    let _b = copy_borrows(hd, hs, what)?;
+    // SAFETY: `dst` and `src` keep both alive.
+    let _b = unsafe { copy_borrows(hd, hs, what)? };
     // SAFETY: unique access to dst, shared to src; distinct values of the
     // same type; dst's old value is dropped before its storage is reused.
     unsafe {
-        if !replace && (*hd).flags & READY != 0 {
+        if !replace && (*hd).flags.is_ready() {
             return Err(PyErr::type_error(format!(
                 "{what}: the destination is already initialised"
             )));
@@ -574,19 +566,25 @@ pub fn inst_replace_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) -> PyResult<()> {
     let (rec, hd, hs) = pair(dst, src, what)?;
     // SAFETY: reading flags of live instances.
-    let src_owns = unsafe { (*hs).flags & (INLINE | OWNED_BOX) != 0 };
-    if !src_owns && !rec.trivial {
+    let src_owns = unsafe { (*hs).flags.owns_storage() };
+    if !src_owns && !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "{what}: the source references a value owned by another object; it cannot be moved out"
         )));
     }
-    let _u = Unique::take(hd, what)?;
-    let _s =
-        if unsafe { (*hd).borrow == (*hs).borrow } { None } else { Some(Unique::take(hs, what)?) };
+    // SAFETY: `dst` keeps `hd` alive.
+    let _u = unsafe { unique(hd, what)? };
+    // SAFETY: `src` keeps `hs` alive; the same cell needs one borrow.
+    let _s = if unsafe { (*hd).borrow == (*hs).borrow } {
+        None
+    } else {
+        // SAFETY: as above.
+        Some(unsafe { unique(hs, what)? })
+    };
     // SAFETY: unique access to both distinct values; the source is marked
     // moved-from (not ready, not destructed) right after the bitwise move.
     unsafe {
-        if !replace && (*hd).flags & READY != 0 {
+        if !replace && (*hd).flags.is_ready() {
             return Err(PyErr::type_error(format!(
                 "{what}: the destination is already initialised"
             )));
@@ -594,7 +592,7 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
         drop_value(rec, hd);
         std::ptr::copy_nonoverlapping((*hs).value, (*hd).value, rec.size);
         if src_owns {
-            (*hs).flags &= !(READY | DESTRUCT);
+            (*hs).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
         }
         mark_constructed(rec, hd);
     }
@@ -617,32 +615,22 @@ pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
     // shared borrow is held while the value is cloned into the new
     // instance's storage, which is then marked constructed.
     unsafe {
-        if (*h).flags & READY == 0 {
+        if !(*h).flags.is_ready() {
             return Err(PyErr::type_error(format!(
                 "cannot copy an uninitialized instance of {}",
                 rec.name()
             )));
         }
-        let cell = (*h).borrow;
-        if *cell < 0 {
-            return Err(PyErr::runtime_error("cannot copy an instance that is mutably borrowed"));
-        }
         // Borrowed before allocating: the allocation may run the collector,
         // and so Python code that would otherwise destruct the value.
-        *cell += 1;
-        struct Release(*mut i32);
-        impl Drop for Release {
-            fn drop(&mut self) {
-                // SAFETY: we hold one shared count on this live cell.
-                unsafe { *self.0 -= 1 }
-            }
-        }
-        let release = Release(cell);
+        let Some(src) = SharedGuard::try_new((*h).value, (*h).borrow) else {
+            return Err(PyErr::runtime_error("cannot copy an instance that is mutably borrowed"));
+        };
         let tp = ffi::Py_TYPE(o.as_ptr());
         let obj = Object::from_owned(inst::alloc(tp, rec)?).expect("non-NULL");
         let dst = obj.as_ptr() as *mut InstHeader;
-        clone((*h).value, (*dst).value);
-        drop(release);
+        clone(src.ptr(), (*dst).value);
+        drop(src);
         mark_constructed(rec, dst);
         if (*tp).tp_dictoffset != 0 && rec.dict_offset == 0 {
             let d = o.getattr(c"__dict__")?;

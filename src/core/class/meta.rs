@@ -6,6 +6,8 @@
 //! - gives Python subclasses their base's record (`tp_init`),
 //! - makes type objects callable through vectorcall (construction).
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -37,8 +39,11 @@ pub(crate) unsafe fn is_meta_instance(tp: *mut ffi::PyTypeObject) -> bool {
     if meta.is_null() {
         return false;
     }
-    let mt = ffi::Py_TYPE(tp as *mut ffi::PyObject);
-    mt == meta || ffi::PyType_IsSubtype(mt, meta) != 0
+    // SAFETY: (caller) a valid type object, whose type is a valid type.
+    unsafe {
+        let mt = ffi::Py_TYPE(tp as *mut ffi::PyObject);
+        mt == meta || ffi::PyType_IsSubtype(mt, meta) != 0
+    }
 }
 
 /// The record pointer stored in a type object (NULL when not yet set).
@@ -47,7 +52,9 @@ pub(crate) unsafe fn is_meta_instance(tp: *mut ffi::PyTypeObject) -> bool {
 /// `tp` is an instance of the metaclass.
 #[inline]
 pub(crate) unsafe fn record_ptr(tp: *mut ffi::PyTypeObject) -> *mut TypeRecord {
-    *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord)
+    // SAFETY: (caller) an instance of the metaclass, which has room for
+    // the pointer at `RECORD_OFFSET` (zeroed at allocation).
+    unsafe { *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord) }
 }
 
 /// Stores the record pointer of a type object.
@@ -55,7 +62,10 @@ pub(crate) unsafe fn record_ptr(tp: *mut ffi::PyTypeObject) -> *mut TypeRecord {
 /// # Safety
 /// `tp` is an instance of the metaclass.
 pub(crate) unsafe fn set_record_ptr(tp: *mut ffi::PyTypeObject, rec: *mut TypeRecord) {
-    *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord) = rec;
+    // SAFETY: as in `record_ptr`.
+    unsafe {
+        *((tp as *mut u8).add(RECORD_OFFSET.load(Ordering::Relaxed)) as *mut *mut TypeRecord) = rec
+    }
 }
 
 /// `tp_dealloc` of the metaclass: frees the record of a bound type after
@@ -117,28 +127,38 @@ unsafe extern "C" fn meta_setattro(
 }
 
 /// The static property named `name` in the dicts of `tp`'s bound classes.
+///
+/// # Safety
+/// `tp` is a valid type, `name` a live object; the GIL is held.
 unsafe fn lookup_static_property(
     tp: *mut ffi::PyTypeObject,
     name: *mut ffi::PyObject,
 ) -> Option<*mut ffi::PyObject> {
-    let mro = (*tp).tp_mro;
-    if mro.is_null() {
-        return None;
-    }
-    let n = ffi::PyTuple_GET_SIZE(mro);
-    for i in 0..n {
-        let t = ffi::PyTuple_GET_ITEM(mro, i) as *mut ffi::PyTypeObject;
-        if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 || (*t).tp_dict.is_null() {
-            continue;
+    // SAFETY: (caller) a valid type: its MRO is NULL or a tuple of types,
+    // held here for the loop (a `str` subclass as `name` may run Python
+    // code in the lookups, which may replace the MRO); each type in it is
+    // kept alive by the tuple and owns its dict.
+    unsafe {
+        let mro = (*tp).tp_mro;
+        if mro.is_null() {
+            return None;
         }
-        let v = ffi::PyDict_GetItemWithError((*t).tp_dict, name);
-        if v.is_null() {
-            ffi::PyErr_Clear();
-            continue;
+        let _held = Object::from_borrowed(mro);
+        let n = ffi::PyTuple_GET_SIZE(mro);
+        for i in 0..n {
+            let t = ffi::PyTuple_GET_ITEM(mro, i) as *mut ffi::PyTypeObject;
+            if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 || (*t).tp_dict.is_null() {
+                continue;
+            }
+            let v = ffi::PyDict_GetItemWithError((*t).tp_dict, name);
+            if v.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            return crate::core::class::getset::is_static_property(v).then_some(v);
         }
-        return crate::core::class::getset::is_static_property(v).then_some(v);
+        None
     }
-    None
 }
 
 /// `tp_init` of the metaclass, run when Python code subclasses a bound

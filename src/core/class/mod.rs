@@ -16,7 +16,8 @@
 //!  .field("x", |p| &p.x, |p| &mut p.x)?;
 //! ```
 //!
-//! Files: [`record`] (the per-class record and slot), `meta` (the
+//! Files: [`record`] (the per-class record and slot), `borrow` (the
+//! borrow state of instances: cell, guards, flags), `meta` (the
 //! metaclass), `create` (type creation), `inst` (instance layout and
 //! life cycle), `cast` (parameters and returns), `init` (constructors),
 //! `getset` (fields, properties, static properties), `refs` (references
@@ -28,6 +29,7 @@
 //! `gc` ([`PyHandle`], [`Traverse`]: values holding Python references),
 //! `slots` ([`raw_slot`]: custom CPython type slots).
 
+mod borrow;
 mod builder;
 mod cast;
 mod create;
@@ -45,20 +47,21 @@ mod refs;
 mod slots;
 mod trampoline;
 
+pub use borrow::{SharedGuard, UniqueGuard};
 pub use builder::{
     dynamic_attr, is_final, supplement, weak_referenceable, Class, ClassExtra, ClassOptions,
 };
 pub(crate) use cast::pin_instance;
 pub use cast::{
     into_instance, push_type_name, return_type_name, ClassMut, ClassRef, ClassValue, ConvGuard,
-    ExportPin, RefHolder, SharedGuard,
+    ExportPin, RefHolder,
 };
 pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use lowlevel::*;
-pub use record::{live_instances_by_type, CloneFn, TypeSlot};
+pub use record::{live_instances_by_type, CloneFn, TypeRecord, TypeSlot};
 pub use refs::FieldProj;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
 pub use slots::{raw_slot, RawSlot};
@@ -173,7 +176,8 @@ pub const fn assert_zeroable<T: Zeroable>() {}
 /// ```
 #[doc(hidden)]
 pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
-    std::ptr::write(dst as *mut T, (*(src as *const T)).clone())
+    // SAFETY: (caller) `src` is a valid `T`, `dst` storage for one.
+    unsafe { std::ptr::write(dst as *mut T, (*(src as *const T)).clone()) }
 }
 
 /// Declares a Rust type as a bindable class: implements [`PyClass`],

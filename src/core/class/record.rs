@@ -1,5 +1,7 @@
-//! The non-generic description of a bound class (`TypeRecord`), stored in
-//! its type object, and the per-Rust-type [`TypeSlot`] that finds it.
+//! The one record of a bound class ([`TypeRecord`]), stored in its type
+//! object, and the per-Rust-type [`TypeSlot`] that finds it.
+
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::any::TypeId;
 use std::cell::Cell;
@@ -99,58 +101,146 @@ pub(crate) struct InitFast {
     pub(crate) none_reject: u64,
 }
 
-/// Everything the core knows about a bound class. Owned by the type
-/// object (a pointer in the metaclass's extra storage) and freed with it.
-pub(crate) struct TypeRecord {
-    /// The bound type itself (a Python subclass shares its base's record).
+/// The Rust base class of a class, as [`crate::class!`] declares it
+/// (resolved into [`TypeRecord::ancestors`] when the type is created).
+pub(crate) struct RustBase {
+    pub(crate) slot: &'static TypeSlot,
+    /// Byte offset of the base value inside this class's value.
+    pub(crate) offset: usize,
+    pub(crate) rust_name: &'static str,
+}
+
+/// Everything ndbind knows about a bound class (the role of nanobind's
+/// `type_data`): one record per class, built once. [`crate::core::class::Class::new`]
+/// makes it from the Rust type ([`TypeRecord::new`] and the fields below
+/// *Rust value*), the class annotations ([`crate::core::class::ClassExtra`])
+/// fill in *Options*, and `create_type` fills in *Layout* and moves the
+/// record into the type object, which owns it (a pointer in the
+/// metaclass's extra storage) and frees it when the type dies. A Python
+/// subclass shares its bound base's record.
+///
+/// ```ignore
+/// let rec = unsafe { record_of(tp) }.expect("a bound class");
+/// let off = rec.offset_of(base_tp); // Some(0) for the class itself
+/// ```
+pub struct TypeRecord {
+    // --- identity ---
+    /// The bound type itself (NULL until it is created).
     pub(crate) type_ptr: *mut ffi::PyTypeObject,
     pub(crate) slot: &'static TypeSlot,
-    /// `module.QualName`, also the type's `tp_name`.
+    /// `module.QualName`, also the type's `tp_name` (set at creation).
     pub(crate) full_name: CString,
     pub(crate) rust_name: &'static str,
     pub(crate) type_id: TypeId,
+
+    // --- Rust value ---
     pub(crate) size: usize,
     pub(crate) align: usize,
     pub(crate) drop: Option<DropFn>,
     pub(crate) clone: Option<CloneFn>,
     /// All-zero bytes are a valid value (`inst_zero` is allowed).
     pub(crate) zeroable: bool,
-    /// Zeroable and without drop glue: any bytes the storage can hold are
-    /// a valid value, so ready/destruct flags may be set freely.
-    pub(crate) trivial: bool,
+    /// The Rust base class, if any.
+    pub(crate) base: Option<RustBase>,
+
+    // --- options (class annotations) ---
+    /// The docstring (moved into the type's `tp_doc` at creation).
+    pub(crate) doc: Option<String>,
+    /// Python code may not subclass the class.
+    pub(crate) is_final: bool,
+    /// Instances have a `__dict__` (also when the Rust base's have one).
+    pub(crate) dynamic_attr: bool,
+    /// Instances support weak references (also when the base's do).
+    pub(crate) weakref: bool,
+    /// Zero-initialised supplemental data and the Rust type stored there.
+    pub(crate) supplement: Option<(TypeId, Box<[u128]>)>,
+    /// `Traverse` of the value and the offset it applies at (a Rust
+    /// subclass inherits its base's).
+    pub(crate) gc: Option<(crate::core::class::gc::GcFns, usize)>,
+    /// Custom CPython type slots (applied, and emptied, at creation).
+    pub(crate) slots: Vec<(std::ffi::c_int, *mut std::ffi::c_void)>,
+
+    // --- layout (computed at creation) ---
     /// Rust base classes (transitively), with the byte offset of the base
     /// value inside this class's value.
     pub(crate) ancestors: Vec<(*mut ffi::PyTypeObject, usize)>,
+    /// `tp_basicsize`.
+    pub(crate) basicsize: usize,
     /// Offsets of the instance `__dict__` / weak reference list (0: none).
     pub(crate) dict_offset: isize,
     pub(crate) weaklist_offset: isize,
-    pub(crate) is_final: bool,
+    /// Instances are allocated without `tp_alloc` (no GC, no dict slots).
+    pub(crate) plain_alloc: bool,
+    /// `tp_getset` (the `__dict__` descriptor of dict-bearing classes).
+    pub(crate) getset: Box<[ffi::PyGetSetDef]>,
+
+    // --- life of the class ---
     /// The `__init__` function (borrowed: the type's dict owns it).
     pub(crate) init: Cell<*mut ffi::PyObject>,
     /// Its only overload, when it has one: construction calls it directly.
     pub(crate) init_fast: Cell<Option<InitFast>>,
-    /// Instances are allocated without `tp_alloc` (no GC, no dict slots).
-    pub(crate) plain_alloc: bool,
-    /// `tp_basicsize`.
-    pub(crate) basicsize: usize,
-    /// Zero-initialised supplemental data and the Rust type stored there.
-    pub(crate) supplement: Option<(TypeId, Box<[u128]>)>,
     /// Live instances of this class (and of its Python subclasses).
     pub(crate) live: Cell<isize>,
     /// Property records (`PyGetSetDef.closure` points into them, so they
     /// are boxed: their addresses must not move when the vector grows).
     #[allow(clippy::vec_box)]
     pub(crate) props: std::cell::RefCell<Vec<Box<crate::core::class::getset::PropRecord>>>,
-    /// `tp_getset` (the `__dict__` descriptor of dict-bearing classes).
-    pub(crate) getset: Box<[ffi::PyGetSetDef]>,
-    /// `Traverse` of the value and the offset it applies at (a Rust
-    /// subclass inherits its base's).
-    pub(crate) gc: Option<(crate::core::class::gc::GcFns, usize)>,
     /// Implicit conversions into this class (see `implicit`).
     pub(crate) implicit: std::cell::RefCell<Vec<crate::core::class::implicit::Implicit>>,
 }
 
 impl TypeRecord {
+    /// The record of a Rust type stored in `slot` (size `size`, alignment
+    /// `align`), with no options, not created yet. Boxed: it is filled in
+    /// place and becomes the type's without moving.
+    #[inline(never)]
+    pub(crate) fn new(
+        slot: &'static TypeSlot,
+        rust_name: &'static str,
+        type_id: TypeId,
+        size: usize,
+        align: usize,
+    ) -> Box<TypeRecord> {
+        Box::new(TypeRecord {
+            type_ptr: std::ptr::null_mut(),
+            slot,
+            full_name: CString::default(),
+            rust_name,
+            type_id,
+            size,
+            align,
+            drop: None,
+            clone: None,
+            zeroable: false,
+            base: None,
+            doc: None,
+            is_final: false,
+            dynamic_attr: false,
+            weakref: false,
+            supplement: None,
+            gc: None,
+            slots: Vec::new(),
+            ancestors: Vec::new(),
+            basicsize: 0,
+            dict_offset: 0,
+            weaklist_offset: 0,
+            plain_alloc: false,
+            getset: Box::default(),
+            init: Cell::new(std::ptr::null_mut()),
+            init_fast: Cell::new(None),
+            live: Cell::new(0),
+            props: Default::default(),
+            implicit: Default::default(),
+        })
+    }
+
+    /// Zeroable and without drop glue: any bytes the storage can hold are
+    /// a valid value, so ready/destruct flags may be set freely.
+    #[inline]
+    pub(crate) fn trivial(&self) -> bool {
+        self.zeroable && self.drop.is_none()
+    }
+
     /// The offset of the value of class `target` inside a value of this
     /// class, if `target` is this class or one of its Rust bases.
     #[inline]
@@ -215,17 +305,24 @@ pub(crate) fn live_instances_at_exit() -> Vec<(String, isize)> {
 /// as the type.
 #[inline]
 pub(crate) unsafe fn record_of<'a>(tp: *mut ffi::PyTypeObject) -> Option<&'a TypeRecord> {
-    if !meta::is_meta_instance(tp) {
+    // SAFETY: (caller) a valid type object.
+    if unsafe { !meta::is_meta_instance(tp) } {
         return None;
     }
     let mut t = tp;
     loop {
-        let p = meta::record_ptr(t);
+        // SAFETY: `t` is an instance of the metaclass (checked above, or
+        // below for each base).
+        let p = unsafe { meta::record_ptr(t) };
         if !p.is_null() {
-            return Some(&*p);
+            // SAFETY: a non-NULL record pointer is the live record owned by
+            // type `t`, which `tp` (a subclass or `t` itself) keeps alive.
+            return Some(unsafe { &*p });
         }
-        t = (*t).tp_base;
-        if t.is_null() || !meta::is_meta_instance(t) {
+        // SAFETY: `t` is a valid type; its base is NULL or a valid type.
+        t = unsafe { (*t).tp_base };
+        // SAFETY: a non-NULL base is a valid type.
+        if t.is_null() || unsafe { !meta::is_meta_instance(t) } {
             return None;
         }
     }

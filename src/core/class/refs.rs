@@ -21,10 +21,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::core::caster::{ArgCaster, IntoPy, Param, ReturnCtx};
+use crate::core::class::borrow::InstFlags;
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
-use crate::core::class::inst::{
-    self, InstHeader, DESTRUCT, IN_ID_MAP, KEEP_ALIVE, OWNED_BOX, READY,
-};
+use crate::core::class::inst::{self, InstHeader};
 use crate::core::class::lowlevel::inst_check;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
@@ -172,7 +171,7 @@ pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
         let obj = crate::core::class::cast::alloc_instance::<T>()?;
         let h = obj as *mut InstHeader;
         (*h).value = Box::into_raw(value) as *mut u8;
-        (*h).flags = READY | DESTRUCT | OWNED_BOX;
+        (*h).flags = InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX;
         Ok(Object::from_owned(obj).expect("non-NULL"))
     }
 }
@@ -242,7 +241,7 @@ pub unsafe fn inst_reference<T: PyClass>(
     // parent alive).
     unsafe {
         (*h).value = ptr as *mut u8;
-        (*h).flags = READY | IN_ID_MAP;
+        (*h).flags = InstFlags::READY | InstFlags::IN_ID_MAP;
         if let Some(p) = parent {
             ffi::Py_INCREF(p.as_ptr());
             (*h).parent = p.as_ptr();
@@ -274,7 +273,7 @@ pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
         let map = KEPT.get_or_init(Default::default);
         map.borrow_mut().entry(nurse.as_ptr() as usize).or_default().push(patient.to_owned());
         // SAFETY: `nurse` is a live ndbind instance.
-        unsafe { (*(nurse.as_ptr() as *mut InstHeader)).flags |= KEEP_ALIVE };
+        unsafe { (*(nurse.as_ptr() as *mut InstHeader)).flags.insert(InstFlags::KEEP_ALIVE) };
         return Ok(());
     }
     // weakref.finalize(nurse, id, patient) holds `patient` until `nurse` dies.

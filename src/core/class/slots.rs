@@ -15,11 +15,14 @@
 //! m.class::<Rgb>("Rgb", slot)?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::ffi::{c_int, c_void};
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::builder::{ClassExtra, ClassOptions};
+use crate::core::class::builder::ClassExtra;
+use crate::core::class::record::TypeRecord;
 use crate::core::error::{PyErr, PyResult};
 
 /// A class annotation adding one CPython type slot; see [`raw_slot`].
@@ -45,8 +48,8 @@ pub unsafe fn raw_slot(id: c_int, f: *mut c_void) -> RawSlot {
 }
 
 impl ClassExtra for RawSlot {
-    fn apply(self, o: &mut ClassOptions) {
-        o.slots.push((self.0, self.1));
+    fn apply(self, rec: &mut TypeRecord) {
+        rec.slots.push((self.0, self.1));
     }
 }
 
@@ -56,7 +59,9 @@ impl ClassExtra for RawSlot {
 /// `p` is a function of the field's signature.
 unsafe fn put<F: Copy>(field: &mut Option<F>, p: *mut c_void) {
     assert_eq!(std::mem::size_of::<Option<F>>(), std::mem::size_of::<*mut c_void>());
-    *field = std::mem::transmute_copy::<*mut c_void, Option<F>>(&p);
+    // SAFETY: same size (checked); (caller) `p` is NULL or a function of
+    // the field's signature, i.e. a valid `Option<F>`.
+    *field = unsafe { std::mem::transmute_copy::<*mut c_void, Option<F>>(&p) };
 }
 
 /// Fills slot `id` of the type being created.
@@ -69,43 +74,48 @@ pub(crate) unsafe fn apply(
     id: c_int,
     p: *mut c_void,
 ) -> PyResult<()> {
-    let tp = &mut *(ht as *mut ffi::PyTypeObject);
-    let bf = &mut (*ht).as_buffer;
-    let mp = &mut (*ht).as_mapping;
-    let sq = &mut (*ht).as_sequence;
-    let nb = &mut (*ht).as_number;
-    match id {
-        ffi::Py_bf_getbuffer => put(&mut bf.bf_getbuffer, p),
-        ffi::Py_bf_releasebuffer => put(&mut bf.bf_releasebuffer, p),
-        ffi::Py_mp_length => put(&mut mp.mp_length, p),
-        ffi::Py_mp_subscript => put(&mut mp.mp_subscript, p),
-        ffi::Py_mp_ass_subscript => put(&mut mp.mp_ass_subscript, p),
-        ffi::Py_sq_length => put(&mut sq.sq_length, p),
-        ffi::Py_sq_item => put(&mut sq.sq_item, p),
-        ffi::Py_sq_ass_item => put(&mut sq.sq_ass_item, p),
-        ffi::Py_sq_contains => put(&mut sq.sq_contains, p),
-        ffi::Py_sq_concat => put(&mut sq.sq_concat, p),
-        ffi::Py_sq_repeat => put(&mut sq.sq_repeat, p),
-        ffi::Py_nb_bool => put(&mut nb.nb_bool, p),
-        ffi::Py_nb_index => put(&mut nb.nb_index, p),
-        ffi::Py_nb_int => put(&mut nb.nb_int, p),
-        ffi::Py_nb_float => put(&mut nb.nb_float, p),
-        ffi::Py_tp_call => put(&mut tp.tp_call, p),
-        ffi::Py_tp_iter => put(&mut tp.tp_iter, p),
-        ffi::Py_tp_iternext => put(&mut tp.tp_iternext, p),
-        ffi::Py_tp_hash => put(&mut tp.tp_hash, p),
-        ffi::Py_tp_richcompare => put(&mut tp.tp_richcompare, p),
-        ffi::Py_tp_repr => put(&mut tp.tp_repr, p),
-        ffi::Py_tp_str => put(&mut tp.tp_str, p),
-        ffi::Py_tp_getattro => put(&mut tp.tp_getattro, p),
-        ffi::Py_tp_setattro => put(&mut tp.tp_setattro, p),
-        ffi::Py_tp_descr_get => put(&mut tp.tp_descr_get, p),
-        ffi::Py_tp_descr_set => put(&mut tp.tp_descr_set, p),
-        ffi::Py_tp_finalize => put(&mut tp.tp_finalize, p),
-        _ => {
-            return Err(PyErr::value_error(format!(
-                "ndbind: type slot {id} cannot be set with raw_slot (ndbind manages it, or it has a binding API)"
-            )))
+    // SAFETY: (caller) `ht` is a heap type under construction that only
+    // this thread sees, so its tables may be borrowed mutably; `p` is valid
+    // for slot `id`, so each `put` stores a function of its field's type.
+    unsafe {
+        let tp = &mut *(ht as *mut ffi::PyTypeObject);
+        let bf = &mut (*ht).as_buffer;
+        let mp = &mut (*ht).as_mapping;
+        let sq = &mut (*ht).as_sequence;
+        let nb = &mut (*ht).as_number;
+        match id {
+            ffi::Py_bf_getbuffer => put(&mut bf.bf_getbuffer, p),
+            ffi::Py_bf_releasebuffer => put(&mut bf.bf_releasebuffer, p),
+            ffi::Py_mp_length => put(&mut mp.mp_length, p),
+            ffi::Py_mp_subscript => put(&mut mp.mp_subscript, p),
+            ffi::Py_mp_ass_subscript => put(&mut mp.mp_ass_subscript, p),
+            ffi::Py_sq_length => put(&mut sq.sq_length, p),
+            ffi::Py_sq_item => put(&mut sq.sq_item, p),
+            ffi::Py_sq_ass_item => put(&mut sq.sq_ass_item, p),
+            ffi::Py_sq_contains => put(&mut sq.sq_contains, p),
+            ffi::Py_sq_concat => put(&mut sq.sq_concat, p),
+            ffi::Py_sq_repeat => put(&mut sq.sq_repeat, p),
+            ffi::Py_nb_bool => put(&mut nb.nb_bool, p),
+            ffi::Py_nb_index => put(&mut nb.nb_index, p),
+            ffi::Py_nb_int => put(&mut nb.nb_int, p),
+            ffi::Py_nb_float => put(&mut nb.nb_float, p),
+            ffi::Py_tp_call => put(&mut tp.tp_call, p),
+            ffi::Py_tp_iter => put(&mut tp.tp_iter, p),
+            ffi::Py_tp_iternext => put(&mut tp.tp_iternext, p),
+            ffi::Py_tp_hash => put(&mut tp.tp_hash, p),
+            ffi::Py_tp_richcompare => put(&mut tp.tp_richcompare, p),
+            ffi::Py_tp_repr => put(&mut tp.tp_repr, p),
+            ffi::Py_tp_str => put(&mut tp.tp_str, p),
+            ffi::Py_tp_getattro => put(&mut tp.tp_getattro, p),
+            ffi::Py_tp_setattro => put(&mut tp.tp_setattro, p),
+            ffi::Py_tp_descr_get => put(&mut tp.tp_descr_get, p),
+            ffi::Py_tp_descr_set => put(&mut tp.tp_descr_set, p),
+            ffi::Py_tp_finalize => put(&mut tp.tp_finalize, p),
+            _ => {
+                return Err(PyErr::value_error(format!(
+                    "ndbind: type slot {id} cannot be set with raw_slot (ndbind manages it, or it has a binding API)"
+                )))
+            }
         }
     }
     Ok(())

@@ -49,6 +49,8 @@
 //! m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
 //! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -57,7 +59,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{type_name_of, FromPy, ReturnCtx};
 use crate::core::class::builder::Class;
-use crate::core::class::inst::{InstHeader, READY};
+use crate::core::class::inst::InstHeader;
 use crate::core::class::record::{record_of, TypeSlot};
 use crate::core::class::{FieldProj, PyClass};
 use crate::core::error::{PyErr, PyResult};
@@ -115,7 +117,9 @@ impl std::fmt::Debug for Trampoline {
 #[inline]
 pub(crate) unsafe fn attach(slot: &TypeSlot, h: *mut InstHeader) {
     if let Some(off) = slot.trampoline_offset() {
-        let t = &*((*h).value.add(off) as *const Trampoline);
+        // SAFETY: (caller) the ready value of `h` holds its `Trampoline`
+        // at the slot's offset.
+        let t = unsafe { &*((*h).value.add(off) as *const Trampoline) };
         t.obj.store(h as *mut ffi::PyObject, Ordering::Release);
         ATTACHED.get_or_init(Default::default).borrow_mut().insert(h as usize);
     }
@@ -129,8 +133,11 @@ pub(crate) unsafe fn attach(slot: &TypeSlot, h: *mut InstHeader) {
 #[inline]
 pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
     if let Some(off) = slot.trampoline_offset() {
-        if (*h).flags & READY != 0 {
-            let t = &*((*h).value.add(off) as *const Trampoline);
+        // SAFETY: (caller) a live instance; a ready value holds its
+        // `Trampoline` at the slot's offset.
+        if unsafe { (*h).flags.is_ready() } {
+            // SAFETY: as above.
+            let t = unsafe { &*((*h).value.add(off) as *const Trampoline) };
             let _ = t.obj.compare_exchange(
                 h as *mut ffi::PyObject,
                 std::ptr::null_mut(),
@@ -172,7 +179,7 @@ unsafe fn attached_instance(t: &Trampoline) -> Option<*mut ffi::PyObject> {
         let h = obj as *mut InstHeader;
         let off = record_of(ffi::Py_TYPE(obj))?.slot.trampoline_offset()?;
         let own = (*h).value.add(off) as *const Trampoline;
-        ((*h).flags & READY != 0 && std::ptr::eq(own, t)).then_some(obj)
+        ((*h).flags.is_ready() && std::ptr::eq(own, t)).then_some(obj)
     }
 }
 
@@ -339,30 +346,39 @@ impl OverrideSite {
     /// # Safety
     /// The GIL is held; `tp` is a live type.
     unsafe fn overridden(&self, tp: *mut ffi::PyTypeObject) -> PyResult<bool> {
-        let valid =
-            |tp: *mut ffi::PyTypeObject| (*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0;
-        let cache = &mut *self.cache.get();
-        if valid(tp) {
-            let tag = (*tp).tp_version_tag;
+        // SAFETY: (caller) `tp` is a live type (read under the GIL).
+        let tag = |tp: *mut ffi::PyTypeObject| unsafe {
+            ((*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0).then(|| (*tp).tp_version_tag)
+        };
+        if let Some(tag) = tag(tp) {
+            // SAFETY: the cache is only touched with the GIL held, and no
+            // reference to it lives across Python code (which may reach
+            // this site again).
+            let cache = unsafe { &*self.cache.get() };
             if let Some(e) = cache.0.iter().find(|e| e.tp == tp as usize && e.tag == tag) {
                 return Ok(e.over);
             }
         }
         let name = self.name_obj.get_or_try_init(|| Object::intern_held(self.name))?;
-        let attr = ffi::PyObject_GetAttr(tp as *mut ffi::PyObject, name.as_ptr());
-        let over = match Object::from_owned(attr) {
-            Some(a) => crate::core::func::func_type::as_func(a.borrow()).is_none(),
-            None if ffi::PyErr_ExceptionMatches(ffi::PyExc_AttributeError) != 0 => {
-                ffi::PyErr_Clear();
-                false
+        // SAFETY: (caller) a live type and the GIL; `attr` is a new
+        // reference or NULL with an exception set.
+        let over = unsafe {
+            let attr = ffi::PyObject_GetAttr(tp as *mut ffi::PyObject, name.as_ptr());
+            match Object::from_owned(attr) {
+                Some(a) => crate::core::func::func_type::as_func(a.borrow()).is_none(),
+                None if ffi::PyErr_ExceptionMatches(ffi::PyExc_AttributeError) != 0 => {
+                    ffi::PyErr_Clear();
+                    false
+                }
+                None => return Err(PyErr::fetch()),
             }
-            None => return Err(PyErr::fetch()),
         };
         // The lookup gave the type a version tag (if it can have one): a
         // later change to the class invalidates this entry.
-        if valid(tp) {
-            let (entries, next) = cache;
-            entries[*next] = Entry { tp: tp as usize, tag: (*tp).tp_version_tag, over };
+        if let Some(tag) = tag(tp) {
+            // SAFETY: as above (no Python code runs while it is borrowed).
+            let (entries, next) = unsafe { &mut *self.cache.get() };
+            entries[*next] = Entry { tp: tp as usize, tag, over };
             *next = (*next + 1) % WAYS;
         }
         Ok(over)
@@ -388,21 +404,26 @@ impl OverrideSite {
         };
         buf[0] = obj;
         buf[1..].copy_from_slice(args);
-        // Python code may drop the last other reference to `obj`.
-        let _keep = Object::from_borrowed(obj);
-        // An override that calls back into Rust that calls the override...
-        // ends in RecursionError, not in a stack overflow.
-        if ffi::Py_EnterRecursiveCall(c" while calling a Python override".as_ptr()) != 0 {
-            return Err(PyErr::fetch());
+        // SAFETY: (caller) `obj` is live and the GIL is held; the call gets
+        // `obj` and the arguments, held by the caller (and `obj` here: Python
+        // code may drop its last other reference); the result is a new
+        // reference or NULL with an exception set.
+        unsafe {
+            let _keep = Object::from_borrowed(obj);
+            // An override that calls back into Rust that calls the
+            // override... ends in RecursionError, not in a stack overflow.
+            if ffi::Py_EnterRecursiveCall(c" while calling a Python override".as_ptr()) != 0 {
+                return Err(PyErr::fetch());
+            }
+            let r = ffi::PyObject_VectorcallMethod(
+                name.as_ptr(),
+                buf.as_ptr(),
+                buf.len(),
+                std::ptr::null_mut(),
+            );
+            ffi::Py_LeaveRecursiveCall();
+            Object::from_owned_or_err(r)
         }
-        let r = ffi::PyObject_VectorcallMethod(
-            name.as_ptr(),
-            buf.as_ptr(),
-            buf.len(),
-            std::ptr::null_mut(),
-        );
-        ffi::Py_LeaveRecursiveCall();
-        Object::from_owned_or_err(r)
     }
 
     #[cold]

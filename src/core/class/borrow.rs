@@ -1,0 +1,541 @@
+//! The borrow state of bound instances: the one place that decides when
+//! Rust may hold a `&T` or a `&mut T` to an instance's value.
+//!
+//! Each instance header ([`InstHeader`]) points at a [`BorrowCell`]: its
+//! own, or, for a reference into another instance's value (`def_ref`,
+//! `inst_reference`), the root owner's, so that one cell guards a value
+//! and every value inside it. The header also carries the instance's
+//! [`InstFlags`] (ready, destruct, where the value lives).
+//!
+//! # Invariants (checkable by reading this file)
+//!
+//! 1. A cell is *unborrowed*, *shared by n* (n ≥ 1) or *unique*; only the
+//!    methods of [`BorrowCell`] below read or write its count.
+//! 2. A [`SharedGuard`] exists only after its cell went from unborrowed or
+//!    shared-by-n to shared-by-n+1, a [`UniqueGuard`] only after its cell
+//!    went from unborrowed to unique. Dropping a guard undoes exactly that
+//!    step; a guard that is never dropped (leaked) keeps its borrow for ever
+//!    (`Arc`-held values: [`BorrowCell::share_forever`]).
+//! 3. Hence while a `UniqueGuard` lives, no other guard of that cell does:
+//!    the `&mut T` that ndbind hands out through it never aliases another
+//!    `&T`/`&mut T` that ndbind hands out. Every Rust reference to an
+//!    instance's value (parameters, [`crate::core::class::Inst`] handles,
+//!    fields and properties, the low-level `inst_*` functions, arrays
+//!    exported from an instance, the garbage collector's
+//!    `Traverse::clear`) is made from a pointer a guard holds, for no
+//!    longer than the guard lives.
+//! 4. A guard is taken only on a *ready* value (except by the low-level
+//!    functions that construct or destruct values, which take a
+//!    `UniqueGuard` to do so), and for a reference instance only while
+//!    every parent's value is ready and still where the reference points
+//!    ([`parents_valid`]).
+//! 5. The cell a guard points at outlives the guard: the guard's owner
+//!    keeps the instance (and so the root owner, which the instance keeps
+//!    alive) alive for the guard's life.
+//!
+//! The memory layout stays what the fast paths need: the cell is an `i32`
+//! (0 unborrowed, n > 0 shared, -1 unique) and the flags a `u32`, both in
+//! the instance header.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::cell::Cell;
+
+use pyo3_ffi as ffi;
+
+use crate::core::class::inst::InstHeader;
+use crate::core::class::record::record_of;
+use crate::core::error::{PyErr, PyResult};
+
+/// The state of the instance: whether its value is constructed, who drops
+/// it, where it lives and which side tables know the instance.
+///
+/// ```ignore
+/// let f = InstFlags::READY | InstFlags::DESTRUCT;
+/// assert!(f.is_ready());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct InstFlags(u32);
+
+impl InstFlags {
+    /// The value is fully constructed.
+    pub(crate) const READY: InstFlags = InstFlags(1);
+    /// The value is dropped when the instance dies.
+    pub(crate) const DESTRUCT: InstFlags = InstFlags(2);
+    /// The value lives inline in the instance.
+    pub(crate) const INLINE: InstFlags = InstFlags(4);
+    /// The value is a `Box` allocation owned by the instance (freed on death).
+    pub(crate) const OWNED_BOX: InstFlags = InstFlags(8);
+    /// The instance is in the identity map of references.
+    pub(crate) const IN_ID_MAP: InstFlags = InstFlags(16);
+    /// The instance keeps other objects alive (see `keep_alive`).
+    pub(crate) const KEEP_ALIVE: InstFlags = InstFlags(32);
+    /// The value is held by an `Arc` (one strong count, released on death).
+    pub(crate) const ARC: InstFlags = InstFlags(64);
+
+    /// Whether every flag of `other` is set.
+    #[inline]
+    pub(crate) const fn contains(self, other: InstFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    #[inline]
+    pub(crate) const fn intersects(self, other: InstFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Sets the flags of `other`.
+    #[inline]
+    pub(crate) fn insert(&mut self, other: InstFlags) {
+        self.0 |= other.0
+    }
+
+    /// Clears the flags of `other`.
+    #[inline]
+    pub(crate) fn remove(&mut self, other: InstFlags) {
+        self.0 &= !other.0
+    }
+
+    /// The value is constructed.
+    #[inline]
+    pub(crate) const fn is_ready(self) -> bool {
+        self.contains(InstFlags::READY)
+    }
+
+    /// The instance owns its value's storage (inline or an owned box).
+    #[inline]
+    pub(crate) const fn owns_storage(self) -> bool {
+        self.intersects(InstFlags::INLINE.union(InstFlags::OWNED_BOX))
+    }
+
+    /// The flags after a value was constructed in the instance's storage:
+    /// ready, and dropped on death exactly when the instance owns it.
+    #[inline]
+    pub(crate) fn constructed(mut self) -> InstFlags {
+        self.insert(InstFlags::READY);
+        if self.owns_storage() {
+            self.insert(InstFlags::DESTRUCT);
+        } else {
+            self.remove(InstFlags::DESTRUCT);
+        }
+        self
+    }
+
+    /// Both sets of flags.
+    #[inline]
+    pub(crate) const fn union(self, other: InstFlags) -> InstFlags {
+        InstFlags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitOr for InstFlags {
+    type Output = InstFlags;
+    #[inline]
+    fn bitor(self, other: InstFlags) -> InstFlags {
+        self.union(other)
+    }
+}
+
+/// The count of an instance's borrows: unborrowed, shared by n, or unique.
+/// Lives in the instance header (`own_borrow`), which points at it (or at
+/// its root owner's) through `borrow`.
+#[repr(transparent)]
+pub(crate) struct BorrowCell(Cell<i32>);
+
+/// Count of a uniquely borrowed cell.
+const UNIQUE: i32 = -1;
+
+impl BorrowCell {
+    /// An unborrowed cell.
+    pub(crate) const fn new() -> BorrowCell {
+        BorrowCell(Cell::new(0))
+    }
+
+    /// No borrow is live.
+    #[inline]
+    pub(crate) fn is_unborrowed(&self) -> bool {
+        self.0.get() == 0
+    }
+
+    /// A unique borrow (a `&mut`) is live.
+    #[inline]
+    pub(crate) fn is_unique(&self) -> bool {
+        self.0.get() == UNIQUE
+    }
+
+    /// One shared count more, unless uniquely borrowed (or the count is at
+    /// its maximum).
+    #[inline(always)]
+    fn try_share(&self) -> bool {
+        let n = self.0.get();
+        let ok = (0..i32::MAX).contains(&n);
+        if ok {
+            self.0.set(n + 1);
+        }
+        ok
+    }
+
+    /// Unborrowed to unique.
+    #[inline(always)]
+    fn try_unique(&self) -> bool {
+        let ok = self.0.get() == 0;
+        if ok {
+            self.0.set(UNIQUE);
+        }
+        ok
+    }
+
+    /// Takes one shared count that is never released: an `Arc`-held value
+    /// may be read by the `Arc`'s other owners at any time, so Rust never
+    /// gets a `&mut` to it through the instance. `false` (nothing taken)
+    /// while uniquely borrowed.
+    pub(crate) fn share_forever(&self) -> bool {
+        self.try_share()
+    }
+}
+
+/// The cell guarding the value of `h`.
+///
+/// # Safety
+/// `h` is a live instance of a bound class; the returned reference is
+/// used only while it lives (which keeps its root owner, whose cell it may
+/// share, alive).
+#[inline(always)]
+pub(crate) unsafe fn cell_of<'a>(h: *mut InstHeader) -> &'a BorrowCell {
+    // SAFETY: (caller) `h` is live; `borrow` points at its own cell or at
+    // its root owner's, which it keeps alive.
+    unsafe { &*(*h).borrow }
+}
+
+/// A shared borrow of an instance's value (one count of its cell),
+/// released on drop. The holder of a `&Point` parameter; `Default` holds
+/// no borrow.
+///
+/// ```ignore
+/// let g = SharedGuard::default(); // holds no borrow yet
+/// ```
+pub struct SharedGuard {
+    ptr: *mut u8,
+    cell: *const BorrowCell,
+}
+
+impl SharedGuard {
+    /// A shared borrow of the value at `ptr`, guarded by `cell`; `None`
+    /// while it is uniquely borrowed.
+    ///
+    /// # Safety
+    /// `cell` guards the value at `ptr` (ready), and lives as long as the
+    /// guard (see invariant 5).
+    #[inline(always)]
+    pub(crate) unsafe fn try_new(ptr: *mut u8, cell: *const BorrowCell) -> Option<SharedGuard> {
+        // SAFETY: (caller) `cell` is live. (`then`, not `then_some`: a
+        // guard made on failure would release a count it never took.)
+        unsafe { (*cell).try_share() }.then(|| SharedGuard { ptr, cell })
+    }
+
+    /// The borrowed value (NULL for a guard that holds no borrow).
+    #[inline(always)]
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Gives up the guard without releasing its count: for a guard dropped
+    /// where the interpreter may no longer be touched (thread exit).
+    pub(crate) fn leak(self) {
+        std::mem::forget(self)
+    }
+}
+
+impl Default for SharedGuard {
+    #[inline]
+    fn default() -> Self {
+        SharedGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null() }
+    }
+}
+
+impl Drop for SharedGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.cell.is_null() {
+            // SAFETY: the cell outlives the guard (invariant 5), and holds
+            // the shared count this guard took (count ≥ 1).
+            let c = unsafe { &(*self.cell).0 };
+            c.set(c.get() - 1);
+        }
+    }
+}
+
+/// The unique borrow of an instance's value, released on drop. The
+/// holder of a `&mut Point` parameter; `Default` holds no borrow.
+///
+/// ```ignore
+/// // The holder of a `&mut Point` parameter; dropping it ends the borrow.
+/// ```
+pub struct UniqueGuard {
+    ptr: *mut u8,
+    cell: *const BorrowCell,
+}
+
+impl UniqueGuard {
+    /// The unique borrow of the value at `ptr`, guarded by `cell`; `None`
+    /// while any borrow is live.
+    ///
+    /// # Safety
+    /// `cell` guards the value at `ptr` and lives as long as the guard
+    /// (see invariant 5).
+    #[inline(always)]
+    pub(crate) unsafe fn try_new(ptr: *mut u8, cell: *const BorrowCell) -> Option<UniqueGuard> {
+        // SAFETY: (caller) `cell` is live. (`then`: as in `SharedGuard`.)
+        unsafe { (*cell).try_unique() }.then(|| UniqueGuard { ptr, cell })
+    }
+
+    /// The borrowed value (NULL for a guard that holds no borrow).
+    #[inline(always)]
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+}
+
+impl Default for UniqueGuard {
+    #[inline]
+    fn default() -> Self {
+        UniqueGuard { ptr: std::ptr::null_mut(), cell: std::ptr::null() }
+    }
+}
+
+impl Drop for UniqueGuard {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.cell.is_null() {
+            // SAFETY: the cell outlives the guard (invariant 5) and is
+            // unique through this guard: back to unborrowed.
+            unsafe { (*self.cell).0.set(0) }
+        }
+    }
+}
+
+/// Why a borrow failed: a plain mismatch (no error set: overload
+/// resolution moves on) or an error that aborts the call.
+pub(crate) enum Fail {
+    Mismatch,
+    Error(PyErr),
+}
+
+/// Whether `obj` takes the fast path: exactly `target`'s class, ready, no
+/// parent (its value is its own, at offset 0).
+///
+/// # Safety
+/// `obj` is a valid object.
+#[inline(always)]
+unsafe fn plain(obj: *mut ffi::PyObject, target: *mut ffi::PyTypeObject) -> bool {
+    let h = obj as *mut InstHeader;
+    // SAFETY: (caller) a valid object; the header is read only once its
+    // type is known to be `target`, a bound class.
+    unsafe { ffi::Py_TYPE(obj) == target && (*h).flags.is_ready() && (*h).parent.is_null() }
+}
+
+/// A shared borrow of the value of class `target` inside `obj` (its own
+/// class, a Python subclass, or a Rust subclass of `target`).
+///
+/// # Safety
+/// `obj` is a valid object that outlives the guard; the GIL is held.
+#[inline(always)]
+pub(crate) unsafe fn borrow_shared(
+    obj: *mut ffi::PyObject,
+    target: *mut ffi::PyTypeObject,
+) -> Result<SharedGuard, Fail> {
+    // SAFETY: (caller) `obj` is valid and outlives the guard; in the fast
+    // case it is a ready instance of `target` with its value at `value`.
+    unsafe {
+        if plain(obj, target) {
+            let h = obj as *mut InstHeader;
+            if let Some(g) = SharedGuard::try_new((*h).value, (*h).borrow) {
+                return Ok(g);
+            }
+        }
+        // `borrow_slow` took the shared count the guard releases.
+        borrow_slow(obj, target, false).map(|(ptr, cell)| SharedGuard { ptr, cell })
+    }
+}
+
+/// The unique borrow of the value of class `target` inside `obj`.
+///
+/// # Safety
+/// As for [`borrow_shared`].
+#[inline(always)]
+pub(crate) unsafe fn borrow_unique(
+    obj: *mut ffi::PyObject,
+    target: *mut ffi::PyTypeObject,
+) -> Result<UniqueGuard, Fail> {
+    // SAFETY: as in `borrow_shared`.
+    unsafe {
+        if plain(obj, target) {
+            let h = obj as *mut InstHeader;
+            if let Some(g) = UniqueGuard::try_new((*h).value, (*h).borrow) {
+                return Ok(g);
+            }
+        }
+        // `borrow_slow` made the cell unique; the guard releases it.
+        borrow_slow(obj, target, true).map(|(ptr, cell)| UniqueGuard { ptr, cell })
+    }
+}
+
+/// Everything but the fast path: Python subclasses, Rust base classes,
+/// references into other instances, and the errors. Takes a shared count
+/// (or the unique borrow) of the cell and returns the address of
+/// `target`'s value and the cell, for the caller to wrap in its guard.
+///
+/// # Safety
+/// `obj` is a valid object; the GIL is held.
+#[cold]
+#[inline(never)]
+unsafe fn borrow_slow(
+    obj: *mut ffi::PyObject,
+    target: *mut ffi::PyTypeObject,
+    unique: bool,
+) -> Result<(*mut u8, *const BorrowCell), Fail> {
+    if target.is_null() {
+        return Err(Fail::Mismatch);
+    }
+    // SAFETY: (caller) a valid object; its type's record lives as long as
+    // it, and `target` is a live bound class.
+    let Some(rec) = (unsafe { record_of(ffi::Py_TYPE(obj)) }) else { return Err(Fail::Mismatch) };
+    let Some(offset) = rec.offset_of(target) else { return Err(Fail::Mismatch) };
+    let h = obj as *mut InstHeader;
+    // SAFETY: as above.
+    let name = || unsafe { record_of(target) }.map_or_else(|| "?".into(), |r| r.name().into());
+    // SAFETY: `obj` is an instance of a bound class.
+    if unsafe { !(*h).flags.is_ready() } {
+        return Err(Fail::Error(PyErr::type_error(format!(
+            "ndbind: attempted to access an uninitialized instance of type '{}'",
+            name()
+        ))));
+    }
+    // SAFETY: as above.
+    if let Err(e) = unsafe { parents_valid(h, &name) } {
+        return Err(Fail::Error(e));
+    }
+    // SAFETY: `h` is live; its cell outlives it.
+    let cell = unsafe { cell_of(h) };
+    let taken = if unique { cell.try_unique() } else { cell.try_share() };
+    if taken {
+        // SAFETY: the value holds `target`'s value at `offset`.
+        return Ok((unsafe { (*h).value.add(offset) }, cell));
+    }
+    let why = if !unique {
+        ": it is mutably borrowed"
+    // SAFETY: as above.
+    } else if unsafe { (*h).flags.contains(InstFlags::ARC) } {
+        " mutably: its value is shared through an Arc"
+    } else {
+        " mutably: it is already borrowed"
+    };
+    Err(Fail::Error(PyErr::runtime_error(format!(
+        "ndbind: cannot borrow the '{}' instance{why}",
+        name()
+    ))))
+}
+
+/// For an instance that references a value inside another instance
+/// (`def_ref`, `inst_reference`): that value must still be constructed,
+/// and still be where the reference points (a value moved out through a
+/// `Box<T>` parameter, or rebuilt in other storage, leaves the reference
+/// pointing at freed or stale memory). `name` names the instance's class.
+///
+/// # Safety
+/// `h` is a live instance of a bound class; the GIL is held.
+pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &dyn Fn() -> String) -> PyResult<()> {
+    // SAFETY: (caller) `h` is live, and keeps its parent chain alive.
+    let (mut child, mut parent) = (h, unsafe { (*h).parent });
+    // SAFETY: `parent` is a live object (held by `child`).
+    while !parent.is_null() && unsafe { record_of(ffi::Py_TYPE(parent)) }.is_some() {
+        let p = parent as *mut InstHeader;
+        // SAFETY: `p` is a live instance of a bound class.
+        if unsafe { !(*p).flags.is_ready() } {
+            return Err(PyErr::type_error(format!(
+                "ndbind: the instance of type '{}' references a value inside an object that was destructed",
+                name()
+            )));
+        }
+        // SAFETY: both are live instances of bound classes.
+        if unsafe { !within(child, p) } {
+            return Err(PyErr::type_error(format!(
+                "ndbind: the instance of type '{}' references a value inside an object whose value was moved or \
+                 rebuilt elsewhere",
+                name()
+            )));
+        }
+        // SAFETY: `p` is live.
+        (child, parent) = (p, unsafe { (*p).parent });
+    }
+    Ok(())
+}
+
+/// Whether the value of `child` (a reference instance) lies inside the
+/// current value of `parent`.
+///
+/// # Safety
+/// Both are live instances of bound classes.
+unsafe fn within(child: *mut InstHeader, parent: *mut InstHeader) -> bool {
+    // SAFETY: (caller) live instances: their types' records outlive them.
+    let records =
+        unsafe { (record_of(ffi::Py_TYPE(child.cast())), record_of(ffi::Py_TYPE(parent.cast()))) };
+    let (Some(cr), Some(pr)) = records else { return false };
+    // SAFETY: (caller) live instances.
+    let (c, p) = unsafe { ((*child).value as usize, (*parent).value as usize) };
+    c >= p && c.checked_add(cr.size).is_some_and(|end| end <= p + pr.size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(c: &BorrowCell) -> i32 {
+        c.0.get()
+    }
+
+    #[test]
+    fn guards_follow_the_state_machine() {
+        let cell = BorrowCell::new();
+        let mut v = 0u8;
+        let p = &mut v as *mut u8;
+        // SAFETY (throughout): `cell` outlives every guard of this test.
+        unsafe {
+            let a = SharedGuard::try_new(p, &cell).expect("unborrowed: shared");
+            let b = SharedGuard::try_new(p, &cell).expect("shared: shared");
+            assert_eq!(count(&cell), 2);
+            assert!(UniqueGuard::try_new(p, &cell).is_none());
+            assert_eq!(count(&cell), 2, "a refused borrow changes nothing");
+            drop((a, b));
+            assert!(cell.is_unborrowed());
+            let u = UniqueGuard::try_new(p, &cell).expect("unborrowed: unique");
+            assert!(cell.is_unique());
+            assert!(SharedGuard::try_new(p, &cell).is_none());
+            assert!(UniqueGuard::try_new(p, &cell).is_none());
+            assert!(!cell.share_forever());
+            assert!(cell.is_unique(), "a refused borrow changes nothing");
+            drop(u);
+            assert!(cell.is_unborrowed());
+            assert!(cell.share_forever());
+            assert!(UniqueGuard::try_new(p, &cell).is_none());
+            SharedGuard::try_new(p, &cell).expect("shared").leak();
+            assert_eq!(count(&cell), 2);
+            drop(SharedGuard::default());
+            drop(UniqueGuard::default());
+            assert_eq!(count(&cell), 2);
+        }
+    }
+
+    #[test]
+    fn flags() {
+        let f = InstFlags::INLINE.constructed();
+        assert!(f.is_ready() && f.contains(InstFlags::DESTRUCT) && f.owns_storage());
+        let g = (InstFlags::READY | InstFlags::DESTRUCT | InstFlags::IN_ID_MAP).constructed();
+        assert!(g.is_ready() && !g.contains(InstFlags::DESTRUCT));
+        let mut h = g;
+        h.remove(InstFlags::READY);
+        assert!(!h.is_ready() && h.contains(InstFlags::IN_ID_MAP));
+    }
+}
