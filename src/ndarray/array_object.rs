@@ -219,10 +219,10 @@ unsafe fn dlpack_impl(
     }
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
-        let parts = crate::ndarray::export_dlpack::TensorParts::of(&layout);
+        let parts = crate::ndarray::export::dlpack::TensorParts::of(&layout);
         // SAFETY: `owner` is the copy's buffer (plain memory).
         return unsafe {
-            crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true)
+            crate::ndarray::export::dlpack::export_owned(parts, owner, true, false, versioned, true)
         };
     }
     // SAFETY: `slf` is alive for the call.
@@ -233,7 +233,7 @@ unsafe fn dlpack_impl(
              pass max_version=(1, 0) or later",
         ));
     }
-    crate::ndarray::export_dlpack::export(&me, &a.layout, a.read_only, versioned, false)
+    crate::ndarray::export::dlpack::export(&me, &a.layout, a.read_only, versioned, false)
 }
 
 /// A C-contiguous, 64-byte aligned copy of a CPU array.

@@ -32,10 +32,11 @@ use pyo3_ffi as ffi;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
+use crate::ndarray::array_object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::export_dlpack::TensorParts;
+use crate::ndarray::export::dlpack as export_dlpack;
+use crate::ndarray::export::dlpack::TensorParts;
 use crate::ndarray::owner::OwnerBox;
-use crate::ndarray::{array_object, export_dlpack};
 
 /// The table itself: immutable and alive for the whole process, as
 /// `dlpack.h` requires.

@@ -112,7 +112,7 @@ pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
 
 /// Which framework `obj` belongs to.
 pub(crate) fn classify(obj: Borrowed<'_>) -> Framework {
-    if crate::ndarray::import_numpy::is_numpy_array(obj) {
+    if crate::ndarray::import::numpy::is_numpy_array(obj) {
         Framework::Numpy
     } else if is_jax(obj) {
         Framework::Jax

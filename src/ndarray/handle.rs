@@ -14,7 +14,7 @@ use pyo3_ffi as ffi;
 use crate::core::error::preserving_error;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::import_numpy::NumpyView;
+use crate::ndarray::import::numpy::NumpyView;
 
 /// What owns the memory of an imported array, released exactly once when
 /// the handle drops (with the GIL held: handles are `!Send`).
@@ -313,13 +313,13 @@ impl ArrayHandle {
     /// Whether the array's memory does not hold its values as they read:
     /// a torch tensor with the negative or conjugate bit set, imported for
     /// a read-only parameter (whose bits are only checked when its values
-    /// are about to be read, see `import_exchange::import`).
+    /// are about to be read, see `import::exchange::import`).
     pub(crate) fn lazy_bits_set(&self) -> bool {
         matches!(self.owner, Owner::Exchange(_))
             && self
                 .source
                 .as_ref()
-                .is_some_and(|s| crate::ndarray::import_exchange::lazy_flags_set(s.borrow()))
+                .is_some_and(|s| crate::ndarray::import::exchange::lazy_flags_set(s.borrow()))
     }
 
     /// Re-validates a view that Python code may have invalidated since it
@@ -351,7 +351,7 @@ impl ArrayHandle {
     fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
         let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
         // SAFETY: the table is the one of the source's type; the GIL is held.
-        let same = unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }
+        let same = unsafe { crate::ndarray::import::exchange::view(src.borrow(), api) }
             .is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(

@@ -10,6 +10,11 @@
 //!
 //! No exception is raised and caught while probing which route applies.
 
+pub(crate) mod buffer;
+pub(crate) mod dlpack;
+pub(crate) mod exchange;
+pub(crate) mod numpy;
+
 use std::mem::MaybeUninit;
 
 use pyo3_ffi as ffi;
@@ -18,7 +23,6 @@ use crate::core::object::Borrowed;
 use crate::ndarray::check::check;
 use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::Requirements;
-use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy};
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
@@ -45,15 +49,14 @@ pub(crate) fn import_into(
 ) -> bool {
     // NumPy first, without the call into `probe`: the most common argument.
     // SAFETY: `obj` is a NumPy array; the GIL is held.
-    let found = (import_numpy::is_numpy_array(obj)
-        && unsafe { import_numpy::import_into(obj, out) })
+    let found = (numpy::is_numpy_array(obj) && unsafe { numpy::import_into(obj, out) })
         || probe_into(obj, req, out);
     if !found {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
         return convert
             && !req.writable
-            && import_numpy::convertible_to(obj, req)
+            && numpy::convertible_to(obj, req)
             && converted_into(obj, None, req, out);
     }
     // SAFETY: initialised above.
@@ -120,7 +123,7 @@ fn bools_ok(h: &ArrayHandle, req: &Requirements) -> bool {
 /// and a capsule is never consumed).
 pub fn is_array(obj: Borrowed<'_>) -> bool {
     if is_capsule(obj) {
-        return import_dlpack::is_valid_capsule(obj);
+        return dlpack::is_valid_capsule(obj);
     }
     let ok = probe(obj, &Requirements::NONE).is_some();
     // A producer that raised is simply "not an array" here.
@@ -141,46 +144,46 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     // SAFETY (whole function): the GIL is held by every caller; each route
     // is taken only for objects of its kind.
     unsafe {
-        if import_numpy::is_numpy_array(obj) {
-            return match import_numpy::import(obj) {
+        if numpy::is_numpy_array(obj) {
+            return match numpy::import(obj) {
                 Some(h) => Some(h),
                 // An unsupported NumPy dtype may still be exported in a
                 // form we read (e.g. through the buffer protocol).
-                None => import_buffer::import(obj),
+                None => buffer::import(obj),
             };
         }
         if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
             let owner = crate::ndarray::handle::Owner::Source;
             return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
         }
-        if let Some(api) = import_exchange::api_for(obj) {
-            if let Some(h) = import_exchange::import(obj, api, req.writable) {
+        if let Some(api) = exchange::api_for(obj) {
+            if let Some(h) = exchange::import(obj, api, req.writable) {
                 return Some(h);
             }
         }
         if is_capsule(obj) {
-            return import_dlpack::import_capsule(obj, req).ok().flatten();
+            return dlpack::import_capsule(obj, req).ok().flatten();
         }
         // JAX: immutable, CPU buffers export through the buffer protocol,
         // far cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses
         // the buffer protocol for device memory, so nothing is copied).
-        if crate::ndarray::frameworks::is_jax(obj) && import_buffer::has_buffer(obj) {
-            if let Some(h) = import_buffer::import(obj) {
+        if crate::ndarray::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
+            if let Some(h) = buffer::import(obj) {
                 return Some(h);
             }
         }
-        if import_dlpack::has_dlpack(obj) {
-            match import_dlpack::import_producer(obj, req) {
+        if dlpack::has_dlpack(obj) {
+            match dlpack::import_producer(obj, req) {
                 Ok(Some(h)) => return Some(h),
                 Ok(None) => {}
                 Err(()) => return None,
             }
-            if crate::ndarray::frameworks::is_jax(obj) || !import_buffer::has_buffer(obj) {
+            if crate::ndarray::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
                 return None;
             }
         }
-        if import_buffer::has_buffer(obj) {
-            return import_buffer::import(obj);
+        if buffer::has_buffer(obj) {
+            return buffer::import(obj);
         }
         None
     }

@@ -10,7 +10,7 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::export_dims::OutDims;
+use crate::ndarray::export::dims::OutDims;
 use crate::ndarray::frameworks::{module, NUMPY};
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;

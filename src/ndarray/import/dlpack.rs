@@ -153,7 +153,7 @@ pub(crate) unsafe fn import_producer(
     // torch without the exchange table: its `__dlpack__` exports a tensor
     // with the negative bit raw (and refuses one with the conjugate bit by
     // raising); both are mismatches here, as on the exchange route.
-    if crate::ndarray::import_exchange::lazy_flags_set(obj) {
+    if crate::ndarray::import::exchange::lazy_flags_set(obj) {
         return Ok(None);
     }
     // Versioned capsules carry the read-only flag: ask for one when

@@ -1,6 +1,11 @@
 //! Returning arrays: [`ArrayOut`] names its target framework and owns (or
 //! borrows) the memory; nothing is copied unless the return policy says so.
 
+pub(crate) mod dims;
+pub(crate) mod dlpack;
+pub(crate) mod jax;
+pub(crate) mod numpy;
+
 use std::ffi::c_void;
 use std::marker::PhantomData;
 
@@ -16,8 +21,8 @@ use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
-use crate::ndarray::export_dims::OutDims;
-use crate::ndarray::export_dlpack::TensorParts;
+use crate::ndarray::export::dims::OutDims;
+use crate::ndarray::export::dlpack::TensorParts;
 use crate::ndarray::handle::dtype_of;
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
@@ -411,7 +416,7 @@ fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNo
         // SAFETY: a never-raising MRO lookup on the Tensor type; the table
         // lives as long as torch.
         unsafe {
-            let cap = crate::ndarray::import_dlpack::type_lookup(
+            let cap = crate::ndarray::import::dlpack::type_lookup(
                 tensor.as_ptr() as *mut ffi::PyTypeObject,
                 crate::interned!(c"__dlpack_c_exchange_api__"),
             );
@@ -490,7 +495,7 @@ fn export_out(
     if kind == TargetKind::Numpy {
         // NumPy exposes the data itself: its base only has to own it.
         let base = crate::ndarray::owner::owner_object(owner)?;
-        return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
+        return crate::ndarray::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
     }
     if kind == TargetKind::Torch {
         if let Some(to_py) = torch_exchange_api() {
@@ -500,7 +505,7 @@ fn export_out(
             // which covers `dims`, alive and in place.
             let m = unsafe {
                 let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
-                crate::ndarray::export_dlpack::managed_versioned(
+                crate::ndarray::export::dlpack::managed_versioned(
                     parts, owner, plain, read_only, false,
                 )
             };
@@ -524,21 +529,21 @@ fn export_out(
         TargetKind::MemoryView => unsafe {
             Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr()))
         },
-        TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
+        TargetKind::Capsule => crate::ndarray::export::dlpack::export(&obj, l, ro, ro, false),
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
         TargetKind::Torch => {
             from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()])
         }
         TargetKind::Jax => {
-            let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
-            match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
+            let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ro, false, false);
+            match crate::ndarray::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
                 None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
             }
         }
         TargetKind::TensorFlow => {
-            let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
+            let cap = crate::ndarray::export::dlpack::export(&obj, l, ro, false, false)?;
             from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?
                 .call(&[cap.borrow()])
         }
