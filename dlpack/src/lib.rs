@@ -46,6 +46,7 @@
 
 pub mod abi;
 pub mod capsule;
+pub mod layout;
 pub mod validate;
 
 pub use abi::*;
