@@ -135,20 +135,23 @@ pub fn byte_bounds(
 
 /// The byte offsets, relative to the first element, of the lowest byte and
 /// one past the highest byte of a non-empty strided array with the given
-/// `(extent, element stride)` axes: the one byte-bounds computation.
-/// `None` when a byte stride, an axis' byte span, their sums or the end
-/// overflow `isize`.
+/// `(extent, element stride)` axes and `item` bytes per element: the one
+/// byte-bounds computation. `None` when a byte stride, an axis' byte span,
+/// their sums or the end overflow `isize`.
 ///
 /// Extents must be positive: callers settle empty arrays (and reject
 /// negative extents) first. [`byte_bounds`] passes every axis; validation
-/// passes only the axes of extent > 1 (an axis of extent 1 never moves an
-/// address, so its stride may be anything) and also bounds the span to
-/// `isize::MAX`.
+/// and the alias check pass only the axes of extent > 1 (an axis of extent
+/// 1 never moves an address, so its stride may be anything).
+///
+/// ```
+/// # use ndbind_dlpack::layout::byte_span;
+/// // a[::-1] of 5 float64: 32 bytes below the first element, 8 above.
+/// assert_eq!(byte_span([(5, -1)].into_iter(), 8), Some((-32, 8)));
+/// assert_eq!(byte_span([(2, i64::MAX)].into_iter(), 8), None);
+/// ```
 #[inline]
-pub(crate) fn byte_span(
-    axes: impl Iterator<Item = (i64, i64)>,
-    item: isize,
-) -> Option<(isize, isize)> {
+pub fn byte_span(axes: impl Iterator<Item = (i64, i64)>, item: isize) -> Option<(isize, isize)> {
     let (mut lo, mut hi) = (0isize, 0isize);
     for (dim, stride) in axes {
         // `i64` is `isize` on every supported (64-bit) target.

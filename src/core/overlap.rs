@@ -17,8 +17,10 @@
 //! All arithmetic is in `i128`, with checked operations wherever hostile
 //! extents, strides or item sizes could overflow even that; an overflow yields
 //! [`Overlap::TooHard`], never a panic. The byte bounds of an array come from
-//! the layout module ([`ndbind_dlpack::layout`]), which refuses spans beyond
-//! `isize::MAX` bytes (`TooHard` here); real arrays never get there.
+//! the layout module ([`ndbind_dlpack::layout::byte_span`]), which refuses
+//! spans beyond `isize` (`TooHard` here); real arrays never get there.
+
+use ndbind_dlpack::layout::byte_span;
 
 /// Work units [`self_overlap`] and [`overlap`] may spend on the exact search
 /// by default. One unit is one node of the depth-first search (a few dozen
@@ -225,7 +227,8 @@ enum Bounds {
 }
 
 /// Lowest and highest byte `s` touches, by the layout module's arithmetic
-/// (a real array's bounds always fit).
+/// (axes of extent 1 left out: their strides never matter; a real array's
+/// span always fits).
 fn byte_bounds(s: &Strided) -> Bounds {
     if s.shape.len() != s.strides.len() {
         return Bounds::Overflow;
@@ -233,8 +236,12 @@ fn byte_bounds(s: &Strided) -> Bounds {
     if s.itemsize == 0 || s.shape.iter().any(|&n| n <= 0) {
         return Bounds::Empty;
     }
-    match ndbind_dlpack::layout::byte_bounds(s.base, s.shape, s.strides, s.itemsize) {
-        Some((lo, hi)) => Bounds::Bytes(lo as i128, hi as i128 - 1),
+    let axes = s.shape.iter().copied().zip(s.strides.iter().copied()).filter(|&(n, _)| n > 1);
+    let span = isize::try_from(s.itemsize).ok().and_then(|item| byte_span(axes, item));
+    match span {
+        Some((lo, hi)) => {
+            Bounds::Bytes(s.base as i128 + lo as i128, s.base as i128 + hi as i128 - 1)
+        }
         None => Bounds::Overflow,
     }
 }
