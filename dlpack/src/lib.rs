@@ -36,7 +36,7 @@
 //!
 //! ```
 //! use ndbind_dlpack::{DLDataType, DeviceType, DLPackVersion};
-//! assert_eq!(DLDataType::F32.itemsize(), Some(4));
+//! assert_eq!(DLDataType::FLOAT32.checked_itemsize(), Some(4));
 //! assert_eq!(DeviceType::CPU.0, 1);
 //! assert_eq!(DLPackVersion::CURRENT, DLPackVersion { major: 1, minor: 3 });
 //! ```

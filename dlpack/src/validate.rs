@@ -14,7 +14,7 @@
 //!     data: buf.as_mut_ptr().cast(),
 //!     device: DLDevice::CPU,
 //!     ndim: 2,
-//!     dtype: DLDataType::F32,
+//!     dtype: DLDataType::FLOAT32,
 //!     shape: shape.as_mut_ptr(),
 //!     strides: core::ptr::null_mut(), // C-contiguous
 //!     byte_offset: 0,
@@ -315,7 +315,7 @@ fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
     if dt.type_code() == DataTypeCode::BOOL && dt.bits != 8 {
         return Err(bad);
     }
-    let size = dt.itemsize().ok_or(bad)?;
+    let size = dt.checked_itemsize().ok_or(bad)?;
     if !dt.is_defined_scalar() {
         return Err(InvalidTensor::UnknownDType { code: dt.code, bits: dt.bits });
     }

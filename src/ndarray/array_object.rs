@@ -14,7 +14,6 @@ use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::DType;
-use crate::ndarray::handle::dtype_of;
 use crate::ndarray::owner::OwnerBox;
 
 #[repr(C)]
@@ -107,7 +106,7 @@ unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut 
 }
 
 unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
-    ret(|| Object::str_held(dtype_of(&this(slf).layout).name()))
+    ret(|| Object::str_held(this(slf).layout.dtype().name()))
 }
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
@@ -116,7 +115,7 @@ unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
         Object::str_held(&format!(
             "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
             a.layout.shape(),
-            dtype_of(&a.layout).name(),
+            a.layout.dtype().name(),
             if a.read_only { "False" } else { "True" }
         ))
     })
@@ -329,7 +328,7 @@ unsafe fn fill_buffer(
     {
         return Err(PyErr::buffer_error("the array is not contiguous as requested"));
     }
-    let dtype: DType = dtype_of(l);
+    let dtype: DType = l.dtype();
     let format = dtype.buffer_format().ok_or_else(|| {
         PyErr::buffer_error(format!("dtype {} has no buffer-protocol format", dtype.name()))
     })?;

@@ -33,7 +33,6 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
-use crate::ndarray::dtype::DType;
 use crate::ndarray::export::dlpack as export_dlpack;
 use crate::ndarray::export::dlpack::TensorParts;
 use crate::ndarray::owner::OwnerBox;
@@ -266,7 +265,7 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         return Err((c"ValueError", msg));
     }
     let (code, bits, lanes) = (p.dtype.code, p.dtype.bits, p.dtype.lanes);
-    if !(DType { code, bits, lanes }).is_known() {
+    if !p.dtype.is_known() {
         let msg = format!(
             "ndbind cannot allocate DLPack dtype (code {code}, bits {bits}, lanes {lanes})"
         );
@@ -366,7 +365,7 @@ mod tests {
 
     #[test]
     fn allocates_c_contiguous_aligned_zeroed() {
-        let (rc, m, errors) = alloc(&mut [3, 5], ndbind_dlpack::DLDataType::F64, DLDevice::CPU);
+        let (rc, m, errors) = alloc(&mut [3, 5], ndbind_dlpack::DLDataType::FLOAT64, DLDevice::CPU);
         assert_eq!((rc, errors.len()), (0, 0));
         // SAFETY: a tensor just allocated, deleted once at the end.
         unsafe {
@@ -385,7 +384,7 @@ mod tests {
     fn refusals_go_through_set_error() {
         let cuda = DLDevice::new(DeviceType::CUDA, 0);
         let vector = ndbind_dlpack::DLDataType::new(ndbind_dlpack::DataTypeCode::FLOAT, 32, 4);
-        let f32 = ndbind_dlpack::DLDataType::F32;
+        let f32 = ndbind_dlpack::DLDataType::FLOAT32;
         let cases: [(&mut [i64], _, _, &str); 5] = [
             (&mut [2], f32, cuda, "ValueError"),
             (&mut [2], vector, DLDevice::CPU, "TypeError"),

@@ -23,7 +23,6 @@ use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::export::dims::OutDims;
 use crate::ndarray::export::dlpack::TensorParts;
-use crate::ndarray::handle::dtype_of;
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
@@ -342,7 +341,7 @@ fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
 fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
     let (copy, owner) = array_object::contiguous_copy(l)?;
     let shape: Vec<usize> = copy.shape().iter().map(|&e| e as usize).collect();
-    Ok((copy.data(), dtype_of(&copy), c_dims(&shape)?, owner))
+    Ok((copy.data(), copy.dtype(), c_dims(&shape)?, owner))
 }
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
@@ -464,7 +463,7 @@ fn export_out(
             | RvPolicy::TakeOwnership,
         ) => {
             // SAFETY: the constructors' contracts: `data` covers `dims`.
-            let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+            let l = unsafe { dims.to_layout(data, dtype, false) };
             let (d, t, n, o) = copied(&l).map_err(|e| {
                 PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
             })?;
@@ -504,7 +503,7 @@ fn export_out(
             // SAFETY: the constructors' contracts: `owner` keeps `data`,
             // which covers `dims`, alive and in place.
             let m = unsafe {
-                let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
+                let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
                 crate::ndarray::export::dlpack::managed_versioned(
                     parts, owner, plain, read_only, false,
                 )
@@ -520,7 +519,7 @@ fn export_out(
         }
     }
     // SAFETY: as above.
-    let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+    let layout = unsafe { dims.to_layout(data, dtype, false) };
     let obj = array_object::new(layout, owner, read_only)?;
     let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
     match kind {

@@ -83,7 +83,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
         data: v.buf,
         device: DLDevice::CPU,
         ndim: nd as i32,
-        dtype: dtype.to_dl(),
+        dtype,
         shape: shape.as_mut_ptr(),
         strides: strides.as_mut_ptr(),
         byte_offset: 0,

@@ -278,7 +278,7 @@ impl NumpyView {
             ndbind_dlpack::from_trusted(
                 self.data,
                 DLDevice::CPU,
-                self.dtype().to_dl(),
+                self.dtype(),
                 shape.len(),
                 self.read_only(),
                 |s, st| {
@@ -400,7 +400,7 @@ unsafe fn import_general(
         ndbind_dlpack::from_trusted(
             a.data.cast(),
             DLDevice::CPU,
-            dtype.to_dl(),
+            dtype,
             nd,
             a.flags & NPY_ARRAY_WRITEABLE == 0,
             fill,
