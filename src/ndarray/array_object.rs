@@ -6,7 +6,7 @@
 
 use std::ffi::{c_int, c_void};
 
-use ndbind_dlpack::Layout;
+use ndbind_dlpack::{DLDevice, DeviceType, Layout};
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
@@ -182,16 +182,17 @@ unsafe fn dlpack_impl(
             }
             "dl_device" => {
                 if !value.is_none() {
-                    let d = <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
-                        .ok_or_else(|| {
-                            PyErr::type_error(
-                                "dl_device must be None or a tuple (device_type, device_id)",
-                            )
-                        })?;
+                    let (t, id) =
+                        <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
+                            .ok_or_else(|| {
+                                PyErr::type_error(
+                                    "dl_device must be None or a tuple (device_type, device_id)",
+                                )
+                            })?;
                     let own = a.layout.device();
-                    if d != (own.device_type.0, own.device_id) {
+                    if DLDevice::new(DeviceType(t), id) != own {
                         return Err(PyErr::buffer_error(format!(
-                            "cannot export to device {d:?}: the array lives on ({}, {})",
+                            "cannot export to device ({t}, {id}): the array lives on ({}, {})",
                             own.device_type.0, own.device_id
                         )));
                     }
@@ -237,7 +238,7 @@ unsafe fn dlpack_impl(
 
 /// A C-contiguous, 64-byte aligned copy of a CPU array.
 pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
-    if l.device().device_type.0 != 1 {
+    if l.device().device_type != DeviceType::CPU {
         return Err(PyErr::buffer_error("only CPU arrays can be copied"));
     }
     let item = l.itemsize();
@@ -313,7 +314,7 @@ unsafe fn fill_buffer(
     flags: c_int,
 ) -> PyResult<()> {
     let l = &a.layout;
-    if l.device().device_type.0 != 1 {
+    if l.device().device_type != DeviceType::CPU {
         return Err(PyErr::buffer_error("the array is not on the CPU"));
     }
     if flags & ffi::PyBUF_WRITABLE != 0 && a.read_only {
