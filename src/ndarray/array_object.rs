@@ -14,6 +14,7 @@ use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::DType;
+use crate::ndarray::export::dlpack::ExportOptions;
 use crate::ndarray::owner::OwnerBox;
 
 #[repr(C)]
@@ -222,7 +223,9 @@ unsafe fn dlpack_impl(
         let parts = crate::ndarray::export::dlpack::TensorParts::of(&layout);
         // SAFETY: `owner` is the copy's buffer (plain memory).
         return unsafe {
-            crate::ndarray::export::dlpack::export_owned(parts, owner, true, false, versioned, true)
+            let opts =
+                ExportOptions { versioned, copied: true, plain: true, ..ExportOptions::NONE };
+            crate::ndarray::export::dlpack::export_owned(parts, owner, opts)
         };
     }
     // SAFETY: `slf` is alive for the call.
@@ -233,7 +236,8 @@ unsafe fn dlpack_impl(
              pass max_version=(1, 0) or later",
         ));
     }
-    crate::ndarray::export::dlpack::export(&me, &a.layout, a.read_only, versioned, false)
+    let opts = ExportOptions { versioned, read_only: a.read_only, ..ExportOptions::NONE };
+    crate::ndarray::export::dlpack::export(&me, &a.layout, opts)
 }
 
 /// A C-contiguous, 64-byte aligned copy of a CPU array.

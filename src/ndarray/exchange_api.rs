@@ -33,8 +33,8 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
-use crate::ndarray::export::dlpack as export_dlpack;
 use crate::ndarray::export::dlpack::TensorParts;
+use crate::ndarray::export::dlpack::{self as export_dlpack, ExportOptions};
 use crate::ndarray::owner::OwnerBox;
 
 /// The table itself: immutable and alive for the whole process, as
@@ -121,9 +121,7 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
             export_dlpack::managed_versioned(
                 TensorParts::of(l),
                 OwnerBox::Python(b.to_owned()),
-                false,
-                read_only,
-                false,
+                ExportOptions { read_only, ..ExportOptions::NONE },
             )
         };
         // SAFETY: as above.
@@ -291,7 +289,8 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // layout's own, one per axis. Freeing it needs no GIL.
     let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     let m = unsafe {
-        export_dlpack::managed_versioned(parts, OwnerBox::new(memory), true, false, false)
+        let opts = ExportOptions { plain: true, ..ExportOptions::NONE };
+        export_dlpack::managed_versioned(parts, OwnerBox::new(memory), opts)
     };
     Ok(m.as_ptr())
 }

@@ -22,7 +22,7 @@ use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::export::dims::OutDims;
-use crate::ndarray::export::dlpack::TensorParts;
+use crate::ndarray::export::dlpack::{ExportOptions, TensorParts};
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
@@ -504,9 +504,8 @@ fn export_out(
             // which covers `dims`, alive and in place.
             let m = unsafe {
                 let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
-                crate::ndarray::export::dlpack::managed_versioned(
-                    parts, owner, plain, read_only, false,
-                )
+                let opts = ExportOptions { plain, read_only, ..ExportOptions::NONE };
+                crate::ndarray::export::dlpack::managed_versioned(parts, owner, opts)
             };
             let mut out: *mut c_void = std::ptr::null_mut();
             // SAFETY: torch's own converter; it steals the managed
@@ -528,21 +527,26 @@ fn export_out(
         TargetKind::MemoryView => unsafe {
             Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr()))
         },
-        TargetKind::Capsule => crate::ndarray::export::dlpack::export(&obj, l, ro, ro, false),
+        // A read-only array goes out versioned: only that carries the flag.
+        TargetKind::Capsule => {
+            let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
+            crate::ndarray::export::dlpack::export(&obj, l, opts)
+        }
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
         TargetKind::Torch => {
             from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()])
         }
         TargetKind::Jax => {
-            let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ro, false, false);
+            // A legacy capsule (no flags): what jaxlib's converter takes.
+            let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE);
             match crate::ndarray::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
                 None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
             }
         }
         TargetKind::TensorFlow => {
-            let cap = crate::ndarray::export::dlpack::export(&obj, l, ro, false, false)?;
+            let cap = crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
             from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?
                 .call(&[cap.borrow()])
         }
