@@ -16,13 +16,13 @@ use pyo3_ffi as ffi;
 use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::RvPolicy;
-use crate::core::gil_cell::GilCell;
-use crate::core::object::{Borrowed, Object};
+use crate::core::object::Object;
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
 use crate::ndarray::export::dims::OutDims;
 use crate::ndarray::export::dlpack::{ExportOptions, TensorParts};
+use crate::ndarray::frameworks::{JAX, TENSORFLOW, TORCH};
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
@@ -376,54 +376,6 @@ impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
         Requirements { dtype: T::DTYPE, writable: !C::REQ.read_only, ..C::REQ };
 }
 
-static TORCH_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-static JAX_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-static TF_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-
-/// A framework's `from_dlpack`, looked up once.
-fn from_dlpack(
-    cell: &'static GilCell<Option<Object>>,
-    module_name: &'static std::ffi::CStr,
-    what: &str,
-) -> PyResult<Borrowed<'static>> {
-    let f = cell.get_or_init(|| {
-        let m = Object::import_held(module_name).ok()?;
-        m.borrow().getattr(c"from_dlpack").ok()
-    });
-    match f {
-        // SAFETY: kept alive forever by the static.
-        Some(f) => Ok(unsafe { Borrowed::from_ptr(f.as_ptr()) }),
-        None => {
-            drop(PyErr::take());
-            Err(PyErr::type_error(format!("{what} is not installed")))
-        }
-    }
-}
-
-/// torch's `managed_tensor_to_py_object_no_sync` from the exchange table
-/// on `torch.Tensor`, looked up once (torch ≥ 2.10).
-fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync> {
-    static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> =
-        GilCell::new();
-    *API.get_or_init(|| {
-        let torch = Object::import_held(c"torch").ok();
-        let tensor = torch.and_then(|t| t.borrow().getattr(c"Tensor").ok());
-        let Some(tensor) = tensor else {
-            drop(PyErr::take());
-            return None;
-        };
-        // SAFETY: a never-raising MRO lookup on the Tensor type; the table
-        // lives as long as torch.
-        unsafe {
-            let cap = crate::ndarray::import::dlpack::type_lookup(
-                tensor.as_ptr() as *mut ffi::PyTypeObject,
-                crate::interned!(c"__dlpack_c_exchange_api__"),
-            );
-            ndbind_dlpack::exchange_api_from_capsule(cap)?.managed_tensor_to_py_object_no_sync
-        }
-    })
-}
-
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
     #[inline]
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
@@ -497,7 +449,9 @@ fn export_out(
         return crate::ndarray::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
     }
     if kind == TargetKind::Torch {
-        if let Some(to_py) = torch_exchange_api() {
+        // torch ≥ 2.10 publishes the table on `torch.Tensor`.
+        let to_py = TORCH.exchange_api().and_then(|api| api.managed_tensor_to_py_object_no_sync);
+        if let Some(to_py) = to_py {
             // torch's C converter takes a managed tensor owning the
             // memory itself: no `ndbind.ndarray` in between.
             // SAFETY: the constructors' contracts: `owner` keeps `data`,
@@ -534,21 +488,18 @@ fn export_out(
         }
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
-        TargetKind::Torch => {
-            from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()])
-        }
+        TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
         TargetKind::Jax => {
             // A legacy capsule (no flags): what jaxlib's converter takes.
             let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE);
             match crate::ndarray::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
-                None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+                None => JAX.dlpack_importer()?.call(&[obj.borrow()]),
             }
         }
         TargetKind::TensorFlow => {
             let cap = crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
-            from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?
-                .call(&[cap.borrow()])
+            TENSORFLOW.dlpack_importer()?.call(&[cap.borrow()])
         }
     }
 }
