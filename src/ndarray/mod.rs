@@ -29,7 +29,7 @@ mod owner;
 mod requirements;
 mod view;
 
-pub use aligned::{AlignedBuf, AlignedVec, ALIGN};
+pub use aligned::{Aligned, AlignedBuf, AlignedVec, Init, State, Uninit, ALIGN};
 pub use array::NdArray;
 pub use dtype::{DType, Scalar};
 pub use export::{
