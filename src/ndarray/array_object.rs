@@ -158,6 +158,7 @@ unsafe fn dlpack_impl(
     }
     let a = this(slf);
     let (mut versioned, mut copy) = (false, false);
+    // SAFETY: vectorcall's `kwnames` is NULL or a tuple of names.
     let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
     for k in 0..nkw {
         // SAFETY: kwnames holds `nkw` str objects; values follow the

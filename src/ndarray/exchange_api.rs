@@ -284,10 +284,10 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     let mut memory = AlignedVec::<u8>::zeroed(l.nbytes())
         .map_err(|_| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
     let data = memory.as_mut_ptr().cast();
+    let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the
     // layout's own, one per axis. Freeing it needs no GIL.
-    let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     let m = unsafe {
         let opts = ExportOptions { plain: true, ..ExportOptions::NONE };
         export_dlpack::managed_versioned(parts, OwnerBox::new(memory), opts)
@@ -398,13 +398,10 @@ mod tests {
             assert_eq!(errors[0].0, kind, "{}", errors[0].1);
         }
         let mut out = NonNull::dangling().as_ptr();
+        let null = std::ptr::null_mut();
         // SAFETY: a NULL prototype and callback are refused, not read.
-        assert_eq!(
-            unsafe {
-                managed_tensor_allocator(std::ptr::null_mut(), &mut out, std::ptr::null_mut(), None)
-            },
-            -1
-        );
+        let rc = unsafe { managed_tensor_allocator(null, &mut out, std::ptr::null_mut(), None) };
+        assert_eq!(rc, -1);
         assert!(out.is_null());
     }
 

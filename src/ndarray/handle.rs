@@ -261,11 +261,12 @@ impl ArrayHandle {
             return Ok(src.clone());
         }
         let new = match self.owner {
-            // SAFETY (both): the tensor is owned by this handle, and its
-            // ownership passes to the new capsule (or, if that cannot be
-            // made, to `new_*_capsule`, which deletes it): the owner is
+            // SAFETY: the tensor is owned by this handle, and its ownership
+            // passes to the new capsule (or, if that cannot be made, to
+            // `new_legacy_capsule`, which deletes it): the owner is
             // replaced without being released.
             Owner::Legacy(p) => unsafe { ndbind_dlpack::new_legacy_capsule(p) },
+            // SAFETY: as for a legacy tensor.
             Owner::Versioned(p) => unsafe { ndbind_dlpack::new_versioned_capsule(p) },
             _ => return Ok(src.clone()),
         };

@@ -11,6 +11,9 @@
 //!     Ok(())
 //! }
 //! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod dtype;
 pub mod format;
 pub mod layout;

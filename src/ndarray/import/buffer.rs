@@ -29,6 +29,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
     // SAFETY: valid object and view; on failure the error is cleared.
     if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_RECORDS_RO) } != 0 {
+        // SAFETY: the GIL is held (caller contract).
         unsafe { ffi::PyErr_Clear() };
         return None;
     }

@@ -141,50 +141,56 @@ fn is_capsule(obj: Borrowed<'_>) -> bool {
 /// steer the choice of capsule kind; `check` decides the match).
 #[inline(never)]
 fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
-    // SAFETY (whole function): the GIL is held by every caller; each route
-    // is taken only for objects of its kind.
-    unsafe {
-        if numpy::is_numpy_array(obj) {
-            return match numpy::import(obj) {
-                Some(h) => Some(h),
-                // An unsupported NumPy dtype may still be exported in a
-                // form we read (e.g. through the buffer protocol).
-                None => buffer::import(obj),
-            };
-        }
-        if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
-            let owner = crate::ndarray::handle::Owner::Source;
-            return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
-        }
-        if let Some(api) = exchange::api_for(obj) {
-            if let Some(h) = exchange::import(obj, api, req.writable) {
-                return Some(h);
-            }
-        }
-        if is_capsule(obj) {
-            return dlpack::import_capsule(obj, req).ok().flatten();
-        }
-        // JAX: immutable, CPU buffers export through the buffer protocol,
-        // far cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses
-        // the buffer protocol for device memory, so nothing is copied).
-        if crate::ndarray::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
-            if let Some(h) = buffer::import(obj) {
-                return Some(h);
-            }
-        }
-        if dlpack::has_dlpack(obj) {
-            match dlpack::import_producer(obj, req) {
-                Ok(Some(h)) => return Some(h),
-                Ok(None) => {}
-                Err(()) => return None,
-            }
-            if crate::ndarray::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
-                return None;
-            }
-        }
-        if buffer::has_buffer(obj) {
-            return buffer::import(obj);
-        }
-        None
+    // Every route's import is an `unsafe fn` whose contract is: the GIL is
+    // held (by every caller of `probe`) and `obj` is of the route's kind
+    // (what the test before each call checks).
+    if numpy::is_numpy_array(obj) {
+        // SAFETY: the GIL is held; `obj` is a NumPy array.
+        return match unsafe { numpy::import(obj) } {
+            Some(h) => Some(h),
+            // An unsupported NumPy dtype may still be exported in a form
+            // we read (through the buffer protocol): see below.
+            // SAFETY: the GIL is held.
+            None => unsafe { buffer::import(obj) },
+        };
     }
+    if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
+        let owner = crate::ndarray::handle::Owner::Source;
+        return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
+    }
+    if let Some(api) = exchange::api_for(obj) {
+        // SAFETY: the GIL is held; `api` is the table of `obj`'s type.
+        if let Some(h) = unsafe { exchange::import(obj, api, req.writable) } {
+            return Some(h);
+        }
+    }
+    if is_capsule(obj) {
+        // SAFETY: the GIL is held; `obj` is a capsule.
+        return unsafe { dlpack::import_capsule(obj, req) }.ok().flatten();
+    }
+    // JAX: immutable, CPU buffers export through the buffer protocol, far
+    // cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses the
+    // buffer protocol for device memory, so nothing is copied).
+    if crate::ndarray::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
+        // SAFETY: the GIL is held.
+        if let Some(h) = unsafe { buffer::import(obj) } {
+            return Some(h);
+        }
+    }
+    if dlpack::has_dlpack(obj) {
+        // SAFETY: the GIL is held; `obj`'s type has `__dlpack__`.
+        match unsafe { dlpack::import_producer(obj, req) } {
+            Ok(Some(h)) => return Some(h),
+            Ok(None) => {}
+            Err(()) => return None,
+        }
+        if crate::ndarray::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
+            return None;
+        }
+    }
+    if buffer::has_buffer(obj) {
+        // SAFETY: the GIL is held.
+        return unsafe { buffer::import(obj) };
+    }
+    None
 }

@@ -310,9 +310,10 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
 /// As for [`import`].
 pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayHandle>) -> bool {
     let fields = obj.as_ptr() as *const ArrayFields;
-    // SAFETY: `obj` is an ndarray, whose leading fields have this layout;
-    // its descriptor is alive.
+    // SAFETY: `obj` is an ndarray, whose leading fields have this layout.
     let descr = unsafe { (*fields).descr };
+    // SAFETY: the array's descriptor, alive as long as the array (no
+    // Python code runs while `d` is used).
     let d = unsafe { &*descr };
     if d.byteorder as u8 == b'>' && cfg!(target_endian = "little") {
         return false;
@@ -323,6 +324,8 @@ pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayH
         // may give the array another dtype: the struct is borrowed only
         // after it, and must still have this descriptor.
         None => match unsafe { first_bfloat16(descr) } {
+            // SAFETY: the array is alive (the caller holds it): its struct
+            // is read again after the lookup.
             Some(t) if unsafe { (*fields).descr } == descr => t,
             _ => return false,
         },
