@@ -21,7 +21,7 @@ fn tensor(data: *mut c_void, shape: &mut [i64], strides: &mut [i64], dtype: DTyp
         data,
         device: DLDevice::CPU,
         ndim: shape.len() as i32,
-        dtype: dtype.to_dl(),
+        dtype,
         shape: shape.as_mut_ptr(),
         strides: strides.as_mut_ptr(),
         byte_offset: 0,

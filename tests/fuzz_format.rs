@@ -71,7 +71,8 @@ fn reference(fmt: &[u8], itemsize: usize) -> Option<DType> {
     };
     let int = |signed: bool, bytes: usize| {
         let bits = (bytes * 8) as u8;
-        Some(DType::new(if signed { DType::CODE_INT } else { DType::CODE_UINT }, bits))
+        let code = if signed { DType::CODE_INT } else { DType::CODE_UINT };
+        Some(DType { code, bits, lanes: 1 })
     };
     let sz = |n: usize, std: usize| if native { n } else { std };
     let dt = match rest {

@@ -7,7 +7,7 @@
 //!
 //! Layouts are checked at compile time for 64-bit targets.
 
-use core::ffi::{c_char, c_int, c_void};
+use core::ffi::{c_char, c_int, c_void, CStr};
 use core::fmt;
 
 /// Major DLPack ABI version described by this module (`DLPACK_MAJOR_VERSION`).
@@ -187,7 +187,7 @@ impl DLDevice {
 ///
 /// ```
 /// use ndbind_dlpack::{DataTypeCode, DLDataType};
-/// assert_eq!(DLDataType::F32.type_code(), DataTypeCode::FLOAT);
+/// assert_eq!(DLDataType::FLOAT32.type_code(), DataTypeCode::FLOAT);
 /// ```
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -235,61 +235,95 @@ impl DataTypeCode {
     pub const FLOAT4_E2M1FN: Self = Self(17);
 }
 
-/// `DLDataType`: element type as (code, bits, lanes).
+/// `DLDataType`: element type as (code, bits, lanes): the one dtype record
+/// of ndbind (`ndbind::ndarray::DType` is this type).
+///
+/// Type codes are [`DataTypeCode`]s, stored as `u8` as in the header (the
+/// `CODE_*` constants are the same values as `u8`). `bool` is code
+/// [`DataTypeCode::BOOL`] with 8 bits, as NumPy and PyTorch export it.
+/// Named constants carry NumPy's names ([`FLOAT32`](Self::FLOAT32), ...).
 ///
 /// ```
 /// use ndbind_dlpack::{DLDataType, DataTypeCode};
 /// let t = DLDataType::new(DataTypeCode::COMPLEX, 64, 1);
-/// assert_eq!(t, DLDataType::C64);
-/// assert_eq!(t.itemsize(), Some(8));
+/// assert_eq!(t, DLDataType::COMPLEX64);
+/// assert_eq!(t.checked_itemsize(), Some(8));
+/// assert_eq!((t.name(), t.itemsize()), ("complex64", 8));
+/// let dt = DLDataType { code: DLDataType::CODE_FLOAT, bits: 64, lanes: 1 };
+/// assert_eq!(dt, DLDataType::FLOAT64);
+/// assert!(dt.is_float());
 /// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DLDataType {
     /// A [`DataTypeCode`] value, stored as `u8` as in the header.
     pub code: u8,
-    /// Bits per lane (8, 16, 32, ...).
+    /// Bits per lane (8, 16, 32, ...; for complex types both parts).
     pub bits: u8,
     /// Vector lanes; 1 for scalars.
     pub lanes: u16,
 }
 
 impl DLDataType {
+    /// [`DataTypeCode::INT`] as stored in [`code`](Self::code).
+    pub const CODE_INT: u8 = DataTypeCode::INT.0;
+    /// [`DataTypeCode::UINT`] as stored in [`code`](Self::code).
+    pub const CODE_UINT: u8 = DataTypeCode::UINT.0;
+    /// [`DataTypeCode::FLOAT`] as stored in [`code`](Self::code).
+    pub const CODE_FLOAT: u8 = DataTypeCode::FLOAT.0;
+    /// [`DataTypeCode::BFLOAT`] as stored in [`code`](Self::code).
+    pub const CODE_BFLOAT: u8 = DataTypeCode::BFLOAT.0;
+    /// [`DataTypeCode::COMPLEX`] as stored in [`code`](Self::code).
+    pub const CODE_COMPLEX: u8 = DataTypeCode::COMPLEX.0;
+    /// [`DataTypeCode::BOOL`] as stored in [`code`](Self::code).
+    pub const CODE_BOOL: u8 = DataTypeCode::BOOL.0;
+
     /// `bool` (8-bit storage).
-    pub const BOOL: Self = Self::new(DataTypeCode::BOOL, 8, 1);
+    pub const BOOL: Self = Self::scalar(DataTypeCode::BOOL, 8);
     /// `int8`.
-    pub const I8: Self = Self::new(DataTypeCode::INT, 8, 1);
+    pub const INT8: Self = Self::scalar(DataTypeCode::INT, 8);
     /// `int16`.
-    pub const I16: Self = Self::new(DataTypeCode::INT, 16, 1);
+    pub const INT16: Self = Self::scalar(DataTypeCode::INT, 16);
     /// `int32`.
-    pub const I32: Self = Self::new(DataTypeCode::INT, 32, 1);
+    pub const INT32: Self = Self::scalar(DataTypeCode::INT, 32);
     /// `int64`.
-    pub const I64: Self = Self::new(DataTypeCode::INT, 64, 1);
+    pub const INT64: Self = Self::scalar(DataTypeCode::INT, 64);
     /// `uint8`.
-    pub const U8: Self = Self::new(DataTypeCode::UINT, 8, 1);
+    pub const UINT8: Self = Self::scalar(DataTypeCode::UINT, 8);
     /// `uint16`.
-    pub const U16: Self = Self::new(DataTypeCode::UINT, 16, 1);
+    pub const UINT16: Self = Self::scalar(DataTypeCode::UINT, 16);
     /// `uint32`.
-    pub const U32: Self = Self::new(DataTypeCode::UINT, 32, 1);
+    pub const UINT32: Self = Self::scalar(DataTypeCode::UINT, 32);
     /// `uint64`.
-    pub const U64: Self = Self::new(DataTypeCode::UINT, 64, 1);
-    /// `float16`.
-    pub const F16: Self = Self::new(DataTypeCode::FLOAT, 16, 1);
-    /// `float32`.
-    pub const F32: Self = Self::new(DataTypeCode::FLOAT, 32, 1);
-    /// `float64`.
-    pub const F64: Self = Self::new(DataTypeCode::FLOAT, 64, 1);
+    pub const UINT64: Self = Self::scalar(DataTypeCode::UINT, 64);
+    /// `float16` (IEEE binary16).
+    pub const FLOAT16: Self = Self::scalar(DataTypeCode::FLOAT, 16);
     /// `bfloat16`.
-    pub const BF16: Self = Self::new(DataTypeCode::BFLOAT, 16, 1);
+    pub const BFLOAT16: Self = Self::scalar(DataTypeCode::BFLOAT, 16);
+    /// `float32`.
+    pub const FLOAT32: Self = Self::scalar(DataTypeCode::FLOAT, 32);
+    /// `float64`.
+    pub const FLOAT64: Self = Self::scalar(DataTypeCode::FLOAT, 64);
     /// `complex64` (two `float32`).
-    pub const C64: Self = Self::new(DataTypeCode::COMPLEX, 64, 1);
+    pub const COMPLEX64: Self = Self::scalar(DataTypeCode::COMPLEX, 64);
     /// `complex128` (two `float64`).
-    pub const C128: Self = Self::new(DataTypeCode::COMPLEX, 128, 1);
+    pub const COMPLEX128: Self = Self::scalar(DataTypeCode::COMPLEX, 128);
 
     /// Builds a data type from its parts.
     #[inline]
     pub const fn new(code: DataTypeCode, bits: u8, lanes: u16) -> Self {
         Self { code: code.0, bits, lanes }
+    }
+
+    /// A scalar (one-lane) data type.
+    ///
+    /// ```
+    /// # use ndbind_dlpack::{DLDataType, DataTypeCode};
+    /// assert_eq!(DLDataType::scalar(DataTypeCode::UINT, 16), DLDataType::UINT16);
+    /// ```
+    #[inline]
+    pub const fn scalar(code: DataTypeCode, bits: u8) -> Self {
+        Self::new(code, bits, 1)
     }
 
     /// The code as a [`DataTypeCode`].
@@ -320,12 +354,160 @@ impl DLDataType {
     /// Bytes per element for byte-addressable scalar types (`lanes == 1`,
     /// `bits` a positive multiple of 8); `None` otherwise.
     #[inline]
-    pub const fn itemsize(self) -> Option<usize> {
+    pub const fn checked_itemsize(self) -> Option<usize> {
         if self.lanes == 1 && self.bits != 0 && self.bits % 8 == 0 {
             Some(self.bits as usize / 8)
         } else {
             None
         }
+    }
+
+    /// Bytes per element: `bits * lanes / 8` (rounded down; sub-byte types
+    /// give 0). See [`checked_itemsize`](Self::checked_itemsize) for
+    /// foreign dtypes.
+    ///
+    /// ```
+    /// # use ndbind_dlpack::DLDataType;
+    /// assert_eq!(DLDataType::COMPLEX128.itemsize(), 16);
+    /// ```
+    #[inline]
+    pub const fn itemsize(self) -> usize {
+        self.bits as usize * self.lanes as usize / 8
+    }
+
+    /// The NumPy-style name: `"bool"`, `"int8"` … `"uint64"`, `"float16"`,
+    /// `"bfloat16"`, `"float32"`, `"float64"`, `"complex64"`,
+    /// `"complex128"`, and for the types DLPack defines without a named
+    /// constant here `"complex32"` and the `"float8_*"` names; `"unknown"`
+    /// for anything else (including vectors).
+    ///
+    /// ```
+    /// # use ndbind_dlpack::{DLDataType, DataTypeCode};
+    /// assert_eq!(DLDataType::UINT32.name(), "uint32");
+    /// assert_eq!(DLDataType::scalar(DataTypeCode::FLOAT, 8).name(), "unknown");
+    /// ```
+    #[inline]
+    pub const fn name(self) -> &'static str {
+        if self.lanes != 1 {
+            return "unknown";
+        }
+        match (self.code, self.bits) {
+            (Self::CODE_BOOL, 8) => "bool",
+            (Self::CODE_INT, 8) => "int8",
+            (Self::CODE_INT, 16) => "int16",
+            (Self::CODE_INT, 32) => "int32",
+            (Self::CODE_INT, 64) => "int64",
+            (Self::CODE_UINT, 8) => "uint8",
+            (Self::CODE_UINT, 16) => "uint16",
+            (Self::CODE_UINT, 32) => "uint32",
+            (Self::CODE_UINT, 64) => "uint64",
+            (Self::CODE_FLOAT, 16) => "float16",
+            (Self::CODE_BFLOAT, 16) => "bfloat16",
+            (Self::CODE_FLOAT, 32) => "float32",
+            (Self::CODE_FLOAT, 64) => "float64",
+            (Self::CODE_COMPLEX, 64) => "complex64",
+            (Self::CODE_COMPLEX, 128) => "complex128",
+            // Defined by DLPack, imported as `AnyDType` only (no Rust
+            // scalar type): torch's `complex32` and DLPack 1.1's 8-bit floats.
+            (Self::CODE_COMPLEX, 32) => "complex32",
+            (7, 8) => "float8_e3m4",
+            (8, 8) => "float8_e4m3",
+            (9, 8) => "float8_e4m3b11fnuz",
+            (10, 8) => "float8_e4m3fn",
+            (11, 8) => "float8_e4m3fnuz",
+            (12, 8) => "float8_e5m2",
+            (13, 8) => "float8_e5m2fnuz",
+            (14, 8) => "float8_e8m0fnu",
+            _ => "unknown",
+        }
+    }
+
+    /// The NumPy dtype name; identical to [`name`](Self::name).
+    #[inline]
+    pub const fn numpy_name(self) -> &'static str {
+        self.name()
+    }
+
+    /// Whether [`name`](Self::name) is not `"unknown"`.
+    ///
+    /// ```
+    /// # use ndbind_dlpack::DLDataType;
+    /// assert!(DLDataType::INT8.is_known());
+    /// assert!(!DLDataType { code: 2, bits: 32, lanes: 4 }.is_known());
+    /// ```
+    #[inline]
+    pub const fn is_known(self) -> bool {
+        !matches!(self.name().as_bytes(), b"unknown")
+    }
+
+    /// `bool`.
+    #[inline]
+    pub const fn is_bool(self) -> bool {
+        self.code == Self::CODE_BOOL
+    }
+
+    /// Signed integer (code `kDLInt`).
+    #[inline]
+    pub const fn is_signed_int(self) -> bool {
+        self.code == Self::CODE_INT
+    }
+
+    /// Unsigned integer (code `kDLUInt`).
+    #[inline]
+    pub const fn is_unsigned_int(self) -> bool {
+        self.code == Self::CODE_UINT
+    }
+
+    /// Signed or unsigned integer (not `bool`).
+    #[inline]
+    pub const fn is_integer(self) -> bool {
+        self.is_signed_int() || self.is_unsigned_int()
+    }
+
+    /// Real floating point: IEEE, `bfloat16` and the 8-bit float codes.
+    #[inline]
+    pub const fn is_float(self) -> bool {
+        matches!(self.code, Self::CODE_FLOAT | Self::CODE_BFLOAT | 7..=14)
+    }
+
+    /// Complex floating point.
+    #[inline]
+    pub const fn is_complex(self) -> bool {
+        self.code == Self::CODE_COMPLEX
+    }
+
+    /// The PEP 3118 format string this dtype is exported with through the
+    /// buffer protocol (native byte order, no prefix): `?`, `b`, `B`, `h`,
+    /// `H`, `i`, `I`, `q`, `Q`, `e`, `f`, `d`, `Zf`, `Zd`. `None` for
+    /// `bfloat16` (which has no PEP 3118 code) and unknown dtypes.
+    ///
+    /// ```
+    /// # use ndbind_dlpack::DLDataType;
+    /// assert_eq!(DLDataType::INT64.buffer_format(), Some(c"q"));
+    /// assert_eq!(DLDataType::BFLOAT16.buffer_format(), None);
+    /// ```
+    #[inline]
+    pub const fn buffer_format(self) -> Option<&'static CStr> {
+        if self.lanes != 1 {
+            return None;
+        }
+        Some(match (self.code, self.bits) {
+            (Self::CODE_BOOL, 8) => c"?",
+            (Self::CODE_INT, 8) => c"b",
+            (Self::CODE_INT, 16) => c"h",
+            (Self::CODE_INT, 32) => c"i",
+            (Self::CODE_INT, 64) => c"q",
+            (Self::CODE_UINT, 8) => c"B",
+            (Self::CODE_UINT, 16) => c"H",
+            (Self::CODE_UINT, 32) => c"I",
+            (Self::CODE_UINT, 64) => c"Q",
+            (Self::CODE_FLOAT, 16) => c"e",
+            (Self::CODE_FLOAT, 32) => c"f",
+            (Self::CODE_FLOAT, 64) => c"d",
+            (Self::CODE_COMPLEX, 64) => c"Zf",
+            (Self::CODE_COMPLEX, 128) => c"Zd",
+            _ => return None,
+        })
     }
 }
 
@@ -558,9 +740,9 @@ mod tests {
 
     #[test]
     fn itemsize() {
-        assert_eq!(DLDataType::BOOL.itemsize(), Some(1));
-        assert_eq!(DLDataType::C128.itemsize(), Some(16));
-        assert_eq!(DLDataType::new(DataTypeCode::FLOAT4_E2M1FN, 4, 1).itemsize(), None);
-        assert_eq!(DLDataType::new(DataTypeCode::FLOAT, 32, 4).itemsize(), None);
+        assert_eq!(DLDataType::BOOL.checked_itemsize(), Some(1));
+        assert_eq!(DLDataType::COMPLEX128.checked_itemsize(), Some(16));
+        assert_eq!(DLDataType::new(DataTypeCode::FLOAT4_E2M1FN, 4, 1).checked_itemsize(), None);
+        assert_eq!(DLDataType::new(DataTypeCode::FLOAT, 32, 4).checked_itemsize(), None);
     }
 }

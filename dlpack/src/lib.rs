@@ -36,7 +36,7 @@
 //!
 //! ```
 //! use ndbind_dlpack::{DLDataType, DeviceType, DLPackVersion};
-//! assert_eq!(DLDataType::F32.itemsize(), Some(4));
+//! assert_eq!(DLDataType::FLOAT32.checked_itemsize(), Some(4));
 //! assert_eq!(DeviceType::CPU.0, 1);
 //! assert_eq!(DLPackVersion::CURRENT, DLPackVersion { major: 1, minor: 3 });
 //! ```
@@ -46,6 +46,7 @@
 
 pub mod abi;
 pub mod capsule;
+pub mod layout;
 pub mod validate;
 
 pub use abi::*;

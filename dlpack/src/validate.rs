@@ -14,7 +14,7 @@
 //!     data: buf.as_mut_ptr().cast(),
 //!     device: DLDevice::CPU,
 //!     ndim: 2,
-//!     dtype: DLDataType::F32,
+//!     dtype: DLDataType::FLOAT32,
 //!     shape: shape.as_mut_ptr(),
 //!     strides: core::ptr::null_mut(), // C-contiguous
 //!     byte_offset: 0,
@@ -257,38 +257,17 @@ impl Layout {
     }
 
     /// Row-major contiguity (axes of extent 1 are ignored, as in NumPy).
+    #[inline]
     pub fn is_c_contiguous(&self) -> bool {
-        if self.size == 0 {
-            return true;
-        }
-        // Cannot overflow: the product of the extents fits in usize.
-        let mut expected = 1i64;
-        for (&e, &s) in self.shape().iter().zip(self.strides()).rev() {
-            if e != 1 {
-                if s != expected {
-                    return false;
-                }
-                expected *= e;
-            }
-        }
-        true
+        let axes = self.shape().iter().copied().zip(self.strides().iter().copied());
+        self.size == 0 || crate::layout::dense(axes.rev())
     }
 
     /// Column-major contiguity (axes of extent 1 are ignored, as in NumPy).
+    #[inline]
     pub fn is_f_contiguous(&self) -> bool {
-        if self.size == 0 {
-            return true;
-        }
-        let mut expected = 1i64;
-        for (&e, &s) in self.shape().iter().zip(self.strides()) {
-            if e != 1 {
-                if s != expected {
-                    return false;
-                }
-                expected *= e;
-            }
-        }
-        true
+        let axes = self.shape().iter().copied().zip(self.strides().iter().copied());
+        self.size == 0 || crate::layout::dense(axes)
     }
 }
 
@@ -305,6 +284,27 @@ impl fmt::Debug for Layout {
     }
 }
 
+/// The byte bounds of a non-empty array relative to its first element, as
+/// validation accepts them: the axes of extent > 1 (the others never move an
+/// address, whatever their stride) and a span of at most `isize::MAX` bytes.
+#[inline]
+fn byte_span_checked(shape: &[i64], strides: &[i64], item: isize) -> Option<(isize, isize)> {
+    let axes = shape.iter().copied().zip(strides.iter().copied()).filter(|&(e, _)| e > 1);
+    let (lo, hi) = crate::layout::byte_span(axes, item)?;
+    hi.checked_sub(lo).map(|_| (lo, hi))
+}
+
+/// The initialised prefix of a `MaybeUninit` buffer.
+///
+/// # Safety
+/// Every element of `s` is initialised.
+#[inline]
+unsafe fn assume_init(s: &[MaybeUninit<i64>]) -> &[i64] {
+    // SAFETY: `MaybeUninit<i64>` has the layout of `i64`, and every element
+    // is initialised (caller contract).
+    unsafe { &*(s as *const [MaybeUninit<i64>] as *const [i64]) }
+}
+
 /// Bytes per element for a dtype we can address, or the reason not.
 #[inline]
 fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
@@ -315,7 +315,7 @@ fn element_size(dt: DLDataType) -> Result<usize, InvalidTensor> {
     if dt.type_code() == DataTypeCode::BOOL && dt.bits != 8 {
         return Err(bad);
     }
-    let size = dt.itemsize().ok_or(bad)?;
+    let size = dt.checked_itemsize().ok_or(bad)?;
     if !dt.is_defined_scalar() {
         return Err(InvalidTensor::UnknownDType { code: dt.code, bits: dt.bits });
     }
@@ -349,7 +349,7 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
     }
 
     let mut shape = [MaybeUninit::<i64>::uninit(); MAX_NDIM];
-    let mut strides = [MaybeUninit::<i64>::uninit(); MAX_NDIM];
+    let mut stride_buf = [0i64; MAX_NDIM];
 
     // Shape and element count. An extent of 0 makes the tensor empty even if
     // the product of the other extents would overflow.
@@ -380,54 +380,30 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
         _ => return Err(InvalidTensor::Overflow),
     }
 
-    // Strides (in elements) and the element-offset span they reach.
-    let mut lo: i64 = 0;
-    let mut hi: i64 = 0;
+    // Strides (in elements); NULL means C-contiguous.
     if t.strides.is_null() {
-        let mut acc: i64 = 1;
-        for i in (0..n).rev() {
-            strides[i].write(acc);
-            if i > 0 {
-                // SAFETY: slot `i < n` was written in the shape loop.
-                let e = unsafe { shape[i].assume_init() };
-                // Exact when size > 0 (partial products <= size); for an
-                // empty tensor the strides are never used, so saturate.
-                acc = acc.saturating_mul(e.max(1));
-            }
-        }
-        // A contiguous view touches exactly elements 0..size (size fits
-        // isize, checked above).
-        hi = size.saturating_sub(1) as i64;
+        // SAFETY: slots `i < n` were written in the shape loop.
+        let shape = unsafe { assume_init(&shape[..n]) };
+        // Exact when size > 0 (partial products <= size); for an empty
+        // tensor the strides are never used, and they saturate.
+        crate::layout::fill_c_strides(shape, &mut stride_buf[..n]);
     } else {
-        for i in 0..n {
+        for (i, slot) in stride_buf.iter_mut().enumerate().take(n) {
             // SAFETY: `strides` is non-NULL and points to `n` i64s (caller
             // contract); `i < n`.
-            let s = unsafe { t.strides.add(i).read() };
-            strides[i].write(s);
-            // SAFETY: slot `i < n` was written in the shape loop.
-            let e = unsafe { shape[i].assume_init() };
-            // Spans only matter (and are only checked) for non-empty views.
-            if e > 1 && size != 0 {
-                let span = (e - 1).checked_mul(s).ok_or(InvalidTensor::Overflow)?;
-                let acc = if span < 0 { &mut lo } else { &mut hi };
-                *acc = acc.checked_add(span).ok_or(InvalidTensor::Overflow)?;
-            }
+            *slot = unsafe { t.strides.add(i).read() };
         }
     }
+    let strides = &stride_buf[..n];
+    // SAFETY: slots `i < n` were written in the shape loop.
+    let shape = unsafe { assume_init(&shape[..n]) };
 
-    // Byte bounds relative to the first element.
+    // Byte bounds relative to the first element; spans only matter (and are
+    // only checked) for non-empty views.
     let (lo_b, hi_b) = if size == 0 {
         (0isize, 0isize)
     } else {
-        let item = itemsize as i64;
-        let lo_b = lo.checked_mul(item);
-        let hi_b = hi.checked_add(1).and_then(|h| h.checked_mul(item));
-        match (lo_b, hi_b) {
-            (Some(l), Some(h)) if h.checked_sub(l).is_some_and(|d| d <= isize::MAX as i64) => {
-                (l as isize, h as isize)
-            }
-            _ => return Err(InvalidTensor::Overflow),
-        }
+        byte_span_checked(shape, strides, itemsize as isize).ok_or(InvalidTensor::Overflow)?
     };
 
     // Data pointer and byte_offset.
@@ -448,21 +424,11 @@ pub unsafe fn validate(t: &DLTensor, read_only: bool) -> Result<Layout, InvalidT
 
     let dims = if n <= INLINE_NDIM {
         let mut a = [0i64; 2 * INLINE_NDIM];
-        for i in 0..n {
-            // SAFETY: slots `i < n` were written above.
-            unsafe {
-                a[i] = shape[i].assume_init();
-                a[n + i] = strides[i].assume_init();
-            }
-        }
+        a[..n].copy_from_slice(shape);
+        a[n..2 * n].copy_from_slice(strides);
         Dims::Inline(a)
     } else {
-        // SAFETY: slots `i < n` were written above.
-        let v: Vec<i64> = (0..n)
-            .map(|i| unsafe { shape[i].assume_init() })
-            .chain((0..n).map(|i| unsafe { strides[i].assume_init() }))
-            .collect();
-        Dims::Heap(v.into_boxed_slice())
+        Dims::Heap([shape, strides].concat().into_boxed_slice())
     };
 
     Ok(Layout {
@@ -513,24 +479,18 @@ pub unsafe fn from_trusted(
         return None;
     }
     let itemsize = (dtype.bits as usize * dtype.lanes as usize) / 8;
-    let (mut size, mut lo, mut hi) = (1usize, 0i64, 0i64);
-    for (&e, &st) in shape.iter().zip(&rest[..ndim]) {
-        size *= e as usize;
-        let span = (e - 1).max(0) * st;
-        if span < 0 {
-            lo += span
-        } else {
-            hi += span
-        }
-    }
+    let strides = &rest[..ndim];
+    let size = shape.iter().fold(1usize, |n, &e| n * e as usize);
+    // Checked all the same (it costs a few instructions): a producer's
+    // mistake is refused rather than turned into wrong bounds.
     let (lo, hi) =
-        if size == 0 { (0, 0) } else { (lo * itemsize as i64, (hi + 1) * itemsize as i64) };
+        if size == 0 { (0, 0) } else { byte_span_checked(shape, strides, itemsize as isize)? };
     Some(Layout {
         data,
         raw_data: data,
         byte_offset: 0,
-        lo: lo as isize,
-        hi: hi as isize,
+        lo,
+        hi,
         size,
         itemsize,
         device,

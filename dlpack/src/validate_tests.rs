@@ -7,7 +7,7 @@ fn tensor(data: usize, shape: &mut [i64], strides: Option<&mut [i64]>) -> DLTens
         data: data as *mut c_void,
         device: DLDevice::CPU,
         ndim: shape.len() as i32,
-        dtype: DLDataType::F64,
+        dtype: DLDataType::FLOAT64,
         shape: shape.as_mut_ptr(),
         strides: strides.map_or(ptr::null_mut(), |s| s.as_mut_ptr()),
         byte_offset: 0,
@@ -213,7 +213,7 @@ fn dtype_checks() {
     }
     t.dtype = DLDataType::BOOL;
     assert_eq!(check(&t).unwrap().itemsize(), 1);
-    t.dtype = DLDataType::C128;
+    t.dtype = DLDataType::COMPLEX128;
     assert_eq!(check(&t).unwrap().nbytes(), 32);
 }
 

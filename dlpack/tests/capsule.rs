@@ -62,7 +62,7 @@ const EMPTY: DLTensor = DLTensor {
     data: ptr::null_mut(),
     device: DLDevice::CPU,
     ndim: 0,
-    dtype: DLDataType::F32,
+    dtype: DLDataType::FLOAT32,
     shape: ptr::null_mut(),
     strides: ptr::null_mut(),
     byte_offset: 0,

@@ -516,7 +516,7 @@ fn every_ndim_and_every_stride_sign_near_the_limits() {
                         data: data as *mut c_void,
                         device: DLDevice::CPU,
                         ndim: n as i32,
-                        dtype: DLDataType::F64,
+                        dtype: DLDataType::FLOAT64,
                         shape: shape.as_mut_ptr(),
                         strides: strides.as_mut_ptr(),
                         byte_offset: 0,

@@ -16,8 +16,11 @@
 //!
 //! All arithmetic is in `i128`, with checked operations wherever hostile
 //! extents, strides or item sizes could overflow even that; an overflow yields
-//! [`Overlap::TooHard`], never a panic. (Real arrays span less than 2^64
-//! bytes, so they never get there.)
+//! [`Overlap::TooHard`], never a panic. The byte bounds of an array come from
+//! the layout module ([`ndbind_dlpack::layout::byte_span`]), which refuses
+//! spans beyond `isize` (`TooHard` here); real arrays never get there.
+
+use ndbind_dlpack::layout::byte_span;
 
 /// Work units [`self_overlap`] and [`overlap`] may spend on the exact search
 /// by default. One unit is one node of the depth-first search (a few dozen
@@ -32,7 +35,8 @@ pub(crate) enum Overlap {
     No,
     /// Some byte is shared (exact).
     Yes,
-    /// The budget ran out, or the numbers overflow `i128`: treat as "maybe".
+    /// The budget ran out, or the numbers overflow (`i128`, or an array's
+    /// byte bounds): treat as "maybe".
     TooHard,
 }
 
@@ -215,13 +219,16 @@ pub(crate) fn overlap(a: &Strided, b: &Strided, budget: u64) -> Overlap {
 enum Bounds {
     /// No byte touched.
     Empty,
-    /// Outside `i128`, or shape and strides of different lengths.
+    /// Overflow (see [`ndbind_dlpack::layout::byte_bounds`]), or shape and
+    /// strides of different lengths.
     Overflow,
     /// First and last byte touched.
     Bytes(i128, i128),
 }
 
-/// Lowest and highest byte `s` touches.
+/// Lowest and highest byte `s` touches, by the layout module's arithmetic
+/// (axes of extent 1 left out: their strides never matter; a real array's
+/// span always fits).
 fn byte_bounds(s: &Strided) -> Bounds {
     if s.shape.len() != s.strides.len() {
         return Bounds::Overflow;
@@ -229,24 +236,14 @@ fn byte_bounds(s: &Strided) -> Bounds {
     if s.itemsize == 0 || s.shape.iter().any(|&n| n <= 0) {
         return Bounds::Empty;
     }
-    let item = s.itemsize as i128;
-    let (mut lo, mut hi) = (s.base as i128, s.base as i128 + item - 1);
-    for (&n, &st) in s.shape.iter().zip(s.strides) {
-        let Some(off) = (st as i128).checked_mul(item).and_then(|b| b.checked_mul(n as i128 - 1))
-        else {
-            return Bounds::Overflow;
-        };
-        let next = if off < 0 {
-            lo.checked_add(off).map(|l| (l, hi))
-        } else {
-            hi.checked_add(off).map(|h| (lo, h))
-        };
-        match next {
-            Some((l, h)) => (lo, hi) = (l, h),
-            None => return Bounds::Overflow,
+    let axes = s.shape.iter().copied().zip(s.strides.iter().copied()).filter(|&(n, _)| n > 1);
+    let span = isize::try_from(s.itemsize).ok().and_then(|item| byte_span(axes, item));
+    match span {
+        Some((lo, hi)) => {
+            Bounds::Bytes(s.base as i128 + lo as i128, s.base as i128 + hi as i128 - 1)
         }
+        None => Bounds::Overflow,
     }
-    Bounds::Bytes(lo, hi)
 }
 
 /// One term `c * z`, `0 <= z <= u`, of the bounded problem.

@@ -7,6 +7,7 @@
 //!   `np.empty`'s: no O(n) zeroing, so the export cost is flat in `n`).
 
 use std::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
@@ -86,6 +87,34 @@ impl<T: Scalar> Drop for Raw<T> {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Whether the elements of an [`Aligned`] buffer are initialised:
+/// [`Init`] or [`Uninit`].
+pub trait State: sealed::Sealed {}
+
+/// Every element is initialised: [`AlignedVec`].
+pub enum Init {}
+
+/// The contents are uninitialised: [`AlignedBuf`].
+pub enum Uninit {}
+
+impl sealed::Sealed for Init {}
+impl sealed::Sealed for Uninit {}
+impl State for Init {}
+impl State for Uninit {}
+
+/// A fixed-length, 64-byte aligned buffer of scalars, initialised or not
+/// as `S` says: use it as [`AlignedVec`] or [`AlignedBuf`]. The accessors
+/// that need no initialised elements are shared.
+pub struct Aligned<T: Scalar, S: State> {
+    /// Invariant for `S = Init`: all `len` elements are initialised.
+    raw: Raw<T>,
+    _state: PhantomData<S>,
+}
+
 /// A fixed-length, initialised, 64-byte aligned buffer of scalars.
 ///
 /// ```ignore
@@ -93,21 +122,47 @@ impl<T: Scalar> Drop for Raw<T> {
 /// v[3] = 1.0;
 /// assert_eq!(v.as_ptr() as usize % 64, 0);
 /// ```
-pub struct AlignedVec<T: Scalar> {
-    /// Invariant: all `len` elements are initialised.
-    raw: Raw<T>,
-}
+pub type AlignedVec<T> = Aligned<T, Init>;
 
-// SAFETY: an AlignedVec uniquely owns its buffer of Send + Sync scalars.
-unsafe impl<T: Scalar> Send for AlignedVec<T> {}
-// SAFETY: as above; shared access only reads.
-unsafe impl<T: Scalar> Sync for AlignedVec<T> {}
+// SAFETY: a buffer uniquely owns its allocation of Send + Sync scalars.
+unsafe impl<T: Scalar, S: State> Send for Aligned<T, S> {}
+// SAFETY: as above; shared access only reads (an `AlignedBuf` only gives
+// out a `*const T`).
+unsafe impl<T: Scalar, S: State> Sync for Aligned<T, S> {}
+
+impl<T: Scalar, S: State> Aligned<T, S> {
+    fn from_raw(raw: Raw<T>) -> Self {
+        Aligned { raw, _state: PhantomData }
+    }
+
+    /// The number of elements (without going through a slice).
+    pub fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.raw.len == 0
+    }
+
+    /// The first element's address, 64-byte aligned (without going
+    /// through a slice). For an [`AlignedBuf`], reading through it before
+    /// writing is undefined behaviour.
+    pub fn as_ptr(&self) -> *const T {
+        self.raw.ptr.as_ptr()
+    }
+
+    /// As [`Aligned::as_ptr`], for writing (`ptr::write`, `add`).
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.raw.ptr.as_ptr()
+    }
+}
 
 impl<T: Scalar> AlignedVec<T> {
     /// `len` elements, all bits zero (every [`Scalar`] accepts that), or
     /// `MemoryError`.
     pub fn zeroed(len: usize) -> PyResult<Self> {
-        Ok(AlignedVec { raw: Raw::new(len, true)? })
+        Ok(Self::from_raw(Raw::new(len, true)?))
     }
 
     /// `len` elements from `f(index)` (written once each, no zeroing
@@ -129,27 +184,6 @@ impl<T: Scalar> AlignedVec<T> {
             std::ptr::copy_nonoverlapping(s.as_ptr(), b.as_mut_ptr(), s.len());
             b.assume_init()
         }
-    }
-
-    /// The number of elements (without going through a slice).
-    pub fn len(&self) -> usize {
-        self.raw.len
-    }
-
-    /// Whether there are no elements.
-    pub fn is_empty(&self) -> bool {
-        self.raw.len == 0
-    }
-
-    /// The first element's address, 64-byte aligned (without going
-    /// through a slice).
-    pub fn as_ptr(&self) -> *const T {
-        self.raw.ptr.as_ptr()
-    }
-
-    /// As [`AlignedVec::as_ptr`], for writing.
-    pub fn as_mut_ptr(&mut self) -> *mut T {
-        self.raw.ptr.as_ptr()
     }
 }
 
@@ -186,7 +220,7 @@ unsafe impl<T: Scalar> crate::ndarray::StableData<T> for AlignedVec<T> {}
 
 impl<T: Scalar> Clone for AlignedVec<T> {
     fn clone(&self) -> Self {
-        Self::copy_of(AlignedBuf { raw: Raw::new_or_abort(self.len()) }, self)
+        Self::copy_of(AlignedBuf::from_raw(Raw::new_or_abort(self.len())), self)
     }
 }
 
@@ -208,49 +242,21 @@ impl<T: Scalar> Clone for AlignedVec<T> {
 /// // Filled through the pointer, then safe to use as a slice:
 /// let v: AlignedVec<f32> = AlignedBuf::uninit(8)?.fill(1.0);
 /// ```
-pub struct AlignedBuf<T: Scalar> {
-    raw: Raw<T>,
-}
-
-// SAFETY: an AlignedBuf uniquely owns its buffer of Send + Sync scalars.
-unsafe impl<T: Scalar> Send for AlignedBuf<T> {}
-// SAFETY: as above; `&AlignedBuf` only gives out a `*const T`.
-unsafe impl<T: Scalar> Sync for AlignedBuf<T> {}
+pub type AlignedBuf<T> = Aligned<T, Uninit>;
 
 impl<T: Scalar> AlignedBuf<T> {
     /// Room for `len` elements, uninitialised, or `MemoryError`.
     pub fn uninit(len: usize) -> PyResult<Self> {
-        Ok(AlignedBuf { raw: Raw::new(len, false)? })
-    }
-
-    /// The number of elements.
-    pub fn len(&self) -> usize {
-        self.raw.len
-    }
-
-    /// Whether there are no elements.
-    pub fn is_empty(&self) -> bool {
-        self.raw.len == 0
-    }
-
-    /// The first element's address, 64-byte aligned. Reading through it
-    /// before writing is undefined behaviour.
-    pub fn as_ptr(&self) -> *const T {
-        self.raw.ptr.as_ptr()
-    }
-
-    /// As [`AlignedBuf::as_ptr`], for writing (`ptr::write`, `add`).
-    pub fn as_mut_ptr(&mut self) -> *mut T {
-        self.raw.ptr.as_ptr()
+        Ok(Self::from_raw(Raw::new(len, false)?))
     }
 
     /// The buffer as an [`AlignedVec`], once every element is written.
     ///
     /// # Safety
     /// All `len` elements have been initialised through
-    /// [`AlignedBuf::as_mut_ptr`].
+    /// [`Aligned::as_mut_ptr`].
     pub unsafe fn assume_init(self) -> AlignedVec<T> {
-        AlignedVec { raw: self.raw }
+        AlignedVec::from_raw(self.raw)
     }
 
     /// Every element set to `value`.
@@ -292,7 +298,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         // moves it into the owner, which frees it; nothing reads the
         // elements, so the vector's "initialised" invariant is never relied
         // on. The vector cannot escape: `ArrayOut` never gives its owner back.
-        Self::from_aligned(AlignedVec { raw: buf.raw }, shape)
+        Self::from_aligned(AlignedVec::from_raw(buf.raw), shape)
     }
 }
 

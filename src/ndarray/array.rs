@@ -4,6 +4,7 @@ use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
+use ndbind_dlpack::DeviceType;
 
 use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Spans};
 use crate::core::error::{PyErr, PyResult};
@@ -233,10 +234,12 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     }
 
     fn cpu(&self) -> PyResult<()> {
-        match self.device() {
-            (1, _) | (3, _) | (13, _) => Ok(()),
-            (t, _) => {
-                Err(PyErr::type_error(format!("array data is on device type {t}, not the CPU")))
+        // Host memory the CPU reads directly (ROCm's pinned host memory is
+        // not among them, unlike `DeviceType::is_host_accessible`).
+        match self.h.device().device_type {
+            DeviceType::CPU | DeviceType::CUDA_HOST | DeviceType::CUDA_MANAGED => Ok(()),
+            t => {
+                Err(PyErr::type_error(format!("array data is on device type {}, not the CPU", t.0)))
             }
         }
     }

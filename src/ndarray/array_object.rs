@@ -6,7 +6,7 @@
 
 use std::ffi::{c_int, c_void};
 
-use ndbind_dlpack::Layout;
+use ndbind_dlpack::{DLDevice, DeviceType, Layout};
 use pyo3_ffi as ffi;
 
 use crate::core::error::{PyErr, PyResult};
@@ -14,7 +14,7 @@ use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::dtype::DType;
-use crate::ndarray::handle::dtype_of;
+use crate::ndarray::export::dlpack::ExportOptions;
 use crate::ndarray::owner::OwnerBox;
 
 #[repr(C)]
@@ -107,7 +107,7 @@ unsafe extern "C" fn get_shape(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut 
 }
 
 unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
-    ret(|| Object::str_held(dtype_of(&this(slf).layout).name()))
+    ret(|| Object::str_held(this(slf).layout.dtype().name()))
 }
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
@@ -116,7 +116,7 @@ unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
         Object::str_held(&format!(
             "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
             a.layout.shape(),
-            dtype_of(&a.layout).name(),
+            a.layout.dtype().name(),
             if a.read_only { "False" } else { "True" }
         ))
     })
@@ -158,6 +158,7 @@ unsafe fn dlpack_impl(
     }
     let a = this(slf);
     let (mut versioned, mut copy) = (false, false);
+    // SAFETY: vectorcall's `kwnames` is NULL or a tuple of names.
     let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
     for k in 0..nkw {
         // SAFETY: kwnames holds `nkw` str objects; values follow the
@@ -183,16 +184,17 @@ unsafe fn dlpack_impl(
             }
             "dl_device" => {
                 if !value.is_none() {
-                    let d = <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
-                        .ok_or_else(|| {
-                            PyErr::type_error(
-                                "dl_device must be None or a tuple (device_type, device_id)",
-                            )
-                        })?;
+                    let (t, id) =
+                        <(i32, i32) as crate::core::caster::FromPy>::from_py(value, false)
+                            .ok_or_else(|| {
+                                PyErr::type_error(
+                                    "dl_device must be None or a tuple (device_type, device_id)",
+                                )
+                            })?;
                     let own = a.layout.device();
-                    if d != (own.device_type.0, own.device_id) {
+                    if DLDevice::new(DeviceType(t), id) != own {
                         return Err(PyErr::buffer_error(format!(
-                            "cannot export to device {d:?}: the array lives on ({}, {})",
+                            "cannot export to device ({t}, {id}): the array lives on ({}, {})",
                             own.device_type.0, own.device_id
                         )));
                     }
@@ -219,10 +221,12 @@ unsafe fn dlpack_impl(
     }
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
-        let parts = crate::ndarray::export_dlpack::TensorParts::of(&layout);
+        let parts = crate::ndarray::export::dlpack::TensorParts::of(&layout);
         // SAFETY: `owner` is the copy's buffer (plain memory).
         return unsafe {
-            crate::ndarray::export_dlpack::export_owned(parts, owner, true, false, versioned, true)
+            let opts =
+                ExportOptions { versioned, copied: true, plain: true, ..ExportOptions::NONE };
+            crate::ndarray::export::dlpack::export_owned(parts, owner, opts)
         };
     }
     // SAFETY: `slf` is alive for the call.
@@ -233,12 +237,13 @@ unsafe fn dlpack_impl(
              pass max_version=(1, 0) or later",
         ));
     }
-    crate::ndarray::export_dlpack::export(&me, &a.layout, a.read_only, versioned, false)
+    let opts = ExportOptions { versioned, read_only: a.read_only, ..ExportOptions::NONE };
+    crate::ndarray::export::dlpack::export(&me, &a.layout, opts)
 }
 
 /// A C-contiguous, 64-byte aligned copy of a CPU array.
 pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
-    if l.device().device_type.0 != 1 {
+    if l.device().device_type != DeviceType::CPU {
         return Err(PyErr::buffer_error("only CPU arrays can be copied"));
     }
     let item = l.itemsize();
@@ -314,7 +319,7 @@ unsafe fn fill_buffer(
     flags: c_int,
 ) -> PyResult<()> {
     let l = &a.layout;
-    if l.device().device_type.0 != 1 {
+    if l.device().device_type != DeviceType::CPU {
         return Err(PyErr::buffer_error("the array is not on the CPU"));
     }
     if flags & ffi::PyBUF_WRITABLE != 0 && a.read_only {
@@ -329,7 +334,7 @@ unsafe fn fill_buffer(
     {
         return Err(PyErr::buffer_error("the array is not contiguous as requested"));
     }
-    let dtype: DType = dtype_of(l);
+    let dtype: DType = l.dtype();
     let format = dtype.buffer_format().ok_or_else(|| {
         PyErr::buffer_error(format!("dtype {} has no buffer-protocol format", dtype.name()))
     })?;

@@ -26,8 +26,10 @@ pub(crate) fn alignment(d: DType) -> usize {
 pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch> {
     let l = h;
     const FATAL: Mismatch = Mismatch { convertible: false };
-    if req.device != 0 && h.device().device_type.0 != req.device {
-        return Err(FATAL);
+    if let Some(device) = req.device {
+        if h.device().device_type != device {
+            return Err(FATAL);
+        }
     }
     if req.ndim >= 0 && l.ndim() != req.ndim as usize {
         return Err(FATAL);

@@ -32,10 +32,10 @@ use pyo3_ffi as ffi;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
-use crate::ndarray::dtype::DType;
-use crate::ndarray::export_dlpack::TensorParts;
+use crate::ndarray::array_object;
+use crate::ndarray::export::dlpack::TensorParts;
+use crate::ndarray::export::dlpack::{self as export_dlpack, ExportOptions};
 use crate::ndarray::owner::OwnerBox;
-use crate::ndarray::{array_object, export_dlpack};
 
 /// The table itself: immutable and alive for the whole process, as
 /// `dlpack.h` requires.
@@ -121,9 +121,7 @@ unsafe extern "C" fn managed_tensor_from_py_object_no_sync(
             export_dlpack::managed_versioned(
                 TensorParts::of(l),
                 OwnerBox::Python(b.to_owned()),
-                false,
-                read_only,
-                false,
+                ExportOptions { read_only, ..ExportOptions::NONE },
             )
         };
         // SAFETY: as above.
@@ -265,7 +263,7 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         return Err((c"ValueError", msg));
     }
     let (code, bits, lanes) = (p.dtype.code, p.dtype.bits, p.dtype.lanes);
-    if !(DType { code, bits, lanes }).is_known() {
+    if !p.dtype.is_known() {
         let msg = format!(
             "ndbind cannot allocate DLPack dtype (code {code}, bits {bits}, lanes {lanes})"
         );
@@ -286,12 +284,13 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     let mut memory = AlignedVec::<u8>::zeroed(l.nbytes())
         .map_err(|_| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
     let data = memory.as_mut_ptr().cast();
+    let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     // SAFETY: the vector owns the memory, whose heap address stays put as
     // the vector moves into the tensor's owner; the strides are the
     // layout's own, one per axis. Freeing it needs no GIL.
-    let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     let m = unsafe {
-        export_dlpack::managed_versioned(parts, OwnerBox::new(memory), true, false, false)
+        let opts = ExportOptions { plain: true, ..ExportOptions::NONE };
+        export_dlpack::managed_versioned(parts, OwnerBox::new(memory), opts)
     };
     Ok(m.as_ptr())
 }
@@ -365,7 +364,7 @@ mod tests {
 
     #[test]
     fn allocates_c_contiguous_aligned_zeroed() {
-        let (rc, m, errors) = alloc(&mut [3, 5], ndbind_dlpack::DLDataType::F64, DLDevice::CPU);
+        let (rc, m, errors) = alloc(&mut [3, 5], ndbind_dlpack::DLDataType::FLOAT64, DLDevice::CPU);
         assert_eq!((rc, errors.len()), (0, 0));
         // SAFETY: a tensor just allocated, deleted once at the end.
         unsafe {
@@ -384,7 +383,7 @@ mod tests {
     fn refusals_go_through_set_error() {
         let cuda = DLDevice::new(DeviceType::CUDA, 0);
         let vector = ndbind_dlpack::DLDataType::new(ndbind_dlpack::DataTypeCode::FLOAT, 32, 4);
-        let f32 = ndbind_dlpack::DLDataType::F32;
+        let f32 = ndbind_dlpack::DLDataType::FLOAT32;
         let cases: [(&mut [i64], _, _, &str); 5] = [
             (&mut [2], f32, cuda, "ValueError"),
             (&mut [2], vector, DLDevice::CPU, "TypeError"),
@@ -399,13 +398,10 @@ mod tests {
             assert_eq!(errors[0].0, kind, "{}", errors[0].1);
         }
         let mut out = NonNull::dangling().as_ptr();
+        let null = std::ptr::null_mut();
         // SAFETY: a NULL prototype and callback are refused, not read.
-        assert_eq!(
-            unsafe {
-                managed_tensor_allocator(std::ptr::null_mut(), &mut out, std::ptr::null_mut(), None)
-            },
-            -1
-        );
+        let rc = unsafe { managed_tensor_allocator(null, &mut out, std::ptr::null_mut(), None) };
+        assert_eq!(rc, -1);
         assert!(out.is_null());
     }
 

@@ -17,6 +17,8 @@
 use std::ffi::{c_int, c_long, c_longlong, c_short};
 use std::mem::size_of;
 
+use ndbind_dlpack::DataTypeCode;
+
 use super::dtype::DType;
 
 /// Integer dtype of `bytes` bytes (1, 2, 4 or 8), signed or unsigned.
@@ -29,8 +31,8 @@ const fn int_of_size(bytes: usize, signed: bool) -> Option<DType> {
         8 => 64,
         _ => return None,
     };
-    let code = if signed { DType::CODE_INT } else { DType::CODE_UINT };
-    Some(DType::new(code, bits))
+    let code = if signed { DataTypeCode::INT } else { DataTypeCode::UINT };
+    Some(DType::scalar(code, bits))
 }
 
 /// Parses a PEP 3118 single-element format string (as found in

@@ -1,47 +1,219 @@
-//! Recognising array frameworks (by type, looked up once) and reaching
-//! their modules (imported once, then cached).
+//! The array frameworks ndbind knows (NumPy, torch, JAX, TensorFlow and
+//! `ml_dtypes`), one [`Framework`] record each: recognising their arrays
+//! (by type, looked up once) and reaching their modules, converters and
+//! `from_dlpack` (imported once, then cached).
 
 use std::cell::Cell;
 use std::ffi::CStr;
 
 use pyo3_ffi as ffi;
 
+use crate::core::error::PyResult;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
+use crate::ndarray::requirements::Order;
 
-/// The framework an array object belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framework {
-    Numpy,
-    Torch,
-    Jax,
-    Other,
+/// What ndbind knows of one array framework (or dtype package), and the
+/// objects it looks up of it once: one record per framework, in the
+/// statics below. Every type is found by the one mechanism
+/// [`loaded_type`]; every module is imported by [`Framework::module`].
+pub(crate) struct Framework {
+    /// Its name in messages (`"torch is not installed"`).
+    pub(crate) name: &'static str,
+    /// The module holding its array type, looked up (never imported) to
+    /// recognise arrays.
+    root: &'static CStr,
+    /// `root` as an interned string, made once.
+    root_name: GilCell<Object>,
+    /// Its array type in `root` (`numpy.ndarray`, `torch.Tensor`, ...).
+    array_attr: &'static CStr,
+    /// What a candidate for the array type must pass (see [`loaded_type`]).
+    accept: fn(*mut ffi::PyTypeObject) -> bool,
+    /// The array type, once found (a strong reference, kept forever).
+    array_type: GilCell<Cell<usize>>,
+    /// The module whose functions ndbind calls (`asarray`, `dtype`, ...),
+    /// imported on first use.
+    functions: &'static CStr,
+    functions_module: GilCell<Option<Object>>,
+    /// The module whose `from_dlpack` imports a DLPack capsule, if ndbind
+    /// exports to the framework that way.
+    dlpack_module: Option<&'static CStr>,
+    from_dlpack: GilCell<Option<Object>>,
+    /// The DLPack exchange table its array type publishes, if any (torch
+    /// ≥ 2.10), looked up once (importing the framework).
+    exchange: GilCell<Option<&'static ndbind_dlpack::DLPackExchangeAPI>>,
+    /// Makes a converted copy of one of its arrays with a dtype (by name)
+    /// and an order (see `convert`), if the framework can.
+    pub(crate) convert: Option<Converter>,
 }
 
-/// A framework module, imported on first use; `None` if not installed
-/// (the import error is cleared).
-pub(crate) fn module(
-    name: &'static CStr,
-    cell: &'static GilCell<Option<Object>>,
-) -> Option<Borrowed<'static>> {
-    let m = cell.get_or_init(|| Object::import_held(name).ok());
-    // SAFETY: the cached module is kept alive forever by the static.
-    m.as_ref().map(|m| unsafe { Borrowed::from_ptr(m.as_ptr()) })
+/// A framework's converter: `(framework, array, dtype name, order)`.
+pub(crate) type Converter = fn(&'static Framework, Borrowed<'_>, &str, Order) -> Option<Object>;
+
+fn any_type(_: *mut ffi::PyTypeObject) -> bool {
+    true
 }
 
-pub(crate) static NUMPY: GilCell<Option<Object>> = GilCell::new();
-pub(crate) static TORCH: GilCell<Option<Object>> = GilCell::new();
-pub(crate) static JAX_NUMPY: GilCell<Option<Object>> = GilCell::new();
+impl Framework {
+    const fn new(name: &'static str, root: &'static CStr, array_attr: &'static CStr) -> Self {
+        Framework {
+            name,
+            root,
+            root_name: GilCell::new(),
+            array_attr,
+            accept: any_type,
+            array_type: GilCell::new(),
+            functions: root,
+            functions_module: GilCell::new(),
+            dlpack_module: None,
+            from_dlpack: GilCell::new(),
+            exchange: GilCell::new(),
+            convert: None,
+        }
+    }
 
-/// JAX's concrete array type (`jaxlib._jax.ArrayImpl`), once seen.
-static JAX_TYPE: GilCell<Cell<usize>> = GilCell::new();
+    /// With an array-type check other than none.
+    const fn accepting(mut self, accept: fn(*mut ffi::PyTypeObject) -> bool) -> Self {
+        self.accept = accept;
+        self
+    }
+
+    /// With functions called from another module than `root`.
+    const fn functions_in(mut self, module: &'static CStr) -> Self {
+        self.functions = module;
+        self
+    }
+
+    /// With `module.from_dlpack` as the export route.
+    const fn exported_through(mut self, module: &'static CStr) -> Self {
+        self.dlpack_module = Some(module);
+        self
+    }
+
+    /// With a converter.
+    const fn converting(mut self, convert: Converter) -> Self {
+        self.convert = Some(convert);
+        self
+    }
+
+    /// The module ndbind calls functions of, imported on first use; `None`
+    /// if not installed (the import error is cleared).
+    pub(crate) fn module(&'static self) -> Option<Borrowed<'static>> {
+        let m = self.functions_module.get_or_init(|| {
+            let m = Object::import_held(self.functions).ok();
+            if m.is_none() {
+                drop(crate::core::error::PyErr::take());
+            }
+            m
+        });
+        // SAFETY: the cached module is kept alive forever by the static.
+        m.as_ref().map(|m| unsafe { Borrowed::from_ptr(m.as_ptr()) })
+    }
+
+    /// The framework's `from_dlpack`, looked up once; `TypeError` when the
+    /// framework is not installed.
+    pub(crate) fn dlpack_importer(&'static self) -> PyResult<Borrowed<'static>> {
+        let f = self.from_dlpack.get_or_init(|| {
+            let m = Object::import_held(self.dlpack_module?).ok()?;
+            m.borrow().getattr(c"from_dlpack").ok()
+        });
+        match f {
+            // SAFETY: kept alive forever by the static.
+            Some(f) => Ok(unsafe { Borrowed::from_ptr(f.as_ptr()) }),
+            None => {
+                drop(crate::core::error::PyErr::take());
+                Err(crate::core::error::PyErr::type_error(format!(
+                    "{} is not installed",
+                    self.name
+                )))
+            }
+        }
+    }
+
+    /// The DLPack exchange table of its array type (`__dlpack_c_exchange_api__`),
+    /// looked up once: the framework is imported.
+    pub(crate) fn exchange_api(&'static self) -> Option<&'static ndbind_dlpack::DLPackExchangeAPI> {
+        *self.exchange.get_or_init(|| {
+            let ty = self.module().and_then(|m| m.getattr(self.array_attr).ok());
+            let Some(ty) = ty else {
+                drop(crate::core::error::PyErr::take());
+                return None;
+            };
+            // SAFETY: a never-raising MRO lookup on a live type object (a
+            // non-type gives NULL); the table lives as long as the
+            // framework, which is never unloaded.
+            unsafe {
+                if ffi::PyType_Check(ty.as_ptr()) == 0 {
+                    return None;
+                }
+                let cap = crate::ndarray::import::dlpack::type_lookup(
+                    ty.as_ptr() as *mut ffi::PyTypeObject,
+                    crate::interned!(c"__dlpack_c_exchange_api__"),
+                );
+                ndbind_dlpack::exchange_api_from_capsule(cap)
+            }
+        })
+    }
+
+    /// The cell of its array type (0 until found).
+    #[inline]
+    pub(crate) fn array_type_cell(&'static self) -> &'static Cell<usize> {
+        self.array_type.get_or_init(|| Cell::new(0))
+    }
+
+    /// Its array type, if its module is loaded (nothing is imported): see
+    /// [`loaded_type`].
+    #[inline]
+    pub(crate) fn array_type(&'static self) -> Option<*mut ffi::PyTypeObject> {
+        let cell = self.array_type_cell();
+        match cell.get() {
+            0 => {
+                let root = self.root_name.get_or_init(|| {
+                    Object::intern_held(self.root).expect("interning a constant string")
+                });
+                loaded_type(cell, root.borrow(), self.array_attr, self.accept)
+            }
+            t => Some(t as *mut ffi::PyTypeObject),
+        }
+    }
+}
+
+/// NumPy: `numpy.ndarray` is read as a C struct, so it must be a static
+/// type; NumPy makes the copies of buffer-protocol objects too.
+pub(crate) static NUMPY: Framework = Framework::new("numpy", c"numpy", c"ndarray")
+    .accepting(is_static_type)
+    .converting(crate::ndarray::convert::numpy);
+
+/// PyTorch: exported through the exchange table of `torch.Tensor` (see
+/// `export`), else `torch.from_dlpack`.
+pub(crate) static TORCH: Framework = Framework::new("torch", c"torch", c"Tensor")
+    .exported_through(c"torch")
+    .converting(crate::ndarray::convert::torch);
+
+/// JAX: arrays recognised by their type's name (see [`is_jax`]), exported
+/// through jaxlib's converter (`export::jax`), else `jax.dlpack.from_dlpack`.
+pub(crate) static JAX: Framework = Framework::new("jax", c"jax", c"Array")
+    .functions_in(c"jax.numpy")
+    .exported_through(c"jax.dlpack")
+    .converting(crate::ndarray::convert::jax);
+
+/// TensorFlow: exported through `tensorflow.experimental.dlpack`.
+pub(crate) static TENSORFLOW: Framework = Framework::new("tensorflow", c"tensorflow", c"Tensor")
+    .exported_through(c"tensorflow.experimental.dlpack");
+
+/// `ml_dtypes`, NumPy's bfloat16: its "array type" is the scalar type
+/// `ml_dtypes.bfloat16`, which must be NumPy's 2-byte dtype (see
+/// `import::numpy`).
+pub(crate) static ML_DTYPES: Framework = Framework::new("ml_dtypes", c"ml_dtypes", c"bfloat16")
+    .accepting(crate::ndarray::import::numpy::two_byte_scalar);
 
 /// Whether `obj` is a JAX array. JAX arrays are immutable, yet their
 /// `__dlpack__` hands out legacy capsules, which carry no read-only flag.
 #[inline]
 pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
     let tp = obj.type_ptr();
-    let cached = JAX_TYPE.get_or_init(|| Cell::new(0));
+    // JAX's concrete array type (`jaxlib._jax.ArrayImpl`), once seen.
+    let cached = JAX.array_type_cell();
     if cached.get() == tp as usize {
         return true;
     }
@@ -97,29 +269,22 @@ pub(crate) fn loaded_type(
 /// Whether `obj` is a `torch.Tensor` (or subclass); never imports torch.
 /// (Only steers the route: the memory is validated on every route.)
 pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
-    static TENSOR: GilCell<Cell<usize>> = GilCell::new();
-    let cached = TENSOR.get_or_init(|| Cell::new(0));
-    let tensor = match cached.get() {
-        0 => match loaded_type(cached, crate::interned!(c"torch"), c"Tensor", |_| true) {
-            Some(t) => t,
-            None => return false,
-        },
-        t => t as *mut ffi::PyTypeObject,
-    };
+    let Some(tensor) = TORCH.array_type() else { return false };
     // SAFETY: both are valid type objects.
     unsafe { ffi::PyType_IsSubtype(obj.type_ptr(), tensor) != 0 }
 }
 
-/// Which framework `obj` belongs to.
-pub(crate) fn classify(obj: Borrowed<'_>) -> Framework {
-    if crate::ndarray::import_numpy::is_numpy_array(obj) {
-        Framework::Numpy
+/// The framework whose converter makes a copy of `obj`: its own, or
+/// NumPy's (NumPy arrays and buffer-protocol objects).
+pub(crate) fn classify(obj: Borrowed<'_>) -> &'static Framework {
+    if crate::ndarray::import::numpy::is_numpy_array(obj) {
+        &NUMPY
     } else if is_jax(obj) {
-        Framework::Jax
+        &JAX
     } else if is_torch(obj) {
-        Framework::Torch
+        &TORCH
     } else {
-        Framework::Other
+        &NUMPY
     }
 }
 

@@ -14,7 +14,7 @@ use pyo3_ffi as ffi;
 use crate::core::error::preserving_error;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::import_numpy::NumpyView;
+use crate::ndarray::import::numpy::NumpyView;
 
 /// What owns the memory of an imported array, released exactly once when
 /// the handle drops (with the GIL held: handles are `!Send`).
@@ -168,7 +168,13 @@ impl ArrayHandle {
     pub fn dtype(&self) -> DType {
         match &self.repr {
             Repr::Numpy(v) => v.dtype(),
-            Repr::General(l) => dtype_of(l),
+            Repr::General(l) => {
+                // Field by field, not the whole word: the dtype comparison
+                // of every call then folds with the NumPy arm's constant
+                // lanes (4 instructions per NumPy argument, callgrind).
+                let d = l.dtype();
+                DType { code: d.code, bits: d.bits, lanes: d.lanes }
+            }
         }
     }
 
@@ -255,11 +261,12 @@ impl ArrayHandle {
             return Ok(src.clone());
         }
         let new = match self.owner {
-            // SAFETY (both): the tensor is owned by this handle, and its
-            // ownership passes to the new capsule (or, if that cannot be
-            // made, to `new_*_capsule`, which deletes it): the owner is
+            // SAFETY: the tensor is owned by this handle, and its ownership
+            // passes to the new capsule (or, if that cannot be made, to
+            // `new_legacy_capsule`, which deletes it): the owner is
             // replaced without being released.
             Owner::Legacy(p) => unsafe { ndbind_dlpack::new_legacy_capsule(p) },
+            // SAFETY: as for a legacy tensor.
             Owner::Versioned(p) => unsafe { ndbind_dlpack::new_versioned_capsule(p) },
             _ => return Ok(src.clone()),
         };
@@ -313,13 +320,13 @@ impl ArrayHandle {
     /// Whether the array's memory does not hold its values as they read:
     /// a torch tensor with the negative or conjugate bit set, imported for
     /// a read-only parameter (whose bits are only checked when its values
-    /// are about to be read, see `import_exchange::import`).
+    /// are about to be read, see `import::exchange::import`).
     pub(crate) fn lazy_bits_set(&self) -> bool {
         matches!(self.owner, Owner::Exchange(_))
             && self
                 .source
                 .as_ref()
-                .is_some_and(|s| crate::ndarray::import_exchange::lazy_flags_set(s.borrow()))
+                .is_some_and(|s| crate::ndarray::import::exchange::lazy_flags_set(s.borrow()))
     }
 
     /// Re-validates a view that Python code may have invalidated since it
@@ -351,7 +358,7 @@ impl ArrayHandle {
     fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
         let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
         // SAFETY: the table is the one of the source's type; the GIL is held.
-        let same = unsafe { crate::ndarray::import_exchange::view(src.borrow(), api) }
+        let same = unsafe { crate::ndarray::import::exchange::view(src.borrow(), api) }
             .is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(
@@ -410,13 +417,6 @@ pub(crate) unsafe fn release(h: &mut std::mem::ManuallyDrop<ArrayHandle>) {
 #[inline(never)]
 fn drop_slow(h: ArrayHandle) {
     drop(h)
-}
-
-/// The dtype of a validated layout.
-#[inline]
-pub(crate) fn dtype_of(l: &Layout) -> DType {
-    let d = l.dtype();
-    DType { code: d.code, bits: d.bits, lanes: d.lanes }
 }
 
 /// Releasing an owner (a handle drops its owner before its source object,

@@ -11,6 +11,9 @@
 //!     Ok(())
 //! }
 //! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod dtype;
 pub mod format;
 pub mod layout;
@@ -22,22 +25,14 @@ mod check;
 mod convert;
 mod exchange_api;
 mod export;
-mod export_dims;
-mod export_dlpack;
-mod export_jax;
-mod export_numpy;
 mod frameworks;
 mod handle;
 mod import;
-mod import_buffer;
-mod import_dlpack;
-mod import_exchange;
-mod import_numpy;
 mod owner;
 mod requirements;
 mod view;
 
-pub use aligned::{AlignedBuf, AlignedVec, ALIGN};
+pub use aligned::{Aligned, AlignedBuf, AlignedVec, Init, State, Uninit, ALIGN};
 pub use array::NdArray;
 pub use dtype::{DType, Scalar};
 pub use export::{

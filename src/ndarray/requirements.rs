@@ -12,6 +12,8 @@
 
 use std::fmt::Write;
 
+use ndbind_dlpack::DeviceType;
+
 use crate::ndarray::dtype::{DType, Scalar};
 
 /// A wildcard extent in a shape constraint.
@@ -40,8 +42,8 @@ pub struct Requirements {
     pub shape: &'static [i64],
     /// Required memory order.
     pub order: Order,
-    /// Required DLPack device type (0: any).
-    pub device: i32,
+    /// Required DLPack device type, if any.
+    pub device: Option<DeviceType>,
     /// Whether the parameter writes to the array.
     pub writable: bool,
     /// For returned arrays: exported read-only.
@@ -55,7 +57,7 @@ impl Requirements {
         ndim: -1,
         shape: &[],
         order: Order::Any,
-        device: 0,
+        device: None,
         writable: false,
         read_only: false,
     };
@@ -70,7 +72,7 @@ impl Requirements {
                 Order::Any => self.order,
                 o => o,
             },
-            device: if other.device != 0 { other.device } else { self.device },
+            device: if other.device.is_some() { other.device } else { self.device },
             writable: self.writable || other.writable,
             read_only: self.read_only || other.read_only,
         }
@@ -123,9 +125,9 @@ impl Requirements {
             }
             Order::Any => {}
         }
-        if self.device != 0 {
+        if let Some(d) = self.device {
             sep(out);
-            let _ = write!(out, "device='{}'", device_name(self.device));
+            let _ = write!(out, "device='{}'", device_name(d));
         }
         sep(out);
         out.push_str(if self.writable { "writable=True" } else { "writable=False" });
@@ -134,18 +136,18 @@ impl Requirements {
 }
 
 /// The short device name used in signatures (as nanobind writes them).
-pub fn device_name(device_type: i32) -> &'static str {
+pub fn device_name(device_type: DeviceType) -> &'static str {
     match device_type {
-        1 => "cpu",
-        2 => "cuda",
-        3 => "cuda_host",
-        4 => "opencl",
-        7 => "vulkan",
-        8 => "metal",
-        10 => "rocm",
-        11 => "rocm_host",
-        13 => "cuda_managed",
-        14 => "oneapi",
+        DeviceType::CPU => "cpu",
+        DeviceType::CUDA => "cuda",
+        DeviceType::CUDA_HOST => "cuda_host",
+        DeviceType::OPENCL => "opencl",
+        DeviceType::VULKAN => "vulkan",
+        DeviceType::METAL => "metal",
+        DeviceType::ROCM => "rocm",
+        DeviceType::ROCM_HOST => "rocm_host",
+        DeviceType::CUDA_MANAGED => "cuda_managed",
+        DeviceType::ONE_API => "oneapi",
         _ => "unknown",
     }
 }
@@ -195,10 +197,10 @@ constraint!(
     FContig, order: Order::F);
 constraint!(
     /// Data on the CPU (DLPack `kDLCPU`).
-    Cpu, device: 1);
+    Cpu, device: Some(DeviceType::CPU));
 constraint!(
     /// Data on a CUDA device (DLPack `kDLCUDA`).
-    Cuda, device: 2);
+    Cuda, device: Some(DeviceType::CUDA));
 constraint!(
     /// The function writes to the array: read-only arrays are refused, and
     /// no converted copy is ever made (the caller's writes would be lost).
@@ -277,7 +279,7 @@ mod tests {
     fn renders_like_nanobind() {
         let r = Requirements {
             dtype: Some(DType::FLOAT32),
-            device: 1,
+            device: Some(DeviceType::CPU),
             ..<(Shape3<3, ANY, 4>, CContig)>::REQ
         };
         let mut s = String::new();

@@ -56,7 +56,7 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
             Some(n) => n as i32,
             None => -1,
         },
-        device: 1,
+        device: Some(ndbind_dlpack::DeviceType::CPU),
         writable: MUT,
         ..Requirements::NONE
     };

@@ -4,16 +4,15 @@
 //! Only the leading fields of `PyArrayObject` and of `PyArray_Descr` are
 //! read; they are identical in NumPy 1.x and 2.x.
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::mem::MaybeUninit;
 
 use ndbind_dlpack::{DLDevice, MAX_NDIM};
 use pyo3_ffi as ffi;
 
-use crate::core::gil_cell::GilCell;
 use crate::core::object::Borrowed;
 use crate::ndarray::dtype::DType;
+use crate::ndarray::frameworks::{ML_DTYPES, NUMPY};
 use crate::ndarray::handle::{ArrayHandle, Owner};
 
 #[repr(C)]
@@ -41,9 +40,6 @@ struct DescrFields {
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 
-/// `numpy.ndarray`, once NumPy is loaded (a strong reference, kept).
-static NDARRAY_TYPE: GilCell<Cell<usize>> = GilCell::new();
-
 /// Whether `obj` is a NumPy array (or subclass instance).
 ///
 /// Its struct is then read directly, so the type must really be NumPy's:
@@ -53,7 +49,8 @@ static NDARRAY_TYPE: GilCell<Cell<usize>> = GilCell::new();
 #[inline]
 pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     let tp = obj.type_ptr();
-    let cached = NDARRAY_TYPE.get_or_init(|| Cell::new(0));
+    // `numpy.ndarray`, once NumPy is loaded (a strong reference, kept).
+    let cached = NUMPY.array_type_cell();
     let known = cached.get();
     if known != 0 {
         // SAFETY: both are valid type objects.
@@ -62,16 +59,15 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     }
     // SAFETY: tp_name is a NUL-terminated string owned by the type.
     let name = unsafe { CStr::from_ptr((*tp).tp_name) };
-    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(cached, tp)
+    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(tp)
 }
 
 /// Looks `numpy.ndarray` up in the loaded `numpy` module (a static type:
 /// Python code cannot make one), caches it, and tells whether `tp` is it.
 #[cold]
 #[inline(never)]
-fn first_numpy_array(cached: &Cell<usize>, tp: *mut ffi::PyTypeObject) -> bool {
-    use crate::ndarray::frameworks::{is_static_type, loaded_type};
-    loaded_type(cached, crate::interned!(c"numpy"), c"ndarray", is_static_type) == Some(tp)
+fn first_numpy_array(tp: *mut ffi::PyTypeObject) -> bool {
+    NUMPY.array_type() == Some(tp)
 }
 
 /// The dtype of a NumPy descriptor, if ndbind supports it natively.
@@ -109,18 +105,12 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         // ml_dtypes registers bfloat16 as a user type; other user types
         // share its type char and kind (`ml_dtypes.uint1` is 'E'/'V' with
         // one byte per element), so its scalar type decides.
-        _ if bfloat16_candidate(d)
-            && ML_BFLOAT16.get().is_some_and(|c| c.get() == d.typeobj as usize) =>
-        {
+        _ if bfloat16_candidate(d) && ML_DTYPES.array_type_cell().get() == d.typeobj as usize => {
             DType::BFLOAT16
         }
         _ => return None,
     })
 }
-
-/// `ml_dtypes.bfloat16` (the scalar type), once `ml_dtypes` is loaded (a
-/// strong reference, kept).
-static ML_BFLOAT16: GilCell<Cell<usize>> = GilCell::new();
 
 /// A user dtype that may be `ml_dtypes.bfloat16` (other user types share
 /// its type char and kind: `ml_dtypes.uint1` is 'E'/'V' with one byte per
@@ -141,18 +131,13 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
     // SAFETY: a live descriptor (caller), not used after the lookup.
     let t = unsafe {
         let d = &*descr;
-        if !bfloat16_candidate(d) || ML_BFLOAT16.get().is_some_and(|c| c.get() != 0) {
+        if !bfloat16_candidate(d) || ML_DTYPES.array_type_cell().get() != 0 {
             return None;
         }
         crate::core::object::Object::from_borrowed(d.typeobj as *mut ffi::PyObject)
     };
-    let cached = ML_BFLOAT16.get_or_init(|| Cell::new(0));
-    let found = crate::ndarray::frameworks::loaded_type(
-        cached,
-        crate::interned!(c"ml_dtypes"),
-        c"bfloat16",
-        two_byte_scalar,
-    );
+    // `ml_dtypes.bfloat16` (the scalar type), once `ml_dtypes` is loaded.
+    let found = ML_DTYPES.array_type();
     (found == Some(t.as_ptr() as *mut ffi::PyTypeObject)).then_some(DType::BFLOAT16)
 }
 
@@ -160,9 +145,8 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
 /// code can rebind `ml_dtypes.bfloat16` to another ml_dtypes type with the
 /// same type char (`uint1`, one byte), whose arrays must not be read as
 /// bfloat16. (Runs Python code: the caller re-reads what it uses.)
-fn two_byte_scalar(t: *mut ffi::PyTypeObject) -> bool {
-    let Some(np) = crate::ndarray::frameworks::module(c"numpy", &crate::ndarray::frameworks::NUMPY)
-    else {
+pub(crate) fn two_byte_scalar(t: *mut ffi::PyTypeObject) -> bool {
+    let Some(np) = crate::ndarray::frameworks::NUMPY.module() else {
         return false;
     };
     // SAFETY: `t` is a live type object (held by the caller's lookup).
@@ -278,7 +262,7 @@ impl NumpyView {
             ndbind_dlpack::from_trusted(
                 self.data,
                 DLDevice::CPU,
-                self.dtype().to_dl(),
+                self.dtype(),
                 shape.len(),
                 self.read_only(),
                 |s, st| {
@@ -326,9 +310,10 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
 /// As for [`import`].
 pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayHandle>) -> bool {
     let fields = obj.as_ptr() as *const ArrayFields;
-    // SAFETY: `obj` is an ndarray, whose leading fields have this layout;
-    // its descriptor is alive.
+    // SAFETY: `obj` is an ndarray, whose leading fields have this layout.
     let descr = unsafe { (*fields).descr };
+    // SAFETY: the array's descriptor, alive as long as the array (no
+    // Python code runs while `d` is used).
     let d = unsafe { &*descr };
     if d.byteorder as u8 == b'>' && cfg!(target_endian = "little") {
         return false;
@@ -339,6 +324,8 @@ pub(crate) unsafe fn import_into(obj: Borrowed<'_>, out: &mut MaybeUninit<ArrayH
         // may give the array another dtype: the struct is borrowed only
         // after it, and must still have this descriptor.
         None => match unsafe { first_bfloat16(descr) } {
+            // SAFETY: the array is alive (the caller holds it): its struct
+            // is read again after the lookup.
             Some(t) if unsafe { (*fields).descr } == descr => t,
             _ => return false,
         },
@@ -400,7 +387,7 @@ unsafe fn import_general(
         ndbind_dlpack::from_trusted(
             a.data.cast(),
             DLDevice::CPU,
-            dtype.to_dl(),
+            dtype,
             nd,
             a.flags & NPY_ARRAY_WRITEABLE == 0,
             fill,

@@ -10,6 +10,11 @@
 //!
 //! No exception is raised and caught while probing which route applies.
 
+pub(crate) mod buffer;
+pub(crate) mod dlpack;
+pub(crate) mod exchange;
+pub(crate) mod numpy;
+
 use std::mem::MaybeUninit;
 
 use pyo3_ffi as ffi;
@@ -18,7 +23,6 @@ use crate::core::object::Borrowed;
 use crate::ndarray::check::check;
 use crate::ndarray::handle::ArrayHandle;
 use crate::ndarray::requirements::Requirements;
-use crate::ndarray::{import_buffer, import_dlpack, import_exchange, import_numpy};
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
@@ -45,15 +49,14 @@ pub(crate) fn import_into(
 ) -> bool {
     // NumPy first, without the call into `probe`: the most common argument.
     // SAFETY: `obj` is a NumPy array; the GIL is held.
-    let found = (import_numpy::is_numpy_array(obj)
-        && unsafe { import_numpy::import_into(obj, out) })
+    let found = (numpy::is_numpy_array(obj) && unsafe { numpy::import_into(obj, out) })
         || probe_into(obj, req, out);
     if !found {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
         return convert
             && !req.writable
-            && import_numpy::convertible_to(obj, req)
+            && numpy::convertible_to(obj, req)
             && converted_into(obj, None, req, out);
     }
     // SAFETY: initialised above.
@@ -120,7 +123,7 @@ fn bools_ok(h: &ArrayHandle, req: &Requirements) -> bool {
 /// and a capsule is never consumed).
 pub fn is_array(obj: Borrowed<'_>) -> bool {
     if is_capsule(obj) {
-        return import_dlpack::is_valid_capsule(obj);
+        return dlpack::is_valid_capsule(obj);
     }
     let ok = probe(obj, &Requirements::NONE).is_some();
     // A producer that raised is simply "not an array" here.
@@ -138,50 +141,56 @@ fn is_capsule(obj: Borrowed<'_>) -> bool {
 /// steer the choice of capsule kind; `check` decides the match).
 #[inline(never)]
 fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
-    // SAFETY (whole function): the GIL is held by every caller; each route
-    // is taken only for objects of its kind.
-    unsafe {
-        if import_numpy::is_numpy_array(obj) {
-            return match import_numpy::import(obj) {
-                Some(h) => Some(h),
-                // An unsupported NumPy dtype may still be exported in a
-                // form we read (e.g. through the buffer protocol).
-                None => import_buffer::import(obj),
-            };
-        }
-        if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
-            let owner = crate::ndarray::handle::Owner::Source;
-            return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
-        }
-        if let Some(api) = import_exchange::api_for(obj) {
-            if let Some(h) = import_exchange::import(obj, api, req.writable) {
-                return Some(h);
-            }
-        }
-        if is_capsule(obj) {
-            return import_dlpack::import_capsule(obj, req).ok().flatten();
-        }
-        // JAX: immutable, CPU buffers export through the buffer protocol,
-        // far cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses
-        // the buffer protocol for device memory, so nothing is copied).
-        if crate::ndarray::frameworks::is_jax(obj) && import_buffer::has_buffer(obj) {
-            if let Some(h) = import_buffer::import(obj) {
-                return Some(h);
-            }
-        }
-        if import_dlpack::has_dlpack(obj) {
-            match import_dlpack::import_producer(obj, req) {
-                Ok(Some(h)) => return Some(h),
-                Ok(None) => {}
-                Err(()) => return None,
-            }
-            if crate::ndarray::frameworks::is_jax(obj) || !import_buffer::has_buffer(obj) {
-                return None;
-            }
-        }
-        if import_buffer::has_buffer(obj) {
-            return import_buffer::import(obj);
-        }
-        None
+    // Every route's import is an `unsafe fn` whose contract is: the GIL is
+    // held (by every caller of `probe`) and `obj` is of the route's kind
+    // (what the test before each call checks).
+    if numpy::is_numpy_array(obj) {
+        // SAFETY: the GIL is held; `obj` is a NumPy array.
+        return match unsafe { numpy::import(obj) } {
+            Some(h) => Some(h),
+            // An unsupported NumPy dtype may still be exported in a form
+            // we read (through the buffer protocol): see below.
+            // SAFETY: the GIL is held.
+            None => unsafe { buffer::import(obj) },
+        };
     }
+    if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
+        let owner = crate::ndarray::handle::Owner::Source;
+        return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
+    }
+    if let Some(api) = exchange::api_for(obj) {
+        // SAFETY: the GIL is held; `api` is the table of `obj`'s type.
+        if let Some(h) = unsafe { exchange::import(obj, api, req.writable) } {
+            return Some(h);
+        }
+    }
+    if is_capsule(obj) {
+        // SAFETY: the GIL is held; `obj` is a capsule.
+        return unsafe { dlpack::import_capsule(obj, req) }.ok().flatten();
+    }
+    // JAX: immutable, CPU buffers export through the buffer protocol, far
+    // cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses the
+    // buffer protocol for device memory, so nothing is copied).
+    if crate::ndarray::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
+        // SAFETY: the GIL is held.
+        if let Some(h) = unsafe { buffer::import(obj) } {
+            return Some(h);
+        }
+    }
+    if dlpack::has_dlpack(obj) {
+        // SAFETY: the GIL is held; `obj`'s type has `__dlpack__`.
+        match unsafe { dlpack::import_producer(obj, req) } {
+            Ok(Some(h)) => return Some(h),
+            Ok(None) => {}
+            Err(()) => return None,
+        }
+        if crate::ndarray::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
+            return None;
+        }
+    }
+    if buffer::has_buffer(obj) {
+        // SAFETY: the GIL is held.
+        return unsafe { buffer::import(obj) };
+    }
+    None
 }

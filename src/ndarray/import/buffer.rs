@@ -29,6 +29,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
     let mut view: Box<ffi::Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
     // SAFETY: valid object and view; on failure the error is cleared.
     if unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), &mut *view, ffi::PyBUF_RECORDS_RO) } != 0 {
+        // SAFETY: the GIL is held (caller contract).
         unsafe { ffi::PyErr_Clear() };
         return None;
     }
@@ -83,7 +84,7 @@ pub(crate) unsafe fn import(obj: Borrowed<'_>) -> Option<ArrayHandle> {
         data: v.buf,
         device: DLDevice::CPU,
         ndim: nd as i32,
-        dtype: dtype.to_dl(),
+        dtype,
         shape: shape.as_mut_ptr(),
         strides: strides.as_mut_ptr(),
         byte_offset: 0,

@@ -1,6 +1,11 @@
 //! Returning arrays: [`ArrayOut`] names its target framework and owns (or
 //! borrows) the memory; nothing is copied unless the return policy says so.
 
+pub(crate) mod dims;
+pub(crate) mod dlpack;
+pub(crate) mod jax;
+pub(crate) mod numpy;
+
 use std::ffi::c_void;
 use std::marker::PhantomData;
 
@@ -11,14 +16,13 @@ use pyo3_ffi as ffi;
 use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::RvPolicy;
-use crate::core::gil_cell::GilCell;
-use crate::core::object::{Borrowed, Object};
+use crate::core::object::Object;
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
 use crate::ndarray::dtype::{DType, Scalar};
-use crate::ndarray::export_dims::OutDims;
-use crate::ndarray::export_dlpack::TensorParts;
-use crate::ndarray::handle::dtype_of;
+use crate::ndarray::export::dims::OutDims;
+use crate::ndarray::export::dlpack::{ExportOptions, TensorParts};
+use crate::ndarray::frameworks::{JAX, TENSORFLOW, TORCH};
 use crate::ndarray::owner::OwnerBox;
 use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
@@ -337,7 +341,7 @@ fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
 fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
     let (copy, owner) = array_object::contiguous_copy(l)?;
     let shape: Vec<usize> = copy.shape().iter().map(|&e| e as usize).collect();
-    Ok((copy.data(), dtype_of(&copy), c_dims(&shape)?, owner))
+    Ok((copy.data(), copy.dtype(), c_dims(&shape)?, owner))
 }
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
@@ -370,54 +374,6 @@ impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
     /// The requirements shown in the signature.
     const REQ: Requirements =
         Requirements { dtype: T::DTYPE, writable: !C::REQ.read_only, ..C::REQ };
-}
-
-static TORCH_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-static JAX_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-static TF_FROM_DLPACK: GilCell<Option<Object>> = GilCell::new();
-
-/// A framework's `from_dlpack`, looked up once.
-fn from_dlpack(
-    cell: &'static GilCell<Option<Object>>,
-    module_name: &'static std::ffi::CStr,
-    what: &str,
-) -> PyResult<Borrowed<'static>> {
-    let f = cell.get_or_init(|| {
-        let m = Object::import_held(module_name).ok()?;
-        m.borrow().getattr(c"from_dlpack").ok()
-    });
-    match f {
-        // SAFETY: kept alive forever by the static.
-        Some(f) => Ok(unsafe { Borrowed::from_ptr(f.as_ptr()) }),
-        None => {
-            drop(PyErr::take());
-            Err(PyErr::type_error(format!("{what} is not installed")))
-        }
-    }
-}
-
-/// torch's `managed_tensor_to_py_object_no_sync` from the exchange table
-/// on `torch.Tensor`, looked up once (torch ≥ 2.10).
-fn torch_exchange_api() -> Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync> {
-    static API: GilCell<Option<ndbind_dlpack::DLPackManagedTensorToPyObjectNoSync>> =
-        GilCell::new();
-    *API.get_or_init(|| {
-        let torch = Object::import_held(c"torch").ok();
-        let tensor = torch.and_then(|t| t.borrow().getattr(c"Tensor").ok());
-        let Some(tensor) = tensor else {
-            drop(PyErr::take());
-            return None;
-        };
-        // SAFETY: a never-raising MRO lookup on the Tensor type; the table
-        // lives as long as torch.
-        unsafe {
-            let cap = crate::ndarray::import_dlpack::type_lookup(
-                tensor.as_ptr() as *mut ffi::PyTypeObject,
-                crate::interned!(c"__dlpack_c_exchange_api__"),
-            );
-            ndbind_dlpack::exchange_api_from_capsule(cap)?.managed_tensor_to_py_object_no_sync
-        }
-    })
 }
 
 impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
@@ -459,7 +415,7 @@ fn export_out(
             | RvPolicy::TakeOwnership,
         ) => {
             // SAFETY: the constructors' contracts: `data` covers `dims`.
-            let l = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+            let l = unsafe { dims.to_layout(data, dtype, false) };
             let (d, t, n, o) = copied(&l).map_err(|e| {
                 PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
             })?;
@@ -490,19 +446,20 @@ fn export_out(
     if kind == TargetKind::Numpy {
         // NumPy exposes the data itself: its base only has to own it.
         let base = crate::ndarray::owner::owner_object(owner)?;
-        return crate::ndarray::export_numpy::to_numpy(data, dtype, &dims, read_only, base);
+        return crate::ndarray::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
     }
     if kind == TargetKind::Torch {
-        if let Some(to_py) = torch_exchange_api() {
+        // torch ≥ 2.10 publishes the table on `torch.Tensor`.
+        let to_py = TORCH.exchange_api().and_then(|api| api.managed_tensor_to_py_object_no_sync);
+        if let Some(to_py) = to_py {
             // torch's C converter takes a managed tensor owning the
             // memory itself: no `ndbind.ndarray` in between.
             // SAFETY: the constructors' contracts: `owner` keeps `data`,
             // which covers `dims`, alive and in place.
             let m = unsafe {
-                let parts = TensorParts::cpu(data, dtype.to_dl(), dims.shape(), dims.strides());
-                crate::ndarray::export_dlpack::managed_versioned(
-                    parts, owner, plain, read_only, false,
-                )
+                let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
+                let opts = ExportOptions { plain, read_only, ..ExportOptions::NONE };
+                crate::ndarray::export::dlpack::managed_versioned(parts, owner, opts)
             };
             let mut out: *mut c_void = std::ptr::null_mut();
             // SAFETY: torch's own converter; it steals the managed
@@ -515,7 +472,7 @@ fn export_out(
         }
     }
     // SAFETY: as above.
-    let layout = unsafe { dims.to_layout(data, dtype.to_dl(), false) };
+    let layout = unsafe { dims.to_layout(data, dtype, false) };
     let obj = array_object::new(layout, owner, read_only)?;
     let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
     match kind {
@@ -524,23 +481,25 @@ fn export_out(
         TargetKind::MemoryView => unsafe {
             Object::from_owned_or_err(ffi::PyMemoryView_FromObject(obj.as_ptr()))
         },
-        TargetKind::Capsule => crate::ndarray::export_dlpack::export(&obj, l, ro, ro, false),
+        // A read-only array goes out versioned: only that carries the flag.
+        TargetKind::Capsule => {
+            let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
+            crate::ndarray::export::dlpack::export(&obj, l, opts)
+        }
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
-        TargetKind::Torch => {
-            from_dlpack(&TORCH_FROM_DLPACK, c"torch", "torch")?.call(&[obj.borrow()])
-        }
+        TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
         TargetKind::Jax => {
-            let capsule = || crate::ndarray::export_dlpack::export(&obj, l, ro, false, false);
-            match crate::ndarray::export_jax::from_capsule(capsule, dtype) {
+            // A legacy capsule (no flags): what jaxlib's converter takes.
+            let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE);
+            match crate::ndarray::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
-                None => from_dlpack(&JAX_FROM_DLPACK, c"jax.dlpack", "jax")?.call(&[obj.borrow()]),
+                None => JAX.dlpack_importer()?.call(&[obj.borrow()]),
             }
         }
         TargetKind::TensorFlow => {
-            let cap = crate::ndarray::export_dlpack::export(&obj, l, ro, false, false)?;
-            from_dlpack(&TF_FROM_DLPACK, c"tensorflow.experimental.dlpack", "tensorflow")?
-                .call(&[cap.borrow()])
+            let cap = crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
+            TENSORFLOW.dlpack_importer()?.call(&[cap.borrow()])
         }
     }
 }

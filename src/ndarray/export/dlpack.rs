@@ -17,6 +17,34 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::Object;
 use crate::ndarray::owner::OwnerBox;
 
+/// How a tensor is exported: the capsule kind, the versioned tensor's
+/// flags and what releasing its owner takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ExportOptions {
+    /// A versioned capsule (`dltensor_versioned`); otherwise legacy
+    /// (`dltensor`), which carries no flags.
+    pub(crate) versioned: bool,
+    /// Versioned: `FLAG_READ_ONLY`.
+    pub(crate) read_only: bool,
+    /// Versioned: `FLAG_IS_COPIED` (the consumer owns a copy).
+    pub(crate) copied: bool,
+    /// The owner only frees memory when dropped (one of ndbind's buffers
+    /// of scalars): released without taking the GIL.
+    pub(crate) plain: bool,
+}
+
+impl ExportOptions {
+    /// A legacy tensor, writable, not a copy, owner released with the GIL.
+    pub(crate) const NONE: ExportOptions =
+        ExportOptions { versioned: false, read_only: false, copied: false, plain: false };
+
+    /// The versioned tensor's flags.
+    fn flags(self) -> u64 {
+        let read_only = if self.read_only { FLAG_READ_ONLY } else { 0 };
+        read_only | if self.copied { FLAG_IS_COPIED } else { 0 }
+    }
+}
+
 /// What a managed tensor describes (its shape and strides are copied
 /// into it).
 #[derive(Clone, Copy)]
@@ -169,22 +197,18 @@ unsafe fn managed<H: Header>(
     unsafe { NonNull::new_unchecked(Box::into_raw(o).cast()) }
 }
 
-/// A versioned managed tensor (see [`managed`]), READ_ONLY / IS_COPIED
-/// as asked.
+/// A versioned managed tensor (see [`managed`]) with `opts`' flags
+/// (`opts.versioned` is not looked at).
 ///
 /// # Safety
 /// As for [`managed`].
 pub(crate) unsafe fn managed_versioned(
     parts: TensorParts<'_>,
     owner: OwnerBox,
-    plain: bool,
-    read_only: bool,
-    copied: bool,
+    opts: ExportOptions,
 ) -> NonNull<DLManagedTensorVersioned> {
-    let flags =
-        if read_only { FLAG_READ_ONLY } else { 0 } | if copied { FLAG_IS_COPIED } else { 0 };
     // SAFETY: forwarded.
-    unsafe { managed(parts, owner, plain, flags) }
+    unsafe { managed(parts, owner, opts.plain, opts.flags()) }
 }
 
 unsafe extern "C" fn delete_owned<H>(p: *mut H) {
@@ -216,26 +240,11 @@ fn release(owner: OwnerBox, plain: bool) {
 }
 
 /// A DLPack capsule for the array of `owner` (an `ndbind.ndarray`, kept
-/// alive by the tensor), versioned (with READ_ONLY / IS_COPIED flags) or
-/// legacy.
-pub(crate) fn export(
-    owner: &Object,
-    l: &Layout,
-    read_only: bool,
-    versioned: bool,
-    copied: bool,
-) -> PyResult<Object> {
+/// alive by the tensor, so never `plain`), as `opts` say.
+pub(crate) fn export(owner: &Object, l: &Layout, opts: ExportOptions) -> PyResult<Object> {
+    let opts = ExportOptions { plain: false, ..opts };
     // SAFETY: `owner` holds the layout's memory.
-    unsafe {
-        export_owned(
-            TensorParts::of(l),
-            OwnerBox::Python(owner.clone()),
-            false,
-            read_only,
-            versioned,
-            copied,
-        )
-    }
+    unsafe { export_owned(TensorParts::of(l), OwnerBox::Python(owner.clone()), opts) }
 }
 
 /// [`export`] for any owner (see [`managed`]).
@@ -245,21 +254,18 @@ pub(crate) fn export(
 pub(crate) unsafe fn export_owned(
     parts: TensorParts<'_>,
     owner: OwnerBox,
-    plain: bool,
-    read_only: bool,
-    versioned: bool,
-    copied: bool,
+    opts: ExportOptions,
 ) -> PyResult<Object> {
     // SAFETY: forwarded; each capsule constructor takes ownership of the
     // managed tensor (calling its deleter itself if the capsule cannot be
     // made).
     let cap = unsafe {
-        if versioned {
-            ndbind_dlpack::new_versioned_capsule(managed_versioned(
-                parts, owner, plain, read_only, copied,
-            ))
+        if opts.versioned {
+            ndbind_dlpack::new_versioned_capsule(managed_versioned(parts, owner, opts))
         } else {
-            ndbind_dlpack::new_legacy_capsule(managed::<DLManagedTensor>(parts, owner, plain, 0))
+            ndbind_dlpack::new_legacy_capsule(managed::<DLManagedTensor>(
+                parts, owner, opts.plain, 0,
+            ))
         }
     };
     // SAFETY: a new reference, or NULL with an error set.

@@ -135,7 +135,7 @@ mod tests {
         assert_eq!((d.shape(), d.strides()), (&[2i64, 3][..], Some(&[1i64, 2][..])));
         assert!(OutDims::strided(&[2, 3], &[1]).is_none());
         let data = [0f32; 6];
-        let dt = crate::ndarray::dtype::DType::FLOAT32.to_dl();
+        let dt = crate::ndarray::dtype::DType::FLOAT32;
         // SAFETY: six live f32 cover both layouts.
         let (f, c) = unsafe {
             (

@@ -99,35 +99,23 @@ fn clear_retryable() -> bool {
 /// Takes ownership of the managed tensor in a fresh capsule and validates it.
 /// Errors (invalid tensor, not a capsule) are raised: they are the
 /// producer's bugs, not mismatches.
+///
+/// # Safety
+/// The GIL is held.
 unsafe fn take_capsule(cap: &Object) -> Result<(Layout, Owner), ()> {
     let p = cap.as_ptr();
-    // SAFETY (whole block): `p` is a live object; taken tensors are owned by
-    // the returned Owner (deleted on drop), or deleted here on failure.
-    unsafe {
-        if let Some(t) = ndbind_dlpack::take_versioned(p) {
-            let owner = Owner::Versioned(t);
-            return match ndbind_dlpack::validate_versioned(t.as_ptr()) {
-                Ok(l) => Ok((l, owner)),
-                Err(e) => {
-                    drop(owner);
-                    PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
-                    Err(())
-                }
-            };
-        }
-        if let Some(t) = ndbind_dlpack::take_legacy(p) {
-            let owner = Owner::Legacy(t);
-            return match ndbind_dlpack::validate_legacy(t.as_ref()) {
-                // A legacy capsule carries no read-only flag; JAX arrays are
-                // immutable nonetheless.
-                Ok(l) => Ok((l, owner)),
-                Err(e) => {
-                    drop(owner);
-                    PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
-                    Err(())
-                }
-            };
-        }
+    // SAFETY: `p` is a live object (the GIL is held); a taken tensor is
+    // owned by the `Owner` made right away (deleted when it drops).
+    if let Some(t) = unsafe { ndbind_dlpack::take_versioned(p) } {
+        let owner = Owner::Versioned(t);
+        // SAFETY: a live versioned managed tensor, owned by `owner`.
+        return validated(unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }, owner);
+    }
+    // SAFETY: as above.
+    if let Some(t) = unsafe { ndbind_dlpack::take_legacy(p) } {
+        let owner = Owner::Legacy(t);
+        // SAFETY: a live legacy managed tensor, owned by `owner`.
+        return validated(unsafe { ndbind_dlpack::validate_legacy(t.as_ref()) }, owner);
     }
     PyErr::type_error(format!(
         "__dlpack__ returned a {} object, not a DLPack capsule",
@@ -153,7 +141,7 @@ pub(crate) unsafe fn import_producer(
     // torch without the exchange table: its `__dlpack__` exports a tensor
     // with the negative bit raw (and refuses one with the conjugate bit by
     // raising); both are mismatches here, as on the exchange route.
-    if crate::ndarray::import_exchange::lazy_flags_set(obj) {
+    if crate::ndarray::import::exchange::lazy_flags_set(obj) {
         return Ok(None);
     }
     // Versioned capsules carry the read-only flag: ask for one when
@@ -172,10 +160,27 @@ pub(crate) unsafe fn import_producer(
     }
     // SAFETY: a new reference from a successful call.
     let cap = unsafe { Object::from_owned(cap) }.expect("non-null");
+    // SAFETY: the GIL is held (caller contract).
     let (layout, owner) = unsafe { take_capsule(&cap)? };
     // A legacy capsule carries no read-only flag; JAX arrays are immutable.
     let read_only = layout.is_read_only() || jax;
     Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned())))
+}
+
+/// A taken tensor's layout with its owner, or (the tensor deleted)
+/// `ValueError` raised.
+fn validated(
+    checked: Result<Layout, ndbind_dlpack::InvalidTensor>,
+    owner: Owner,
+) -> Result<(Layout, Owner), ()> {
+    match checked {
+        Ok(l) => Ok((l, owner)),
+        Err(e) => {
+            drop(owner);
+            PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+            Err(())
+        }
+    }
 }
 
 /// Imports a raw DLPack capsule, taking its tensor provisionally (see
@@ -189,54 +194,56 @@ pub(crate) unsafe fn import_capsule(
     req: &Requirements,
 ) -> Result<Option<ArrayHandle>, ()> {
     let p = obj.as_ptr();
-    // SAFETY (whole block): peeked tensors stay owned by the capsule until
-    // taken; a taken tensor is owned by the returned handle.
-    unsafe {
-        let (layout, versioned) = match ndbind_dlpack::capsule_kind(p) {
-            CapsuleKind::Versioned => {
-                let t = ndbind_dlpack::peek_versioned(p).expect("versioned capsule");
-                match ndbind_dlpack::validate_versioned(t.as_ptr()) {
-                    Ok(l) => (l, true),
-                    Err(e) => {
-                        PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
-                        return Err(());
-                    }
-                }
-            }
-            CapsuleKind::Legacy => {
-                let t = ndbind_dlpack::peek_legacy(p).expect("legacy capsule");
-                match ndbind_dlpack::validate_legacy(t.as_ref()) {
-                    Ok(l) => (l, false),
-                    Err(e) => {
-                        PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
-                        return Err(());
-                    }
-                }
-            }
-            _ => return Ok(None),
-        };
-        let read_only = layout.is_read_only();
-        let mut h = ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned());
-        if check(&h, req).is_err() {
-            return Ok(None);
+    // SAFETY: `obj` is a live capsule (caller contract).
+    let kind = unsafe { ndbind_dlpack::capsule_kind(p) };
+    // Peeked tensors stay the capsule's (alive as long as it is).
+    let (checked, versioned) = match kind {
+        CapsuleKind::Versioned => {
+            // SAFETY: an unconsumed versioned capsule.
+            let t = unsafe { ndbind_dlpack::peek_versioned(p) }.expect("versioned capsule");
+            // SAFETY: the capsule's live tensor.
+            (unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }, true)
         }
-        // Taken now, not at commit: Python code that runs while later
-        // arguments load cannot give the tensor to another consumer (which
-        // could free it). An overload that fails hands it back.
-        let tensor = if versioned {
+        CapsuleKind::Legacy => {
+            // SAFETY: an unconsumed legacy capsule.
+            let t = unsafe { ndbind_dlpack::peek_legacy(p) }.expect("legacy capsule");
+            // SAFETY: the capsule's live tensor.
+            (unsafe { ndbind_dlpack::validate_legacy(t.as_ref()) }, false)
+        }
+        _ => return Ok(None),
+    };
+    let layout = match checked {
+        Ok(l) => l,
+        Err(e) => {
+            PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
+            return Err(());
+        }
+    };
+    let read_only = layout.is_read_only();
+    let mut h = ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned());
+    if check(&h, req).is_err() {
+        return Ok(None);
+    }
+    // Taken now, not at commit: Python code that runs while later
+    // arguments load cannot give the tensor to another consumer (which
+    // could free it). An overload that fails hands it back.
+    // SAFETY: the live capsule just peeked (no Python code ran since); the
+    // taken tensor is owned by the handle's owner set below.
+    let tensor = unsafe {
+        if versioned {
             ndbind_dlpack::take_versioned(p).map(|t| t.cast())
         } else {
             ndbind_dlpack::take_legacy(p).map(|t| t.cast())
-        };
-        let tensor = tensor.expect("an unconsumed capsule, just validated");
-        let capsule = std::ptr::NonNull::new(p).expect("a live object");
-        h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule {
-            tensor,
-            capsule,
-            versioned,
-        }));
-        Ok(Some(h))
-    }
+        }
+    };
+    let tensor = tensor.expect("an unconsumed capsule, just validated");
+    let capsule = std::ptr::NonNull::new(p).expect("a live object");
+    h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule {
+        tensor,
+        capsule,
+        versioned,
+    }));
+    Ok(Some(h))
 }
 
 /// Whether `obj` is an unconsumed DLPack capsule whose tensor is valid

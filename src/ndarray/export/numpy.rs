@@ -10,8 +10,8 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
 use crate::ndarray::dtype::DType;
-use crate::ndarray::export_dims::OutDims;
-use crate::ndarray::frameworks::{module, NUMPY};
+use crate::ndarray::export::dims::OutDims;
+use crate::ndarray::frameworks::{ML_DTYPES, NUMPY};
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 const NPY_ARRAY_ALIGNED: c_int = 0x0100;
@@ -113,11 +113,10 @@ fn descr(api: &Api, d: DType) -> PyResult<Object> {
         return Ok(unsafe { Object::from_borrowed(slot.get() as *mut ffi::PyObject) });
     }
     if d == DType::BFLOAT16 {
-        static BF16: GilCell<Option<Object>> = GilCell::new();
-        let ml = module(c"ml_dtypes", &BF16)
+        let ml = ML_DTYPES
+            .module()
             .ok_or_else(|| PyErr::type_error("bfloat16 arrays need the ml_dtypes package"))?;
-        let np = module(c"numpy", &NUMPY)
-            .ok_or_else(|| PyErr::runtime_error("NumPy is not installed"))?;
+        let np = NUMPY.module().ok_or_else(|| PyErr::runtime_error("NumPy is not installed"))?;
         let t = ml.getattr(c"bfloat16")?;
         return np.call_method(c"dtype", &[t.borrow()]);
     }
