@@ -23,9 +23,10 @@ use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDG
 fn budget() -> u64 {
     static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
-        std::env::var("NDBIND_OVERLAP_BUDGET")
-            .ok()
-            .and_then(|v| v.parse().ok())
+        // `var_os`, as the leak report reads its variable: `env::var` would
+        // add its own copy of the lookup.
+        std::env::var_os("NDBIND_OVERLAP_BUDGET")
+            .and_then(|v| v.to_str()?.parse().ok())
             .map_or(DEFAULT_BUDGET, |b: u64| b.min(DEFAULT_BUDGET))
     })
 }
@@ -369,7 +370,11 @@ pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
         a[n..2 * n].copy_from_slice(span.strides);
         LoanDims::Inline(n as u8, a)
     } else {
-        LoanDims::Heap(span.shape.iter().chain(span.strides).copied().collect())
+        // Two slice copies (a chained iterator's `collect` is ~1 KiB of code).
+        let mut v = Vec::with_capacity(2 * n);
+        v.extend_from_slice(span.shape);
+        v.extend_from_slice(span.strides);
+        LoanDims::Heap(v.into_boxed_slice())
     };
     t.live.push(Loan {
         id,
