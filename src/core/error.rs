@@ -333,14 +333,43 @@ pub(crate) fn panic_to_pyerr(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 
 pub(crate) use ndbind_dlpack::preserving_error;
 
+/// Appends `n` in decimal, for messages built on cold paths without
+/// `format!` (whose machinery is large where a few `push_str` do).
+pub(crate) fn push_decimal(s: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(s, n / 10);
+    }
+    s.push((b'0' + (n % 10) as u8) as char);
+}
+
 /// Runs the body of an `extern "C"` function that cannot report an error
 /// (a deallocator dropping user values, a finaliser): a panic is reported
 /// on stderr and swallowed, never unwound into C; the pending exception,
 /// if any, is kept (user `Drop` code may run Python code).
 ///
+/// A thin shell over one non-generic body.
+///
 /// # Safety
 /// The GIL is held.
+#[inline]
 pub(crate) unsafe fn guard_silent(what: &str, f: impl FnOnce()) {
+    let mut f = Some(f);
+    // SAFETY: the caller's contract.
+    unsafe {
+        guard_silent_dyn(what, &mut || {
+            if let Some(f) = f.take() {
+                f()
+            }
+        })
+    }
+}
+
+/// [`guard_silent`]'s body.
+///
+/// # Safety
+/// The GIL is held.
+#[inline(never)]
+unsafe fn guard_silent_dyn(what: &str, f: &mut dyn FnMut()) {
     // SAFETY: the GIL is held (caller).
     let r =
         unsafe { preserving_error(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))) };
