@@ -23,9 +23,10 @@ use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDG
 fn budget() -> u64 {
     static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
-        std::env::var("NDBIND_OVERLAP_BUDGET")
-            .ok()
-            .and_then(|v| v.parse().ok())
+        // `var_os`, as the leak report reads its variable: `env::var` would
+        // add its own copy of the lookup.
+        std::env::var_os("NDBIND_OVERLAP_BUDGET")
+            .and_then(|v| v.to_str()?.parse().ok())
             .map_or(DEFAULT_BUDGET, |b: u64| b.min(DEFAULT_BUDGET))
     })
 }
@@ -171,15 +172,18 @@ impl<'a> Spans<'a> {
             if a.writable {
                 match self_overlap(a.shape, a.strides, a.itemsize, budget()) {
                     Overlap::No => {}
-                    r => return refuse(format!(
-                        "{} is writable, but {}: a mutable view must not alias itself (pass a copy)",
-                        describe(oa),
-                        if r == Overlap::Yes {
-                            "some of its elements share memory (a stride of 0, as broadcasting makes, or overlapping strides)"
-                        } else {
-                            "the exact overlap test gave up before it could prove that its elements do not share memory"
-                        }
-                    )),
+                    r => {
+                        return refuse(&[
+                            Piece::Origin(oa),
+                            Piece::Str(" is writable, but "),
+                            Piece::Str(if r == Overlap::Yes {
+                                "some of its elements share memory (a stride of 0, as broadcasting makes, or overlapping strides)"
+                            } else {
+                                "the exact overlap test gave up before it could prove that its elements do not share memory"
+                            }),
+                            Piece::Str(": a mutable view must not alias itself (pass a copy)"),
+                        ])
+                    }
                 }
             }
             for j in i + 1..self.len {
@@ -188,43 +192,70 @@ impl<'a> Spans<'a> {
                     continue;
                 }
                 let w = if a.writable { oa } else { ob };
-                match overlap(&a.strided(), &b.strided(), budget()) {
-                    Overlap::No => {}
-                    Overlap::Yes => {
-                        return refuse(format!(
-                            "{} and {} overlap in memory, but {} is writable (a mutable view must not alias another argument)",
-                            describe(oa),
-                            describe(ob),
-                            describe(w)
-                        ))
-                    }
-                    Overlap::TooHard => {
-                        return refuse(format!(
-                            "{} and {} may overlap in memory, and {} is writable: the exact overlap test gave up \
-                             (its work bound was reached) before it could prove they do not, so the call is refused",
-                            describe(oa),
-                            describe(ob),
-                            describe(w)
-                        ))
-                    }
-                }
+                let (how, why) = match overlap(&a.strided(), &b.strided(), budget()) {
+                    Overlap::No => continue,
+                    Overlap::Yes => (
+                        " overlap in memory, but ",
+                        " is writable (a mutable view must not alias another argument)",
+                    ),
+                    Overlap::TooHard => (
+                        " may overlap in memory, and ",
+                        " is writable: the exact overlap test gave up \
+                         (its work bound was reached) before it could prove they do not, so the call is refused",
+                    ),
+                };
+                return refuse(&[
+                    Piece::Origin(oa),
+                    Piece::Str(" and "),
+                    Piece::Origin(ob),
+                    Piece::Str(how),
+                    Piece::Origin(w),
+                    Piece::Str(why),
+                ]);
             }
         }
         true
     }
 }
 
-fn describe(o: Origin) -> String {
-    if o.item == 0 {
-        format!("array argument {}", o.arg)
-    } else {
-        format!("array {} inside argument {}", o.item, o.arg)
-    }
+/// A part of an alias-check message.
+enum Piece {
+    Str(&'static str),
+    Origin(Origin),
 }
 
+/// Appends how the error messages name the argument (or item) `o`.
+fn push_origin(s: &mut String, o: Origin) {
+    use crate::core::error::push_decimal;
+    if o.item == 0 {
+        s.push_str("array argument ");
+    } else {
+        s.push_str("array ");
+        push_decimal(s, o.item);
+        s.push_str(" inside argument ");
+    }
+    push_decimal(s, o.arg);
+}
+
+fn describe(o: Origin) -> String {
+    let mut s = String::new();
+    push_origin(&mut s, o);
+    s
+}
+
+/// Raises the `ValueError` made of `pieces` (no `format!`: cold code kept
+/// small); false.
 #[cold]
-fn refuse(msg: String) -> bool {
-    PyErr::value_error(msg).restore();
+#[inline(never)]
+fn refuse(pieces: &[Piece]) -> bool {
+    let mut s = String::new();
+    for p in pieces {
+        match p {
+            Piece::Str(t) => s.push_str(t),
+            Piece::Origin(o) => push_origin(&mut s, *o),
+        }
+    }
+    PyErr::value_error(s).restore();
     false
 }
 
@@ -369,7 +400,11 @@ pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
         a[n..2 * n].copy_from_slice(span.strides);
         LoanDims::Inline(n as u8, a)
     } else {
-        LoanDims::Heap(span.shape.iter().chain(span.strides).copied().collect())
+        // Two slice copies (a chained iterator's `collect` is ~1 KiB of code).
+        let mut v = Vec::with_capacity(2 * n);
+        v.extend_from_slice(span.shape);
+        v.extend_from_slice(span.strides);
+        LoanDims::Heap(v.into_boxed_slice())
     };
     t.live.push(Loan {
         id,

@@ -184,11 +184,25 @@ impl<T> Slot<T> {
 
     #[inline]
     fn clear(&mut self) {
-        if std::mem::replace(&mut self.set, false) {
+        if std::mem::replace(&mut self.set, false) && std::mem::needs_drop::<T>() {
             // SAFETY: it was initialised, and is no longer marked so.
-            unsafe { self.value.assume_init_drop() }
+            unsafe { drop_loaded(&mut self.value) }
         }
     }
+}
+
+/// Drops a loaded value that the call did not take: only when a call is
+/// abandoned after loading (a later argument failed, the alias check
+/// refused), so out of line, one copy per type instead of one per call
+/// shell and exit path.
+///
+/// # Safety
+/// `v` is initialised, and not used again.
+#[cold]
+#[inline(never)]
+unsafe fn drop_loaded<T>(v: &mut MaybeUninit<T>) {
+    // SAFETY: the caller's contract.
+    unsafe { v.assume_init_drop() }
 }
 
 impl<T> Drop for Slot<T> {

@@ -1,6 +1,7 @@
 //! Python exceptions as Rust errors.
 
 use std::borrow::Cow;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3_ffi as ffi;
@@ -21,7 +22,20 @@ pub type PyResult<T> = Result<T, PyErr>;
 /// }
 /// ```
 pub struct PyErr {
-    state: State,
+    /// Dropped by `Drop for PyErr`, out of line (see there).
+    state: ManuallyDrop<State>,
+}
+
+impl Drop for PyErr {
+    /// Out of line: errors are dropped on cold paths all over the crate,
+    /// and `State`'s drop glue (a `Cow` and three objects) is ~200 bytes
+    /// at each of them.
+    #[inline(never)]
+    fn drop(&mut self) {
+        // SAFETY: the state is dropped once, here (`into_state` forgets the
+        // error after taking it).
+        unsafe { ManuallyDrop::drop(&mut self.state) }
+    }
 }
 
 enum State {
@@ -45,7 +59,18 @@ macro_rules! builtin_ctor {
 
 impl PyErr {
     fn lazy(ty: *mut ffi::PyObject, msg: Cow<'static, str>) -> PyErr {
-        PyErr { state: State::Lazy { ty, msg } }
+        PyErr::from_state(State::Lazy { ty, msg })
+    }
+
+    fn from_state(state: State) -> PyErr {
+        PyErr { state: ManuallyDrop::new(state) }
+    }
+
+    /// The state, moved out (the error is not dropped).
+    fn into_state(self) -> State {
+        let mut me = ManuallyDrop::new(self);
+        // SAFETY: taken once; `me` is never dropped.
+        unsafe { ManuallyDrop::take(&mut me.state) }
     }
 
     builtin_ctor! {
@@ -104,13 +129,11 @@ impl PyErr {
                 ty.type_name()
             ));
         }
-        PyErr {
-            state: State::Fetched {
-                ty: ty.to_owned(),
-                value: Object::str_held(&msg.into()).ok(),
-                tb: None,
-            },
-        }
+        PyErr::from_state(State::Fetched {
+            ty: ty.to_owned(),
+            value: Object::str_held(&msg.into()).ok(),
+            tb: None,
+        })
     }
 
     /// Takes the pending Python exception. If none is pending (a bug in the
@@ -138,13 +161,11 @@ impl PyErr {
         unsafe {
             ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
             let ty = Object::from_owned(ty)?;
-            Some(PyErr {
-                state: State::Fetched {
-                    ty,
-                    value: Object::from_owned(value),
-                    tb: Object::from_owned(tb),
-                },
-            })
+            Some(PyErr::from_state(State::Fetched {
+                ty,
+                value: Object::from_owned(value),
+                tb: Object::from_owned(tb),
+            }))
         }
     }
 
@@ -153,7 +174,7 @@ impl PyErr {
         crate::core::gil::assert_held("PyErr::restore");
         // SAFETY: the GIL is held; PyErr_Restore steals the references.
         unsafe {
-            match self.state {
+            match self.into_state() {
                 // Through a `str` of the exact bytes: a message may hold
                 // NUL characters (a Python string passed through).
                 State::Lazy { ty, msg } => {
@@ -183,7 +204,7 @@ impl PyErr {
 
     /// `isinstance(self, ty)` for the exception's type.
     pub fn is_instance_of(&self, ty: Borrowed<'_>) -> bool {
-        let mine = match &self.state {
+        let mine = match &*self.state {
             State::Lazy { ty, .. } => *ty,
             State::Fetched { ty, .. } => ty.as_ptr(),
         };
@@ -193,7 +214,7 @@ impl PyErr {
 
     /// The message (`str(exc)`), for diagnostics.
     pub fn message(&self) -> String {
-        match &self.state {
+        match &*self.state {
             State::Lazy { msg, .. } => msg.to_string(),
             State::Fetched { value: Some(v), .. } => v.borrow().str().unwrap_or_default(),
             State::Fetched { value: None, .. } => String::new(),
@@ -312,14 +333,43 @@ pub(crate) fn panic_to_pyerr(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 
 pub(crate) use ndbind_dlpack::preserving_error;
 
+/// Appends `n` in decimal, for messages built on cold paths without
+/// `format!` (whose machinery is large where a few `push_str` do).
+pub(crate) fn push_decimal(s: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(s, n / 10);
+    }
+    s.push((b'0' + (n % 10) as u8) as char);
+}
+
 /// Runs the body of an `extern "C"` function that cannot report an error
 /// (a deallocator dropping user values, a finaliser): a panic is reported
 /// on stderr and swallowed, never unwound into C; the pending exception,
 /// if any, is kept (user `Drop` code may run Python code).
 ///
+/// A thin shell over one non-generic body.
+///
 /// # Safety
 /// The GIL is held.
+#[inline]
 pub(crate) unsafe fn guard_silent(what: &str, f: impl FnOnce()) {
+    let mut f = Some(f);
+    // SAFETY: the caller's contract.
+    unsafe {
+        guard_silent_dyn(what, &mut || {
+            if let Some(f) = f.take() {
+                f()
+            }
+        })
+    }
+}
+
+/// [`guard_silent`]'s body.
+///
+/// # Safety
+/// The GIL is held.
+#[inline(never)]
+unsafe fn guard_silent_dyn(what: &str, f: &mut dyn FnMut()) {
     // SAFETY: the GIL is held (caller).
     let r =
         unsafe { preserving_error(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))) };

@@ -67,18 +67,34 @@ pub(crate) fn func_freed(f: usize) {
     }
 }
 
-/// Qualified names of the live bound functions.
-fn live_function_names() -> Vec<String> {
-    let Ok(l) = LIVE_FUNCS.lock() else { return Vec::new() };
-    l.iter()
-        .map(|&p| {
-            // SAFETY: registered function objects are unregistered in their
-            // dealloc; a listed one is alive (leaked), and the report runs
-            // single-threaded at exit.
-            unsafe { (*(p as *const crate::core::func::func_type::FuncObject)).qualname.clone() }
-        })
-        .collect()
+/// Appends a line ` - leaked function "NAME"` per live bound function.
+fn push_live_functions(msg: &mut String) {
+    let Ok(l) = LIVE_FUNCS.lock() else { return };
+    for &p in l.iter() {
+        // SAFETY: registered function objects are unregistered in their
+        // dealloc; a listed one is alive (leaked), and the report runs
+        // single-threaded at exit.
+        let name = unsafe { &(*(p as *const crate::core::func::func_type::FuncObject)).qualname };
+        push_line(msg, &[" - leaked function \"", name, "\"\n"]);
+    }
 }
+
+/// Appends the pieces of one line (no `format!`: cold code kept small).
+#[inline(never)]
+fn push_line(msg: &mut String, pieces: &[&str]) {
+    for p in pieces {
+        msg.push_str(p);
+    }
+}
+
+/// Appends `ndbind: leaked N WHAT(s)!`.
+#[inline(never)]
+fn push_count(msg: &mut String, n: isize, what: &str) {
+    msg.push_str("ndbind: leaked ");
+    crate::core::error::push_decimal(msg, n as usize);
+    push_line(msg, &[" ", what, "(s)!\n"]);
+}
+
 #[inline]
 pub(crate) fn inst_created() {
     INSTANCES.add(1)
@@ -129,29 +145,32 @@ extern "C" fn report() {
         }
         let mut msg = String::new();
         if i > 0 {
-            msg.push_str(&format!("ndbind: leaked {i} instance(s)!\n"));
+            push_count(&mut msg, i, "instance");
             for (name, n) in crate::core::class::record::live_instances_at_exit() {
                 if n > 0 {
-                    msg.push_str(&format!(" - leaked {n} instance(s) of type \"{name}\"\n"));
+                    msg.push_str(" - leaked ");
+                    crate::core::error::push_decimal(&mut msg, n as usize);
+                    push_line(&mut msg, &[" instance(s) of type \"", &name, "\"\n"]);
                 }
             }
         }
         if t > 0 {
-            msg.push_str(&format!("ndbind: leaked {t} type(s)!\n"));
+            push_count(&mut msg, t, "type");
             for (name, _) in crate::core::class::record::live_instances_at_exit() {
-                msg.push_str(&format!(" - leaked type \"{name}\"\n"));
+                push_line(&mut msg, &[" - leaked type \"", &name, "\"\n"]);
             }
         }
         if f > 0 {
-            msg.push_str(&format!("ndbind: leaked {f} function(s)!\n"));
-            for name in live_function_names() {
-                msg.push_str(&format!(" - leaked function \"{name}\"\n"));
-            }
+            push_count(&mut msg, f, "function");
+            push_live_functions(&mut msg);
         }
         msg.push_str(
             "ndbind: this is likely caused by a reference counting issue in the binding code \
              (set NDBIND_NO_LEAK_REPORT=1 to silence this report).\n",
         );
-        eprint!("{msg}");
+        // One write of the whole report (not `eprint!`, which brings the
+        // test harness's output capture along).
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(msg.as_bytes());
     });
 }

@@ -245,20 +245,6 @@ unsafe fn raise_mismatch(
     // SAFETY: the caller's contract: `kwnames` is a tuple when not NULL, and
     // `args` holds `nargs` positional arguments, then one per keyword, all
     // live.
-    let (arg_types, kw) = unsafe {
-        let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
-        let arg_types: Vec<String> =
-            (0..nargs).map(|i| Borrowed::from_ptr(*args.add(i)).type_name()).collect();
-        let kw: Vec<(String, String)> = (0..nkw)
-            .map(|k| {
-                let key = Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t));
-                (
-                    key.to_str().unwrap_or("?").to_owned(),
-                    Borrowed::from_ptr(*args.add(nargs + k)).type_name(),
-                )
-            })
-            .collect();
-        (arg_types, kw)
-    };
-    PyErr::type_error(signature::mismatch_message(f, &arg_types, &kw)).restore_null()
+    PyErr::type_error(unsafe { signature::mismatch_message(f, args, nargs, kwnames) })
+        .restore_null()
 }

@@ -2,15 +2,24 @@
 //! the "incompatible function arguments" message. Cold code only.
 #![deny(unsafe_op_in_unsafe_fn)]
 
-use std::fmt::Write;
+use pyo3_ffi as ffi;
 
+use crate::core::error::push_decimal;
 use crate::core::func::func_type::FuncObject;
 use crate::core::func::record::FuncRecord;
+use crate::core::object::Borrowed;
 
-/// One overload's signature.
-pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
-    let types: Vec<String> = r.sig.iter().map(|f| crate::core::caster::type_name_of(*f)).collect();
-    let mut s = String::new();
+/// Appends the type name of entry `i` of the signature table (the
+/// parameters', then the return type's).
+fn push_type(s: &mut String, r: &FuncRecord, i: usize) {
+    match r.sig.get(i) {
+        Some(f) => f(s),
+        None => s.push_str("object"),
+    }
+}
+
+/// Appends one overload's signature (`add(a: int, b: int = 1) -> int`).
+fn render_into(s: &mut String, name: &str, r: &FuncRecord) {
     s.push_str(name);
     s.push('(');
     for i in 0..r.nargs {
@@ -28,16 +37,22 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
             Some(a) => s.push_str(a.name_str),
             None if r.nargs == 1 + r.site.method as usize => s.push_str("arg"),
             None => {
-                let _ = write!(s, "arg{}", i - r.site.method as usize);
+                s.push_str("arg");
+                push_decimal(s, i - r.site.method as usize);
             }
         }
         s.push_str(": ");
-        s.push_str(types.get(i).map_or("object", String::as_str));
+        push_type(s, r, i);
         if let Some(a) = r.args.get(i) {
             if let Some(repr) = &a.default_repr {
-                let _ = write!(s, " = {repr}");
+                s.push_str(" = ");
+                s.push_str(repr);
             } else if let Some(d) = &a.default {
-                let _ = write!(s, " = {}", d.borrow().repr().unwrap_or_else(|_| "...".into()));
+                s.push_str(" = ");
+                match d.borrow().repr() {
+                    Ok(repr) => s.push_str(&repr),
+                    Err(_) => s.push_str("..."),
+                }
             }
         }
         if !r.args.is_empty()
@@ -48,28 +63,35 @@ pub(crate) fn render(name: &str, r: &FuncRecord) -> String {
         }
     }
     s.push_str(") -> ");
-    s.push_str(types.get(r.nargs).map_or("object", String::as_str));
-    s
+    push_type(s, r, r.nargs);
 }
 
 /// `__doc__`: every overload's signature, then the docstrings.
 pub(crate) fn render_doc(f: &FuncObject) -> String {
     let mut s = String::new();
     for r in &f.overloads {
-        s.push_str(&render(&f.name, r));
+        render_into(&mut s, &f.name, r);
         s.push('\n');
     }
-    let docs: Vec<_> = f.overloads.iter().filter_map(|r| r.doc).collect();
+    let mut docs = f.overloads.iter().filter_map(|r| r.doc);
     if f.overloads.len() == 1 {
-        if let Some(d) = docs.first() {
-            let _ = write!(s, "\n{d}\n");
+        if let Some(d) = docs.next() {
+            s.push('\n');
+            s.push_str(d);
+            s.push('\n');
         }
-    } else if !docs.is_empty() {
+    } else if docs.next().is_some() {
         s.push_str("\nOverloaded function.\n");
         for (i, r) in f.overloads.iter().enumerate() {
-            let _ = write!(s, "\n{}. ``{}``\n", i + 1, render(&f.name, r));
+            s.push('\n');
+            push_decimal(&mut s, i + 1);
+            s.push_str(". ``");
+            render_into(&mut s, &f.name, r);
+            s.push_str("``\n");
             if let Some(d) = r.doc {
-                let _ = write!(s, "\n{d}\n");
+                s.push('\n');
+                s.push_str(d);
+                s.push('\n');
             }
         }
     }
@@ -87,47 +109,93 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
     if r.args.is_empty() && r.nargs > 0 {
         return None;
     }
-    let mut parts = Vec::new();
-    for (i, a) in r.args.iter().enumerate() {
-        if i == r.nargs_pos {
-            parts.push("*".to_owned());
-        }
-        if i == 0 && r.site.method {
-            parts.push("$self".to_owned());
-            continue;
-        }
-        match &a.default {
-            Some(d) => parts.push(format!("{}={}", a.name_str, d.borrow().repr().ok()?)),
-            None => parts.push(a.name_str.to_owned()),
-        }
-        if r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
-            parts.push("/".to_owned());
-        }
-    }
-    Some(format!("({})", parts.join(", ")))
-}
-
-/// The `TypeError` message for a call that matched no overload.
-pub(crate) fn mismatch_message(
-    f: &FuncObject,
-    args: &[String],
-    kwargs: &[(String, String)],
-) -> String {
-    let mut s = format!(
-        "{}(): incompatible function arguments. The following argument types are supported:\n",
-        f.name
-    );
-    for (i, r) in f.overloads.iter().enumerate() {
-        let _ = writeln!(s, "    {}. {}", i + 1, render(&f.name, r));
-    }
-    s.push_str("\nInvoked with types: ");
-    s.push_str(&args.join(", "));
-    if !kwargs.is_empty() {
-        if !args.is_empty() {
+    let mut s = String::from("(");
+    // Each part after the first is preceded by ", ".
+    let sep = |s: &mut String| {
+        if s.len() > 1 {
             s.push_str(", ");
         }
-        let kw: Vec<String> = kwargs.iter().map(|(k, t)| format!("{k}: {t}")).collect();
-        let _ = write!(s, "kwargs = {{ {} }}", kw.join(", "));
+    };
+    for (i, a) in r.args.iter().enumerate() {
+        if i == r.nargs_pos {
+            sep(&mut s);
+            s.push('*');
+        }
+        sep(&mut s);
+        if i == 0 && r.site.method {
+            s.push_str("$self");
+            continue;
+        }
+        s.push_str(a.name_str);
+        if let Some(d) = &a.default {
+            s.push('=');
+            s.push_str(&d.borrow().repr().ok()?);
+        }
+        if r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
+            s.push_str(", /");
+        }
+    }
+    s.push(')');
+    Some(s)
+}
+
+/// The `TypeError` message for a call that matched no overload: `args`
+/// holds the `nargs` positional arguments, then one per keyword name of
+/// `kwnames` (a tuple of `str`, or NULL).
+///
+/// # Safety
+/// `args` and `kwnames` are valid as described, and live.
+pub(crate) unsafe fn mismatch_message(
+    f: &FuncObject,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+) -> String {
+    let mut s = String::new();
+    s.push_str(&f.name);
+    s.push_str(
+        "(): incompatible function arguments. The following argument types are supported:\n",
+    );
+    for (i, r) in f.overloads.iter().enumerate() {
+        s.push_str("    ");
+        push_decimal(&mut s, i + 1);
+        s.push_str(". ");
+        render_into(&mut s, &f.name, r);
+        s.push('\n');
+    }
+    s.push_str("\nInvoked with types: ");
+    // SAFETY: the caller's contract (a tuple when not NULL).
+    let nkw =
+        if kwnames.is_null() { 0 } else { (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize };
+    for i in 0..nargs {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        // SAFETY: `i < nargs`: a live argument (the caller's contract).
+        s.push_str(&unsafe { Borrowed::from_ptr(*args.add(i)) }.type_name());
+    }
+    if nkw != 0 {
+        if nargs != 0 {
+            s.push_str(", ");
+        }
+        s.push_str("kwargs = { ");
+        for k in 0..nkw {
+            if k > 0 {
+                s.push_str(", ");
+            }
+            // SAFETY: `k` is below the tuple's size; keyword values follow
+            // the positional arguments (the caller's contract).
+            let (key, value) = unsafe {
+                (
+                    Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t)),
+                    Borrowed::from_ptr(*args.add(nargs + k)),
+                )
+            };
+            s.push_str(key.to_str().unwrap_or("?"));
+            s.push_str(": ");
+            s.push_str(&value.type_name());
+        }
+        s.push_str(" }");
     }
     s
 }
