@@ -41,8 +41,7 @@
 //! assert_eq!(DLPackVersion::CURRENT, DLPackVersion { major: 1, minor: 3 });
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
 
 pub mod abi;
 pub mod capsule;

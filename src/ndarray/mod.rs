@@ -11,8 +11,6 @@
 //!     Ok(())
 //! }
 //! ```
-#![deny(unsafe_op_in_unsafe_fn)]
-#![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod dtype;
 pub mod format;

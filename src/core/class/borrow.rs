@@ -37,8 +37,6 @@
 //! (0 unborrowed, n > 0 shared, -1 unique) and the flags a `u32`, both in
 //! the instance header.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::cell::Cell;
 
 use pyo3_ffi as ffi;
@@ -501,7 +499,7 @@ mod tests {
         let cell = BorrowCell::new();
         let mut v = 0u8;
         let p = &mut v as *mut u8;
-        // SAFETY (throughout): `cell` outlives every guard of this test.
+        // SAFETY: `cell` and `v` outlive every guard of this test.
         unsafe {
             let a = SharedGuard::try_new(p, &cell).expect("unborrowed: shared");
             let b = SharedGuard::try_new(p, &cell).expect("shared: shared");

@@ -4,8 +4,6 @@
 //! to the non-generic core, which creates the type; each method is a thin
 //! generic shell over non-generic code.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::any::TypeId;
 use std::marker::PhantomData;
 

@@ -5,8 +5,6 @@
 //! `&mut T` while another borrow of the same value is live raises
 //! `RuntimeError`, never aliases.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;

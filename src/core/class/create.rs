@@ -5,8 +5,6 @@
 //! the metaclass and filled in by hand, as pybind11 and nanobind (before
 //! 3.12) do, then finished by `PyType_Ready`.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::{c_char, CString};
 
 use pyo3_ffi as ffi;

@@ -21,8 +21,6 @@
 //! m.class::<Node>("Node", gc::<Node>())?;
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::{c_int, c_void};
 use std::marker::PhantomData;
 use std::ptr::NonNull;

@@ -6,8 +6,6 @@
 //! A property is one non-generic [`PropRecord`] holding two boxed closures
 //! and the monomorphised functions that call them.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::{c_int, c_void, CString};
 
 use pyo3_ffi as ffi;

@@ -9,8 +9,6 @@
 //! }, arg("shapes"))?;
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::marker::PhantomData;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};

@@ -32,8 +32,6 @@
 //! m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -30,8 +30,6 @@
 //! // Python: double_meters(2.0).value == 4.0
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::cell::Cell;
 
 use pyo3_ffi as ffi;

@@ -2,7 +2,6 @@
 //! an overload of `__init__(self, ...)`, an ordinary bound function whose
 //! first parameter (`InitSelf`) is the uninitialised instance: it moves
 //! the value into `self` and marks it ready.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::marker::PhantomData;
 

@@ -15,8 +15,6 @@
 //! into another instance, the root owner's, so a `&mut` to the parent and a
 //! reference to its field can never be live at once.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::c_int;
 
 use pyo3_ffi as ffi;

@@ -15,8 +15,6 @@
 //! inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?; // "placement new" + mark ready
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::any::TypeId;
 
 use pyo3_ffi as ffi;

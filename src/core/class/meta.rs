@@ -6,8 +6,6 @@
 //! - gives Python subclasses their base's record (`tp_init`),
 //! - makes type objects callable through vectorcall (construction).
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};

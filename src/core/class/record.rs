@@ -1,8 +1,6 @@
 //! The one record of a bound class ([`TypeRecord`]), stored in its type
 //! object, and the per-Rust-type [`TypeSlot`] that finds it.
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::any::TypeId;
 use std::cell::Cell;
 use std::ffi::CString;

@@ -11,7 +11,6 @@
 //! closure could instead return memory that a later mutation frees). The
 //! child shares the parent's borrow cell, and every access to it checks
 //! that the parent chain is still constructed.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::marker::PhantomData;
 

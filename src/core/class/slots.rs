@@ -15,8 +15,6 @@
 //! m.class::<Rgb>("Rgb", slot)?;
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::ffi::{c_int, c_void};
 
 use pyo3_ffi as ffi;

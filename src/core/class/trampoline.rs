@@ -49,8 +49,6 @@
 //! m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicPtr, Ordering};

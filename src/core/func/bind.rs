@@ -9,7 +9,6 @@
 //! commit), the signature table (`Signature`), how a callable is invoked
 //! (`Invoke`), and the traits bindings use ([`IntoFunction`],
 //! [`IntoNoGilFunction`], `IntoReceiving`).
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::marker::PhantomData;
 
@@ -293,10 +292,12 @@ macro_rules! impl_params {
                 } else {
                     Loans::NONE
                 };
-                // SAFETY (commit, and `get` after this): each holder was
-                // loaded from this call's live arguments (the caller's
-                // contract), and the alias check ran.
-                $( unsafe { <$P::Caster as ArgCaster>::commit($h) }; )*
+                $(
+                    // SAFETY: (for commit, and `get` after it) each holder
+                    // was loaded from this call's live arguments (the
+                    // caller's contract), and the alias check ran.
+                    unsafe { <$P::Caster as ArgCaster>::commit($h) };
+                )*
                 Some(loans)
             }
         }

@@ -1,6 +1,5 @@
 //! Calling a bound function: vectorcall entry, argument arrangement,
 //! nanobind-style two-pass overload resolution, the mismatch error.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -29,6 +28,7 @@ pub(crate) unsafe extern "C" fn func_vectorcall(
     // SAFETY: vectorcall is only installed on FuncObjects; CPython passes a
     // valid argument vector of nargs + len(kwnames) entries.
     let f = unsafe { &*(callable as *const FuncObject) };
+    // SAFETY: a pure computation on the flags word.
     let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf) } as usize;
     if kwnames.is_null() && nargs == f.fast_nargs {
         // SAFETY: `fast_nargs` is set only while there is exactly one
@@ -154,8 +154,12 @@ unsafe fn arrange(
         return None;
     }
     // SAFETY: `kwnames` is a tuple when not NULL.
-    let nkw =
-        if kwnames.is_null() { 0 } else { (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize };
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: as above.
+        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+    };
     if nkw == 0 && nargs == r.nargs {
         return Some(args);
     }

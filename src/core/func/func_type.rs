@@ -1,5 +1,4 @@
 //! The Python type of bound functions, and adding overloads to a scope.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::ffi::{c_void, CString};
 use std::mem::offset_of;

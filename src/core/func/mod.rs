@@ -2,7 +2,6 @@
 //! functions, methods, constructors, `def_ref` methods) fills a compact
 //! record (`FuncRecord`); one non-generic core dispatches calls
 //! (vectorcall, overloads, keywords, defaults) and renders signatures.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod bind;
 mod dispatch;

@@ -1,5 +1,4 @@
 //! The compact, non-generic description of one overload.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use pyo3_ffi as ffi;
 

@@ -1,6 +1,5 @@
 //! Rendering signatures (`add(a: int, b: int = 1) -> int`), docstrings and
 //! the "incompatible function arguments" message. Cold code only.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 use pyo3_ffi as ffi;
 
@@ -165,8 +164,12 @@ pub(crate) unsafe fn mismatch_message(
     }
     s.push_str("\nInvoked with types: ");
     // SAFETY: the caller's contract (a tuple when not NULL).
-    let nkw =
-        if kwnames.is_null() { 0 } else { (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize };
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: as above.
+        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+    };
     for i in 0..nargs {
         if i > 0 {
             s.push_str(", ");
