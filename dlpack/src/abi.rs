@@ -386,7 +386,9 @@ impl DLDataType {
     /// assert_eq!(DLDataType::UINT32.name(), "uint32");
     /// assert_eq!(DLDataType::scalar(DataTypeCode::FLOAT, 8).name(), "unknown");
     /// ```
-    #[inline]
+    // Out of line: one copy (as a small `const fn` it was instantiated in
+    // each codegen unit using it).
+    #[inline(never)]
     pub const fn name(self) -> &'static str {
         if self.lanes != 1 {
             return "unknown";

@@ -341,13 +341,13 @@ unsafe fn fill_buffer(
     let n = l.ndim();
     if a.buf_dims.is_none() {
         let item = l.itemsize() as isize;
-        a.buf_dims = Some(
-            l.shape()
-                .iter()
-                .map(|&e| e as isize)
-                .chain(l.strides().iter().map(|&s| s as isize * item))
-                .collect(),
-        );
+        // Shape, then strides in bytes: one buffer, filled by one loop.
+        let mut d = vec![0isize; 2 * n].into_boxed_slice();
+        for (i, (&e, &st)) in l.shape().iter().zip(l.strides()).enumerate() {
+            d[i] = e as isize;
+            d[n + i] = st as isize * item;
+        }
+        a.buf_dims = Some(d);
     }
     let dims = a.buf_dims.as_mut().expect("just set");
     // SAFETY: filling the caller's view; pointers stay valid while the

@@ -29,7 +29,7 @@ use ndbind_dlpack::{
 };
 use pyo3_ffi as ffi;
 
-use crate::core::error::{PyErr, PyResult};
+use crate::core::error::{push_decimal, PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 use crate::ndarray::aligned::AlignedVec;
 use crate::ndarray::array_object;
@@ -258,15 +258,23 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         .ok_or_else(|| (c"ValueError", "managed_tensor_allocator: NULL prototype".to_owned()))?;
     if p.device != DLDevice::CPU {
         let (ty, id) = (p.device.device_type.0, p.device.device_id);
-        let msg =
-            format!("ndbind allocates CPU memory only (device (1, 0)), not device ({ty}, {id})");
+        let mut msg =
+            String::from("ndbind allocates CPU memory only (device (1, 0)), not device (");
+        push_int(&mut msg, ty as i64);
+        msg.push_str(", ");
+        push_int(&mut msg, id as i64);
+        msg.push(')');
         return Err((c"ValueError", msg));
     }
     let (code, bits, lanes) = (p.dtype.code, p.dtype.bits, p.dtype.lanes);
     if !p.dtype.is_known() {
-        let msg = format!(
-            "ndbind cannot allocate DLPack dtype (code {code}, bits {bits}, lanes {lanes})"
-        );
+        let mut msg = String::from("ndbind cannot allocate DLPack dtype (code ");
+        push_decimal(&mut msg, code as usize);
+        msg.push_str(", bits ");
+        push_decimal(&mut msg, bits as usize);
+        msg.push_str(", lanes ");
+        push_decimal(&mut msg, lanes as usize);
+        msg.push(')');
         return Err((c"TypeError", msg));
     }
     // Validation checks ndim, the extents and the byte size (overflow
@@ -281,8 +289,12 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
     // SAFETY: `shape` holds `ndim` extents (caller contract); strides NULL.
     let l = unsafe { ndbind_dlpack::validate(&probe, false) }
         .map_err(|e| (c"ValueError", format!("invalid DLPack prototype: {e}")))?;
-    let mut memory = AlignedVec::<u8>::zeroed(l.nbytes())
-        .map_err(|_| (c"MemoryError", format!("cannot allocate {} bytes", l.nbytes())))?;
+    let mut memory = AlignedVec::<u8>::zeroed(l.nbytes()).map_err(|_| {
+        let mut msg = String::from("cannot allocate ");
+        push_decimal(&mut msg, l.nbytes());
+        msg.push_str(" bytes");
+        (c"MemoryError", msg)
+    })?;
     let data = memory.as_mut_ptr().cast();
     let parts = TensorParts::cpu(data, p.dtype, l.shape(), Some(l.strides()));
     // SAFETY: the vector owns the memory, whose heap address stays put as
@@ -293,6 +305,14 @@ unsafe fn allocate(prototype: *mut DLTensor) -> Result<*mut DLManagedTensorVersi
         export_dlpack::managed_versioned(parts, OwnerBox::new(memory), opts)
     };
     Ok(m.as_ptr())
+}
+
+/// Appends a signed `n` in decimal (as `{n}` formats it).
+fn push_int(s: &mut String, n: i64) {
+    if n < 0 {
+        s.push('-');
+    }
+    push_decimal(s, n.unsigned_abs() as usize);
 }
 
 /// `current_work_stream`: ndbind runs no device work and has no streams,

@@ -10,8 +10,6 @@
 //! compile-time constant [`Requirements`] record that one non-generic
 //! import pipeline checks.
 
-use std::fmt::Write;
-
 use ndbind_dlpack::DeviceType;
 
 use crate::ndarray::dtype::{DType, Scalar};
@@ -84,18 +82,13 @@ impl Requirements {
     pub fn render(&self, type_name: &str, out: &mut String) {
         out.push_str(type_name);
         out.push('[');
-        let start = out.len();
-        let sep = |out: &mut String| {
-            if out.len() > start {
-                out.push_str(", ");
-            }
-        };
+        // Each field is followed by ", ": `writable` always comes last.
         if let Some(d) = self.dtype {
-            sep(out);
-            let _ = write!(out, "dtype={}", d.name());
+            out.push_str("dtype=");
+            out.push_str(d.name());
+            out.push_str(", ");
         }
         if !self.shape.is_empty() || self.ndim >= 0 {
-            sep(out);
             out.push_str("shape=(");
             let n = if self.shape.is_empty() { self.ndim as usize } else { self.shape.len() };
             for i in 0..n {
@@ -103,35 +96,23 @@ impl Requirements {
                     out.push_str(", ");
                 }
                 match self.shape.get(i) {
-                    Some(&e) if e >= 0 => {
-                        let _ = write!(out, "{e}");
-                    }
+                    Some(&e) if e >= 0 => crate::core::error::push_decimal(out, e as usize),
                     _ => out.push('*'),
                 }
             }
-            if n == 1 {
-                out.push(',');
-            }
-            out.push(')');
+            out.push_str(if n == 1 { ",), " } else { "), " });
         }
-        match self.order {
-            Order::C => {
-                sep(out);
-                out.push_str("order='C'");
-            }
-            Order::F => {
-                sep(out);
-                out.push_str("order='F'");
-            }
-            Order::Any => {}
-        }
+        out.push_str(match self.order {
+            Order::C => "order='C', ",
+            Order::F => "order='F', ",
+            Order::Any => "",
+        });
         if let Some(d) = self.device {
-            sep(out);
-            let _ = write!(out, "device='{}'", device_name(d));
+            out.push_str("device='");
+            out.push_str(device_name(d));
+            out.push_str("', ");
         }
-        sep(out);
-        out.push_str(if self.writable { "writable=True" } else { "writable=False" });
-        out.push(']');
+        out.push_str(if self.writable { "writable=True]" } else { "writable=False]" });
     }
 }
 

@@ -402,17 +402,15 @@ unsafe fn borrow_slow(
     let Some(rec) = (unsafe { record_of(ffi::Py_TYPE(obj)) }) else { return Err(Fail::Mismatch) };
     let Some(offset) = rec.offset_of(target) else { return Err(Fail::Mismatch) };
     let h = obj as *mut InstHeader;
-    // SAFETY: as above.
-    let name = || unsafe { record_of(target) }.map_or_else(|| "?".into(), |r| r.name().into());
+    // SAFETY: as above (the record lives as long as its type).
+    let name = unsafe { record_of(target) }.map_or("?", |r| r.name());
     // SAFETY: `obj` is an instance of a bound class.
     if unsafe { !(*h).flags.is_ready() } {
-        return Err(Fail::Error(PyErr::type_error(format!(
-            "ndbind: attempted to access an uninitialized instance of type '{}'",
-            name()
-        ))));
+        let pre = "ndbind: attempted to access an uninitialized instance of type '";
+        return Err(Fail::Error(PyErr::type_error(message(&[pre, name, "'"]))));
     }
     // SAFETY: as above.
-    if let Err(e) = unsafe { parents_valid(h, &name) } {
+    if let Err(e) = unsafe { parents_valid(h, name) } {
         return Err(Fail::Error(e));
     }
     // SAFETY: `h` is live; its cell outlives it.
@@ -430,10 +428,19 @@ unsafe fn borrow_slow(
     } else {
         " mutably: it is already borrowed"
     };
-    Err(Fail::Error(PyErr::runtime_error(format!(
-        "ndbind: cannot borrow the '{}' instance{why}",
-        name()
-    ))))
+    let msg = message(&["ndbind: cannot borrow the '", name, "' instance", why]);
+    Err(Fail::Error(PyErr::runtime_error(msg)))
+}
+
+/// The concatenation of `parts`, for the messages of this module.
+#[cold]
+#[inline(never)]
+fn message(parts: &[&str]) -> String {
+    let mut s = String::new();
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// For an instance that references a value inside another instance
@@ -444,7 +451,7 @@ unsafe fn borrow_slow(
 ///
 /// # Safety
 /// `h` is a live instance of a bound class; the GIL is held.
-pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &dyn Fn() -> String) -> PyResult<()> {
+pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &str) -> PyResult<()> {
     // SAFETY: (caller) `h` is live, and keeps its parent chain alive.
     let (mut child, mut parent) = (h, unsafe { (*h).parent });
     // SAFETY: `parent` is a live object (held by `child`).
@@ -452,18 +459,22 @@ pub(crate) unsafe fn parents_valid(h: *mut InstHeader, name: &dyn Fn() -> String
         let p = parent as *mut InstHeader;
         // SAFETY: `p` is a live instance of a bound class.
         if unsafe { !(*p).flags.is_ready() } {
-            return Err(PyErr::type_error(format!(
-                "ndbind: the instance of type '{}' references a value inside an object that was destructed",
-                name()
-            )));
+            let post = "' references a value inside an object that was destructed";
+            return Err(PyErr::type_error(message(&[
+                "ndbind: the instance of type '",
+                name,
+                post,
+            ])));
         }
         // SAFETY: both are live instances of bound classes.
         if unsafe { !within(child, p) } {
-            return Err(PyErr::type_error(format!(
-                "ndbind: the instance of type '{}' references a value inside an object whose value was moved or \
-                 rebuilt elsewhere",
-                name()
-            )));
+            let post =
+                "' references a value inside an object whose value was moved or rebuilt elsewhere";
+            return Err(PyErr::type_error(message(&[
+                "ndbind: the instance of type '",
+                name,
+                post,
+            ])));
         }
         // SAFETY: `p` is live.
         (child, parent) = (p, unsafe { (*p).parent });

@@ -33,12 +33,12 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{ArgCaster, FromPy, IntoPy, ReturnCtx};
+use crate::core::class::addr_map::AddrMap;
 use crate::core::class::borrow::{cell_of, InstFlags, UniqueGuard};
 use crate::core::class::cast::{not_bound, push_type_name};
 use crate::core::class::inst::{self, InstHeader};
@@ -52,7 +52,7 @@ use crate::core::object::{Borrowed, Object};
 pub(crate) type ReleaseFn = unsafe fn(*mut u8);
 
 /// Live `Arc`-held instances: value pointer → (instance, release function).
-static ARCS: GilCell<RefCell<HashMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
+static ARCS: GilCell<RefCell<AddrMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
 
 /// # Safety
 /// `p` came from `Arc::<T>::into_raw`; this strong count is released once.

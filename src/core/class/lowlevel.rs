@@ -165,7 +165,7 @@ fn parts<'a>(o: Borrowed<'a>) -> PyResult<(&'a TypeRecord, *mut InstHeader)> {
         Some(rec) => {
             let h = o.as_ptr() as *mut InstHeader;
             // SAFETY: as above.
-            unsafe { parents_valid(h, &|| rec.name().to_owned())? };
+            unsafe { parents_valid(h, rec.name())? };
             Ok((rec, h))
         }
         None => Err(PyErr::type_error(format!(

@@ -29,6 +29,7 @@
 //! `gc` ([`PyHandle`], [`Traverse`]: values holding Python references),
 //! `slots` ([`raw_slot`]: custom CPython type slots).
 
+mod addr_map;
 mod borrow;
 mod builder;
 mod cast;

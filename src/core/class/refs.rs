@@ -17,9 +17,9 @@ use std::marker::PhantomData;
 use pyo3_ffi as ffi;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use crate::core::caster::{ArgCaster, IntoPy, Param, ReturnCtx};
+use crate::core::class::addr_map::AddrMap;
 use crate::core::class::borrow::InstFlags;
 use crate::core::class::cast::{not_bound, push_type_name, ClassRef};
 use crate::core::class::inst::{self, InstHeader};
@@ -176,7 +176,7 @@ pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
 }
 
 /// The identity map of references: `(value address, type)` → instance.
-static ID_MAP: GilCell<RefCell<HashMap<(usize, usize), usize>>> = GilCell::new();
+static ID_MAP: GilCell<RefCell<AddrMap<(usize, usize), usize>>> = GilCell::new();
 
 pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mut ffi::PyObject) {
     if let Some(m) = ID_MAP.get() {
@@ -255,7 +255,7 @@ pub unsafe fn inst_reference<T: PyClass>(
 }
 
 /// Objects kept alive by ndbind instances: nurse address → patients.
-static KEPT: GilCell<RefCell<HashMap<usize, Vec<Object>>>> = GilCell::new();
+static KEPT: GilCell<RefCell<AddrMap<usize, Vec<Object>>>> = GilCell::new();
 
 /// Keeps `patient` alive at least as long as `nurse` (nanobind's
 /// `keep_alive`). An ndbind instance holds the reference itself (released

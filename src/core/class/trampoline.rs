@@ -154,7 +154,8 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
 /// `&mut`), keeping a back-pointer to an object that may die: a pointer is
 /// only followed when its instance is in this set and still holds *this*
 /// trampoline.
-static ATTACHED: GilCell<std::cell::RefCell<std::collections::HashSet<usize>>> = GilCell::new();
+static ATTACHED: GilCell<std::cell::RefCell<crate::core::class::addr_map::AddrSet<usize>>> =
+    GilCell::new();
 
 /// The live instance `t` is attached to, if any (the GIL is held). One
 /// being deallocated (reference count 0: a Python subclass's `__dict__` is

@@ -138,15 +138,15 @@ fn c_dims(shape: &[usize]) -> PyResult<OutDims> {
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// Takes ownership of `v`, viewed with `shape` in C order.
     pub fn from_vec(v: Vec<T>, shape: &[usize]) -> PyResult<Self> {
-        check_len(shape, v.len())?;
         // The Vec's heap buffer does not move when the Vec does.
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
+        let (data, len) = (v.as_ptr(), v.len());
+        Self::owned(data, len, shape, OwnerBox::new(v), true)
     }
 
     /// Takes ownership of a 64-byte aligned buffer (zero-copy for JAX).
     pub fn from_aligned(v: AlignedVec<T>, shape: &[usize]) -> PyResult<Self> {
-        check_len(shape, v.len())?;
-        Ok(Self::new(v.as_ptr(), c_dims(shape)?, Some(OwnerBox::new(v))).plain())
+        let (data, len) = (v.as_ptr(), v.len());
+        Self::owned(data, len, shape, OwnerBox::new(v), true)
     }
 
     /// A copy of `data` (C order over `shape`), owned by the array: data
@@ -189,10 +189,9 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         }
         let mut owner = Box::new(owner);
         let data = (*owner).as_mut();
-        check_len(shape, data.len())?;
         // The owner is boxed: its data stays where it is.
-        let data = data.as_mut_ptr();
-        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
+        let (data, len) = (data.as_mut_ptr(), data.len());
+        Self::owned(data, len, shape, OwnerBox::new(owner), false)
     }
 
     /// [`ArrayOut::from_owner`] for owners whose data does not move when
@@ -202,11 +201,10 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         shape: &[usize],
     ) -> PyResult<Self> {
         let data = owner.as_mut();
-        check_len(shape, data.len())?;
         // `StableData` promises the elements stay put when `owner` moves
         // into the OwnerBox.
-        let data = data.as_mut_ptr();
-        Ok(Self::new(data, c_dims(shape)?, Some(OwnerBox::new(owner))))
+        let (data, len) = (data.as_mut_ptr(), data.len());
+        Self::owned(data, len, shape, OwnerBox::new(owner), false)
     }
 
     /// Takes ownership of an `ndarray` array, keeping its strides
@@ -337,6 +335,30 @@ fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
     }
 }
 
+/// What [`owned_c`] records besides the memory.
+struct OutFlags {
+    dtype: DType,
+    plain: bool,
+    read_only: bool,
+}
+
+/// [`ArrayOut::owned`]'s body, one copy for every element type and target
+/// (`ValueError` when `shape` does not cover `len` elements; `owner` is
+/// then dropped, as the value passed in would have been).
+#[inline(never)]
+fn owned_c(
+    data: *mut c_void,
+    len: usize,
+    shape: &[usize],
+    owner: OwnerBox,
+    f: OutFlags,
+) -> PyResult<OutParts> {
+    check_len(shape, len)?;
+    let dims = c_dims(shape)?;
+    let OutFlags { dtype, plain, read_only } = f;
+    Ok(OutParts { data, dtype, dims, owner: Some(owner), plain, read_only })
+}
+
 /// A C-contiguous, Rust-owned copy of a CPU array.
 fn copied(l: &Layout) -> PyResult<(*mut c_void, DType, OutDims, OwnerBox)> {
     let (copy, owner) = array_object::contiguous_copy(l)?;
@@ -355,6 +377,23 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
             read_only: C::REQ.read_only,
         };
         ArrayOut { parts, _m: PhantomData }
+    }
+
+    /// `len` elements at `data`, owned by `owner`, viewed with `shape` in C
+    /// order: a shell over the non-generic [`owned_c`].
+    #[inline]
+    fn owned(
+        data: *const T,
+        len: usize,
+        shape: &[usize],
+        owner: OwnerBox,
+        plain: bool,
+    ) -> PyResult<Self> {
+        let dtype = T::DTYPE;
+        let read_only = C::REQ.read_only;
+        let parts =
+            owned_c(data as *mut c_void, len, shape, owner, OutFlags { dtype, plain, read_only })?;
+        Ok(ArrayOut { parts, _m: PhantomData })
     }
 
     /// Marks the owner as one of ndbind's plain buffers.

@@ -39,7 +39,9 @@ pub fn import(obj: Borrowed<'_>, req: &Requirements, convert: bool) -> Option<Ar
 /// when `out` was initialised.
 ///
 /// A thin shell inlined into each array caster, where `req` is a constant:
-/// routing (`probe`) and conversion are shared, out-of-line code.
+/// only the NumPy fast path and its check (which folds to the constrained
+/// fields) are inline; every other route, conversion and mismatch is one
+/// shared, out-of-line function.
 #[inline(always)]
 pub(crate) fn import_into(
     obj: Borrowed<'_>,
@@ -49,8 +51,28 @@ pub(crate) fn import_into(
 ) -> bool {
     // NumPy first, without the call into `probe`: the most common argument.
     // SAFETY: `obj` is a NumPy array; the GIL is held.
-    let found = (numpy::is_numpy_array(obj) && unsafe { numpy::import_into(obj, out) })
-        || probe_into(obj, req, out);
+    let loaded = numpy::is_numpy_array(obj) && unsafe { numpy::import_into(obj, out) };
+    if loaded && req.dtype != Some(crate::ndarray::dtype::DType::BOOL) {
+        // SAFETY: initialised above.
+        if check(unsafe { out.assume_init_ref() }, req).is_ok() {
+            return true;
+        }
+    }
+    import_slow(obj, req, convert, out, loaded)
+}
+
+/// [`import_into`] past its NumPy fast path: `loaded` tells whether `out`
+/// already holds the NumPy import (then checked again here: a mismatch, or
+/// a bool array whose values are to be validated).
+#[inline(never)]
+fn import_slow(
+    obj: Borrowed<'_>,
+    req: &Requirements,
+    convert: bool,
+    out: &mut MaybeUninit<ArrayHandle>,
+    loaded: bool,
+) -> bool {
+    let found = loaded || probe_into(obj, req, out);
     if !found {
         // A NumPy dtype ndbind cannot read (byte-swapped, longdouble) can
         // still be converted when the parameter allows it.
@@ -112,9 +134,8 @@ fn import_converted(
 }
 
 /// A `bool` array must hold only 0 and 1, on every route (a copy of one
-/// copies its bytes): false, with `ValueError` set, when not. `req` is a
-/// constant in the callers: the test folds away for every other dtype.
-#[inline(always)]
+/// copies its bytes): false, with `ValueError` set, when not.
+#[inline]
 fn bools_ok(h: &ArrayHandle, req: &Requirements) -> bool {
     req.dtype != Some(crate::ndarray::dtype::DType::BOOL) || h.bools_valid()
 }
