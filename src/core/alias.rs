@@ -4,7 +4,7 @@
 //! aliases).
 //!
 //! Arguments report the memory they expose as [`Span`]s ([`crate::FromPy::spans`]);
-//! [`Spans::check`] tests every writable span for self-overlap (stride 0,
+//! `Spans::check` tests every writable span for self-overlap (stride 0,
 //! overlapping windows) and every pair with a writable member for a shared
 //! byte, exactly (strided intervals, gcd of strides: see `overlap`), with
 //! bounded work. When the exact test gives up, the call is refused and the
@@ -47,7 +47,7 @@ pub struct Span<'a> {
     pub writable: bool,
     /// Whether the parameter is itself a Rust view for the whole call (an
     /// `ArrayView`/`ArrayViewMut` parameter): such memory is lent out
-    /// (see [`Loan`]) while the call runs. An `NdArray` lends nothing until
+    /// (see `Loan`) while the call runs. An `NdArray` lends nothing until
     /// its `view()`/`view_mut()` is called.
     pub lends: bool,
 }

@@ -267,10 +267,6 @@ impl Drop for SharedGuard {
 
 /// The unique borrow of an instance's value, released on drop. The
 /// holder of a `&mut Point` parameter; `Default` holds no borrow.
-///
-/// ```ignore
-/// // The holder of a `&mut Point` parameter; dropping it ends the borrow.
-/// ```
 pub struct UniqueGuard {
     ptr: *mut u8,
     cell: *const BorrowCell,

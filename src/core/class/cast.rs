@@ -336,11 +336,7 @@ pub fn return_type_name<T: PyClass>(out: &mut String) {
 /// A shared borrow of a bound instance's value, held by an array exported
 /// from it (return policy `reference_internal`) until that array dies: the
 /// value can then be neither mutably borrowed, moved out nor destructed
-/// while Python sees its memory.
-///
-/// ```ignore
-/// // made by ndbind's array export; dropping it ends the borrow
-/// ```
+/// while Python sees its memory. Made by ndbind's array export.
 pub struct ExportPin {
     /// Released before `_obj` (fields drop in order).
     borrow: SharedGuard,

@@ -110,7 +110,7 @@ pub(crate) struct RustBase {
 
 /// Everything ndbind knows about a bound class (the role of nanobind's
 /// `type_data`): one record per class, built once. [`crate::core::class::Class::new`]
-/// makes it from the Rust type ([`TypeRecord::new`] and the fields below
+/// makes it from the Rust type (`TypeRecord::new` and the fields below
 /// *Rust value*), the class annotations ([`crate::core::class::ClassExtra`])
 /// fill in *Options*, and `create_type` fills in *Layout* and moves the
 /// record into the type object, which owns it (a pointer in the
