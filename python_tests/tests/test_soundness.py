@@ -755,6 +755,17 @@ def test_failed_allocation_is_a_memory_error(case):
     ''')
 
 
+def test_copy_of_an_array_whose_strides_pass_the_address_space():
+    """NumPy lets ``as_strided`` describe an array whose byte span does not
+    fit in an address: copying it is a ``ValueError`` (no panic, nothing
+    read), and the module works afterwards."""
+    from numpy.lib.stride_tricks import as_strided
+    x = as_strided(np.zeros(2), shape=(3,), strides=(2**62,))
+    with pytest.raises(ValueError, match="strides reach past the address space"):
+        t.passthrough_copy(x)
+    assert t.passthrough_copy(np.arange(3.0)).tolist() == [0.0, 1.0, 2.0]
+
+
 def test_dlpack_copy_of_a_huge_ndbind_array():
     """``__dlpack__(copy=True)`` of a huge ``ndbind.ndarray`` (one element
     repeated 2**40 times by a zero stride): ``MemoryError``, not an abort;

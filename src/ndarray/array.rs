@@ -198,7 +198,7 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.source.as_ref().map(Object::borrow)
     }
 
-    pub(crate) fn layout(&self) -> std::borrow::Cow<'_, ndbind_dlpack::Layout> {
+    pub(crate) fn layout(&self) -> PyResult<std::borrow::Cow<'_, ndbind_dlpack::Layout>> {
         self.h.to_layout()
     }
 

@@ -241,11 +241,17 @@ impl ArrayHandle {
         }
     }
 
-    /// A validated layout describing the same memory.
-    pub(crate) fn to_layout(&self) -> std::borrow::Cow<'_, Layout> {
+    /// A validated layout describing the same memory: `ValueError` for a
+    /// NumPy array whose strides reach past the address space (made with
+    /// `as_strided`; NumPy itself does not check them).
+    pub(crate) fn to_layout(&self) -> crate::core::error::PyResult<std::borrow::Cow<'_, Layout>> {
         match &self.repr {
-            Repr::Numpy(v) => std::borrow::Cow::Owned(v.to_layout()),
-            Repr::General(l) => std::borrow::Cow::Borrowed(l),
+            Repr::Numpy(v) => v.to_layout().map(std::borrow::Cow::Owned).ok_or_else(|| {
+                crate::core::error::PyErr::value_error(
+                    "the array's strides reach past the address space",
+                )
+            }),
+            Repr::General(l) => Ok(std::borrow::Cow::Borrowed(l)),
         }
     }
 

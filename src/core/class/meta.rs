@@ -110,7 +110,9 @@ unsafe extern "C" fn meta_setattro(
     unsafe {
         let tp = o as *mut ffi::PyTypeObject;
         if let Some(prop) = lookup_static_property(tp, name) {
-            return static_property_set(prop, value);
+            // `prop` is held: converting `value` may run Python code that
+            // deletes the property from the class (its record goes with it).
+            return static_property_set(prop.as_ptr(), value);
         }
         let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
         let rc = set(o, name, value);
@@ -124,14 +126,15 @@ unsafe extern "C" fn meta_setattro(
     }
 }
 
-/// The static property named `name` in the dicts of `tp`'s bound classes.
+/// The static property named `name` in the dicts of `tp`'s bound classes
+/// (a new reference).
 ///
 /// # Safety
 /// `tp` is a valid type, `name` a live object; the GIL is held.
 unsafe fn lookup_static_property(
     tp: *mut ffi::PyTypeObject,
     name: *mut ffi::PyObject,
-) -> Option<*mut ffi::PyObject> {
+) -> Option<Object> {
     // SAFETY: (caller) a valid type: its MRO is NULL or a tuple of types,
     // held here for the loop (a `str` subclass as `name` may run Python
     // code in the lookups, which may replace the MRO); each type in it is
@@ -153,7 +156,8 @@ unsafe fn lookup_static_property(
                 ffi::PyErr_Clear();
                 continue;
             }
-            return crate::core::class::getset::is_static_property(v).then_some(v);
+            return crate::core::class::getset::is_static_property(v)
+                .then(|| Object::from_borrowed(v));
         }
         None
     }

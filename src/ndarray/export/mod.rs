@@ -282,7 +282,7 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
         a: &crate::ndarray::NdArray<T, C>,
     ) -> PyResult<Self> {
         a.check_readable()?;
-        let (data, dtype, dims, owner) = copied(&a.layout())?;
+        let (data, dtype, dims, owner) = copied(&*a.layout()?)?;
         Ok(ArrayOut {
             parts: OutParts {
                 data,

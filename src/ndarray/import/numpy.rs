@@ -255,7 +255,9 @@ impl NumpyView {
         )
         .unwrap_or((self.data as usize, self.data as usize))
     }
-    pub(crate) fn to_layout(&self) -> ndbind_dlpack::Layout {
+    /// `None` when the strides reach past what an address can hold
+    /// (`as_strided` lets NumPy describe such arrays).
+    pub(crate) fn to_layout(&self) -> Option<ndbind_dlpack::Layout> {
         let (shape, strides) = (self.shape(), self.strides());
         // SAFETY: the view describes NumPy's live memory, as NumPy does.
         unsafe {
@@ -272,7 +274,6 @@ impl NumpyView {
                 },
             )
         }
-        .expect("at most VIEW_NDIM dimensions")
     }
 }
 
