@@ -11,9 +11,9 @@ use std::ffi::c_void;
 use std::hint::black_box;
 use std::time::Instant;
 
-use ndbind::ndarray::format::parse_format;
-use ndbind::ndarray::layout::{byte_bounds, fill_c_strides, is_c_contiguous, ranges_overlap};
-use ndbind::ndarray::{ArrayHandle, CContig, DType, NdArray, Shape2, Writable, ANY};
+use ndbind::array::format::parse_format;
+use ndbind::array::{ArrayHandle, CContig, DType, NdArray, Shape2, Writable, ANY};
+use ndbind::dlpack::layout::{byte_bounds, fill_c_strides, is_c_contiguous, ranges_overlap};
 use ndbind_dlpack::{DLDevice, DLTensor};
 
 fn tensor(data: *mut c_void, shape: &mut [i64], strides: &mut [i64], dtype: DType) -> DLTensor {
@@ -96,9 +96,9 @@ fn main() {
 
     let c = handle(&mut data, &[4, 4], &[4, 1]);
     let f = handle(&mut data, &[4, 4], &[1, 4]);
-    const ANY_ARRAY: ndbind::ndarray::Requirements = NdArray::<ndbind::ndarray::AnyDType>::REQ;
-    const F32_X4_C: ndbind::ndarray::Requirements = NdArray::<f32, (Shape2<ANY, 4>, CContig)>::REQ;
-    const F64_W: ndbind::ndarray::Requirements = NdArray::<f64, Writable>::REQ;
+    const ANY_ARRAY: ndbind::array::Requirements = NdArray::<ndbind::array::AnyDType>::REQ;
+    const F32_X4_C: ndbind::array::Requirements = NdArray::<f32, (Shape2<ANY, 4>, CContig)>::REQ;
+    const F64_W: ndbind::array::Requirements = NdArray::<f64, Writable>::REQ;
     b.run("check: any array", || black_box(&ANY_ARRAY).accepts(black_box(&c)));
     b.run("check: f32 (*, 4) C, accepted", || black_box(&F32_X4_C).accepts(black_box(&c)));
     b.run("check: f32 (*, 4) C, F-ordered rejected", || {

@@ -5,12 +5,14 @@
 //!
 //! A module is declared with [`module!`]; functions are bound with
 //! [`Module::def`], whose argument and return types are converted by the
-//! caster traits in [`core::caster`]:
+//! caster traits [`FromPy`] and [`IntoPy`]:
 //!
-//! ```ignore
+//! ```no_run
 //! use ndbind::prelude::*;
 //!
-//! fn add(a: i64, b: i64) -> i64 { a + b }
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
 //!
 //! ndbind::module!(my_ext, |m| {
 //!     m.doc("An example module.")?;
@@ -19,26 +21,79 @@
 //! });
 //! ```
 //!
-//! Layers, lowest first: [`ndbind_dlpack`] (the DLPack ABI), [`core`] (the
-//! object model), [`ndarray`] (the array layer). Imports point downwards only.
+//! What a binding writes, by topic:
+//!
+//! - this page: modules, functions and their arguments ([`arg`], [`doc`],
+//!   [`RvPolicy`]), handles ([`Object`], [`Borrowed`]), errors ([`PyErr`],
+//!   [`ExceptionType`]), conversions ([`FromPy`], [`IntoPy`]), enums
+//!   ([`enum_type!`], [`EnumKind`]);
+//! - [`array`](mod@array): array parameters ([`array::NdArray`], `ndarray` views) and
+//!   array returns ([`array::ArrayOut`]);
+//! - [`class`](mod@class): bound Rust types ([`class!`], [`class::Class`]), overridable
+//!   methods, GC support and nanobind's low-level instance interface
+//!   ([`class::lowlevel`]).
+//!
+//! [`ndarray`], [`half`], [`num_complex`] and the DLPack crate
+//! ([`dlpack`]) are re-exported at the versions ndbind is built with: use
+//! `ndbind::ndarray` rather than a second `ndarray` dependency, so that the
+//! versions always match.
+//!
+//! Layers, lowest first: [`dlpack`] (the DLPack ABI), the object model, the
+//! array layer. Imports point downwards only (ARCHITECTURE.md).
 
-pub mod core;
-pub mod ndarray;
+// The object model. Hidden: its public items are re-exported below (the
+// curated surface) or are plumbing that the macros name through `$crate`.
+#[doc(hidden)]
+#[path = "core/mod.rs"]
+pub mod __core;
+pub(crate) use crate::__core as core;
 
-pub use crate::core::caster::{ArgCaster, Filled, FromPy, IntoPy, Param, Place, Slot};
+pub mod array;
+
+pub use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
+pub use crate::core::casters::Bytes;
+pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
 pub use crate::core::extras::{arg, doc, kw_only, pos_only, Arg, RvPolicy};
+pub use crate::core::func::bind::IntoFunction;
 pub use crate::core::module::Module;
 pub use crate::core::object::{Borrowed, Object};
 
-/// Re-export of the raw C API, for code that needs to go below ndbind.
+/// The `half` crate (`f16`, `bf16` elements), at ndbind's version.
+pub use ::half;
+/// The `ndarray` crate, at ndbind's version: array views as parameters.
+pub use ::ndarray;
+/// The `num-complex` crate (`Complex32`, `Complex64` elements), at ndbind's version.
+pub use ::num_complex;
+/// The DLPack ABI and capsule protocol (crate `ndbind-dlpack`).
+pub use ndbind_dlpack as dlpack;
+/// The raw C API (`pyo3-ffi`), for code that needs to go below ndbind.
 pub use pyo3_ffi as ffi;
+
+/// Bound Rust types: the class builder, the traits `class!` implements,
+/// overridable methods, GC support and nanobind's low-level interface.
+pub mod class {
+    pub use crate::core::class::lowlevel;
+    pub use crate::core::class::{
+        arc_into_instance, dynamic_attr, gc, inst_reference, inst_take_ownership, into_instance,
+        is_final, keep_alive, pure_virtual, raw_slot, supplement, weak_referenceable, Class,
+        Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Trampoline,
+        Traverse, Visit, VisitStop, Zeroable,
+    };
+}
+
+/// Leak accounting: what ndbind reports at exit.
+pub mod leaks {
+    pub use crate::core::class::arc_instances;
+    pub use crate::core::leak_report::{live_counts, set_leak_warnings};
+}
 
 /// The names most binding code needs, for `use ndbind::prelude::*`.
 pub mod prelude {
-    pub use crate::core::caster::{FromPy, IntoPy};
-    pub use crate::core::error::{ExceptionType, PyErr, PyResult};
-    pub use crate::core::extras::{arg, doc, kw_only, pos_only, RvPolicy};
-    pub use crate::core::module::Module;
-    pub use crate::core::object::{Borrowed, Object};
+    pub use crate::array::{ArrayOut, NdArray};
+    pub use crate::class::Class;
+    pub use crate::{
+        arg, doc, kw_only, pos_only, Borrowed, EnumKind, ExceptionType, FromPy, IntoPy, Module,
+        Object, PyErr, PyResult, ReturnCtx, RvPolicy,
+    };
 }

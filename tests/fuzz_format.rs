@@ -15,9 +15,9 @@
 use std::ffi::{c_int, c_long, c_longlong, c_short};
 use std::mem::size_of;
 
-use ndbind::ndarray::dtype::DType;
-use ndbind::ndarray::format::parse_format;
-use ndbind::ndarray::layout::{
+use ndbind::array::format::parse_format;
+use ndbind::array::DType;
+use ndbind::dlpack::layout::{
     byte_bounds, fill_c_strides, fill_f_strides, is_c_contiguous, is_f_contiguous, ranges_overlap,
     size, strides_from_bytes,
 };

@@ -236,7 +236,7 @@ impl DataTypeCode {
 }
 
 /// `DLDataType`: element type as (code, bits, lanes): the one dtype record
-/// of ndbind (`ndbind::ndarray::DType` is this type).
+/// of ndbind (`ndbind::array::DType` is this type).
 ///
 /// Type codes are [`DataTypeCode`]s, stored as `u8` as in the header (the
 /// `CODE_*` constants are the same values as `u8`). `bool` is code

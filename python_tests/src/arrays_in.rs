@@ -2,7 +2,7 @@
 
 use half::{bf16, f16};
 use ndarray::{ArrayView, ArrayView1, ArrayViewMut, ArrayViewMut1, IxDyn};
-use ndbind::ndarray::{
+use ndbind::array::{
     is_array, AnyDType, CContig, Cpu, Cuda, FContig, NdArray, Ndim, Shape2, Shape3, Writable, ANY,
 };
 use ndbind::prelude::*;

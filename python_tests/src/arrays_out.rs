@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use half::{bf16, f16};
-use ndbind::ndarray::{
+use ndbind::array::{
     AlignedVec, ArrayApi, ArrayOut, Capsule, Jax, MemoryView, NdArray, Ndim, Numpy, ReadOnly,
     Scalar, Shape1, Shape2, Torch, ANY,
 };
@@ -30,7 +30,7 @@ impl<T: Scalar> AsMut<[T]> for Counted<T> {
 }
 
 // SAFETY: the elements live in the AlignedVec's heap buffer.
-unsafe impl<T: Scalar> ndbind::ndarray::StableData<T> for Counted<T> {}
+unsafe impl<T: Scalar> ndbind::array::StableData<T> for Counted<T> {}
 
 impl<T: Scalar> Drop for Counted<T> {
     fn drop(&mut self) {
@@ -278,7 +278,7 @@ pub fn bind_holder(m: &Module) -> PyResult<()> {
 /// 64-byte aligned buffers, exported uninitialised (contents unspecified,
 /// as section 5 allows, like `np.empty`), so the cost is flat in `n`.
 pub fn bind_bench(b: &Module) -> PyResult<()> {
-    use ndbind::ndarray::AlignedBuf;
+    use ndbind::array::AlignedBuf;
     type Made<F> = PyResult<ArrayOut<F, f32, Shape1<ANY>>>;
     b.def(
         "make_array",

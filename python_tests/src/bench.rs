@@ -1,7 +1,7 @@
 //! CONFORMANCE section 5: `ndbind_test.bench`, the functions every peer in
 //! `benches/` binds too. No conversion anywhere.
 
-use ndbind::ndarray::{CContig, Cpu, NdArray, Ndim, Writable};
+use ndbind::array::{CContig, Cpu, NdArray, Ndim, Writable};
 use ndbind::prelude::*;
 
 pub fn bind(m: &Module) -> PyResult<()> {

@@ -2,9 +2,10 @@
 
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use ndbind::core::class::{self as cls, dynamic_attr, supplement, weak_referenceable, Zeroable};
-use ndbind::core::enums::{EnumKind, Flags};
+use ndbind::class::lowlevel as cls;
+use ndbind::class::{dynamic_attr, supplement, weak_referenceable, Zeroable};
 use ndbind::prelude::*;
+use ndbind::{EnumKind, Flags};
 
 // --- Point, Point3 -----------------------------------------------------------
 
@@ -215,7 +216,7 @@ fn bind_pod(m: &Module) -> PyResult<()> {
     )?;
     m.def(
         "pod_owned",
-        |a: f64, b: f64| cls::inst_take_ownership(Box::new(Pod { a, b })),
+        |a: f64, b: f64| ndbind::class::inst_take_ownership(Box::new(Pod { a, b })),
         (arg("a"), arg("b")),
     )?;
     m.def("pod_total", |p: &Pod| p.a + p.b, arg("p"))?;
@@ -289,7 +290,11 @@ fn bind_wide(m: &Module) -> PyResult<()> {
         .def_static("shared", |a: f64| std::sync::Arc::new(Wide::new(a)), arg("a"))?;
     m.def("wide_make", Wide::new, arg("a"))?;
     m.def("wide_boxed", |a: f64| Box::new(Wide::new(a)), arg("a"))?;
-    m.def("wide_owned", |a: f64| cls::inst_take_ownership(Box::new(Wide::new(a))), arg("a"))?;
+    m.def(
+        "wide_owned",
+        |a: f64| ndbind::class::inst_take_ownership(Box::new(Wide::new(a))),
+        arg("a"),
+    )?;
     m.def("wide_consume", |w: Box<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
     m.def("wide_arc", |w: std::sync::Arc<Wide>| (w.misalignment(), w.v[0]), arg("w"))?;
     m.def(
@@ -412,11 +417,11 @@ fn bind_others(m: &Module) -> PyResult<()> {
     m.def("dyn_drops", || DYN_DROPS.load(Ordering::Relaxed), ())?;
     m.def(
         "keep_alive",
-        |n: Borrowed<'_>, p: Borrowed<'_>| cls::keep_alive(n, p),
+        |n: Borrowed<'_>, p: Borrowed<'_>| ndbind::class::keep_alive(n, p),
         (arg("nurse"), arg("patient")),
     )?;
-    m.def("live_counts", ndbind::core::leak_report::live_counts, ())?;
-    m.def("set_leak_warnings", ndbind::core::leak_report::set_leak_warnings, arg("enabled"))?;
+    m.def("live_counts", ndbind::leaks::live_counts, ())?;
+    m.def("set_leak_warnings", ndbind::leaks::set_leak_warnings, arg("enabled"))?;
     Ok(())
 }
 

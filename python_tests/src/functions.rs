@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ndbind::core::caster::ReturnCtx;
 use ndbind::prelude::*;
+use ndbind::ReturnCtx;
 
 static CUSTOM_ERROR: ExceptionType = ExceptionType::new();
 
@@ -81,7 +81,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def("describe", |_: i64| "int", arg("x"))?;
     m.def("describe", |_: f64| "float", arg("x"))?;
     m.def("describe", |_: &str| "str", arg("x"))?;
-    m.def("describe", |_: ndbind::ndarray::NdArray| "ndarray", arg("x"))?;
+    m.def("describe", |_: ndbind::array::NdArray| "ndarray", arg("x"))?;
     m.def("raise_value_error", raise_value_error, arg("msg"))?;
     m.add_exception(&CUSTOM_ERROR, c"CustomError", None)?;
     m.def("raise_custom", raise_custom, arg("msg"))?;

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use std::ffi::{c_int, c_void};
 
-use ndbind::core::class::{
-    arc_instances, gc, inst_ptr, inst_ready, pure_virtual, raw_slot, type_of, Inst, PyHandle,
-    Trampoline, Traverse, Visit, VisitStop,
+use ndbind::class::{
+    gc,
+    lowlevel::{inst_ptr, inst_ready, type_of},
+    pure_virtual, raw_slot, Inst, PyHandle, Trampoline, Traverse, Visit, VisitStop,
 };
 use ndbind::ffi;
 use ndbind::prelude::*;
@@ -174,7 +175,7 @@ fn bind_holders(m: &Module) -> PyResult<()> {
         |cs: Vec<Arc<Counter>>| cs.iter().map(|c| c.get()).sum::<i64>(),
         arg("cs"),
     )?;
-    m.def("arc_instances", arc_instances, ())?;
+    m.def("arc_instances", ndbind::leaks::arc_instances, ())?;
     Ok(())
 }
 

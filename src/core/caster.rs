@@ -45,14 +45,17 @@ pub trait FromPy: Sized {
     /// binding says otherwise (`arg(..).convert()` / `.noconvert()`).
     /// Arrays opt out: a converted copy is made only when asked for.
     const CONVERT_BY_DEFAULT: bool = true;
+    #[doc(hidden)]
     /// Whether values of this type may hand out mutable access to memory
     /// shared with Python (writable arrays, or containers of them): only
     /// then does a call run the alias check over its arguments' spans.
     const MAY_WRITE: bool = false;
+    #[doc(hidden)]
     /// Reports the memory this value exposes (array types, and containers
     /// forwarding their items'), for the alias check made before a call.
     #[inline]
     fn spans<'a>(&'a self, _out: &mut Spans<'a>) {}
+    #[doc(hidden)]
     /// Called, before [`FromPy::commit`], on a value loaded before the
     /// call's last argument: Python code may have run since it was loaded
     /// (while later arguments loaded: `__float__`, `__dlpack__`, ...). A
@@ -63,11 +66,13 @@ pub trait FromPy: Sized {
     fn recheck(&mut self) -> bool {
         true
     }
+    #[doc(hidden)]
     /// Called once every argument of the call has matched, right before
     /// the function runs: the point where side effects of loading (such as
     /// consuming a DLPack capsule) become permanent.
     #[inline]
     fn commit(&mut self) {}
+    #[doc(hidden)]
     /// Loads the value straight into the call's holder. The default moves
     /// [`FromPy::from_py`]'s result in; a large type (an array handle) may
     /// build itself in place instead, saving the copies of a by-value return.

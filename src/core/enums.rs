@@ -394,11 +394,11 @@ impl<T: PyEnum> IntoPy for Flags<T> {
 #[macro_export]
 macro_rules! enum_type {
     ($t:ty) => {
-        impl $crate::core::enums::PyEnum for $t {
+        impl $crate::__core::enums::PyEnum for $t {
             #[inline]
-            fn enum_slot() -> &'static $crate::core::enums::EnumSlot<Self> {
-                static SLOT: $crate::core::enums::EnumSlot<$t> =
-                    $crate::core::enums::EnumSlot::new();
+            fn enum_slot() -> &'static $crate::__core::enums::EnumSlot<Self> {
+                static SLOT: $crate::__core::enums::EnumSlot<$t> =
+                    $crate::__core::enums::EnumSlot::new();
                 &SLOT
             }
             #[inline]
@@ -409,22 +409,22 @@ macro_rules! enum_type {
         impl $crate::FromPy for $t {
             #[inline]
             fn from_py(obj: $crate::Borrowed<'_>, _convert: bool) -> ::core::option::Option<Self> {
-                $crate::core::enums::enum_from_py::<$t>(obj)
+                $crate::__core::enums::enum_from_py::<$t>(obj)
             }
             fn type_name(out: &mut ::std::string::String) {
-                $crate::core::enums::enum_type_name::<$t>(out)
+                $crate::__core::enums::enum_type_name::<$t>(out)
             }
         }
         impl $crate::IntoPy for $t {
             #[inline]
             fn into_py(
                 self,
-                _: &$crate::core::caster::ReturnCtx,
+                _: &$crate::__core::caster::ReturnCtx,
             ) -> $crate::PyResult<$crate::Object> {
-                $crate::core::enums::enum_into_py(self)
+                $crate::__core::enums::enum_into_py(self)
             }
             fn type_name(out: &mut ::std::string::String) {
-                $crate::core::enums::enum_type_name::<$t>(out)
+                $crate::__core::enums::enum_type_name::<$t>(out)
             }
         }
     };

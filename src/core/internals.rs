@@ -43,8 +43,8 @@ pub(crate) fn init() {
 #[macro_export]
 macro_rules! interned {
     ($s:expr) => {{
-        static CELL: $crate::core::gil_cell::GilCell<$crate::Object> =
-            $crate::core::gil_cell::GilCell::new();
+        static CELL: $crate::__core::gil_cell::GilCell<$crate::Object> =
+            $crate::__core::gil_cell::GilCell::new();
         CELL.get_or_init(|| $crate::Object::intern_held($s).expect("interning a constant string"))
             .borrow()
     }};

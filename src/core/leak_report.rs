@@ -41,7 +41,7 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// `set_leak_warnings`).
 ///
 /// ```ignore
-/// ndbind::core::leak_report::set_leak_warnings(false);
+/// ndbind::leaks::set_leak_warnings(false);
 /// ```
 pub fn set_leak_warnings(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
@@ -115,7 +115,7 @@ pub(crate) fn type_freed() {
 /// Live counts `(instances, types, functions)`, for tests and diagnostics.
 ///
 /// ```ignore
-/// let (instances, _, _) = ndbind::core::leak_report::live_counts();
+/// let (instances, _, _) = ndbind::leaks::live_counts();
 /// ```
 pub fn live_counts() -> (isize, isize, isize) {
     (INSTANCES.get(), TYPES.get(), FUNCS.get())

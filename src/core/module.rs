@@ -227,7 +227,7 @@ macro_rules! module {
             #[export_name = concat!("PyInit_", stringify!($name))]
             unsafe extern "C" fn __ndbind_module_init() -> *mut $crate::ffi::PyObject {
                 // SAFETY: called by the interpreter as the module's init function.
-                unsafe { $crate::core::module::init_module(NAME, INIT) }
+                unsafe { $crate::__core::module::init_module(NAME, INIT) }
             }
         };
     };

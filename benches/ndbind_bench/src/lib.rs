@@ -8,14 +8,14 @@
 #![cfg_attr(feature = "floor", allow(dead_code, unused_imports))]
 
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
-use ndbind::ndarray::{AlignedBuf, ArrayOut, CContig, Cpu, Jax, NdArray, Ndim, Numpy, Shape1, Torch, Writable, ANY};
+use ndbind::array::{AlignedBuf, ArrayOut, CContig, Cpu, Jax, NdArray, Ndim, Numpy, Shape1, Torch, Writable, ANY};
 use ndbind::prelude::*;
 
 type Made<F> = PyResult<ArrayOut<F, f32, Shape1<ANY>>>;
 
 /// A new float32 (n,) array over a 64-byte aligned Rust buffer, no copy;
 /// contents unspecified (uninitialised, as `np.empty`), so flat in n.
-fn make<F: ndbind::ndarray::Target>(n: usize) -> Made<F> {
+fn make<F: ndbind::array::Target>(n: usize) -> Made<F> {
     ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n])
 }
 

@@ -167,7 +167,7 @@ impl<T: PyClass> Class<T> {
     ///
     /// ```ignore
     /// c.init(|f: &Feet| Meters { value: f.0 * 0.3048 }, arg("feet"))?
-    ///  .implicit_from_type(ndbind::core::class::type_of::<Feet>().unwrap().borrow())?;
+    ///  .implicit_from_type(ndbind::class::type_of::<Feet>().unwrap().borrow())?;
     /// ```
     pub fn implicit_from_type(&self, ty: Borrowed<'_>) -> PyResult<&Self> {
         // SAFETY: a type check on a live object.

@@ -80,7 +80,7 @@ impl<T, U> FieldProj<T, U> {
 /// ```compile_fail,E0308
 /// struct Inner(u64);
 /// struct Outer { b: Box<Inner> }
-/// let _: ndbind::core::class::FieldProj<Outer, Inner> = ndbind::field_of!(Outer, b);
+/// let _: ndbind::class::FieldProj<Outer, Inner> = ndbind::field_of!(Outer, b);
 /// ```
 #[macro_export]
 macro_rules! field_of {
@@ -89,7 +89,7 @@ macro_rules! field_of {
         // the projection closure fixes (raw pointers: no deref coercion can
         // turn a `Box<U>` field into a `U`); the closure is never called.
         unsafe {
-            $crate::core::class::FieldProj::new_unchecked(
+            $crate::__core::class::FieldProj::new_unchecked(
                 ::core::mem::offset_of!($t, $f),
                 |v: *const $t| ::core::ptr::addr_of!((*v).$f),
             )

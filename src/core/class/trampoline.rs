@@ -505,7 +505,7 @@ pub fn pure_virtual(qualname: &str) -> PyErr {
 #[macro_export]
 macro_rules! py_override {
     ($tramp:expr, $name:literal, ($($arg:expr),* $(,)?), $default:expr) => {{
-        static SITE: $crate::core::class::OverrideSite = $crate::core::class::OverrideSite::new($crate::__override_name!($name));
+        static SITE: $crate::__core::class::OverrideSite = $crate::__core::class::OverrideSite::new($crate::__override_name!($name));
         match SITE.find(&$tramp, false) {
             ::core::result::Result::Ok(::core::option::Option::Some(o)) => {
                 o.call(|_ctx| ::core::result::Result::Ok([$($crate::IntoPy::into_py($arg, _ctx)?),*]))
@@ -515,7 +515,7 @@ macro_rules! py_override {
         }
     }};
     ($tramp:expr, $name:literal, ($($arg:expr),* $(,)?)) => {{
-        static SITE: $crate::core::class::OverrideSite = $crate::core::class::OverrideSite::new($crate::__override_name!($name));
+        static SITE: $crate::__core::class::OverrideSite = $crate::__core::class::OverrideSite::new($crate::__override_name!($name));
         match SITE.find(&$tramp, true) {
             ::core::result::Result::Ok(::core::option::Option::Some(o)) => {
                 o.call(|_ctx| ::core::result::Result::Ok([$($crate::IntoPy::into_py($arg, _ctx)?),*]))
@@ -554,23 +554,23 @@ macro_rules! dyn_param {
     ($t:ty : $tr:path) => {
         const _: () = {
             pub struct DynCaster;
-            impl $crate::ArgCaster for DynCaster {
-                type Holder = <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::Holder;
+            impl $crate::__core::caster::ArgCaster for DynCaster {
+                type Holder = <$crate::__core::class::ClassRef<$t> as $crate::__core::caster::ArgCaster>::Holder;
                 type Out<'a> = &'a (dyn $tr + 'a);
                 #[inline]
                 fn load(h: &mut Self::Holder, obj: $crate::Borrowed<'_>, convert: bool) -> bool {
-                    <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::load(h, obj, convert)
+                    <$crate::__core::class::ClassRef<$t> as $crate::__core::caster::ArgCaster>::load(h, obj, convert)
                 }
                 #[inline]
                 unsafe fn get<'a>(h: &'a mut Self::Holder) -> &'a (dyn $tr + 'a) {
                     // SAFETY: the caller's contract, forwarded.
-                    unsafe { <$crate::core::class::ClassRef<$t> as $crate::ArgCaster>::get(h) }
+                    unsafe { <$crate::__core::class::ClassRef<$t> as $crate::__core::caster::ArgCaster>::get(h) }
                 }
                 fn type_name(out: &mut ::std::string::String) {
-                    $crate::core::class::push_type_name::<$t>(out)
+                    $crate::__core::class::push_type_name::<$t>(out)
                 }
             }
-            impl<'a> $crate::Param for &'a (dyn $tr + 'a) {
+            impl<'a> $crate::__core::caster::Param for &'a (dyn $tr + 'a) {
                 type Caster = DynCaster;
             }
         };

@@ -1,8 +1,8 @@
 //! Does an imported array satisfy a parameter's requirements?
 
-use crate::ndarray::dtype::DType;
-use crate::ndarray::handle::ArrayHandle;
-use crate::ndarray::requirements::{Order, Requirements};
+use crate::array::dtype::DType;
+use crate::array::handle::ArrayHandle;
+use crate::array::requirements::{Order, Requirements};
 
 /// Why an array does not fit; `convertible` when a converted copy made by
 /// the array's framework could fix it (dtype, order, alignment).

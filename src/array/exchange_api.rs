@@ -29,13 +29,13 @@ use ndbind_dlpack::{
 };
 use pyo3_ffi as ffi;
 
+use crate::array::aligned::AlignedVec;
+use crate::array::array_object;
+use crate::array::export::dlpack::TensorParts;
+use crate::array::export::dlpack::{self as export_dlpack, ExportOptions};
+use crate::array::owner::OwnerBox;
 use crate::core::error::{push_decimal, PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::aligned::AlignedVec;
-use crate::ndarray::array_object;
-use crate::ndarray::export::dlpack::TensorParts;
-use crate::ndarray::export::dlpack::{self as export_dlpack, ExportOptions};
-use crate::ndarray::owner::OwnerBox;
 
 /// The table itself: immutable and alive for the whole process, as
 /// `dlpack.h` requires.
@@ -391,7 +391,7 @@ mod tests {
             let t = &(*m).dl_tensor;
             assert_eq!((*m).version, DLPackVersion::CURRENT);
             assert_eq!((*m).flags, 0);
-            assert_eq!(t.data as usize % crate::ndarray::ALIGN, 0);
+            assert_eq!(t.data as usize % crate::array::ALIGN, 0);
             assert_eq!(std::slice::from_raw_parts(t.shape, 2), &[3, 5]);
             assert_eq!(std::slice::from_raw_parts(t.strides, 2), &[5, 1]);
             assert!(std::slice::from_raw_parts(t.data as *const f64, 15).iter().all(|&x| x == 0.0));

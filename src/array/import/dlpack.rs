@@ -3,13 +3,13 @@
 use ndbind_dlpack::{CapsuleKind, Layout};
 use pyo3_ffi as ffi;
 
+use crate::array::check::check;
+use crate::array::frameworks::is_jax;
+use crate::array::handle::{ArrayHandle, Owner};
+use crate::array::requirements::Requirements;
 use crate::core::error::PyErr;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::check::check;
-use crate::ndarray::frameworks::is_jax;
-use crate::ndarray::handle::{ArrayHandle, Owner};
-use crate::ndarray::requirements::Requirements;
 
 extern "C" {
     // Part of CPython's exported API (used by Cython and nanobind): a type
@@ -141,7 +141,7 @@ pub(crate) unsafe fn import_producer(
     // torch without the exchange table: its `__dlpack__` exports a tensor
     // with the negative bit raw (and refuses one with the conjugate bit by
     // raising); both are mismatches here, as on the exchange route.
-    if crate::ndarray::import::exchange::lazy_flags_set(obj) {
+    if crate::array::import::exchange::lazy_flags_set(obj) {
         return Ok(None);
     }
     // Versioned capsules carry the read-only flag: ask for one when
@@ -238,7 +238,7 @@ pub(crate) unsafe fn import_capsule(
     };
     let tensor = tensor.expect("an unconsumed capsule, just validated");
     let capsule = std::ptr::NonNull::new(p).expect("a live object");
-    h.owner = Owner::TakenCapsule(Box::new(crate::ndarray::handle::TakenCapsule {
+    h.owner = Owner::TakenCapsule(Box::new(crate::array::handle::TakenCapsule {
         tensor,
         capsule,
         versioned,

@@ -4,10 +4,10 @@
 use ndbind_dlpack::{DLDevice, DLTensor, MAX_NDIM};
 use pyo3_ffi as ffi;
 
+use crate::array::format::parse_format;
+use crate::array::handle::{ArrayHandle, Owner};
+use crate::array::layout::{fill_c_strides, strides_from_bytes};
 use crate::core::object::Borrowed;
-use crate::ndarray::format::parse_format;
-use crate::ndarray::handle::{ArrayHandle, Owner};
-use crate::ndarray::layout::{fill_c_strides, strides_from_bytes};
 
 /// Whether the object's type exports buffers (checked without raising).
 #[inline]

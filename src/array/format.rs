@@ -6,7 +6,7 @@
 //! repeat counts and anything else are rejected.
 //!
 //! ```ignore
-//! use ndbind::ndarray::{dtype::DType, format::parse_format};
+//! use ndbind::array::{dtype::DType, format::parse_format};
 //!
 //! assert_eq!(parse_format(b"<f", 4), Some(DType::FLOAT32));
 //! assert_eq!(parse_format(b"B", 1), Some(DType::UINT8));

@@ -5,7 +5,7 @@
 //! allocation, because dtype checks run on every call that takes an array.
 //!
 //! ```ignore
-//! use ndbind::ndarray::dtype::{DType, Scalar};
+//! use ndbind::array::{DType, Scalar};
 //!
 //! assert_eq!(<f32 as Scalar>::DTYPE, DType::FLOAT32);
 //! assert_eq!(DType::FLOAT32.name(), "float32");
@@ -21,7 +21,7 @@ use num_complex::Complex;
 /// predicates), under the name the array layer uses.
 ///
 /// ```ignore
-/// use ndbind::ndarray::dtype::DType;
+/// use ndbind::array::DType;
 ///
 /// let dt = DType { code: DType::CODE_FLOAT, bits: 64, lanes: 1 };
 /// assert_eq!(dt, DType::FLOAT64);
@@ -35,7 +35,7 @@ pub use ndbind_dlpack::DLDataType as DType;
 /// [`half::bf16`], `f32`, `f64`, `Complex<f32>` and `Complex<f64>`.
 ///
 /// ```ignore
-/// use ndbind::ndarray::dtype::{DType, Scalar};
+/// use ndbind::array::{DType, Scalar};
 ///
 /// fn dtype_of<T: Scalar>() -> DType { T::DTYPE }
 /// assert_eq!(dtype_of::<u16>(), DType::UINT16);
@@ -213,7 +213,7 @@ mod tests {
     fn buffer_format_round_trips_through_parser() {
         for (dt, _, size) in ALL {
             if let Some(fmt) = dt.buffer_format() {
-                let parsed = crate::ndarray::format::parse_format(fmt.to_bytes(), size);
+                let parsed = crate::array::format::parse_format(fmt.to_bytes(), size);
                 assert_eq!(parsed, Some(dt), "{}", dt.name());
             }
         }

@@ -8,9 +8,9 @@ use std::cell::Cell;
 use ndbind_dlpack::{DLPackExchangeAPI, DLTensor};
 use pyo3_ffi as ffi;
 
+use crate::array::handle::{ArrayHandle, Owner};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Borrowed;
-use crate::ndarray::handle::{ArrayHandle, Owner};
 
 const SLOTS: usize = 8;
 
@@ -46,7 +46,7 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
     // SAFETY: a lookup through the type's MRO that never raises; the
     // capsule (borrowed) is validated by name before use.
     let api = unsafe {
-        let attr = crate::ndarray::import::dlpack::type_lookup(
+        let attr = crate::array::import::dlpack::type_lookup(
             obj.type_ptr(),
             crate::interned!(c"__dlpack_c_exchange_api__"),
         );
@@ -141,7 +141,7 @@ fn method_flag(obj: Borrowed<'_>, name: Borrowed<'_>) -> bool {
     // SAFETY: a never-raising MRO lookup (borrowed result), then a
     // vectorcall with one valid argument; the result is owned.
     unsafe {
-        let d = crate::ndarray::import::dlpack::type_lookup(obj.type_ptr(), name);
+        let d = crate::array::import::dlpack::type_lookup(obj.type_ptr(), name);
         if d.is_null() {
             return false;
         }

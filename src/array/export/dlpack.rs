@@ -13,9 +13,9 @@ use ndbind_dlpack::{
 };
 use pyo3_ffi as ffi;
 
+use crate::array::owner::OwnerBox;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::Object;
-use crate::ndarray::owner::OwnerBox;
 
 /// How a tensor is exported: the capsule kind, the versioned tensor's
 /// flags and what releasing its owner takes.
@@ -179,7 +179,7 @@ unsafe fn managed<H: Header>(
     s.copy_from_slice(parts.shape);
     match parts.strides {
         Some(given) => st.copy_from_slice(given),
-        None => crate::ndarray::layout::fill_c_strides(parts.shape, st),
+        None => crate::array::layout::fill_c_strides(parts.shape, st),
     }
     let t = parts.tensor(std::ptr::null_mut(), std::ptr::null_mut());
     let mut o = Box::new(Owned { managed: H::new(t, flags), owner, plain, inline, heap });

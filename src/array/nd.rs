@@ -6,16 +6,16 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use ndarray::{ArrayView, ArrayViewMut, IxDyn};
 use ndbind_dlpack::DeviceType;
 
+use crate::array::dtype::{DType, Scalar};
+use crate::array::handle::ArrayHandle;
+use crate::array::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Spans};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::dtype::{DType, Scalar};
-use crate::ndarray::handle::ArrayHandle;
-use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 use std::cell::Cell;
 
+use crate::array::view::{raw_view, raw_view_mut};
 use crate::core::alias::Loans;
-use crate::ndarray::view::{raw_view, raw_view_mut};
 
 /// Invariant, `!Send` marker for type-level parameters.
 pub(crate) type Marker<P> = PhantomData<fn() -> P>;
@@ -25,8 +25,8 @@ pub(crate) type Marker<P> = PhantomData<fn() -> P>;
 /// without a copy.
 ///
 /// `T` is the element type (a [`Scalar`] such as `f32`, or [`AnyDType`]);
-/// `C` is a tuple of constraints ([`crate::ndarray::Shape3`],
-/// [`crate::ndarray::CContig`], [`crate::ndarray::Writable`], …). Arrays are
+/// `C` is a tuple of constraints ([`crate::array::Shape3`],
+/// [`crate::array::CContig`], [`crate::array::Writable`], …). Arrays are
 /// read-only unless `Writable` is asked for; read-only Python arrays are only
 /// accepted by read-only parameters, and writable parameters never receive a
 /// converted copy. Conversion (a dtype/order fix made by the array's own
@@ -37,7 +37,7 @@ pub(crate) type Marker<P> = PhantomData<fn() -> P>;
 /// struct after the call (with the GIL: it is `!Send`).
 ///
 /// ```ignore
-/// use ndbind::ndarray::{NdArray, Shape2, CContig, Writable, ANY};
+/// use ndbind::array::{NdArray, Shape2, CContig, Writable, ANY};
 ///
 /// fn sum(a: NdArray<f64>) -> PyResult<f64> { Ok(a.view()?.sum()) }
 /// fn fill(mut a: NdArray<f32, (Shape2<10, ANY>, CContig, Writable)>) -> PyResult<()> {
@@ -104,7 +104,7 @@ impl<T: DTypeSpec, C: Constraint> Drop for NdArray<T, C> {
             end_lent(&self.lent);
         }
         // SAFETY: the handle is released here, once, and never used again.
-        unsafe { crate::ndarray::handle::release(&mut self.h) }
+        unsafe { crate::array::handle::release(&mut self.h) }
     }
 }
 
@@ -132,7 +132,7 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     /// to Python it is a `list[int]`.
     #[inline]
     pub fn dim(&self) -> ndarray::IxDyn {
-        crate::ndarray::view::dim_of(self.h.shape())
+        crate::array::view::dim_of(self.h.shape())
     }
     /// Strides, in elements (may be negative or zero).
     #[inline]
@@ -346,7 +346,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 
     #[inline]
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
-        crate::ndarray::import::import(obj, &Self::REQ, convert).map(|h| NdArray {
+        crate::array::import::import(obj, &Self::REQ, convert).map(|h| NdArray {
             h: ManuallyDrop::new(h),
             lent: LentCell::nothing(),
             _m: PhantomData,
@@ -363,7 +363,7 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
         unsafe {
             let p = place.as_mut_ptr();
             let h = std::ptr::addr_of_mut!((*p).h).cast::<MaybeUninit<ArrayHandle>>();
-            if !crate::ndarray::import::import_into(obj, &Self::REQ, convert, &mut *h) {
+            if !crate::array::import::import_into(obj, &Self::REQ, convert, &mut *h) {
                 return None;
             }
             std::ptr::addr_of_mut!((*p).lent).write(LentCell::nothing());

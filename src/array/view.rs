@@ -7,11 +7,11 @@ use std::ptr::NonNull;
 
 use ndarray::{ArrayView, ArrayViewMut, Dimension, ShapeBuilder};
 
+use crate::array::dtype::Scalar;
+use crate::array::handle::ArrayHandle;
+use crate::array::requirements::Requirements;
 use crate::core::caster::{ArgCaster, Param, Slot, Spans};
 use crate::core::object::Borrowed;
-use crate::ndarray::dtype::Scalar;
-use crate::ndarray::handle::ArrayHandle;
-use crate::ndarray::requirements::Requirements;
 
 /// The shape/strides of `l` as `ndarray` dimension and strides, and the
 /// pointer to the first element (dangling for empty arrays).
@@ -65,7 +65,7 @@ impl<T: Scalar, D: Dimension, const MUT: bool> ViewCaster<T, D, MUT> {
         // SAFETY: `import_into` returns true only once it wrote the handle.
         let loaded = unsafe {
             holder.fill(|out| {
-                crate::ndarray::import::import_into(obj, &Self::REQ, convert && !MUT, out)
+                crate::array::import::import_into(obj, &Self::REQ, convert && !MUT, out)
             })
         };
         // A view reads the values: a tensor whose memory does not hold them
@@ -118,7 +118,7 @@ macro_rules! view_caster {
                 Self::spans_impl(holder, out)
             }
             fn recheck(holder: &mut Self::Holder) -> bool {
-                let bools = T::DTYPE == crate::ndarray::dtype::DType::BOOL;
+                let bools = T::DTYPE == crate::array::dtype::DType::BOOL;
                 holder.as_mut().map_or(true, |h| h.recheck(bools))
             }
             unsafe fn commit(holder: &mut Self::Holder) {

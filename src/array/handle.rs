@@ -11,10 +11,10 @@ use std::ptr::NonNull;
 use ndbind_dlpack::{DLDevice, DLManagedTensor, DLManagedTensorVersioned, Layout};
 use pyo3_ffi as ffi;
 
+use crate::array::dtype::DType;
+use crate::array::import::numpy::NumpyView;
 use crate::core::error::preserving_error;
 use crate::core::object::Object;
-use crate::ndarray::dtype::DType;
-use crate::ndarray::import::numpy::NumpyView;
 
 /// What owns the memory of an imported array, released exactly once when
 /// the handle drops (with the GIL held: handles are `!Send`).
@@ -91,7 +91,7 @@ impl ArrayHandle {
     /// A handle over memory that `layout` describes and that no Python
     /// object owns (nothing is released when the handle drops): Rust code
     /// describing its own memory, and requirement checks without an
-    /// interpreter (see [`crate::ndarray::Requirements::accepts`]).
+    /// interpreter (see [`crate::array::Requirements::accepts`]).
     pub fn from_layout(layout: Layout) -> ArrayHandle {
         let read_only = layout.is_read_only();
         ArrayHandle {
@@ -306,7 +306,7 @@ impl ArrayHandle {
             unsafe { std::slice::from_raw_parts(base, h.size()) }.iter().all(|&b| b <= 1)
         } else {
             let mut ok = true;
-            crate::ndarray::layout::for_each_offset(shape, strides, |off| {
+            crate::array::layout::for_each_offset(shape, strides, |off| {
                 // SAFETY: `off` is the element offset of an index within the
                 // validated shape, so it lies in the array's memory.
                 ok &= unsafe { *base.offset(off) } <= 1;
@@ -332,7 +332,7 @@ impl ArrayHandle {
             && self
                 .source
                 .as_ref()
-                .is_some_and(|s| crate::ndarray::import::exchange::lazy_flags_set(s.borrow()))
+                .is_some_and(|s| crate::array::import::exchange::lazy_flags_set(s.borrow()))
     }
 
     /// Re-validates a view that Python code may have invalidated since it
@@ -364,7 +364,7 @@ impl ArrayHandle {
     fn recheck_exchange(&self, api: &'static ndbind_dlpack::DLPackExchangeAPI) -> bool {
         let (Some(src), Repr::General(l)) = (&self.source, &self.repr) else { return true };
         // SAFETY: the table is the one of the source's type; the GIL is held.
-        let same = unsafe { crate::ndarray::import::exchange::view(src.borrow(), api) }
+        let same = unsafe { crate::array::import::exchange::view(src.borrow(), api) }
             .is_some_and(|now| same_memory(&now, l));
         if !same {
             crate::core::error::PyErr::runtime_error(

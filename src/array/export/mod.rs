@@ -13,18 +13,18 @@ use ndarray::{Array, Dimension};
 use ndbind_dlpack::Layout;
 use pyo3_ffi as ffi;
 
+use crate::array::aligned::AlignedVec;
+use crate::array::array_object;
+use crate::array::dtype::{DType, Scalar};
+use crate::array::export::dims::OutDims;
+use crate::array::export::dlpack::{ExportOptions, TensorParts};
+use crate::array::frameworks::{JAX, TENSORFLOW, TORCH};
+use crate::array::owner::OwnerBox;
+use crate::array::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::RvPolicy;
 use crate::core::object::Object;
-use crate::ndarray::aligned::AlignedVec;
-use crate::ndarray::array_object;
-use crate::ndarray::dtype::{DType, Scalar};
-use crate::ndarray::export::dims::OutDims;
-use crate::ndarray::export::dlpack::{ExportOptions, TensorParts};
-use crate::ndarray::frameworks::{JAX, TENSORFLOW, TORCH};
-use crate::ndarray::owner::OwnerBox;
-use crate::ndarray::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 
 /// Where a returned array goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ target!(
 
 /// An array returned to Python: `F` names the framework, `T` the element
 /// type and `C` constraints shown in the signature (add
-/// [`crate::ndarray::ReadOnly`] to export read-only).
+/// [`crate::array::ReadOnly`] to export read-only).
 ///
 /// The memory is owned by a Rust value moved into the array (`Vec`,
 /// `Box<[T]>`, [`AlignedVec`], `ndarray::Array`, any `AsMut<[T]>` owner: a
@@ -107,7 +107,7 @@ target!(
 /// ```
 pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = ()> {
     parts: OutParts,
-    _m: crate::ndarray::array::Marker<(F, T, C)>,
+    _m: crate::array::nd::Marker<(F, T, C)>,
 }
 
 /// The non-generic content of an [`ArrayOut`], exported by [`export_out`].
@@ -171,7 +171,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// `AsMut`) does not compile here: see [`ArrayOut::from_slice`].
     ///
     /// ```compile_fail,E0277
-    /// use ndbind::ndarray::{ArrayOut, Numpy};
+    /// use ndbind::array::{ArrayOut, Numpy};
     /// let shared: std::sync::Arc<[f32]> = vec![1.0f32; 4].into();
     /// let _ = ArrayOut::<Numpy, f32>::from_owner(shared, &[4]);
     /// ```
@@ -181,7 +181,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// `Drop`) would then read as `bool`. `from_vec`/`from_aligned`/
     /// `from_ndarray` never read them; `from_slice` copies.
     pub fn from_owner<O: AsMut<[T]> + Send + 'static>(owner: O, shape: &[usize]) -> PyResult<Self> {
-        if T::DTYPE == crate::ndarray::dtype::DType::BOOL {
+        if T::DTYPE == crate::array::dtype::DType::BOOL {
             return Err(PyErr::value_error(
                 "ArrayOut::from_owner: bool data of a custom owner cannot be exported (Python may store bytes \
                  other than 0 and 1, which the owner would read as bool): use from_vec, from_aligned or from_slice",
@@ -270,7 +270,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         }
         let shape = self.parts.dims.shape().to_vec();
         let mut strides = vec![0; shape.len()];
-        crate::ndarray::layout::fill_f_strides(&shape, &mut strides);
+        crate::array::layout::fill_f_strides(&shape, &mut strides);
         self.parts.dims = OutDims::strided(&shape, &strides).expect("same rank");
         Ok(self)
     }
@@ -278,9 +278,7 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 
 impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
-    pub fn copy_of<T: DTypeSpec, C: Constraint>(
-        a: &crate::ndarray::NdArray<T, C>,
-    ) -> PyResult<Self> {
+    pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::array::NdArray<T, C>) -> PyResult<Self> {
         a.check_readable()?;
         let (data, dtype, dims, owner) = copied(&*a.layout()?)?;
         Ok(ArrayOut {
@@ -484,8 +482,8 @@ fn export_out(
     };
     if kind == TargetKind::Numpy {
         // NumPy exposes the data itself: its base only has to own it.
-        let base = crate::ndarray::owner::owner_object(owner)?;
-        return crate::ndarray::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
+        let base = crate::array::owner::owner_object(owner)?;
+        return crate::array::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
     }
     if kind == TargetKind::Torch {
         // torch ≥ 2.10 publishes the table on `torch.Tensor`.
@@ -498,7 +496,7 @@ fn export_out(
             let m = unsafe {
                 let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
                 let opts = ExportOptions { plain, read_only, ..ExportOptions::NONE };
-                crate::ndarray::export::dlpack::managed_versioned(parts, owner, opts)
+                crate::array::export::dlpack::managed_versioned(parts, owner, opts)
             };
             let mut out: *mut c_void = std::ptr::null_mut();
             // SAFETY: torch's own converter; it steals the managed
@@ -523,21 +521,21 @@ fn export_out(
         // A read-only array goes out versioned: only that carries the flag.
         TargetKind::Capsule => {
             let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
-            crate::ndarray::export::dlpack::export(&obj, l, opts)
+            crate::array::export::dlpack::export(&obj, l, opts)
         }
         // torch without the exchange API (< 2.10): its Python-level
         // `from_dlpack`.
         TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
         TargetKind::Jax => {
             // A legacy capsule (no flags): what jaxlib's converter takes.
-            let capsule = || crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE);
-            match crate::ndarray::export::jax::from_capsule(capsule, dtype) {
+            let capsule = || crate::array::export::dlpack::export(&obj, l, ExportOptions::NONE);
+            match crate::array::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
                 None => JAX.dlpack_importer()?.call(&[obj.borrow()]),
             }
         }
         TargetKind::TensorFlow => {
-            let cap = crate::ndarray::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
+            let cap = crate::array::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
             TENSORFLOW.dlpack_importer()?.call(&[cap.borrow()])
         }
     }

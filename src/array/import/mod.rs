@@ -19,10 +19,10 @@ use std::mem::MaybeUninit;
 
 use pyo3_ffi as ffi;
 
+use crate::array::check::check;
+use crate::array::handle::ArrayHandle;
+use crate::array::requirements::Requirements;
 use crate::core::object::Borrowed;
-use crate::ndarray::check::check;
-use crate::ndarray::handle::ArrayHandle;
-use crate::ndarray::requirements::Requirements;
 
 /// Imports `obj` as an array satisfying `req`. `None` is a mismatch (no
 /// error set) or, with a Python error set, a failure that aborts the call.
@@ -52,7 +52,7 @@ pub(crate) fn import_into(
     // NumPy first, without the call into `probe`: the most common argument.
     // SAFETY: `obj` is a NumPy array; the GIL is held.
     let loaded = numpy::is_numpy_array(obj) && unsafe { numpy::import_into(obj, out) };
-    if loaded && req.dtype != Some(crate::ndarray::dtype::DType::BOOL) {
+    if loaded && req.dtype != Some(crate::array::dtype::DType::BOOL) {
         // SAFETY: initialised above.
         if check(unsafe { out.assume_init_ref() }, req).is_ok() {
             return true;
@@ -109,7 +109,7 @@ fn probe_into(obj: Borrowed<'_>, req: &Requirements, out: &mut MaybeUninit<Array
 #[inline]
 fn converted_into(
     obj: Borrowed<'_>,
-    current: Option<crate::ndarray::dtype::DType>,
+    current: Option<crate::array::dtype::DType>,
     req: &Requirements,
     out: &mut MaybeUninit<ArrayHandle>,
 ) -> bool {
@@ -121,13 +121,13 @@ fn converted_into(
 #[inline(never)]
 fn import_converted(
     obj: Borrowed<'_>,
-    current: Option<crate::ndarray::dtype::DType>,
+    current: Option<crate::array::dtype::DType>,
     req: &Requirements,
 ) -> Option<ArrayHandle> {
     if is_capsule(obj) {
         return None;
     }
-    let copy = crate::ndarray::convert::convert(obj, current, req)?;
+    let copy = crate::array::convert::convert(obj, current, req)?;
     let h = probe(copy.borrow(), req)?;
     check(&h, req).ok()?;
     bools_ok(&h, req).then_some(h)
@@ -137,7 +137,7 @@ fn import_converted(
 /// copies its bytes): false, with `ValueError` set, when not.
 #[inline]
 fn bools_ok(h: &ArrayHandle, req: &Requirements) -> bool {
-    req.dtype != Some(crate::ndarray::dtype::DType::BOOL) || h.bools_valid()
+    req.dtype != Some(crate::array::dtype::DType::BOOL) || h.bools_valid()
 }
 
 /// Whether `obj` can be imported as an array at all (no import is kept,
@@ -175,8 +175,8 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
             None => unsafe { buffer::import(obj) },
         };
     }
-    if let Some((l, read_only)) = crate::ndarray::array_object::layout_of(obj) {
-        let owner = crate::ndarray::handle::Owner::Source;
+    if let Some((l, read_only)) = crate::array::array_object::layout_of(obj) {
+        let owner = crate::array::handle::Owner::Source;
         return Some(ArrayHandle::general(l.clone(), owner, read_only, obj.to_owned()));
     }
     if let Some(api) = exchange::api_for(obj) {
@@ -192,7 +192,7 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     // JAX: immutable, CPU buffers export through the buffer protocol, far
     // cheaper than JAX's Python-level `__dlpack__` (jaxlib refuses the
     // buffer protocol for device memory, so nothing is copied).
-    if crate::ndarray::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
+    if crate::array::frameworks::is_jax(obj) && buffer::has_buffer(obj) {
         // SAFETY: the GIL is held.
         if let Some(h) = unsafe { buffer::import(obj) } {
             return Some(h);
@@ -205,7 +205,7 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
             Ok(None) => {}
             Err(()) => return None,
         }
-        if crate::ndarray::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
+        if crate::array::frameworks::is_jax(obj) || !buffer::has_buffer(obj) {
             return None;
         }
     }

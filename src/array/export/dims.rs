@@ -1,6 +1,6 @@
 //! The shape of a returned array, and its strides when it is not in C
 //! order: inline for up to four axes of a C-ordered array (the common case),
-//! so that [`crate::ndarray::ArrayOut`], moved a few times on its way to
+//! so that [`crate::array::ArrayOut`], moved a few times on its way to
 //! Python, stays small. A full [`Layout`] (sixteen inline extents, bounds,
 //! sizes) is built only for targets that need one; NumPy does not.
 
@@ -104,7 +104,7 @@ impl OutDims {
                     s.copy_from_slice(shape);
                     match strides {
                         Some(given) => st.copy_from_slice(given),
-                        None => crate::ndarray::layout::fill_c_strides(s, st),
+                        None => crate::array::layout::fill_c_strides(s, st),
                     }
                     true
                 },
@@ -135,7 +135,7 @@ mod tests {
         assert_eq!((d.shape(), d.strides()), (&[2i64, 3][..], Some(&[1i64, 2][..])));
         assert!(OutDims::strided(&[2, 3], &[1]).is_none());
         let data = [0f32; 6];
-        let dt = crate::ndarray::dtype::DType::FLOAT32;
+        let dt = crate::array::dtype::DType::FLOAT32;
         // SAFETY: six live f32 cover both layouts.
         let (f, c) = unsafe {
             (

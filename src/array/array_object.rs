@@ -9,13 +9,13 @@ use std::ffi::{c_int, c_void};
 use ndbind_dlpack::{DLDevice, DeviceType, Layout};
 use pyo3_ffi as ffi;
 
+use crate::array::dtype::DType;
+use crate::array::export::dlpack::ExportOptions;
+use crate::array::owner::OwnerBox;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::dtype::DType;
-use crate::ndarray::export::dlpack::ExportOptions;
-use crate::ndarray::owner::OwnerBox;
 
 #[repr(C)]
 struct ArrayObject {
@@ -221,12 +221,12 @@ unsafe fn dlpack_impl(
     }
     if copy {
         let (layout, owner) = contiguous_copy(&a.layout)?;
-        let parts = crate::ndarray::export::dlpack::TensorParts::of(&layout);
+        let parts = crate::array::export::dlpack::TensorParts::of(&layout);
         // SAFETY: `owner` is the copy's buffer (plain memory).
         return unsafe {
             let opts =
                 ExportOptions { versioned, copied: true, plain: true, ..ExportOptions::NONE };
-            crate::ndarray::export::dlpack::export_owned(parts, owner, opts)
+            crate::array::export::dlpack::export_owned(parts, owner, opts)
         };
     }
     // SAFETY: `slf` is alive for the call.
@@ -238,7 +238,7 @@ unsafe fn dlpack_impl(
         ));
     }
     let opts = ExportOptions { versioned, read_only: a.read_only, ..ExportOptions::NONE };
-    crate::ndarray::export::dlpack::export(&me, &a.layout, opts)
+    crate::array::export::dlpack::export(&me, &a.layout, opts)
 }
 
 /// A C-contiguous, 64-byte aligned copy of a CPU array.
@@ -249,7 +249,7 @@ pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
     let item = l.itemsize();
     // The size comes from Python (a broadcast view can be huge): fallible.
     // No overflow: a validated layout's size * itemsize fits an isize.
-    let mut buf = crate::ndarray::aligned::AlignedVec::<u8>::zeroed(l.size() * item)?;
+    let mut buf = crate::array::aligned::AlignedVec::<u8>::zeroed(l.size() * item)?;
     copy_elements(l, &mut buf);
     let data = buf.as_mut_ptr() as *mut c_void;
     let shape = l.shape().to_vec();
@@ -257,7 +257,7 @@ pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
     let layout = unsafe {
         ndbind_dlpack::from_trusted(data, l.device(), l.dtype(), shape.len(), false, |s, st| {
             s.copy_from_slice(&shape);
-            crate::ndarray::layout::fill_c_strides(s, st);
+            crate::array::layout::fill_c_strides(s, st);
             true
         })
     }
@@ -280,7 +280,7 @@ fn copy_elements(l: &Layout, out: &mut [u8]) {
     }
     let base = l.data() as *const u8;
     let mut chunks = out.chunks_exact_mut(item);
-    crate::ndarray::layout::for_each_offset(l.shape(), l.strides(), |off| {
+    crate::array::layout::for_each_offset(l.shape(), l.strides(), |off| {
         let Some(chunk) = chunks.next() else { return };
         // SAFETY: `off` is the element offset of an index within the
         // validated shape, so the element lies in the array's memory.
@@ -401,7 +401,7 @@ fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
         ];
         let flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION;
         let tp = new_type(c"ndbind.ndarray", std::mem::size_of::<ArrayObject>(), 0, flags, &slots)?;
-        crate::ndarray::exchange_api::publish(tp.borrow())?;
+        crate::array::exchange_api::publish(tp.borrow())?;
         Ok::<_, PyErr>(tp)
     })?;
     Ok(t.as_ptr() as *mut ffi::PyTypeObject)

@@ -2,15 +2,15 @@
 //! that the array's own framework makes. Only for read-only parameters
 //! that allow conversion; never complex → real (see `check`).
 
+use crate::array::frameworks::{classify, Framework};
+use crate::array::requirements::{Order, Requirements};
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::frameworks::{classify, Framework};
-use crate::ndarray::requirements::{Order, Requirements};
 
 /// A converted copy of `obj` meeting `req`'s dtype and order, or `None`
 /// (any Python error raised by the framework is cleared: a mismatch).
 pub(crate) fn convert(
     obj: Borrowed<'_>,
-    current: Option<crate::ndarray::dtype::DType>,
+    current: Option<crate::array::dtype::DType>,
     req: &Requirements,
 ) -> Option<Object> {
     let dtype_name = req.dtype.or(current)?.name();

@@ -8,10 +8,10 @@ use std::ffi::CStr;
 
 use pyo3_ffi as ffi;
 
+use crate::array::requirements::Order;
 use crate::core::error::PyResult;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
-use crate::ndarray::requirements::Order;
 
 /// What ndbind knows of one array framework (or dtype package), and the
 /// objects it looks up of it once: one record per framework, in the
@@ -146,7 +146,7 @@ impl Framework {
                 if ffi::PyType_Check(ty.as_ptr()) == 0 {
                     return None;
                 }
-                let cap = crate::ndarray::import::dlpack::type_lookup(
+                let cap = crate::array::import::dlpack::type_lookup(
                     ty.as_ptr() as *mut ffi::PyTypeObject,
                     crate::interned!(c"__dlpack_c_exchange_api__"),
                 );
@@ -182,20 +182,20 @@ impl Framework {
 /// type; NumPy makes the copies of buffer-protocol objects too.
 pub(crate) static NUMPY: Framework = Framework::new("numpy", c"numpy", c"ndarray")
     .accepting(is_static_type)
-    .converting(crate::ndarray::convert::numpy);
+    .converting(crate::array::convert::numpy);
 
 /// PyTorch: exported through the exchange table of `torch.Tensor` (see
 /// `export`), else `torch.from_dlpack`.
 pub(crate) static TORCH: Framework = Framework::new("torch", c"torch", c"Tensor")
     .exported_through(c"torch")
-    .converting(crate::ndarray::convert::torch);
+    .converting(crate::array::convert::torch);
 
 /// JAX: arrays recognised by their type's name (see [`is_jax`]), exported
 /// through jaxlib's converter (`export::jax`), else `jax.dlpack.from_dlpack`.
 pub(crate) static JAX: Framework = Framework::new("jax", c"jax", c"Array")
     .functions_in(c"jax.numpy")
     .exported_through(c"jax.dlpack")
-    .converting(crate::ndarray::convert::jax);
+    .converting(crate::array::convert::jax);
 
 /// TensorFlow: exported through `tensorflow.experimental.dlpack`.
 pub(crate) static TENSORFLOW: Framework = Framework::new("tensorflow", c"tensorflow", c"Tensor")
@@ -205,7 +205,7 @@ pub(crate) static TENSORFLOW: Framework = Framework::new("tensorflow", c"tensorf
 /// `ml_dtypes.bfloat16`, which must be NumPy's 2-byte dtype (see
 /// `import::numpy`).
 pub(crate) static ML_DTYPES: Framework = Framework::new("ml_dtypes", c"ml_dtypes", c"bfloat16")
-    .accepting(crate::ndarray::import::numpy::two_byte_scalar);
+    .accepting(crate::array::import::numpy::two_byte_scalar);
 
 /// Whether `obj` is a JAX array. JAX arrays are immutable, yet their
 /// `__dlpack__` hands out legacy capsules, which carry no read-only flag.
@@ -277,7 +277,7 @@ pub(crate) fn is_torch(obj: Borrowed<'_>) -> bool {
 /// The framework whose converter makes a copy of `obj`: its own, or
 /// NumPy's (NumPy arrays and buffer-protocol objects).
 pub(crate) fn classify(obj: Borrowed<'_>) -> &'static Framework {
-    if crate::ndarray::import::numpy::is_numpy_array(obj) {
+    if crate::array::import::numpy::is_numpy_array(obj) {
         &NUMPY
     } else if is_jax(obj) {
         &JAX

@@ -6,12 +6,12 @@ use std::ffi::{c_int, c_void};
 
 use pyo3_ffi as ffi;
 
+use crate::array::dtype::DType;
+use crate::array::export::dims::OutDims;
+use crate::array::frameworks::{ML_DTYPES, NUMPY};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
-use crate::ndarray::dtype::DType;
-use crate::ndarray::export::dims::OutDims;
-use crate::ndarray::frameworks::{ML_DTYPES, NUMPY};
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 const NPY_ARRAY_ALIGNED: c_int = 0x0100;

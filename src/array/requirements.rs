@@ -12,7 +12,7 @@
 
 use ndbind_dlpack::DeviceType;
 
-use crate::ndarray::dtype::{DType, Scalar};
+use crate::array::dtype::{DType, Scalar};
 
 /// A wildcard extent in a shape constraint.
 pub const ANY: i64 = -1;

@@ -10,10 +10,10 @@ use std::mem::MaybeUninit;
 use ndbind_dlpack::{DLDevice, MAX_NDIM};
 use pyo3_ffi as ffi;
 
+use crate::array::dtype::DType;
+use crate::array::frameworks::{ML_DTYPES, NUMPY};
+use crate::array::handle::{ArrayHandle, Owner};
 use crate::core::object::Borrowed;
-use crate::ndarray::dtype::DType;
-use crate::ndarray::frameworks::{ML_DTYPES, NUMPY};
-use crate::ndarray::handle::{ArrayHandle, Owner};
 
 #[repr(C)]
 struct ArrayFields {
@@ -146,7 +146,7 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
 /// same type char (`uint1`, one byte), whose arrays must not be read as
 /// bfloat16. (Runs Python code: the caller re-reads what it uses.)
 pub(crate) fn two_byte_scalar(t: *mut ffi::PyTypeObject) -> bool {
-    let Some(np) = crate::ndarray::frameworks::NUMPY.module() else {
+    let Some(np) = crate::array::frameworks::NUMPY.module() else {
         return false;
     };
     // SAFETY: `t` is a live type object (held by the caller's lookup).
@@ -247,7 +247,7 @@ impl NumpyView {
         self.flags() & NPY_ARRAY_F_CONTIGUOUS != 0
     }
     pub(crate) fn byte_bounds(&self) -> (usize, usize) {
-        crate::ndarray::layout::byte_bounds(
+        crate::array::layout::byte_bounds(
             self.data as usize,
             self.shape(),
             self.strides(),
@@ -403,7 +403,7 @@ unsafe fn import_general(
 /// Whether `obj` is a NumPy array that ndbind cannot read directly but
 /// NumPy can convert to `req`'s dtype without narrowing complex to real
 /// (byte-swapped or extended-precision numbers; not objects or records).
-pub(crate) fn convertible_to(obj: Borrowed<'_>, req: &crate::ndarray::Requirements) -> bool {
+pub(crate) fn convertible_to(obj: Borrowed<'_>, req: &crate::array::Requirements) -> bool {
     let Some(want) = req.dtype else { return false };
     if !is_numpy_array(obj) {
         return false;

@@ -11,10 +11,10 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 
+use crate::array::dtype::Scalar;
+use crate::array::export::{ArrayOut, Target};
+use crate::array::requirements::Constraint;
 use crate::core::error::{PyErr, PyResult};
-use crate::ndarray::dtype::Scalar;
-use crate::ndarray::export::{ArrayOut, Target};
-use crate::ndarray::requirements::Constraint;
 
 /// Alignment of every [`AlignedVec`] and [`AlignedBuf`] allocation, in bytes.
 pub const ALIGN: usize = 64;
@@ -216,7 +216,7 @@ impl<T: Scalar> AsMut<[T]> for AlignedVec<T> {
 
 // SAFETY: the elements live in the vector's own heap allocation, which
 // does not move with the value and lives until it is dropped.
-unsafe impl<T: Scalar> crate::ndarray::StableData<T> for AlignedVec<T> {}
+unsafe impl<T: Scalar> crate::array::StableData<T> for AlignedVec<T> {}
 
 impl<T: Scalar> Clone for AlignedVec<T> {
     fn clone(&self) -> Self {
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn export_checks_the_shape() {
-        use crate::ndarray::export::Numpy;
+        use crate::array::export::Numpy;
         assert!(
             ArrayOut::<Numpy, f32>::from_uninit(AlignedBuf::uninit(12).unwrap(), &[3, 4]).is_ok()
         );

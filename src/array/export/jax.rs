@@ -14,10 +14,10 @@
 
 use pyo3_ffi as ffi;
 
+use crate::array::dtype::DType;
 use crate::core::error::PyResult;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
-use crate::ndarray::dtype::DType;
 
 struct Converter {
     to_buffer: Object,

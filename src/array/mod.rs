@@ -1,0 +1,58 @@
+//! The array layer: array arguments (import), array returns (export), dtypes
+//! and layouts.
+//!
+//! ```ignore
+//! use ndbind::array::{NdArray, CContig, Writable};
+//! use ndarray::{ArrayView, IxDyn};
+//!
+//! fn sum(a: ArrayView<f64, IxDyn>) -> f64 { a.sum() }
+//! fn double(mut a: NdArray<u8, (CContig, Writable)>) -> PyResult<()> {
+//!     a.view_mut()?.mapv_inplace(|v| v.saturating_mul(2));
+//!     Ok(())
+//! }
+//! ```
+
+pub(crate) mod dtype;
+#[doc(hidden)]
+pub mod format;
+pub(crate) mod layout;
+
+mod aligned;
+mod array_object;
+mod check;
+mod convert;
+mod exchange_api;
+mod export;
+mod frameworks;
+mod handle;
+mod import;
+mod nd;
+mod owner;
+mod requirements;
+mod view;
+
+pub use aligned::{Aligned, AlignedBuf, AlignedVec, Init, Uninit, ALIGN};
+pub use dtype::{DType, Scalar};
+pub use export::{
+    ArrayApi, ArrayOut, Capsule, Jax, MemoryView, Numpy, StableData, Target, TensorFlow, Torch,
+};
+pub use import::{import, is_array};
+pub use nd::NdArray;
+pub use owner::OwnerBox;
+pub use requirements::{
+    AnyDType, CContig, Cpu, Cuda, FContig, Ndim, Order, ReadOnly, Requirements, Shape1, Shape2,
+    Shape3, Shape4, Writable, ANY,
+};
+
+// Plumbing named in public signatures (trait bounds, associated types), not
+// written by bindings.
+#[doc(hidden)]
+pub use aligned::State;
+#[doc(hidden)]
+pub use export::TargetKind;
+#[doc(hidden)]
+pub use handle::ArrayHandle;
+#[doc(hidden)]
+pub use requirements::{Constraint, DTypeSpec};
+#[doc(hidden)]
+pub use view::ViewCaster;
