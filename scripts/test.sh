@@ -18,6 +18,11 @@ cargo test --workspace --quiet
 # The pure-Rust benchmark, each case run once (it must keep building and working).
 cargo test --quiet --bench pure_rust
 
+echo "== cargo publish --dry-run (ndbind-dlpack, then ndbind against it)"
+# Packages both crates and builds each from its package alone, as crates.io
+# would; nothing is uploaded.
+cargo publish --dry-run --allow-dirty --quiet -p ndbind-dlpack -p ndbind
+
 echo "== build ndbind_test"
 bash scripts/build.sh
 
