@@ -40,8 +40,8 @@ pub use import::{import, is_array};
 pub use nd::NdArray;
 pub use owner::OwnerBox;
 pub use requirements::{
-    AnyDType, CContig, Cpu, Cuda, FContig, Ndim, Order, ReadOnly, Requirements, Shape1, Shape2,
-    Shape3, Shape4, Writable, ANY,
+    AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape1, Shape2, Shape3,
+    Shape4, Writable, ANY,
 };
 
 // Plumbing named in public signatures (trait bounds, associated types), not
@@ -53,6 +53,6 @@ pub use export::TargetKind;
 #[doc(hidden)]
 pub use handle::ArrayHandle;
 #[doc(hidden)]
-pub use requirements::{Constraint, DTypeSpec};
+pub use requirements::{Constraint, DTypeSpec, Order};
 #[doc(hidden)]
 pub use view::ViewCaster;
