@@ -175,16 +175,24 @@ unsafe fn drop_in_place_of<T>(p: *mut u8) {
 
 /// A bound class, to which methods, fields and properties are added.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::prelude::*;
+///
+/// #[derive(PartialEq)]
+/// pub struct Point { x: f64, y: f64 }
 /// ndbind::class!(Point);
-/// let c = m.class::<Point>("Point", doc("A point in the plane."))?;
-/// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
-///  .def("norm", |p: &Point| p.x.hypot(p.y), ())?
-///  .def("scale", |p: &mut Point, f: f64| { p.x *= f; p.y *= f }, arg("f"))?
-///  .field("x", |p| &p.x, |p| &mut p.x)?
-///  .def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?
-///  .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
-///  .eq()?;
+///
+/// ndbind::module!(geometry, |m| {
+///     let c = m.class::<Point>("Point", doc("A point in the plane."))?;
+///     c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
+///         .def("norm", |p: &Point| p.x.hypot(p.y), ())?
+///         .def("scale", |p: &mut Point, f: f64| { p.x *= f; p.y *= f }, arg("f"))?
+///         .field("x", |p| &p.x, |p| &mut p.x)?
+///         .def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?
+///         .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
+///         .eq()?;
+///     Ok(())
+/// });
 /// ```
 pub struct Class<T> {
     ty: Object,
