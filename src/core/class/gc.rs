@@ -299,8 +299,7 @@ unsafe fn clear_shim<T: Traverse>(p: *mut u8) {
     }
 }
 
-/// Class annotation: `T`'s values hold Python references that the
-/// garbage collector must see ([`Traverse`]); instances are GC-tracked.
+/// The class annotation made by [`gc`].
 ///
 /// ```
 /// # use ndbind::prelude::*;
@@ -319,7 +318,8 @@ unsafe fn clear_shim<T: Traverse>(p: *mut u8) {
 /// ```
 pub struct Gc<T>(PhantomData<fn() -> T>);
 
-/// See [`Gc`].
+/// Class annotation: `T`'s values hold Python references that the
+/// garbage collector must see ([`Traverse`]); instances are GC-tracked.
 ///
 /// ```
 /// # use ndbind::class::{gc, PyHandle, Traverse, Visit, VisitStop};
