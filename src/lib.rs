@@ -7,7 +7,7 @@
 //! [`Module::def`], whose argument and return types are converted by the
 //! caster traits [`FromPy`] and [`IntoPy`]:
 //!
-//! ```no_run
+//! ```
 //! use ndbind::prelude::*;
 //!
 //! fn add(a: i64, b: i64) -> i64 {
