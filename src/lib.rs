@@ -7,7 +7,7 @@
 //! [`Module::def`], whose argument and return types are converted by the
 //! caster traits [`FromPy`] and [`IntoPy`]:
 //!
-//! ```no_run
+//! ```
 //! use ndbind::prelude::*;
 //!
 //! fn add(a: i64, b: i64) -> i64 {
@@ -20,6 +20,12 @@
 //!     Ok(())
 //! });
 //! ```
+//!
+//! The name given to `module!` is the module Python imports: it must be
+//! the crate's `[lib] name` (a `cdylib`), whose `PyInit_<name>` Python
+//! looks for. A crate has one `module!`; larger bindings call functions
+//! `fn(&Module) -> PyResult<()>` from it, or fill submodules
+//! ([`Module::submodule`]).
 //!
 //! What a binding writes, by topic:
 //!
@@ -87,6 +93,12 @@ pub mod leaks {
     pub use crate::core::class::arc_instances;
     pub use crate::core::leak_report::{live_counts, set_leak_warnings};
 }
+
+// The README's Rust examples, compiled (and run: they only define
+// bindings) by `cargo test` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The names most binding code needs, for `use ndbind::prelude::*`.
 pub mod prelude {

@@ -117,10 +117,14 @@ pub struct Aligned<T: Scalar, S: State> {
 
 /// A fixed-length, initialised, 64-byte aligned buffer of scalars.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::array::AlignedVec;
+///
 /// let mut v = AlignedVec::<f32>::zeroed(1000)?;
 /// v[3] = 1.0;
 /// assert_eq!(v.as_ptr() as usize % 64, 0);
+/// assert_eq!(v.iter().sum::<f32>(), 1.0);
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub type AlignedVec<T> = Aligned<T, Init>;
 
@@ -234,13 +238,20 @@ impl<T: Scalar> Clone for AlignedVec<T> {
 /// that writes the elements ([`AlignedBuf::assume_init`]), or an export
 /// whose contents are unspecified ([`ArrayOut::from_uninit`]).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::array::{AlignedBuf, AlignedVec, ArrayOut, Numpy};
+/// use ndbind::prelude::*;
+///
 /// // `np.empty(n, np.float32)`, 64-byte aligned, owned by Rust:
 /// fn empty(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
 ///     ArrayOut::from_uninit(AlignedBuf::uninit(n)?, &[n])
 /// }
-/// // Filled through the pointer, then safe to use as a slice:
+/// # ndbind::module!(doc_ext, |m| { m.def("empty", empty, arg("n"))?; Ok(()) });
+///
+/// // Filled, then safe to use as a slice:
 /// let v: AlignedVec<f32> = AlignedBuf::uninit(8)?.fill(1.0);
+/// assert_eq!(&v[..], &[1.0; 8]);
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub type AlignedBuf<T> = Aligned<T, Uninit>;
 

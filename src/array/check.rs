@@ -69,9 +69,26 @@ impl Requirements {
     /// Whether `h` satisfies these requirements as it is (no conversion):
     /// the check every array argument goes through.
     ///
-    /// ```ignore
-    /// let h = ArrayHandle::from_layout(layout_of_a_2x4_f32_c_array);
+    /// ```
+    /// use ndbind::array::{ArrayHandle, CContig, NdArray, Shape2, ANY};
+    /// use ndbind::dlpack::{validate, DLDataType, DLDevice, DLTensor};
+    ///
+    /// // A 2x4 float32 C-contiguous array of Rust memory, described by DLPack:
+    /// let mut data = [0f32; 8];
+    /// let mut shape = [2i64, 4];
+    /// let t = DLTensor {
+    ///     data: data.as_mut_ptr().cast(),
+    ///     device: DLDevice::CPU,
+    ///     ndim: 2,
+    ///     dtype: DLDataType::FLOAT32,
+    ///     shape: shape.as_mut_ptr(),
+    ///     strides: std::ptr::null_mut(), // C order
+    ///     byte_offset: 0,
+    /// };
+    /// // SAFETY: `shape` holds 2 extents and `data` the 8 elements they cover.
+    /// let h = ArrayHandle::from_layout(unsafe { validate(&t, false) }.unwrap());
     /// assert!(NdArray::<f32, (Shape2<2, ANY>, CContig)>::REQ.accepts(&h));
+    /// assert!(!NdArray::<f32, Shape2<4, 2>>::REQ.accepts(&h));
     /// assert!(!NdArray::<f64>::REQ.accepts(&h));
     /// ```
     pub fn accepts(&self, h: &ArrayHandle) -> bool {

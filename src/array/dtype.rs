@@ -4,7 +4,7 @@
 //! Pure Rust, no Python API: everything here is `const`-friendly and free of
 //! allocation, because dtype checks run on every call that takes an array.
 //!
-//! ```ignore
+//! ```
 //! use ndbind::array::{DType, Scalar};
 //!
 //! assert_eq!(<f32 as Scalar>::DTYPE, DType::FLOAT32);
@@ -20,7 +20,7 @@ use num_complex::Complex;
 /// `CODE_*` type codes, [`DType::name`], [`DType::itemsize`] and the
 /// predicates), under the name the array layer uses.
 ///
-/// ```ignore
+/// ```
 /// use ndbind::array::DType;
 ///
 /// let dt = DType { code: DType::CODE_FLOAT, bits: 64, lanes: 1 };
@@ -34,7 +34,7 @@ pub use ndbind_dlpack::DLDataType as DType;
 /// Implemented for `bool`, `i8`–`i64`, `u8`–`u64`, [`half::f16`],
 /// [`half::bf16`], `f32`, `f64`, `Complex<f32>` and `Complex<f64>`.
 ///
-/// ```ignore
+/// ```
 /// use ndbind::array::{DType, Scalar};
 ///
 /// fn dtype_of<T: Scalar>() -> DType { T::DTYPE }

@@ -1,15 +1,24 @@
 //! The array layer: array arguments (import), array returns (export), dtypes
 //! and layouts.
 //!
-//! ```ignore
-//! use ndbind::array::{NdArray, CContig, Writable};
-//! use ndarray::{ArrayView, IxDyn};
+//! ```
+//! use ndbind::array::{CContig, NdArray, Writable};
+//! use ndbind::ndarray::{ArrayView, IxDyn};
+//! use ndbind::prelude::*;
 //!
-//! fn sum(a: ArrayView<f64, IxDyn>) -> f64 { a.sum() }
+//! fn sum(a: ArrayView<f64, IxDyn>) -> f64 {
+//!     a.sum()
+//! }
 //! fn double(mut a: NdArray<u8, (CContig, Writable)>) -> PyResult<()> {
 //!     a.view_mut()?.mapv_inplace(|v| v.saturating_mul(2));
 //!     Ok(())
 //! }
+//!
+//! ndbind::module!(arrays, |m| {
+//!     m.def("sum", sum, arg("a"))?;
+//!     m.def("double", double, arg("a"))?;
+//!     Ok(())
+//! });
 //! ```
 
 pub(crate) mod dtype;

@@ -36,14 +36,24 @@ pub(crate) type Marker<P> = PhantomData<fn() -> P>;
 /// The handle keeps the producer's memory alive; it may be stored in a Rust
 /// struct after the call (with the GIL: it is `!Send`).
 ///
-/// ```ignore
-/// use ndbind::array::{NdArray, Shape2, CContig, Writable, ANY};
+/// ```
+/// use ndbind::array::{CContig, NdArray, Shape2, Writable, ANY};
+/// use ndbind::prelude::*;
 ///
-/// fn sum(a: NdArray<f64>) -> PyResult<f64> { Ok(a.view()?.sum()) }
+/// fn sum(a: NdArray<f64>) -> PyResult<f64> {
+///     Ok(a.view()?.sum())
+/// }
 /// fn fill(mut a: NdArray<f32, (Shape2<10, ANY>, CContig, Writable)>) -> PyResult<()> {
-///     for (i, x) in a.view_mut()?.iter_mut().enumerate() { *x = i as f32; }
+///     for (i, x) in a.view_mut()?.iter_mut().enumerate() {
+///         *x = i as f32;
+///     }
 ///     Ok(())
 /// }
+/// # ndbind::module!(doc_ext, |m| {
+/// #     m.def("sum", sum, arg("a"))?;
+/// #     m.def("fill", fill, arg("a"))?;
+/// #     Ok(())
+/// # });
 /// ```
 pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
     /// Released by `Drop for NdArray`, whose common case is inline.

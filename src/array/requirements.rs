@@ -1,10 +1,17 @@
 //! What an array parameter requires, stated in its Rust type.
 //!
-//! ```ignore
+//! ```
+//! use ndbind::array::{CContig, Cpu, NdArray, Shape3, Writable, ANY};
+//!
 //! // float32, shape (3, *, 4), C-contiguous, read-only (the default):
 //! fn f(a: NdArray<f32, (Shape3<3, ANY, 4>, CContig)>) {}
 //! // uint8, any shape, writable, on the CPU:
 //! fn g(a: NdArray<u8, (Writable, Cpu)>) {}
+//! # ndbind::module!(doc_ext, |m| {
+//! #     m.def("f", f, ndbind::arg("a"))?;
+//! #     m.def("g", g, ndbind::arg("a"))?;
+//! #     Ok(())
+//! # });
 //! ```
 //! Constraints combine in a tuple, in any order; the combination is a
 //! compile-time constant [`Requirements`] record that one non-generic

@@ -25,14 +25,28 @@ use crate::core::object::{Borrowed, Object};
 /// true in the second, where casters may apply implicit conversions
 /// (e.g. `int` → `float`).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::prelude::*;
+///
 /// struct Celsius(f64);
+///
 /// impl FromPy for Celsius {
 ///     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self> {
 ///         f64::from_py(obj, convert).map(Celsius)
 ///     }
-///     fn type_name(out: &mut String) { out.push_str("float") }
+///     fn type_name(out: &mut String) {
+///         out.push_str("float")
+///     }
 /// }
+///
+/// fn to_kelvin(t: Celsius) -> f64 {
+///     t.0 + 273.15
+/// }
+///
+/// ndbind::module!(temperature, |m| {
+///     m.def("to_kelvin", to_kelvin, arg("t"))?;
+///     Ok(())
+/// });
 /// ```
 pub trait FromPy: Sized {
     /// The value, or `None` when `obj` does not match (no error left set).
@@ -219,11 +233,18 @@ impl<T> Drop for Slot<T> {
 
 /// Converts a Rust value into a new Python object.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # struct Celsius(f64);
 /// impl IntoPy for Celsius {
-///     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> { self.0.into_py(&ReturnCtx::default()) }
-///     fn type_name(out: &mut String) { out.push_str("float") }
+///     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+///         self.0.into_py(ctx)
+///     }
+///     fn type_name(out: &mut String) {
+///         out.push_str("float")
+///     }
 /// }
+/// # ndbind::module!(doc_ext, |m| { m.def("freezing", || Celsius(0.0), ())?; Ok(()) });
 /// ```
 pub trait IntoPy {
     /// The new Python object, or the Python exception to raise.

@@ -15,11 +15,18 @@ pub type PyResult<T> = Result<T, PyErr>;
 /// message) or fetched from the interpreter (type, value and traceback are
 /// kept, so re-raising it preserves the traceback).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::{PyErr, PyResult};
+///
 /// fn checked_div(a: i64, b: i64) -> PyResult<i64> {
-///     if b == 0 { return Err(PyErr::value_error("division by zero")); }
+///     if b == 0 {
+///         return Err(PyErr::value_error("division by zero"));
+///     }
 ///     Ok(a / b)
 /// }
+/// # ndbind::module!(doc_ext, |m| { m.def("checked_div", checked_div, (ndbind::arg("a"), ndbind::arg("b")))?; Ok(()) });
+/// assert_eq!(checked_div(7, 2).unwrap(), 3);
+/// assert_eq!(checked_div(1, 0).unwrap_err().message(), "division by zero");
 /// ```
 pub struct PyErr {
     /// Dropped by `Drop for PyErr`, out of line (see there).
@@ -276,11 +283,23 @@ impl From<std::io::Error> for PyErr {
 /// A module-registered exception class, declared as a `static` and created
 /// by [`crate::Module::add_exception`].
 ///
-/// ```ignore
+/// ```
+/// use ndbind::prelude::*;
+///
 /// static CUSTOM: ExceptionType = ExceptionType::new();
-/// m.add_exception(&CUSTOM, c"CustomError", None)?;
-/// // later, in a bound function:
-/// return Err(PyErr::new(&CUSTOM, "it went wrong"));
+///
+/// fn check(x: i64) -> PyResult<i64> {
+///     if x < 0 {
+///         return Err(PyErr::new(&CUSTOM, "it went wrong"));
+///     }
+///     Ok(x)
+/// }
+///
+/// ndbind::module!(my_ext, |m| {
+///     m.add_exception(&CUSTOM, c"CustomError", None)?; // my_ext.CustomError
+///     m.def("check", check, arg("x"))?;
+///     Ok(())
+/// });
 /// ```
 pub struct ExceptionType {
     ptr: AtomicPtr<ffi::PyObject>,

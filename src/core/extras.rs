@@ -1,9 +1,15 @@
 //! Annotations passed to [`crate::Module::def`] after the function:
 //! argument names and defaults, markers, docstrings, return value policy.
 //!
-//! ```ignore
+//! ```
+//! # use ndbind::prelude::*;
+//! # fn add(a: i64, b: i64) -> i64 { a + b }
+//! # fn f(x: i64, y: i64, z: f64) -> f64 { (x + y) as f64 * z }
+//! # ndbind::module!(doc_ext, |m| {
 //! m.def("add", add, (arg("a"), arg("b").default(1), doc("Adds.")))?;
 //! m.def("f", f, (arg("x"), pos_only(), arg("y"), kw_only(), arg("z").noconvert()))?;
+//! # Ok(())
+//! # });
 //! ```
 
 use crate::core::caster::{IntoPy, ReturnCtx};
@@ -45,8 +51,13 @@ pub struct Arg {
 
 /// Names the next parameter.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # fn scale(a: f64, f: f64) -> f64 { a * f }
+/// # ndbind::module!(doc_ext, |m| {
 /// m.def("scale", scale, (arg("a"), arg("f").default(2.0)))?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn arg(name: &'static str) -> Arg {
     Arg { name, default: None, default_repr: None, convert: None, none: false }

@@ -9,8 +9,9 @@ use std::cell::UnsafeCell;
 /// names and cached type objects.
 ///
 /// ```ignore
+/// // Not compiled: `GilCell` is crate-private, which a doctest cannot name.
 /// static NAME: GilCell<Object> = GilCell::new();
-/// let name = NAME.get_or_init(|| Object::intern("__dlpack__"));
+/// let name = NAME.get_or_init(|| Object::intern(c"__dlpack__"));
 /// ```
 pub struct GilCell<T>(UnsafeCell<Option<T>>);
 

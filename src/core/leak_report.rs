@@ -40,7 +40,7 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// library known to keep objects alive past interpreter exit (nanobind's
 /// `set_leak_warnings`).
 ///
-/// ```ignore
+/// ```
 /// ndbind::leaks::set_leak_warnings(false);
 /// ```
 pub fn set_leak_warnings(enabled: bool) {
@@ -114,8 +114,9 @@ pub(crate) fn type_freed() {
 
 /// Live counts `(instances, types, functions)`, for tests and diagnostics.
 ///
-/// ```ignore
-/// let (instances, _, _) = ndbind::leaks::live_counts();
+/// ```
+/// let (instances, types, functions) = ndbind::leaks::live_counts();
+/// assert_eq!((instances, types, functions), (0, 0, 0)); // nothing bound in this process
 /// ```
 pub fn live_counts() -> (isize, isize, isize) {
     (INSTANCES.get(), TYPES.get(), FUNCS.get())

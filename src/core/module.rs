@@ -14,10 +14,11 @@ use crate::core::object::{Borrowed, Object};
 
 /// A Python module under construction (or any module object).
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
 /// ndbind::module!(my_ext, |m| {
 ///     m.def("add", |a: i64, b: i64| a + b, (arg("a"), arg("b")))?;
-///     let sub = m.submodule("extra", "More functions.")?;
+///     let sub = m.submodule("extra", "More functions.")?; // my_ext.extra
 ///     sub.def("noop", || (), ())?;
 ///     Ok(())
 /// });
@@ -76,9 +77,14 @@ impl Module {
     /// callbacks, no constructors of Python objects. (ndbind's handle API
     /// assumes the GIL; Rust's type system cannot see whether it is held.)
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::ndarray::{ArrayView, IxDyn};
+    /// # ndbind::module!(doc_ext, |m| {
     /// // SAFETY: pure Rust over an array view.
     /// unsafe { m.def_nogil("total", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))? };
+    /// # Ok(())
+    /// # });
     /// ```
     pub unsafe fn def_nogil<M, F: crate::core::func::bind::IntoNoGilFunction<M>>(
         &self,
@@ -193,7 +199,7 @@ pub unsafe fn init_module(
 /// `PyInit_name`, which creates module `name` and runs
 /// `init_fn(&Module) -> PyResult<()>`.
 ///
-/// ```ignore
+/// ```
 /// ndbind::module!(my_ext, |m| {
 ///     m.doc("My extension.")?;
 ///     m.def("answer", || 42, ())?;

@@ -13,17 +13,25 @@ use crate::core::error::{PyErr, PyResult};
 ///
 /// Handles are `!Send`: they are created and dropped with the GIL held.
 ///
-/// ```ignore
+/// ```no_run
+/// use ndbind::Object;
+///
 /// let s = Object::str("hello")?;
 /// assert_eq!(s.borrow().repr()?, "'hello'");
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 #[repr(transparent)]
 pub struct Object(NonNull<ffi::PyObject>);
 
 /// A borrowed reference, valid for `'a` (typically the duration of a call).
 ///
-/// ```ignore
-/// fn type_of(x: Borrowed<'_>) -> String { x.type_name() }
+/// ```
+/// use ndbind::prelude::*;
+///
+/// fn type_of(x: Borrowed<'_>) -> String {
+///     x.type_name()
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("type_of", type_of, arg("x"))?; Ok(()) });
 /// ```
 #[derive(Clone, Copy)]
 #[repr(transparent)]

@@ -97,13 +97,21 @@ target!(
 /// alive (and borrowed). Data Rust only shares goes out as a copy
 /// ([`ArrayOut::from_slice`]).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::array::{AlignedVec, ArrayOut, Numpy, Shape2, Torch};
+/// use ndbind::prelude::*;
+///
 /// fn make(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
 ///     ArrayOut::from_vec((0..n).map(|i| i as f32).collect(), &[n])
 /// }
 /// fn to_torch() -> PyResult<ArrayOut<Torch, f32, Shape2<2, 4>>> {
-///     ArrayOut::from_aligned(AlignedVec::from_fn(8, |i| i as f32), &[2, 4])
+///     ArrayOut::from_aligned(AlignedVec::from_fn(8, |i| i as f32)?, &[2, 4])
 /// }
+/// # ndbind::module!(doc_ext, |m| {
+/// #     m.def("make", make, arg("n"))?;
+/// #     m.def("to_torch", to_torch, ())?;
+/// #     Ok(())
+/// # });
 /// ```
 pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = ()> {
     parts: OutParts,
@@ -156,9 +164,14 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
     /// NumPy's read-only arrays). `MemoryError` when the copy cannot be
     /// allocated.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::array::{ArrayOut, Numpy};
+    /// # use ndbind::prelude::*;
     /// static TABLE: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
-    /// fn table() -> PyResult<ArrayOut<Numpy, f32>> { ArrayOut::from_slice(&TABLE, &[4]) }
+    /// fn table() -> PyResult<ArrayOut<Numpy, f32>> {
+    ///     ArrayOut::from_slice(&TABLE, &[4])
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("table", table, ())?; Ok(()) });
     /// ```
     pub fn from_slice(data: &[T], shape: &[usize]) -> PyResult<Self> {
         check_len(shape, data.len())?;
@@ -307,12 +320,25 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// reads the elements as `T` where Python may store other bit patterns
 /// (`bool`: any byte).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::array::{AlignedVec, ArrayOut, Numpy, StableData};
+/// use ndbind::prelude::*;
+///
 /// struct Counted(AlignedVec<f32>);
-/// impl AsRef<[f32]> for Counted { fn as_ref(&self) -> &[f32] { &self.0 } }
-/// impl AsMut<[f32]> for Counted { fn as_mut(&mut self) -> &mut [f32] { &mut self.0 } }
-/// // SAFETY: the data lives in the AlignedVec's heap buffer.
+/// impl AsRef<[f32]> for Counted {
+///     fn as_ref(&self) -> &[f32] { &self.0 }
+/// }
+/// impl AsMut<[f32]> for Counted {
+///     fn as_mut(&mut self) -> &mut [f32] { &mut self.0 }
+/// }
+/// // SAFETY: the data lives in the AlignedVec's heap buffer, which moves
+/// // with the value without moving itself, and nobody else accesses it.
 /// unsafe impl StableData<f32> for Counted {}
+///
+/// fn ones(n: usize) -> PyResult<ArrayOut<Numpy, f32>> {
+///     ArrayOut::from_stable_owner(Counted(AlignedVec::from_fn(n, |_| 1.0)?), &[n])
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("ones", ones, arg("n"))?; Ok(()) });
 /// ```
 pub unsafe trait StableData<T>: AsRef<[T]> + AsMut<[T]> {}
 

@@ -10,8 +10,14 @@ use crate::core::object::{Borrowed, Object};
 ///
 /// (`Vec<u8>` converts from any sequence of ints, like every `Vec<T>`.)
 ///
-/// ```ignore
-/// fn reverse(b: &[u8]) -> Bytes { Bytes(b.iter().rev().copied().collect()) }
+/// ```
+/// use ndbind::Bytes;
+///
+/// fn reverse(b: &[u8]) -> Bytes {
+///     Bytes(b.iter().rev().copied().collect())
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("reverse", reverse, ndbind::arg("b"))?; Ok(()) });
+/// assert_eq!(reverse(b"abc"), Bytes(b"cba".to_vec()));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Bytes(pub Vec<u8>);

@@ -49,6 +49,7 @@ use crate::core::error::{PyErr, PyResult};
 /// it, where it lives and which side tables know the instance.
 ///
 /// ```ignore
+/// // Not compiled: `InstFlags` is crate-private, which a doctest cannot name.
 /// let f = InstFlags::READY | InstFlags::DESTRUCT;
 /// assert!(f.is_ready());
 /// ```
@@ -211,7 +212,9 @@ pub(crate) unsafe fn cell_of<'a>(h: *mut InstHeader) -> &'a BorrowCell {
 /// released on drop. The holder of a `&Point` parameter; `Default` holds
 /// no borrow.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::SharedGuard; // plumbing: the holder `class!` names
+///
 /// let g = SharedGuard::default(); // holds no borrow yet
 /// ```
 pub struct SharedGuard {

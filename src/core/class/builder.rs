@@ -25,17 +25,31 @@ use crate::core::object::{Borrowed, Object};
 /// What class annotations write to: since the class record and its
 /// options are one record, this is [`TypeRecord`].
 ///
-/// ```ignore
-/// impl ClassExtra for MyAnnotation {
-///     fn apply(self, rec: &mut ClassOptions) { is_final().apply(rec) }
+/// ```
+/// use ndbind::__core::class::{ClassExtra, ClassOptions}; // plumbing
+/// use ndbind::class::is_final;
+///
+/// /// An annotation of one's own: final classes, under another name.
+/// struct Sealed;
+/// impl ClassExtra for Sealed {
+///     fn apply(self, rec: &mut ClassOptions) {
+///         is_final().apply(rec)
+///     }
 /// }
 /// ```
 pub type ClassOptions = TypeRecord;
 
 /// One class annotation, or a tuple of them.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// use ndbind::class::is_final;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Tensor>("Tensor", (doc("A tensor."), is_final()))?;
+/// # Ok(())
+/// # });
 /// ```
 pub trait ClassExtra {
     /// Records itself in the class record (before the type is created).
@@ -59,14 +73,26 @@ impl ClassExtra for &'static str {
 
 /// Class annotation: Python code may not subclass the class.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// use ndbind::class::is_final;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Tensor>("Tensor", is_final())?;
+/// # Ok(())
+/// # });
 /// ```
 pub struct IsFinal;
 /// The class may not be subclassed from Python (`TypeError`).
 ///
-/// ```ignore
+/// ```
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// use ndbind::class::is_final;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Tensor>("Tensor", is_final())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn is_final() -> IsFinal {
     IsFinal
@@ -80,14 +106,26 @@ impl ClassExtra for IsFinal {
 /// Class annotation: instances get a `__dict__` (dynamic attributes) and
 /// take part in garbage collection.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Dyn;
+/// # ndbind::class!(Dyn);
+/// use ndbind::class::dynamic_attr;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Dyn>("Dyn", dynamic_attr())?;
+/// # Ok(())
+/// # });
 /// ```
 pub struct DynamicAttr;
 /// Instances accept arbitrary attributes (GC-tracked `__dict__`).
 ///
-/// ```ignore
+/// ```
+/// # pub struct Dyn;
+/// # ndbind::class!(Dyn);
+/// use ndbind::class::dynamic_attr;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Dyn>("Dyn", dynamic_attr())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn dynamic_attr() -> DynamicAttr {
     DynamicAttr
@@ -100,14 +138,26 @@ impl ClassExtra for DynamicAttr {
 
 /// Class annotation: instances can be weakly referenced.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Dyn;
+/// # ndbind::class!(Dyn);
+/// use ndbind::class::weak_referenceable;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Dyn>("Dyn", weak_referenceable())?;
+/// # Ok(())
+/// # });
 /// ```
 pub struct WeakRefs;
 /// Instances support `weakref.ref`.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Dyn;
+/// # ndbind::class!(Dyn);
+/// use ndbind::class::weak_referenceable;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Dyn>("Dyn", weak_referenceable())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn weak_referenceable() -> WeakRefs {
     WeakRefs
@@ -122,14 +172,26 @@ impl ClassExtra for WeakRefs {
 /// type object (implies [`is_final`]). See [`crate::core::class::type_supplement`].
 /// `S` may be aligned to at most 16 bytes (checked at compile time).
 ///
-/// ```ignore
+/// ```
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// use ndbind::class::supplement;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Tensor>("Tensor", supplement::<u64>())?;
+/// # Ok(())
+/// # });
 /// ```
 pub struct Supplement<S>(PhantomData<S>);
 /// Reserves a zero-initialised `S` in the type object.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// use ndbind::class::supplement;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Tensor>("Tensor", supplement::<u64>())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn supplement<S: Zeroable + Copy + 'static>() -> Supplement<S> {
     const {
@@ -175,16 +237,24 @@ unsafe fn drop_in_place_of<T>(p: *mut u8) {
 
 /// A bound class, to which methods, fields and properties are added.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::prelude::*;
+///
+/// #[derive(PartialEq)]
+/// pub struct Point { x: f64, y: f64 }
 /// ndbind::class!(Point);
-/// let c = m.class::<Point>("Point", doc("A point in the plane."))?;
-/// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
-///  .def("norm", |p: &Point| p.x.hypot(p.y), ())?
-///  .def("scale", |p: &mut Point, f: f64| { p.x *= f; p.y *= f }, arg("f"))?
-///  .field("x", |p| &p.x, |p| &mut p.x)?
-///  .def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?
-///  .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
-///  .eq()?;
+///
+/// ndbind::module!(geometry, |m| {
+///     let c = m.class::<Point>("Point", doc("A point in the plane."))?;
+///     c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
+///         .def("norm", |p: &Point| p.x.hypot(p.y), ())?
+///         .def("scale", |p: &mut Point, f: f64| { p.x *= f; p.y *= f }, arg("f"))?
+///         .field("x", |p| &p.x, |p| &mut p.x)?
+///         .def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?
+///         .repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?
+///         .eq()?;
+///     Ok(())
+/// });
 /// ```
 pub struct Class<T> {
     ty: Object,
@@ -198,8 +268,14 @@ impl Module {
     /// `name` of this module; `extras` are class annotations ([`doc`](crate::doc),
     /// [`is_final`], [`dynamic_attr`], [`weak_referenceable`], [`supplement`]).
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// # ndbind::module!(doc_ext, |m| {
     /// let c = m.class::<Point>("Point", doc("A point."))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn class<T: PyClass>(&self, name: &str, extras: impl ClassExtra) -> PyResult<Class<T>> {
         Class::new(self.as_object().borrow(), self.name(), name, extras)
@@ -209,8 +285,14 @@ impl Module {
 impl<T: PyClass> Class<T> {
     /// Creates the class and adds it to `scope` (a module) as `name`.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// # ndbind::module!(doc_ext, |m| {
     /// let c = Class::<Point>::new(m.as_object().borrow(), m.name(), "Point", ())?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn new(
         scope: Borrowed<'_>,
@@ -241,8 +323,16 @@ impl<T: PyClass> Class<T> {
 
     /// The type object.
     ///
-    /// ```ignore
+    /// ```
+    /// # pub struct Tensor;
+    /// # ndbind::class!(Tensor);
+    /// use ndbind::class::lowlevel::set_type_supplement;
+    /// use ndbind::class::supplement;
+    /// # ndbind::module!(doc_ext, |m| {
+    /// let c = m.class::<Tensor>("Tensor", supplement::<u64>())?;
     /// set_type_supplement::<u64>(c.type_object(), 42)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn type_object(&self) -> Borrowed<'_> {
         self.ty.borrow()
@@ -284,8 +374,16 @@ impl<T: PyClass> Class<T> {
     /// Adds a constructor overload: `f` builds the value from the
     /// arguments (`T` or `Result<T, E>`); `extras` name them.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn init<M, F: IntoInit<T, M>>(&self, f: F, extras: impl Extra) -> PyResult<&Self> {
         let func = self.define("__init__", f.into_parts(), extras, FuncKind::Method)?;
@@ -296,8 +394,16 @@ impl<T: PyClass> Class<T> {
     /// Adds a method: `f`'s first parameter is `&T` or `&mut T` (`self`);
     /// `extras` name the other parameters.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.def("norm", |p: &Point| p.x.hypot(p.y), ())?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn def<M, F: IntoFunction<M>>(
         &self,
@@ -313,8 +419,16 @@ impl<T: PyClass> Class<T> {
     /// match no overload give `NotImplemented`, so Python tries the
     /// reflected operation.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone)]
+    /// # pub struct V(f64);
+    /// # ndbind::class!(V, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<V>("V", ())?;
     /// c.def_operator("__add__", |a: &V, b: &V| V(a.0 + b.0), arg("other"))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn def_operator<M, F: IntoFunction<M>>(
         &self,
@@ -328,8 +442,16 @@ impl<T: PyClass> Class<T> {
 
     /// Adds a static method (no `self`).
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.def_static("origin", || Point { x: 0.0, y: 0.0 }, ())?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn def_static<M, F: IntoFunction<M>>(
         &self,
@@ -347,8 +469,17 @@ impl<T: PyClass> Class<T> {
     /// The field is named with [`crate::field_of!`]: `def_ref("first_ref",
     /// field_of!(Pair, first), ())`.
     ///
-    /// ```ignore
+    /// ```
+    /// # pub struct Pod { a: f64, b: f64 }
+    /// # ndbind::class!(Pod);
+    /// # pub struct Pair { first: Pod, second: Pod }
+    /// # ndbind::class!(Pair);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # m.class::<Pod>("Pod", ())?;
+    /// # let c = m.class::<Pair>("Pair", ())?;
     /// c.def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn def_ref<U: PyClass>(
         &self,
@@ -384,8 +515,16 @@ impl<T: PyClass> Class<T> {
     /// A read/write field: `get` and `set` project the field out of `T`;
     /// reading converts a clone of it.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.field("x", |p| &p.x, |p| &mut p.x)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn field<V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
@@ -398,8 +537,14 @@ impl<T: PyClass> Class<T> {
 
     /// A read-only field.
     ///
-    /// ```ignore
+    /// ```
+    /// # pub struct Tensor { rank: usize }
+    /// # ndbind::class!(Tensor);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Tensor>("Tensor", ())?;
     /// c.field_readonly("rank", |t| &t.rank)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn field_readonly<V, G>(&self, name: &str, get: G) -> PyResult<&Self>
     where
@@ -411,8 +556,22 @@ impl<T: PyClass> Class<T> {
 
     /// A read/write property from a getter and a setter.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # impl Point {
+    /// #     fn set_radius(&mut self, r: f64) {
+    /// #         let s = r / self.x.hypot(self.y);
+    /// #         (self.x, self.y) = (self.x * s, self.y * s);
+    /// #     }
+    /// # }
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.property("r", |p: &Point| p.x.hypot(p.y), |p: &mut Point, r: f64| p.set_radius(r))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
@@ -427,8 +586,14 @@ impl<T: PyClass> Class<T> {
 
     /// A read-only property.
     ///
-    /// ```ignore
+    /// ```
+    /// # pub struct Pair { first: i64, second: i64 }
+    /// # ndbind::class!(Pair);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Pair>("Pair", ())?;
     /// c.property_readonly("first", |p: &Pair| p.first)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn property_readonly<R: IntoPy, G: Fn(&T) -> R + 'static>(
         &self,
@@ -467,8 +632,18 @@ impl<T: PyClass> Class<T> {
     /// A static property: `Class.name` calls `get`, `Class.name = v` calls
     /// `set` (also through instances).
     ///
-    /// ```ignore
-    /// c.static_property("live", || LIVE.get(), |v: isize| LIVE.set(v))?;
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+    ///
+    /// static LIVE: AtomicIsize = AtomicIsize::new(0);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
+    /// c.static_property("live", || LIVE.load(Relaxed), |v: isize| LIVE.store(v, Relaxed))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn static_property<R, V, G, S>(&self, name: &str, get: G, set: S) -> PyResult<&Self>
     where
@@ -483,8 +658,16 @@ impl<T: PyClass> Class<T> {
 
     /// A read-only static property.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.static_property_readonly("version", || 3)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn static_property_readonly<R: IntoPy, G: Fn() -> R + 'static>(
         &self,
@@ -496,8 +679,16 @@ impl<T: PyClass> Class<T> {
 
     /// `__repr__` from a formatting function.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.repr(|p| format!("Point(x={:?}, y={:?})", p.x, p.y))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn repr<F: Fn(&T) -> String + 'static>(&self, f: F) -> PyResult<&Self>
     where
@@ -510,8 +701,16 @@ impl<T: PyClass> Class<T> {
     /// unequal). Without [`Class::hash`] the class becomes unhashable, as
     /// in Python.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.eq()?; // Point(1, 2) == Point(1, 2)
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn eq(&self) -> PyResult<&Self>
     where
@@ -528,8 +727,15 @@ impl<T: PyClass> Class<T> {
 
     /// `__hash__` from `Hash`.
     ///
-    /// ```ignore
+    /// ```
+    /// # #[derive(PartialEq, Hash)]
+    /// # pub struct Cell { row: i64, col: i64 }
+    /// # ndbind::class!(Cell);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Cell>("Cell", ())?;
     /// c.eq()?.hash()?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn hash(&self) -> PyResult<&Self>
     where
@@ -550,8 +756,16 @@ impl<T: PyClass> Class<T> {
 
     /// Sets class attribute `name`.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, PartialEq)]
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point, clone);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
     /// c.attr("DIMENSIONS", 2)?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn attr(&self, name: &str, value: impl IntoPy) -> PyResult<&Self> {
         let v = value.into_py(&crate::core::caster::ReturnCtx::held())?;

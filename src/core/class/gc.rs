@@ -10,15 +10,29 @@
 //! The value is not traversed while it is mutably borrowed, nor cleared
 //! while borrowed at all.
 //!
-//! ```ignore
+//! ```
+//! use ndbind::class::{gc, PyHandle, Traverse, Visit, VisitStop};
+//! use ndbind::prelude::*;
+//!
 //! pub struct Node { next: Option<PyHandle> }
+//!
 //! // SAFETY: traverse only reports the handle; clear only drops it.
 //! unsafe impl Traverse for Node {
-//!     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> { visit.call_opt(&self.next) }
-//!     fn clear(&mut self) { self.next = None; }
+//!     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
+//!         visit.call_opt(&self.next)
+//!     }
+//!     fn clear(&mut self) {
+//!         self.next = None;
+//!     }
 //! }
 //! ndbind::class!(Node);
-//! m.class::<Node>("Node", gc::<Node>())?;
+//!
+//! ndbind::module!(graph, |m| {
+//!     m.class::<Node>("Node", gc::<Node>())?
+//!         .init(|| Node { next: None }, ())?
+//!         .def("link", |n: &mut Node, next: PyHandle| n.next = Some(next), arg("next"))?;
+//!     Ok(())
+//! });
 //! ```
 
 use std::ffi::{c_int, c_void};
@@ -39,9 +53,14 @@ use crate::core::object::{Borrowed, Object};
 /// `Arc`, on any thread). Reading it needs the GIL (checked); dropping it
 /// takes the GIL if needed.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// use ndbind::class::PyHandle;
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// let h = PyHandle::new(obj);
 /// let o: Borrowed<'_> = h.get()?;
+/// # Ok(())
+/// # }
 /// ```
 pub struct PyHandle(NonNull<ffi::PyObject>);
 
@@ -54,8 +73,12 @@ unsafe impl Sync for PyHandle {}
 impl PyHandle {
     /// A new strong reference to `obj`.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::PyHandle;
+    /// # fn f(obj: Borrowed<'_>) {
     /// let h = PyHandle::new(obj);
+    /// # }
     /// ```
     pub fn new(obj: Borrowed<'_>) -> PyHandle {
         let p = obj.to_owned().into_ptr();
@@ -66,8 +89,13 @@ impl PyHandle {
     /// The object, borrowed from the handle (`RuntimeError` when this
     /// thread does not hold the GIL).
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::PyHandle;
+    /// # fn f(h: PyHandle) -> PyResult<()> {
     /// let name = h.get()?.type_name();
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn get(&self) -> PyResult<Borrowed<'_>> {
         // SAFETY: callable without the GIL.
@@ -82,8 +110,11 @@ impl PyHandle {
 
     /// The raw pointer (still owned by the handle).
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::class::PyHandle;
+    /// # fn f(h: PyHandle) {
     /// let p = h.as_ptr();
+    /// # }
     /// ```
     pub fn as_ptr(&self) -> *mut ffi::PyObject {
         self.0.as_ptr()
@@ -126,8 +157,18 @@ impl IntoPy for &PyHandle {
 
 /// The collector's visitor, passed to [`Traverse::traverse`].
 ///
-/// ```ignore
-/// visit.call(&self.callback)?;
+/// ```
+/// # use ndbind::class::{PyHandle, Traverse, Visit, VisitStop};
+/// # pub struct Button { callback: Option<PyHandle> }
+/// # // SAFETY: traverse only reports the handle; clear only drops it.
+/// # unsafe impl Traverse for Button {
+/// #     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
+/// #         let Some(callback) = &self.callback else { return Ok(()) };
+/// visit.call(callback)?;
+/// #         Ok(())
+/// #     }
+/// #     fn clear(&mut self) { self.callback = None; }
+/// # }
 /// ```
 pub struct Visit<'a> {
     visit: ffi::visitproc,
@@ -137,16 +178,34 @@ pub struct Visit<'a> {
 
 /// The collector asked to stop the traversal (propagate it with `?`).
 ///
-/// ```ignore
-/// fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> { v.call(&self.h) }
+/// ```
+/// # use ndbind::class::{PyHandle, Traverse, Visit, VisitStop};
+/// # pub struct Wrapper { h: PyHandle }
+/// # // SAFETY: traverse only reports the handle; clear has none it may drop.
+/// # unsafe impl Traverse for Wrapper {
+/// fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> {
+///     v.call(&self.h)
+/// }
+/// #     fn clear(&mut self) {}
+/// # }
 /// ```
 pub struct VisitStop(c_int);
 
 impl Visit<'_> {
     /// Reports one held reference.
     ///
-    /// ```ignore
-    /// visit.call(&self.callback)?;
+    /// ```
+    /// # use ndbind::class::{PyHandle, Traverse, Visit, VisitStop};
+    /// # pub struct Button { callback: Option<PyHandle> }
+    /// # // SAFETY: traverse only reports the handle; clear only drops it.
+    /// # unsafe impl Traverse for Button {
+    /// #     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
+    /// #         let Some(callback) = &self.callback else { return Ok(()) };
+    /// visit.call(callback)?;
+    /// #         Ok(())
+    /// #     }
+    /// #     fn clear(&mut self) { self.callback = None; }
+    /// # }
     /// ```
     pub fn call(&mut self, h: &PyHandle) -> Result<(), VisitStop> {
         // SAFETY: called by the collector with the GIL held; the handle's
@@ -159,8 +218,17 @@ impl Visit<'_> {
 
     /// Reports a reference if there is one.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::class::{PyHandle, Traverse, Visit, VisitStop};
+    /// # pub struct Node { next: Option<PyHandle> }
+    /// # // SAFETY: traverse only reports the handle; clear only drops it.
+    /// # unsafe impl Traverse for Node {
+    /// #     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop> {
     /// visit.call_opt(&self.next)?;
+    /// #         Ok(())
+    /// #     }
+    /// #     fn clear(&mut self) { self.next = None; }
+    /// # }
     /// ```
     pub fn call_opt(&mut self, h: &Option<PyHandle>) -> Result<(), VisitStop> {
         h.as_ref().map_or(Ok(()), |h| self.call(h))
@@ -169,11 +237,19 @@ impl Visit<'_> {
 
 /// How the collector sees the Python references a value holds.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::class::{PyHandle, Traverse, Visit, VisitStop};
+///
+/// pub struct Node { next: Option<PyHandle> }
+///
 /// // SAFETY: traverse only reports the handles; clear only drops them.
 /// unsafe impl Traverse for Node {
-///     fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> { v.call_opt(&self.next) }
-///     fn clear(&mut self) { self.next = None; }
+///     fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> {
+///         v.call_opt(&self.next)
+///     }
+///     fn clear(&mut self) {
+///         self.next = None;
+///     }
 /// }
 /// ```
 ///
@@ -223,18 +299,41 @@ unsafe fn clear_shim<T: Traverse>(p: *mut u8) {
     }
 }
 
-/// Class annotation: `T`'s values hold Python references that the
-/// garbage collector must see ([`Traverse`]); instances are GC-tracked.
+/// The class annotation made by [`gc`].
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::{gc, PyHandle, Traverse, Visit, VisitStop};
+/// # pub struct Node { next: Option<PyHandle> }
+/// # // SAFETY: traverse only reports the handle; clear only drops it.
+/// # unsafe impl Traverse for Node {
+/// #     fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> { v.call_opt(&self.next) }
+/// #     fn clear(&mut self) { self.next = None; }
+/// # }
+/// # ndbind::class!(Node);
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Node>("Node", (doc("A node."), gc::<Node>()))?;
+/// # Ok(())
+/// # });
 /// ```
 pub struct Gc<T>(PhantomData<fn() -> T>);
 
-/// See [`Gc`].
+/// Class annotation: `T`'s values hold Python references that the
+/// garbage collector must see ([`Traverse`]); instances are GC-tracked.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::class::{gc, PyHandle, Traverse, Visit, VisitStop};
+/// # pub struct Node { next: Option<PyHandle> }
+/// # // SAFETY: traverse only reports the handle; clear only drops it.
+/// # unsafe impl Traverse for Node {
+/// #     fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> { v.call_opt(&self.next) }
+/// #     fn clear(&mut self) { self.next = None; }
+/// # }
+/// # ndbind::class!(Node);
+/// # ndbind::module!(doc_ext, |m| {
 /// m.class::<Node>("Node", gc::<Node>())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn gc<T: PyClass + Traverse>() -> Gc<T> {
     Gc(PhantomData)

@@ -3,10 +3,23 @@
 //! (`Vec<Inst<T>>` is a `list[T]` parameter). Access goes through the
 //! instance's borrow cell, like a `&T` / `&mut T` parameter.
 //!
-//! ```ignore
-//! m.def("total_area", |shapes: Vec<Inst<PyShape>>| -> PyResult<f64> {
-//!     shapes.iter().map(|s| s.get()?.area()).sum()
-//! }, arg("shapes"))?;
+//! ```
+//! use ndbind::class::Inst;
+//! use ndbind::prelude::*;
+//!
+//! pub struct Square { side: f64 }
+//! impl Square {
+//!     fn area(&self) -> f64 { self.side * self.side }
+//! }
+//! ndbind::class!(Square);
+//!
+//! ndbind::module!(shapes, |m| {
+//!     m.class::<Square>("Square", ())?.init(|side: f64| Square { side }, arg("side"))?;
+//!     m.def("total_area", |squares: Vec<Inst<Square>>| -> PyResult<f64> {
+//!         squares.iter().map(|s| Ok(s.get()?.area())).sum()
+//!     }, arg("squares"))?;
+//!     Ok(())
+//! });
 //! ```
 
 use std::marker::PhantomData;
@@ -22,9 +35,16 @@ use crate::core::object::{Borrowed, Object};
 /// An owned reference to an instance of `T`'s class, a Python subclass of
 /// it, or a Rust subclass of `T`.
 ///
-/// ```ignore
-/// let s: Inst<PyShape> = ...;
-/// let area = s.get()?.area()?;
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::Inst;
+/// # pub struct Square { side: f64 }
+/// # impl Square { fn area(&self) -> f64 { self.side * self.side } }
+/// # ndbind::class!(Square);
+/// # fn f(s: Inst<Square>) -> PyResult<()> {
+/// let area = s.get()?.area();
+/// # Ok(())
+/// # }
 /// ```
 pub struct Inst<T> {
     obj: Object,
@@ -40,8 +60,13 @@ impl<T> Clone for Inst<T> {
 impl<T: PyClass> Inst<T> {
     /// The Python object.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::class::Inst;
+    /// # pub struct Square { side: f64 }
+    /// # ndbind::class!(Square);
+    /// # fn f(s: Inst<Square>) {
     /// let name = s.object().type_name();
+    /// # }
     /// ```
     pub fn object(&self) -> Borrowed<'_> {
         self.obj.borrow()
@@ -50,8 +75,16 @@ impl<T: PyClass> Inst<T> {
     /// A shared borrow of the value (`RuntimeError` while it is borrowed
     /// mutably, `TypeError` when it is not constructed).
     ///
-    /// ```ignore
-    /// let p = inst.get()?; println!("{}", p.x);
+    /// ```no_run
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::Inst;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// # fn f(inst: Inst<Point>) -> PyResult<()> {
+    /// let p = inst.get()?;
+    /// println!("{}", p.x);
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn get(&self) -> PyResult<InstRef<'_, T>> {
         // SAFETY: `obj` is alive (owned) for the guard's life (the guard
@@ -64,8 +97,15 @@ impl<T: PyClass> Inst<T> {
 
     /// A unique borrow of the value (`RuntimeError` while it is borrowed).
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::Inst;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// # fn f(inst: Inst<Point>) -> PyResult<()> {
     /// inst.get_mut()?.x = 1.0;
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn get_mut(&self) -> PyResult<InstMut<'_, T>> {
         // SAFETY: as in `get`.
@@ -91,8 +131,15 @@ fn failed(obj: &Object, f: Fail, rust_name: &str) -> PyErr {
 
 /// A shared borrow of an instance's value (released on drop).
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::{Inst, InstRef};
+/// # pub struct Point { x: f64, y: f64 }
+/// # ndbind::class!(Point);
+/// # fn f(inst: Inst<Point>) -> PyResult<()> {
 /// let r: InstRef<'_, Point> = inst.get()?;
+/// # Ok(())
+/// # }
 /// ```
 pub struct InstRef<'a, T> {
     guard: SharedGuard,
@@ -109,8 +156,15 @@ impl<T> std::ops::Deref for InstRef<'_, T> {
 
 /// A unique borrow of an instance's value (released on drop).
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::{Inst, InstMut};
+/// # pub struct Point { x: f64, y: f64 }
+/// # ndbind::class!(Point);
+/// # fn f(inst: Inst<Point>) -> PyResult<()> {
 /// let mut m: InstMut<'_, Point> = inst.get_mut()?;
+/// # Ok(())
+/// # }
 /// ```
 pub struct InstMut<'a, T> {
     guard: UniqueGuard,

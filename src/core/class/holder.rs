@@ -25,11 +25,25 @@
 //!   `unique_ptr` from Python), which is left not ready: using it again
 //!   raises `TypeError`.
 //!
-//! ```ignore
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::{Arc, OnceLock};
+//! use ndbind::prelude::*;
+//!
+//! #[derive(Default)]
+//! pub struct Counter { hits: AtomicU64 }
+//! ndbind::class!(Counter);
+//!
 //! static SHARED: OnceLock<Arc<Counter>> = OnceLock::new();
-//! c.init(|| Arc::new(Counter::default()), ())?
-//!  .def_static("shared", || SHARED.get_or_init(Default::default).clone(), ())?;
-//! m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
+//!
+//! ndbind::module!(counters, |m| {
+//!     m.class::<Counter>("Counter", ())?
+//!         .init(|| Arc::new(Counter::default()), ())?
+//!         .def("hit", |c: &Counter| c.hits.fetch_add(1, Ordering::Relaxed) + 1, ())?
+//!         .def_static("shared", || SHARED.get_or_init(Default::default).clone(), ())?;
+//!     m.def("counter_refs", |c: Arc<Counter>| Arc::strong_count(&c), arg("c"))?;
+//!     Ok(())
+//! });
 //! ```
 
 use std::cell::RefCell;
@@ -151,8 +165,8 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
 
 /// Number of live `Arc`-held instances (for tests and diagnostics).
 ///
-/// ```ignore
-/// assert_eq!(arc_instances(), 0);
+/// ```no_run
+/// assert_eq!(ndbind::leaks::arc_instances(), 0);
 /// ```
 pub fn arc_instances() -> usize {
     crate::core::gil::assert_held("arc_instances");
@@ -181,8 +195,14 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
 /// The instance holding `value`: the live one if this `Arc` (any clone of
 /// it) already has one, else a new instance of `T`'s class.
 ///
-/// ```ignore
-/// let obj = arc_into_instance(Arc::new(Counter::default()))?;
+/// ```no_run
+/// # use std::sync::atomic::AtomicU64;
+/// use std::sync::Arc;
+/// # #[derive(Default)]
+/// # pub struct Counter { hits: AtomicU64 }
+/// # ndbind::class!(Counter);
+/// let obj = ndbind::class::arc_into_instance(Arc::new(Counter::default()))?;
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
     crate::core::gil::assert_held("arc_into_instance");
@@ -282,14 +302,23 @@ impl<T: PyClass> IntoPy for Box<T> {
 /// call has matched. The instance is uniquely borrowed from the match to
 /// the move, so the same object cannot also be passed as `&T`.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Pod { a: f64, b: f64 }
+/// # ndbind::class!(Pod);
+/// # use ndbind::prelude::*;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.def("consume", |p: Box<Pod>| p.a + p.b, arg("p"))?; // p is not ready afterwards
+/// # Ok(())
+/// # });
 /// ```
 pub struct ClassBox<T>(std::marker::PhantomData<T>);
 
 /// The per-call state of a `Box<T>` parameter.
 ///
-/// ```ignore
+/// ```
+/// # pub struct Pod { a: f64, b: f64 }
+/// use ndbind::__core::class::BoxHolder; // plumbing: what `class!` names
+///
 /// let h = BoxHolder::<Pod>::default(); // the holder of a `Box<Pod>` parameter
 /// ```
 pub struct BoxHolder<T> {

@@ -21,13 +21,24 @@
 //! (the holder of its `&T` parameters can then own a temporary; other
 //! classes' parameters pay nothing for the feature).
 //!
-//! ```ignore
-//! impl From<f64> for Meters { fn from(value: f64) -> Self { Meters { value } } }
+//! ```
+//! use ndbind::prelude::*;
+//!
+//! #[derive(Clone)]
+//! pub struct Meters { value: f64 }
+//! impl From<f64> for Meters {
+//!     fn from(value: f64) -> Self { Meters { value } }
+//! }
 //! ndbind::class!(Meters, clone, implicit);
-//! let c = m.class::<Meters>("Meters", ())?;
-//! c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
-//! m.def("double_meters", |m: Meters| Meters { value: 2.0 * m.value }, arg("m"))?;
-//! // Python: double_meters(2.0).value == 4.0
+//!
+//! ndbind::module!(units, |m| {
+//!     let c = m.class::<Meters>("Meters", ())?;
+//!     c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
+//!     c.field("value", |x| &x.value, |x| &mut x.value)?;
+//!     m.def("double_meters", |x: Meters| Meters { value: 2.0 * x.value }, arg("x"))?;
+//!     // Python: double_meters(2.0).value == 4.0
+//!     Ok(())
+//! });
 //! ```
 
 use std::cell::Cell;
@@ -149,8 +160,17 @@ impl<T: PyClass> Class<T> {
     /// (nanobind's `implicitly_convertible<S, T>()`). Applies in the
     /// conversion pass only, to `&T` and `T` parameters.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone)]
+    /// # pub struct Meters { value: f64 }
+    /// # impl From<f64> for Meters { fn from(value: f64) -> Self { Meters { value } } }
+    /// # ndbind::class!(Meters, clone, implicit);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Meters>("Meters", ())?;
     /// c.init(|value: f64| Meters { value }, arg("value"))?.implicit_from::<f64>()?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn implicit_from<S>(&self) -> PyResult<&Self>
     where
@@ -165,9 +185,19 @@ impl<T: PyClass> Class<T> {
     /// parameter: it is passed to the class's constructor, `T(arg)`, which
     /// must have an overload that accepts it.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # pub struct Feet(f64);
+    /// # ndbind::class!(Feet);
+    /// # pub struct Meters { value: f64 }
+    /// # ndbind::class!(Meters, implicit);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// let feet = m.class::<Feet>("Feet", ())?;
+    /// # let c = m.class::<Meters>("Meters", ())?;
     /// c.init(|f: &Feet| Meters { value: f.0 * 0.3048 }, arg("feet"))?
-    ///  .implicit_from_type(ndbind::class::type_of::<Feet>().unwrap().borrow())?;
+    ///     .implicit_from_type(feet.type_object())?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn implicit_from_type(&self, ty: Borrowed<'_>) -> PyResult<&Self> {
         // SAFETY: a type check on a live object.

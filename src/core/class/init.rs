@@ -20,7 +20,12 @@ use crate::core::object::Borrowed;
 /// What a constructor made: a value to store inline, or an `Arc` the
 /// instance holds (see the `holder` module).
 ///
-/// ```ignore
+/// ```
+/// use std::sync::Arc;
+/// use ndbind::class::Constructed;
+/// # #[derive(Default)]
+/// # pub struct Counter;
+///
 /// let c: Constructed<Counter> = Constructed::Shared(Arc::new(Counter::default()));
 /// ```
 pub enum Constructed<T> {
@@ -33,9 +38,22 @@ pub enum Constructed<T> {
 /// What a constructor returns: `T`, `Arc<T>` (`T: Sync`) or a `Result`
 /// of either.
 ///
-/// ```ignore
+/// ```
+/// # use std::sync::Arc;
+/// # use ndbind::prelude::*;
+/// # pub struct Point { x: f64, y: f64 }
+/// # impl Point { fn new(x: f64, y: f64) -> Point { Point { x, y } } }
+/// # ndbind::class!(Point);
+/// # #[derive(Default)]
+/// # pub struct Counter { n: std::sync::atomic::AtomicU64 }
+/// # ndbind::class!(Counter);
+/// # ndbind::module!(doc_ext, |m| {
+/// # let c = m.class::<Point>("Point", ())?;
 /// c.init(|x: f64| -> PyResult<Point> { Ok(Point::new(x, 0.0)) }, arg("x"))?;
+/// # let c = m.class::<Counter>("Counter", ())?;
 /// c.init(|| Arc::new(Counter::default()), ())?;
+/// # Ok(())
+/// # });
 /// ```
 pub trait InitReturn<T> {
     /// The constructed value, or the error to raise.
@@ -78,8 +96,16 @@ impl<T: PyClass + Sync, E: Into<PyErr>> InitReturn<T> for Result<std::sync::Arc<
 /// parameter (`InitSelf`) is the instance being initialised and receives
 /// the constructed value (nanobind's `pointer_and_handle<T>`).
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # #[derive(Clone, PartialEq)]
+/// # pub struct Point { x: f64, y: f64 }
+/// # ndbind::class!(Point, clone);
+/// # ndbind::module!(doc_ext, |m| {
+/// # let c = m.class::<Point>("Point", ())?;
 /// c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?;
+/// # Ok(())
+/// # });
 /// ```
 pub trait IntoInit<T, M>: 'static {
     /// The record parts of the `__init__` overload (`self` first).

@@ -7,12 +7,20 @@
 //! cannot be checked are `unsafe fn`. A value is never touched while a
 //! bound function holds a borrow of it (`RuntimeError`).
 //!
-//! ```ignore
-//! let t = ndbind::type_of::<Pod>().unwrap();
-//! let o = inst_alloc(t)?;              // not ready
-//! inst_zero(o.borrow())?;              // zeroed and ready (Zeroable types)
-//! inst_destruct(o.borrow())?;          // not ready again
+//! ```no_run
+//! # use ndbind::prelude::*;
+//! # use ndbind::class::lowlevel::*;
+//! # #[derive(Clone)]
+//! # pub struct Pod { a: f64, b: f64 }
+//! # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+//! # unsafe impl ndbind::class::Zeroable for Pod {}
+//! # ndbind::class!(Pod, clone, zeroable);
+//! let t = type_of::<Pod>().expect("Pod is bound");
+//! let o = inst_alloc(t.borrow())?;                // not ready
+//! inst_zero(o.borrow())?;                         // zeroed and ready (Zeroable types)
+//! inst_destruct(o.borrow())?;                     // not ready again
 //! inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?; // "placement new" + mark ready
+//! # Ok::<(), ndbind::PyErr>(())
 //! ```
 
 use std::any::TypeId;
@@ -28,7 +36,14 @@ use crate::core::object::{Borrowed, Object};
 
 /// The Python type bound to `T` (nanobind's `nb::type<T>()`).
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
 /// let ty = type_of::<Pod>().expect("Pod is bound");
 /// ```
 pub fn type_of<T: PyClass>() -> Option<Object> {
@@ -38,8 +53,15 @@ pub fn type_of<T: PyClass>() -> Option<Object> {
 /// Whether `t` is a type made by ndbind (a bound class or a Python
 /// subclass of one).
 ///
-/// ```ignore
-/// assert!(type_check(type_of::<Pod>().unwrap()));
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// assert!(type_check(type_of::<Pod>().unwrap().borrow()));
 /// ```
 pub fn type_check(t: Borrowed<'_>) -> bool {
     // SAFETY: the type test comes first; `t` is a live object.
@@ -51,8 +73,17 @@ pub fn type_check(t: Borrowed<'_>) -> bool {
 
 /// Whether `o` is an instance of a type made by ndbind.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) {
 /// if inst_check(obj) { /* an ndbind instance */ }
+/// # }
 /// ```
 pub fn inst_check(o: Borrowed<'_>) -> bool {
     // SAFETY: reading the type of a live object.
@@ -61,8 +92,18 @@ pub fn inst_check(o: Borrowed<'_>) -> bool {
 
 /// `module.QualName` of any type (`int` for builtins).
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let ty = type_of::<Pod>().unwrap();
+/// # let ty = ty.borrow();
 /// assert_eq!(type_name(ty)?, "my_ext.Pod");
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn type_name(t: Borrowed<'_>) -> PyResult<String> {
     let q = t.getattr(c"__qualname__")?.borrow().str()?;
@@ -75,8 +116,18 @@ pub fn type_name(t: Borrowed<'_>) -> PyResult<String> {
 
 /// [`type_name`] of the type of `o`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// let name = inst_name(obj)?; // "my_ext.Pod"
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_name(o: Borrowed<'_>) -> PyResult<String> {
     // SAFETY: the type of a live object is alive while the object is.
@@ -98,8 +149,18 @@ fn type_record<'a>(t: Borrowed<'a>) -> PyResult<&'a TypeRecord> {
 
 /// Size of the Rust value of a bound type.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let ty = type_of::<Pod>().unwrap();
+/// # let ty = ty.borrow();
 /// assert_eq!(type_size(ty)?, std::mem::size_of::<Pod>());
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn type_size(t: Borrowed<'_>) -> PyResult<usize> {
     Ok(type_record(t)?.size)
@@ -107,8 +168,18 @@ pub fn type_size(t: Borrowed<'_>) -> PyResult<usize> {
 
 /// Alignment of the Rust value of a bound type.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let ty = type_of::<Pod>().unwrap();
+/// # let ty = ty.borrow();
 /// assert_eq!(type_align(ty)?, std::mem::align_of::<Pod>());
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn type_align(t: Borrowed<'_>) -> PyResult<usize> {
     Ok(type_record(t)?.align)
@@ -116,8 +187,18 @@ pub fn type_align(t: Borrowed<'_>) -> PyResult<usize> {
 
 /// The `TypeId` of the Rust type behind a bound type.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let ty = type_of::<Pod>().unwrap();
+/// # let ty = ty.borrow();
 /// assert_eq!(type_info(ty)?, std::any::TypeId::of::<Pod>());
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn type_info(t: Borrowed<'_>) -> PyResult<TypeId> {
     Ok(type_record(t)?.type_id)
@@ -125,8 +206,12 @@ pub fn type_info(t: Borrowed<'_>) -> PyResult<TypeId> {
 
 /// A copy of the supplement of a type declared with `supplement::<S>()`.
 ///
-/// ```ignore
-/// let meta: u64 = type_supplement(type_of::<Tensor>().unwrap())?;
+/// ```no_run
+/// # use ndbind::class::lowlevel::*;
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// let meta: u64 = type_supplement(type_of::<Tensor>().unwrap().borrow())?;
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn type_supplement<S: Copy + 'static>(t: Borrowed<'_>) -> PyResult<S> {
     let p = supplement_ptr::<S>(t)?;
@@ -137,8 +222,16 @@ pub fn type_supplement<S: Copy + 'static>(t: Borrowed<'_>) -> PyResult<S> {
 
 /// Stores `value` in the supplement of a type declared with `supplement::<S>()`.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::class::lowlevel::*;
+/// # use ndbind::class::supplement;
+/// # pub struct Tensor;
+/// # ndbind::class!(Tensor);
+/// # ndbind::module!(doc_ext, |m| {
+/// let cls = m.class::<Tensor>("Tensor", supplement::<u64>())?;
 /// set_type_supplement::<u64>(cls.type_object(), 42)?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn set_type_supplement<S: Copy + 'static>(t: Borrowed<'_>, value: S) -> PyResult<()> {
     let p = supplement_ptr::<S>(t)?;
@@ -203,8 +296,16 @@ unsafe fn unique(h: *mut InstHeader, what: &str) -> PyResult<UniqueGuard> {
 
 /// A new, uninitialised (not ready) instance of bound type `t`.
 ///
-/// ```ignore
-/// let o = inst_alloc(type_of::<Pod>().unwrap())?; // not ready
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// let o = inst_alloc(type_of::<Pod>().unwrap().borrow())?; // not ready
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
     let rec = type_record(t)?;
@@ -218,8 +319,18 @@ pub fn inst_alloc(t: Borrowed<'_>) -> PyResult<Object> {
 /// Pointer to the `T` inside `o` (ready or not): `T`'s class, a subclass,
 /// or a Rust class deriving from `T`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// let p: *mut Pod = inst_ptr::<Pod>(obj)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
     let (rec, h) = parts(o)?;
@@ -236,8 +347,20 @@ pub fn inst_ptr<T: PyClass>(o: Borrowed<'_>) -> PyResult<*mut T> {
 
 /// Whether the value of `o` is constructed.
 ///
-/// ```ignore
-/// if !inst_ready(obj)? { inst_zero(obj)?; }
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
+/// if !inst_ready(obj)? {
+///     inst_zero(obj)?;
+/// }
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_ready(o: Borrowed<'_>) -> PyResult<bool> {
     Ok(inst_state(o)?.0)
@@ -245,8 +368,18 @@ pub fn inst_ready(o: Borrowed<'_>) -> PyResult<bool> {
 
 /// `(ready, destruct)` of `o`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// let (ready, destruct) = inst_state(obj)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
     let (_, h) = parts(o)?;
@@ -277,8 +410,17 @@ unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
 /// Zero-initialises the value of `o` and marks it ready (types declared
 /// `zeroable`); a constructed value is dropped first.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let o = inst_alloc(type_of::<Pod>().unwrap().borrow())?;
 /// inst_zero(o.borrow())?; // Pod { a: 0.0, b: 0.0 }, ready
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -302,9 +444,21 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
 /// Marks `o` ready. Only for trivial types (zeroable, no drop glue), whose
 /// storage always holds a valid value; see [`inst_mark_ready_unchecked`].
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(o: Borrowed<'_>) -> PyResult<()> {
+/// // SAFETY: `o` is a not ready instance of Pod's class: its storage is
+/// // there for a Pod, and no call borrows it.
 /// unsafe { inst_ptr::<Pod>(o)?.write(Pod { a: 1.0, b: 2.0 }) };
 /// inst_mark_ready(o)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -326,8 +480,21 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
 /// and no running function holds a borrow of `o` (its state must not
 /// change under a live `&T`/`&mut T`).
 ///
-/// ```ignore
-/// unsafe { inst_ptr::<Big>(o)?.write(Big::new()); inst_mark_ready_unchecked(o)? };
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # pub struct Big { data: Vec<f64> }
+/// # impl Big { fn new() -> Big { Big { data: vec![0.0; 1 << 20] } } }
+/// # ndbind::class!(Big);
+/// # fn f(o: Borrowed<'_>) -> PyResult<()> {
+/// // SAFETY: `o` is a not ready instance of Big's class, which no call
+/// // borrows; a valid Big is written into its storage first.
+/// unsafe {
+///     inst_ptr::<Big>(o)?.write(Big::new());
+///     inst_mark_ready_unchecked(o)?;
+/// }
+/// # Ok(())
+/// # }
 /// ```
 pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -339,8 +506,17 @@ pub unsafe fn inst_mark_ready_unchecked(o: Borrowed<'_>) -> PyResult<()> {
 /// Constructs `value` in place inside the uninitialised instance `o` of
 /// `T`'s class (Rust's "placement new") and marks it ready.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # let o = inst_alloc(type_of::<Pod>().unwrap().borrow())?;
 /// inst_init(o.borrow(), Pod { a: 1.0, b: 2.0 })?;
+/// # Ok::<(), ndbind::PyErr>(())
 /// ```
 pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -367,8 +543,18 @@ pub fn inst_init<T: PyClass>(o: Borrowed<'_>, value: T) -> PyResult<()> {
 
 /// Drops the value of `o` (if constructed and owned) and marks it not ready.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// inst_destruct(obj)?; // dropped, not ready
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -390,8 +576,18 @@ pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
 /// Sets the ready and destruct flags. Raising them is only allowed for
 /// trivial types (see [`inst_set_state_unchecked`]).
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(child: Borrowed<'_>) -> PyResult<()> {
 /// inst_set_state(child, true, false)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
     let (rec, h) = parts(o)?;
@@ -419,8 +615,19 @@ pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<
 /// instance is the one that must drop it; no running function holds a
 /// borrow of `o`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
+/// // SAFETY: `obj` holds a valid value that it owns, and no call borrows it.
 /// unsafe { inst_set_state_unchecked(obj, true, true)? };
+/// # Ok(())
+/// # }
 /// ```
 pub unsafe fn inst_set_state_unchecked(
     o: Borrowed<'_>,
@@ -504,8 +711,19 @@ unsafe fn copy_borrows(
 /// Copy-constructs the uninitialised `dst` from `src` (types declared
 /// `clone`) and marks it ready.
 ///
-/// ```ignore
-/// inst_copy(dst.borrow(), src)?; // dst was inst_alloc'd
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(src: Borrowed<'_>) -> PyResult<()> {
+/// let dst = inst_alloc(type_of::<Pod>().unwrap().borrow())?;
+/// inst_copy(dst.borrow(), src)?; // a clone of src's value, ready
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     copy_impl(dst, src, false, "inst_copy()")
@@ -513,8 +731,18 @@ pub fn inst_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 
 /// Destructs `dst` and copy-constructs it from `src`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 /// inst_replace_copy(dst, src)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_replace_copy(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     copy_impl(dst, src, true, "inst_replace_copy()")
@@ -545,8 +773,19 @@ fn copy_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
 /// Move-constructs the uninitialised `dst` from `src`: the value moves
 /// (bitwise, as every Rust move) and `src` becomes not ready.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(src: Borrowed<'_>) -> PyResult<()> {
+/// let dst = inst_alloc(type_of::<Pod>().unwrap().borrow())?;
 /// inst_move(dst.borrow(), src)?; // src is no longer ready
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     move_impl(dst, src, false, "inst_move()")
@@ -554,8 +793,18 @@ pub fn inst_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 
 /// Destructs `dst` and move-constructs it from `src`.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 /// inst_replace_move(dst, src)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_replace_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
     move_impl(dst, src, true, "inst_replace_move()")
@@ -601,8 +850,18 @@ fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) ->
 /// declared `clone`); the instance `__dict__` of a Python subclass is
 /// copied shallowly. `copy.copy` and `copy.deepcopy` use it.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::lowlevel::*;
+/// # #[derive(Clone)]
+/// # pub struct Pod { a: f64, b: f64 }
+/// # // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// # unsafe impl ndbind::class::Zeroable for Pod {}
+/// # ndbind::class!(Pod, clone, zeroable);
+/// # fn f(obj: Borrowed<'_>) -> PyResult<()> {
 /// let twin = inst_clone(obj)?;
+/// # Ok(())
+/// # }
 /// ```
 pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
     let (rec, h) = parts(o)?;

@@ -5,15 +5,20 @@
 //! [`PyClass`], `&T`/`&mut T` parameters and `T` return values), then bound
 //! with [`crate::Module::class`]:
 //!
-//! ```ignore
+//! ```
+//! use ndbind::prelude::*;
+//!
 //! #[derive(Clone, PartialEq)]
-//! struct Point { x: f64, y: f64 }
+//! pub struct Point { x: f64, y: f64 }
 //! ndbind::class!(Point, clone);
 //!
-//! let c = m.class::<Point>("Point", doc("A point."))?;
-//! c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
-//!  .def("norm", |p: &Point| p.x.hypot(p.y), ())?
-//!  .field("x", |p| &p.x, |p| &mut p.x)?;
+//! ndbind::module!(geometry, |m| {
+//!     let c = m.class::<Point>("Point", doc("A point."))?;
+//!     c.init(|x: f64, y: f64| Point { x, y }, (arg("x"), arg("y")))?
+//!         .def("norm", |p: &Point| p.x.hypot(p.y), ())?
+//!         .field("x", |p| &p.x, |p| &mut p.x)?;
+//!     Ok(())
+//! });
 //! ```
 //!
 //! Files: [`record`] (the per-class record and slot), `borrow` (the
@@ -74,9 +79,14 @@ pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 /// `Send`: a Python object may be dropped by whichever thread holds the
 /// GIL when its last reference goes away.
 ///
-/// ```ignore
-/// ndbind::class!(Point);
-/// let ty = <Point as PyClass>::type_slot().get(); // Some(..) once bound
+/// ```
+/// use ndbind::class::PyClass;
+///
+/// pub struct Point { x: f64, y: f64 }
+/// ndbind::class!(Point); // implements PyClass
+///
+/// // Set once the class is bound (nothing is, in this process):
+/// assert!(<Point as PyClass>::type_slot().type_ptr().is_null());
 /// ```
 ///
 /// # Safety
@@ -104,7 +114,9 @@ pub unsafe trait PyClass: Sized + Send + 'static {
 
 /// A bound class or [`NoBase`]: the `Base` of a [`PyClass`].
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::{MaybeClass, NoBase}; // plumbing
+///
 /// assert!(<NoBase as MaybeClass>::slot().is_none());
 /// ```
 pub trait MaybeClass {
@@ -114,8 +126,15 @@ pub trait MaybeClass {
 
 /// "No Rust base class" (the class derives from `object`).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::NoBase; // plumbing
+/// use ndbind::class::PyClass;
+///
+/// pub struct Point { x: f64, y: f64 }
 /// ndbind::class!(Point); // Base = NoBase
+///
+/// fn no_base<T: PyClass<Base = NoBase>>() {}
+/// no_base::<Point>();
 /// ```
 pub struct NoBase;
 
@@ -134,8 +153,10 @@ impl<T: PyClass> MaybeClass for T {
 /// Types for which all-zero bytes are a valid value (for `inst_zero` and
 /// type supplements).
 ///
-/// ```ignore
-/// struct Pod { a: f64, b: f64 }
+/// ```
+/// use ndbind::class::Zeroable;
+///
+/// pub struct Pod { a: f64, b: f64 }
 /// // SAFETY: two f64 fields; zero bytes are 0.0.
 /// unsafe impl Zeroable for Pod {}
 /// ndbind::class!(Pod, zeroable);
@@ -161,8 +182,8 @@ unsafe impl<T> Zeroable for *mut T {}
 
 /// Fails to compile unless `T: Zeroable` (used by `class!(T, zeroable)`).
 ///
-/// ```ignore
-/// const _: () = assert_zeroable::<f64>();
+/// ```
+/// const _: () = ndbind::__core::class::assert_zeroable::<f64>();
 /// ```
 #[doc(hidden)]
 pub const fn assert_zeroable<T: Zeroable>() {}
@@ -172,7 +193,11 @@ pub const fn assert_zeroable<T: Zeroable>() {}
 /// # Safety
 /// `src` points to a valid `T`, `dst` to storage for one.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::{clone_into, CloneFn}; // plumbing: what `class!(T, clone)` writes
+///
+/// #[derive(Clone)]
+/// pub struct Pod { a: f64, b: f64 }
 /// const CLONE: Option<CloneFn> = Some(clone_into::<Pod>);
 /// ```
 #[doc(hidden)]
@@ -191,8 +216,18 @@ pub unsafe fn clone_into<T: Clone>(src: *const u8, dst: *mut u8) {
 /// - `class!(Point3: Point { base })`: a Rust subclass whose field `base`
 ///   holds its `Point` (instances are accepted wherever a `Point` is).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::class::Zeroable;
+///
+/// #[derive(Clone)]
+/// pub struct Pod { a: f64, b: f64 }
+/// // SAFETY: two f64 fields; all-zero bytes are 0.0.
+/// unsafe impl Zeroable for Pod {}
 /// ndbind::class!(Pod, clone, zeroable);
+///
+/// pub struct Point { x: f64, y: f64 }
+/// ndbind::class!(Point);
+/// pub struct Point3 { base: Point, z: f64 }
 /// ndbind::class!(Point3: Point { base });
 /// ```
 #[macro_export]

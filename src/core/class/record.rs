@@ -15,8 +15,16 @@ use crate::core::class::meta;
 pub(crate) type DropFn = unsafe fn(*mut u8);
 /// Clones the value at `src` into uninitialised storage at `dst`.
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::CloneFn; // plumbing
+/// use ndbind::class::PyClass;
+///
+/// #[derive(Clone)]
+/// pub struct Pod { a: f64, b: f64 }
+/// ndbind::class!(Pod, clone);
+///
 /// let f: Option<CloneFn> = <Pod as PyClass>::CLONE;
+/// assert!(f.is_some());
 /// ```
 pub type CloneFn = unsafe fn(src: *const u8, dst: *mut u8);
 
@@ -28,8 +36,13 @@ pub type CloneFn = unsafe fn(src: *const u8, dst: *mut u8);
 /// cast after interpreter teardown fails cleanly instead of touching freed
 /// memory.
 ///
-/// ```ignore
-/// let ty: Option<Borrowed<'_>> = <Point as PyClass>::type_slot().get();
+/// ```no_run
+/// # pub struct Point { x: f64, y: f64 }
+/// # ndbind::class!(Point);
+/// use ndbind::class::PyClass;
+/// use ndbind::Object;
+///
+/// let ty: Option<Object> = <Point as PyClass>::type_slot().get();
 /// ```
 pub struct TypeSlot {
     // Atomics (relaxed: plain loads and stores), so that `type_ptr()` may
@@ -42,7 +55,9 @@ pub struct TypeSlot {
 impl TypeSlot {
     /// An empty slot (the class is not bound yet).
     ///
-    /// ```ignore
+    /// ```
+    /// use ndbind::__core::class::TypeSlot; // plumbing: `class!` writes one per class
+    ///
     /// static SLOT: TypeSlot = TypeSlot::new();
     /// ```
     #[allow(clippy::new_without_default)]
@@ -52,8 +67,13 @@ impl TypeSlot {
 
     /// The type object pointer, NULL while the class is not bound.
     ///
-    /// ```ignore
+    /// ```
+    /// # pub struct Pod { a: f64, b: f64 }
+    /// # ndbind::class!(Pod);
+    /// use ndbind::class::PyClass;
+    ///
     /// let tp = Pod::type_slot().type_ptr();
+    /// assert!(tp.is_null()); // not bound in this process
     /// ```
     #[inline]
     pub fn type_ptr(&self) -> *mut ffi::PyTypeObject {
@@ -63,7 +83,10 @@ impl TypeSlot {
     /// The type object (a new reference: a bound class can die, when the
     /// scope it was bound into does), if the class is bound.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # pub struct Pod { a: f64, b: f64 }
+    /// # ndbind::class!(Pod);
+    /// # use ndbind::class::PyClass;
     /// let ty = Pod::type_slot().get();
     /// ```
     pub fn get(&self) -> Option<crate::Object> {
@@ -118,6 +141,7 @@ pub(crate) struct RustBase {
 /// subclass shares its bound base's record.
 ///
 /// ```ignore
+/// // Not compiled: `record_of` and `offset_of` are crate-private.
 /// let rec = unsafe { record_of(tp) }.expect("a bound class");
 /// let off = rec.offset_of(base_tp); // Some(0) for the class itself
 /// ```
@@ -273,8 +297,12 @@ pub(crate) fn unregister(rec: *const TypeRecord) {
 
 /// `(name, live instance count)` of every bound type still alive.
 ///
-/// ```ignore
-/// for (name, n) in live_instances_by_type() { eprintln!("{name}: {n}"); }
+/// ```no_run
+/// use ndbind::__core::class::live_instances_by_type; // diagnostics
+///
+/// for (name, n) in live_instances_by_type() {
+///     eprintln!("{name}: {n}");
+/// }
 /// ```
 pub fn live_instances_by_type() -> Vec<(String, isize)> {
     crate::core::gil::assert_held("live_instances_by_type");

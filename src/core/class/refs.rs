@@ -34,7 +34,12 @@ use crate::core::object::{Borrowed, Object};
 
 /// A field `U` at a fixed offset inside `T`; made by [`crate::field_of!`].
 ///
-/// ```ignore
+/// ```
+/// use ndbind::class::FieldProj;
+///
+/// pub struct Pod { a: f64, b: f64 }
+/// pub struct Pair { first: Pod, second: Pod }
+///
 /// let f: FieldProj<Pair, Pod> = ndbind::field_of!(Pair, first);
 /// ```
 pub struct FieldProj<T, U> {
@@ -59,8 +64,10 @@ impl<T, U> FieldProj<T, U> {
 
     /// The field's byte offset inside `T`.
     ///
-    /// ```ignore
-    /// assert_eq!(ndbind::field_of!(Pair, first).offset(), std::mem::offset_of!(Pair, first));
+    /// ```
+    /// # pub struct Pod { a: f64, b: f64 }
+    /// # pub struct Pair { first: Pod, second: Pod }
+    /// assert_eq!(ndbind::field_of!(Pair, second).offset(), std::mem::offset_of!(Pair, second));
     /// ```
     pub fn offset(&self) -> usize {
         self.offset
@@ -70,8 +77,20 @@ impl<T, U> FieldProj<T, U> {
 /// Names a struct field for [`crate::core::class::Class::def_ref`]:
 /// `field_of!(Pair, first)`.
 ///
-/// ```ignore
-/// c.def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
+/// ```
+/// use ndbind::prelude::*;
+///
+/// pub struct Pod { a: f64, b: f64 }
+/// ndbind::class!(Pod);
+/// pub struct Pair { first: Pod, second: Pod }
+/// ndbind::class!(Pair);
+///
+/// ndbind::module!(pairs, |m| {
+///     m.class::<Pod>("Pod", ())?;
+///     m.class::<Pair>("Pair", ())?
+///         .def_ref("first_ref", ndbind::field_of!(Pair, first), ())?;
+///     Ok(())
+/// });
 /// ```
 ///
 /// The field must have the projected type itself: a `Box<U>` field is no
@@ -159,8 +178,15 @@ pub(crate) fn ref_parts<T: PyClass, U: PyClass>(proj: FieldProj<T, U>) -> FuncPa
 /// A new instance owning `value` through its `Box` (no copy of the value:
 /// the instance points at the box, which it frees on death).
 ///
-/// ```ignore
+/// ```
+/// # pub struct Pod { a: f64, b: f64 }
+/// # ndbind::class!(Pod);
+/// use ndbind::class::inst_take_ownership;
+/// # use ndbind::prelude::*;
+/// # ndbind::module!(doc_ext, |m| {
 /// m.def("make", || inst_take_ownership(Box::new(Pod { a: 1.0, b: 2.0 })), ())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
     crate::core::gil::assert_held("inst_take_ownership");
@@ -200,9 +226,17 @@ pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mu
 /// through ndbind's borrow checks, which only see borrows made through
 /// instances.
 ///
-/// ```ignore
+/// ```no_run
+/// # use ndbind::prelude::*;
+/// use ndbind::class::inst_reference;
+/// # pub struct Pod { a: f64, b: f64 }
+/// # ndbind::class!(Pod);
+/// # pub struct Pair { first: Pod, second: Pod }
+/// # fn f(pair: &mut Pair, parent: Borrowed<'_>) -> PyResult<()> {
 /// // SAFETY: the field lives inside `parent`, which the result keeps alive.
 /// let r = unsafe { inst_reference(&mut pair.first as *mut Pod, Some(parent))? };
+/// # Ok(())
+/// # }
 /// ```
 pub unsafe fn inst_reference<T: PyClass>(
     ptr: *mut T,
@@ -261,8 +295,17 @@ static KEPT: GilCell<RefCell<AddrMap<usize, Vec<Object>>>> = GilCell::new();
 /// `keep_alive`). An ndbind instance holds the reference itself (released
 /// when it dies); any other nurse must support weak references.
 ///
-/// ```ignore
-/// m.def("attach", |owner: Borrowed<'_>, item: Borrowed<'_>| keep_alive(owner, item), (arg("owner"), arg("item")))?;
+/// ```
+/// use ndbind::class::keep_alive;
+/// # use ndbind::prelude::*;
+/// # ndbind::module!(doc_ext, |m| {
+/// m.def(
+///     "attach",
+///     |owner: Borrowed<'_>, item: Borrowed<'_>| keep_alive(owner, item),
+///     (arg("owner"), arg("item")),
+/// )?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
     if nurse.is(patient) || patient.is_none() {

@@ -8,11 +8,39 @@
 //! `tp_init`, `tp_traverse` / `tp_clear`: see [`crate::core::class::gc`],
 //! members and getsets, the docstring, vectorcall) are refused.
 //!
-//! ```ignore
-//! unsafe extern "C" fn getbuffer(o: *mut ffi::PyObject, v: *mut ffi::Py_buffer, f: c_int) -> c_int { ... }
-//! // SAFETY: `getbuffer` has the signature of `bf_getbuffer`.
-//! let slot = unsafe { raw_slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void) };
-//! m.class::<Rgb>("Rgb", slot)?;
+//! ```
+//! use std::ffi::c_void;
+//! use ndbind::class::raw_slot;
+//! use ndbind::ffi;
+//! use ndbind::prelude::*;
+//!
+//! /// An iterator that is exhausted from the start.
+//! pub struct Empty;
+//! ndbind::class!(Empty);
+//!
+//! /// `iter(x)` is `x` itself.
+//! unsafe extern "C" fn iter_self(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+//!     // SAFETY: CPython passes a live object; the result is a new reference.
+//!     unsafe { ffi::Py_NewRef(o) }
+//! }
+//!
+//! /// `next(x)`: NULL with no exception set is `StopIteration`.
+//! unsafe extern "C" fn next_none(_: *mut ffi::PyObject) -> *mut ffi::PyObject {
+//!     std::ptr::null_mut()
+//! }
+//!
+//! ndbind::module!(iters, |m| {
+//!     // SAFETY: the functions have the signatures of `tp_iter` and
+//!     // `tp_iternext`, and neither touches the (maybe not ready) value.
+//!     let slots = unsafe {
+//!         (
+//!             raw_slot(ffi::Py_tp_iter, iter_self as *mut c_void),
+//!             raw_slot(ffi::Py_tp_iternext, next_none as *mut c_void),
+//!         )
+//!     };
+//!     m.class::<Empty>("Empty", slots)?.init(|| Empty, ())?;
+//!     Ok(())
+//! });
 //! ```
 
 use std::ffi::{c_int, c_void};
@@ -25,7 +53,16 @@ use crate::core::error::{PyErr, PyResult};
 
 /// A class annotation adding one CPython type slot; see [`raw_slot`].
 ///
-/// ```ignore
+/// ```
+/// # use std::ffi::c_void;
+/// use ndbind::class::{raw_slot, RawSlot};
+/// use ndbind::ffi;
+/// # unsafe extern "C" fn iter(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+/// #     // SAFETY: CPython passes a live object; the result is a new reference.
+/// #     unsafe { ffi::Py_NewRef(o) }
+/// # }
+///
+/// // SAFETY: `iter` has the signature of `tp_iter`.
 /// let s: RawSlot = unsafe { raw_slot(ffi::Py_tp_iter, iter as *mut c_void) };
 /// ```
 pub struct RawSlot(c_int, *mut c_void);
@@ -38,8 +75,16 @@ pub struct RawSlot(c_int, *mut c_void);
 /// it must not unwind, and must handle instances that are not ready
 /// (see [`crate::core::class::inst_ready`]).
 ///
-/// ```ignore
-/// let slot = unsafe { raw_slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void) };
+/// ```
+/// # use std::ffi::c_void;
+/// # use ndbind::class::raw_slot;
+/// # use ndbind::ffi;
+/// # unsafe extern "C" fn iter(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+/// #     // SAFETY: CPython passes a live object; the result is a new reference.
+/// #     unsafe { ffi::Py_NewRef(o) }
+/// # }
+/// // SAFETY: `iter` has the signature of `tp_iter`.
+/// let slot = unsafe { raw_slot(ffi::Py_tp_iter, iter as *mut c_void) };
 /// ```
 pub unsafe fn raw_slot(id: c_int, f: *mut c_void) -> RawSlot {
     RawSlot(id, f)

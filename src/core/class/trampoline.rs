@@ -29,10 +29,21 @@
 //! ("pure virtual") raises `RuntimeError` naming it when a Python subclass
 //! does not override it: never recursion, never a crash.
 //!
-//! ```ignore
+//! ```
+//! use ndbind::class::Trampoline;
+//! use ndbind::prelude::*;
+//!
 //! pub trait Animal: Send + Sync {
-//!     fn speak(&self) -> PyResult<String> { Ok("...".into()) }
+//!     fn speak(&self) -> PyResult<String> {
+//!         Ok("...".into())
+//!     }
 //! }
+//!
+//! /// The Rust default.
+//! pub struct Basic;
+//! impl Animal for Basic {}
+//!
+//! /// The bound class: forwards to Python overrides, else to `inner`.
 //! pub struct PyAnimal { inner: Box<dyn Animal>, py: Trampoline }
 //! impl Animal for PyAnimal {
 //!     fn speak(&self) -> PyResult<String> {
@@ -42,11 +53,14 @@
 //! ndbind::class!(PyAnimal);
 //! ndbind::dyn_param!(PyAnimal: Animal); // `&dyn Animal` parameters
 //!
-//! let c = m.class::<PyAnimal>("Animal", ())?;
-//! c.overridable(ndbind::field_of!(PyAnimal, py))?
-//!  .init(|| PyAnimal { inner: Box::new(Basic), py: Trampoline::new() }, ())?
-//!  .def("speak", |a: &PyAnimal| a.inner.speak(), ())?; // the default
-//! m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
+//! ndbind::module!(zoo, |m| {
+//!     let c = m.class::<PyAnimal>("Animal", ())?;
+//!     c.overridable(ndbind::field_of!(PyAnimal, py))?
+//!         .init(|| PyAnimal { inner: Box::new(Basic), py: Trampoline::new() }, ())?
+//!         .def("speak", |a: &PyAnimal| a.inner.speak(), ())?; // the default
+//!     m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
+//!     Ok(())
+//! });
 //! ```
 
 use std::cell::UnsafeCell;
@@ -68,7 +82,9 @@ use crate::core::object::{Borrowed, Object};
 /// Detached (null) until ndbind places the value in an instance; a clone
 /// is detached (it is another value).
 ///
-/// ```ignore
+/// ```
+/// use ndbind::class::Trampoline;
+///
 /// pub struct PyShape { py: Trampoline }
 /// let s = PyShape { py: Trampoline::new() };
 /// ```
@@ -79,7 +95,8 @@ pub struct Trampoline {
 impl Trampoline {
     /// A detached trampoline.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::class::Trampoline;
     /// let t = Trampoline::new();
     /// ```
     pub const fn new() -> Trampoline {
@@ -189,8 +206,16 @@ impl<T: PyClass> Class<T> {
     /// Python overrides. Call it before any instance exists; a Rust
     /// subclass bound later inherits it.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::Trampoline;
+    /// # pub struct PyAnimal { py: Trampoline }
+    /// # ndbind::class!(PyAnimal);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<PyAnimal>("Animal", ())?;
     /// c.overridable(ndbind::field_of!(PyAnimal, py))?;
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn overridable(&self, field: FieldProj<T, Trampoline>) -> PyResult<&Self> {
         T::type_slot().set_trampoline_offset(field.offset());
@@ -240,7 +265,9 @@ const WAYS: usize = 4;
 /// An overridable method's call site: its name and the per-type cache of
 /// the override lookup. Made by [`crate::py_override!`].
 ///
-/// ```ignore
+/// ```
+/// use ndbind::__core::class::OverrideSite; // plumbing: `py_override!` writes it
+///
 /// static SITE: OverrideSite = OverrideSite::new(c"speak");
 /// ```
 pub struct OverrideSite {
@@ -265,7 +292,8 @@ pub struct Override {
 impl OverrideSite {
     /// The call site of method `name`.
     ///
-    /// ```ignore
+    /// ```
+    /// # use ndbind::__core::class::OverrideSite;
     /// static SITE: OverrideSite = OverrideSite::new(c"speak");
     /// ```
     pub const fn new(name: &'static CStr) -> OverrideSite {
@@ -281,8 +309,21 @@ impl OverrideSite {
     /// to, or `None` (run the Rust default). With `pure`, "no override" is
     /// the `RuntimeError` of a pure virtual method instead.
     ///
-    /// ```ignore
-    /// match SITE.find(&self.py, false)? { Some(o) => o.call(|_| Ok([])), None => self.inner.speak() }
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::class::Trampoline;
+    /// use ndbind::__core::class::OverrideSite; // plumbing: what `py_override!` expands to
+    /// # pub trait Animal: Send + Sync { fn speak(&self) -> PyResult<String>; }
+    /// # pub struct PyAnimal { inner: Box<dyn Animal>, py: Trampoline }
+    /// # impl Animal for PyAnimal {
+    /// #     fn speak(&self) -> PyResult<String> {
+    /// static SITE: OverrideSite = OverrideSite::new(c"speak");
+    /// match SITE.find(&self.py, false)? {
+    ///     Some(o) => o.call(|_| Ok([])),
+    ///     None => self.inner.speak(),
+    /// }
+    /// #     }
+    /// # }
     /// ```
     pub fn find(&'static self, t: &Trampoline, pure: bool) -> PyResult<Option<Override>> {
         if t.obj.load(Ordering::Acquire).is_null() {
@@ -440,8 +481,12 @@ impl OverrideSite {
 impl Override {
     /// Converts the arguments, calls the override and converts its result.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # use ndbind::prelude::*;
+    /// # use ndbind::__core::class::Override;
+    /// # fn f(o: Override, food: &str) {
     /// let s: PyResult<String> = o.call(|ctx| Ok([food.into_py(ctx)?]));
+    /// # }
     /// ```
     pub fn call<R: FromPy, const N: usize>(
         self,
@@ -483,8 +528,17 @@ fn detached_error(e: PyErr) -> PyErr {
 /// The error of calling a pure virtual method's Python-visible binding
 /// (`Shape.area(self)` with no Rust default): `RuntimeError` naming it.
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::Trampoline;
+/// # pub struct PyShape { py: Trampoline }
+/// # ndbind::class!(PyShape);
+/// use ndbind::class::pure_virtual;
+/// # ndbind::module!(doc_ext, |m| {
+/// # let c = m.class::<PyShape>("Shape", ())?;
 /// c.def("area", |_: &PyShape| -> PyResult<f64> { Err(pure_virtual("Shape.area")) }, ())?;
+/// # Ok(())
+/// # });
 /// ```
 pub fn pure_virtual(qualname: &str) -> PyErr {
     PyErr::runtime_error(format!("ndbind: {qualname}() is pure virtual: it has no Rust default, a Python subclass must override it"))
@@ -497,10 +551,26 @@ pub fn pure_virtual(qualname: &str) -> PyErr {
 /// converted from the override's result; the arguments are converted with
 /// [`crate::IntoPy`] only when an override is called.
 ///
-/// ```ignore
-/// fn speak(&self) -> PyResult<String> { ndbind::py_override!(self.py, "speak", (), self.inner.speak()) }
-/// fn area(&self) -> PyResult<f64> { ndbind::py_override!(self.py, "area", ()) }
-/// fn feed(&self, food: &str) -> PyResult<bool> { ndbind::py_override!(self.py, "feed", (food), Ok(true)) }
+/// ```
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::Trampoline;
+/// # pub trait Animal {
+/// #     fn speak(&self) -> PyResult<String>;
+/// #     fn area(&self) -> PyResult<f64>;
+/// #     fn feed(&self, food: &str) -> PyResult<bool>;
+/// # }
+/// # pub struct PyAnimal { inner: Box<dyn Animal>, py: Trampoline }
+/// # impl Animal for PyAnimal {
+/// fn speak(&self) -> PyResult<String> {
+///     ndbind::py_override!(self.py, "speak", (), self.inner.speak())
+/// }
+/// fn area(&self) -> PyResult<f64> {
+///     ndbind::py_override!(self.py, "area", ()) // pure virtual
+/// }
+/// fn feed(&self, food: &str) -> PyResult<bool> {
+///     ndbind::py_override!(self.py, "feed", (food), Ok(true))
+/// }
+/// # }
 /// ```
 #[macro_export]
 macro_rules! py_override {
@@ -545,9 +615,20 @@ macro_rules! __override_name {
 /// the trait: `dyn_param!(PyAnimal: Animal)` lets a binding take
 /// `a: &dyn Animal` (an instance of `PyAnimal`'s class, borrowed shared).
 ///
-/// ```ignore
+/// ```
+/// # use ndbind::prelude::*;
+/// # use ndbind::class::Trampoline;
+/// # pub trait Animal: Send + Sync { fn speak(&self) -> PyResult<String>; }
+/// # pub struct PyAnimal { inner: Box<dyn Animal>, py: Trampoline }
+/// # impl Animal for PyAnimal {
+/// #     fn speak(&self) -> PyResult<String> { self.inner.speak() }
+/// # }
+/// # ndbind::class!(PyAnimal);
 /// ndbind::dyn_param!(PyAnimal: Animal);
+/// # ndbind::module!(doc_ext, |m| {
 /// m.def("call_speak", |a: &dyn Animal| a.speak(), arg("a"))?;
+/// # Ok(())
+/// # });
 /// ```
 #[macro_export]
 macro_rules! dyn_param {
