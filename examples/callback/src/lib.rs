@@ -29,7 +29,7 @@ fn apply(f: Borrowed<'_>, xs: Vec<f64>) -> PyResult<Vec<f64>> {
 /// A root of `f` in `[lo, hi]` by bisection, `f(lo)` and `f(hi)` of
 /// opposite signs; stops when the bracket is narrower than `tol`.
 fn bisect(f: Borrowed<'_>, mut lo: f64, mut hi: f64, tol: f64) -> PyResult<f64> {
-    if !(tol > 0.0) {
+    if tol.is_nan() || tol <= 0.0 {
         return Err(PyErr::value_error("bisect: tol must be > 0"));
     }
     let (mut f_lo, f_hi) = (call_f64(f, lo)?, call_f64(f, hi)?);

@@ -38,8 +38,9 @@ impl Grid {
         // the array itself) live in the `Array2`'s heap buffer as long as
         // the Grid does. The binding uses `RvPolicy::ReferenceInternal`:
         // the NumPy array keeps the Grid alive and borrowed (its `&mut self`
-        // methods raise) until the array is gone, and Rust reads the data
-        // only through `&self` while Python may write it.
+        // methods raise) until the array is gone. Python may write the
+        // elements through the array; Rust reads them in `&self` methods,
+        // which call no Python code, so no write happens meanwhile.
         unsafe { ArrayOut::from_raw(self.data.as_ptr(), &shape, Some(self.data.strides())) }
     }
 }

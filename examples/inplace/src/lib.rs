@@ -18,8 +18,9 @@ fn scale(mut a: ArrayViewMut<f64, IxDyn>, f: f64) {
 /// Clamps every element into `[lo, hi]`. A read-only array never matches
 /// a `Writable` parameter: it is a `TypeError` before the call.
 fn clip(mut a: NdArray<f64, Writable>, lo: f64, hi: f64) -> PyResult<()> {
-    if !(lo <= hi) {
-        return Err(PyErr::value_error(format!("clip: lo ({lo}) > hi ({hi})")));
+    // `f64::clamp` panics on these (a panic would become a RuntimeError).
+    if lo > hi || lo.is_nan() || hi.is_nan() {
+        return Err(PyErr::value_error(format!("clip: need lo <= hi (got lo={lo}, hi={hi})")));
     }
     // The view is lent until it drops: no other view of this memory can be
     // made meanwhile (see ndbind's SOUNDNESS.md).

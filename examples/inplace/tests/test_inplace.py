@@ -92,5 +92,8 @@ def test_self_overlapping_writable_array_is_refused():
 
 def test_clip_checks_its_bounds():
     a = np.ones(2)
-    with pytest.raises(ValueError, match=r"clip: lo \(1\) > hi \(0\)"):
+    with pytest.raises(ValueError, match=r"clip: need lo <= hi \(got lo=1, hi=0\)"):
         inplace.clip(a, 1.0, 0.0)
+    with pytest.raises(ValueError, match="got lo=NaN"):
+        inplace.clip(a, float("nan"), 0.0)
+    assert a.tolist() == [1.0, 1.0]

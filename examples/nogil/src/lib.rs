@@ -22,7 +22,7 @@ fn total(a: ArrayView<f64, IxDyn>) -> f64 {
 fn histogram(a: ArrayView<f64, IxDyn>, bins: usize, lo: f64, hi: f64) -> PyResult<Vec<u64>> {
     // Errors are built without touching Python (the exception object is
     // made once the GIL is back), so they may be returned from here.
-    if bins == 0 || !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+    if bins == 0 || !lo.is_finite() || !hi.is_finite() || lo >= hi {
         return Err(PyErr::value_error(format!(
             "histogram: need bins > 0 and finite lo < hi (got bins={bins}, lo={lo}, hi={hi})"
         )));
@@ -50,11 +50,21 @@ ndbind::class!(Progress);
 
 /// Estimates π from `samples` random points in the unit square (the
 /// share inside the quarter circle is π/4), deterministic for a `seed`.
-/// Reports progress to `progress` and returns `None` if cancelled there.
-fn estimate_pi(samples: u64, progress: &Progress, seed: u64) -> Option<f64> {
+/// Reports progress to `progress` and returns `None` if cancelled there
+/// (a cancelled `Progress` stays cancelled).
+fn estimate_pi(samples: u64, progress: &Progress, seed: u64) -> PyResult<Option<f64>> {
     const CHUNK: u64 = 1 << 16;
-    // xorshift64*: small and fast; the seed must not be 0.
-    let mut state = seed | 1;
+    if samples == 0 {
+        return Err(PyErr::value_error("estimate_pi: samples must be > 0"));
+    }
+    // xorshift64*, small and fast, from a state that must not be 0: the
+    // seed mixed by splitmix64 (each seed its own sequence).
+    let mut state = {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)).max(1)
+    };
     let mut next = move || {
         state ^= state >> 12;
         state ^= state << 25;
@@ -65,7 +75,7 @@ fn estimate_pi(samples: u64, progress: &Progress, seed: u64) -> Option<f64> {
     let (mut inside, mut done) = (0u64, 0u64);
     while done < samples {
         if progress.cancelled.load(Ordering::Relaxed) {
-            return None;
+            return Ok(None);
         }
         let n = CHUNK.min(samples - done);
         for _ in 0..n {
@@ -75,7 +85,7 @@ fn estimate_pi(samples: u64, progress: &Progress, seed: u64) -> Option<f64> {
         done += n;
         progress.done.store(done, Ordering::Relaxed);
     }
-    Some(4.0 * inside as f64 / samples.max(1) as f64)
+    Ok(Some(4.0 * inside as f64 / samples as f64))
 }
 
 ndbind::module!(nogil, |m| {
