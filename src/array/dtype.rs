@@ -49,6 +49,12 @@ pub use ndbind_dlpack::DLDataType as DType;
 /// component, at most 8); every value of `DTYPE` is a valid `Self`
 /// (for `DType::BOOL`, ndbind admits the bytes 0 and 1 only; for every
 /// other dtype, any bit pattern), and so are all-zero bytes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an array element type",
+    label = "not a `Scalar`",
+    note = "array elements are `bool`, `i8`-`i64`, `u8`-`u64`, `f16`, `bf16`, `f32`, `f64`, `Complex<f32>` and `Complex<f64>` (not `usize`, `isize` or `char`)",
+    note = "take `f16`, `bf16` and `Complex` from `ndbind::half` and `ndbind::num_complex`: another version of the `half` or `num-complex` crate makes different types"
+)]
 pub unsafe trait Scalar: Copy + Send + Sync + 'static {
     /// The dtype of this element type.
     const DTYPE: DType;

@@ -141,12 +141,23 @@ pub fn device_name(device_type: DeviceType) -> &'static str {
 }
 
 /// One constraint (or a tuple of them) on an array parameter.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an array constraint",
+    label = "not a `Constraint`",
+    note = "constraints are `CContig`, `FContig`, `Writable`, `ReadOnly`, `Cpu`, `Cuda`, `Ndim<N>` and `Shape1`-`Shape4` (`ANY` is any extent), `()` for none, or a tuple of up to 5 of them"
+)]
 pub trait Constraint {
     /// The requirements this constraint imposes.
     const REQ: Requirements;
 }
 
 /// The element type of an array parameter: a [`Scalar`] or [`AnyDType`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an array element type",
+    label = "not an element type",
+    note = "array elements are `bool`, `i8`-`i64`, `u8`-`u64`, `f16`, `bf16`, `f32`, `f64`, `Complex<f32>` and `Complex<f64>` (not `usize`, `isize` or `char`); `AnyDType` accepts any dtype",
+    note = "take `f16`, `bf16` and `Complex` from `ndbind::half` and `ndbind::num_complex`: another version of the `half` or `num-complex` crate makes different types"
+)]
 pub trait DTypeSpec {
     /// The required dtype, if any.
     const DTYPE: Option<DType>;

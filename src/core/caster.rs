@@ -48,6 +48,14 @@ use crate::core::object::{Borrowed, Object};
 ///     Ok(())
 /// });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be converted from a Python object",
+    label = "`{Self}` is not a parameter type ndbind knows",
+    note = "a Rust type bound with `ndbind::class!(T)` is a parameter as `&T`, `&mut T`, `Box<T>`, `Arc<T>` or `ndbind::class::Inst<T>` (by value `T` with `class!(T, clone)`; inside `Vec`, `Option` or a tuple: `Inst<T>` or `Arc<T>`): is `class!` missing for this type?",
+    note = "array views must be `ndbind::ndarray` types: another version of the `ndarray` crate among your dependencies makes different types (use `ndbind::ndarray`, or depend on exactly the version ndbind re-exports)",
+    note = "the borrowed parameters are `&str`, `&[u8]`, `Borrowed<'_>`, array views and bound classes (`&dyn Trait` with `ndbind::dyn_param!`): for `&String`, `&Vec<T>` or `&[T]` take `&str`, `Vec<T>` (a copy of any sequence) or `ArrayView1<T>` (a view of an array)",
+    note = "a type of your own converts from Python once it implements `ndbind::FromPy`"
+)]
 pub trait FromPy: Sized {
     /// The value, or `None` when `obj` does not match (no error left set).
     fn from_py(obj: Borrowed<'_>, convert: bool) -> Option<Self>;
@@ -246,6 +254,14 @@ impl<T> Drop for Slot<T> {
 /// }
 /// # ndbind::module!(doc_ext, |m| { m.def("freezing", || Celsius(0.0), ())?; Ok(()) });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be converted to a Python object",
+    label = "`{Self}` is not a return type ndbind knows",
+    note = "a borrowed value (an `ArrayView`, `ArrayViewMut` or other `&T`) cannot be returned: a view cannot outlive the call. Return an owned value (`ndarray::Array`, `ndbind::array::ArrayOut`, `NdArray`, `Vec`, `String`), or bind a reference into `self` with `Class::def_ref`",
+    note = "a Rust type bound with `ndbind::class!(T)` is returned as `T`, `Box<T>`, `Arc<T>` or `ndbind::class::Inst<T>`: is `class!` missing for this type?",
+    note = "arrays must be `ndbind::ndarray` types: another version of the `ndarray` crate among your dependencies makes different types (use `ndbind::ndarray`)",
+    note = "a type of your own converts to Python once it implements `ndbind::IntoPy`"
+)]
 pub trait IntoPy {
     /// The new Python object, or the Python exception to raise.
     fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object>;
@@ -316,6 +332,11 @@ pub use crate::core::alias::{Span, Spans};
 /// Loads one argument into a holder that lives on the caller's stack for
 /// the duration of the call, then hands out the parameter value, which may
 /// borrow from the holder (`Out<'a>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an argument caster",
+    label = "not an `ArgCaster`",
+    note = "a parameter type names its caster through `Param`; a type of your own converts from Python once it implements `ndbind::FromPy`"
+)]
 pub trait ArgCaster {
     /// Per-call state (an extracted value, a buffer view, an imported array).
     type Holder: Default;
@@ -365,6 +386,15 @@ pub trait ArgCaster {
 
 /// Maps a parameter type as written in a Rust signature (`&str`,
 /// `ArrayView<f64, IxDyn>`, `i64`) to the caster that produces it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a parameter type ndbind can convert from Python",
+    label = "`{Self}` is not a parameter type ndbind knows",
+    note = "a Rust type bound with `ndbind::class!(T)` is a parameter as `&T`, `&mut T`, `Box<T>`, `Arc<T>` or `ndbind::class::Inst<T>` (by value `T` with `class!(T, clone)`; inside `Vec`, `Option` or a tuple: `Inst<T>` or `Arc<T>`): is `class!` missing for this type?",
+    note = "array views must be `ndbind::ndarray` types: another version of the `ndarray` crate among your dependencies makes different types (use `ndbind::ndarray`, or depend on exactly the version ndbind re-exports)",
+    note = "array view elements are `bool`, `i8`-`i64`, `u8`-`u64`, `f16`, `bf16`, `f32`, `f64`, `Complex<f32>` or `Complex<f64>`, from `ndbind::half` and `ndbind::num_complex` (another version of `half` or `num-complex` makes different types)",
+    note = "the borrowed parameters are `&str`, `&[u8]`, `Borrowed<'_>`, array views and bound classes (`&dyn Trait` with `ndbind::dyn_param!`): for `&String`, `&Vec<T>` or `&[T]` take `&str`, `Vec<T>` (a copy of any sequence) or `ArrayView1<T>` (a view of an array)",
+    note = "a type of your own converts from Python once it implements `ndbind::FromPy`"
+)]
 pub trait Param {
     /// The caster whose `Out<'a>` is this parameter type.
     type Caster: ArgCaster;

@@ -133,6 +133,11 @@ impl<T> EnumSlot<T> {
 ///
 /// assert_eq!(Color::Blue.to_i64(), 4);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a bound enum",
+    label = "declare it with `ndbind::enum_type!`",
+    note = "`ndbind::enum_type!(T)` makes a fieldless enum deriving `Clone, Copy, PartialEq` a Python enum (`m.enum_::<T>(..)`)"
+)]
 pub trait PyEnum: Copy + PartialEq + 'static {
     /// Where the Python class lives.
     fn enum_slot() -> &'static EnumSlot<Self>;

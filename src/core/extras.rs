@@ -140,6 +140,11 @@ pub struct FuncExtras {
 }
 
 /// One annotation, or a tuple of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a function annotation",
+    label = "not a function annotation",
+    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
+)]
 pub trait Extra {
     /// Records itself.
     fn apply(self, e: &mut FuncExtras);

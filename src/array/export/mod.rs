@@ -46,6 +46,11 @@ pub enum TargetKind {
 }
 
 /// A framework marker for [`ArrayOut`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an array framework",
+    label = "not a `Target`",
+    note = "the first parameter of `ArrayOut` names the framework the array goes to: `Numpy`, `Torch`, `Jax`, `TensorFlow`, `MemoryView`, `ArrayApi` or `Capsule` (in `ndbind::array`)"
+)]
 pub trait Target {
     /// The framework.
     const KIND: TargetKind;
@@ -340,6 +345,11 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
 /// }
 /// # ndbind::module!(doc_ext, |m| { m.def("ones", ones, arg("n"))?; Ok(()) });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not known to keep its `[{T}]` data at a stable address",
+    label = "not `StableData`",
+    note = "`StableData` is implemented for `Vec<T>`, `Box<[T]>` and `AlignedVec<T>`; `from_owner` takes any `AsMut<[T]>` owner"
+)]
 pub unsafe trait StableData<T>: AsRef<[T]> + AsMut<[T]> {}
 
 // SAFETY: these keep their elements in a separate heap allocation.

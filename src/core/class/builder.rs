@@ -51,6 +51,11 @@ pub type ClassOptions = TypeRecord;
 /// # Ok(())
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a class annotation",
+    label = "not a class annotation",
+    note = "class annotations are `doc(\"...\")` or a bare string (the docstring), `is_final()`, `dynamic_attr()`, `weak_referenceable()`, `gc::<T>()`, `supplement::<S>()`, `raw_slot(..)`, `()` for none, or a tuple of up to 5 of them"
+)]
 pub trait ClassExtra {
     /// Records itself in the class record (before the type is created).
     fn apply(self, rec: &mut TypeRecord);

@@ -259,6 +259,11 @@ impl Visit<'_> {
 /// handles the value holds, and must not run Python code, create or drop
 /// Python references (no `PyHandle` dropped, no lock whose other holder
 /// may do so), nor panic. `clear` may drop the handles.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Traverse`",
+    label = "needs `unsafe impl Traverse`",
+    note = "`gc::<T>()` makes the garbage collector visit the Python objects a `T` holds: implement `ndbind::class::Traverse` for `T` to say which"
+)]
 pub unsafe trait Traverse {
     /// Calls `visit` on every [`PyHandle`] the value holds.
     fn traverse(&self, visit: &mut Visit<'_>) -> Result<(), VisitStop>;

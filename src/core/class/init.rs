@@ -55,6 +55,11 @@ pub enum Constructed<T> {
 /// # Ok(())
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a constructor of `{T}` cannot return `{Self}`",
+    label = "constructors return the constructed value",
+    note = "a constructor returns `{T}`, `Arc<{T}>` (if `{T}: Sync`) or a `Result` of either whose error converts into `PyErr`"
+)]
 pub trait InitReturn<T> {
     /// The constructed value, or the error to raise.
     fn into_value(self) -> PyResult<Constructed<T>>;
@@ -107,6 +112,13 @@ impl<T: PyClass + Sync, E: Into<PyErr>> InitReturn<T> for Result<std::sync::Arc<
 /// # Ok(())
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a constructor of `{T}`",
+    label = "not a constructor ndbind can bind",
+    note = "ndbind binds `fn` items and closures of at most 12 parameters: pass more values in a tuple, a `Vec`, a `dict` or a bound class",
+    note = "a closure's parameter types must be written out: `|x: f64, s: &str| ...`",
+    note = "a constructor returns `{T}`, `Arc<{T}>` or a `Result` of either; its parameters convert from Python"
+)]
 pub trait IntoInit<T, M>: 'static {
     /// The record parts of the `__init__` overload (`self` first).
     fn into_parts(self) -> FuncParts;

@@ -96,6 +96,11 @@ pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 /// slot of `Self`'s own (a `static` no other type uses); `RefHolder` is
 /// [`SharedGuard`] or [`ConvGuard`]. [`crate::class!`] guarantees all of
 /// this: use it rather than implementing the trait by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a bound class",
+    label = "declare it with `ndbind::class!`",
+    note = "`ndbind::class!(T)`, written next to the type, makes `T` a class: `&T`, `&mut T` and `Box<T>` parameters, `T` return values, `m.class::<T>(..)`"
+)]
 pub unsafe trait PyClass: Sized + Send + 'static {
     /// The Rust base class ([`NoBase`] when none).
     type Base: MaybeClass;
@@ -164,6 +169,11 @@ impl<T: PyClass> MaybeClass for T {
 ///
 /// # Safety
 /// `std::mem::zeroed::<Self>()` must be a valid value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not known to be valid as all-zero bytes",
+    label = "not `Zeroable`",
+    note = "when zero bytes are a valid `T`, say so with `unsafe impl ndbind::class::Zeroable for T {{}}` (needed by `class!(T, zeroable)` and type supplements)"
+)]
 pub unsafe trait Zeroable {}
 
 macro_rules! zeroable {

@@ -30,6 +30,12 @@ use crate::core::object::{Borrowed, Object};
 /// Parameters may borrow from their arguments (`&str`, `&[u8]`, array
 /// views): the second bound asks the callable to accept *any* lifetime, so
 /// nothing borrowed can escape the call.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a Python function",
+    label = "not a function ndbind can bind",
+    note = "ndbind binds `fn` items and closures of at most 12 parameters: pass more values in a tuple, a `Vec`, a `dict` or a bound class",
+    note = "a closure's parameter types must be written out: `|x: f64, s: &str| ...`"
+)]
 pub trait IntoFunction<M>: 'static {
     /// The record parts the core needs.
     fn into_parts(self) -> FuncParts;
@@ -41,6 +47,13 @@ pub trait IntoFunction<M>: 'static {
 /// `NdArray`) can reach a GIL-free section; array *views*, plain values and
 /// `&str` can. The callable must be `Sync`: Python threads may run it at
 /// the same time.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a GIL-free Python function",
+    label = "not a function ndbind can bind without the GIL",
+    note = "ndbind binds `fn` items and closures of at most 12 parameters: pass more values in a tuple, a `Vec`, a `dict` or a bound class",
+    note = "a closure's parameter types must be written out: `|x: f64, s: &str| ...`",
+    note = "without the GIL, every parameter is `Send` (no `Object`, `Borrowed` or `NdArray`: take array views) and the callable is `Sync`"
+)]
 pub trait IntoNoGilFunction<M>: 'static {
     /// The record parts the core needs.
     fn into_parts(self) -> FuncParts;
@@ -52,6 +65,99 @@ pub trait IntoNoGilFunction<M>: 'static {
 pub(crate) trait IntoReceiving<S, M>: 'static {
     /// The record parts of the function `(S, parameters...)`.
     fn into_parts(self) -> FuncParts;
+}
+
+impl<F, M> IntoFunction<M> for F
+where
+    F: Callable<M> + 'static,
+    M: FnSignature<F>,
+{
+    #[inline]
+    fn into_parts(self) -> FuncParts {
+        M::parts(self)
+    }
+}
+
+impl<F, M> IntoNoGilFunction<M> for F
+where
+    F: Callable<M> + 'static,
+    M: NoGilSignature<F>,
+{
+    #[inline]
+    fn into_parts(self) -> FuncParts {
+        M::parts(self)
+    }
+}
+
+impl<S, F, M> IntoReceiving<S, M> for F
+where
+    F: Callable<M> + 'static,
+    M: ReceivingSignature<S, F>,
+{
+    #[inline]
+    fn into_parts(self) -> FuncParts {
+        M::parts(self)
+    }
+}
+
+// The binding traits are implemented in two steps, so that a compile
+// error names its cause rather than "`fn(..) {f}: IntoFunction<_>` is not
+// satisfied" (all rustc says when each of several impls fails):
+// `Callable` infers `M`, the return and parameter types `(R, P0, ...)`,
+// from the callable's arity alone (one impl applies); the signature
+// traits, implemented for that tuple (again one impl applies), then
+// require `Pi: Param` and `R: IntoPy`, so rustc reports the very type
+// that does not convert (`&Point: FromPy`, `ArrayView1<f64>: IntoPy`),
+// with those traits' notes. (A result that borrows from a parameter is a
+// lifetime error, which rustc reports as "implementation of `FnOnce` is
+// not general enough"; making it name `IntoFunction` instead would also
+// repeat every parameter error.) The code generated is the same as with
+// one impl per arity.
+
+/// A function or closure of 0 to 12 parameters; `M` is `(R, P0, P1, ...)`,
+/// its return and parameter types.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a Python function",
+    label = "not a function or closure of at most 12 parameters",
+    note = "ndbind binds `fn` items and closures of at most 12 parameters: pass more values in a tuple, a `Vec`, a `dict` or a bound class",
+    note = "a closure's parameter types must be written out: `|x: f64, s: &str| ...`"
+)]
+pub trait Callable<M> {}
+
+/// The parameter and return types `(R, P0, P1, ...)` of a callable `F`
+/// that [`IntoFunction`] binds: every `Pi` is a [`Param`] and `R` is
+/// [`IntoPy`].
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the parameter and return types `{Self}` cannot cross to Python",
+    label = "not convertible to and from Python",
+    note = "each parameter converts from Python (`FromPy`; or borrowed: `&str`, `&[u8]`, array views, bound classes) and the return type converts to Python (`IntoPy`)"
+)]
+pub trait FnSignature<F> {
+    /// The record parts of `f`.
+    fn parts(f: F) -> FuncParts;
+}
+
+/// [`FnSignature`] for [`IntoNoGilFunction`]: also, every parameter is
+/// `Send` and `F` is `Sync`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the parameter and return types `{Self}` cannot cross to Python without the GIL",
+    label = "not convertible, or not `Send`",
+    note = "each parameter converts from Python (`FromPy`; or borrowed: `&str`, `&[u8]`, array views, bound classes) and the return type converts to Python (`IntoPy`)",
+    note = "without the GIL, every parameter is `Send` (no `Object`, `Borrowed` or `NdArray`: take array views) and the callable is `Sync`"
+)]
+pub trait NoGilSignature<F> {
+    /// The record parts of `f`, called with the GIL released.
+    fn parts(f: F) -> FuncParts;
+}
+
+/// [`FnSignature`] for [`IntoReceiving`]: the callable's result goes to
+/// the receiver `S`.
+pub(crate) trait ReceivingSignature<S, F> {
+    /// The record parts of the function `(S, parameters...)`.
+    fn parts(f: F) -> FuncParts;
 }
 
 /// A leading parameter that receives the result of the callable bound
@@ -347,41 +453,43 @@ macro_rules! impl_callables {
             }
         }
 
-        impl<F, R, $($P,)*> IntoFunction<(R, $($P,)*)> for F
+        impl<F, R, $($P,)*> Callable<(R, $($P,)*)> for F where F: Fn($($P),*) -> R {}
+
+        impl<F, R, $($P,)*> FnSignature<F> for (R, $($P,)*)
         where
-            F: Fn($($P),*) -> R + 'static,
-            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R + 'static,
             R: IntoPy,
             $($P: Param,)*
         {
-            fn into_parts(self) -> FuncParts {
-                parts::<F, ($($P,)*), false>(self)
+            #[inline]
+            fn parts(f: F) -> FuncParts {
+                parts::<F, ($($P,)*), false>(f)
             }
         }
 
-        impl<F, R, $($P,)*> IntoNoGilFunction<(R, $($P,)*)> for F
+        impl<F, R, $($P,)*> NoGilSignature<F> for (R, $($P,)*)
         where
             // Without the GIL, calls from several Python threads run at once.
-            F: Fn($($P),*) -> R + Sync + 'static,
-            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R + Sync + 'static,
             $(for<'a> <<$P as Param>::Caster as ArgCaster>::Out<'a>: Send,)*
             R: IntoPy,
             $($P: Param,)*
         {
-            fn into_parts(self) -> FuncParts {
-                parts::<F, ($($P,)*), true>(self)
+            #[inline]
+            fn parts(f: F) -> FuncParts {
+                parts::<F, ($($P,)*), true>(f)
             }
         }
 
-        impl<S, F, R, $($P,)*> IntoReceiving<S, (R, $($P,)*)> for F
+        impl<S, F, R, $($P,)*> ReceivingSignature<S, F> for (R, $($P,)*)
         where
             S: Receiver<R> + 'static,
-            F: Fn($($P),*) -> R + 'static,
-            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R,
+            F: for<'a> Fn($(<<$P as Param>::Caster as ArgCaster>::Out<'a>),*) -> R + 'static,
             $($P: Param,)*
         {
-            fn into_parts(self) -> FuncParts {
-                parts::<WithReceiver<S, F>, (S, $($P,)*), false>(WithReceiver(self, PhantomData))
+            #[inline]
+            fn parts(f: F) -> FuncParts {
+                parts::<WithReceiver<S, F>, (S, $($P,)*), false>(WithReceiver(f, PhantomData))
             }
         }
     }; };
