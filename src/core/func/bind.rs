@@ -28,8 +28,8 @@ use crate::core::object::{Borrowed, Object};
 /// marker; callers never name it.
 ///
 /// Parameters may borrow from their arguments (`&str`, `&[u8]`, array
-/// views): the second bound asks the callable to accept *any* lifetime, so
-/// nothing borrowed can escape the call.
+/// views): the signature check asks the callable to accept them at *any*
+/// lifetime, so nothing borrowed can escape the call.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound as a Python function",
     label = "not a function ndbind can bind",
