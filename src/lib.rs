@@ -60,8 +60,10 @@ pub use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 pub use crate::core::casters::Bytes;
 pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
-pub use crate::core::extras::{arg, doc, kw_only, pos_only, Arg, RvPolicy};
+pub use crate::core::extras::{arg, doc, kw_only, pos_only, sig, Arg, RvPolicy};
 pub use crate::core::func::bind::IntoFunction;
+pub use crate::core::func::{Args, Kwargs};
+pub use crate::core::gil::allow_threads;
 pub use crate::core::module::Module;
 pub use crate::core::object::{Borrowed, Object};
 
@@ -105,7 +107,7 @@ pub mod prelude {
     pub use crate::array::{ArrayOut, NdArray};
     pub use crate::class::Class;
     pub use crate::{
-        arg, doc, kw_only, pos_only, Borrowed, EnumKind, ExceptionType, FromPy, IntoPy, Module,
-        Object, PyErr, PyResult, ReturnCtx, RvPolicy,
+        allow_threads, arg, doc, kw_only, pos_only, sig, Args, Borrowed, EnumKind, ExceptionType,
+        FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyResult, ReturnCtx, RvPolicy,
     };
 }

@@ -130,36 +130,30 @@ pub fn bind(m: &Module) -> PyResult<()> {
         (arg("a"), arg("v")),
     )?;
     // Extras: the GIL released while Rust runs (Module::def_nogil).
-    // SAFETY: these bodies only touch Rust values and array views.
-    unsafe {
-        m.def_nogil("sum_f64_nogil", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))?;
-        m.def_nogil(
-            "nogil_sleep",
-            |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)),
-            arg("ms"),
-        )?;
-        m.def_nogil(
-            "scale_nogil",
-            |mut a: ArrayViewMut<f64, IxDyn>, f: f64| a *= f,
-            (arg("a"), arg("f")),
-        )?;
-    }
+    m.def_nogil("sum_f64_nogil", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))?;
+    m.def_nogil(
+        "nogil_sleep",
+        |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)),
+        arg("ms"),
+    )?;
+    m.def_nogil(
+        "scale_nogil",
+        |mut a: ArrayViewMut<f64, IxDyn>, f: f64| a *= f,
+        (arg("a"), arg("f")),
+    )?;
     m.def(
         "gil_sleep",
         |ms: u64| std::thread::sleep(std::time::Duration::from_millis(ms)),
         arg("ms"),
     )?;
-    // SAFETY: sleeps with a view of its argument; touches no Python.
-    unsafe {
-        m.def_nogil(
-            "hold_view_nogil",
-            |a: ArrayViewMut<f64, IxDyn>, ms: u64| {
-                std::thread::sleep(std::time::Duration::from_millis(ms));
-                a.len()
-            },
-            (arg("a"), arg("ms")),
-        )?;
-    }
+    m.def_nogil(
+        "hold_view_nogil",
+        |a: ArrayViewMut<f64, IxDyn>, ms: u64| {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            a.len()
+        },
+        (arg("a"), arg("ms")),
+    )?;
     bind_stash(m)
 }
 

@@ -7,6 +7,7 @@ mod bench;
 mod classes;
 mod functions;
 mod overrides;
+mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
     m.doc("ndbind's conformance module (see CONFORMANCE.md).")?;
@@ -16,5 +17,6 @@ ndbind::module!(ndbind_test, |m| {
     bench::bind(m)?;
     classes::bind(m)?;
     overrides::bind(m)?;
+    varargs::bind(m)?;
     Ok(())
 });

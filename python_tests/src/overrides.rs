@@ -336,7 +336,7 @@ fn bind_traits(m: &Module) -> PyResult<()> {
     m.def(
         "call_speak_in_thread",
         |a: &PyAnimal| -> PyResult<String> {
-            let r = release_gil(|| {
+            let r = ndbind::allow_threads(|| {
                 std::thread::scope(|s| s.spawn(|| a.speak().map_err(|e| e.message())).join())
             });
             match r {
@@ -348,15 +348,17 @@ fn bind_traits(m: &Module) -> PyResult<()> {
         arg("a"),
     )?;
 
-    // SAFETY: the body touches no Python object itself: the override
-    // machinery takes the GIL when it calls into Python.
-    unsafe { m.def_nogil("call_speak_nogil", |a: &dyn Animal| a.speak(), arg("a"))? };
+    // The body touches no Python object itself: the override machinery
+    // takes the GIL when it calls into Python.
+    m.def_nogil("call_speak_nogil", |a: &dyn Animal| a.speak(), arg("a"))?;
     // The friend's reference is released by a Rust thread without the GIL.
     m.def(
         "drop_friend_in_thread",
         |a: &mut PyAnimal| {
             let f = a.friend.take();
-            release_gil(|| std::thread::scope(|s| s.spawn(move || drop(f)).join().is_ok()))
+            ndbind::allow_threads(|| {
+                std::thread::scope(|s| s.spawn(move || drop(f)).join().is_ok())
+            })
         },
         arg("a"),
     )?;
@@ -387,22 +389,6 @@ fn bind_traits(m: &Module) -> PyResult<()> {
         (arg("s"), arg("factor")),
     )?;
     Ok(())
-}
-
-/// Runs `f` with the GIL released (`f` must not touch Python objects; the
-/// override machinery takes the GIL itself).
-fn release_gil<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(*mut ndbind::ffi::PyThreadState);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // SAFETY: restores the thread state saved below, on this thread.
-            unsafe { ndbind::ffi::PyEval_RestoreThread(self.0) }
-        }
-    }
-    // SAFETY: called with the GIL held (from a bound function); it is
-    // re-acquired by `Restore`, also when `f` panics.
-    let _restore = Restore(unsafe { ndbind::ffi::PyEval_SaveThread() });
-    f()
 }
 
 // --- custom type slots -----------------------------------------------------------------

@@ -353,6 +353,11 @@ pub trait ArgCaster {
     /// whole call (`ArrayView`/`ArrayViewMut`): its spans are lent out
     /// while the call runs (see [`Span::lends`]).
     const LENDS: bool = false;
+    #[doc(hidden)]
+    /// Whether this parameter collects the extra arguments of a call:
+    /// `VARIADIC_ARGS` (`*args`, a tuple) or `VARIADIC_KWARGS`
+    /// (`**kwargs`, a dict), which the dispatcher builds; `0` otherwise.
+    const VARIADIC: u8 = 0;
     /// Fills `holder` from `obj`; false on a mismatch (no error left set).
     /// May return false with a Python error set to abort the whole call.
     fn load(holder: &mut Self::Holder, obj: Borrowed<'_>, convert: bool) -> bool;

@@ -113,6 +113,34 @@ pub fn doc(text: &'static str) -> Doc {
     Doc(text)
 }
 
+/// A signature text for the binding (see [`sig`]).
+pub struct Sig(pub(crate) &'static str);
+
+/// A signature text that replaces the rendered one (nanobind's `nb::sig`)
+/// in `__doc__`, `__text_signature__` and the overload list of the
+/// "incompatible function arguments" error.
+///
+/// Either the whole definition, `"def name(x: int = 0) -> int"` (shown
+/// as written, without `def `, so the name may differ from the binding's),
+/// or only what follows the name, `"(x: int = 0) -> int"` (the binding's
+/// name is prepended). Only what is shown changes: the parameters, their
+/// defaults and the call's behaviour stay the binding's own.
+/// `__text_signature__` (what `inspect.signature` reads) is derived from
+/// the parenthesised part: annotations are dropped, names and defaults
+/// kept (a method's first parameter becomes `$self`).
+///
+/// ```
+/// # use ndbind::prelude::*;
+/// # ndbind::module!(doc_ext, |m| {
+/// m.def("scale", |x: f64, f: Object| x, (arg("x"), arg("f"), sig("(x: float, f: Callable[[float], float]) -> float")))?;
+/// m.def("total", |a: i64, rest: Args| a + rest.len() as i64, (arg("a"), sig("def total(a: int, *more: int) -> int")))?;
+/// # Ok(())
+/// # });
+/// ```
+pub fn sig(text: &'static str) -> Sig {
+    Sig(text)
+}
+
 /// Marker: the parameters named before it are positional-only (`/`).
 pub struct PosOnly;
 
@@ -137,13 +165,14 @@ pub struct FuncExtras {
     pub(crate) pos_only: Option<usize>,
     pub(crate) kw_only: Option<usize>,
     pub(crate) policy: RvPolicy,
+    pub(crate) sig: Option<&'static str>,
 }
 
 /// One annotation, or a tuple of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a function annotation",
     label = "not a function annotation",
-    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
+    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `sig(\"(x: int) -> int\")`, `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
 )]
 pub trait Extra {
     /// Records itself.
@@ -170,6 +199,11 @@ impl Extra for Arg {
 impl Extra for Doc {
     fn apply(self, e: &mut FuncExtras) {
         e.doc = Some(self.0)
+    }
+}
+impl Extra for Sig {
+    fn apply(self, e: &mut FuncExtras) {
+        e.sig = Some(self.0)
     }
 }
 impl Extra for PosOnly {

@@ -1,4 +1,4 @@
-//! Whether this thread holds the GIL.
+//! Whether this thread holds the GIL, and releasing it ([`allow_threads`]).
 //!
 //! ndbind's handles (`Object`, `Borrowed`, arrays, errors) are `!Send`:
 //! made on a thread that holds the GIL, they stay there. Two ways remain
@@ -66,4 +66,111 @@ pub(crate) fn assert_held(what: &str) {
 #[track_caller]
 fn not_held(what: &str) -> ! {
     panic!("ndbind: {what} needs the GIL, and this thread does not hold it (a thread Python did not start, or one that released it)")
+}
+
+/// Runs `f` with the GIL released, so other Python threads run meanwhile
+/// (pyo3's `allow_threads`, nanobind's `gil_scoped_release`), and takes
+/// the GIL back before returning — also when `f` panics, whose unwinding
+/// then goes on (a bound function turns it into a Python exception).
+///
+/// `f` and its result are `Send`: Python handles (`Object`, `Borrowed`,
+/// `NdArray`, `PyErr`, `Args`, `Kwargs`, instance borrows, `ReturnCtx`)
+/// are not, so the closure can neither capture nor return one. Capture
+/// plain Rust values, array *views* (lent for the call: other threads'
+/// calls cannot write the same memory) and `&T` of a `Sync` bound class.
+/// Python objects made inside the closure from nothing (`Object::none()`,
+/// `ReturnCtx::default()`, `PyErr::restore`, `ExceptionType::get`) panic:
+/// they need the GIL. Called on a thread that does not hold the GIL
+/// (inside another `allow_threads`, a Rust thread), it just runs `f`.
+///
+/// ```
+/// use ndbind::prelude::*;
+/// use ndbind::ndarray::ArrayView1;
+///
+/// fn total(a: ArrayView1<f64>) -> f64 {
+///     // Other Python threads run while this sums.
+///     allow_threads(|| a.sum())
+/// }
+///
+/// ndbind::module!(doc_ext, |m| {
+///     m.def("total", total, arg("a"))?;
+///     Ok(())
+/// });
+/// ```
+///
+/// A Python handle cannot cross into the closure:
+///
+/// ```compile_fail
+/// use ndbind::prelude::*;
+/// fn f(o: Object) -> usize {
+///     allow_threads(|| o.borrow().type_name().len())
+/// }
+/// ```
+pub fn allow_threads<T, F>(f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    if held() {
+        // SAFETY: this thread holds the GIL (checked just above).
+        unsafe { released(f) }
+    } else {
+        f()
+    }
+}
+
+/// Runs `f` with the GIL released, re-acquiring it before returning (also
+/// when `f` panics: the guard's drop runs while the panic unwinds).
+///
+/// # Safety
+/// This thread holds the GIL; `f` does not touch Python without taking it.
+#[inline]
+pub(crate) unsafe fn released<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(*mut ffi::PyThreadState);
+    impl Drop for Restore {
+        #[inline]
+        fn drop(&mut self) {
+            // SAFETY: restores the thread state saved below, on this
+            // thread (the guard is neither sent nor leaked).
+            unsafe { ffi::PyEval_RestoreThread(self.0) }
+        }
+    }
+    // SAFETY: the caller's contract: the GIL is held.
+    let _restore = Restore(unsafe { ffi::PyEval_SaveThread() });
+    f()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Resolves only for a type that is not `Send` (ambiguous otherwise).
+    trait AmbiguousIfSend<A> {
+        fn check() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+
+    struct P;
+    crate::class!(P);
+
+    /// Every Python handle is `!Send`, so no `allow_threads` closure can
+    /// capture or return one.
+    #[test]
+    fn python_handles_are_not_send() {
+        use crate::core::class::{SharedGuard, UniqueGuard};
+        <crate::Object as AmbiguousIfSend<_>>::check();
+        <crate::Borrowed<'static> as AmbiguousIfSend<_>>::check();
+        <crate::PyErr as AmbiguousIfSend<_>>::check();
+        <crate::ReturnCtx<'static> as AmbiguousIfSend<_>>::check();
+        <crate::Module as AmbiguousIfSend<_>>::check();
+        <crate::Args as AmbiguousIfSend<_>>::check();
+        <crate::Kwargs as AmbiguousIfSend<_>>::check();
+        <crate::array::NdArray as AmbiguousIfSend<_>>::check();
+        <crate::array::NdArray<f64> as AmbiguousIfSend<_>>::check();
+        <crate::class::Class<P> as AmbiguousIfSend<_>>::check();
+        <crate::class::Inst<P> as AmbiguousIfSend<_>>::check();
+        <crate::class::InstRef<'static, P> as AmbiguousIfSend<_>>::check();
+        <crate::class::InstMut<'static, P> as AmbiguousIfSend<_>>::check();
+        <SharedGuard as AmbiguousIfSend<_>>::check();
+        <UniqueGuard as AmbiguousIfSend<_>>::check();
+    }
 }

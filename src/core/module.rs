@@ -69,24 +69,33 @@ impl Module {
     /// Binds `f` as function `name`, run with the GIL released (other Python
     /// threads progress meanwhile): for long computations on array views.
     /// Arguments are loaded and the result converted with the GIL held;
-    /// every parameter type must be `Send`, so no Python handle reaches the
-    /// GIL-free section.
-    ///
-    /// # Safety
-    /// `f` must not call into Python: no `Object`/`Borrowed` methods, no
-    /// callbacks, no constructors of Python objects. (ndbind's handle API
-    /// assumes the GIL; Rust's type system cannot see whether it is held.)
+    /// in between, `f` runs as inside [`crate::allow_threads`]. Every
+    /// parameter type must be `Send` (no `Object`, `Borrowed`, `NdArray`:
+    /// take array views, plain values, `&str`) and `f` must be `Sync`
+    /// (Python threads may run it at once), so no Python handle reaches
+    /// the GIL-free section. To release the GIL for only part of a
+    /// function, bind it with [`Module::def`] and call
+    /// [`crate::allow_threads`] inside.
     ///
     /// ```
     /// # use ndbind::prelude::*;
     /// # use ndbind::ndarray::{ArrayView, IxDyn};
     /// # ndbind::module!(doc_ext, |m| {
-    /// // SAFETY: pure Rust over an array view.
-    /// unsafe { m.def_nogil("total", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))? };
+    /// m.def_nogil("total", |a: ArrayView<f64, IxDyn>| a.sum(), arg("a"))?;
     /// # Ok(())
     /// # });
     /// ```
-    pub unsafe fn def_nogil<M, F: crate::core::func::bind::IntoNoGilFunction<M>>(
+    ///
+    /// A parameter that holds a Python object does not compile:
+    ///
+    /// ```compile_fail
+    /// # use ndbind::prelude::*;
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.def_nogil("name", |o: Object| o.borrow().type_name(), arg("o"))?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn def_nogil<M, F: crate::core::func::bind::IntoNoGilFunction<M>>(
         &self,
         name: &str,
         f: F,

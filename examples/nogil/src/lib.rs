@@ -3,8 +3,9 @@
 //!
 //! A GIL-free function loads its arguments and converts its result with
 //! the GIL held; in between it may use only Rust values: array views,
-//! numbers, and references to bound classes that are `Sync` (no Python
-//! objects, no callbacks). Binding one is `unsafe` for that reason.
+//! numbers, and references to bound classes that are `Sync`: its
+//! parameters must be `Send`, so no Python object can reach it. (To
+//! release the GIL for part of a function only, use `ndbind::allow_threads`.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -98,31 +99,21 @@ ndbind::module!(nogil, |m| {
             |p: &Progress| p.cancelled.store(true, Ordering::Relaxed),
             doc("Asks the computation to stop."),
         )?;
-    // SAFETY: these functions compute on Rust values and array views only;
-    // none calls into Python.
-    unsafe {
-        m.def_nogil("total", total, (arg("a"), doc("The sum of a float64 array.")))?;
-        m.def_nogil(
-            "histogram",
-            histogram,
-            (
-                arg("a"),
-                arg("bins"),
-                arg("lo"),
-                arg("hi"),
-                doc("Counts per bin, as numpy.histogram."),
-            ),
-        )?;
-        m.def_nogil(
-            "estimate_pi",
-            estimate_pi,
-            (
-                arg("samples"),
-                arg("progress"),
-                arg("seed").default(1u64),
-                doc("Monte Carlo estimate of pi; None if cancelled through `progress`."),
-            ),
-        )?;
-    }
+    m.def_nogil("total", total, (arg("a"), doc("The sum of a float64 array.")))?;
+    m.def_nogil(
+        "histogram",
+        histogram,
+        (arg("a"), arg("bins"), arg("lo"), arg("hi"), doc("Counts per bin, as numpy.histogram.")),
+    )?;
+    m.def_nogil(
+        "estimate_pi",
+        estimate_pi,
+        (
+            arg("samples"),
+            arg("progress"),
+            arg("seed").default(1u64),
+            doc("Monte Carlo estimate of pi; None if cancelled through `progress`."),
+        ),
+    )?;
     Ok(())
 });

@@ -185,6 +185,10 @@ pub(crate) trait Params {
     fn holders() -> Self::Holders;
     /// Bit `i`: parameter `i` converts by default.
     const CONVERT_DEFAULT: u64;
+    /// Bit `i`: parameter `i` is `*args` ([`crate::Args`]).
+    const VAR_ARGS: u64;
+    /// Bit `i`: parameter `i` is `**kwargs` ([`crate::Kwargs`]).
+    const VAR_KW: u64;
     /// Loads argument `i` into holder `i`, in order, allowing conversion
     /// where bit `i` of `convert` is set; false at the first mismatch (an
     /// error may be set: see [`load_failed`]).
@@ -220,22 +224,6 @@ pub(crate) trait Invoke<Ps: Params> {
     /// # Safety
     /// `h` was loaded and prepared by this call, and is used once.
     unsafe fn invoke(&self, h: &mut Ps::Holders) -> Self::Output;
-}
-
-/// Runs `f` with the GIL released, re-acquiring it before returning (also
-/// when `f` panics, whose unwinding then continues to the dispatcher).
-#[inline]
-pub(crate) fn without_gil<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: the GIL is held on entry (every call path holds it); it is
-    // re-acquired below on every path out.
-    let ts = unsafe { ffi::PyEval_SaveThread() };
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    // SAFETY: restores the thread state saved above.
-    unsafe { ffi::PyEval_RestoreThread(ts) };
-    match r {
-        Ok(v) => v,
-        Err(p) => std::panic::resume_unwind(p),
-    }
 }
 
 /// Outcome of a failed argument load: an error a caster set aborts the
@@ -312,8 +300,10 @@ where
             return std::ptr::null_mut();
         };
         let r = if NOGIL {
-            // SAFETY: loaded and prepared above, invoked once.
-            without_gil(|| unsafe { f.invoke(&mut h) })
+            // SAFETY: every call path holds the GIL; the callable's
+            // parameters are `Send` and it is `Sync` (`NoGilSignature`).
+            // Loaded and prepared above, invoked once.
+            unsafe { crate::core::gil::released(|| f.invoke(&mut h)) }
         } else {
             // SAFETY: as above.
             unsafe { f.invoke(&mut h) }
@@ -341,6 +331,7 @@ where
         <Ps as Signature<F::Output>>::LIST,
         Ps::ACCEPTS_NONE,
         Ps::CONVERT_DEFAULT,
+        (Ps::VAR_ARGS, Ps::VAR_KW),
     )
 }
 
@@ -354,6 +345,10 @@ macro_rules! impl_params {
                 0 $( | ((<$P::Caster as ArgCaster>::ACCEPTS_NONE as u64) << $i) )*;
             const CONVERT_DEFAULT: u64 =
                 0 $( | ((<$P::Caster as ArgCaster>::CONVERT_BY_DEFAULT as u64) << $i) )*;
+            const VAR_ARGS: u64 = 0 $( | (((<$P::Caster as ArgCaster>::VARIADIC
+                == crate::core::func::varargs::VARIADIC_ARGS) as u64) << $i) )*;
+            const VAR_KW: u64 = 0 $( | (((<$P::Caster as ArgCaster>::VARIADIC
+                == crate::core::func::varargs::VARIADIC_KWARGS) as u64) << $i) )*;
 
             #[inline(always)]
             #[allow(clippy::unused_unit)]

@@ -5,11 +5,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3_ffi as ffi;
 
-use crate::core::error::{panic_to_pyerr, PyErr};
+use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
 use crate::core::func::func_type::{FuncObject, NO_FAST_PATH};
 use crate::core::func::record::{FuncRecord, NEXT_OVERLOAD};
 use crate::core::func::signature;
-use crate::core::object::Borrowed;
+use crate::core::object::{Borrowed, Object};
 
 /// Arguments are arranged on the stack up to this count (heap beyond).
 const STACK_ARGS: usize = 16;
@@ -98,6 +98,9 @@ unsafe fn dispatch_general(
     let f = || unsafe { &*fp };
     let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); STACK_ARGS];
     let mut heap: Vec<*mut ffi::PyObject> = Vec::new();
+    // The `*args` tuple and `**kwargs` dict of the overload being tried
+    // (only for overloads that have them), alive until it returns.
+    let mut extra: [Option<Object>; 2] = [None, None];
     // A single overload gets a single pass, with conversions allowed (an
     // exact match is always tried first by every caster).
     let passes = if f().overloads.len() == 1 { 1 } else { 2 };
@@ -117,8 +120,20 @@ unsafe fn dispatch_general(
                 heap.resize(r.nargs, std::ptr::null_mut());
                 &mut heap[..]
             };
-            // SAFETY: the caller's contract on `args` and `kwnames`.
-            let Some(argv) = (unsafe { arrange(r, args, nargs, kwnames, buf) }) else { continue };
+            let argv = if r.variadic {
+                // SAFETY: the caller's contract on `args` and `kwnames`.
+                match unsafe { arrange_variadic(r, args, nargs, kwnames, buf, &mut extra) } {
+                    Ok(Some(argv)) => argv,
+                    Ok(None) => continue,
+                    Err(e) => return e.restore_null(),
+                }
+            } else {
+                // SAFETY: the caller's contract on `args` and `kwnames`.
+                match unsafe { arrange(r, args, nargs, kwnames, buf) } {
+                    Some(argv) => argv,
+                    None => continue,
+                }
+            };
             // SAFETY: `argv` holds the overload's `nargs` arguments.
             if r.none_reject_mask != 0 && unsafe { has_rejected_none(r, argv) } {
                 continue;
@@ -186,6 +201,94 @@ unsafe fn arrange(
     Some(buf.as_ptr())
 }
 
+/// [`arrange`] for an overload with `*args` and/or `**kwargs`: the extra
+/// positional arguments go into a new tuple, the keywords that name no
+/// parameter into a new dict (both kept in `extra` for the call; empty
+/// when there are none). `Ok(None)` when the call cannot bind to this
+/// overload; `Err` when building them failed.
+///
+/// # Safety
+/// As for [`arrange`].
+#[cold]
+#[inline(never)]
+unsafe fn arrange_variadic(
+    r: &FuncRecord,
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
+    kwnames: *mut ffi::PyObject,
+    buf: &mut [*mut ffi::PyObject],
+    extra: &mut [Option<Object>; 2],
+) -> PyResult<Option<*const *mut ffi::PyObject>> {
+    *extra = [None, None];
+    if nargs > r.nargs_pos && r.var_args.is_none() {
+        return Ok(None);
+    }
+    buf.fill(std::ptr::null_mut());
+    let npos = nargs.min(r.nargs_pos);
+    // SAFETY: `args` holds `nargs` pointers; `npos <= nargs_pos <= buf.len()`.
+    let given = unsafe { std::slice::from_raw_parts(args, nargs) };
+    buf[..npos].copy_from_slice(&given[..npos]);
+    if let Some(va) = r.var_args {
+        let rest = &given[npos..];
+        // SAFETY: a new tuple of `rest.len()` slots, each filled with a new
+        // reference before the tuple is used.
+        let t = unsafe {
+            let t = Object::from_owned_or_err(ffi::PyTuple_New(rest.len() as ffi::Py_ssize_t))?;
+            for (j, &a) in rest.iter().enumerate() {
+                ffi::Py_INCREF(a);
+                ffi::PyTuple_SET_ITEM(t.as_ptr(), j as ffi::Py_ssize_t, a);
+            }
+            t
+        };
+        buf[va] = t.as_ptr();
+        extra[0] = Some(t);
+    }
+    if let Some(vk) = r.var_kw {
+        // SAFETY: a new dict.
+        let d = unsafe { Object::from_owned_or_err(ffi::PyDict_New())? };
+        buf[vk] = d.as_ptr();
+        extra[1] = Some(d);
+    }
+    let nkw = if kwnames.is_null() {
+        0
+    } else {
+        // SAFETY: `kwnames` is a tuple when not NULL.
+        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+    };
+    for k in 0..nkw {
+        // SAFETY: `k` is below the tuple's size; keyword values follow the
+        // positional arguments.
+        let (key, value) =
+            unsafe { (ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t), *args.add(nargs + k)) };
+        // SAFETY: a live `str` of the caller's tuple.
+        match unsafe { find_param(r, key) } {
+            Some(i) if buf[i].is_null() => buf[i] = value,
+            Some(_) => return Ok(None), // given twice
+            None => match &extra[1] {
+                // SAFETY: our own dict; `key` and `value` are live (the
+                // dict takes its own references). A `str` subclass key may
+                // run Python code: nothing read before is trusted after it
+                // but the caller's arguments, which the caller holds.
+                Some(d) => unsafe {
+                    if ffi::PyDict_SetItem(d.as_ptr(), key, value) != 0 {
+                        return Err(PyErr::fetch());
+                    }
+                },
+                None => return Ok(None),
+            },
+        }
+    }
+    for (i, slot) in buf.iter_mut().enumerate().skip(npos) {
+        if slot.is_null() {
+            let Some(d) = r.args.get(i).and_then(|a| a.default.as_ref()) else {
+                return Ok(None);
+            };
+            *slot = d.as_ptr();
+        }
+    }
+    Ok(Some(buf.as_ptr()))
+}
+
 /// The index of the keyword-capable parameter named `key`.
 ///
 /// # Safety
@@ -198,7 +301,8 @@ unsafe fn find_param(r: &FuncRecord, key: *mut ffi::PyObject) -> Option<usize> {
     }
     // SAFETY: the caller's contract.
     let key = unsafe { Borrowed::from_ptr(key) }.to_str().ok()?;
-    named.iter().position(|a| a.name_str == key).map(|i| i + r.nargs_pos_only)
+    // (`*args` / `**kwargs` have no `name`: a keyword never binds them.)
+    named.iter().position(|a| a.name.is_some() && a.name_str == key).map(|i| i + r.nargs_pos_only)
 }
 
 /// The outcome of arguments the single-overload fast path could not load

@@ -234,6 +234,16 @@ fn new_func(
     }
 }
 
+/// The index of the single set bit of `mask` (`None` when empty); an
+/// error naming `what` when several are set.
+fn single_bit(name: &str, mask: u64, what: &str) -> PyResult<Option<usize>> {
+    match mask.count_ones() {
+        0 => Ok(None),
+        1 => Ok(Some(mask.trailing_zeros() as usize)),
+        _ => Err(PyErr::type_error(format!("{name}: at most one {what} parameter is allowed"))),
+    }
+}
+
 /// Builds the record of one overload from its parts and annotations.
 fn make_record(
     name: &str,
@@ -258,12 +268,49 @@ fn make_record(
     if n > 64 {
         return Err(PyErr::type_error(format!("{name}: at most 64 parameters are supported")));
     }
-    let named = extras.args.len();
+    // `*args` and `**kwargs` (as in Python: one of each, `**kwargs` last,
+    // the parameters after `*args` keyword-only).
+    let var_args = single_bit(name, parts.var_args, "`*args` (`Args`)")?;
+    let var_kw = single_bit(name, parts.var_kw, "`**kwargs` (`Kwargs`)")?;
+    if var_kw.is_some_and(|k| k + 1 != n) {
+        return Err(PyErr::type_error(format!(
+            "{name}: the `**kwargs` (`Kwargs`) parameter must be the last one"
+        )));
+    }
+    if var_args.is_some() && extras.kw_only.is_some() {
+        return Err(PyErr::type_error(format!(
+            "{name}: kw_only() cannot be used with `*args` (`Args`): the parameters after it are keyword-only already"
+        )));
+    }
+    let nvar = var_args.is_some() as usize + var_kw.is_some() as usize;
+    // The annotations may leave `*args`/`**kwargs` unnamed (named `args`
+    // and `kwargs` then).
+    let mut named = extras.args.len();
+    if named != 0 && named + nvar == n {
+        for (i, dflt) in [(var_args, "args"), (var_kw, "kwargs")] {
+            if let Some(i) = i {
+                if extras.pos_only.is_some_and(|p| p > i) {
+                    return Err(PyErr::type_error(format!(
+                        "{name}: pos_only() must come before `*args` / `**kwargs`"
+                    )));
+                }
+                extras.kw_only = extras.kw_only.map(|k| if k > i { k + 1 } else { k });
+                extras.args.insert(i, crate::core::extras::arg(dflt));
+            }
+        }
+        named = n;
+    }
     if named != 0 && named != n {
         return Err(PyErr::type_error(format!(
             "{name}: the binding names {named} argument(s), but the function takes {n}"
         )));
     }
+    if named == 0 && var_args.is_some_and(|a| a + 1 + var_kw.is_some() as usize != n) {
+        return Err(PyErr::type_error(format!(
+            "{name}: the parameters after `*args` (`Args`) are keyword-only: name them with arg(...)"
+        )));
+    }
+    let is_var = |i: usize| Some(i) == var_args || Some(i) == var_kw;
     let mut args = Vec::with_capacity(named);
     let (mut convert_mask, mut none_ok) = (0u64, parts.accepts_none);
     for (i, a) in extras.args.into_iter().enumerate() {
@@ -272,6 +319,16 @@ fn make_record(
         }
         if a.none {
             none_ok |= 1 << i;
+        }
+        if is_var(i) {
+            if a.default.is_some() || a.default_repr.is_some() {
+                return Err(PyErr::type_error(format!(
+                    "{name}: `*args` / `**kwargs` cannot have a default"
+                )));
+            }
+            // Never matched by a keyword: such a keyword goes to `**kwargs`.
+            args.push(ArgSpec { name: None, name_str: a.name, default: None, default_repr: None });
+            continue;
         }
         let name_obj = Object::intern_held(
             &CString::new(a.name).map_err(|_| PyErr::value_error("NUL in argument name"))?,
@@ -286,10 +343,15 @@ fn make_record(
     if named == 0 {
         convert_mask = parts.convert_default;
     }
+    // The parameters that may be given positionally: those before `*`,
+    // `*args` and `**kwargs`.
+    let nargs_pos =
+        extras.kw_only.unwrap_or(n).min(n).min(var_args.unwrap_or(n)).min(var_kw.unwrap_or(n));
     // A default must not be followed by a required positional parameter.
-    let kw_only = extras.kw_only.unwrap_or(n).min(n);
     if let Some(first) = args.iter().position(|a| a.default.is_some()) {
-        if let Some(bad) = args[first..kw_only].iter().find(|a| a.default.is_none()) {
+        if let Some(bad) =
+            args[first.min(nargs_pos)..nargs_pos].iter().find(|a| a.default.is_none())
+        {
             return Err(PyErr::type_error(format!(
                 "{name}: parameter '{}' without a default follows one with a default",
                 bad.name_str
@@ -302,13 +364,21 @@ fn make_record(
         site: CallSite { data: parts.data, convert: convert_mask, policy: extras.policy, method },
         free: parts.free,
         nargs: n,
-        nargs_pos: kw_only,
-        nargs_pos_only: if named == 0 { n } else { extras.pos_only.unwrap_or(0).min(kw_only) },
+        nargs_pos,
+        nargs_pos_only: if named == 0 {
+            nargs_pos
+        } else {
+            extras.pos_only.unwrap_or(0).min(nargs_pos)
+        },
         args: args.into_boxed_slice(),
         none_reject_mask: all & !none_ok,
         doc: extras.doc,
         sig: parts.sig,
         operator: kind == FuncKind::Operator,
+        variadic: nvar != 0,
+        var_args,
+        var_kw,
+        custom_sig: extras.sig,
     })
 }
 

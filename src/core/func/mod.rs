@@ -8,7 +8,9 @@ mod dispatch;
 pub(crate) mod func_type;
 pub(crate) mod record;
 mod signature;
+pub mod varargs;
 
 pub use bind::IntoFunction;
 pub(crate) use func_type::{define, define_in};
 pub use record::{FuncKind, FuncParts};
+pub use varargs::{Args, Kwargs};

@@ -76,6 +76,10 @@ pub struct FuncParts {
     pub(crate) sig: SigList,
     pub(crate) accepts_none: u64,
     pub(crate) convert_default: u64,
+    /// Bit `i`: parameter `i` is `*args` ([`crate::Args`]).
+    pub(crate) var_args: u64,
+    /// Bit `i`: parameter `i` is `**kwargs` ([`crate::Kwargs`]).
+    pub(crate) var_kw: u64,
 }
 
 /// # Safety
@@ -92,7 +96,9 @@ impl FuncParts {
     ///
     /// `sig` names the `nargs` parameter types, then the return type.
     /// `accepts_none` and `convert_default` have bit `i` set when argument
-    /// `i`'s caster accepts `None` / converts by default.
+    /// `i`'s caster accepts `None` / converts by default; `variadic` is
+    /// `(var_args, var_kw)`: the bits of the `*args` / `**kwargs`
+    /// parameters.
     pub(crate) fn new<F>(
         f: F,
         call: CallImpl,
@@ -100,6 +106,7 @@ impl FuncParts {
         sig: SigList,
         accepts_none: u64,
         convert_default: u64,
+        variadic: (u64, u64),
     ) -> FuncParts {
         FuncParts {
             call,
@@ -109,6 +116,8 @@ impl FuncParts {
             sig,
             accepts_none,
             convert_default,
+            var_args: variadic.0,
+            var_kw: variadic.1,
         }
     }
 }
@@ -144,6 +153,15 @@ pub(crate) struct FuncRecord {
     /// An operator (`__eq__`, `__add__`, ...): a call that matches no
     /// overload returns `NotImplemented` instead of raising.
     pub(crate) operator: bool,
+    /// Whether the overload has `*args` or `**kwargs`: calls then take
+    /// the dispatcher's variadic path.
+    pub(crate) variadic: bool,
+    /// The index of the `*args` parameter.
+    pub(crate) var_args: Option<usize>,
+    /// The index of the `**kwargs` parameter (the last one).
+    pub(crate) var_kw: Option<usize>,
+    /// A signature text that replaces the rendered one (`sig(...)`).
+    pub(crate) custom_sig: Option<&'static str>,
 }
 
 /// What kind of callable a binding defines.

@@ -17,13 +17,42 @@ fn push_type(s: &mut String, r: &FuncRecord, i: usize) {
     }
 }
 
-/// Appends one overload's signature (`add(a: int, b: int = 1) -> int`).
+/// The `*` or `**` of parameter `i` when it is `*args` / `**kwargs`, with
+/// its name.
+fn var_prefix(r: &FuncRecord, i: usize) -> Option<(&'static str, &'static str)> {
+    let (prefix, dflt) = if Some(i) == r.var_args {
+        ("*", "args")
+    } else if Some(i) == r.var_kw {
+        ("**", "kwargs")
+    } else {
+        return None;
+    };
+    Some((prefix, r.args.get(i).map_or(dflt, |a| a.name_str)))
+}
+
+/// Appends one overload's signature (`add(a: int, b: int = 1) -> int`), or
+/// its custom text (`sig(...)`).
 fn render_into(s: &mut String, name: &str, r: &FuncRecord) {
+    if let Some(text) = r.custom_sig {
+        match text.strip_prefix("def ") {
+            Some(rest) => s.push_str(rest.trim().trim_end_matches(':')),
+            None => {
+                s.push_str(name);
+                s.push_str(text.trim());
+            }
+        }
+        return;
+    }
     s.push_str(name);
     s.push('(');
     for i in 0..r.nargs {
         if i > 0 {
             s.push_str(", ");
+        }
+        if let Some((prefix, var)) = var_prefix(r, i) {
+            s.push_str(prefix);
+            s.push_str(var);
+            continue;
         }
         if i == r.nargs_pos && !r.args.is_empty() {
             s.push_str("*, ");
@@ -102,6 +131,9 @@ pub(crate) fn render_doc(f: &FuncObject) -> String {
 /// functions, in the format CPython's parser accepts (no annotations).
 pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
     let [r] = f.overloads.as_slice() else { return None };
+    if let Some(text) = r.custom_sig {
+        return text_signature_of(text, r.site.method);
+    }
     if r.site.method && r.nargs == 1 {
         return Some("($self)".to_owned());
     }
@@ -116,6 +148,12 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
         }
     };
     for (i, a) in r.args.iter().enumerate() {
+        if let Some((prefix, var)) = var_prefix(r, i) {
+            sep(&mut s);
+            s.push_str(prefix);
+            s.push_str(var);
+            continue;
+        }
         if i == r.nargs_pos {
             sep(&mut s);
             s.push('*');
@@ -136,6 +174,71 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
     }
     s.push(')');
     Some(s)
+}
+
+/// Splits `text` at the top-level occurrences of `sep` (outside brackets
+/// and string literals).
+fn split_top(text: &str, sep: char) -> Vec<&str> {
+    let (mut out, mut depth, mut quote, mut start) = (Vec::new(), 0i32, None, 0);
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, c) if c == sep && depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            _ => {}
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// `__text_signature__` of a custom signature text: its parenthesised
+/// parameter list without annotations (`(x: int = 0) -> int` gives
+/// `(x=0)`); a method's first parameter becomes `$self`. `None` when the
+/// text has no parameter list.
+fn text_signature_of(text: &str, method: bool) -> Option<String> {
+    let open = text.find('(')?;
+    // The matching `)`: the first top-level part after `(`.
+    let inner = &text[open + 1..];
+    let close = split_top(inner, ')').first()?.len();
+    if close == inner.len() {
+        return None;
+    }
+    let mut out = String::from("(");
+    for (i, p) in split_top(&inner[..close], ',').into_iter().enumerate() {
+        let p = p.trim();
+        if p.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push_str(", ");
+        }
+        let (decl, default) = match split_top(p, '=').as_slice() {
+            [d, rest @ ..] if !rest.is_empty() => (*d, Some(p[d.len() + 1..].trim())),
+            _ => (p, None),
+        };
+        let pname = split_top(decl, ':')[0].trim();
+        if i == 0 && method && !pname.starts_with('*') && pname != "/" {
+            out.push('$');
+        }
+        out.push_str(pname);
+        if let Some(d) = default {
+            out.push('=');
+            out.push_str(d);
+        }
+    }
+    out.push(')');
+    Some(out)
 }
 
 /// The `TypeError` message for a call that matched no overload: `args`
