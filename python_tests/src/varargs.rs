@@ -7,23 +7,37 @@ use std::time::Duration;
 
 use ndbind::prelude::*;
 
-/// A value that another Python thread sets while Rust waits without the
-/// GIL: `signal()` needs the GIL to run at all.
-static SIGNAL: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+/// A rendezvous with another Python thread: 0 idle, 1 Rust is waiting,
+/// 2 signalled. `signal()` needs the GIL to run at all.
+static STATE: (Mutex<u8>, Condvar) = (Mutex::new(0), Condvar::new());
 
-/// Waits (at most `timeout_ms`) for `signal()`; whether it came.
+/// Says it waits, then waits (at most `timeout_ms`) for `signal()`;
+/// whether it came.
 fn wait_signal(timeout_ms: u64) -> bool {
-    let (lock, cv) = &SIGNAL;
-    let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let (mut seen, _) = cv
-        .wait_timeout_while(guard, Duration::from_millis(timeout_ms), |s| !*s)
+    let (lock, cv) = &STATE;
+    let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+    *g = 1;
+    cv.notify_all();
+    let (mut g, _) = cv
+        .wait_timeout_while(g, Duration::from_millis(timeout_ms), |s| *s != 2)
         .unwrap_or_else(|e| e.into_inner());
-    std::mem::replace(&mut *seen, false)
+    std::mem::replace(&mut *g, 0) == 2
+}
+
+/// Waits (GIL released, at most `timeout_ms`) until Rust waits in
+/// `wait_signal`.
+fn until_waiting(timeout_ms: u64) -> bool {
+    let (lock, cv) = &STATE;
+    let g = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let (g, _) = cv
+        .wait_timeout_while(g, Duration::from_millis(timeout_ms), |s| *s != 1)
+        .unwrap_or_else(|e| e.into_inner());
+    *g == 1
 }
 
 fn signal() {
-    let (lock, cv) = &SIGNAL;
-    *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    let (lock, cv) = &STATE;
+    *lock.lock().unwrap_or_else(|e| e.into_inner()) = 2;
     cv.notify_all();
 }
 
@@ -140,6 +154,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
 
     // --- allow_threads ------------------------------------------------------
     m.def("signal", signal, ())?;
+    m.def_nogil("until_waiting", until_waiting, arg("timeout_ms"))?;
     m.def(
         "wait_for_signal",
         |timeout_ms: u64| allow_threads(|| wait_signal(timeout_ms)),
