@@ -31,8 +31,10 @@ pub(crate) fn held() -> bool {
 /// for the only way a handle is dropped without the GIL — in a
 /// `thread_local!` destructor, once the thread's Python state is gone (at
 /// thread exit, or after finalization for the main thread). Handles are
-/// `!Send` and made with the GIL, and no GIL-free section (`def_nogil`)
-/// can hold one (its parameters are `Send`, its callable `Sync`), so a
+/// `!Send` and made with the GIL, and no GIL-free section (`def_nogil`,
+/// `allow_threads`) can hold one (its parameters and captures are `Send`;
+/// a handle kept in a `thread_local!` is the exception SOUNDNESS.md
+/// names), so a
 /// thread that still has its Python state holds the GIL whenever Rust code
 /// on it drops a handle.
 #[inline(never)]
@@ -166,6 +168,7 @@ mod tests {
         <crate::Kwargs as AmbiguousIfSend<_>>::check();
         <crate::array::NdArray as AmbiguousIfSend<_>>::check();
         <crate::array::NdArray<f64> as AmbiguousIfSend<_>>::check();
+        <crate::array::ArrayOut as AmbiguousIfSend<_>>::check();
         <crate::class::Class<P> as AmbiguousIfSend<_>>::check();
         <crate::class::Inst<P> as AmbiguousIfSend<_>>::check();
         <crate::class::InstRef<'static, P> as AmbiguousIfSend<_>>::check();

@@ -86,7 +86,6 @@ impl Args {
 
     /// The arguments, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Borrowed<'_>> + '_ {
-        // SAFETY: `i` is below the length (the index bounds the range).
         (0..self.len()).map(move |i| self.get(i).expect("index below the length"))
     }
 
@@ -190,7 +189,7 @@ macro_rules! var_caster {
                 load_var(holder, obj, $kind)
             }
 
-            unsafe fn get<'a>(holder: &'a mut Option<Object>) -> $t {
+            unsafe fn get(holder: &mut Option<Object>) -> $t {
                 $t(holder.take().expect("ndbind: argument loaded once, taken once"))
             }
 
