@@ -102,7 +102,7 @@ fn not_held(what: &str) -> ! {
 ///
 /// A Python handle cannot cross into the closure:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use ndbind::prelude::*;
 /// fn f(o: Object) -> usize {
 ///     allow_threads(|| o.borrow().type_name().len())

@@ -88,7 +88,7 @@ impl Module {
     ///
     /// A parameter that holds a Python object does not compile:
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0277
     /// # use ndbind::prelude::*;
     /// # ndbind::module!(doc_ext, |m| {
     /// m.def_nogil("name", |o: Object| o.borrow().type_name(), arg("o"))?;
