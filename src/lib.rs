@@ -62,7 +62,9 @@ pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
 pub use crate::core::extras::{arg, doc, kw_only, pos_only, Arg, RvPolicy};
 pub use crate::core::func::bind::IntoFunction;
+pub use crate::core::handles::{Dict, DictItems, Downcast, List, ListIter, Set, Str, Tuple};
 pub use crate::core::module::Module;
+pub use crate::core::object::PyIter;
 pub use crate::core::object::{Borrowed, Object};
 
 /// The `half` crate (`f16`, `bf16` elements), at ndbind's version.
@@ -108,4 +110,5 @@ pub mod prelude {
         arg, doc, kw_only, pos_only, Borrowed, EnumKind, ExceptionType, FromPy, IntoPy, Module,
         Object, PyErr, PyResult, ReturnCtx, RvPolicy,
     };
+    pub use crate::{Dict, List, Set, Str, Tuple};
 }
