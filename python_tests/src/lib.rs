@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod classes;
 mod functions;
+mod handles;
 mod overrides;
 
 ndbind::module!(ndbind_test, |m| {
@@ -16,5 +17,6 @@ ndbind::module!(ndbind_test, |m| {
     bench::bind(m)?;
     classes::bind(m)?;
     overrides::bind(m)?;
+    handles::bind(m)?;
     Ok(())
 });
