@@ -306,7 +306,7 @@ impl Iterator for ListIter {
     }
 }
 
-impl<'a> IntoIterator for &'a List {
+impl IntoIterator for &List {
     type Item = Object;
     type IntoIter = ListIter;
     fn into_iter(self) -> ListIter {

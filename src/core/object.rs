@@ -370,6 +370,11 @@ impl<'a> Borrowed<'a> {
         usize::try_from(n).map_err(|_| PyErr::fetch())
     }
 
+    /// `len(self) == 0`.
+    pub fn is_empty(self) -> PyResult<bool> {
+        Ok(self.len()? == 0)
+    }
+
     /// `self[key]`.
     pub fn get_item(self, key: impl IntoPy) -> PyResult<Object> {
         let key = key.into_py(&ReturnCtx::held())?;
