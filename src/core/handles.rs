@@ -24,7 +24,23 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object, PyIter};
 
 /// The typed handles, for [`Borrowed::downcast`] and [`Object::downcast`]:
-/// [`List`], [`Tuple`], [`Dict`], [`Set`], [`Str`].
+/// [`List`], [`Tuple`], [`Dict`], [`Set`], [`Str`]. (Sealed: implemented
+/// by ndbind only.)
+///
+/// ```
+/// use ndbind::prelude::*;
+/// use ndbind::Downcast;
+///
+/// /// `x` as a `T`, or `None` when it is not one.
+/// fn try_as<T: Downcast>(x: Borrowed<'_>) -> Option<T> {
+///     x.downcast::<T>().ok()
+/// }
+///
+/// fn is_dict(x: Borrowed<'_>) -> bool {
+///     try_as::<Dict>(x).is_some()
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("is_dict", is_dict, arg("x"))?; Ok(()) });
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a typed Python handle",
     label = "cannot downcast to `{Self}`",
@@ -281,7 +297,17 @@ impl List {
     }
 }
 
-/// The iterator of [`List::iter`].
+/// The iterator of [`List::iter`] (and of `for item in &list`).
+///
+/// ```
+/// use ndbind::prelude::*;
+///
+/// /// The number of `None` items.
+/// fn count_none(l: List) -> usize {
+///     (&l).into_iter().filter(|x| x.borrow().is_none()).count()
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("count_none", count_none, arg("l"))?; Ok(()) });
+/// ```
 pub struct ListIter {
     list: List,
     next: usize,
@@ -502,7 +528,23 @@ impl Dict {
     }
 }
 
-/// The iterator of [`Dict::items`].
+/// The iterator of [`Dict::items`]: `(key, value)` pairs of a snapshot.
+///
+/// ```
+/// use ndbind::prelude::*;
+///
+/// /// The keys whose value is truthy.
+/// fn truthy_keys(d: Dict) -> PyResult<List> {
+///     let out = List::new()?;
+///     for (k, v) in d.items()? {
+///         if v.borrow().is_truthy()? {
+///             out.append(k)?;
+///         }
+///     }
+///     Ok(out)
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("truthy_keys", truthy_keys, arg("d"))?; Ok(()) });
+/// ```
 pub struct DictItems {
     /// A private copy: nothing else can reach it, so it never changes.
     copy: Object,

@@ -533,6 +533,21 @@ fn truth(rc: std::ffi::c_int) -> PyResult<bool> {
 /// A Python iterator as a Rust iterator: each item is an owned reference,
 /// or the error `__next__` raised, after which the iterator is done.
 /// Made by [`Borrowed::iter`].
+///
+/// ```
+/// use ndbind::prelude::*;
+///
+/// /// The sum of any iterable of ints (the first error stops it).
+/// fn total(x: Borrowed<'_>) -> PyResult<i64> {
+///     let mut sum = 0;
+///     for item in x.iter()? {
+///         sum += i64::from_py(item?.borrow(), true)
+///             .ok_or_else(|| PyErr::type_error("ints only"))?;
+///     }
+///     Ok(sum)
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("total", total, arg("x"))?; Ok(()) });
+/// ```
 pub struct PyIter(Option<Object>);
 
 impl PyIter {
