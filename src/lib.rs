@@ -64,7 +64,9 @@ pub use crate::core::extras::{arg, doc, kw_only, pos_only, sig, Arg, RvPolicy};
 pub use crate::core::func::bind::IntoFunction;
 pub use crate::core::func::{Args, Kwargs};
 pub use crate::core::gil::allow_threads;
+pub use crate::core::handles::{Dict, DictItems, Downcast, List, ListIter, Set, Str, Tuple};
 pub use crate::core::module::Module;
+pub use crate::core::object::PyIter;
 pub use crate::core::object::{Borrowed, Object};
 
 /// The `half` crate (`f16`, `bf16` elements), at ndbind's version.
@@ -110,4 +112,5 @@ pub mod prelude {
         allow_threads, arg, doc, kw_only, pos_only, sig, Args, Borrowed, EnumKind, ExceptionType,
         FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyResult, ReturnCtx, RvPolicy,
     };
+    pub use crate::{Dict, List, Set, Str, Tuple};
 }

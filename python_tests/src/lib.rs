@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod classes;
 mod functions;
+mod handles;
 mod overrides;
 mod varargs;
 
@@ -18,5 +19,6 @@ ndbind::module!(ndbind_test, |m| {
     classes::bind(m)?;
     overrides::bind(m)?;
     varargs::bind(m)?;
+    handles::bind(m)?;
     Ok(())
 });

@@ -13,6 +13,7 @@ pub mod extras;
 pub mod func;
 pub(crate) mod gil;
 pub(crate) mod gil_cell;
+pub mod handles;
 pub(crate) mod heap_type;
 pub mod internals;
 pub mod leak_report;

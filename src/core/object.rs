@@ -6,7 +6,9 @@ use std::ptr::NonNull;
 
 use pyo3_ffi as ffi;
 
+use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
+use crate::core::handles::Downcast;
 
 /// An owned (strong) reference to a Python object; dropping it decrements
 /// the reference count.
@@ -343,7 +345,235 @@ impl<'a> Borrowed<'a> {
         // SAFETY: valid object.
         unsafe { ffi::Py_REFCNT(self.as_ptr()) }
     }
+
+    // The common protocol calls. Keys, indices and values are Rust values
+    // converted by [`IntoPy`] (numbers, strings, handles; pass an object as
+    // `Borrowed`), so `x.get_item(0)`, `d.get_item("k")` and
+    // `d.set_item(k.borrow(), v)` all read as in Python. Any Python code may
+    // run inside (`__len__`, `__getitem__`, `__eq__`, ...); what it raises
+    // comes back as the `PyErr`.
+
+    /// `len(self)`.
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// /// `len(x) + 1`, whatever `x` is (errors from `__len__` propagate).
+    /// fn len_plus_one(x: Borrowed<'_>) -> PyResult<usize> {
+    ///     Ok(x.len()? + 1)
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("len_plus_one", len_plus_one, arg("x"))?; Ok(()) });
+    /// ```
+    pub fn len(self) -> PyResult<usize> {
+        // SAFETY: valid object, GIL held.
+        let n = unsafe { ffi::PyObject_Size(self.as_ptr()) };
+        usize::try_from(n).map_err(|_| PyErr::fetch())
+    }
+
+    /// `len(self) == 0`.
+    pub fn is_empty(self) -> PyResult<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `self[key]`.
+    pub fn get_item(self, key: impl IntoPy) -> PyResult<Object> {
+        let key = key.into_py(&ReturnCtx::held())?;
+        // SAFETY: valid objects, GIL held; a new reference or NULL.
+        unsafe { Object::from_owned_or_err(ffi::PyObject_GetItem(self.as_ptr(), key.as_ptr())) }
+    }
+
+    /// `self[key] = value`.
+    pub fn set_item(self, key: impl IntoPy, value: impl IntoPy) -> PyResult<()> {
+        let ctx = ReturnCtx::held();
+        let (key, value) = (key.into_py(&ctx)?, value.into_py(&ctx)?);
+        // SAFETY: valid objects, GIL held; SetItem does not steal.
+        status(unsafe { ffi::PyObject_SetItem(self.as_ptr(), key.as_ptr(), value.as_ptr()) })
+    }
+
+    /// `del self[key]`.
+    pub fn del_item(self, key: impl IntoPy) -> PyResult<()> {
+        let key = key.into_py(&ReturnCtx::held())?;
+        // SAFETY: valid objects, GIL held.
+        status(unsafe { ffi::PyObject_DelItem(self.as_ptr(), key.as_ptr()) })
+    }
+
+    /// `value in self`.
+    pub fn contains(self, value: impl IntoPy) -> PyResult<bool> {
+        let value = value.into_py(&ReturnCtx::held())?;
+        // SAFETY: valid objects, GIL held.
+        truth(unsafe { ffi::PySequence_Contains(self.as_ptr(), value.as_ptr()) })
+    }
+
+    /// `iter(self)`, as a Rust iterator over the items (see [`PyIter`]).
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// /// The `str()` of every item of any iterable, joined.
+    /// fn join(x: Borrowed<'_>) -> PyResult<String> {
+    ///     let mut out = String::new();
+    ///     for item in x.iter()? {
+    ///         out.push_str(&item?.borrow().str()?);
+    ///     }
+    ///     Ok(out)
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("join", join, arg("x"))?; Ok(()) });
+    /// ```
+    pub fn iter(self) -> PyResult<PyIter> {
+        // SAFETY: valid object, GIL held; a new reference or NULL.
+        let it = unsafe { Object::from_owned_or_err(ffi::PyObject_GetIter(self.as_ptr()))? };
+        Ok(PyIter(Some(it)))
+    }
+
+    /// `self == other`, as `PyObject_RichCompareBool` (so, like `in`, an
+    /// object is equal to itself whatever its `__eq__` says).
+    pub fn eq(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_EQ)
+    }
+
+    /// `self != other` (an object is never unequal to itself).
+    pub fn ne(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_NE)
+    }
+
+    /// `self < other`.
+    pub fn lt(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_LT)
+    }
+
+    /// `self <= other`.
+    pub fn le(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_LE)
+    }
+
+    /// `self > other`.
+    pub fn gt(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_GT)
+    }
+
+    /// `self >= other`.
+    pub fn ge(self, other: impl IntoPy) -> PyResult<bool> {
+        self.compare(other, ffi::Py_GE)
+    }
+
+    fn compare(self, other: impl IntoPy, op: std::ffi::c_int) -> PyResult<bool> {
+        let other = other.into_py(&ReturnCtx::held())?;
+        // SAFETY: valid objects, a valid operator, GIL held.
+        truth(unsafe { ffi::PyObject_RichCompareBool(self.as_ptr(), other.as_ptr(), op) })
+    }
+
+    /// `hash(self)` (`TypeError` for an unhashable object).
+    pub fn hash(self) -> PyResult<isize> {
+        // SAFETY: valid object, GIL held.
+        match unsafe { ffi::PyObject_Hash(self.as_ptr()) } {
+            -1 => Err(PyErr::fetch()),
+            h => Ok(h),
+        }
+    }
+
+    /// `bool(self)`.
+    pub fn is_truthy(self) -> PyResult<bool> {
+        // SAFETY: valid object, GIL held.
+        truth(unsafe { ffi::PyObject_IsTrue(self.as_ptr()) })
+    }
+
+    /// A typed handle to this object ([`List`](crate::List),
+    /// [`Dict`](crate::Dict), ...), or `TypeError` when it is not of that
+    /// type (subclasses pass, as with `isinstance`).
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// /// The length of a list, or of a str in characters; `TypeError` else.
+    /// fn size(x: Borrowed<'_>) -> PyResult<usize> {
+    ///     match x.downcast::<List>() {
+    ///         Ok(l) => Ok(l.len()),
+    ///         Err(_) => Ok(x.downcast::<Str>()?.len()),
+    ///     }
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("size", size, arg("x"))?; Ok(()) });
+    /// ```
+    pub fn downcast<T: Downcast>(self) -> PyResult<T> {
+        self.to_owned().downcast()
+    }
 }
+
+impl Object {
+    /// A typed handle to this object, or `TypeError` (see
+    /// [`Borrowed::downcast`]); no reference-count traffic.
+    pub fn downcast<T: Downcast>(self) -> PyResult<T> {
+        if T::is_type_of(self.borrow()) {
+            // SAFETY: the type was just checked.
+            Ok(unsafe { T::from_object_unchecked(self) })
+        } else {
+            Err(crate::core::handles::wrong_type(T::TYPE_NAME, self.borrow()))
+        }
+    }
+}
+
+/// The result of a C API call returning 0 on success, -1 with an error.
+#[inline]
+fn status(rc: std::ffi::c_int) -> PyResult<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch())
+    }
+}
+
+/// The result of a C API call returning 1/0, or -1 with an error.
+#[inline]
+fn truth(rc: std::ffi::c_int) -> PyResult<bool> {
+    match rc {
+        -1 => Err(PyErr::fetch()),
+        r => Ok(r != 0),
+    }
+}
+
+/// A Python iterator as a Rust iterator: each item is an owned reference,
+/// or the error `__next__` raised, after which the iterator is done.
+/// Made by [`Borrowed::iter`].
+///
+/// ```
+/// use ndbind::prelude::*;
+///
+/// /// The sum of any iterable of ints (the first error stops it).
+/// fn total(x: Borrowed<'_>) -> PyResult<i64> {
+///     let mut sum = 0;
+///     for item in x.iter()? {
+///         sum += i64::from_py(item?.borrow(), true)
+///             .ok_or_else(|| PyErr::type_error("ints only"))?;
+///     }
+///     Ok(sum)
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("total", total, arg("x"))?; Ok(()) });
+/// ```
+pub struct PyIter(Option<Object>);
+
+impl PyIter {
+    /// The Python iterator object (`None` once exhausted or failed).
+    pub fn as_object(&self) -> Option<&Object> {
+        self.0.as_ref()
+    }
+}
+
+impl Iterator for PyIter {
+    type Item = PyResult<Object>;
+
+    fn next(&mut self) -> Option<PyResult<Object>> {
+        let it = self.0.as_ref()?;
+        // SAFETY: `it` is an iterator (PyObject_GetIter checked it), GIL held.
+        match unsafe { Object::from_owned(ffi::PyIter_Next(it.as_ptr())) } {
+            Some(item) => Some(Ok(item)),
+            None => {
+                self.0 = None;
+                PyErr::take().map(Err)
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for PyIter {}
 
 impl<'a> From<&'a Object> for Borrowed<'a> {
     fn from(o: &'a Object) -> Self {

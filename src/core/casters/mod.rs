@@ -23,11 +23,14 @@ macro_rules! forward_to_items {
 
 mod bytes;
 mod complex;
+mod fixed;
 mod map;
 mod object;
 mod option;
+mod path;
 pub(crate) mod scalar;
 mod seq;
+mod set;
 mod string;
 mod time;
 mod tuple;

@@ -20,8 +20,16 @@ use crate::core::object::{Borrowed, Object};
 /// item, each item is held by a strong reference while `f` looks at it,
 /// and a list whose length changed during the conversion raises
 /// `RuntimeError` (its items no longer form one snapshot).
-pub(crate) fn for_each_item(
+pub(crate) fn for_each_item(obj: Borrowed<'_>, f: impl FnMut(Borrowed<'_>) -> bool) -> Option<()> {
+    for_each_item_of_len(obj, None, f)
+}
+
+/// [`for_each_item`], refusing (before converting any item) a sequence
+/// whose length is not `expect` when that is given.
+#[inline]
+pub(crate) fn for_each_item_of_len(
     obj: Borrowed<'_>,
+    expect: Option<usize>,
     mut f: impl FnMut(Borrowed<'_>) -> bool,
 ) -> Option<()> {
     // SAFETY: type checks before type-specific access; `fast` owns a list or
@@ -44,6 +52,9 @@ pub(crate) fn for_each_item(
         let is_list = ffi::PyList_Check(fp) != 0;
         let len = || if is_list { ffi::PyList_GET_SIZE(fp) } else { ffi::PyTuple_GET_SIZE(fp) };
         let n = len();
+        if expect.is_some_and(|e| e as ffi::Py_ssize_t != n) {
+            return None;
+        }
         for i in 0..n {
             if len() != n {
                 return changed_size();

@@ -91,6 +91,34 @@ impl Param for &str {
     type Caster = StrRef;
 }
 
+/// Caster for `Cow<'_, str>` parameters: borrowed from the `str` object's
+/// UTF-8 buffer, as `&str` is (never an owned copy).
+pub struct CowStrRef;
+
+impl ArgCaster for CowStrRef {
+    type Holder = (usize, usize);
+    type Out<'a> = std::borrow::Cow<'a, str>;
+
+    #[inline]
+    fn load(holder: &mut (usize, usize), obj: Borrowed<'_>, convert: bool) -> bool {
+        StrRef::load(holder, obj, convert)
+    }
+
+    #[inline]
+    unsafe fn get(holder: &mut (usize, usize)) -> std::borrow::Cow<'_, str> {
+        // SAFETY: the caller's contract, as for `&str`.
+        std::borrow::Cow::Borrowed(unsafe { StrRef::get(holder) })
+    }
+
+    fn type_name(out: &mut String) {
+        out.push_str("str")
+    }
+}
+
+impl Param for std::borrow::Cow<'_, str> {
+    type Caster = CowStrRef;
+}
+
 fn new_str(s: &str) -> PyResult<Object> {
     Object::str_held(s)
 }
