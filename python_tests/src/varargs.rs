@@ -50,7 +50,7 @@ pub struct VarHolder {
 ndbind::class!(VarHolder);
 
 fn keys_of(kw: &Kwargs) -> PyResult<Vec<String>> {
-    kw.iter().map(|(k, _)| Ok(k.borrow().to_str()?.to_owned())).collect()
+    kw.items()?.map(|(k, _)| Ok(k.borrow().to_str()?.to_owned())).collect()
 }
 
 /// Tries a binding the rules refuse; its error message.
@@ -83,16 +83,17 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "sum_args",
         |rest: Args| -> PyResult<f64> {
-            rest.iter()
-                .map(|x| f64::from_py(x, true).ok_or_else(|| PyErr::type_error("not a number")))
+            rest.items()
+                .iter()
+                .map(|&x| f64::from_py(x, true).ok_or_else(|| PyErr::type_error("not a number")))
                 .sum()
         },
         (),
     )?;
-    m.def("arg_at", |i: usize, rest: Args| rest.get(i).map(|b| b.to_owned()), arg("i"))?;
+    m.def("arg_at", |i: usize, rest: Args| rest.items().get(i).map(|&b| b.to_owned()), arg("i"))?;
     m.def(
         "kwarg",
-        |key: &str, kw: Kwargs| -> PyResult<Option<Object>> { kw.get(key) },
+        |key: &str, kw: Kwargs| -> PyResult<Option<Object>> { kw.get_item(key) },
         (arg("key"), pos_only()),
     )?;
     m.def("kwarg_keys", |kw: Kwargs| keys_of(&kw), ())?;

@@ -1,6 +1,7 @@
 //! `*args` and `**kwargs` parameters (nanobind's `nb::args` / `nb::kwargs`):
 //! [`Args`], a tuple of the extra positional arguments, and [`Kwargs`], a
-//! dict of the extra keyword arguments. The dispatcher builds them (only
+//! dict of the extra keyword arguments (thin parameter types over the
+//! [`Tuple`] and [`Dict`] handles, which they deref to). The dispatcher builds them (only
 //! for overloads that have them: the casters' `VARIADIC` constant is folded
 //! into the record); their casters only take what it built.
 
@@ -8,6 +9,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{ArgCaster, IntoPy, Param, ReturnCtx};
 use crate::core::error::PyResult;
+use crate::core::handles::{Dict, Downcast, Tuple};
 use crate::core::object::{Borrowed, Object};
 
 /// `ArgCaster::VARIADIC` of [`Args`].
@@ -27,7 +29,7 @@ pub(crate) const VARIADIC_KWARGS: u8 = 2;
 ///
 /// fn count(first: i64, rest: Args) -> PyResult<i64> {
 ///     let mut total = first;
-///     for x in rest.iter() {
+///     for &x in rest.items() {
 ///         total += i64::from_py(x, true).ok_or_else(|| PyErr::type_error("not an int"))?;
 ///     }
 ///     Ok(total)
@@ -38,7 +40,7 @@ pub(crate) const VARIADIC_KWARGS: u8 = 2;
 ///     Ok(())
 /// });
 /// ```
-pub struct Args(Object);
+pub struct Args(Tuple);
 
 /// The extra keyword arguments of a call (`**kwargs`): a `dict` of `str`
 /// keys, empty when there are none. A fresh dict per call.
@@ -51,8 +53,10 @@ pub struct Args(Object);
 /// use ndbind::prelude::*;
 ///
 /// fn describe(name: &str, options: Kwargs) -> String {
-///     let mut keys: Vec<String> =
-///         options.iter().map(|(k, _)| k.borrow().to_str().unwrap_or("?").to_owned()).collect();
+///     let mut keys: Vec<String> = match options.items() {
+///         Ok(items) => items.map(|(k, _)| k.borrow().to_str().unwrap_or("?").to_owned()).collect(),
+///         Err(_) => Vec::new(),
+///     };
 ///     keys.sort();
 ///     format!("{name}: {}", keys.join(", "))
 /// }
@@ -63,96 +67,37 @@ pub struct Args(Object);
 ///     Ok(())
 /// });
 /// ```
-pub struct Kwargs(Object);
+pub struct Kwargs(Dict);
 
 impl Args {
-    /// The number of extra positional arguments.
-    pub fn len(&self) -> usize {
-        // SAFETY: a live tuple (checked when loaded).
-        unsafe { ffi::PyTuple_GET_SIZE(self.0.as_ptr()) as usize }
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Argument `i`, if `i < len()`.
-    pub fn get(&self, i: usize) -> Option<Borrowed<'_>> {
-        // SAFETY: a live tuple (immutable: its items live as long as it).
-        (i < self.len())
-            .then(|| unsafe { Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(self.0.as_ptr(), i as _)) })
-    }
-
-    /// The arguments, in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Borrowed<'_>> + '_ {
-        (0..self.len()).map(move |i| self.get(i).expect("index below the length"))
-    }
-
-    /// The tuple.
-    pub fn as_object(&self) -> &Object {
-        &self.0
-    }
-
     /// The tuple, as an owned handle.
-    pub fn into_object(self) -> Object {
+    pub fn into_tuple(self) -> Tuple {
         self.0
     }
 }
 
 impl Kwargs {
-    /// The number of extra keyword arguments.
-    pub fn len(&self) -> usize {
-        // SAFETY: a live dict (checked when loaded).
-        unsafe { ffi::PyDict_Size(self.0.as_ptr()) as usize }
+    /// The dict, as an owned handle.
+    pub fn into_dict(self) -> Dict {
+        self.0
     }
+}
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The value of keyword `key`, if given.
-    pub fn get(&self, key: &str) -> PyResult<Option<Object>> {
-        let k = Object::str_held(key)?;
-        // SAFETY: a live dict and a `str` key (whose hash and equality run
-        // no Python code); the borrowed result is owned at once.
-        unsafe {
-            let v = ffi::PyDict_GetItemWithError(self.0.as_ptr(), k.as_ptr());
-            if v.is_null() {
-                if !ffi::PyErr_Occurred().is_null() {
-                    return Err(crate::core::error::PyErr::fetch());
-                }
-                return Ok(None);
-            }
-            Ok(Some(Object::from_borrowed(v)))
-        }
-    }
-
-    /// The `(key, value)` pairs, in the order given. Each step reads the
-    /// dict afresh, so code that changes it meanwhile (the dict is the
-    /// caller's to change) cannot make the iterator read freed memory.
-    pub fn iter(&self) -> impl Iterator<Item = (Object, Object)> + '_ {
-        let mut pos: ffi::Py_ssize_t = 0;
-        std::iter::from_fn(move || {
-            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: a live dict; `PyDict_Next` bounds `pos` by the
-            // current table, and the borrowed pair is owned at once.
-            unsafe {
-                (ffi::PyDict_Next(self.0.as_ptr(), &mut pos, &mut k, &mut v) != 0)
-                    .then(|| (Object::from_borrowed(k), Object::from_borrowed(v)))
-            }
-        })
-    }
-
-    /// The dict.
-    pub fn as_object(&self) -> &Object {
+/// `Args` is a [`Tuple`]: `len`, `items`, `get_item`, `iter`, ...
+impl std::ops::Deref for Args {
+    type Target = Tuple;
+    #[inline]
+    fn deref(&self) -> &Tuple {
         &self.0
     }
+}
 
-    /// The dict, as an owned handle.
-    pub fn into_object(self) -> Object {
-        self.0
+/// `Kwargs` is a [`Dict`]: `len`, `get_item`, `contains`, `items`, ...
+impl std::ops::Deref for Kwargs {
+    type Target = Dict;
+    #[inline]
+    fn deref(&self) -> &Dict {
+        &self.0
     }
 }
 
@@ -190,7 +135,9 @@ macro_rules! var_caster {
             }
 
             unsafe fn get(holder: &mut Option<Object>) -> $t {
-                $t(holder.take().expect("ndbind: argument loaded once, taken once"))
+                let obj = holder.take().expect("ndbind: argument loaded once, taken once");
+                // SAFETY: `load_var` checked the exact type.
+                $t(unsafe { Downcast::from_object_unchecked(obj) })
             }
 
             fn type_name(out: &mut String) {
@@ -204,7 +151,7 @@ macro_rules! var_caster {
 
         impl IntoPy for $t {
             fn into_py(self, _ctx: &ReturnCtx) -> PyResult<Object> {
-                Ok(self.0)
+                Ok(self.0.into_object())
             }
             fn type_name(out: &mut String) {
                 out.push_str($name)
