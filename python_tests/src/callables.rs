@@ -268,5 +268,15 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def("parse_int", parse_int, arg("s"))?;
     m.def("through_callback", through_callback, arg("f"))?;
     m.def("plain_app_error", plain_app_error, ())?;
+    m.def(
+        "boxed_error",
+        || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            Err(Box::new(Outer(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "locked",
+            ))))
+        },
+        (),
+    )?;
     Ok(())
 }

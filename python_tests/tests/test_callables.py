@@ -299,6 +299,12 @@ def test_rust_error_type_maps_to_a_module_exception(tmp_path):
     assert e.value.__cause__ is None
 
 
+def test_boxed_error_keeps_its_source_chain():
+    with pytest.raises(RuntimeError, match="^outer$") as e:
+        c.boxed_error()
+    assert type(e.value.__cause__) is PermissionError and str(e.value.__cause__) == "locked"
+
+
 def test_python_error_inside_a_rust_error_keeps_its_identity():
     err = ArithmeticError("from python")
 

@@ -403,7 +403,7 @@ pub fn function<M, F: IntoFunction<M>>(name: &str, f: F, extras: impl Extra) -> 
 }
 
 impl Module {
-    /// [`function`](crate::function) whose `__module__` is this module's
+    /// [`ndbind::function`](crate::function) whose `__module__` is this module's
     /// name; the function is not added to the module (use [`Module::def`]
     /// for that).
     ///

@@ -255,10 +255,25 @@ impl PyErr {
     /// ```
     /// use ndbind::PyErr;
     ///
-    /// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml");
-    /// let wrapped = std::io::Error::other(io); // `source()` is `io`
-    /// let e = PyErr::value_error("no configuration").with_sources(&wrapped);
-    /// assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "config.toml");
+    /// #[derive(Debug)]
+    /// struct LoadError(std::io::Error);
+    ///
+    /// impl std::fmt::Display for LoadError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("cannot load the configuration")
+    ///     }
+    /// }
+    ///
+    /// impl std::error::Error for LoadError {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// let e = LoadError(std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml"));
+    /// // `raise ValueError("cannot load ...") from FileNotFoundError("config.toml")`
+    /// let err = PyErr::value_error(e.to_string()).with_sources(&e);
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "config.toml");
     /// ```
     pub fn with_sources(self, err: &(dyn std::error::Error + 'static)) -> PyErr {
         match cause_chain(err.source()) {
@@ -493,7 +508,14 @@ map_error! {
     std::fmt::Error => runtime_error;
     std::collections::TryReserveError => memory_error;
     std::time::TryFromFloatSecsError => value_error;
-    Box<dyn std::error::Error + Send + Sync> => runtime_error;
+}
+
+/// A boxed error of any type is a `RuntimeError` with the error's text, and
+/// its `source()` chain as causes (see [`PyErr::with_sources`]).
+impl From<Box<dyn std::error::Error + Send + Sync>> for PyErr {
+    fn from(e: Box<dyn std::error::Error + Send + Sync>) -> PyErr {
+        PyErr::runtime_error(e.to_string()).with_sources(&*e)
+    }
 }
 
 impl From<std::io::Error> for PyErr {
