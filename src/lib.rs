@@ -30,8 +30,9 @@
 //! What a binding writes, by topic:
 //!
 //! - this page: modules, functions and their arguments ([`arg`], [`doc`],
-//!   [`RvPolicy`]), handles ([`Object`], [`Borrowed`]), errors ([`PyErr`],
-//!   [`ExceptionType`]), conversions ([`FromPy`], [`IntoPy`]), enums
+//!   [`RvPolicy`]), handles ([`Object`], [`Borrowed`]), callables ([`PyFn`]:
+//!   a Python callable called from Rust; [`function`]: a Rust closure as a
+//!   Python function), errors ([`PyErr`], [`ExceptionType`]), conversions ([`FromPy`], [`IntoPy`]), enums
 //!   ([`enum_type!`], [`EnumKind`]);
 //! - [`array`](mod@array): array parameters ([`array::NdArray`], `ndarray` views) and
 //!   array returns ([`array::ArrayOut`]);
@@ -56,6 +57,7 @@ pub(crate) use crate::__core as core;
 
 pub mod array;
 
+pub use crate::core::callable::{function, CallArgs, CallResult, PyFn};
 pub use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 pub use crate::core::casters::Bytes;
 pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
@@ -110,7 +112,7 @@ pub mod prelude {
     pub use crate::class::Class;
     pub use crate::{
         allow_threads, arg, doc, kw_only, pos_only, sig, Args, Borrowed, EnumKind, ExceptionType,
-        FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyResult, ReturnCtx, RvPolicy,
+        FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult, ReturnCtx, RvPolicy,
     };
     pub use crate::{Dict, List, Set, Str, Tuple};
 }

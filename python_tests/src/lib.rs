@@ -4,6 +4,7 @@
 mod arrays_in;
 mod arrays_out;
 mod bench;
+mod callables;
 mod classes;
 mod functions;
 mod handles;
@@ -16,6 +17,7 @@ ndbind::module!(ndbind_test, |m| {
     arrays_in::bind(m)?;
     arrays_out::bind(m)?;
     bench::bind(m)?;
+    callables::bind(m)?;
     classes::bind(m)?;
     overrides::bind(m)?;
     varargs::bind(m)?;

@@ -13,7 +13,9 @@ pub type PyResult<T> = Result<T, PyErr>;
 
 /// A Python exception, either still to be created (cheap: a type and a
 /// message) or fetched from the interpreter (type, value and traceback are
-/// kept, so re-raising it preserves the traceback).
+/// kept, so re-raising it preserves the traceback, `__cause__` and
+/// `__context__`). An error can carry a cause, raised as
+/// `raise err from cause` ([`PyErr::with_cause`]).
 ///
 /// ```
 /// use ndbind::{PyErr, PyResult};
@@ -51,6 +53,14 @@ enum State {
     Lazy { ty: *mut ffi::PyObject, msg: Cow<'static, str> },
     /// An exception fetched from the interpreter.
     Fetched { ty: Object, value: Option<Object>, tb: Option<Object> },
+    /// An error and its cause (`raise err from cause`), both kept as they
+    /// are until raised: boxed, so plain errors stay small.
+    Chained(Box<Chain>),
+}
+
+struct Chain {
+    err: PyErr,
+    cause: PyErr,
 }
 
 macro_rules! builtin_ctor {
@@ -199,8 +209,150 @@ impl PyErr {
                     value.map_or(std::ptr::null_mut(), Object::into_ptr),
                     tb.map_or(std::ptr::null_mut(), Object::into_ptr),
                 ),
+                State::Chained(chain) => restore_chained(*chain),
             }
         }
+    }
+
+    /// This error, raised as `raise self from cause`: when Python sees it,
+    /// its `__cause__` is the cause's exception object (the very object,
+    /// with its traceback, when the cause came from Python) and
+    /// `__suppress_context__` is true. Nothing is created until the error
+    /// is raised (no GIL needed here). Chaining again replaces the cause.
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// fn parse_setting(f: Borrowed<'_>) -> PyResult<i64> {
+    ///     // The callback's exception becomes the cause of ours.
+    ///     let v = f.call(&[]).map_err(|e| {
+    ///         PyErr::value_error("the settings callback failed").with_cause(e)
+    ///     })?;
+    ///     i64::from_py(v.borrow(), false).ok_or_else(|| PyErr::type_error("not an int"))
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("parse_setting", parse_setting, arg("f"))?; Ok(()) });
+    /// let e = PyErr::runtime_error("outer").with_cause(PyErr::key_error("inner"));
+    /// assert_eq!(e.message(), "outer");
+    /// assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "inner");
+    /// ```
+    pub fn with_cause(self, cause: PyErr) -> PyErr {
+        let err = match self.into_state() {
+            // Replaces the cause of an error that had one.
+            State::Chained(chain) => chain.err,
+            state => PyErr::from_state(state),
+        };
+        PyErr::from_state(State::Chained(Box::new(Chain { err, cause })))
+    }
+
+    /// This error with `err`'s [`source`](std::error::Error::source) chain
+    /// as its causes: each source becomes an exception whose `__cause__` is
+    /// the next one. A source that is a [`PyErr`] is raised as itself (a
+    /// Python exception keeps its identity); an [`std::io::Error`] as the
+    /// matching `OSError` subclass; any other as a `RuntimeError`; each
+    /// with the source's `Display` text as its message. `err` itself is not
+    /// part of the chain (it is what `self` describes).
+    ///
+    /// ```
+    /// use ndbind::PyErr;
+    ///
+    /// #[derive(Debug)]
+    /// struct LoadError(std::io::Error);
+    ///
+    /// impl std::fmt::Display for LoadError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("cannot load the configuration")
+    ///     }
+    /// }
+    ///
+    /// impl std::error::Error for LoadError {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    ///         Some(&self.0)
+    ///     }
+    /// }
+    ///
+    /// let e = LoadError(std::io::Error::new(std::io::ErrorKind::NotFound, "config.toml"));
+    /// // `raise ValueError("cannot load ...") from FileNotFoundError("config.toml")`
+    /// let err = PyErr::value_error(e.to_string()).with_sources(&e);
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "config.toml");
+    /// ```
+    pub fn with_sources(self, err: &(dyn std::error::Error + 'static)) -> PyErr {
+        match cause_chain(err.source()) {
+            Some(cause) => self.with_cause(cause),
+            None => self,
+        }
+    }
+
+    /// An exception of a registered class for a Rust error: its message is
+    /// `err`'s `Display` text, and its causes are `err`'s `source()` chain
+    /// (see [`PyErr::with_sources`]). This is the translation of an error
+    /// type of your own: implement `From<YourError> for PyErr` with it, and
+    /// bound functions return `Result<T, YourError>` directly.
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// static CONFIG_ERROR: ExceptionType = ExceptionType::new();
+    ///
+    /// #[derive(Debug)]
+    /// enum ConfigError {
+    ///     Missing(&'static str),
+    ///     Io(std::io::Error),
+    /// }
+    ///
+    /// impl std::fmt::Display for ConfigError {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         match self {
+    ///             ConfigError::Missing(key) => write!(f, "missing key {key:?}"),
+    ///             ConfigError::Io(_) => f.write_str("cannot read the configuration"),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// impl std::error::Error for ConfigError {
+    ///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    ///         match self {
+    ///             ConfigError::Io(e) => Some(e),
+    ///             _ => None,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// // The translation: `raise ConfigError("...") from OSError(...)`.
+    /// impl From<ConfigError> for PyErr {
+    ///     fn from(e: ConfigError) -> PyErr {
+    ///         PyErr::from_error(&CONFIG_ERROR, &e)
+    ///     }
+    /// }
+    ///
+    /// fn load(path: &str) -> Result<String, ConfigError> {
+    ///     std::fs::read_to_string(path).map_err(ConfigError::Io)
+    /// }
+    ///
+    /// ndbind::module!(doc_ext, |m| {
+    ///     m.add_exception(&CONFIG_ERROR, c"ConfigError", None)?;
+    ///     m.def("load", load, arg("path"))?; // raises doc_ext.ConfigError
+    ///     Ok(())
+    /// });
+    /// ```
+    ///
+    /// Panics if the class was not registered yet (as [`PyErr::new`]).
+    pub fn from_error(ty: &ExceptionType, err: &(dyn std::error::Error + 'static)) -> PyErr {
+        PyErr::new(ty, err.to_string()).with_sources(err)
+    }
+
+    /// A copy of this error: the same exception objects (new references)
+    /// for a fetched one.
+    fn duplicate(&self) -> PyErr {
+        PyErr::from_state(match &*self.state {
+            State::Lazy { ty, msg } => State::Lazy { ty: *ty, msg: msg.clone() },
+            State::Fetched { ty, value, tb } => {
+                State::Fetched { ty: ty.clone(), value: value.clone(), tb: tb.clone() }
+            }
+            State::Chained(c) => State::Chained(Box::new(Chain {
+                err: c.err.duplicate(),
+                cause: c.cause.duplicate(),
+            })),
+        })
     }
 
     /// Raises this exception and returns NULL, for `extern "C"` entry points.
@@ -214,6 +366,7 @@ impl PyErr {
         let mine = match &*self.state {
             State::Lazy { ty, .. } => *ty,
             State::Fetched { ty, .. } => ty.as_ptr(),
+            State::Chained(c) => return c.err.is_instance_of(ty),
         };
         // SAFETY: both are exception type objects.
         unsafe { ffi::PyErr_GivenExceptionMatches(mine, ty.as_ptr()) != 0 }
@@ -225,6 +378,102 @@ impl PyErr {
             State::Lazy { msg, .. } => msg.to_string(),
             State::Fetched { value: Some(v), .. } => v.borrow().str().unwrap_or_default(),
             State::Fetched { value: None, .. } => String::new(),
+            State::Chained(c) => c.err.message(),
+        }
+    }
+}
+
+/// The causes of an error, from the first of its sources on (see
+/// [`PyErr::with_sources`]).
+fn cause_chain(source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
+    let source = source?;
+    let err = if let Some(e) = source.downcast_ref::<PyErr>() {
+        // Its own causes come with it.
+        return Some(e.duplicate());
+    } else if let Some(e) = source.downcast_ref::<std::io::Error>() {
+        PyErr::lazy(io_error_type(e.kind()), e.to_string().into())
+    } else {
+        PyErr::runtime_error(source.to_string())
+    };
+    Some(match cause_chain(source.source()) {
+        Some(cause) => err.with_cause(cause),
+        None => err,
+    })
+}
+
+/// Raises `chain.err` with `chain.cause` as its `__cause__`.
+///
+/// # Safety
+/// The GIL is held.
+#[cold]
+#[inline(never)]
+unsafe fn restore_chained(chain: Chain) {
+    // SAFETY: the GIL is held (caller); each `raised` returns owned
+    // references, which `PyException_SetCause` (steals the cause) and
+    // `PyErr_Restore` (steals all three) take over.
+    unsafe {
+        let (cty, cvalue, ctb) = raised(chain.cause);
+        ffi::Py_XDECREF(cty);
+        ffi::Py_XDECREF(ctb);
+        let (ty, value, tb) = raised(chain.err);
+        if value.is_null() {
+            ffi::Py_XDECREF(cvalue);
+        } else if !cvalue.is_null() {
+            // Also sets `__suppress_context__`.
+            ffi::PyException_SetCause(value, cvalue);
+        }
+        ffi::PyErr_Restore(ty, value, tb);
+    }
+}
+
+/// `err` as an exception object (normalized, its traceback attached),
+/// with its type and traceback: three owned references, any NULL. The
+/// interpreter's pending exception, if any, is cleared.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn raised(err: PyErr) -> (*mut ffi::PyObject, *mut ffi::PyObject, *mut ffi::PyObject) {
+    err.restore();
+    let (mut ty, mut value, mut tb) =
+        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: the GIL is held (caller); Fetch hands over three owned
+    // references, which NormalizeException replaces in place (by those of
+    // the error raised by a failing constructor, if any).
+    unsafe {
+        ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        ffi::PyErr_NormalizeException(&mut ty, &mut value, &mut tb);
+        if !value.is_null() && !tb.is_null() {
+            // Where Python reads a chained exception's traceback from.
+            ffi::PyException_SetTraceback(value, tb);
+        }
+    }
+    (ty, value, tb)
+}
+
+/// The `OSError` subclass of an I/O error kind.
+fn io_error_type(kind: std::io::ErrorKind) -> *mut ffi::PyObject {
+    use std::io::ErrorKind::*;
+    // SAFETY: addresses of builtin exception types.
+    unsafe {
+        match kind {
+            NotFound => ffi::PyExc_FileNotFoundError,
+            PermissionDenied => ffi::PyExc_PermissionError,
+            AlreadyExists => ffi::PyExc_FileExistsError,
+            TimedOut => ffi::PyExc_TimeoutError,
+            Interrupted => ffi::PyExc_InterruptedError,
+            _ => ffi::PyExc_OSError,
+        }
+    }
+}
+
+/// A `PyErr` is a Rust error too: it can be the `source()` of an error of
+/// your own (and [`PyErr::with_sources`] then raises it as itself); its
+/// `source()` is its cause ([`PyErr::with_cause`]).
+impl std::error::Error for PyErr {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.state {
+            State::Chained(c) => Some(&c.cause),
+            _ => None,
         }
     }
 }
@@ -259,24 +508,19 @@ map_error! {
     std::fmt::Error => runtime_error;
     std::collections::TryReserveError => memory_error;
     std::time::TryFromFloatSecsError => value_error;
-    Box<dyn std::error::Error + Send + Sync> => runtime_error;
+}
+
+/// A boxed error of any type is a `RuntimeError` with the error's text, and
+/// its `source()` chain as causes (see [`PyErr::with_sources`]).
+impl From<Box<dyn std::error::Error + Send + Sync>> for PyErr {
+    fn from(e: Box<dyn std::error::Error + Send + Sync>) -> PyErr {
+        PyErr::runtime_error(e.to_string()).with_sources(&*e)
+    }
 }
 
 impl From<std::io::Error> for PyErr {
     fn from(e: std::io::Error) -> PyErr {
-        use std::io::ErrorKind::*;
-        // SAFETY: addresses of builtin exception types.
-        let ty = unsafe {
-            match e.kind() {
-                NotFound => ffi::PyExc_FileNotFoundError,
-                PermissionDenied => ffi::PyExc_PermissionError,
-                AlreadyExists => ffi::PyExc_FileExistsError,
-                TimedOut => ffi::PyExc_TimeoutError,
-                Interrupted => ffi::PyExc_InterruptedError,
-                _ => ffi::PyExc_OSError,
-            }
-        };
-        PyErr::lazy(ty, e.to_string().into())
+        PyErr::lazy(io_error_type(e.kind()), e.to_string().into())
     }
 }
 

@@ -4,6 +4,7 @@
 //! entry point from Python runs with the GIL.
 
 pub mod alias;
+pub mod callable;
 pub mod caster;
 pub mod casters;
 pub mod class;

@@ -1,38 +1,33 @@
 //! Calling Python from Rust: functions that take a Python callable (any
-//! object with `__call__`) as a `Borrowed` handle and call it. An exception
-//! raised by the callable propagates to the caller unchanged (same object,
-//! same traceback) through `?`.
+//! object with `__call__`) as a typed `PyFn` and call it with Rust values.
+//! An exception raised by the callable propagates to the caller unchanged
+//! (same object, same traceback) through `?`; one wrapped by Rust code
+//! keeps it as its `__cause__`. And the other way: a Rust closure returned
+//! to Python as a function.
 
 use ndbind::prelude::*;
+use ndbind::PyFn;
 
-/// Calls `f(x)` with a Python float and reads the result back as a Rust
-/// `f64` (an `int` result is accepted too, as it would be for a `float`
-/// parameter); anything else is a `TypeError`.
-fn call_f64(f: Borrowed<'_>, x: f64) -> PyResult<f64> {
-    let arg = x.into_py(&ReturnCtx::default())?;
-    let result = f.call(&[arg.borrow()])?;
-    f64::from_py(result.borrow(), true).ok_or_else(|| {
-        PyErr::type_error(format!(
-            "the callback returned {}, not a float",
-            result.borrow().type_name()
-        ))
-    })
-}
+/// A function of one float: `f(x)` converts `x` to a Python float and
+/// reads the result back as an `f64` (an `int` result is accepted too, as
+/// it would be for a `float` parameter; anything else is a `TypeError`).
+/// Its signature reads `collections.abc.Callable[[float], float]`.
+type RealFn = PyFn<(f64,), f64>;
 
 /// `[f(x) for x in xs]`, computed in Rust. The values were copied into a
 /// `Vec` when the call began, so whatever `f` does to the caller's list
 /// cannot affect this loop.
-fn apply(f: Borrowed<'_>, xs: Vec<f64>) -> PyResult<Vec<f64>> {
-    xs.into_iter().map(|x| call_f64(f, x)).collect()
+fn apply(f: RealFn, xs: Vec<f64>) -> PyResult<Vec<f64>> {
+    xs.into_iter().map(|x| f.call((x,))).collect()
 }
 
 /// A root of `f` in `[lo, hi]` by bisection, `f(lo)` and `f(hi)` of
 /// opposite signs; stops when the bracket is narrower than `tol`.
-fn bisect(f: Borrowed<'_>, mut lo: f64, mut hi: f64, tol: f64) -> PyResult<f64> {
+fn bisect(f: RealFn, mut lo: f64, mut hi: f64, tol: f64) -> PyResult<f64> {
     if tol.is_nan() || tol <= 0.0 {
         return Err(PyErr::value_error("bisect: tol must be > 0"));
     }
-    let (mut f_lo, f_hi) = (call_f64(f, lo)?, call_f64(f, hi)?);
+    let (mut f_lo, f_hi) = (f.call((lo,))?, f.call((hi,))?);
     if f_lo == 0.0 {
         return Ok(lo);
     }
@@ -49,7 +44,7 @@ fn bisect(f: Borrowed<'_>, mut lo: f64, mut hi: f64, tol: f64) -> PyResult<f64> 
         if mid == lo || mid == hi {
             break;
         }
-        let f_mid = call_f64(f, mid)?;
+        let f_mid = f.call((mid,))?;
         if f_mid == 0.0 {
             return Ok(mid);
         }
@@ -64,8 +59,27 @@ fn bisect(f: Borrowed<'_>, mut lo: f64, mut hi: f64, tol: f64) -> PyResult<f64> 
 
 /// Calls `f()` and returns whatever it returned, as is: an `Object` is any
 /// Python value.
-fn call0(f: Borrowed<'_>) -> PyResult<Object> {
-    f.call(&[])
+fn call0(f: PyFn<(), Object>) -> PyResult<Object> {
+    f.call(())
+}
+
+/// `f(x)`, where an exception of `f` is reported as a `ValueError` whose
+/// `__cause__` is `f`'s own exception (`raise ValueError(...) from e`).
+fn checked(f: RealFn, x: f64) -> PyResult<f64> {
+    f.call((x,)).map_err(|e| PyErr::value_error(format!("f({x}) failed")).with_cause(e))
+}
+
+/// The derivative of `f`, by central differences with step `h`: a Rust
+/// closure returned to Python as a function, which keeps `f` alive.
+fn derivative(f: RealFn, h: f64) -> PyResult<Object> {
+    if h.is_nan() || h <= 0.0 {
+        return Err(PyErr::value_error("derivative: h must be > 0"));
+    }
+    ndbind::function(
+        "derivative",
+        move |x: f64| -> PyResult<f64> { Ok((f.call((x + h,))? - f.call((x - h,))?) / (2.0 * h)) },
+        (arg("x"), doc("(f(x + h) - f(x - h)) / 2h")),
+    )
 }
 
 ndbind::module!(callback, |m| {
@@ -83,5 +97,15 @@ ndbind::module!(callback, |m| {
         ),
     )?;
     m.def("call0", call0, (arg("f"), doc("f(), returned unchanged.")))?;
+    m.def(
+        "checked",
+        checked,
+        (arg("f"), arg("x"), doc("f(x); its error as the cause of a ValueError.")),
+    )?;
+    m.def(
+        "derivative",
+        derivative,
+        (arg("f"), arg("h").default(1e-6), doc("The derivative of f, as a function.")),
+    )?;
     Ok(())
 });

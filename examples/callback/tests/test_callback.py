@@ -46,13 +46,16 @@ def test_exception_in_callback_propagates_unchanged():
 
 
 def test_callback_returning_a_non_float_is_a_type_error():
-    with pytest.raises(TypeError, match="the callback returned str, not a float"):
+    with pytest.raises(TypeError, match="a Python callable returned str, expected float"):
         callback.apply(lambda x: "no", [1.0])
 
 
-def test_non_callable_is_a_type_error():
-    with pytest.raises(TypeError, match="not callable"):
+def test_non_callable_is_refused_by_the_signature():
+    with pytest.raises(TypeError, match="incompatible function arguments"):
         callback.apply(42, [1.0])
+    assert callback.apply.__doc__.startswith(
+        "apply(f: collections.abc.Callable[[float], float], xs: list[float]) -> list[float]"
+    )
 
 
 def test_bisect_finds_roots():
@@ -89,3 +92,36 @@ def test_call0_returns_any_object():
     marker = object()
     assert callback.call0(lambda: marker) is marker
     assert callback.call0(list) == []
+
+
+def test_checked_chains_the_callback_error():
+    err = ZeroDivisionError("inside f")
+
+    def f(x):
+        raise err
+
+    with pytest.raises(ValueError, match=r"f\(2\) failed") as e:
+        callback.checked(f, 2.0)
+    assert e.value.__cause__ is err
+    assert "f" in [fr.name for fr in traceback.extract_tb(err.__traceback__)]
+    assert callback.checked(abs, -2.0) == 2.0
+
+
+def test_derivative_is_a_rust_closure_keeping_f_alive():
+    def f(x):
+        return x**3
+
+    d = callback.derivative(f, h=1e-4)
+    assert d(2.0) == pytest.approx(12.0, rel=1e-6)
+    assert d.__name__ == "derivative"
+    assert d.__doc__.startswith("derivative(x: float) -> float")
+    import sys
+
+    before = sys.getrefcount(f)
+    d2 = callback.derivative(f)
+    assert sys.getrefcount(f) == before + 1
+    del d2
+    assert sys.getrefcount(f) == before
+    assert callback.derivative(math.sin)(0.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="h must be > 0"):
+        callback.derivative(f, h=0.0)

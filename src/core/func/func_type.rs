@@ -394,6 +394,23 @@ pub(crate) fn define(
     define_in(scope, module, None, name, parts, extras, FuncKind::Function)
 }
 
+/// A function object of its own, for a Rust closure returned to Python
+/// (`ndbind::function`): one overload, `__name__` and `__qualname__`
+/// `name`, `__module__` `module` (`None` when absent). It belongs to no
+/// scope, so nothing can add overloads to it.
+pub(crate) fn new_standalone(
+    name: &str,
+    module: Option<&str>,
+    parts: FuncParts,
+    extras: FuncExtras,
+) -> PyResult<Object> {
+    let record = make_record(name, parts, extras, FuncKind::Function)?;
+    let module = module.map(Object::str_held).transpose()?;
+    let func = new_func(name, name.to_owned(), module, FuncKind::Function)?;
+    as_func(func.borrow()).expect("fresh function").push_overload(record);
+    Ok(func)
+}
+
 /// [`define`] for a class scope: `qualprefix` (the class's qualified name)
 /// prefixes `__qualname__`; `kind` says whether the first parameter is
 /// `self`. An existing function of that name gets the overload only when

@@ -11,6 +11,6 @@ mod signature;
 pub mod varargs;
 
 pub use bind::IntoFunction;
-pub(crate) use func_type::{define, define_in};
+pub(crate) use func_type::{define, define_in, new_standalone};
 pub use record::{FuncKind, FuncParts};
 pub use varargs::{Args, Kwargs};
