@@ -5,6 +5,7 @@ mod arrays_in;
 mod arrays_out;
 mod bench;
 mod classes;
+mod classproto;
 mod functions;
 mod overrides;
 
@@ -15,6 +16,7 @@ ndbind::module!(ndbind_test, |m| {
     arrays_out::bind(m)?;
     bench::bind(m)?;
     classes::bind(m)?;
+    classproto::bind(m)?;
     overrides::bind(m)?;
     Ok(())
 });
