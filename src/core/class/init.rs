@@ -254,7 +254,7 @@ pub(crate) fn construct_in_place<T: PyClass>(
             // Initialised already: `init_target` said so with `__init__`.
             Some(_) => init_twice::<T>(method),
             None => PyErr::type_error(format!(
-                "{}.{method}(): expected an instance of {0}, got {}",
+                "{0}.{method}(): cannot construct a {0} value in a {1} object",
                 type_name_of(crate::core::class::cast::push_type_name::<T>),
                 obj.type_name()
             )),
