@@ -279,7 +279,17 @@ fn new_iterator(
     guard: SharedGuard,
     owner: Option<Object>,
 ) -> PyResult<Object> {
-    let tp = iter_type()?;
+    // On failure, the parts go in the same order as in `release`.
+    let fail = |e: PyErr, iter: Box<dyn ErasedIter>, guard: SharedGuard, owner: Option<Object>| {
+        drop(iter);
+        drop(guard);
+        drop(owner);
+        Err(e)
+    };
+    let tp = match iter_type() {
+        Ok(tp) => tp,
+        Err(e) => return fail(e, iter, guard, owner),
+    };
     // SAFETY: a GC type of `IterObject`'s size: `_PyObject_GC_New` returns
     // it untracked and uninitialised past the header; every field is
     // written before it is tracked (and so before traverse or dealloc
@@ -287,7 +297,7 @@ fn new_iterator(
     unsafe {
         let p = ffi::PyObject_GC_New::<IterObject>(tp);
         if p.is_null() {
-            return Err(PyErr::fetch());
+            return fail(PyErr::fetch(), iter, guard, owner);
         }
         addr_of_mut!((*p).busy).write(Cell::new(false));
         addr_of_mut!((*p).iter).write(Some(NonNull::from(Box::leak(iter))));
