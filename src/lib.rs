@@ -92,6 +92,7 @@ pub mod class {
         Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Trampoline,
         Traverse, Visit, VisitStop, Zeroable,
     };
+    pub use crate::core::class::{make_iterator, make_iterator_ref};
 }
 
 /// Leak accounting: what ndbind reports at exit.

@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod callables;
 mod classes;
+mod classproto;
 mod functions;
 mod handles;
 mod overrides;
@@ -19,6 +20,7 @@ ndbind::module!(ndbind_test, |m| {
     bench::bind(m)?;
     callables::bind(m)?;
     classes::bind(m)?;
+    classproto::bind(m)?;
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;

@@ -1,12 +1,16 @@
 //! Enums as real Python `enum` classes (`enum.Enum`, `enum.IntEnum`,
-//! `enum.Flag`, `enum.IntFlag`), created through the `enum` module's
-//! functional API, with member docstrings and `export_values`.
+//! `enum.Flag`, `enum.IntFlag`, `enum.StrEnum`), created through the `enum`
+//! module's functional API, with member docstrings and `export_values`.
 //!
 //! A fieldless Rust enum is declared with [`crate::enum_type!`], which makes
 //! it a parameter and return type: a member converts to its Rust variant
-//! (matched by identity, so an `int` or a member of another enum is a failed
-//! match) and back. Flag combinations that are no single member are read
-//! with [`Flags<T>`].
+//! (matched by identity, so a member of another enum is a failed match)
+//! and back. Values that are not members are refused, with one exception
+//! (as in nanobind): an `IntEnum` parameter accepts a plain `int` equal to
+//! a member's value in the conversion pass (an `int` that is no member's
+//! value stays a failed match; `.noconvert()` parameters and the other
+//! kinds take members only). Flag combinations that are no single member
+//! are read with [`Flags<T>`].
 //!
 //! ```
 //! use ndbind::prelude::*;
@@ -58,6 +62,11 @@ pub enum EnumKind {
     Flag,
     /// `enum.IntFlag`: flags that are also integers.
     IntFlag,
+    /// `enum.StrEnum` (Python 3.11+): members are strings. A member's
+    /// value is given with [`EnumBuilder::str_value`]; one added with
+    /// [`EnumBuilder::value`] is its name in lower case (as `enum.auto()`
+    /// makes it).
+    StrEnum,
 }
 
 impl EnumKind {
@@ -67,6 +76,7 @@ impl EnumKind {
             EnumKind::IntEnum => c"IntEnum",
             EnumKind::Flag => c"Flag",
             EnumKind::IntFlag => c"IntFlag",
+            EnumKind::StrEnum => c"StrEnum",
         }
     }
 }
@@ -74,6 +84,7 @@ impl EnumKind {
 /// The Python side of a bound Rust enum: the class and its members.
 struct EnumData<T> {
     class: Object,
+    kind: EnumKind,
     name: String,
     members: Vec<(T, Object)>,
 }
@@ -164,6 +175,8 @@ pub struct EnumBuilder<'m, T> {
     doc: Option<String>,
     export: bool,
     values: Vec<(String, T, String)>,
+    /// The `str` values given with `str_value`, by member index.
+    strs: Vec<Option<String>>,
 }
 
 impl Module {
@@ -188,6 +201,7 @@ impl Module {
             doc: None,
             export: false,
             values: Vec::new(),
+            strs: Vec::new(),
         }
     }
 }
@@ -229,6 +243,30 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
     /// ```
     pub fn value(mut self, name: &str, value: T, doc: &str) -> Self {
         self.values.push((name.to_owned(), value, doc.to_owned()));
+        self.strs.push(None);
+        self
+    }
+
+    /// Adds member `name` for `value` whose Python value is the string
+    /// `s`, for [`EnumKind::StrEnum`] (or [`EnumKind::Enum`]) classes; any
+    /// other kind refuses it in [`finish`](Self::finish) (`TypeError`).
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// #[derive(Clone, Copy, PartialEq)]
+    /// pub enum Mode { Read, Write }
+    /// ndbind::enum_type!(Mode);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Mode>("Mode", EnumKind::StrEnum)
+    ///     .str_value("Read", Mode::Read, "r", "Open for reading.") // Mode.Read == "r"
+    ///     .str_value("Write", Mode::Write, "w", "")
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn str_value(mut self, name: &str, value: T, s: &str, doc: &str) -> Self {
+        self.values.push((name.to_owned(), value, doc.to_owned()));
+        self.strs.push(Some(s.to_owned()));
         self
     }
 
@@ -271,15 +309,38 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
                 self.name
             )));
         }
-        let spec: Vec<(&str, i64, &str)> =
-            self.values.iter().map(|(n, v, d)| (n.as_str(), v.to_i64(), d.as_str())).collect();
+        let spec: Vec<(&str, Value<'_>, &str)> = self
+            .values
+            .iter()
+            .zip(&self.strs)
+            .map(|((n, v, d), s)| {
+                let v = match s {
+                    Some(s) => Value::Str(s),
+                    None => Value::Int(v.to_i64()),
+                };
+                (n.as_str(), v, d.as_str())
+            })
+            .collect();
         let (class, objs) =
             make_enum(self.module, &self.name, self.kind, self.doc.as_deref(), self.export, &spec)?;
         let members = self.values.iter().map(|(_, v, _)| *v).zip(objs).collect();
         let full = format!("{}.{}", self.module.name(), self.name);
-        T::enum_slot().0.get_or_init(|| EnumData { class: class.clone(), name: full, members });
+        let kind = self.kind;
+        T::enum_slot().0.get_or_init(|| EnumData {
+            class: class.clone(),
+            kind,
+            name: full,
+            members,
+        });
         Ok(class)
     }
+}
+
+/// The Python value of a member: its discriminant, or a string.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Int(i64),
+    Str(&'a str),
 }
 
 /// The non-generic part of [`EnumBuilder::finish`]: creates the class
@@ -291,13 +352,28 @@ fn make_enum(
     kind: EnumKind,
     doc: Option<&str>,
     export: bool,
-    values: &[(&str, i64, &str)],
+    values: &[(&str, Value<'_>, &str)],
 ) -> PyResult<(Object, Vec<Object>)> {
     let enum_mod = Object::import_held(c"enum")?;
-    let base = enum_mod.borrow().getattr(kind.class_name())?;
+    let base = enum_mod.borrow().getattr(kind.class_name()).map_err(|e| match kind {
+        EnumKind::StrEnum => PyErr::type_error(format!(
+            "{name}: EnumKind::StrEnum needs enum.StrEnum (Python 3.11 or later)"
+        )),
+        _ => e,
+    })?;
     let mut items = Vec::with_capacity(values.len());
     for &(n, v, _) in values {
-        items.push((n, v).into_py(&ReturnCtx::held())?);
+        let item = match (v, kind) {
+            (Value::Str(s), EnumKind::StrEnum | EnumKind::Enum) => {
+                (n, s).into_py(&ReturnCtx::held())
+            }
+            (Value::Str(_), _) => Err(PyErr::type_error(format!(
+                "{name}.{n}: a str value needs EnumKind::StrEnum or EnumKind::Enum, not {kind:?}"
+            ))),
+            (Value::Int(_), EnumKind::StrEnum) => (n, n.to_lowercase()).into_py(&ReturnCtx::held()),
+            (Value::Int(v), _) => (n, v).into_py(&ReturnCtx::held()),
+        };
+        items.push(item?);
     }
     let names = list_of(&items)?;
     let cname = Object::str_held(name)?;
@@ -358,7 +434,9 @@ fn tuple_of(items: &[Object]) -> PyResult<Object> {
     }
 }
 
-/// The Rust variant of a member of `T`'s class (identity match).
+/// The Rust variant of a member of `T`'s class (identity match); with
+/// `convert`, for an `IntEnum`, also of a plain `int` equal to a member's
+/// value.
 ///
 /// ```no_run
 /// # #[derive(Clone, Copy, PartialEq)]
@@ -367,13 +445,37 @@ fn tuple_of(items: &[Object]) -> PyResult<Object> {
 /// # fn f(obj: ndbind::Borrowed<'_>) {
 /// use ndbind::__core::enums::enum_from_py; // plumbing: `enum_type!` calls it
 ///
-/// let c: Option<Color> = enum_from_py(obj);
+/// let c: Option<Color> = enum_from_py(obj, false);
 /// # }
 /// ```
 #[inline]
-pub fn enum_from_py<T: PyEnum>(obj: Borrowed<'_>) -> Option<T> {
+pub fn enum_from_py<T: PyEnum>(obj: Borrowed<'_>, convert: bool) -> Option<T> {
     let data = T::enum_slot().0.get()?;
-    data.members.iter().find(|(_, m)| m.as_ptr() == obj.as_ptr()).map(|(v, _)| *v)
+    match data.members.iter().find(|(_, m)| m.as_ptr() == obj.as_ptr()) {
+        Some((v, _)) => Some(*v),
+        None if convert && data.kind == EnumKind::IntEnum => {
+            let i = exact_int(obj)?;
+            data.members.iter().find(|(v, _)| v.to_i64() == i).map(|(v, _)| *v)
+        }
+        None => None,
+    }
+}
+
+/// The value of `obj` if it is exactly an `int` (not a `bool`, nor a
+/// member of another `IntEnum`) that fits an `i64`.
+fn exact_int(obj: Borrowed<'_>) -> Option<i64> {
+    // SAFETY: a live object; an overflow error is cleared (a failed match).
+    unsafe {
+        if pyo3_ffi::PyLong_CheckExact(obj.as_ptr()) == 0 {
+            return None;
+        }
+        let v = pyo3_ffi::PyLong_AsLongLong(obj.as_ptr());
+        if v == -1 && !pyo3_ffi::PyErr_Occurred().is_null() {
+            pyo3_ffi::PyErr_Clear();
+            return None;
+        }
+        Some(v)
+    }
 }
 
 /// The member of `T`'s class for `value`.
@@ -546,8 +648,8 @@ macro_rules! enum_type {
         }
         impl $crate::FromPy for $t {
             #[inline]
-            fn from_py(obj: $crate::Borrowed<'_>, _convert: bool) -> ::core::option::Option<Self> {
-                $crate::__core::enums::enum_from_py::<$t>(obj)
+            fn from_py(obj: $crate::Borrowed<'_>, convert: bool) -> ::core::option::Option<Self> {
+                $crate::__core::enums::enum_from_py::<$t>(obj, convert)
             }
             fn type_name(out: &mut ::std::string::String) {
                 $crate::__core::enums::enum_type_name::<$t>(out)

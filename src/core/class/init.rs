@@ -223,19 +223,47 @@ unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHe
             || !(*h).flags.contains(InstFlags::INLINE)
             || !cell_of(h).is_unborrowed()
     } {
-        init_twice::<T>();
+        init_twice::<T>("__init__").restore();
         return None;
     }
     Some(h)
 }
 
 #[cold]
-fn init_twice<T: PyClass>() {
+fn init_twice<T: PyClass>(method: &str) -> PyErr {
     PyErr::type_error(format!(
-        "{}.__init__(): the instance is already initialised",
+        "{}.{method}(): the instance is already initialised",
         type_name_of(crate::core::class::cast::push_type_name::<T>)
     ))
-    .restore()
+}
+
+/// Constructs the value of `obj`, an instance of `T`'s storage that is
+/// not initialised yet, from `make` (an in-place constructor other than
+/// `__init__`, such as `__setstate__`, named `method` in errors). Another
+/// object, or an instance that is initialised already, is a `TypeError`
+/// (the existing value is neither replaced nor leaked).
+pub(crate) fn construct_in_place<T: PyClass>(
+    obj: Borrowed<'_>,
+    method: &str,
+    make: impl FnOnce() -> PyResult<Constructed<T>>,
+) -> PyResult<()> {
+    // SAFETY: `obj` is a live object (borrowed for the call); the GIL is
+    // held (a `Borrowed` is only made with it).
+    let Some(h) = (unsafe { init_target::<T>(obj.as_ptr()) }) else {
+        return Err(match PyErr::take() {
+            // Initialised already: `init_target` said so with `__init__`.
+            Some(_) => init_twice::<T>(method),
+            None => PyErr::type_error(format!(
+                "{0}.{method}(): cannot construct a {0} value in a {1} object",
+                type_name_of(crate::core::class::cast::push_type_name::<T>),
+                obj.type_name()
+            )),
+        });
+    };
+    // SAFETY: `h` came from `init_target::<T>` just now, and `obj` (held
+    // by the caller) keeps it alive; `init_write` rechecks readiness after
+    // `make`, which may run Python code.
+    unsafe { init_write_as::<T>(h, make(), method) }
 }
 
 /// Writes the constructed value and marks the instance ready.
@@ -245,13 +273,26 @@ fn init_twice<T: PyClass>() {
 /// its object is still alive.
 #[inline]
 unsafe fn init_write<T: PyClass>(h: *mut InstHeader, r: PyResult<Constructed<T>>) -> PyResult<()> {
+    // SAFETY: the caller's contract.
+    unsafe { init_write_as::<T>(h, r, "__init__") }
+}
+
+/// [`init_write`], for the in-place constructor `method`.
+///
+/// # Safety
+/// As for [`init_write`].
+#[inline]
+unsafe fn init_write_as<T: PyClass>(
+    h: *mut InstHeader,
+    r: PyResult<Constructed<T>>,
+    method: &str,
+) -> PyResult<()> {
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
     // SAFETY: the caller's contract: a live instance of T's storage.
     if unsafe { (*h).flags }.is_ready() {
         drop(v);
-        init_twice::<T>();
-        return Err(PyErr::fetch());
+        return Err(init_twice::<T>(method));
     }
     match v {
         Constructed::Value(v) => {

@@ -32,7 +32,9 @@
 //! of Rust traits: [`Trampoline`], [`crate::py_override!`],
 //! [`crate::dyn_param!`]), `handle` ([`Inst<T>`]: owned instance handles),
 //! `gc` ([`PyHandle`], [`Traverse`]: values holding Python references),
-//! `slots` ([`raw_slot`]: custom CPython type slots).
+//! `slots` ([`raw_slot`]: custom CPython type slots), `pickle`
+//! ([`Class::pickle`]: pickling and copying), `iter` ([`make_iterator`],
+//! [`make_iterator_ref`], [`Class::def_iter`], [`Class::def_next`]).
 
 mod addr_map;
 mod borrow;
@@ -46,8 +48,10 @@ mod holder;
 mod implicit;
 mod init;
 mod inst;
+mod iter;
 pub mod lowlevel;
 pub(crate) mod meta;
+mod pickle;
 pub mod record;
 mod refs;
 mod slots;
@@ -66,6 +70,7 @@ pub use gc::{gc, Gc, PyHandle, Traverse, Visit, VisitStop};
 pub use handle::{Inst, InstMut, InstRef};
 pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
+pub use iter::{make_iterator, make_iterator_ref};
 pub use lowlevel::*;
 pub use record::{live_instances_by_type, CloneFn, TypeRecord, TypeSlot};
 pub use refs::FieldProj;
