@@ -21,7 +21,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
-use crate::core::object::{Borrowed, Object, PyIter};
+use crate::core::object::{status, truth, Borrowed, Object, PyIter};
 
 /// The typed handles, for [`Borrowed::downcast`] and [`Object::downcast`]:
 /// [`List`], [`Tuple`], [`Dict`], [`Set`], [`Str`]. (Sealed: implemented
@@ -78,25 +78,6 @@ fn position(index: isize, len: isize, what: &'static str) -> PyResult<isize> {
         Ok(i)
     } else {
         Err(PyErr::index_error(what))
-    }
-}
-
-/// The result of a C API call returning 0 on success, -1 with an error.
-#[inline]
-fn status(rc: std::ffi::c_int) -> PyResult<()> {
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(PyErr::fetch())
-    }
-}
-
-/// The result of a C API call returning 1/0, or -1 with an error.
-#[inline]
-fn truth(rc: std::ffi::c_int) -> PyResult<bool> {
-    match rc {
-        -1 => Err(PyErr::fetch()),
-        r => Ok(r != 0),
     }
 }
 

@@ -513,7 +513,7 @@ impl Object {
 
 /// The result of a C API call returning 0 on success, -1 with an error.
 #[inline]
-fn status(rc: std::ffi::c_int) -> PyResult<()> {
+pub(crate) fn status(rc: std::ffi::c_int) -> PyResult<()> {
     if rc == 0 {
         Ok(())
     } else {
@@ -523,7 +523,7 @@ fn status(rc: std::ffi::c_int) -> PyResult<()> {
 
 /// The result of a C API call returning 1/0, or -1 with an error.
 #[inline]
-fn truth(rc: std::ffi::c_int) -> PyResult<bool> {
+pub(crate) fn truth(rc: std::ffi::c_int) -> PyResult<bool> {
     match rc {
         -1 => Err(PyErr::fetch()),
         r => Ok(r != 0),
