@@ -7,6 +7,7 @@ mod bench;
 mod callables;
 mod classes;
 mod classproto;
+mod enums_ext;
 mod functions;
 mod handles;
 mod overrides;
@@ -21,6 +22,7 @@ ndbind::module!(ndbind_test, |m| {
     callables::bind(m)?;
     classes::bind(m)?;
     classproto::bind(m)?;
+    enums_ext::bind(m)?;
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;

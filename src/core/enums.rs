@@ -36,6 +36,9 @@ use std::marker::PhantomData;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
+use crate::core::extras::{Extra, FuncExtras};
+use crate::core::func::bind::IntoFunction;
+use crate::core::func::{FuncKind, FuncParts};
 use crate::core::gil_cell::GilCell;
 use crate::core::module::Module;
 use crate::core::object::{Borrowed, Object};
@@ -177,6 +180,34 @@ pub struct EnumBuilder<'m, T> {
     values: Vec<(String, T, String)>,
     /// The `str` values given with `str_value`, by member index.
     strs: Vec<Option<String>>,
+    /// Methods and properties, added to the class by `finish`.
+    attrs: Vec<EnumAttr>,
+}
+
+/// A bound closure not yet given to a function object: released (with
+/// its captures) if the builder is dropped before `finish`.
+struct PendingParts(Option<FuncParts>);
+
+impl PendingParts {
+    fn take(&mut self) -> FuncParts {
+        self.0.take().expect("taken once")
+    }
+}
+
+impl Drop for PendingParts {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // SAFETY: `data` was made for `free` by FuncParts::new and was
+            // never handed to a function record, so this is its only release.
+            unsafe { (p.free)(p.data) }
+        }
+    }
+}
+
+/// A method or property of an enum class, added by [`EnumBuilder::finish`].
+enum EnumAttr {
+    Func { name: String, parts: PendingParts, extras: FuncExtras, kind: FuncKind },
+    Prop { name: String, get: PendingParts, set: Option<PendingParts> },
 }
 
 impl Module {
@@ -202,6 +233,7 @@ impl Module {
             export: false,
             values: Vec::new(),
             strs: Vec::new(),
+            attrs: Vec::new(),
         }
     }
 }
@@ -290,6 +322,149 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
         self
     }
 
+    /// Adds a method (nanobind's `enum_::def`): `f`'s first parameter is
+    /// the member (`self`, taken as `T`, or as [`Flags<T>`] to accept flag
+    /// combinations too); `extras` name the other parameters. Dunder names
+    /// define Python's protocols on the class (`__str__`, `__call__`, ...);
+    /// for a binary operator use [`def_operator`](Self::def_operator).
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, Copy, PartialEq)]
+    /// # pub enum Color { Red = 1, Green = 2, Blue = 4 }
+    /// # ndbind::enum_type!(Color);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Color>("Color", EnumKind::Enum)
+    ///     .value("Red", Color::Red, "")
+    ///     .value("Green", Color::Green, "")
+    ///     .value("Blue", Color::Blue, "")
+    ///     .def("is_warm", |c: Color| c == Color::Red, ()) // Color.Red.is_warm()
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn def<M, F: IntoFunction<M>>(self, name: &str, f: F, extras: impl Extra) -> Self {
+        self.push_func(name, f.into_parts(), extras.into_extras(), FuncKind::Method)
+    }
+
+    /// Adds an operator method (`__or__`, `__add__`, `__lt__`, ...):
+    /// arguments that match no overload give `NotImplemented`, so Python
+    /// tries the reflected operation (then raises `TypeError`).
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, Copy, PartialEq)]
+    /// # pub enum Level { Low = 1, High = 2 }
+    /// # ndbind::enum_type!(Level);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Level>("Level", EnumKind::Enum)
+    ///     .value("Low", Level::Low, "")
+    ///     .value("High", Level::High, "")
+    ///     // Level.Low < Level.High
+    ///     .def_operator("__lt__", |a: Level, b: Level| (a as i32) < (b as i32), arg("other"))
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn def_operator<M, F: IntoFunction<M>>(self, name: &str, f: F, extras: impl Extra) -> Self {
+        self.push_func(name, f.into_parts(), extras.into_extras(), FuncKind::Operator)
+    }
+
+    /// Adds a static method (no `self`), callable on the class and its
+    /// members.
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, Copy, PartialEq)]
+    /// # pub enum Color { Red = 1, Green = 2 }
+    /// # ndbind::enum_type!(Color);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Color>("Color", EnumKind::Enum)
+    ///     .value("Red", Color::Red, "")
+    ///     .value("Green", Color::Green, "")
+    ///     .def_static("default", || Color::Green, ()) // Color.default() is Color.Green
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn def_static<M, F: IntoFunction<M>>(self, name: &str, f: F, extras: impl Extra) -> Self {
+        self.push_func(name, f.into_parts(), extras.into_extras(), FuncKind::Function)
+    }
+
+    /// A read-only property of the members (a Python `property`): `get`
+    /// takes the member.
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, Copy, PartialEq)]
+    /// # pub enum Color { Red = 1, Green = 2 }
+    /// # ndbind::enum_type!(Color);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Color>("Color", EnumKind::Enum)
+    ///     .value("Red", Color::Red, "")
+    ///     .value("Green", Color::Green, "")
+    ///     .property_readonly("hex", |c: Color| match c {
+    ///         Color::Red => "#ff0000",
+    ///         Color::Green => "#00ff00",
+    ///     }) // Color.Red.hex == "#ff0000"
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn property_readonly<M, G: IntoFunction<M>>(mut self, name: &str, get: G) -> Self {
+        let get = PendingParts(Some(get.into_parts()));
+        self.attrs.push(EnumAttr::Prop { name: name.to_owned(), get, set: None });
+        self
+    }
+
+    /// A read/write property of the members: `get` takes the member, `set`
+    /// the member and the new value. Members are shared constants, so a
+    /// setter stores elsewhere (a table, a global).
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # #[derive(Clone, Copy, PartialEq)]
+    /// # pub enum Color { Red = 1 }
+    /// # ndbind::enum_type!(Color);
+    /// use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+    ///
+    /// static RED_WEIGHT: AtomicI64 = AtomicI64::new(1);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// m.enum_::<Color>("Color", EnumKind::Enum)
+    ///     .value("Red", Color::Red, "")
+    ///     .property(
+    ///         "weight",
+    ///         |_: Color| RED_WEIGHT.load(Relaxed),
+    ///         |_: Color, w: i64| RED_WEIGHT.store(w, Relaxed),
+    ///     ) // Color.Red.weight = 3
+    ///     .finish()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn property<M1, M2, G: IntoFunction<M1>, S: IntoFunction<M2>>(
+        mut self,
+        name: &str,
+        get: G,
+        set: S,
+    ) -> Self {
+        let get = PendingParts(Some(get.into_parts()));
+        let set = Some(PendingParts(Some(set.into_parts())));
+        self.attrs.push(EnumAttr::Prop { name: name.to_owned(), get, set });
+        self
+    }
+
+    fn push_func(
+        mut self,
+        name: &str,
+        parts: FuncParts,
+        extras: FuncExtras,
+        kind: FuncKind,
+    ) -> Self {
+        let parts = PendingParts(Some(parts));
+        self.attrs.push(EnumAttr::Func { name: name.to_owned(), parts, extras, kind });
+        self
+    }
+
     /// Creates the class, adds it to the module and returns it.
     ///
     /// ```
@@ -302,7 +477,7 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
     /// # Ok(())
     /// # });
     /// ```
-    pub fn finish(self) -> PyResult<Object> {
+    pub fn finish(mut self) -> PyResult<Object> {
         if T::enum_slot().0.get().is_some() {
             return Err(PyErr::runtime_error(format!(
                 "ndbind: the Rust enum behind {} is already bound",
@@ -321,8 +496,15 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
                 (n.as_str(), v, d.as_str())
             })
             .collect();
-        let (class, objs) =
-            make_enum(self.module, &self.name, self.kind, self.doc.as_deref(), self.export, &spec)?;
+        let (class, objs) = make_enum(
+            self.module,
+            &self.name,
+            self.kind,
+            self.doc.as_deref(),
+            self.export,
+            &spec,
+            &mut self.attrs,
+        )?;
         let members = self.values.iter().map(|(_, v, _)| *v).zip(objs).collect();
         let full = format!("{}.{}", self.module.name(), self.name);
         let kind = self.kind;
@@ -344,8 +526,9 @@ enum Value<'a> {
 }
 
 /// The non-generic part of [`EnumBuilder::finish`]: creates the class
-/// from `(name, value, doc)` members, adds it (and, with `export`, its
-/// members) to `module`, and returns it with its members in order.
+/// from `(name, value, doc)` members, adds its methods and properties,
+/// adds it (and, with `export`, its members) to `module`, and returns it
+/// with its members in order.
 fn make_enum(
     module: &Module,
     name: &str,
@@ -353,6 +536,7 @@ fn make_enum(
     doc: Option<&str>,
     export: bool,
     values: &[(&str, Value<'_>, &str)],
+    attrs: &mut [EnumAttr],
 ) -> PyResult<(Object, Vec<Object>)> {
     let enum_mod = Object::import_held(c"enum")?;
     let base = enum_mod.borrow().getattr(kind.class_name()).map_err(|e| match kind {
@@ -385,24 +569,116 @@ fn make_enum(
         &[cname.borrow(), names.borrow(), module_name.borrow(), cname.borrow()],
         Some(kwnames.borrow()),
     )?;
-    if let Some(d) = doc {
-        class.borrow().setattr(c"__doc__", Object::str_held(d)?.borrow())?;
+    // As nanobind: the class docstring or None; `repr` and `str` both
+    // `Enum.__str__` (`Color.Red`), for flags their kind's `__str__`
+    // (`Perm.R|W`; for `IntFlag` Python's own, the integer on 3.11+);
+    // a `StrEnum` keeps Python's (`str` is the value).
+    class.borrow().setattr(c"__doc__", doc_or_none(doc.unwrap_or(""))?.borrow())?;
+    let str_from = match kind {
+        EnumKind::Enum | EnumKind::IntEnum => Some(c"Enum"),
+        EnumKind::Flag | EnumKind::IntFlag => Some(kind.class_name()),
+        EnumKind::StrEnum => None,
+    };
+    if let Some(from) = str_from {
+        let f = enum_mod.borrow().getattr(from)?.borrow().getattr(c"__str__")?;
+        class.borrow().setattr(c"__str__", f.borrow())?;
+        class.borrow().setattr(c"__repr__", f.borrow())?;
     }
     let mut members = Vec::with_capacity(values.len());
     for &(n, _, d) in values {
         let cn = CString::new(n).map_err(|_| PyErr::value_error("NUL in enum member name"))?;
         let m = class.borrow().getattr(&cn)?;
-        if !d.is_empty() {
-            m.borrow().setattr(c"__doc__", Object::str_held(d)?.borrow())?;
-        }
-        if export {
+        // Every member's own docstring (None when empty, not the class's),
+        // and `__name__` (nanobind 1.x had it; nanobind 2+ keeps it).
+        m.borrow().setattr(c"__doc__", doc_or_none(d)?.borrow())?;
+        m.borrow().setattr(c"__name__", Object::str_held(n)?.borrow())?;
+        members.push(m);
+    }
+    // Methods and properties before the class is published, so that a
+    // failed one leaves nothing behind in the module.
+    add_attrs(module, name, class.borrow(), attrs)?;
+    if export {
+        for (&(n, _, _), m) in values.iter().zip(&members) {
+            let cn = CString::new(n).expect("checked above");
             module.as_object().borrow().setattr(&cn, m.borrow())?;
         }
-        members.push(m);
     }
     let cls_name = CString::new(name).map_err(|_| PyErr::value_error("NUL in enum name"))?;
     module.as_object().borrow().setattr(&cls_name, class.borrow())?;
     Ok((class, members))
+}
+
+/// `doc` as a Python `str`, or `None` when empty.
+fn doc_or_none(doc: &str) -> PyResult<Object> {
+    if doc.is_empty() {
+        Ok(Object::none_held())
+    } else {
+        Object::str_held(doc)
+    }
+}
+
+/// The non-generic part of the builder's methods and properties: adds
+/// each to `class` (the enum class `name` of `module`), in order.
+fn add_attrs(
+    module: &Module,
+    name: &str,
+    class: Borrowed<'_>,
+    attrs: &mut [EnumAttr],
+) -> PyResult<()> {
+    let mut property = None;
+    for attr in attrs {
+        match attr {
+            EnumAttr::Func { name: fname, parts, extras, kind } => {
+                let f = crate::core::func::define_in(
+                    class,
+                    module.name(),
+                    Some(name),
+                    fname,
+                    parts.take(),
+                    std::mem::take(extras),
+                    *kind,
+                )?;
+                permanent(&f);
+            }
+            EnumAttr::Prop { name: pname, get, set } => {
+                let property = match &property {
+                    Some(p) => p,
+                    None => property
+                        .insert(Object::import_held(c"builtins")?.borrow().getattr(c"property")?),
+                };
+                let fget = crate::core::func::new_standalone(
+                    pname,
+                    Some(module.name()),
+                    get.take(),
+                    FuncExtras::default(),
+                )?;
+                let fset = match set {
+                    Some(s) => crate::core::func::new_standalone(
+                        pname,
+                        Some(module.name()),
+                        s.take(),
+                        FuncExtras::default(),
+                    )?,
+                    None => Object::none_held(),
+                };
+                permanent(&fget);
+                permanent(&fset);
+                let prop = property.borrow().call(&[fget.borrow(), fset.borrow()])?;
+                let cname = CString::new(pname.as_str())
+                    .map_err(|_| PyErr::value_error("NUL in property name"))?;
+                class.setattr(&cname, prop.borrow())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The enum class is never freed (its `EnumSlot` holds it), nor are the
+/// functions defined in it: that is by design, not a leak to report.
+fn permanent(f: &Object) {
+    if crate::core::func::func_type::as_func(f.borrow()).is_some() {
+        crate::core::leak_report::func_permanent(f.as_ptr() as usize);
+    }
 }
 
 fn list_of(items: &[Object]) -> PyResult<Object> {

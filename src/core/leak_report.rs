@@ -59,10 +59,33 @@ pub(crate) fn func_created(f: usize) {
 }
 
 pub(crate) fn func_freed(f: usize) {
+    if let Ok(mut p) = PERMANENT_FUNCS.lock() {
+        if let Some(i) = p.iter().rposition(|&q| q == f) {
+            p.swap_remove(i);
+            return;
+        }
+    }
     FUNCS.add(-1);
     if let Ok(mut l) = LIVE_FUNCS.lock() {
         if let Some(i) = l.iter().rposition(|&p| p == f) {
             l.swap_remove(i);
+        }
+    }
+}
+
+/// Functions kept alive on purpose until the process ends (the methods
+/// and properties of enum classes, which their `EnumSlot` holds for
+/// good): not counted as live, so never reported.
+static PERMANENT_FUNCS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Moves a live function to the permanent ones (once; idempotent).
+pub(crate) fn func_permanent(f: usize) {
+    let Ok(mut l) = LIVE_FUNCS.lock() else { return };
+    if let Some(i) = l.iter().rposition(|&p| p == f) {
+        l.swap_remove(i);
+        FUNCS.add(-1);
+        if let Ok(mut p) = PERMANENT_FUNCS.lock() {
+            p.push(f);
         }
     }
 }
