@@ -44,7 +44,27 @@ pub enum Bits {
 }
 ndbind::enum_type!(Bits);
 
-/// Bound by `dropped_builder` only, never finished.
+/// `enum.Flag` over `u64` with a value above `i64::MAX` (nanobind's
+/// `UnsignedFlag`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(u64)]
+pub enum Mask {
+    A = 1,
+    B = 2,
+    All = u64::MAX,
+}
+ndbind::enum_type!(Mask);
+
+/// `enum.IntEnum` over `u64`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(u64)]
+pub enum Big {
+    Zero = 0,
+    Max = u64::MAX,
+}
+ndbind::enum_type!(Big);
+
+/// Bound by `bind_errors` only, never finished.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Unbound {
     X = 1,
@@ -150,6 +170,19 @@ fn bind_kinds(m: &Module) -> PyResult<()> {
         .value("Four", Bits::Four, "")
         .finish()?;
     m.def("bits_value", |f: Flags<Bits>| f.bits(), arg("f"))?;
+    m.enum_::<Mask>("Mask", EnumKind::Flag)
+        .value("A", Mask::A, "")
+        .value("B", Mask::B, "")
+        .value("All", Mask::All, "")
+        .finish()?;
+    m.def("mask_bits", |f: Flags<Mask>| f.bits() as u64, arg("f"))?;
+    m.def("mask_make", |bits: u64| Flags::<Mask>::from_bits(bits as i64), arg("bits"))?;
+    m.def("mask_all", || Mask::All, ())?;
+    m.enum_::<Big>("Big", EnumKind::IntEnum)
+        .value("Zero", Big::Zero, "")
+        .value("Max", Big::Max, "")
+        .finish()?;
+    m.def("big_is_max", |b: Big| b == Big::Max, arg("b"))?;
     Ok(())
 }
 

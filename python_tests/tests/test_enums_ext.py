@@ -115,6 +115,22 @@ def test_flags_round_trip_and_refusals():
     assert e.bits_value(B.One | 8) == 9  # IntFlag keeps unknown bits
 
 
+def test_unsigned_64_bit_values():
+    # `#[repr(u64)]` values above i64::MAX keep their value (nanobind's UnsignedFlag).
+    M = e.Mask
+    assert M.All.value == 2**64 - 1 and e.mask_all() is M.All
+    assert (M.A | M.B).value == 3 and type(M.A | M.B) is M
+    assert M(M.All) is M.All and (M.All & M.B) is M.B
+    assert e.mask_bits(M.All) == 2**64 - 1 and e.mask_bits(M.A | M.B) == 3
+    assert e.mask_make(2**64 - 1) is M.All and e.mask_make(2) is M.B
+    assert e.Big.Max == 2**64 - 1
+    assert e.big_is_max(e.Big.Max) and e.big_is_max(2**64 - 1)  # conversion pass
+    assert not e.big_is_max(0)
+    for bad in (2**64, -1, 5):
+        with pytest.raises(TypeError, match=IFA):
+            e.big_is_max(bad)
+
+
 # --- methods, operators, properties ---------------------------------------------------------------------
 def test_methods():
     assert S.Hearts.is_red() and not S.Clubs.is_red()

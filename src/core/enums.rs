@@ -90,6 +90,9 @@ struct EnumData<T> {
     kind: EnumKind,
     name: String,
     members: Vec<(T, Object)>,
+    /// A member's value is above `i64::MAX` (a `#[repr(u64)]` enum): flag
+    /// bits are read and written as `u64`.
+    unsigned: bool,
 }
 
 /// Where a bound enum's class and members live: one `static` per Rust
@@ -155,8 +158,26 @@ impl<T> EnumSlot<T> {
 pub trait PyEnum: Copy + PartialEq + 'static {
     /// Where the Python class lives.
     fn enum_slot() -> &'static EnumSlot<Self>;
-    /// The member's integer value (the discriminant).
+    /// The member's integer value (the discriminant; wrapped for a
+    /// `#[repr(u64)]` value above `i64::MAX`).
     fn to_i64(self) -> i64;
+    /// The discriminant exactly, for every `repr` (a `#[repr(u64)]`
+    /// variant `= u64::MAX` included): the member's Python value.
+    ///
+    /// ```
+    /// use ndbind::PyEnum;
+    ///
+    /// #[derive(Clone, Copy, PartialEq)]
+    /// #[repr(u64)]
+    /// pub enum Mask { Low = 1, All = u64::MAX }
+    /// ndbind::enum_type!(Mask);
+    ///
+    /// assert_eq!(Mask::All.to_i128(), u64::MAX as i128);
+    /// assert_eq!(Mask::All.to_i64(), -1);
+    /// ```
+    fn to_i128(self) -> i128 {
+        self.to_i64() as i128
+    }
 }
 
 /// Builds a Python enum class for `T`; see [`Module::enum_`].
@@ -491,7 +512,7 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
             .map(|((n, v, d), s)| {
                 let v = match s {
                     Some(s) => Value::Str(s),
-                    None => Value::Int(v.to_i64()),
+                    None => Value::Int(v.to_i128()),
                 };
                 (n.as_str(), v, d.as_str())
             })
@@ -508,11 +529,13 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
         let members = self.values.iter().map(|(_, v, _)| *v).zip(objs).collect();
         let full = format!("{}.{}", self.module.name(), self.name);
         let kind = self.kind;
+        let unsigned = self.values.iter().any(|(_, v, _)| v.to_i128() > i64::MAX as i128);
         T::enum_slot().0.get_or_init(|| EnumData {
             class: class.clone(),
             kind,
             name: full,
             members,
+            unsigned,
         });
         Ok(class)
     }
@@ -521,7 +544,7 @@ impl<T: PyEnum> EnumBuilder<'_, T> {
 /// The Python value of a member: its discriminant, or a string.
 #[derive(Clone, Copy)]
 enum Value<'a> {
-    Int(i64),
+    Int(i128),
     Str(&'a str),
 }
 
@@ -555,7 +578,7 @@ fn make_enum(
                 "{name}.{n}: a str value needs EnumKind::StrEnum or EnumKind::Enum, not {kind:?}"
             ))),
             (Value::Int(_), EnumKind::StrEnum) => (n, n.to_lowercase()).into_py(&ReturnCtx::held()),
-            (Value::Int(v), _) => (n, v).into_py(&ReturnCtx::held()),
+            (Value::Int(v), _) => (n, py_int(v)?).into_py(&ReturnCtx::held()),
         };
         items.push(item?);
     }
@@ -606,6 +629,15 @@ fn make_enum(
     let cls_name = CString::new(name).map_err(|_| PyErr::value_error("NUL in enum name"))?;
     module.as_object().borrow().setattr(&cls_name, class.borrow())?;
     Ok((class, members))
+}
+
+/// A discriminant as a Python `int` (those of `i64` and `u64` fit).
+fn py_int(v: i128) -> PyResult<Object> {
+    match (i64::try_from(v), u64::try_from(v)) {
+        (Ok(v), _) => v.into_py(&ReturnCtx::held()),
+        (_, Ok(v)) => v.into_py(&ReturnCtx::held()),
+        _ => Err(PyErr::overflow_error(format!("enum value {v} does not fit 64 bits"))),
+    }
 }
 
 /// `doc` as a Python `str`, or `None` when empty.
@@ -731,16 +763,17 @@ pub fn enum_from_py<T: PyEnum>(obj: Borrowed<'_>, convert: bool) -> Option<T> {
         Some((v, _)) => Some(*v),
         None if convert && data.kind == EnumKind::IntEnum => {
             let i = exact_int(obj)?;
-            data.members.iter().find(|(v, _)| v.to_i64() == i).map(|(v, _)| *v)
+            data.members.iter().find(|(v, _)| v.to_i128() == i).map(|(v, _)| *v)
         }
         None => None,
     }
 }
 
 /// The value of `obj` if it is exactly an `int` (not a `bool`, nor a
-/// member of another `IntEnum`) that fits an `i64`.
-fn exact_int(obj: Borrowed<'_>) -> Option<i64> {
-    // SAFETY: a live object; an overflow error is cleared (a failed match).
+/// member of another `IntEnum`) that fits an `i64` or a `u64`.
+fn exact_int(obj: Borrowed<'_>) -> Option<i128> {
+    // SAFETY: a live object; an overflow error is cleared (then the
+    // unsigned read, or a failed match).
     unsafe {
         if pyo3_ffi::PyLong_CheckExact(obj.as_ptr()) == 0 {
             return None;
@@ -748,9 +781,14 @@ fn exact_int(obj: Borrowed<'_>) -> Option<i64> {
         let v = pyo3_ffi::PyLong_AsLongLong(obj.as_ptr());
         if v == -1 && !pyo3_ffi::PyErr_Occurred().is_null() {
             pyo3_ffi::PyErr_Clear();
-            return None;
+            let u = pyo3_ffi::PyLong_AsUnsignedLongLong(obj.as_ptr());
+            if u == u64::MAX && !pyo3_ffi::PyErr_Occurred().is_null() {
+                pyo3_ffi::PyErr_Clear();
+                return None;
+            }
+            return Some(u as i128);
         }
-        Some(v)
+        Some(v as i128)
     }
 }
 
@@ -774,7 +812,7 @@ pub fn enum_into_py<T: PyEnum>(value: T) -> PyResult<Object> {
     match data.members.iter().find(|(v, _)| *v == value) {
         Some((_, m)) => Ok(m.clone()),
         None => {
-            Err(PyErr::value_error(format!("{}: {} is not a member", data.name, value.to_i64())))
+            Err(PyErr::value_error(format!("{}: {} is not a member", data.name, value.to_i128())))
         }
     }
 }
@@ -880,7 +918,10 @@ impl<T: PyEnum> FromPy for Flags<T> {
             return None;
         }
         let v = obj.getattr(c"value").ok()?;
-        i64::from_py(v.borrow(), false).map(Flags::from_bits)
+        // The bits of a `u64` flag above `i64::MAX` are kept as they are.
+        i64::from_py(v.borrow(), false)
+            .or_else(|| u64::from_py(v.borrow(), false).map(|u| u as i64))
+            .map(Flags::from_bits)
     }
     fn type_name(out: &mut String) {
         enum_type_name::<T>(out)
@@ -889,10 +930,14 @@ impl<T: PyEnum> FromPy for Flags<T> {
 
 impl<T: PyEnum> IntoPy for Flags<T> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        let cls =
-            T::enum_slot().class().ok_or_else(|| PyErr::type_error("ndbind: enum not bound"))?;
-        let v = self.bits.into_py(&ReturnCtx::held())?;
-        cls.call(&[v.borrow()])
+        let data =
+            T::enum_slot().0.get().ok_or_else(|| PyErr::type_error("ndbind: enum not bound"))?;
+        let v = if data.unsigned {
+            (self.bits as u64).into_py(&ReturnCtx::held())?
+        } else {
+            self.bits.into_py(&ReturnCtx::held())?
+        };
+        data.class.borrow().call(&[v.borrow()])
     }
     fn type_name(out: &mut String) {
         enum_type_name::<T>(out)
@@ -920,6 +965,10 @@ macro_rules! enum_type {
             #[inline]
             fn to_i64(self) -> i64 {
                 self as i64
+            }
+            #[inline]
+            fn to_i128(self) -> i128 {
+                self as i128
             }
         }
         impl $crate::FromPy for $t {
