@@ -9,6 +9,7 @@ mod classes;
 mod classproto;
 mod functions;
 mod handles;
+mod introspect;
 mod overrides;
 mod varargs;
 
@@ -24,5 +25,6 @@ ndbind::module!(ndbind_test, |m| {
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
+    introspect::bind(m)?;
     Ok(())
 });
