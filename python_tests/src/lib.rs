@@ -10,6 +10,7 @@ mod classproto;
 mod enums_ext;
 mod functions;
 mod handles;
+mod introspect;
 mod overrides;
 mod varargs;
 
@@ -26,5 +27,6 @@ ndbind::module!(ndbind_test, |m| {
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
+    introspect::bind(m)?;
     Ok(())
 });

@@ -64,8 +64,8 @@ def test_point_static_method_and_names():
     assert t.Point.origin.__qualname__ == "Point.origin"
     assert t.Point.origin.__doc__.startswith("origin() -> ndbind_test.Point")
     assert t.Point.scale.__doc__.startswith("scale(self, f: float) -> None")
-    assert str(inspect.signature(t.Point.scale)) == "(self, /, f)"
-    assert str(inspect.signature(t.Point(1, 2).scale)) == "(f)"
+    assert str(inspect.signature(t.Point.scale)) == "(self, /, f: 'float') -> 'None'"
+    assert str(inspect.signature(t.Point(1, 2).scale)) == "(f: 'float') -> 'None'"
     assert repr(t.Point) == "<class 'ndbind_test.Point'>"
 
 

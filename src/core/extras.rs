@@ -125,9 +125,10 @@ pub struct Sig(pub(crate) &'static str);
 /// or only what follows the name, `"(x: int = 0) -> int"` (the binding's
 /// name is prepended). Only what is shown changes: the parameters, their
 /// defaults and the call's behaviour stay the binding's own.
-/// `__text_signature__` (what `inspect.signature` reads) is derived from
-/// the parenthesised part: annotations are dropped, names and defaults
-/// kept (a method's first parameter becomes `$self`).
+/// `__text_signature__` is derived from the parenthesised part:
+/// annotations are dropped, names and defaults kept (a method's first
+/// parameter becomes `$self`); `__signature__` (what `inspect.signature`
+/// reads) keeps the annotations, with the binding's default objects.
 ///
 /// ```
 /// # use ndbind::prelude::*;

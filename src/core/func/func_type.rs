@@ -9,7 +9,7 @@ use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::FuncExtras;
 use crate::core::func::dispatch::func_vectorcall;
 use crate::core::func::record::{ArgSpec, CallSite, FuncKind, FuncParts, FuncRecord};
-use crate::core::func::signature;
+use crate::core::func::{introspect, signature};
 use crate::core::gil_cell::GilCell;
 use crate::core::heap_type::{getset, leak_table, new_type, slot};
 use crate::core::object::{Borrowed, Object};
@@ -125,10 +125,46 @@ unsafe extern "C" fn get_qualname(slf: *mut ffi::PyObject, _: *mut c_void) -> *m
     getter_result(Object::str_held(unsafe { &(*(slf as *const FuncObject)).qualname }))
 }
 
-unsafe extern "C" fn get_module(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
+/// `tp_getattro`: `f.__module__` is the function's module; everything
+/// else is the generic lookup. (Not a getset: a `__module__` entry in the
+/// type's dict would also be what `type(f).__module__` returns, where
+/// Python expects a string.) Never on the call path: calls do not look
+/// attributes up on the function object.
+unsafe extern "C" fn func_getattro(
+    slf: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython passes this type's object and an attribute name
+    // (a `str`, or anything for a direct `PyObject_GetAttr` call).
+    unsafe {
+        if ffi::PyUnicode_Check(name) != 0
+            && ffi::PyUnicode_CompareWithASCIIString(name, c"__module__".as_ptr()) == 0
+        {
+            let f = &*(slf as *const FuncObject);
+            return f.module.clone().unwrap_or_else(Object::none_held).into_ptr();
+        }
+        ffi::PyObject_GenericGetAttr(slf, name)
+    }
+}
+
+unsafe extern "C" fn get_signature(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: getters of this type only receive FuncObjects.
     let f = unsafe { &*(slf as *const FuncObject) };
-    f.module.clone().unwrap_or_else(Object::none_held).into_ptr()
+    // Signatures call the casters' `type_name`, which users implement.
+    crate::core::class::meta::guard_obj(|| introspect::signature(f).map(Object::into_ptr))
+}
+
+/// `tp_descr_get` of (static) functions: the function itself, from a class
+/// or an instance alike. Makes them routines for `inspect` (pydoc lists
+/// them as functions, not data), as Python's `staticmethod` is.
+unsafe extern "C" fn func_descr_get(
+    slf: *mut ffi::PyObject,
+    _obj: *mut ffi::PyObject,
+    _tp: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython passes the descriptor, alive.
+    unsafe { ffi::Py_INCREF(slf) };
+    slf
 }
 
 unsafe extern "C" fn get_text_signature(
@@ -157,8 +193,8 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             getset(c"__doc__", get_doc),
             getset(c"__name__", get_name),
             getset(c"__qualname__", get_qualname),
-            getset(c"__module__", get_module),
             getset(c"__text_signature__", get_text_signature),
+            getset(c"__signature__", get_signature),
             ffi::PyGetSetDef::default(),
         ]);
         // Member definitions are copied into the type.
@@ -178,10 +214,11 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
             slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
             slot(ffi::Py_tp_repr, func_repr as *mut c_void),
+            slot(ffi::Py_tp_getattro, func_getattro as *mut c_void),
             if method {
                 slot(ffi::Py_tp_descr_get, method_descr_get as *mut c_void)
             } else {
-                slot(0, std::ptr::null_mut())
+                slot(ffi::Py_tp_descr_get, func_descr_get as *mut c_void)
             },
         ];
         let name = if method { c"ndbind.nb_method" } else { c"ndbind.nb_func" };
@@ -327,7 +364,13 @@ fn make_record(
                 )));
             }
             // Never matched by a keyword: such a keyword goes to `**kwargs`.
-            args.push(ArgSpec { name: None, name_str: a.name, default: None, default_repr: None });
+            args.push(ArgSpec {
+                name: None,
+                name_str: a.name,
+                default: None,
+                default_repr: None,
+                none_shown: false,
+            });
             continue;
         }
         let name_obj = Object::intern_held(
@@ -338,6 +381,7 @@ fn make_record(
             name_str: a.name,
             default: a.default,
             default_repr: a.default_repr,
+            none_shown: a.none && parts.accepts_none >> i & 1 == 0,
         });
     }
     if named == 0 {

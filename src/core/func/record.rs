@@ -129,6 +129,9 @@ pub(crate) struct ArgSpec {
     pub(crate) name_str: &'static str,
     pub(crate) default: Option<Object>,
     pub(crate) default_repr: Option<String>,
+    /// `arg(..).none()` on a type that does not take `None` itself:
+    /// rendered `T | None`, as nanobind does.
+    pub(crate) none_shown: bool,
 }
 
 /// One overload of a bound function.

@@ -10,7 +10,7 @@ use crate::core::object::Borrowed;
 
 /// Appends the type name of entry `i` of the signature table (the
 /// parameters', then the return type's).
-fn push_type(s: &mut String, r: &FuncRecord, i: usize) {
+pub(crate) fn push_type(s: &mut String, r: &FuncRecord, i: usize) {
     match r.sig.get(i) {
         Some(f) => f(s),
         None => s.push_str("object"),
@@ -19,7 +19,7 @@ fn push_type(s: &mut String, r: &FuncRecord, i: usize) {
 
 /// The `*` or `**` of parameter `i` when it is `*args` / `**kwargs`, with
 /// its name.
-fn var_prefix(r: &FuncRecord, i: usize) -> Option<(&'static str, &'static str)> {
+pub(crate) fn var_prefix(r: &FuncRecord, i: usize) -> Option<(&'static str, &'static str)> {
     let (prefix, dflt) = if Some(i) == r.var_args {
         ("*", "args")
     } else if Some(i) == r.var_kw {
@@ -72,6 +72,9 @@ fn render_into(s: &mut String, name: &str, r: &FuncRecord) {
         s.push_str(": ");
         push_type(s, r, i);
         if let Some(a) = r.args.get(i) {
+            if a.none_shown {
+                s.push_str(" | None");
+            }
             if let Some(repr) = &a.default_repr {
                 s.push_str(" = ");
                 s.push_str(repr);
@@ -83,10 +86,10 @@ fn render_into(s: &mut String, name: &str, r: &FuncRecord) {
                 }
             }
         }
-        if !r.args.is_empty()
-            && r.nargs_pos_only > r.site.method as usize
-            && i + 1 == r.nargs_pos_only
-        {
+        // After the last positional-only parameter (`self` alone is not
+        // marked); unnamed parameters are all positional-only, as in
+        // nanobind.
+        if r.nargs_pos_only > r.site.method as usize && i + 1 == r.nargs_pos_only {
             s.push_str(", /");
         }
     }
@@ -178,7 +181,7 @@ pub(crate) fn render_text_signature(f: &FuncObject) -> Option<String> {
 
 /// Splits `text` at the top-level occurrences of `sep` (outside brackets
 /// and string literals).
-fn split_top(text: &str, sep: char) -> Vec<&str> {
+pub(crate) fn split_top(text: &str, sep: char) -> Vec<&str> {
     let (mut out, mut depth, mut quote, mut start) = (Vec::new(), 0i32, None, 0);
     let mut chars = text.char_indices();
     while let Some((i, c)) = chars.next() {
