@@ -15,3 +15,8 @@ if ! out=$(maturin develop --release -q -m python_tests/Cargo.toml 2>&1); then
     exit 1
 fi
 python -c 'import ndbind_test' # fails loudly if the build did not land
+# Type stubs (and py.typed) next to the installed package, for editors, mypy,
+# pyright and stubtest (scripts/typecheck.sh).
+site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+env -u RUST_BACKTRACE python -m ndbind_stubgen ndbind_test -o "$site" --package -q 2>/dev/null \
+    || { echo "build.sh: stub generation failed" >&2; env -u RUST_BACKTRACE python -m ndbind_stubgen ndbind_test -o "$site" --package; exit 1; }

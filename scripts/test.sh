@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit/integration tests (cargo), the pytest
 # conformance suite against a freshly built `ndbind_test`, and the example
-# crates in examples/ with their own tests.
+# crates in examples/ with their own tests, and the generated type stubs
+# (scripts/typecheck.sh).
 # Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,6 +31,9 @@ bash scripts/build.sh
 echo "== pytest"
 # RUST_BACKTRACE would make every deliberate panic in the suite print a trace.
 env -u RUST_BACKTRACE "$root/.venv/bin/python" -m pytest python_tests/tests -q -p no:cacheprovider "$@"
+
+echo "== typing: stubs, stubtest, mypy --strict, pyright"
+bash scripts/typecheck.sh
 
 echo "== examples"
 bash scripts/examples.sh

@@ -32,9 +32,31 @@ for line in /.venv/ /target/; do
     fi
 done
 
+# --- typing tools and the stub generator (cheap; kept apart from the big set) --
+# ndbind_stubgen (python/) is importable through a .pth file; mypy and pyright
+# (pinned in scripts/requirements-typing.txt) are installed when missing or at
+# another version. pyright's PyPI package runs the `node` found on PATH (or
+# downloads one, about 40 MB, on its first use when there is none).
+typing_tools() {
+    local vpy="$venv/bin/python" site pth
+    site="$("$vpy" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    pth="$site/ndbind-stubgen.pth"
+    if [[ ! -f "$pth" || "$(<"$pth")" != "$root/python" ]]; then
+        printf '%s\n' "$root/python" >"$pth"
+    fi
+    local treq="$root/scripts/requirements-typing.txt" tstamp="$venv/.ndbind-typing-stamp" twant
+    twant="$(sha256sum "$treq" | cut -d' ' -f1)"
+    if [[ ! -f "$tstamp" || "$(<"$tstamp")" != "$twant" ]]; then
+        log "installing scripts/requirements-typing.txt (mypy, pyright) into .venv"
+        "$vpy" -m pip install --disable-pip-version-check -q -r "$treq"
+        printf '%s\n' "$twant" >"$tstamp"
+    fi
+}
+
 # --- fast path: nothing to do ----------------------------------------------
 want="$(sha256sum "$req" | cut -d' ' -f1)"
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(<"$stamp")" == "$want" ]]; then
+    typing_tools
     exit 0
 fi
 
@@ -98,4 +120,5 @@ versions="$("$venv/bin/maturin" --version), $versions"
 
 printf '%s\n' "$want" >"$stamp.tmp"
 mv "$stamp.tmp" "$stamp"
+typing_tools
 log "done in $((SECONDS - start)) s: $versions"

@@ -1,0 +1,442 @@
+"""Walking an imported ndbind module and writing its stub text."""
+
+from __future__ import annotations
+
+import ast
+import enum
+import importlib
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+
+from .sigparse import ParseError, Signature, default_expr, parse_signature
+from .types import Context, bare_generic, render
+
+_SKIP_MODULE = {"__name__", "__doc__", "__package__", "__loader__", "__spec__", "__file__",
+                "__path__", "__builtins__", "__cached__", "__all__"}
+_SKIP_CLASS = {"__doc__", "__module__", "__new__", "__dict__", "__weakref__", "__qualname__",
+               "__init_subclass__", "__subclasshook__", "__slots__"}
+_ENUM_BASES = (enum.IntFlag, enum.Flag, enum.IntEnum, enum.StrEnum, enum.Enum)
+_UNNAMED = re.compile(r"arg\d*\Z")
+
+_ARRAYLIKE = '''\
+class _SupportsDLPack(typing.Protocol):
+    def __dlpack__(self) -> typing.Any: ...
+
+# What an array parameter accepts: any object with `__dlpack__` (NumPy, torch,
+# JAX, ...) or the buffer protocol; the `Annotated` metadata says what it needs.
+_ArrayLike: typing_extensions.TypeAlias = _SupportsDLPack | typing_extensions.Buffer
+'''
+
+
+def _kind(obj: object) -> str:
+    return type(obj).__name__
+
+
+def _is_func(obj: object) -> bool:
+    return _kind(obj) in ("nb_func", "nb_method")
+
+
+def _doc(obj: object) -> str | None:
+    try:
+        d = obj.__doc__
+    except Exception:  # a type name that panics or raises while rendering
+        return None
+    return d if isinstance(d, str) else None
+
+
+@dataclass
+class Overloads:
+    sigs: list[Signature] = field(default_factory=list)
+    doc: str | None = None
+
+
+def split_doc(name: str, doc: str | None) -> Overloads:
+    """A bound function's `__doc__`: its signature lines (up to the first
+    blank line), then its docstring."""
+    out = Overloads()
+    if not doc:
+        return out
+    lines = doc.split("\n")
+    k = 0
+    while k < len(lines) and lines[k].strip():
+        try:
+            out.sigs.append(parse_signature(lines[k]))
+        except ParseError:
+            out.sigs = []
+            return out
+        k += 1
+    rest = "\n".join(lines[k:]).strip()
+    out.doc = rest or None
+    return out
+
+
+class ModuleStub:
+    """The stub text of one module (submodules get their own)."""
+
+    def __init__(self, module: types.ModuleType, name: str, root: str):
+        self.module = module
+        self.name = name
+        self.ctx = Context(name, vars(module).keys(), root)
+        self.lines: list[str] = []
+        self.submodules: list[tuple[str, types.ModuleType]] = []
+        self.warnings: list[str] = []
+        self.core: str | None = None
+
+    # --- output helpers --------------------------------------------------------
+    def emit(self, depth: int, text: str = "") -> None:
+        self.lines.append(("    " * depth + text) if text else "")
+
+    def docstring(self, depth: int, doc: str | None) -> bool:
+        if not doc:
+            return False
+        doc = doc.strip().replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        if doc.endswith('"'):
+            doc = doc[:-1] + '\\"'
+        if "\n" in doc:
+            ind = "    " * depth
+            body = "\n".join((ind + ln) if ln.strip() else "" for ln in doc.split("\n"))
+            self.lines.append(f'{ind}"""\n{body}\n{ind}"""')
+        else:
+            self.emit(depth, f'"""{doc}"""')
+        return True
+
+    # --- functions --------------------------------------------------------------
+    def signature_text(self, sig: Signature, *, method: bool, ret_override: str | None = None,
+                       object_param: bool = False) -> str:
+        ctx = self.ctx
+        params = list(sig.params)
+        first = 1 if method and params and params[0].name == "self" else 0
+        # Unnamed parameters (`arg`, `arg0`, ...) are positional-only; older
+        # renderings have no `/` for them.
+        rest = params[first:]
+        named_pos = [p for p in rest if p.kind in ("pos", "posonly")]
+        if (named_pos and all(p.kind == "pos" for p in rest)
+                and all(_UNNAMED.match(p.name) for p in named_pos)):
+            for p in named_pos:
+                p.kind = "posonly"
+        parts: list[str] = []
+        if first:
+            parts.append("self")
+        seen_star = False
+        need_slash = False
+        for p in rest:
+            if p.kind == "posonly":
+                need_slash = True
+            elif need_slash:
+                parts.append("/")
+                need_slash = False
+            if p.kind == "kwonly" and not seen_star:
+                parts.append("*")
+                seen_star = True
+            ann = "typing.Any" if p.type is None else render(p.type, ctx)
+            if object_param:
+                ann = "object"
+            if p.kind == "var":
+                parts.append(f"*{p.name}: {ann}")
+                seen_star = True
+            elif p.kind == "varkw":
+                parts.append(f"**{p.name}: {ann}")
+            else:
+                text = f"{p.name}: {ann}"
+                d = default_expr(p.default)
+                if d is not None:
+                    text += f" = {d}"
+                parts.append(text)
+        if need_slash:
+            parts.append("/")
+        if ret_override is not None:
+            ret = ret_override
+        else:
+            ret = "typing.Any" if sig.ret is None else render(sig.ret, ctx)
+        return f"({', '.join(parts)}) -> {ret}"
+
+    def function(self, depth: int, name: str, obj: object, *, method: bool,
+                 static: bool = False) -> None:
+        ov = split_doc(name, _doc(obj))
+        decorators = ["@staticmethod"] if static else []
+        fallback = "(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any" if method \
+            else "(*args: typing.Any, **kwargs: typing.Any) -> typing.Any"
+        texts: list[str] = []
+        keys: set[str] = set()
+        for sig in ov.sigs:
+            ret = "None" if name == "__init__" else None
+            # `==`/`!=` accept anything (a mismatch returns NotImplemented).
+            obj_param = name in ("__eq__", "__ne__")
+            try:
+                text = self.signature_text(sig, method=method, ret_override=ret,
+                                           object_param=obj_param)
+                ast.parse(f"def {name}{text}: ...")
+            except (ParseError, SyntaxError, KeyError, AssertionError) as e:
+                self.warnings.append(f"{self.name}.{name}: {e}")
+                text = fallback
+            if obj_param:
+                text = re.sub(r"-> .*\Z", "-> bool", text)
+            if name in ("__reduce__", "__reduce_ex__") and text.endswith("-> object"):
+                text = text[:-len("object")] + "str | tuple[typing.Any, ...]"
+            # Overloads that differ only in array metadata are one overload to
+            # a type checker: keep the first.
+            self.ctx.strip_meta = True
+            try:
+                key = self.signature_text(sig, method=method, ret_override=ret,
+                                          object_param=obj_param) if text != fallback else text
+            except (ParseError, KeyError, AssertionError):
+                key = text
+            finally:
+                self.ctx.strip_meta = False
+            if key not in keys:
+                keys.add(key)
+                texts.append(text)
+        if not texts:
+            self.warnings.append(f"{self.name}.{name}: no signature in __doc__")
+            texts = [fallback]
+        over = len(texts) > 1
+        for k, text in enumerate(texts):
+            for d in decorators:
+                self.emit(depth, d)
+            if over:
+                self.emit(depth, "@typing.overload")
+            doc = ov.doc if (k == 0 and len(ov.sigs) <= 1 or over and k == len(texts) - 1) else None
+            if doc:
+                self.emit(depth, f"def {name}{text}:")
+                self.docstring(depth + 1, doc)
+            else:
+                self.emit(depth, f"def {name}{text}: ...")
+
+    # --- classes ------------------------------------------------------------------
+    def type_ref(self, cls: type) -> str:
+        generic = bare_generic(cls.__name__, self.ctx) if cls.__module__ == "builtins" else None
+        if generic is not None:
+            return generic
+        mod = getattr(cls, "__module__", "builtins")
+        qual = getattr(cls, "__qualname__", cls.__name__)
+        if mod == "builtins":
+            return qual
+        return self.ctx.name(f"{mod}.{qual}")
+
+    def prop_info(self, cls: type, name: str, desc: object) -> tuple[str, bool]:
+        """(type, writable) of a property. ndbind exposes neither on its getset
+        descriptors: writability is probed (CPython refuses to set a getset
+        without a setter before it calls anything), and a writable property's
+        type is read from the setter's refusal of a foreign value."""
+        ann = "typing.Any"
+        doc = _doc(desc)
+        if doc:
+            m = re.match(r"\s*(?:\w+\s*)?(?:\(self\))?\s*(?:->|:)\s*(.+)", doc.split("\n")[0])
+            if m:
+                try:
+                    from .sigparse import parse_type
+                    ann = render(parse_type(m.group(1).strip()), self.ctx)
+                except ParseError:
+                    pass
+        try:
+            inst = cls.__new__(cls)  # type: ignore[call-overload]
+        except Exception:
+            return ann, True
+        try:
+            desc.__set__(inst, _Probe())  # type: ignore[attr-defined]
+        except AttributeError as e:
+            if "not writable" in str(e):
+                return ann, False
+        except TypeError as e:
+            m = re.search(r"expected a value of type (.+?), got ", str(e))
+            if m and ann == "typing.Any":
+                try:
+                    from .sigparse import parse_type
+                    ann = render(parse_type(m.group(1)), self.ctx)
+                except ParseError:
+                    pass
+        except Exception:
+            pass
+        return ann, True
+
+    def enum_class(self, depth: int, name: str, cls: type) -> None:
+        base = next(b for b in _ENUM_BASES if issubclass(cls, b))
+        self.ctx.imports.add("enum")
+        self.emit(depth, f"class {name}(enum.{base.__name__}):")
+        cdoc = cls.__doc__
+        body = self.docstring(depth + 1, cdoc)
+        for mname, member in cls.__members__.items():  # type: ignore[attr-defined]
+            if mname != member.name:
+                continue  # an alias
+            self.emit(depth + 1, f"{mname} = {member._value_!r}")
+            mdoc = member.__dict__.get("__doc__")
+            if mdoc and mdoc != cdoc:
+                self.docstring(depth + 1, mdoc)
+            body = True
+        if not body:
+            self.emit(depth + 1, "pass")
+
+    def klass(self, depth: int, name: str, cls: type) -> None:
+        if isinstance(cls, enum.EnumMeta):
+            self.enum_class(depth, name, cls)
+            return
+        bases = [self.type_ref(b) for b in cls.__bases__ if b is not object]
+        if not cls.__flags__ & _TPFLAGS_BASETYPE:
+            self.emit(depth, "@typing.final")
+        elif _is_disjoint_base(cls):
+            self.ctx.imports.add("typing_extensions")
+            self.emit(depth, "@typing_extensions.disjoint_base")
+        self.emit(depth, f"class {name}" + (f"({', '.join(bases)})" if bases else "") + ":")
+        start = len(self.lines)
+        self.docstring(depth + 1, cls.__doc__ if cls.__doc__ != type.__doc__ else None)
+        for key, value in vars(cls).items():
+            if key in _SKIP_CLASS:
+                continue
+            k = _kind(value)
+            if key == "__hash__" and value is None:
+                self.emit(depth + 1, "__hash__: typing.ClassVar[None]  # type: ignore[assignment]")
+            elif k == "nb_method":
+                self.function(depth + 1, key, value, method=True)
+            elif k == "nb_func":
+                self.function(depth + 1, key, value, method=False, static=True)
+            elif k == "getset_descriptor" or isinstance(value, property):
+                if isinstance(value, property):
+                    ann, writable = "typing.Any", value.fset is not None
+                    if value.fget is not None and _is_func(value.fget):
+                        ov = split_doc(key, _doc(value.fget))
+                        if ov.sigs and ov.sigs[0].ret is not None:
+                            ann = render(ov.sigs[0].ret, self.ctx)
+                else:
+                    ann, writable = self.prop_info(cls, key, value)
+                self.emit(depth + 1, "@property")
+                self.emit(depth + 1, f"def {key}(self) -> {ann}: ...")
+                if writable:
+                    self.emit(depth + 1, f"@{key}.setter")
+                    self.emit(depth + 1, f"def {key}(self, value: {ann}, /) -> None: ...")
+            elif k == "nb_static_property":
+                self.emit(depth + 1, f"{key}: typing.ClassVar[typing.Any]")
+            elif isinstance(value, (staticmethod, classmethod, types.FunctionType)):
+                continue  # Python-level helpers (enum machinery, ...)
+            elif isinstance(value, type):
+                self.klass(depth + 1, key, value)
+            elif not callable(value) and not key.startswith("__"):
+                self.emit(depth + 1, f"{key}: typing.ClassVar[{self.type_ref(type(value))}]")
+        if len(self.lines) == start:
+            self.emit(depth + 1, "pass")
+
+    # --- modules ------------------------------------------------------------------
+    def run(self) -> None:
+        mod = self.module
+        for key, value in vars(mod).items():
+            if key in _SKIP_MODULE or (key.startswith("__") and key.endswith("__")):
+                continue
+            if isinstance(value, types.ModuleType):
+                vname = value.__name__
+                if vname == f"{self.name}.{key}":
+                    if self.is_native_core(key, value):
+                        self.core = key
+                        continue
+                    self.submodules.append((key, value))
+                    self.emit(0, f"from . import {key} as {key}")
+                continue
+            if _is_func(value):
+                self.emit(0)
+                self.function(0, key, value, method=False)
+            elif isinstance(value, type):
+                vmod = getattr(value, "__module__", None)
+                if value.__name__ == key and vmod in (self.name, self.core_name()):
+                    self.emit(0)
+                    self.klass(0, key, value)
+                else:
+                    ref = self.type_ref(value)
+                    self.emit(0)
+                    self.emit(0, f"{key} = {ref}")
+            elif isinstance(value, enum.Enum):
+                self.emit(0, f"{key}: {self.type_ref(type(value))}")
+            elif isinstance(value, (bool, int, float, str, bytes)) or value is None:
+                self.emit(0, f"{key}: {type(value).__name__}")
+            elif callable(value):
+                self.emit(0)
+                self.emit(0, f"def {key}(*args: typing.Any, **kwargs: typing.Any) -> typing.Any: ...")
+            else:
+                self.emit(0, f"{key}: {self.type_ref(type(value))}")
+
+    def core_name(self) -> str:
+        return f"{self.name}.{self.name.rsplit('.', 1)[-1]}"
+
+    def is_native_core(self, key: str, value: types.ModuleType) -> bool:
+        """maturin's package `m` wraps the extension `m.m` (`from .m import *`):
+        the stub describes the package, not the extension a second time."""
+        own = getattr(self.module, "__file__", None) or ""
+        ext = getattr(value, "__file__", None) or ""
+        return (key == self.name.rsplit(".", 1)[-1] and own.endswith("__init__.py")
+                and ext.endswith((".so", ".pyd")))
+
+    def text(self) -> str:
+        head: list[str] = []
+        doc = self.module.__doc__
+        if doc:
+            head.append('"""' + doc.strip().replace('"""', '\\"\\"\\"') + '"""')
+            head.append("")
+        head.append(f"# Generated by `python -m ndbind_stubgen {self.ctx.root}`: do not edit.")
+        head.append("")
+        imports = set(self.ctx.imports)
+        if self.ctx.uses_arraylike:
+            imports.add("typing_extensions")
+        imports.discard(self.name)
+        for m in sorted(imports):
+            head.append(f"import {m}")
+        head.append("")
+        if self.ctx.uses_arraylike:
+            head.append(_ARRAYLIKE)
+        body = "\n".join(self.lines).strip("\n")
+        return "\n".join(head).rstrip("\n") + "\n\n" + body + "\n"
+
+
+_TPFLAGS_BASETYPE = 1 << 10
+_PTR = 8 if sys.maxsize > 2**32 else 4
+
+
+def _is_disjoint_base(cls: type) -> bool:
+    """Whether instances of `cls` have a layout of their own (PEP 800): its
+    base's size differs, not counting a `__dict__` or `__weakref__` slot added
+    (CPython's `shape_differs`)."""
+    base = cls.__base__
+    if base is None or isinstance(cls, enum.EnumMeta):
+        return False
+    if cls.__itemsize__ or base.__itemsize__ or sys.version_info >= (3, 12):
+        return cls.__basicsize__ != base.__basicsize__ or cls.__itemsize__ != base.__itemsize__
+    size = cls.__basicsize__
+    if not base.__weakrefoffset__ and cls.__weakrefoffset__ + _PTR == size:
+        size -= _PTR
+    if not base.__dictoffset__ and cls.__dictoffset__ + _PTR == size:
+        size -= _PTR
+    return size != base.__basicsize__
+
+
+class _Probe:
+    """A value no property setter accepts."""
+
+
+def generate(module_name: str) -> dict[str, str]:
+    """Stub texts for `module_name` and its submodules, by relative path:
+    `{'m.pyi': ...}` without submodules, else `{'m/__init__.pyi': ...,
+    'm/sub.pyi': ...}`."""
+    root = module_name.split(".")[0]
+    out: dict[str, str] = {}
+
+    def visit(mod: types.ModuleType, name: str, path: str) -> list[str]:
+        stub = ModuleStub(mod, name, root)
+        stub.run()
+        warnings = list(stub.warnings)
+        text = stub.text()
+        if stub.core is not None:
+            # maturin's extension inside the package: the same names
+            out[f"{path}/{stub.core}.pyi"] = (
+                f"# Generated by `python -m ndbind_stubgen {root}`: do not edit.\n"
+                f"# The extension module maturin wraps in the package `{name}`.\n\n"
+                f"from {name} import *\n")
+        if stub.submodules or stub.core is not None:
+            out[f"{path}/__init__.pyi"] = text
+            for key, sub in stub.submodules:
+                warnings += visit(sub, f"{name}.{key}", f"{path}/{key}")
+        else:
+            out[f"{path}.pyi"] = text
+        return warnings
+
+    mod = importlib.import_module(module_name)
+    warnings = visit(mod, module_name, module_name.replace(".", "/"))
+    generate.warnings = warnings  # type: ignore[attr-defined]
+    return out
