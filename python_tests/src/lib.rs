@@ -7,6 +7,7 @@ mod bench;
 mod callables;
 mod classes;
 mod classproto;
+mod datetimes;
 mod functions;
 mod handles;
 mod overrides;
@@ -24,5 +25,6 @@ ndbind::module!(ndbind_test, |m| {
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
+    datetimes::bind(m)?;
     Ok(())
 });
