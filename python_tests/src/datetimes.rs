@@ -2,6 +2,7 @@
 //! `*mut c_void` capsule caster, raw docstrings). Submodule
 //! `ndbind_test.datetimes`.
 
+use std::ffi::c_void;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ndbind::chrono::{
@@ -102,5 +103,62 @@ pub fn bind(m: &Module) -> PyResult<()> {
     // Naive and aware datetimes told apart by overloads.
     m.def("pick", |_d: NaiveDateTime| "naive", arg("d"))?;
     m.def("pick", |_d: DateTime<Utc>| "aware", arg("d"))?;
+
+    // PyErr access: (type, value, value again, traceback, formatted text).
+    m.def(
+        "err_info",
+        |f: Borrowed<'_>| -> PyResult<Option<(Object, Object, Object, Option<Object>, String)>> {
+            let Err(mut e) = f.call(&[]) else { return Ok(None) };
+            let (v1, v2) = (e.value(), e.value());
+            Ok(Some((e.get_type(), v1, v2, e.traceback(), e.format_exception())))
+        },
+        arg("f"),
+    )?;
+    m.def(
+        "lazy_info",
+        |chained: bool| {
+            let mut e = PyErr::key_error("k");
+            if chained {
+                e = PyErr::runtime_error("outer").with_cause(e);
+            }
+            let ty = e.get_type();
+            let v = e.value();
+            let same = e.value().as_ptr() == v.as_ptr();
+            (ty, v, same, e.traceback(), e.format_exception())
+        },
+        arg("chained"),
+    )?;
+    // The normalised error, raised: the very object value() gave.
+    m.def(
+        "raise_after_value",
+        |keep: Borrowed<'_>| -> PyResult<()> {
+            let mut e = PyErr::value_error("v");
+            keep.call(&[e.value().borrow()])?;
+            Err(e)
+        },
+        arg("keep"),
+    )?;
+
+    // *mut c_void <-> capsule.
+    static CELL: [u8; 4] = [7, 8, 9, 10];
+    m.def(
+        "void_ptr",
+        |null: bool| -> *mut c_void {
+            if null {
+                std::ptr::null_mut()
+            } else {
+                CELL.as_ptr() as *mut c_void
+            }
+        },
+        arg("null"),
+    )?;
+    m.def("void_is_cell", |p: *mut c_void| std::ptr::eq(p as *const u8, CELL.as_ptr()), arg("p"))?;
+    m.def("void_addr", |p: *mut c_void| p as usize, arg("p"))?;
+
+    // Raw docstrings.
+    m.def("raw", |x: i64| x, (arg("x"), raw_doc("raw(x) -- exactly this")))?;
+    m.def("cooked", |x: i64| x, (arg("x"), doc("cooked docs")))?;
+    m.def("mixed", |x: i64| x, (arg("x"), doc("first")))?;
+    m.def("mixed", |x: f64| x, (arg("x"), raw_doc("the raw one")))?;
     Ok(())
 }

@@ -22,6 +22,7 @@ macro_rules! forward_to_items {
 }
 
 mod bytes;
+mod capsule;
 #[cfg(feature = "chrono")]
 mod chrono;
 mod complex;
