@@ -324,3 +324,86 @@ def test_signatures():
     assert m.rt_systime.__doc__.startswith(
         "rt_systime(t: datetime.datetime | datetime.date | datetime.time) -> datetime.datetime")
     assert m.rt_date.__doc__.startswith("rt_date(d: datetime.date) -> datetime.date")
+
+
+# --- PyErr access (item 5) ---------------------------------------------------
+
+def test_err_info_of_a_python_exception():
+    def boom():
+        raise KeyError("x")
+
+    ty, v1, v2, tb, text = m.err_info(boom)
+    assert ty is KeyError and isinstance(v1, KeyError) and v1 is v2
+    assert tb is v1.__traceback__ and tb is not None
+    assert text.startswith("Traceback (most recent call last):\n")
+    assert "in boom" in text and text.endswith("KeyError: 'x'\n")
+    assert m.err_info(lambda: None) is None
+
+
+def test_err_info_of_a_c_level_exception_is_normalised():
+    # int("x") sets its error from C: the value is created on demand.
+    ty, v1, v2, tb, text = m.err_info(lambda: int("x"))
+    assert ty is ValueError and type(v1) is ValueError and v1 is v2
+    assert text.endswith("ValueError: invalid literal for int() with base 10: 'x'\n")
+
+
+def test_err_info_hostile_str():
+    class Bad(Exception):
+        def __str__(self):
+            raise RuntimeError("no str")
+
+    def boom():
+        raise Bad()
+
+    ty, v, _, _, text = m.err_info(boom)
+    assert ty is Bad and type(v) is Bad
+    assert "Bad" in text  # formatted, or the fallback; never an exception
+
+
+def test_lazy_error_value_and_chain():
+    ty, v, same, tb, text = m.lazy_info(False)
+    assert ty is KeyError and type(v) is KeyError and v.args == ("k",) and same and tb is None
+    assert text == "KeyError: 'k'\n"
+    ty, v, same, tb, text = m.lazy_info(True)
+    assert ty is RuntimeError and same and type(v.__cause__) is KeyError
+    assert text.endswith("direct cause of the following exception:\n\nRuntimeError: outer\n")
+
+
+def test_normalised_error_raises_the_same_object():
+    kept = []
+    with pytest.raises(ValueError, match="^v$") as info:
+        m.raise_after_value(kept.append)
+    assert info.value is kept[0]
+
+
+# --- *mut c_void <-> capsule (item 5) ----------------------------------------
+
+def test_void_pointer_capsule_round_trip():
+    cap = m.void_ptr(False)
+    assert type(cap).__name__ == "PyCapsule"
+    assert sys.getrefcount(cap) == 2
+    assert m.void_is_cell(cap) is True
+    assert sys.getrefcount(cap) == 2
+    assert m.void_ptr(True) is None
+    assert m.void_addr(None) == 0 and m.void_is_cell(None) is False
+    # Any capsule gives its pointer, whatever its name.
+    assert m.void_addr(dt.datetime_CAPI) != 0
+    assert m.void_is_cell(dt.datetime_CAPI) is False
+
+
+@pytest.mark.parametrize("bad", [0, 1, "x", b"", object()])
+def test_void_pointer_mismatches(bad):
+    with pytest.raises(TypeError, match=IFA):
+        m.void_addr(bad)
+    assert "void_addr(p: types.CapsuleType | None) -> int" in m.void_addr.__doc__
+
+
+# --- raw docstrings (item 5) -------------------------------------------------
+
+def test_raw_doc():
+    assert m.raw.__doc__ == "raw(x) -- exactly this"
+    assert m.raw.__text_signature__ == "(x)"
+    assert m.cooked.__doc__ == "cooked(x: int) -> int\n\ncooked docs"
+    assert m.mixed.__doc__ == "the raw one"
+    with pytest.raises(TypeError, match=r"1\. raw\(x: int\) -> int"):
+        m.raw("no")

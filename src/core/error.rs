@@ -494,9 +494,17 @@ impl PyErr {
     /// its traceback attached.
     fn normalize(&mut self) {
         crate::core::gil::assert_held("PyErr::value");
-        if let State::Fetched { value: Some(v), .. } = &*self.state {
+        if let State::Fetched { value: Some(v), tb, .. } = &*self.state {
             // SAFETY: a type test of a live object.
             if unsafe { ffi::PyExceptionInstance_Check(v.as_ptr()) } != 0 {
+                if let Some(tb) = tb {
+                    // Where Python reads it from (a fetched exception has it
+                    // apart until Python code catches it).
+                    // SAFETY: an exception instance and a traceback (the
+                    // interpreter's own, from PyErr_Fetch); takes a new
+                    // reference, cannot fail for a traceback object.
+                    unsafe { ffi::PyException_SetTraceback(v.as_ptr(), tb.as_ptr()) };
+                }
                 return;
             }
         }
