@@ -36,6 +36,9 @@ fn systime_from(secs: i64, nanos: u32) -> SystemTime {
     }
 }
 
+/// (type, value, value again, traceback, formatted text).
+type ErrInfo = (Object, Object, Object, Option<Object>, String);
+
 pub fn bind(m: &Module) -> PyResult<()> {
     let m = m.submodule("datetimes", "Datetimes, PyErr access, capsules, raw docstrings.")?;
 
@@ -107,7 +110,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     // PyErr access: (type, value, value again, traceback, formatted text).
     m.def(
         "err_info",
-        |f: Borrowed<'_>| -> PyResult<Option<(Object, Object, Object, Option<Object>, String)>> {
+        |f: Borrowed<'_>| -> PyResult<Option<ErrInfo>> {
             let Err(mut e) = f.call(&[]) else { return Ok(None) };
             let (v1, v2) = (e.value(), e.value());
             Ok(Some((e.get_type(), v1, v2, e.traceback(), e.format_exception())))

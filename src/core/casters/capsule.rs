@@ -69,6 +69,8 @@ impl FromPy for *mut c_void {
 }
 
 impl IntoPy for *mut c_void {
+    // The capsule stores the address; nothing reads through it.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
         if self.is_null() {
             return Ok(Object::none_held());

@@ -541,7 +541,8 @@ impl FromPy for SignedDuration {
             let s = unsafe { ffi::PyFloat_AS_DOUBLE(p) };
             let floor = s.floor();
             // Finite and within i64 (2^63 is exact in f64), else no match.
-            if !(floor >= -9.223_372_036_854_775_808e18 && floor < 9.223_372_036_854_775_808e18) {
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+            if !(-LIMIT..LIMIT).contains(&floor) {
                 return None;
             }
             let nanos = (((s - floor) * 1e9) as u32).min(999_999_999);
