@@ -5,6 +5,7 @@
 use std::ffi::c_void;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "chrono")]
 use ndbind::chrono::{
     DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike, Utc,
 };
@@ -56,7 +57,14 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def("systime_parts", systime_parts, arg("t"))?;
     m.def("systime_from", systime_from, (arg("secs"), arg("nanos")))?;
 
-    // chrono.
+    #[cfg(feature = "chrono")]
+    bind_chrono(&m)?;
+    bind_item5(&m)
+}
+
+/// The chrono casters (feature `chrono`, on in scripts/build.sh).
+#[cfg(feature = "chrono")]
+fn bind_chrono(m: &Module) -> PyResult<()> {
     m.def("rt_timedelta", |d: TimeDelta| d, arg("d"))?;
     m.def("timedelta_parts", |d: TimeDelta| (d.num_seconds(), d.subsec_nanos()), arg("d"))?;
     m.def("timedelta_from", |s: i64, n: u32| TimeDelta::new(s, n), (arg("secs"), arg("nanos")))?;
@@ -106,7 +114,11 @@ pub fn bind(m: &Module) -> PyResult<()> {
     // Naive and aware datetimes told apart by overloads.
     m.def("pick", |_d: NaiveDateTime| "naive", arg("d"))?;
     m.def("pick", |_d: DateTime<Utc>| "aware", arg("d"))?;
+    Ok(())
+}
 
+/// PyErr access, void* capsules, raw docstrings.
+fn bind_item5(m: &Module) -> PyResult<()> {
     // PyErr access: (type, value, value again, traceback, formatted text).
     m.def(
         "err_info",
