@@ -9,7 +9,7 @@ export VIRTUAL_ENV="$root/.venv"
 # maturin would otherwise pick up a different interpreter from PATH.
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 # Keep maturin's output only when it fails (its progress lines are noise).
-if ! out=$(maturin develop --release -q -m python_tests/Cargo.toml 2>&1); then
+if ! out=$(maturin develop --release -q --features chrono -m python_tests/Cargo.toml 2>&1); then
     printf '%s\n' "$out" >&2
     echo "build.sh: maturin failed" >&2
     exit 1

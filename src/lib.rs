@@ -59,10 +59,10 @@ pub mod array;
 
 pub use crate::core::callable::{function, CallArgs, CallResult, PyFn};
 pub use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
-pub use crate::core::casters::Bytes;
+pub use crate::core::casters::{Bytes, SignedDuration};
 pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
-pub use crate::core::extras::{arg, doc, kw_only, pos_only, sig, Arg, RvPolicy};
+pub use crate::core::extras::{arg, doc, kw_only, pos_only, raw_doc, sig, Arg, RvPolicy};
 pub use crate::core::func::bind::IntoFunction;
 pub use crate::core::func::{Args, Kwargs};
 pub use crate::core::gil::allow_threads;
@@ -71,6 +71,10 @@ pub use crate::core::module::Module;
 pub use crate::core::object::PyIter;
 pub use crate::core::object::{Borrowed, Object};
 
+/// The `chrono` crate, at ndbind's version (the `chrono` feature: casters
+/// for its date and time types, see [`SignedDuration`] for the rules).
+#[cfg(feature = "chrono")]
+pub use ::chrono;
 /// The `half` crate (`f16`, `bf16` elements), at ndbind's version.
 pub use ::half;
 /// The `ndarray` crate, at ndbind's version: array views as parameters.
@@ -112,8 +116,9 @@ pub mod prelude {
     pub use crate::array::{ArrayOut, NdArray};
     pub use crate::class::Class;
     pub use crate::{
-        allow_threads, arg, doc, kw_only, pos_only, sig, Args, Borrowed, EnumKind, ExceptionType,
-        FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult, ReturnCtx, RvPolicy,
+        allow_threads, arg, doc, kw_only, pos_only, raw_doc, sig, Args, Borrowed, EnumKind,
+        ExceptionType, FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult, ReturnCtx,
+        RvPolicy,
     };
     pub use crate::{Dict, List, Set, Str, Tuple};
 }

@@ -8,6 +8,7 @@ mod callables;
 mod classes;
 mod classproto;
 mod enums_ext;
+mod datetimes;
 mod functions;
 mod handles;
 mod introspect;
@@ -28,5 +29,6 @@ ndbind::module!(ndbind_test, |m| {
     varargs::bind(m)?;
     handles::bind(m)?;
     introspect::bind(m)?;
+    datetimes::bind(m)?;
     Ok(())
 });

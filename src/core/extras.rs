@@ -113,6 +113,28 @@ pub fn doc(text: &'static str) -> Doc {
     Doc(text)
 }
 
+/// A docstring shown as written (see [`raw_doc`]).
+pub struct RawDoc(pub(crate) &'static str);
+
+/// A docstring that is the whole `__doc__`: no signature is prepended
+/// (nanobind's `func_flags::raw_doc`; pybind11's
+/// `options::disable_function_signatures`). For docstrings that carry
+/// their own signature lines (numpydoc, generated docs). With overloads,
+/// the first overload that has one gives `__doc__`, alone. Only `__doc__`
+/// changes: `__text_signature__` and the overload list of the
+/// "incompatible function arguments" error still show the signatures.
+///
+/// ```
+/// # use ndbind::prelude::*;
+/// # ndbind::module!(doc_ext, |m| {
+/// m.def("area", |w: f64, h: f64| w * h, (arg("w"), arg("h"), raw_doc("area(w, h)\n\nThe area of a w x h rectangle.")))?;
+/// # Ok(())
+/// # });
+/// ```
+pub fn raw_doc(text: &'static str) -> RawDoc {
+    RawDoc(text)
+}
+
 /// A signature text for the binding (see [`sig`]).
 pub struct Sig(pub(crate) &'static str);
 
@@ -167,13 +189,14 @@ pub struct FuncExtras {
     pub(crate) kw_only: Option<usize>,
     pub(crate) policy: RvPolicy,
     pub(crate) sig: Option<&'static str>,
+    pub(crate) raw_doc: bool,
 }
 
 /// One annotation, or a tuple of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a function annotation",
     label = "not a function annotation",
-    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `sig(\"(x: int) -> int\")`, `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
+    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `raw_doc(\"...\")`, `sig(\"(x: int) -> int\")`, `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
 )]
 pub trait Extra {
     /// Records itself.
@@ -200,6 +223,12 @@ impl Extra for Arg {
 impl Extra for Doc {
     fn apply(self, e: &mut FuncExtras) {
         e.doc = Some(self.0)
+    }
+}
+impl Extra for RawDoc {
+    fn apply(self, e: &mut FuncExtras) {
+        e.doc = Some(self.0);
+        e.raw_doc = true;
     }
 }
 impl Extra for Sig {

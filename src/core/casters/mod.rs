@@ -22,6 +22,9 @@ macro_rules! forward_to_items {
 }
 
 mod bytes;
+mod capsule;
+#[cfg(feature = "chrono")]
+mod chrono;
 mod complex;
 mod fixed;
 mod map;
@@ -32,10 +35,11 @@ pub(crate) mod scalar;
 mod seq;
 mod set;
 mod string;
-mod time;
+pub(crate) mod time;
 mod tuple;
 
 pub use bytes::Bytes;
+pub use time::SignedDuration;
 
 /// A copy of `bytes` in a new vector, or `None` with `MemoryError` set:
 /// the size of a Python object's contents is the caller's to choose.

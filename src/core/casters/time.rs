@@ -1,9 +1,23 @@
-//! `std::time::Duration` ↔ `datetime.timedelta` (microsecond exact).
+//! Durations and instants ↔ the `datetime` module, microsecond exact.
 //!
-//! A `float` is taken as seconds. Negative durations, and `int`/`str`
-//! arguments, are failed matches.
+//! - `std::time::Duration` ↔ `datetime.timedelta` (a `float` is taken as
+//!   seconds). Unsigned: a negative timedelta or float is a failed match
+//!   (so an overload taking a [`SignedDuration`] can take it); `int`/`str`
+//!   arguments are failed matches too.
+//! - [`SignedDuration`] ↔ `datetime.timedelta`, negative ones included.
+//! - `std::time::SystemTime` ↔ `datetime.datetime` (see its impls).
+//!
+//! Rust values finer than a microsecond lose their sub-microsecond digits
+//! on the way to Python: a duration is truncated toward zero (as nanobind's
+//! `duration_cast`; `-d` converts to minus what `d` converts to), an
+//! instant or time of day toward the past (it never rounds up into the next
+//! second or day). Values Python cannot represent raise `OverflowError`.
+//!
+//! The C API of `datetime` is read through pyo3-ffi's checked accessors
+//! only (each after its type check); the `tzinfo` field is read through
+//! the accessor that tests `hastzinfo` first.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3_ffi as ffi;
 
@@ -11,41 +25,373 @@ use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
 
-/// Makes the datetime C API available; false (error cleared) if it cannot.
-fn datetime_api() -> bool {
-    // SAFETY: PyDateTime_IMPORT is idempotent and needs only the GIL.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The datetime C API, imported on first use. The table is a static of
+/// the `_datetime` extension, which is never unloaded.
+pub(crate) fn api() -> PyResult<&'static ffi::PyDateTime_CAPI> {
+    // SAFETY: PyDateTime_IMPORT is idempotent and needs only the GIL
+    // (every caller holds it: it converts Python objects).
     unsafe {
         if ffi::PyDateTimeAPI().is_null() {
             ffi::PyDateTime_IMPORT();
             if ffi::PyDateTimeAPI().is_null() {
-                ffi::PyErr_Clear();
-                return false;
+                return Err(PyErr::fetch());
             }
         }
-        true
+        Ok(&*ffi::PyDateTimeAPI())
     }
 }
+
+/// [`api`] for `FromPy`: `None` with the error cleared (a failed match).
+fn api_or_mismatch() -> Option<&'static ffi::PyDateTime_CAPI> {
+    api().ok()
+}
+
+/// Leaves `err` set and returns `None` (the call is aborted with it).
+#[cold]
+pub(crate) fn raise<T>(err: PyErr) -> Option<T> {
+    err.restore();
+    None
+}
+
+/// A value of the right Python type that the Rust type cannot take: a
+/// failed match in the first overload pass (another overload may take
+/// it), a `ValueError` saying why once conversions are allowed.
+#[cold]
+#[cfg_attr(not(feature = "chrono"), allow(dead_code))]
+pub(crate) fn refuse<T>(convert: bool, why: impl FnOnce() -> String) -> Option<T> {
+    if convert {
+        PyErr::value_error(why()).restore();
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// The proleptic Gregorian calendar (Howard Hinnant's algorithms), as
+// Python's `datetime` uses it.
+
+/// Days from 1970-01-01 to `y-m-d`.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date `days` after 1970-01-01: (year, month, day).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i64, m, d)
+}
+
+/// The wall-clock fields of a `date`, `time` or `datetime` (a `date` has
+/// a zero time, a `time` the date 1970-01-01).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fields {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub micro: u32,
+}
+
+impl Fields {
+    /// Microseconds from 1970-01-01 00:00 to these fields, on the same
+    /// clock (no time zone involved).
+    pub(crate) fn micros(&self) -> i64 {
+        let days = days_from_civil(self.year as i64, self.month, self.day);
+        let secs = (self.hour * 3600 + self.minute * 60 + self.second) as i64;
+        days * MICROS_PER_DAY + secs * 1_000_000 + self.micro as i64
+    }
+
+    /// The fields of `micros` microseconds after 1970-01-01 00:00; an
+    /// `OverflowError` outside the years 1 to 9999.
+    pub(crate) fn from_micros(micros: i128, what: &str) -> PyResult<Fields> {
+        let days = micros.div_euclid(MICROS_PER_DAY as i128);
+        let rem = micros.rem_euclid(MICROS_PER_DAY as i128) as i64;
+        // Years 1..=9999 span days -719162..=2932896; outside that, and
+        // before the cast, it is an overflow.
+        if !(-719_162..=2_932_896).contains(&days) {
+            return Err(out_of_range(what));
+        }
+        let (year, month, day) = civil_from_days(days as i64);
+        let secs = (rem / 1_000_000) as u32;
+        Ok(Fields {
+            year: year as i32,
+            month,
+            day,
+            hour: secs / 3600,
+            minute: secs / 60 % 60,
+            second: secs % 60,
+            micro: (rem % 1_000_000) as u32,
+        })
+    }
+}
+
+#[cold]
+pub(crate) fn out_of_range(what: &str) -> PyErr {
+    PyErr::overflow_error(format!(
+        "{what} is out of the range of datetime.datetime (years 1 to 9999)"
+    ))
+}
+
+/// Which `datetime` type an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    DateTime,
+    Date,
+    Time,
+}
+
+/// The kind and fields of `obj`, if it is a `datetime`, `date` or `time`
+/// (or a subclass: the fields are read from the C struct, no Python code
+/// runs).
+pub(crate) fn read(obj: Borrowed<'_>) -> Option<(Kind, Fields)> {
+    api_or_mismatch()?;
+    let p = obj.as_ptr();
+    // SAFETY: the API is imported; each accessor runs after the type check
+    // that makes its layout the object's.
+    unsafe {
+        if ffi::PyDateTime_Check(p) != 0 {
+            Some((
+                Kind::DateTime,
+                Fields {
+                    year: ffi::PyDateTime_GET_YEAR(p),
+                    month: ffi::PyDateTime_GET_MONTH(p) as u32,
+                    day: ffi::PyDateTime_GET_DAY(p) as u32,
+                    hour: ffi::PyDateTime_DATE_GET_HOUR(p) as u32,
+                    minute: ffi::PyDateTime_DATE_GET_MINUTE(p) as u32,
+                    second: ffi::PyDateTime_DATE_GET_SECOND(p) as u32,
+                    micro: ffi::PyDateTime_DATE_GET_MICROSECOND(p) as u32,
+                },
+            ))
+        } else if ffi::PyDate_Check(p) != 0 {
+            Some((
+                Kind::Date,
+                Fields {
+                    year: ffi::PyDateTime_GET_YEAR(p),
+                    month: ffi::PyDateTime_GET_MONTH(p) as u32,
+                    day: ffi::PyDateTime_GET_DAY(p) as u32,
+                    hour: 0,
+                    minute: 0,
+                    second: 0,
+                    micro: 0,
+                },
+            ))
+        } else if ffi::PyTime_Check(p) != 0 {
+            Some((
+                Kind::Time,
+                Fields {
+                    year: 1970,
+                    month: 1,
+                    day: 1,
+                    hour: ffi::PyDateTime_TIME_GET_HOUR(p) as u32,
+                    minute: ffi::PyDateTime_TIME_GET_MINUTE(p) as u32,
+                    second: ffi::PyDateTime_TIME_GET_SECOND(p) as u32,
+                    micro: ffi::PyDateTime_TIME_GET_MICROSECOND(p) as u32,
+                },
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// The `tzinfo` and `fold` of a `datetime` or `time` (`None`, 0 for a
+/// `date`): a borrowed reference, alive as long as `obj`.
+fn tzinfo_fold(obj: Borrowed<'_>, kind: Kind) -> (*mut ffi::PyObject, i32) {
+    let p = obj.as_ptr();
+    // SAFETY: `kind` came from `read`'s type checks; the TZINFO accessors
+    // read the field only when `hastzinfo` says it exists.
+    unsafe {
+        match kind {
+            Kind::DateTime => {
+                (ffi::PyDateTime_DATE_GET_TZINFO(p), ffi::PyDateTime_DATE_GET_FOLD(p) as i32)
+            }
+            Kind::Time => {
+                (ffi::PyDateTime_TIME_GET_TZINFO(p), ffi::PyDateTime_TIME_GET_FOLD(p) as i32)
+            }
+            Kind::Date => (ffi::Py_None(), 0),
+        }
+    }
+}
+
+/// Whether a `datetime` or `time` has a `tzinfo` (not whether it is
+/// aware: its `utcoffset` may still be `None`). No Python code runs.
+pub(crate) fn has_tzinfo(obj: Borrowed<'_>, kind: Kind) -> bool {
+    // SAFETY: reads a static object's address.
+    tzinfo_fold(obj, kind).0 != unsafe { ffi::Py_None() }
+}
+
+/// An exact `datetime.datetime` (no subclass: its methods are the C
+/// ones) with `fields`, and `obj`'s `tzinfo` and `fold`.
+fn exact_datetime(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<Object> {
+    let api = api()?;
+    // SAFETY: type check of a live object.
+    if kind == Kind::DateTime && unsafe { ffi::PyDateTime_CheckExact(obj.as_ptr()) } != 0 {
+        return Ok(obj.to_owned());
+    }
+    let (tz, fold) = tzinfo_fold(obj, kind);
+    // SAFETY: the fields came from a valid object (so are in range); `tz`
+    // is None or a tzinfo, borrowed from `obj` for the call.
+    unsafe {
+        Object::from_owned_or_err((api.DateTime_FromDateAndTimeAndFold)(
+            fields.year,
+            fields.month as i32,
+            fields.day as i32,
+            fields.hour as i32,
+            fields.minute as i32,
+            fields.second as i32,
+            fields.micro as i32,
+            tz,
+            fold,
+            api.DateTimeType,
+        ))
+    }
+}
+
+/// `timedelta` → microseconds, if `obj` is one.
+pub(crate) fn delta_micros(obj: Borrowed<'_>) -> Option<i128> {
+    api_or_mismatch()?;
+    let p = obj.as_ptr();
+    // SAFETY: the accessors run after the type check.
+    unsafe {
+        if ffi::PyDelta_Check(p) == 0 {
+            return None;
+        }
+        let days = ffi::PyDateTime_DELTA_GET_DAYS(p) as i128;
+        let secs = ffi::PyDateTime_DELTA_GET_SECONDS(p) as i128;
+        let us = ffi::PyDateTime_DELTA_GET_MICROSECONDS(p) as i128;
+        Some(days * MICROS_PER_DAY as i128 + secs * 1_000_000 + us)
+    }
+}
+
+/// Microseconds as whole seconds (toward the past) and nanoseconds; the
+/// seconds of a `timedelta` fit an `i64` by far.
+pub(crate) fn split_micros(us: i128) -> (i64, u32) {
+    (us.div_euclid(1_000_000) as i64, us.rem_euclid(1_000_000) as u32 * 1000)
+}
+
+/// The UTC offset of a `datetime` (or a `time` placed on 1970-01-01) in
+/// microseconds, `None` for a naive one. Calls `tzinfo.utcoffset` (Python
+/// code, which may raise) through the C `datetime.utcoffset` of an exact
+/// copy, which checks its result (a `timedelta` strictly within a day).
+pub(crate) fn utcoffset(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<Option<i64>> {
+    if !has_tzinfo(obj, kind) {
+        return Ok(None);
+    }
+    let dt = exact_datetime(obj, kind, fields)?;
+    let off = dt.borrow().call_method(c"utcoffset", &[])?;
+    if off.borrow().is_none() {
+        return Ok(None);
+    }
+    delta_micros(off.borrow())
+        .map(|us| Some(us as i64)) // strictly within a day (checked by Python)
+        .ok_or_else(|| PyErr::type_error("utcoffset() did not return a datetime.timedelta"))
+}
+
+/// A naive wall time read as local time, as `datetime.astimezone` and
+/// `datetime.timestamp` read it (honouring `fold`): microseconds since
+/// the Unix epoch.
+fn local_micros(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<i64> {
+    let api = api()?;
+    let dt = exact_datetime(obj, kind, fields)?;
+    // SAFETY: a borrowed pointer to the static UTC singleton.
+    let utc = unsafe { Borrowed::from_ptr(api.TimeZone_UTC) };
+    let u = dt.borrow().call_method(c"astimezone", &[utc])?;
+    match read(u.borrow()) {
+        Some((Kind::DateTime, f)) => Ok(f.micros()),
+        _ => Err(PyErr::type_error("datetime.astimezone did not return a datetime")),
+    }
+}
+
+/// Microseconds since the Unix epoch of a `datetime`, `date` or `time`
+/// for [`SystemTime`]: aware values by their offset, naive ones as local
+/// time (nanobind's `mktime`).
+fn instant_micros(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<i64> {
+    match utcoffset(obj, kind, fields)? {
+        Some(off) => Ok(fields.micros() - off),
+        None => local_micros(obj, kind, fields),
+    }
+}
+
+/// A `datetime.datetime` with `fields` and `tzinfo` (borrowed; may be
+/// `Py_None`).
+///
+/// # Safety
+/// `tzinfo` is `Py_None` or a live `tzinfo` object.
+pub(crate) unsafe fn new_datetime(fields: &Fields, tzinfo: *mut ffi::PyObject) -> PyResult<Object> {
+    let api = api()?;
+    // SAFETY: the caller's contract on `tzinfo`; the constructor checks the
+    // field ranges itself.
+    unsafe {
+        Object::from_owned_or_err((api.DateTime_FromDateAndTime)(
+            fields.year,
+            fields.month as i32,
+            fields.day as i32,
+            fields.hour as i32,
+            fields.minute as i32,
+            fields.second as i32,
+            fields.micro as i32,
+            tzinfo,
+            api.DateTimeType,
+        ))
+    }
+}
+
+/// A `datetime.timedelta` of `secs + nanos / 1e9` seconds (`nanos` below
+/// 1e9), truncated toward zero to microseconds.
+pub(crate) fn delta_to_py(secs: i64, nanos: u32, what: &str) -> PyResult<Object> {
+    let api = api()?;
+    let mut micros = secs as i128 * 1_000_000 + (nanos / 1000) as i128;
+    if secs < 0 && nanos % 1000 != 0 {
+        micros += 1; // toward zero, not toward the past
+    }
+    let days = micros.div_euclid(MICROS_PER_DAY as i128);
+    let rem = micros.rem_euclid(MICROS_PER_DAY as i128) as i64;
+    if days.unsigned_abs() > 999_999_999 {
+        return Err(PyErr::overflow_error(format!(
+            "{what} is out of the range of datetime.timedelta (at most 999999999 days either way)"
+        )));
+    }
+    // SAFETY: the API is imported; the parts are normalised and in range.
+    unsafe {
+        Object::from_owned_or_err((api.Delta_FromDelta)(
+            days as i32,
+            (rem / 1_000_000) as i32,
+            (rem % 1_000_000) as i32,
+            1,
+            api.DeltaType,
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// std::time::Duration (unsigned)
 
 impl FromPy for Duration {
     fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<Duration> {
         let p = obj.as_ptr();
         // SAFETY: exact type checks before the type-specific accessors.
-        unsafe {
-            if ffi::PyFloat_Check(p) != 0 {
-                return Duration::try_from_secs_f64(ffi::PyFloat_AS_DOUBLE(p)).ok();
-            }
-            if !datetime_api() || ffi::PyDelta_Check(p) == 0 {
-                return None;
-            }
-            let days = ffi::PyDateTime_DELTA_GET_DAYS(p) as i64;
-            let secs = ffi::PyDateTime_DELTA_GET_SECONDS(p) as i64;
-            let us = ffi::PyDateTime_DELTA_GET_MICROSECONDS(p) as u32;
-            // timedelta normalises seconds and microseconds to be >= 0, so
-            // the sign lives in `days` only.
-            let total = days.checked_mul(86_400)?.checked_add(secs)?;
-            let total = u64::try_from(total).ok()?;
-            Some(Duration::new(total, us * 1_000))
+        if unsafe { ffi::PyFloat_Check(p) } != 0 {
+            // SAFETY: `p` is a float.
+            return Duration::try_from_secs_f64(unsafe { ffi::PyFloat_AS_DOUBLE(p) }).ok();
         }
+        let (secs, nanos) = split_micros(delta_micros(obj)?);
+        Some(Duration::new(u64::try_from(secs).ok()?, nanos))
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.timedelta")
@@ -54,26 +400,246 @@ impl FromPy for Duration {
 
 impl IntoPy for Duration {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        if !datetime_api() {
-            return Err(PyErr::runtime_error("the datetime module is not available"));
-        }
-        let secs = self.as_secs();
-        let days = i32::try_from(secs / 86_400)
+        let secs = i64::try_from(self.as_secs())
             .map_err(|_| PyErr::overflow_error("Duration too large for datetime.timedelta"))?;
-        // SAFETY: the datetime API is imported; arguments are in range
-        // (timedelta itself validates `days`).
-        unsafe {
-            let api = ffi::PyDateTimeAPI();
-            Object::from_owned_or_err(((*api).Delta_FromDelta)(
-                days,
-                (secs % 86_400) as i32,
-                self.subsec_micros() as i32,
-                1,
-                (*api).DeltaType,
-            ))
-        }
+        delta_to_py(secs, self.subsec_nanos(), "Duration")
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.timedelta")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SignedDuration
+
+/// A span of time that may be negative: `datetime.timedelta` both ways,
+/// negative ones included (`std::time::Duration` is unsigned and does not
+/// match a negative timedelta). Nanosecond resolution; a `float` argument
+/// is taken as seconds (as nanobind's duration caster does).
+///
+/// Converting to Python truncates toward zero to microseconds; values
+/// beyond ±999999999 days raise `OverflowError`. With the `chrono`
+/// feature, `chrono::TimeDelta` converts the same way.
+///
+/// ```
+/// use ndbind::prelude::*;
+/// use ndbind::SignedDuration;
+/// use std::time::Duration;
+///
+/// fn shift(d: SignedDuration) -> SignedDuration {
+///     -d
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("shift", shift, arg("d"))?; Ok(()) });
+/// let d = SignedDuration::from(Duration::from_millis(1500));
+/// assert_eq!((-d).secs(), -2); // -1.5 s = -2 s + 0.5 s
+/// assert_eq!((-d).subsec_nanos(), 500_000_000);
+/// assert_eq!((-d).unsigned_abs(), Duration::from_millis(1500));
+/// assert!(Duration::try_from(-d).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignedDuration {
+    /// Whole seconds, rounded toward the past.
+    secs: i64,
+    /// `0 <= nanos < 1e9`, added to `secs`.
+    nanos: u32,
+}
+
+impl SignedDuration {
+    /// Zero.
+    pub const ZERO: SignedDuration = SignedDuration { secs: 0, nanos: 0 };
+
+    /// `secs + nanos / 1e9` seconds (`nanos` may exceed a second; it is
+    /// carried). `None` if that overflows.
+    pub const fn new(secs: i64, nanos: u32) -> Option<SignedDuration> {
+        let carry = (nanos / 1_000_000_000) as i64;
+        match secs.checked_add(carry) {
+            Some(secs) => Some(SignedDuration { secs, nanos: nanos % 1_000_000_000 }),
+            None => None,
+        }
+    }
+
+    /// `us` microseconds.
+    pub const fn from_micros(us: i64) -> SignedDuration {
+        SignedDuration {
+            secs: us.div_euclid(1_000_000),
+            nanos: us.rem_euclid(1_000_000) as u32 * 1000,
+        }
+    }
+
+    /// The whole seconds, rounded toward the past (`-1.5 s` gives `-2`).
+    pub const fn secs(&self) -> i64 {
+        self.secs
+    }
+
+    /// The nanoseconds added to [`secs`](Self::secs): `0..1_000_000_000`.
+    pub const fn subsec_nanos(&self) -> u32 {
+        self.nanos
+    }
+
+    /// Whether this is below zero.
+    pub const fn is_negative(&self) -> bool {
+        self.secs < 0
+    }
+
+    /// The magnitude.
+    pub const fn unsigned_abs(&self) -> Duration {
+        if self.secs >= 0 {
+            Duration::new(self.secs as u64, self.nanos)
+        } else if self.nanos == 0 {
+            Duration::new(self.secs.unsigned_abs(), 0)
+        } else {
+            Duration::new((self.secs + 1).unsigned_abs(), 1_000_000_000 - self.nanos)
+        }
+    }
+
+    /// The value in seconds.
+    pub fn as_secs_f64(&self) -> f64 {
+        self.secs as f64 + self.nanos as f64 * 1e-9
+    }
+}
+
+impl From<Duration> for SignedDuration {
+    /// Saturates at `i64::MAX` seconds.
+    fn from(d: Duration) -> SignedDuration {
+        match i64::try_from(d.as_secs()) {
+            Ok(secs) => SignedDuration { secs, nanos: d.subsec_nanos() },
+            Err(_) => SignedDuration { secs: i64::MAX, nanos: 999_999_999 },
+        }
+    }
+}
+
+impl TryFrom<SignedDuration> for Duration {
+    type Error = PyErr;
+    /// A negative duration is a `ValueError`.
+    fn try_from(d: SignedDuration) -> PyResult<Duration> {
+        if d.is_negative() {
+            return Err(PyErr::value_error("a negative duration is not a std::time::Duration"));
+        }
+        Ok(d.unsigned_abs())
+    }
+}
+
+impl std::ops::Neg for SignedDuration {
+    type Output = SignedDuration;
+    /// Saturates at the most negative value's negation.
+    fn neg(self) -> SignedDuration {
+        if self.nanos == 0 {
+            SignedDuration { secs: self.secs.saturating_neg(), nanos: 0 }
+        } else {
+            // -(s + n) = (-s - 1) + (1e9 - n); -s - 1 never overflows.
+            SignedDuration { secs: -self.secs - 1, nanos: 1_000_000_000 - self.nanos }
+        }
+    }
+}
+
+impl FromPy for SignedDuration {
+    fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<SignedDuration> {
+        let p = obj.as_ptr();
+        // SAFETY: type check before the accessor.
+        if unsafe { ffi::PyFloat_Check(p) } != 0 {
+            // SAFETY: `p` is a float.
+            let s = unsafe { ffi::PyFloat_AS_DOUBLE(p) };
+            let floor = s.floor();
+            // Finite and within i64 (2^63 is exact in f64), else no match.
+            const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+            if !(-LIMIT..LIMIT).contains(&floor) {
+                return None;
+            }
+            let nanos = (((s - floor) * 1e9) as u32).min(999_999_999);
+            return Some(SignedDuration { secs: floor as i64, nanos });
+        }
+        let (secs, nanos) = split_micros(delta_micros(obj)?);
+        Some(SignedDuration { secs, nanos })
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("datetime.timedelta | float")
+    }
+}
+
+impl IntoPy for SignedDuration {
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        delta_to_py(self.secs, self.nanos, "SignedDuration")
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("datetime.timedelta")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SystemTime
+
+/// `datetime.datetime` → the instant it names; also `datetime.date`
+/// (midnight) and `datetime.time` (that time on 1970-01-01), as
+/// nanobind's `std::chrono::system_clock` caster. An aware value converts
+/// by its `utcoffset()` (Python code of its `tzinfo` runs; its exception
+/// propagates); a naive one is read as local time, as Python's own
+/// `datetime.timestamp()` reads it (nanobind uses `mktime`; this honours
+/// `fold` in the repeated hour).
+impl FromPy for SystemTime {
+    fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<SystemTime> {
+        let (kind, fields) = read(obj)?;
+        let us = match instant_micros(obj, kind, &fields) {
+            Ok(us) => us,
+            Err(e) => return raise(e),
+        };
+        let d = Duration::from_micros(us.unsigned_abs());
+        let t = if us >= 0 { UNIX_EPOCH.checked_add(d) } else { UNIX_EPOCH.checked_sub(d) };
+        t.or_else(|| raise(PyErr::overflow_error("the datetime is out of the range of SystemTime")))
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("datetime.datetime | datetime.date | datetime.time")
+    }
+}
+
+/// An aware `datetime.datetime` in UTC (`tzinfo=datetime.timezone.utc`),
+/// where nanobind returns a naive local time: an aware value round-trips
+/// exactly whatever the local time zone, and `.astimezone()` gives local
+/// time. Truncated to the microsecond (toward the past); outside the
+/// years 1 to 9999, `OverflowError`.
+impl IntoPy for SystemTime {
+    fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
+        let (d, neg) = match self.duration_since(UNIX_EPOCH) {
+            Ok(d) => (d, false),
+            Err(e) => (e.duration(), true),
+        };
+        let mut us = d.as_secs() as i128 * 1_000_000 + d.subsec_micros() as i128;
+        if neg {
+            us = -us - (d.subsec_nanos() % 1000 != 0) as i128; // toward the past
+        }
+        let fields = Fields::from_micros(us, "SystemTime")?;
+        let api = api()?;
+        // SAFETY: the static UTC singleton is a tzinfo.
+        unsafe { new_datetime(&fields, api.TimeZone_UTC) }
+    }
+    fn type_name(out: &mut String) {
+        out.push_str("datetime.datetime")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_round_trips() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1, 1, 1), -719_162);
+        assert_eq!(days_from_civil(9999, 12, 31), 2_932_896);
+        for days in [-719_162, -1, 0, 1, 59, 60, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn signed_duration_arithmetic() {
+        let d = SignedDuration::from_micros(-1);
+        assert_eq!((d.secs(), d.subsec_nanos()), (-1, 999_999_000));
+        assert_eq!(d.unsigned_abs(), Duration::from_micros(1));
+        assert_eq!(-(-d), d);
+        assert_eq!(-SignedDuration::ZERO, SignedDuration::ZERO);
+        assert_eq!(SignedDuration::new(1, 2_500_000_000), SignedDuration::new(3, 500_000_000));
+        assert!(SignedDuration::new(i64::MAX, 1_000_000_000).is_none());
     }
 }

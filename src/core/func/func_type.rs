@@ -417,6 +417,7 @@ fn make_record(
         args: args.into_boxed_slice(),
         none_reject_mask: all & !none_ok,
         doc: extras.doc,
+        raw_doc: extras.raw_doc,
         sig: parts.sig,
         operator: kind == FuncKind::Operator,
         variadic: nvar != 0,

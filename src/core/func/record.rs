@@ -152,6 +152,8 @@ pub(crate) struct FuncRecord {
     /// Bits of the arguments for which `None` is an immediate mismatch.
     pub(crate) none_reject_mask: u64,
     pub(crate) doc: Option<&'static str>,
+    /// `doc` is the whole `__doc__`, no signature prepended (`raw_doc`).
+    pub(crate) raw_doc: bool,
     pub(crate) sig: SigList,
     /// An operator (`__eq__`, `__add__`, ...): a call that matches no
     /// overload returns `NotImplemented` instead of raising.

@@ -99,6 +99,9 @@ fn render_into(s: &mut String, name: &str, r: &FuncRecord) {
 
 /// `__doc__`: every overload's signature, then the docstrings.
 pub(crate) fn render_doc(f: &FuncObject) -> String {
+    if let Some(raw) = f.overloads.iter().find(|r| r.raw_doc) {
+        return raw.doc.unwrap_or_default().to_owned();
+    }
     let mut s = String::new();
     for r in &f.overloads {
         render_into(&mut s, &f.name, r);
