@@ -65,6 +65,108 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
     }
 }
 
+/// Why `h` fails [`check`]: the first failing condition, in `check`'s
+/// order, as one phrase (`dtype float64, expected float32`), with its
+/// [`Mismatch`]; `None` when `h` passes. Cold: for mismatch errors only
+/// (a unit test keeps it in step with `check`).
+#[cold]
+pub(crate) fn why(h: &ArrayHandle, req: &Requirements) -> Option<(String, Mismatch)> {
+    use crate::array::requirements::device_name;
+    const FATAL: Mismatch = Mismatch { convertible: false };
+    let convertible = Mismatch { convertible: !req.writable };
+    let mut s = String::new();
+    if let Some(device) = req.device {
+        let d = h.device();
+        if d.device_type != device {
+            s.push_str("device ");
+            s.push_str(device_name(d.device_type));
+            if d.device_type != ndbind_dlpack::DeviceType::CPU || d.device_id != 0 {
+                s.push(':');
+                s.push_str(&d.device_id.to_string());
+            }
+            s.push_str(", expected ");
+            s.push_str(device_name(device));
+            return Some((s, FATAL));
+        }
+    }
+    let shape_ok = (req.ndim < 0 || h.ndim() == req.ndim as usize)
+        && (req.shape.is_empty()
+            || h.shape().len() == req.shape.len()
+                && !req.shape.iter().zip(h.shape()).any(|(&r, &s)| r >= 0 && r != s));
+    if !shape_ok {
+        s.push_str("shape ");
+        push_extents(&mut s, h.shape().iter().map(|&e| Some(e)));
+        s.push_str(", expected ");
+        let n = if req.shape.is_empty() { req.ndim.max(0) as usize } else { req.shape.len() };
+        push_extents(&mut s, (0..n).map(|i| req.shape.get(i).copied().filter(|&e| e >= 0)));
+        return Some((s, FATAL));
+    }
+    if req.writable && h.read_only() {
+        return Some(("read-only, expected a writable array".to_owned(), FATAL));
+    }
+    if let Some(want) = req.dtype {
+        let dtype = h.dtype();
+        if want != dtype {
+            let ok = dtype.is_known() && (!dtype.is_complex() || want.is_complex());
+            s.push_str("dtype ");
+            if dtype.is_known() {
+                s.push_str(dtype.name());
+            } else {
+                s.push_str(&format!(
+                    "(code {}, bits {}, lanes {})",
+                    dtype.code, dtype.bits, dtype.lanes
+                ));
+            }
+            s.push_str(", expected ");
+            s.push_str(want.name());
+            return Some((s, Mismatch { convertible: ok && !req.writable }));
+        }
+        let align = alignment(want);
+        if (h.data() as usize) & (align - 1) != 0 && h.size() > 0 {
+            let msg = format!(
+                "misaligned data (address {:#x}), expected {align}-byte alignment for {}",
+                h.data() as usize,
+                want.name()
+            );
+            return Some((msg, convertible));
+        }
+    }
+    let (bad, name) = match req.order {
+        Order::C => (!h.is_c_contiguous(), 'C'),
+        Order::F => (!h.is_f_contiguous(), 'F'),
+        Order::Any => (false, ' '),
+    };
+    if bad {
+        s.push_str("not ");
+        s.push(name);
+        s.push_str("-contiguous (shape ");
+        push_extents(&mut s, h.shape().iter().map(|&e| Some(e)));
+        s.push_str(", strides ");
+        push_extents(&mut s, h.strides().iter().map(|&e| Some(e)));
+        s.push_str(" in elements), expected order='");
+        s.push(name);
+        s.push('\'');
+        return Some((s, convertible));
+    }
+    None
+}
+
+/// Appends `(3, *, 4)` (`None`: any extent; `(3,)` for one axis).
+fn push_extents(s: &mut String, extents: impl ExactSizeIterator<Item = Option<i64>>) {
+    let n = extents.len();
+    s.push('(');
+    for (i, e) in extents.enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        match e {
+            Some(e) => s.push_str(&e.to_string()),
+            None => s.push('*'),
+        }
+    }
+    s.push_str(if n == 1 { ",)" } else { ")" });
+}
+
 impl Requirements {
     /// Whether `h` satisfies these requirements as it is (no conversion):
     /// the check every array argument goes through.

@@ -385,6 +385,10 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
         Self::REQ.render("ndarray", out)
     }
 
+    fn explain(obj: Borrowed<'_>, convert: bool) -> Option<String> {
+        crate::array::reasons::explain(obj, &Self::REQ, convert, false)
+    }
+
     #[inline]
     fn spans<'a>(&'a self, out: &mut Spans<'a>) {
         out.push(self.h.span(Self::REQ.writable, false))

@@ -374,6 +374,7 @@ fn make_record(
         none_reject_mask: all & !none_ok,
         doc: extras.doc,
         sig: parts.sig,
+        explain: parts.explain,
         operator: kind == FuncKind::Operator,
         variadic: nvar != 0,
         var_args,
