@@ -10,6 +10,7 @@ mod classproto;
 mod functions;
 mod handles;
 mod overrides;
+mod reasons;
 mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
@@ -24,5 +25,6 @@ ndbind::module!(ndbind_test, |m| {
     overrides::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
+    reasons::bind(m)?;
     Ok(())
 });

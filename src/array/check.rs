@@ -197,3 +197,89 @@ impl Requirements {
         check(h, self).is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::requirements::ANY;
+    use ndbind_dlpack::{validate, DLDevice, DLTensor, DeviceType};
+
+    /// `why` refuses exactly what `check` refuses, with the same verdict
+    /// on conversion, over a grid of arrays and requirements.
+    #[test]
+    fn why_agrees_with_check() {
+        let mut data = [0u64; 16];
+        let base = data.as_mut_ptr() as *mut u8;
+        let dtypes = [DType::FLOAT32, DType::FLOAT64, DType::COMPLEX64, DType::BOOL];
+        let layouts: [(&[i64], Option<&[i64]>); 4] = [
+            (&[2, 3], None),
+            (&[3, 2], Some(&[1, 3])),
+            (&[2, 3], Some(&[1, 2])),
+            (&[4], Some(&[2])),
+        ];
+        let reqs_dtype = [None, Some(DType::FLOAT32), Some(DType::FLOAT64)];
+        let shapes: [(i32, &'static [i64]); 4] = [(-1, &[]), (2, &[]), (2, &[2, ANY]), (1, &[4])];
+        let orders = [Order::Any, Order::C, Order::F];
+        let devices = [None, Some(DeviceType::CPU), Some(DeviceType::CUDA)];
+        let mut checked = 0;
+        for dtype in dtypes {
+            for (shape, strides) in layouts {
+                for offset in [0usize, 1] {
+                    for (device, read_only) in [
+                        (DLDevice::CPU, false),
+                        (DLDevice::CPU, true),
+                        (DLDevice::new(DeviceType::CUDA, 1), false),
+                    ] {
+                        let mut shape = shape.to_vec();
+                        let mut strides = strides.map(|s| s.to_vec());
+                        let t = DLTensor {
+                            // SAFETY: within `data` (16 words; the largest
+                            // layout covers 6 complex64 = 48 bytes + 1).
+                            data: unsafe { base.add(offset) }.cast(),
+                            device,
+                            ndim: shape.len() as i32,
+                            dtype,
+                            shape: shape.as_mut_ptr(),
+                            strides: strides
+                                .as_mut()
+                                .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr()),
+                            byte_offset: 0,
+                        };
+                        // SAFETY: the tensor describes memory inside `data`.
+                        let Ok(l) = (unsafe { validate(&t, read_only) }) else { continue };
+                        let h = ArrayHandle::from_layout(l);
+                        for want in reqs_dtype {
+                            for (ndim, rshape) in shapes {
+                                for order in orders {
+                                    for rdev in devices {
+                                        for writable in [false, true] {
+                                            let req = Requirements {
+                                                dtype: want,
+                                                ndim,
+                                                shape: rshape,
+                                                order,
+                                                device: rdev,
+                                                writable,
+                                                read_only: false,
+                                            };
+                                            let c = check(&h, &req).err();
+                                            let w = why(&h, &req);
+                                            assert_eq!(
+                                                c,
+                                                w.as_ref().map(|w| w.1),
+                                                "{req:?} {:?}",
+                                                w
+                                            );
+                                            checked += 1;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+}

@@ -131,6 +131,9 @@ fn look(
         if let Some(reason) = device_of_producer(obj, req) {
             return Err(Some(reason));
         }
+        if jax && req.writable {
+            return Err(Some("a JAX array (immutable), expected a writable array".to_owned()));
+        }
         if jax || !buffer::has_buffer(obj) {
             return Err(None);
         }
