@@ -122,7 +122,7 @@ def test_shape():
     assert only(r.shape_3x5, np.zeros((3, 4), np.float32)) == want
     assert only(r.shape_3x5, torch.zeros(3, 4)) == want
     assert only(r.shape_3x5, np.zeros((3, 2, 4), np.float32)) == "shape (3, 2, 4), expected (3, *, 5)"
-    assert only(r.ndim2, np.zeros(3, np.float32)) == "shape (3,), expected (*, *)"
+    assert only(r.ndim3, np.zeros(3, np.float32)) == "shape (3,), expected (*, *, *)"
     r.shape_3x5(np.zeros((3, 7, 5), np.float32))
 
 
@@ -228,7 +228,19 @@ def test_capsule_is_explained_without_being_consumed():
     assert only(r.f32, cap) == "dtype float64, expected float32"
     # Still unconsumed: another function takes it.
     assert m.dtype_name(cap) == "float64"
-    assert only(r.f32, cap) == "a DLPack capsule already consumed (a capsule can be imported once)"
+
+
+def test_capsule_taken_by_an_earlier_argument_is_not_explained():
+    # `a` takes the capsule (provisionally) and `b` is refused: `a` was
+    # accepted, and its capsule, handed back, is usable afterwards.
+    cap = np.zeros(3, np.float32).__dlpack__()
+    types, lines = refusal(r.two, cap, np.zeros(3, np.float32))
+    assert types == "PyCapsule, numpy.ndarray"
+    assert lines == ["Argument 2 (b) was refused: dtype float32, expected float64"]
+    assert m.dtype_name(cap) == "float32"
+    # A consumed capsule: no line (its type says it all).
+    types, lines = refusal(r.f32, cap)
+    assert lines == []
 
 
 def test_overlap_and_bools_say_what_failed():
