@@ -302,3 +302,20 @@ def test_jax_export_is_not_writable():
     assert r.to_numpy.__doc__.startswith("to_numpy() -> numpy.ndarray[dtype=float32, writable=True]")
     assert r.to_numpy_ro.__doc__.startswith("to_numpy_ro() -> numpy.ndarray[dtype=float32, writable=False]")
     assert "writable=False" in m.ret_jax.__doc__
+
+
+def test_explaining_keeps_reference_counts():
+    torch = pytest.importorskip("torch")
+    objs = [np.zeros(3), torch.zeros(3, dtype=torch.float64), memoryview(b"abcd"),
+            np.arange(3.0).__dlpack__()]
+    for o in objs:
+        before = sys.getrefcount(o)
+        for _ in range(20):
+            with pytest.raises(TypeError):
+                r.f32(o)
+        assert sys.getrefcount(o) == before
+
+
+def test_bound_class_type_name():
+    types, lines = refusal(r.f32, m.Point(1.0, 2.0))
+    assert (types, lines) == ("ndbind_test.Point", [])
