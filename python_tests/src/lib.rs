@@ -13,6 +13,7 @@ mod functions;
 mod handles;
 mod introspect;
 mod overrides;
+mod reasons;
 mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
@@ -30,5 +31,6 @@ ndbind::module!(ndbind_test, |m| {
     handles::bind(m)?;
     introspect::bind(m)?;
     datetimes::bind(m)?;
+    reasons::bind(m)?;
     Ok(())
 });
