@@ -12,6 +12,7 @@ mod enums_ext;
 mod functions;
 mod handles;
 mod introspect;
+mod nbconv;
 mod overrides;
 mod reasons;
 mod varargs;
@@ -32,5 +33,6 @@ ndbind::module!(ndbind_test, |m| {
     introspect::bind(m)?;
     datetimes::bind(m)?;
     reasons::bind(m)?;
+    nbconv::bind(m)?;
     Ok(())
 });

@@ -119,6 +119,49 @@ impl PyErr {
         zero_division_error => PyExc_ZeroDivisionError;
     }
 
+    /// Declines the call's arguments so that the function's next overload
+    /// is tried (nanobind's `nb::next_overload`): return it from a bound
+    /// function's body, `Err(PyErr::next_overload())`, when the arguments
+    /// converted but are not ones this overload handles. If no later
+    /// overload accepts them, the call raises the usual "incompatible
+    /// function arguments" `TypeError`. Decline before any side effect:
+    /// arguments the body took by value (a `Box<T>` moved out of its
+    /// instance, an array that consumed a DLPack capsule) are not handed
+    /// back. Returned anywhere else (a property, a slot, a Python
+    /// callback), it is a `TypeError` saying so. Needs no GIL.
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// /// Handles even numbers only; odd ones go to the next overload.
+    /// fn half(x: i64) -> PyResult<i64> {
+    ///     if x % 2 != 0 {
+    ///         return Err(PyErr::next_overload());
+    ///     }
+    ///     Ok(x / 2)
+    /// }
+    /// fn half_odd(x: i64) -> f64 {
+    ///     x as f64 / 2.0
+    /// }
+    /// ndbind::module!(doc_ext, |m| {
+    ///     m.def("half", half, arg("x"))?;
+    ///     m.def("half", half_odd, arg("x"))?; // half(3) == 1.5
+    ///     Ok(())
+    /// });
+    /// assert!(half(3).unwrap_err().is_next_overload());
+    /// ```
+    pub fn next_overload() -> PyErr {
+        // SAFETY: reading the address of a builtin exception type, which
+        // the interpreter keeps alive for its whole life.
+        PyErr::lazy(unsafe { ffi::PyExc_TypeError }, Cow::Borrowed(next_overload_msg()))
+    }
+
+    /// Whether this is the error of [`PyErr::next_overload`].
+    pub fn is_next_overload(&self) -> bool {
+        matches!(&*self.state, State::Lazy { msg: Cow::Borrowed(m), .. }
+            if std::ptr::eq(m.as_ptr(), NEXT_OVERLOAD_MSG.as_ptr()))
+    }
+
     /// An exception of a type registered with [`crate::Module::add_exception`].
     ///
     /// Panics if the type was not registered yet (a programming error).
@@ -547,6 +590,16 @@ impl PyErr {
             State::Chained(c) => c.err.message(),
         }
     }
+}
+
+/// The message of [`PyErr::next_overload`]'s error: the address of this
+/// static (unique, unlike a literal's) tells the error apart.
+static NEXT_OVERLOAD_MSG: [u8; 93] =
+    *b"a bound function declined its arguments (PyErr::next_overload) where no overload can be tried";
+
+fn next_overload_msg() -> &'static str {
+    // SAFETY: ASCII bytes.
+    unsafe { std::str::from_utf8_unchecked(&NEXT_OVERLOAD_MSG) }
 }
 
 /// The causes of an error, from the first of its sources on (see

@@ -10,6 +10,7 @@ pub mod casters;
 pub mod class;
 pub mod enums;
 pub mod error;
+mod extract;
 pub mod extras;
 pub mod func;
 pub(crate) mod gil;

@@ -16,9 +16,8 @@ use pyo3_ffi as ffi;
 
 use crate::core::alias::Loans;
 use crate::core::caster::{ArgCaster, IntoPy, Param};
-use crate::core::error::PyResult;
 use crate::core::func::record::{CallSite, ExplainList, FuncParts, SigList, NEXT_OVERLOAD};
-use crate::core::object::{Borrowed, Object};
+use crate::core::object::Borrowed;
 
 /// A Rust callable that can be bound as a Python function.
 ///
@@ -258,12 +257,25 @@ fn panic_caught(payload: Box<dyn std::any::Any + Send>) -> *mut ffi::PyObject {
     crate::core::error::panic_to_pyerr(payload).restore_null()
 }
 
-/// Converts the call's result into the vectorcall return convention.
-#[inline]
-fn finish(r: PyResult<Object>) -> *mut ffi::PyObject {
-    match r {
-        Ok(o) => o.into_ptr(),
-        Err(e) => e.restore_null(),
+/// The callable's error, raised; or, when it declined the arguments
+/// ([`PyErr::next_overload`]), the next overload is tried as after a
+/// load mismatch (see [`load_failed`]).
+///
+/// # Safety
+/// `mismatch` and `args` are those the call implementation was given.
+#[cold]
+#[inline(never)]
+unsafe fn failed(
+    e: crate::core::error::PyErr,
+    mismatch: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if e.is_next_overload() {
+        drop(e);
+        // SAFETY: the caller's contract.
+        unsafe { load_failed(mismatch, args) }
+    } else {
+        e.restore_null()
     }
 }
 
@@ -311,7 +323,11 @@ where
             unsafe { f.invoke(&mut h) }
         };
         // SAFETY: a method's arguments start with `self`.
-        finish(r.into_py(&unsafe { site.ctx(args) }))
+        match r.into_py(&unsafe { site.ctx(args) }) {
+            Ok(o) => o.into_ptr(),
+            // SAFETY: this call's own `mismatch` and `args`.
+            Err(e) => unsafe { failed(e, mismatch, args) },
+        }
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
         Ok(r) => r,

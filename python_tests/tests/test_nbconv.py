@@ -1,0 +1,106 @@
+"""Calls and errors as nanobind (issue 21, item 5): a body that declines its
+arguments (`PyErr::next_overload`), the raising cast."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from ndbind_test import nbconv
+
+
+def test_decline_tries_next_overload():
+    assert nbconv.half(4) == 2
+    assert type(nbconv.half(4)) is int
+    assert nbconv.half(3) == 1.5
+
+
+def test_decline_single_overload_is_mismatch():
+    assert nbconv.only_even(2) == 2
+    with pytest.raises(TypeError, match=r"only_even\(\): incompatible function arguments"):
+        nbconv.only_even(3)
+
+
+def test_every_overload_declines():
+    with pytest.raises(TypeError, match=r"never\(\): incompatible function arguments"):
+        nbconv.never(1)
+
+
+def test_decline_releases_loans():
+    a = np.zeros(3)
+    assert nbconv.fill(a, 2.0) == "first"
+    assert a.tolist() == [2.0, 2.0, 2.0]
+    # The first overload lent `a` mutably and declined; the second lends it again.
+    assert nbconv.fill(a, -1.0) == "second"
+    assert a.tolist() == [1.0, 1.0, 1.0]
+    # Nothing stays lent: a third call works.
+    assert nbconv.fill(a, 5.0) == "first"
+
+
+def test_decline_releases_references():
+    o = object()
+    before = sys.getrefcount(o)
+    for _ in range(100):
+        assert nbconv.keep_if_list(o) == "other"
+    assert sys.getrefcount(o) == before
+    lst = [1]
+    assert nbconv.keep_if_list(lst) is lst
+
+
+def test_callback_error_is_not_a_decline():
+    calls = []
+
+    def ok():
+        calls.append(1)
+
+    assert nbconv.call_then_decline(ok) == "second"
+    assert calls == [1]
+
+    def bad():
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        nbconv.call_then_decline(bad)
+
+
+def test_constructor_declines():
+    p = nbconv.Picky(3)
+    assert (p.value(), p.how()) == (3, "first")
+    q = nbconv.Picky(-4)
+    assert (q.value(), q.how()) == (4, "second")
+
+
+def test_is_next_overload():
+    assert nbconv.is_next_overload() is True
+
+
+def test_extract():
+    assert nbconv.extract_f64(1.5) == 1.5
+    assert nbconv.extract_f64(2) == 2.0  # implicit conversion, as nb::cast
+    with pytest.raises(TypeError, match=r"^expected float, got str$"):
+        nbconv.extract_f64("x")
+    assert nbconv.extract_ints([1, 2, 3]) == [1, 2, 3]
+    with pytest.raises(TypeError, match=r"^expected list\[int\], got list$"):
+        nbconv.extract_ints([1, "a"])
+
+
+def test_extract_hostile():
+    class Bad:
+        def __float__(self):
+            raise ZeroDivisionError("no float")
+
+    class L(list):
+        def __iter__(self):
+            raise ZeroDivisionError("no iter")
+
+    # As for an argument: the refusal is the cast's TypeError, nothing pending after.
+    with pytest.raises(TypeError, match=r"^expected float, got Bad$"):
+        nbconv.extract_f64(Bad())
+    with pytest.raises(TypeError, match=r"^expected list\[int\], got L$"):
+        nbconv.extract_ints(L([1]))
+    assert nbconv.extract_f64(0.5) == 0.5
+    o = [1, 2]
+    before = sys.getrefcount(o)
+    for _ in range(10):
+        nbconv.extract_ints(o)
+    assert sys.getrefcount(o) == before
