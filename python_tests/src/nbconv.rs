@@ -1,6 +1,6 @@
 //! `ndbind_test.nbconv`: calls and errors as nanobind (issue 21, item 5):
 //! a function body that declines its arguments so that the next overload
-//! is tried; the raising cast (`Object::extract`).
+//! is tried; the raising cast (`Object::extract`); nested classes.
 
 use ndarray::ArrayViewMut1;
 use ndbind::prelude::*;
@@ -13,6 +13,21 @@ pub struct Picky {
 }
 
 ndbind::class!(Picky, clone);
+
+/// A class with classes nested in it.
+pub struct Outer;
+ndbind::class!(Outer);
+
+/// `Outer.Inner`.
+#[derive(Clone)]
+pub struct Inner {
+    n: i64,
+}
+ndbind::class!(Inner, clone);
+
+/// `Outer.Inner.Deep`.
+pub struct Deep;
+ndbind::class!(Deep);
 
 pub fn bind(m: &Module) -> PyResult<()> {
     let n = m.submodule("nbconv", "Calls and errors as nanobind.")?;
@@ -107,5 +122,11 @@ pub fn bind(m: &Module) -> PyResult<()> {
     .init(|value: i64| Picky { value: -value, how: "second" }, arg("value"))?
     .def("value", |p: &Picky| p.value, ())?
     .def("how", |p: &Picky| p.how, ())?;
+    // Nested classes: Outer.Inner, Outer.Inner.Deep.
+    let o = n.class::<Outer>("Outer", ())?;
+    o.init(|| Outer, ())?;
+    let i = o.class::<Inner>("Inner", doc("A class nested in Outer."))?;
+    i.init(|n: i64| Inner { n }, arg("n"))?.def("n", |i: &Inner| i.n, ())?;
+    i.class::<Deep>("Deep", ())?.init(|| Deep, ())?;
     Ok(())
 }

@@ -104,3 +104,24 @@ def test_extract_hostile():
     for _ in range(10):
         nbconv.extract_ints(o)
     assert sys.getrefcount(o) == before
+
+
+def test_nested_classes():
+    O = nbconv.Outer
+    assert O.Inner.__name__ == "Inner"
+    assert O.Inner.__qualname__ == "Outer.Inner"
+    assert O.Inner.__module__ == "ndbind_test.nbconv"
+    assert O.Inner.Deep.__qualname__ == "Outer.Inner.Deep"
+    assert repr(O.Inner) == "<class 'ndbind_test.nbconv.Outer.Inner'>"
+    assert O.Inner.__doc__ == "A class nested in Outer."
+    x = O.Inner(5)
+    assert x.n() == 5
+    assert O.Inner.n.__qualname__ == "Outer.Inner.n"
+    assert O.Inner.__copy__.__qualname__ == "Outer.Inner.__copy__"
+    assert type(O.Inner.Deep()) is O.Inner.Deep
+    # The outer class stays immutable to Python code.
+    with pytest.raises(TypeError):
+        O.Other = 1
+    with pytest.raises(TypeError):
+        O.Inner = None
+    assert "Inner" in O.__dict__

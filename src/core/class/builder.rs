@@ -305,6 +305,11 @@ impl<T: PyClass> Class<T> {
         name: &str,
         extras: impl ClassExtra,
     ) -> PyResult<Class<T>> {
+        Class::create(scope, module, name, None, Self::record(extras))
+    }
+
+    /// The record of `T`, with `extras` applied.
+    fn record(extras: impl ClassExtra) -> Box<TypeRecord> {
         let mut rec = TypeRecord::new(
             T::type_slot(),
             std::any::type_name::<T>(),
@@ -322,8 +327,56 @@ impl<T: PyClass> Class<T> {
             rust_name: std::any::type_name::<T::Base>(),
         });
         extras.apply(&mut rec);
-        let ty = new_class(scope, module, name, rec)?;
-        Ok(Class { ty, module: module.to_owned(), qualname: name.to_owned(), _t: PhantomData })
+        rec
+    }
+
+    fn create(
+        scope: Borrowed<'_>,
+        module: &str,
+        name: &str,
+        outer: Option<&str>,
+        rec: Box<TypeRecord>,
+    ) -> PyResult<Class<T>> {
+        let qualname = match outer {
+            Some(o) => format!("{o}.{name}"),
+            None => name.to_owned(),
+        };
+        let ty = new_class(scope, module, name, &qualname, outer.is_some(), rec)?;
+        Ok(Class { ty, module: module.to_owned(), qualname, _t: PhantomData })
+    }
+
+    /// Binds the Rust type `U` (declared with [`crate::class!`]) as class
+    /// `name` nested in this class: `Outer.Inner`, with `__qualname__`
+    /// `"Outer.Inner"` and `__module__` this class's module (nanobind's
+    /// `nb::class_<Inner>(outer, "Inner")`). `extras` as for
+    /// [`Module::class`].
+    ///
+    /// ```
+    /// use ndbind::prelude::*;
+    ///
+    /// pub struct Tree { size: usize }
+    /// ndbind::class!(Tree);
+    /// #[derive(Clone)]
+    /// pub struct Node { depth: usize }
+    /// ndbind::class!(Node, clone);
+    ///
+    /// ndbind::module!(doc_ext, |m| {
+    ///     let tree = m.class::<Tree>("Tree", ())?;
+    ///     tree.init(|size: usize| Tree { size }, arg("size"))?;
+    ///     // Tree.Node, with __qualname__ "Tree.Node".
+    ///     tree.class::<Node>("Node", doc("A node of a tree."))?
+    ///         .init(|depth: usize| Node { depth }, arg("depth"))?;
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn class<U: PyClass>(&self, name: &str, extras: impl ClassExtra) -> PyResult<Class<U>> {
+        Class::<U>::create(
+            self.ty.borrow(),
+            &self.module,
+            name,
+            Some(&self.qualname),
+            Class::<U>::record(extras),
+        )
     }
 
     /// The type object.
@@ -825,6 +878,8 @@ fn new_class(
     scope: Borrowed<'_>,
     module: &str,
     name: &str,
+    qualname: &str,
+    nested: bool,
     rec: Box<TypeRecord>,
 ) -> PyResult<Object> {
     if let Some(b) = &rec.base {
@@ -838,18 +893,24 @@ fn new_class(
     let (slot, clonable) = (rec.slot, rec.clone.is_some());
     // A Rust subclass inherits its base's trampoline (see `overridable`).
     let tramp = rec.base.as_ref().and_then(|b| Some(b.offset + b.slot.trampoline_offset()?));
-    let ty = create_type(rec, module, name)?;
+    let ty = create_type(rec, module, name, qualname)?;
     if let Some(off) = tramp {
         slot.set_trampoline_offset(off);
     }
     let cname =
         std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
-    scope.setattr(&cname, ty.borrow())?;
+    if nested {
+        // `scope` is a bound class (immutable to Python code).
+        let outer = scope.as_ptr() as *mut ffi::PyTypeObject;
+        unlocked(outer, || scope.setattr(&cname, ty.borrow()))?;
+    } else {
+        scope.setattr(&cname, ty.borrow())?;
+    }
     if clonable {
         let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let def = |n: &str, parts, extras| {
             unlocked(tp, || {
-                define_in(ty.borrow(), module, Some(name), n, parts, extras, FuncKind::Method)
+                define_in(ty.borrow(), module, Some(qualname), n, parts, extras, FuncKind::Method)
             })
         };
         def(

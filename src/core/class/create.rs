@@ -19,9 +19,15 @@ fn cstring(s: &str, what: &str) -> PyResult<CString> {
     CString::new(s).map_err(|_| PyErr::value_error(format!("NUL in {what}")))
 }
 
-/// Creates the type of class `module.name` from its record (which the
-/// type then owns); the caller adds it to its scope.
-pub(crate) fn create_type(mut rec: Box<TypeRecord>, module: &str, name: &str) -> PyResult<Object> {
+/// Creates the type of class `module.qualname` (`qualname` is `name`, or
+/// `Outer.name` for a class nested in class `Outer`) from its record
+/// (which the type then owns); the caller adds it to its scope.
+pub(crate) fn create_type(
+    mut rec: Box<TypeRecord>,
+    module: &str,
+    name: &str,
+    qualname: &str,
+) -> PyResult<Object> {
     let meta = meta_type()?;
     if !rec.slot.type_ptr().is_null() {
         return Err(PyErr::runtime_error(format!(
@@ -31,10 +37,11 @@ pub(crate) fn create_type(mut rec: Box<TypeRecord>, module: &str, name: &str) ->
     }
     inherit(&mut rec)?;
     lay_out(&mut rec);
-    rec.full_name = cstring(&format!("{module}.{name}"), "class name")?;
+    rec.full_name = cstring(&format!("{module}.{qualname}"), "class name")?;
     let doc = rec.doc.take().map(|d| cstring(&d, "docstring")).transpose()?;
     let slots = std::mem::take(&mut rec.slots);
     let py_name = Object::str_held(name)?;
+    let py_qualname = Object::str_held(qualname)?;
     let py_module = Object::str_held(module)?;
     let (type_obj, ht) = alloc_type(meta, rec)?;
     let tp = ht as *mut ffi::PyTypeObject;
@@ -43,8 +50,8 @@ pub(crate) fn create_type(mut rec: Box<TypeRecord>, module: &str, name: &str) ->
     // type through the metaclass's dealloc, which frees the record.
     unsafe {
         let rec = &*meta::record_ptr(tp);
-        (*ht).ht_name = py_name.clone().into_ptr();
-        (*ht).ht_qualname = py_name.into_ptr();
+        (*ht).ht_name = py_name.into_ptr();
+        (*ht).ht_qualname = py_qualname.into_ptr();
         (*tp).tp_name = rec.full_name.as_ptr();
         (*tp).tp_flags = type_flags(rec);
         set_instance_slots(ht, rec);
