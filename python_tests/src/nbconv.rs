@@ -32,17 +32,18 @@ ndbind::class!(Deep);
 pub fn bind(m: &Module) -> PyResult<()> {
     let n = m.submodule("nbconv", "Calls and errors as nanobind.")?;
     // Two overloads: the first declines odd numbers.
+    // (Overloads of one signature: the stubs show one.)
     n.def(
         "half",
-        |x: i64| -> PyResult<i64> {
+        |x: i64| -> PyResult<String> {
             if x % 2 != 0 {
                 return Err(PyErr::next_overload());
             }
-            Ok(x / 2)
+            Ok(format!("{} (even)", x / 2))
         },
         arg("x"),
     )?;
-    n.def("half", |x: i64| x as f64 / 2.0, arg("x"))?;
+    n.def("half", |x: i64| format!("{} (odd)", x as f64 / 2.0), arg("x"))?;
     // A single overload that declines (the single-overload fast path):
     // the mismatch TypeError.
     n.def(
@@ -83,20 +84,20 @@ pub fn bind(m: &Module) -> PyResult<()> {
     // An object argument declined: the reference the call held is dropped.
     n.def(
         "keep_if_list",
-        |o: Object| -> PyResult<Object> {
+        |o: Object| -> PyResult<(bool, Object)> {
             if o.clone().downcast::<List>().is_err() {
                 return Err(PyErr::next_overload());
             }
-            Ok(o)
+            Ok((true, o))
         },
         arg("o"),
     )?;
-    n.def("keep_if_list", |_: Object| "other", arg("o"))?;
+    n.def("keep_if_list", |o: Object| (false, o), arg("o"))?;
     // A Python callback runs, then the body declines; an error the
     // callback raised is not swallowed (it is raised, not a decline).
     n.def(
         "call_then_decline",
-        |f: Borrowed<'_>| -> PyResult<Object> {
+        |f: Borrowed<'_>| -> PyResult<&'static str> {
             f.call(&[])?;
             Err(PyErr::next_overload())
         },

@@ -10,9 +10,8 @@ from ndbind_test import nbconv
 
 
 def test_decline_tries_next_overload():
-    assert nbconv.half(4) == 2
-    assert type(nbconv.half(4)) is int
-    assert nbconv.half(3) == 1.5
+    assert nbconv.half(4) == "2 (even)"
+    assert nbconv.half(3) == "1.5 (odd)"
 
 
 def test_decline_single_overload_is_mismatch():
@@ -41,10 +40,11 @@ def test_decline_releases_references():
     o = object()
     before = sys.getrefcount(o)
     for _ in range(100):
-        assert nbconv.keep_if_list(o) == "other"
+        assert nbconv.keep_if_list(o) == (False, o)
     assert sys.getrefcount(o) == before
     lst = [1]
-    assert nbconv.keep_if_list(lst) is lst
+    assert nbconv.keep_if_list(lst)[1] is lst
+    assert nbconv.keep_if_list(lst)[0] is True
 
 
 def test_callback_error_is_not_a_decline():
