@@ -7,12 +7,13 @@ mod bench;
 mod callables;
 mod classes;
 mod classproto;
-mod enums_ext;
 mod datetimes;
+mod enums_ext;
 mod functions;
 mod handles;
 mod introspect;
 mod overrides;
+mod stubs;
 mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
@@ -30,5 +31,6 @@ ndbind::module!(ndbind_test, |m| {
     handles::bind(m)?;
     introspect::bind(m)?;
     datetimes::bind(m)?;
+    stubs::bind(m)?;
     Ok(())
 });
