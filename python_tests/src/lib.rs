@@ -13,6 +13,7 @@ mod functions;
 mod handles;
 mod introspect;
 mod overrides;
+mod reasons;
 mod stubs;
 mod varargs;
 
@@ -31,6 +32,7 @@ ndbind::module!(ndbind_test, |m| {
     handles::bind(m)?;
     introspect::bind(m)?;
     datetimes::bind(m)?;
+    reasons::bind(m)?;
     stubs::bind(m)?;
     Ok(())
 });

@@ -37,6 +37,7 @@ mod handle;
 mod import;
 mod nd;
 mod owner;
+mod reasons;
 mod requirements;
 mod view;
 

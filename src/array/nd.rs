@@ -385,6 +385,10 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
         Self::REQ.render("ndarray", out)
     }
 
+    fn explain(obj: Borrowed<'_>, convert: bool) -> Option<String> {
+        crate::array::reasons::explain(obj, &Self::REQ, convert, false)
+    }
+
     #[inline]
     fn spans<'a>(&'a self, out: &mut Spans<'a>) {
         out.push(self.h.span(Self::REQ.writable, false))
@@ -405,11 +409,14 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 /// array imported from a raw DLPack capsule (which the import consumed)
 /// returns a new, unconsumed capsule owning the same tensor, as nanobind
 /// does, so that the caller can still use it.
+///
+/// Its signature shows `writable=True` only for a `Writable` type: any
+/// other is the caller's array, writable or not.
 impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
     fn into_py(mut self, _: &ReturnCtx) -> PyResult<Object> {
         self.h.return_object()
     }
     fn type_name(out: &mut String) {
-        Self::REQ.render("ndarray", out)
+        Self::REQ.render_returned("ndarray", Self::REQ.writable.then_some(true), out)
     }
 }

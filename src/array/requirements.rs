@@ -87,6 +87,22 @@ impl Requirements {
     /// device='cpu', writable=False]` (only the constrained fields);
     /// `type_name` replaces `ndarray` (e.g. `numpy.ndarray`).
     pub fn render(&self, type_name: &str, out: &mut String) {
+        self.render_with(type_name, Some(self.writable), out)
+    }
+
+    /// [`Requirements::render`] for a returned array, whose writability
+    /// is `writable` (`None`: unknown, not shown; e.g. an argument
+    /// returned as is, writable or not as the caller's array is).
+    pub(crate) fn render_returned(
+        &self,
+        type_name: &str,
+        writable: Option<bool>,
+        out: &mut String,
+    ) {
+        self.render_with(type_name, writable, out)
+    }
+
+    fn render_with(&self, type_name: &str, writable: Option<bool>, out: &mut String) {
         out.push_str(type_name);
         out.push('[');
         // Each field is followed by ", ": `writable` always comes last.
@@ -119,7 +135,19 @@ impl Requirements {
             out.push_str(device_name(d));
             out.push_str("', ");
         }
-        out.push_str(if self.writable { "writable=True]" } else { "writable=False]" });
+        match writable {
+            Some(true) => out.push_str("writable=True]"),
+            Some(false) => out.push_str("writable=False]"),
+            None => {
+                // Drop the last field's ", " (no brackets around nothing).
+                if out.ends_with('[') {
+                    out.pop();
+                } else {
+                    out.truncate(out.len() - 2);
+                    out.push(']');
+                }
+            }
+        }
     }
 }
 
@@ -293,5 +321,11 @@ mod tests {
         let mut s = String::new();
         <(Ndim<1>, Writable)>::REQ.render("ndarray", &mut s);
         assert_eq!(s, "ndarray[shape=(*,), writable=True]");
+        let mut s = String::new();
+        <(Ndim<1>, CContig)>::REQ.render_returned("ndarray", None, &mut s);
+        assert_eq!(s, "ndarray[shape=(*,), order='C']");
+        let mut s = String::new();
+        Requirements::NONE.render_returned("ndarray", None, &mut s);
+        assert_eq!(s, "ndarray");
     }
 }

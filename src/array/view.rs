@@ -114,6 +114,9 @@ macro_rules! view_caster {
             fn type_name(out: &mut String) {
                 Self::REQ.render("ndarray", out)
             }
+            fn explain(obj: Borrowed<'_>, convert: bool) -> Option<String> {
+                crate::array::reasons::explain(obj, &Self::REQ, convert && !$mut, !$mut)
+            }
             fn spans<'a>(holder: &'a Self::Holder, out: &mut Spans<'a>) {
                 Self::spans_impl(holder, out)
             }

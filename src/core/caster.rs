@@ -95,6 +95,19 @@ pub trait FromPy: Sized {
     #[inline]
     fn commit(&mut self) {}
     #[doc(hidden)]
+    /// Why `obj` is not a value of this type although its Python type is
+    /// one the type takes (an array of the wrong dtype, shape, ...): one
+    /// short phrase for the mismatch error, re-derived there (a cold path:
+    /// nothing is recorded while loading). `convert` tells whether the
+    /// call allowed conversion for this argument. The default, `None`,
+    /// adds nothing. It must not consume or change `obj`; it may run only
+    /// the Python code the load itself runs (cheap queries), and leaves
+    /// no error set.
+    #[cold]
+    fn explain(_obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        None
+    }
+    #[doc(hidden)]
     /// Loads the value straight into the call's holder. The default moves
     /// [`FromPy::from_py`]'s result in; a large type (an array handle) may
     /// build itself in place instead, saving the copies of a by-value return.
@@ -380,6 +393,12 @@ pub trait ArgCaster {
     fn recheck(_holder: &mut Self::Holder) -> bool {
         true
     }
+    #[doc(hidden)]
+    /// See [`FromPy::explain`].
+    #[cold]
+    fn explain(_obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        None
+    }
     /// See [`FromPy::commit`].
     ///
     /// # Safety
@@ -425,6 +444,10 @@ impl<T: FromPy> ArgCaster for T {
 
     fn type_name(out: &mut String) {
         T::type_name(out)
+    }
+
+    fn explain(obj: Borrowed<'_>, convert: bool) -> Option<String> {
+        T::explain(obj, convert)
     }
 
     #[inline]

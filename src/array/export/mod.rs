@@ -438,7 +438,10 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
 }
 
 impl<F: Target, T: DTypeSpec, C: Constraint> ArrayOut<F, T, C> {
-    /// Exports the array read-only.
+    /// Exports the array read-only. The signature cannot know: it shows
+    /// `writable=False` only when the type says [`crate::array::ReadOnly`]
+    /// (or the target's arrays are immutable: JAX, TensorFlow); prefer
+    /// the constraint when every result is read-only.
     pub fn read_only(mut self) -> Self {
         self.parts.read_only = true;
         self
@@ -456,7 +459,12 @@ impl<F: Target, T: DTypeSpec, C: Constraint> IntoPy for ArrayOut<F, T, C> {
     }
 
     fn type_name(out: &mut String) {
-        Self::REQ.render(F::TYPE_NAME, out)
+        // JAX and TensorFlow arrays are immutable, whatever the type says.
+        let writable = match F::KIND {
+            TargetKind::Jax | TargetKind::TensorFlow => false,
+            _ => Self::REQ.writable,
+        };
+        Self::REQ.render_returned(F::TYPE_NAME, Some(writable), out)
     }
 }
 

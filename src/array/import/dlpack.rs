@@ -183,6 +183,35 @@ fn validated(
     }
 }
 
+/// The validated layout of an unconsumed capsule's tensor, peeked (the
+/// tensor stays the capsule's), and whether the capsule is versioned;
+/// `None` for a consumed or foreign capsule.
+///
+/// # Safety
+/// The GIL is held; `obj` is a capsule.
+pub(crate) unsafe fn peek_capsule(
+    obj: Borrowed<'_>,
+) -> Option<(Result<Layout, ndbind_dlpack::InvalidTensor>, bool)> {
+    let p = obj.as_ptr();
+    // SAFETY: `obj` is a live capsule (caller contract).
+    let kind = unsafe { ndbind_dlpack::capsule_kind(p) };
+    match kind {
+        CapsuleKind::Versioned => {
+            // SAFETY: an unconsumed versioned capsule.
+            let t = unsafe { ndbind_dlpack::peek_versioned(p) }.expect("versioned capsule");
+            // SAFETY: the capsule's live tensor.
+            Some((unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }, true))
+        }
+        CapsuleKind::Legacy => {
+            // SAFETY: an unconsumed legacy capsule.
+            let t = unsafe { ndbind_dlpack::peek_legacy(p) }.expect("legacy capsule");
+            // SAFETY: the capsule's live tensor.
+            Some((unsafe { ndbind_dlpack::validate_legacy(t.as_ref()) }, false))
+        }
+        _ => None,
+    }
+}
+
 /// Imports a raw DLPack capsule, taking its tensor provisionally (see
 /// [`Owner::TakenCapsule`]): an overload that rejects it, on this or any
 /// other argument, hands it back and leaves the capsule usable.
@@ -195,23 +224,7 @@ pub(crate) unsafe fn import_capsule(
 ) -> Result<Option<ArrayHandle>, ()> {
     let p = obj.as_ptr();
     // SAFETY: `obj` is a live capsule (caller contract).
-    let kind = unsafe { ndbind_dlpack::capsule_kind(p) };
-    // Peeked tensors stay the capsule's (alive as long as it is).
-    let (checked, versioned) = match kind {
-        CapsuleKind::Versioned => {
-            // SAFETY: an unconsumed versioned capsule.
-            let t = unsafe { ndbind_dlpack::peek_versioned(p) }.expect("versioned capsule");
-            // SAFETY: the capsule's live tensor.
-            (unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }, true)
-        }
-        CapsuleKind::Legacy => {
-            // SAFETY: an unconsumed legacy capsule.
-            let t = unsafe { ndbind_dlpack::peek_legacy(p) }.expect("legacy capsule");
-            // SAFETY: the capsule's live tensor.
-            (unsafe { ndbind_dlpack::validate_legacy(t.as_ref()) }, false)
-        }
-        _ => return Ok(None),
-    };
+    let Some((checked, versioned)) = (unsafe { peek_capsule(obj) }) else { return Ok(None) };
     let layout = match checked {
         Ok(l) => l,
         Err(e) => {

@@ -416,3 +416,35 @@ pub(crate) fn convertible_to(obj: Borrowed<'_>, req: &crate::array::Requirements
         _ => false,
     }
 }
+
+/// Why [`import`] cannot read the NumPy array `obj` (for the mismatch
+/// error): its dtype (by NumPy's scalar type name), its byte order, its
+/// number of axes or its strides. Reads the array struct only.
+///
+/// # Safety
+/// As for [`import`].
+#[cold]
+pub(crate) unsafe fn unreadable(obj: Borrowed<'_>) -> String {
+    // SAFETY: the caller's contract: a live ndarray and its descriptor;
+    // the scalar type is a live type object with a C name.
+    unsafe {
+        let a = &*(obj.as_ptr() as *const ArrayFields);
+        let d = &*a.descr;
+        let scalar = if d.typeobj.is_null() || (*d.typeobj).tp_name.is_null() {
+            "?".to_owned()
+        } else {
+            let n = CStr::from_ptr((*d.typeobj).tp_name).to_string_lossy();
+            n.strip_prefix("numpy.").unwrap_or(&n).to_owned()
+        };
+        if d.byteorder as u8 == b'>' && cfg!(target_endian = "little") {
+            return format!("dtype {scalar} in big-endian byte order, which ndbind cannot read");
+        }
+        if dtype_of(d).is_none() && !bfloat16_candidate(d) {
+            return format!("dtype {scalar}, which ndbind cannot read");
+        }
+        if a.nd as usize > MAX_NDIM {
+            return format!("{} dimensions, more than ndbind reads ({MAX_NDIM})", a.nd);
+        }
+        "strides that are not whole elements".to_owned()
+    }
+}

@@ -21,6 +21,9 @@ impl<T: FromPy> FromPy for Option<T> {
         T::type_name(out);
         out.push_str(" | None");
     }
+    fn explain(obj: Borrowed<'_>, convert: bool) -> Option<String> {
+        (!obj.is_none()).then(|| T::explain(obj, convert)).flatten()
+    }
 }
 
 impl<T: IntoPy> IntoPy for Option<T> {

@@ -17,7 +17,7 @@ use pyo3_ffi as ffi;
 use crate::core::alias::Loans;
 use crate::core::caster::{ArgCaster, IntoPy, Param};
 use crate::core::error::PyResult;
-use crate::core::func::record::{CallSite, FuncParts, SigList, NEXT_OVERLOAD};
+use crate::core::func::record::{CallSite, ExplainList, FuncParts, SigList, NEXT_OVERLOAD};
 use crate::core::object::{Borrowed, Object};
 
 /// A Rust callable that can be bound as a Python function.
@@ -213,6 +213,8 @@ pub(crate) trait Params {
 pub(crate) trait Signature<R>: Params {
     /// The parameters' names, then the return type's.
     const LIST: SigList;
+    /// The parameters' `explain` functions (mismatch errors).
+    const EXPLAIN: ExplainList;
 }
 
 /// How the call shell runs a callable on loaded parameters `Ps`.
@@ -324,7 +326,7 @@ where
     Ps: Signature<F::Output>,
     F::Output: IntoPy,
 {
-    FuncParts::new(
+    let mut parts = FuncParts::new(
         f,
         call::<F, Ps, NOGIL>,
         Ps::N,
@@ -332,7 +334,9 @@ where
         Ps::ACCEPTS_NONE,
         Ps::CONVERT_DEFAULT,
         (Ps::VAR_ARGS, Ps::VAR_KW),
-    )
+    );
+    parts.explain = <Ps as Signature<F::Output>>::EXPLAIN;
+    parts
 }
 
 /// [`Params`] and [`Signature`] of one arity.
@@ -406,6 +410,9 @@ macro_rules! impl_params {
         impl<R: IntoPy, $($P: Param,)*> Signature<R> for ($($P,)*) {
             const LIST: SigList =
                 &[$(<$P::Caster as ArgCaster>::type_name as fn(&mut String),)* R::type_name];
+            const EXPLAIN: ExplainList = &[$(
+                <$P::Caster as ArgCaster>::explain as fn(Borrowed<'_>, bool) -> Option<String>,
+            )*];
         }
     };
 }

@@ -8,7 +8,7 @@ use pyo3_ffi as ffi;
 use crate::core::error::{panic_to_pyerr, PyErr, PyResult};
 use crate::core::func::func_type::{FuncObject, NO_FAST_PATH};
 use crate::core::func::record::{FuncRecord, NEXT_OVERLOAD};
-use crate::core::func::signature;
+use crate::core::func::{mismatch, signature};
 use crate::core::object::{Borrowed, Object};
 
 /// Arguments are arranged on the stack up to this count (heap beyond).
@@ -148,7 +148,7 @@ unsafe fn dispatch_general(
         }
     }
     // SAFETY: the caller's contract.
-    unsafe { raise_mismatch(f(), args, nargs, kwnames) }
+    unsafe { raise_mismatch(fp, args, nargs, kwnames) }
 }
 
 /// Maps positional and keyword arguments onto the overload's parameters,
@@ -158,7 +158,7 @@ unsafe fn dispatch_general(
 /// # Safety
 /// `args` holds `nargs` positional arguments, then one per keyword name
 /// of `kwnames` (a tuple of `str`, or NULL), all valid for the call.
-unsafe fn arrange(
+pub(super) unsafe fn arrange(
     r: &FuncRecord,
     args: *const *mut ffi::PyObject,
     nargs: usize,
@@ -319,20 +319,23 @@ pub(crate) unsafe fn raise_fast_mismatch(
 ) -> *mut ffi::PyObject {
     // SAFETY: the caller's contract.
     unsafe {
-        let f = &*(callable as *const FuncObject);
-        debug_assert!(f.overloads.len() == 1 && f.fast_nargs != NO_FAST_PATH);
-        raise_mismatch(f, args, f.fast_nargs, std::ptr::null_mut())
+        let fp = callable as *const FuncObject;
+        let nargs = (*fp).fast_nargs;
+        debug_assert!((*fp).overloads.len() == 1 && nargs != NO_FAST_PATH);
+        raise_mismatch(fp, args, nargs, std::ptr::null_mut())
     }
 }
 
-/// Raises the `TypeError` for a call that matched no overload.
+/// Raises the `TypeError` for a call that matched no overload: nanobind's
+/// text, then why arguments were refused (see `mismatch`).
 ///
 /// # Safety
-/// As for [`arrange`] on `args`, `nargs` and `kwnames`.
+/// `fp` is the live function object called; as for [`arrange`] on `args`,
+/// `nargs` and `kwnames`.
 #[cold]
 #[inline(never)]
 unsafe fn raise_mismatch(
-    f: &FuncObject,
+    fp: *const FuncObject,
     args: *const *mut ffi::PyObject,
     nargs: usize,
     kwnames: *mut ffi::PyObject,
@@ -341,7 +344,9 @@ unsafe fn raise_mismatch(
     if !unsafe { ffi::PyErr_Occurred() }.is_null() {
         return std::ptr::null_mut();
     }
-    if f.overloads.iter().any(|r| r.operator) {
+    // SAFETY: the function object is alive for the call; not held across
+    // the explanations below, which may run Python code.
+    if unsafe { &*fp }.overloads.iter().any(|r| r.operator) {
         // Binary operators: let Python try the reflected operation.
         // SAFETY: a new reference to the static `NotImplemented`.
         return unsafe {
@@ -352,7 +357,10 @@ unsafe fn raise_mismatch(
     }
     // SAFETY: the caller's contract: `kwnames` is a tuple when not NULL, and
     // `args` holds `nargs` positional arguments, then one per keyword, all
-    // live.
-    PyErr::type_error(unsafe { signature::mismatch_message(f, args, nargs, kwnames) })
-        .restore_null()
+    // live; no error is set.
+    let reasons = unsafe { mismatch::refusals(fp, args, nargs, kwnames) };
+    // SAFETY: as above.
+    let mut msg = unsafe { signature::mismatch_message(&*fp, args, nargs, kwnames) };
+    msg.push_str(&reasons);
+    PyErr::type_error(msg).restore_null()
 }

@@ -419,6 +419,7 @@ fn make_record(
         doc: extras.doc,
         raw_doc: extras.raw_doc,
         sig: parts.sig,
+        explain: parts.explain,
         operator: kind == FuncKind::Operator,
         variadic: nvar != 0,
         var_args,

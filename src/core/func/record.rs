@@ -4,7 +4,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::ReturnCtx;
 use crate::core::extras::RvPolicy;
-use crate::core::object::Object;
+use crate::core::object::{Borrowed, Object};
 
 /// Returned by a call implementation when the arguments do not match this
 /// overload and no error is set: the dispatcher tries the next one.
@@ -67,6 +67,10 @@ impl CallSite {
 /// type. A static table per bound signature, so no code per function.
 pub(crate) type SigList = &'static [fn(&mut String)];
 
+/// Per parameter, why an argument was refused ([`crate::FromPy::explain`]):
+/// read only when a mismatch error is built. Empty: nothing to explain.
+pub(crate) type ExplainList = &'static [fn(Borrowed<'_>, bool) -> Option<String>];
+
 /// What a generic binding hands to the core.
 pub struct FuncParts {
     pub(crate) call: CallImpl,
@@ -74,6 +78,7 @@ pub struct FuncParts {
     pub(crate) free: unsafe fn(*mut ()),
     pub(crate) nargs: usize,
     pub(crate) sig: SigList,
+    pub(crate) explain: ExplainList,
     pub(crate) accepts_none: u64,
     pub(crate) convert_default: u64,
     /// Bit `i`: parameter `i` is `*args` ([`crate::Args`]).
@@ -114,6 +119,7 @@ impl FuncParts {
             free: drop_box::<F>,
             nargs,
             sig,
+            explain: &[],
             accepts_none,
             convert_default,
             var_args: variadic.0,
@@ -155,6 +161,7 @@ pub(crate) struct FuncRecord {
     /// `doc` is the whole `__doc__`, no signature prepended (`raw_doc`).
     pub(crate) raw_doc: bool,
     pub(crate) sig: SigList,
+    pub(crate) explain: ExplainList,
     /// An operator (`__eq__`, `__add__`, ...): a call that matches no
     /// overload returns `NotImplemented` instead of raising.
     pub(crate) operator: bool,

@@ -284,7 +284,7 @@ pub(crate) unsafe fn mismatch_message(
             s.push_str(", ");
         }
         // SAFETY: `i < nargs`: a live argument (the caller's contract).
-        s.push_str(&unsafe { Borrowed::from_ptr(*args.add(i)) }.type_name());
+        s.push_str(&super::mismatch::full_type_name(unsafe { Borrowed::from_ptr(*args.add(i)) }));
     }
     if nkw != 0 {
         if nargs != 0 {
@@ -305,7 +305,7 @@ pub(crate) unsafe fn mismatch_message(
             };
             s.push_str(key.to_str().unwrap_or("?"));
             s.push_str(": ");
-            s.push_str(&value.type_name());
+            s.push_str(&super::mismatch::full_type_name(value));
         }
         s.push_str(" }");
     }
