@@ -18,17 +18,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder to write into (default: the current one)")
     ap.add_argument("--package", action="store_true",
                     help="write DIR/MODULE/__init__.pyi (and py.typed) even without submodules: "
-                         "for stubs next to an installed package")
+                         "for stubs next to an installed package, or in a mixed Rust/Python "
+                         "project's package folder. Without it, a module without submodules is "
+                         "DIR/MODULE.pyi: the file maturin ships, with py.typed, from next to "
+                         "Cargo.toml")
     ap.add_argument("--check", action="store_true",
                     help="write nothing; fail when a file differs from what would be written")
     ap.add_argument("-q", "--quiet", action="store_true", help="no warnings")
     args = ap.parse_args(argv)
 
     files = generate(args.module)
+    top = args.module.replace(".", "/")
     if args.package:
-        files = {(k[:-4] + "/__init__.pyi" if k.count("/") == 0 else k): v for k, v in files.items()}
-        top = args.module.replace(".", "/")
+        files = {(f"{top}/__init__.pyi" if k == f"{top}.pyi" else k): v for k, v in files.items()}
         files[f"{top}/py.typed"] = ""
+    elif f"{top}.pyi" in files:
+        # One file, `MODULE.pyi`: what maturin ships as the package's stub
+        # when it lies next to Cargo.toml (a folder `MODULE/` there would
+        # make the project a mixed Rust/Python one).
+        files = {k: v for k, v in files.items() if not k.startswith(f"{top}/")}
     if not args.quiet:
         for w in getattr(generate, "warnings", []):
             print(f"ndbind_stubgen: warning: {w}", file=sys.stderr)
@@ -44,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     if stale:
-        print("ndbind_stubgen: out of date (regenerate with "
-              f"`python -m ndbind_stubgen {args.module} -o {args.output}`):", file=sys.stderr)
+        again = f"python -m ndbind_stubgen {args.module} -o {args.output}"
+        if args.package:
+            again += " --package"
+        print(f"ndbind_stubgen: out of date (regenerate with `{again}`):", file=sys.stderr)
         for s in stale:
             print(f"  {s}", file=sys.stderr)
         return 1

@@ -46,6 +46,34 @@ def _doc(obj: object) -> str | None:
     return d if isinstance(d, str) else None
 
 
+def _signature_line(name: str, obj: object) -> str | None:
+    """`name(params) -> ret` as ndbind renders it, from `__signature__`
+    (whose annotations are rendered type names)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(obj)  # type: ignore[arg-type]
+    except Exception:
+        return None
+    P = inspect.Parameter
+    parts: list[str] = []
+    kinds = [p.kind for p in sig.parameters.values()]
+    for k, p in enumerate(sig.parameters.values()):
+        if p.kind == P.KEYWORD_ONLY and P.VAR_POSITIONAL not in kinds[:k] \
+                and P.KEYWORD_ONLY not in kinds[:k]:
+            parts.append("*")
+        text = {P.VAR_POSITIONAL: "*", P.VAR_KEYWORD: "**"}.get(p.kind, "") + p.name
+        if isinstance(p.annotation, str):
+            text += f": {p.annotation}"
+        if p.default is not P.empty:
+            text += f" = {p.default!r}"
+        parts.append(text)
+        if p.kind == P.POSITIONAL_ONLY and (k + 1 == len(kinds) or kinds[k + 1] != P.POSITIONAL_ONLY):
+            parts.append("/")
+    ret = sig.return_annotation
+    return f"{name}({', '.join(parts)})" + (f" -> {ret}" if isinstance(ret, str) else "")
+
+
 @dataclass
 class Overloads:
     sigs: list[Signature] = field(default_factory=list)
@@ -155,6 +183,14 @@ class ModuleStub:
     def function(self, depth: int, name: str, obj: object, *, method: bool,
                  static: bool = False) -> None:
         ov = split_doc(name, _doc(obj))
+        if not ov.sigs:
+            # A raw docstring (`raw_doc`): the signature from `__signature__`.
+            line = _signature_line(name, obj)
+            if line is not None:
+                try:
+                    ov = Overloads([parse_signature(line)], _doc(obj))
+                except ParseError:
+                    pass
         decorators = ["@staticmethod"] if static else []
         fallback = "(self, *args: typing.Any, **kwargs: typing.Any) -> typing.Any" if method \
             else "(*args: typing.Any, **kwargs: typing.Any) -> typing.Any"
@@ -215,41 +251,69 @@ class ModuleStub:
             return qual
         return self.ctx.name(f"{mod}.{qual}")
 
-    def prop_info(self, cls: type, name: str, desc: object) -> tuple[str, bool]:
-        """(type, writable) of a property. ndbind exposes neither on its getset
-        descriptors: writability is probed (CPython refuses to set a getset
-        without a setter before it calls anything), and a writable property's
-        type is read from the setter's refusal of a foreign value."""
-        ann = "typing.Any"
-        doc = _doc(desc)
-        if doc:
-            m = re.match(r"\s*(?:\w+\s*)?(?:\(self\))?\s*(?:->|:)\s*(.+)", doc.split("\n")[0])
-            if m:
-                try:
-                    from .sigparse import parse_type
-                    ann = render(parse_type(m.group(1).strip()), self.ctx)
-                except ParseError:
-                    pass
-        try:
-            inst = cls.__new__(cls)  # type: ignore[call-overload]
-        except Exception:
-            return ann, True
-        try:
-            desc.__set__(inst, _Probe())  # type: ignore[attr-defined]
-        except AttributeError as e:
-            if "not writable" in str(e):
-                return ann, False
-        except TypeError as e:
-            m = re.search(r"expected a value of type (.+?), got ", str(e))
-            if m and ann == "typing.Any":
-                try:
-                    from .sigparse import parse_type
-                    ann = render(parse_type(m.group(1)), self.ctx)
-                except ParseError:
-                    pass
-        except Exception:
-            pass
-        return ann, True
+    def member(self, depth: int, key: str, value: object) -> bool:
+        """Emits a bound method, static method or property of a class (an
+        enum's too); false for anything else."""
+        k = _kind(value)
+        if k == "nb_method":
+            self.function(depth, key, value, method=True)
+        elif k == "nb_func":
+            self.function(depth, key, value, method=False, static=True)
+        elif k == "getset_descriptor":
+            get, set_ = self.prop_types(key, _doc(value))
+            self.prop(depth, key, get, set_)
+        elif isinstance(value, property) and (value.fget is None or _is_func(value.fget)):
+            # An enum's property: `property` over bound functions.
+            get, set_ = "typing.Any", None
+            if value.fget is not None:
+                ov = split_doc(key, _doc(value.fget))
+                if ov.sigs and ov.sigs[0].ret is not None:
+                    get = render(ov.sigs[0].ret, self.ctx)
+            if value.fset is not None:
+                set_ = "typing.Any"
+                ov = split_doc(key, _doc(value.fset)) if _is_func(value.fset) else Overloads()
+                if ov.sigs and len(ov.sigs[0].params) == 2 and ov.sigs[0].params[1].type:
+                    set_ = render(ov.sigs[0].params[1].type, self.ctx)
+            self.prop(depth, key, get, set_)
+        elif k == "nb_static_property":
+            get, set_ = self.prop_types(key, _doc(value))
+            final = "typing.ClassVar" if set_ is not None else "typing.Final"
+            self.emit(depth, f"{key}: {final}[{get}]")
+        else:
+            return False
+        return True
+
+    def prop(self, depth: int, key: str, get: str, set_: str | None) -> None:
+        self.emit(depth, "@property")
+        self.emit(depth, f"def {key}(self) -> {get}: ...")
+        if set_ is not None:
+            self.emit(depth, f"@{key}.setter")
+            self.emit(depth, f"def {key}(self, value: {set_}, /) -> None: ...")
+
+    def prop_types(self, name: str, doc: str | None) -> tuple[str, str | None]:
+        """(getter type, setter type or None) of an ndbind property from
+        the first line of its `__doc__`: `name: T`, then `; read-only` or
+        `; set: V` (the setter's type where it differs)."""
+        from .sigparse import parse_type
+
+        def typ(text: str) -> str:
+            try:
+                return render(parse_type(text.strip()), self.ctx)
+            except ParseError:
+                self.warnings.append(f"{self.name}: property {name}: cannot parse {text!r}")
+                return "typing.Any"
+
+        line = (doc or "").split("\n", 1)[0]
+        if not line.startswith(f"{name}: "):
+            self.warnings.append(f"{self.name}: property {name}: no type in __doc__")
+            return "typing.Any", "typing.Any"
+        get, _, rest = line[len(name) + 2:].partition("; ")
+        if rest == "read-only":
+            return typ(get), None
+        if rest.startswith("set: "):
+            return typ(get), typ(rest[len("set: "):])
+        t = typ(get)
+        return t, t
 
     def enum_class(self, depth: int, name: str, cls: type) -> None:
         base = next(b for b in _ENUM_BASES if issubclass(cls, b))
@@ -265,6 +329,9 @@ class ModuleStub:
             if mdoc and mdoc != cdoc:
                 self.docstring(depth + 1, mdoc)
             body = True
+        for key, value in vars(cls).items():
+            if not key.startswith("_") or _is_func(value):
+                body = self.member(depth + 1, key, value) or body
         if not body:
             self.emit(depth + 1, "pass")
 
@@ -284,31 +351,12 @@ class ModuleStub:
         for key, value in vars(cls).items():
             if key in _SKIP_CLASS:
                 continue
-            k = _kind(value)
             if key == "__hash__" and value is None:
                 self.emit(depth + 1, "__hash__: typing.ClassVar[None]  # type: ignore[assignment]")
-            elif k == "nb_method":
-                self.function(depth + 1, key, value, method=True)
-            elif k == "nb_func":
-                self.function(depth + 1, key, value, method=False, static=True)
-            elif k == "getset_descriptor" or isinstance(value, property):
-                if isinstance(value, property):
-                    ann, writable = "typing.Any", value.fset is not None
-                    if value.fget is not None and _is_func(value.fget):
-                        ov = split_doc(key, _doc(value.fget))
-                        if ov.sigs and ov.sigs[0].ret is not None:
-                            ann = render(ov.sigs[0].ret, self.ctx)
-                else:
-                    ann, writable = self.prop_info(cls, key, value)
-                self.emit(depth + 1, "@property")
-                self.emit(depth + 1, f"def {key}(self) -> {ann}: ...")
-                if writable:
-                    self.emit(depth + 1, f"@{key}.setter")
-                    self.emit(depth + 1, f"def {key}(self, value: {ann}, /) -> None: ...")
-            elif k == "nb_static_property":
-                self.emit(depth + 1, f"{key}: typing.ClassVar[typing.Any]")
+            elif self.member(depth + 1, key, value):
+                pass
             elif isinstance(value, (staticmethod, classmethod, types.FunctionType)):
-                continue  # Python-level helpers (enum machinery, ...)
+                continue  # Python-level helpers
             elif isinstance(value, type):
                 self.klass(depth + 1, key, value)
             elif not callable(value) and not key.startswith("__"):
@@ -406,14 +454,12 @@ def _is_disjoint_base(cls: type) -> bool:
     return size != base.__basicsize__
 
 
-class _Probe:
-    """A value no property setter accepts."""
-
-
 def generate(module_name: str) -> dict[str, str]:
     """Stub texts for `module_name` and its submodules, by relative path:
     `{'m.pyi': ...}` without submodules, else `{'m/__init__.pyi': ...,
-    'm/sub.pyi': ...}`."""
+    'm/sub.pyi': ...}`. A maturin package `m` wrapping its extension `m.m`
+    is one module (its extension's names), plus `'m/m.pyi'` re-exporting
+    them for the extension itself."""
     root = module_name.split(".")[0]
     out: dict[str, str] = {}
 
@@ -428,7 +474,7 @@ def generate(module_name: str) -> dict[str, str]:
                 f"# Generated by `python -m ndbind_stubgen {root}`: do not edit.\n"
                 f"# The extension module maturin wraps in the package `{name}`.\n\n"
                 f"from {name} import *\n")
-        if stub.submodules or stub.core is not None:
+        if stub.submodules:
             out[f"{path}/__init__.pyi"] = text
             for key, sub in stub.submodules:
                 warnings += visit(sub, f"{name}.{key}", f"{path}/{key}")

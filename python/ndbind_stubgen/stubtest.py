@@ -1,24 +1,25 @@
 """`python -m ndbind_stubgen.stubtest MODULE [stubtest options]`: mypy's
 stubtest, taught what ndbind's objects are.
 
-stubtest knows CPython's own function types only. ndbind's bound functions
-are callable objects of their own types (`ndbind.nb_func`, `ndbind.nb_method`),
-a static method is the function object itself in the class dictionary (as in
-nanobind: it does not bind, so no `staticmethod` wrapper is needed), and bound
-classes have the metaclass `ndbind.nb_type`, which Python code cannot import
-and a stub therefore cannot name. This wrapper makes stubtest accept exactly
-those three things and checks everything else (signatures included) as usual.
+stubtest reads ndbind's bound functions as it reads CPython's own: they
+have `__signature__` and are method descriptors (`nb_func` and `nb_method`
+have `__get__`). Two things remain that a stub cannot say:
+
+- a static method is the function object itself in the class dictionary
+  (as in nanobind: an `nb_func` does not bind, so it needs no
+  `staticmethod` wrapper), where stubtest wants a `staticmethod` for a
+  stub's `@staticmethod`;
+- bound classes have the metaclass `ndbind.nb_type`, which Python code
+  cannot import and a stub therefore cannot name.
+
+This wrapper makes stubtest accept exactly those two and checks everything
+else (signatures included) as usual.
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
-
-
-def _is_ndbind_func(obj: object) -> bool:
-    # (the types' own `__module__` is shadowed by their instances' attribute)
-    return repr(type(obj)) in ("<class 'ndbind.nb_func'>", "<class 'ndbind.nb_method'>")
 
 
 def _is_ndbind_class(obj: object) -> bool:
@@ -28,9 +29,8 @@ def _is_ndbind_class(obj: object) -> bool:
 def main(argv: list[str] | None = None) -> int:
     import mypy.stubtest as st
 
-    plain_is_function = st.is_probably_a_function
-    st.is_probably_a_function = lambda rt: _is_ndbind_func(rt) or plain_is_function(rt)  # type: ignore[assignment]
-
+    # (`repr(type(...))`: the types' own `__module__` is shadowed by their
+    # instances' attribute)
     plain_static = st._verify_static_class_methods
 
     def static_methods(stub: Any, runtime: Any, static_runtime: Any, object_path: list[str]) -> Any:

@@ -15,6 +15,7 @@ mod introspect;
 mod nbconv;
 mod overrides;
 mod reasons;
+mod stubs;
 mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
@@ -34,5 +35,6 @@ ndbind::module!(ndbind_test, |m| {
     datetimes::bind(m)?;
     reasons::bind(m)?;
     nbconv::bind(m)?;
+    stubs::bind(m)?;
     Ok(())
 });

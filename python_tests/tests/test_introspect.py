@@ -231,6 +231,13 @@ def test_defaults_are_the_bindings_objects():
     # A custom `sig(...)` text: its parameters, the binding's default object.
     assert str(inspect.signature(i.custom)) == "(x: 'int' = 7, /) -> 'int'"
     assert inspect.signature(i.custom).parameters["x"].default == 7
+    # A default known by its text only: a Python literal is its value
+    # (as a stub's default is to stubtest), other text an object showing it.
+    v = sys.modules["ndbind_test.varargs"]
+    tag = inspect.signature(v.sig_part).parameters["tag"].default
+    assert type(tag) is str and tag == "a,b"
+    three = inspect.signature(i.repr_default).parameters["x"].default
+    assert three == 3
 
 
 def test_overloads():

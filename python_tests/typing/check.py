@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ def mypy(path: Path) -> set[int]:
 
 def pyright(path: Path) -> set[int]:
     exe = Path(sys.executable).parent / "pyright"
+    if not exe.is_file():  # an environment layered over another one
+        exe = Path(shutil.which("pyright") or exe)
     r = subprocess.run([str(exe), "--outputjson", "--pythonpath", sys.executable, str(path)],
                        capture_output=True, text=True, cwd=HERE)
     try:

@@ -2,12 +2,14 @@
 error that both mypy --strict and pyright must report (and no other line
 may be reported). scripts/typecheck.sh checks that."""
 
+import datetime
+
 import numpy as np
 import numpy.typing as npt
 import torch
 
 import ndbind_test as m
-from ndbind_test import classproto
+from ndbind_test import callables, classproto, datetimes, enums_ext
 
 m.add("one")  # E: wrong argument type
 m.add(1, c=2)  # E: unknown keyword
@@ -27,6 +29,12 @@ m.Point.origin(1)  # E: static method takes no argument
 
 m.next_color(m.Color.Purple)  # E: unknown enum member
 m.next_color(m.Level.High)  # E: wrong enum type
+enums_ext.Suit.Clubs.is_red(1)  # E: enum method takes no argument
+enums_ext.Suit.Clubs.symbol = "x"  # E: assigning a read-only enum property
+m.Point.live = "many"  # E: wrong static property type
+
+datetimes.rt_date(datetime.time(1))  # E: a time for a date
+callables.maybe_call(lambda v: str(v), 1)  # E: callback returns the wrong type
 
 m.pass_f32("not an array")  # E: wrong array type (a str)
 bad_tensor: npt.NDArray[np.float32] = m.ret_torch()  # E: wrong array type (torch for numpy)

@@ -2,12 +2,14 @@
 `pyright` must accept every line (scripts/typecheck.sh). errors.py is this
 file's twin with one deliberate error per kind."""
 
+import datetime
+
 import numpy as np
 import numpy.typing as npt
 import torch
 
 import ndbind_test as m
-from ndbind_test import callables, classproto, varargs
+from ndbind_test import callables, classproto, datetimes, enums_ext, varargs
 
 # functions: defaults, keywords, positional-only and keyword-only parameters
 total: int = m.add(1) + m.add(1, 2) + m.add(a=1, b=2)
@@ -38,7 +40,8 @@ neg: m.Point = -q
 same: bool = p == q
 p3: m.Point = m.Point3(1.0, 2.0, 3.0)
 c = m.Counter(5)
-count: object = c.count
+count: int = c.count
+live: int = m.Point.live
 shared: m.Counter = m.Counter.shared()
 
 # enums
@@ -46,6 +49,17 @@ color: m.Color = m.next_color(m.Color.Red)
 level: int = m.level_value(m.Level.High)
 perm: int = m.perm_bits(m.Perm.R | m.Perm.W)
 mode: classproto.Mode = classproto.mode_write()
+# enums with methods, static methods, operators and properties
+suit = enums_ext.Suit.Hearts
+red: bool = suit.is_red() and suit.beats(enums_ext.Suit.trump())
+less: bool = suit < enums_ext.Suit.Spades
+symbol: str = suit.symbol
+suit.weight = 3
+bits: int = (enums_ext.Opt.A | enums_ext.Opt.B).bits
+
+# datetimes
+day: datetime.date = datetimes.rt_date(datetime.date(2024, 2, 29))
+span: datetime.timedelta = datetimes.rt_timedelta(1.5)
 
 # exceptions
 try:
@@ -64,3 +78,4 @@ shape: list[int] = m.shape(view)
 
 # callables
 squares: list[float] = callables.apply(lambda v: v * v, [1.0, 2.0])
+called: int = callables.maybe_call(lambda v: v + 1, 1) + callables.maybe_call(None, 1)

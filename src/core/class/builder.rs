@@ -558,12 +558,13 @@ impl<T: PyClass> Class<T> {
         &self,
         name: &str,
         doc: Option<&str>,
+        types: getset::PropTypes,
         get: getset::GetFn,
         gdata: Erased,
         set: Option<(getset::SetFn, Erased)>,
     ) -> PyResult<&Self> {
-        let rec =
-            PropRecord::new(format!("{}.{}", self.qualname, name), name, doc, get, gdata, set)?;
+        let qualname = format!("{}.{}", self.qualname, name);
+        let rec = PropRecord::new(qualname, name, doc, types, get, gdata, set)?;
         let tp = self.ty.as_ptr() as *mut ffi::PyTypeObject;
         // SAFETY: a bound class and its own record.
         unsafe { add_property(tp, record_of(tp).expect("bound class"), rec)? };
@@ -639,7 +640,8 @@ impl<T: PyClass> Class<T> {
         S: Fn(&mut T, V) + 'static,
     {
         let set = (getset::set_impl::<T, V, S> as getset::SetFn, Erased::new(set));
-        self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), Some(set))
+        let types = getset::PropTypes { get: R::type_name, set: Some(V::type_name) };
+        self.add_prop(name, None, types, getset::get_impl::<T, R, G>, Erased::new(get), Some(set))
     }
 
     /// A read-only property.
@@ -658,18 +660,20 @@ impl<T: PyClass> Class<T> {
         name: &str,
         get: G,
     ) -> PyResult<&Self> {
-        self.add_prop(name, None, getset::get_impl::<T, R, G>, Erased::new(get), None)
+        let types = getset::PropTypes { get: R::type_name, set: None };
+        self.add_prop(name, None, types, getset::get_impl::<T, R, G>, Erased::new(get), None)
     }
 
     fn add_static_prop(
         &self,
         name: &str,
+        types: getset::PropTypes,
         get: getset::GetFn,
         gdata: Erased,
         set: Option<(getset::SetFn, Erased)>,
     ) -> PyResult<&Self> {
-        let rec =
-            PropRecord::new(format!("{}.{}", self.qualname, name), name, None, get, gdata, set)?;
+        let qualname = format!("{}.{}", self.qualname, name);
+        let rec = PropRecord::new(qualname, name, None, types, get, gdata, set)?;
         let obj = getset::new_static_property(rec)?;
         let cname =
             std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
@@ -711,7 +715,9 @@ impl<T: PyClass> Class<T> {
         S: Fn(V) + 'static,
     {
         let set = (getset::static_set_impl::<V, S> as getset::SetFn, Erased::new(set));
-        self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), Some(set))
+        let types = getset::PropTypes { get: R::type_name, set: Some(V::type_name) };
+        let get_fn = getset::static_get_impl::<R, G>;
+        self.add_static_prop(name, types, get_fn, Erased::new(get), Some(set))
     }
 
     /// A read-only static property.
@@ -732,7 +738,8 @@ impl<T: PyClass> Class<T> {
         name: &str,
         get: G,
     ) -> PyResult<&Self> {
-        self.add_static_prop(name, getset::static_get_impl::<R, G>, Erased::new(get), None)
+        let types = getset::PropTypes { get: R::type_name, set: None };
+        self.add_static_prop(name, types, getset::static_get_impl::<R, G>, Erased::new(get), None)
     }
 
     /// `__repr__` from a formatting function.

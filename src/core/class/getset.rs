@@ -5,6 +5,12 @@
 //!
 //! A property is one non-generic [`PropRecord`] holding two boxed closures
 //! and the monomorphised functions that call them.
+//!
+//! Its `__doc__` says its type, for `help()` and the stub generator (a
+//! getset descriptor has no other place for it): the first line is
+//! `name: T` (the getter's type), followed by `; read-only` without a
+//! setter, or by `; set: V` when the setter takes another type; a
+//! docstring of the binding follows on the next lines.
 
 use std::ffi::{c_int, c_void, CString};
 
@@ -70,18 +76,19 @@ pub(crate) struct PropRecord {
 }
 
 impl PropRecord {
+    /// `types`: the getter's and the setter's type names (the setter's
+    /// exactly when `set` is given), for the rendered `__doc__`.
     pub(crate) fn new(
         qualname: String,
         name: &str,
         doc: Option<&str>,
+        types: PropTypes,
         get: GetFn,
         get_data: Erased,
         set: Option<(SetFn, Erased)>,
     ) -> PyResult<Box<PropRecord>> {
         let cname = CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
-        let doc = doc
-            .map(CString::new)
-            .transpose()
+        let doc = CString::new(render_doc(name, types, doc))
             .map_err(|_| PyErr::value_error("NUL in docstring"))?;
         let mut rec = Box::new(PropRecord {
             get,
@@ -89,7 +96,7 @@ impl PropRecord {
             set,
             qualname,
             name: cname,
-            doc,
+            doc: Some(doc),
             def: ffi::PyGetSetDef::default(),
         });
         let has_set = rec.set.is_some();
@@ -102,6 +109,42 @@ impl PropRecord {
         };
         Ok(rec)
     }
+}
+
+/// The type names of a property: the getter's, and the setter's (`None`:
+/// read-only).
+#[derive(Clone, Copy)]
+pub(crate) struct PropTypes {
+    pub(crate) get: fn(&mut String),
+    pub(crate) set: Option<fn(&mut String)>,
+}
+
+/// A property's `__doc__` (see the module documentation). Type names are
+/// rendered now: a class bound later than the property is named by its
+/// Rust name.
+fn render_doc(name: &str, types: PropTypes, doc: Option<&str>) -> String {
+    let mut s = String::with_capacity(name.len() + 16);
+    s.push_str(name);
+    s.push_str(": ");
+    let start = s.len();
+    (types.get)(&mut s);
+    match types.set {
+        None => s.push_str("; read-only"),
+        Some(set) => {
+            let get_len = s.len() - start;
+            s.push_str("; set: ");
+            let set_start = s.len();
+            set(&mut s);
+            if s[set_start..] == s[start..start + get_len] {
+                s.truncate(start + get_len);
+            }
+        }
+    }
+    if let Some(d) = doc.filter(|d| !d.is_empty()) {
+        s.push('\n');
+        s.push_str(d);
+    }
+    s
 }
 
 unsafe extern "C" fn prop_get(obj: *mut ffi::PyObject, closure: *mut c_void) -> *mut ffi::PyObject {

@@ -6,10 +6,12 @@
 //! - One overload: its parameters (unnamed ones are `arg` / `arg0`, ...,
 //!   positional-only, as rendered), the default objects of the binding (a
 //!   default known only by its text, `arg(..).default_repr(..)` without a
-//!   value, is an object whose `repr` is that text), and the rendered type
+//!   value, is the value of that text when it is a Python literal
+//!   (`ast.literal_eval`), else an object whose `repr` is that text), and
+//!   the rendered type
 //!   names as string annotations. A custom `sig(...)` text is parsed
 //!   instead (its defaults are the binding's objects where a parameter of
-//!   that name has one, else their text).
+//!   that name has one, else their text, as for `default_repr`).
 //! - Several overloads taking the same parameters (names, kinds and
 //!   defaults): those parameters, each annotation the overloads' types
 //!   joined with `|` (the return annotation too).
@@ -253,6 +255,7 @@ fn collect(f: &FuncObject) -> Overload {
 /// from `(name, kind, annotation, default_kind, default)` tuples
 /// (`default_kind`: 0 none, 1 the object, 2 its text).
 const HELPER: &str = r#"
+import ast as _ast
 import inspect as _inspect
 
 class DefaultText:
@@ -273,7 +276,12 @@ def make(params, ret):
         if dkind == 1:
             kw["default"] = default
         elif dkind == 2:
-            kw["default"] = DefaultText(default)
+            # A Python literal is its value (what a stub's `= 'a,b'` is to
+            # stubtest); any other text stays text.
+            try:
+                kw["default"] = _ast.literal_eval(default)
+            except Exception:
+                kw["default"] = DefaultText(default)
         out.append(P(name, _inspect._ParameterKind(kind), **kw))
     if ret:
         return _inspect.Signature(out, return_annotation=ret)
