@@ -39,7 +39,19 @@ struct Api {
 
 static API: GilCell<Option<Api>> = GilCell::new();
 
+/// NumPy's C API table (loaded once). Inlined into the export path: the
+/// hit is one load and compare; the first call goes out of line.
+#[inline]
 fn api() -> PyResult<&'static Api> {
+    match API.get() {
+        Some(Some(api)) => Ok(api),
+        _ => api_slow(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn api_slow() -> PyResult<&'static Api> {
     API.get_or_init(|| {
         let load = || -> PyResult<Api> {
             let core = Object::import_held(c"numpy._core.multiarray")
@@ -76,6 +88,7 @@ fn api() -> PyResult<&'static Api> {
 }
 
 /// NumPy's type number for a dtype, or `None` for dtypes NumPy lacks.
+#[inline]
 fn type_num(d: DType) -> Option<c_int> {
     Some(match d {
         DType::BOOL => 0,
@@ -96,12 +109,29 @@ fn type_num(d: DType) -> Option<c_int> {
     })
 }
 
+/// Builtin descriptors by type number, each holding a reference for good.
+static DESCRS: GilCell<[std::cell::Cell<usize>; 24]> = GilCell::new();
+
 /// A NumPy dtype object for `d` (bfloat16 through `ml_dtypes`); builtin
-/// descriptors are cached (NumPy's own are singletons anyway).
+/// descriptors are cached (NumPy's own are singletons anyway). Inlined
+/// into the export path: a cached descriptor is a load and an incref.
+#[inline]
 fn descr(api: &Api, d: DType) -> PyResult<Object> {
+    if let (Some(n), Some(cache)) = (type_num(d), DESCRS.get()) {
+        let p = cache[n as usize].get();
+        if p != 0 {
+            // SAFETY: the cached descriptor is alive (the cache owns a reference).
+            return Ok(unsafe { Object::from_borrowed(p as *mut ffi::PyObject) });
+        }
+    }
+    descr_slow(api, d)
+}
+
+#[cold]
+#[inline(never)]
+fn descr_slow(api: &Api, d: DType) -> PyResult<Object> {
     if let Some(n) = type_num(d) {
-        static CACHE: GilCell<[std::cell::Cell<usize>; 24]> = GilCell::new();
-        let cache = CACHE.get_or_init(Default::default);
+        let cache = DESCRS.get_or_init(Default::default);
         let slot = &cache[n as usize];
         if slot.get() == 0 {
             // SAFETY: a builtin type number; returns a new reference, which
