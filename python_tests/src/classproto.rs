@@ -153,6 +153,8 @@ fn bind_iterators(m: &Module) -> PyResult<()> {
             arg("at"),
         )?;
     m.def("count_to", |n: u64| make_iterator(None, 0..n), arg("n"))?;
+    // Without the GIL, making a Python iterator is refused (not undefined).
+    m.def_nogil("count_to_nogil", |n: u64| make_iterator(None, 0..n), arg("n"))?;
     m.def(
         "chars_of",
         |s: Borrowed<'_>| -> PyResult<Object> {

@@ -210,6 +210,12 @@ def test_def_iter_protocols():
     assert type(iter(b)) is type(c.count_to(1)) is type(c.chars_of("a"))  # one type
 
 
+def test_make_iterator_needs_the_gil():
+    with pytest.raises(RuntimeError, match="make_iterator"):
+        c.count_to_nogil(3)
+    assert list(c.count_to(3)) == [0, 1, 2]
+
+
 def test_iterator_type_cannot_be_instantiated():
     with pytest.raises(TypeError):
         type(iter(c.Bag([])))()

@@ -166,13 +166,18 @@ fn device_of_producer(obj: Borrowed<'_>, req: &Requirements) -> Option<String> {
         if ffi::PyTuple_Check(p) == 0 || ffi::PyTuple_GET_SIZE(p) != 2 {
             return None;
         }
-        let kind = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 0));
-        let id = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 1));
-        if !ffi::PyErr_Occurred().is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        (kind, id)
+        // Each read may run `__index__`: none runs with an error pending.
+        let read = |i| {
+            let v = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, i));
+            if ffi::PyErr_Occurred().is_null() {
+                Some(v)
+            } else {
+                ffi::PyErr_Clear();
+                None
+            }
+        };
+        let kind = read(0)?;
+        (kind, read(1)?)
     };
     let kind = ndbind_dlpack::DeviceType(i32::try_from(kind).ok()?);
     if kind == want {

@@ -128,7 +128,10 @@ impl PyErr {
     /// arguments the body took by value (a `Box<T>` moved out of its
     /// instance, an array that consumed a DLPack capsule) are not handed
     /// back. Returned anywhere else (a property, a slot, a Python
-    /// callback), it is a `TypeError` saying so. Needs no GIL.
+    /// callback), it is a `TypeError` saying so; so is this error once a
+    /// cause is attached to it (`with_cause`: then it is an ordinary error).
+    /// A body declines before it changes anything: what it did to its
+    /// arguments stays done when the next overload runs. Needs no GIL.
     ///
     /// ```
     /// use ndbind::prelude::*;

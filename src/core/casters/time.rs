@@ -526,8 +526,8 @@ impl std::ops::Neg for SignedDuration {
         if self.nanos == 0 {
             SignedDuration { secs: self.secs.saturating_neg(), nanos: 0 }
         } else {
-            // -(s + n) = (-s - 1) + (1e9 - n); -s - 1 never overflows.
-            SignedDuration { secs: -self.secs - 1, nanos: 1_000_000_000 - self.nanos }
+            // -(s + n) = (-s - 1) + (1e9 - n); -s - 1 is !s (no overflow).
+            SignedDuration { secs: !self.secs, nanos: 1_000_000_000 - self.nanos }
         }
     }
 }

@@ -93,6 +93,7 @@ where
     I: Iterator + Send + 'static,
     I::Item: IntoPy + 'static,
 {
+    crate::core::gil::assert_held("ndbind::class::make_iterator");
     new_iterator(Box::new(Shell(iter)), SharedGuard::default(), owner.map(Borrowed::to_owned))
 }
 
@@ -337,6 +338,9 @@ unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     guard_obj(|| {
         // SAFETY: CPython passes a live iterator object; the GIL is held.
         unsafe {
+            // Alive until the call ends, even if a caller holding only a
+            // borrowed reference drops its last one meanwhile.
+            let _alive = Object::from_borrowed(slf);
             if (*o).busy.get() {
                 return Err(PyErr::value_error("ndbind: iterator already executing"));
             }
@@ -372,6 +376,7 @@ unsafe extern "C" fn length_hint(
     guard_obj(|| {
         // SAFETY: as in `iternext`.
         unsafe {
+            let _alive = Object::from_borrowed(slf);
             let n = match (*o).iter {
                 None => Some(0),
                 Some(_) if (*o).busy.get() => None,
@@ -426,8 +431,8 @@ unsafe extern "C" fn clear(slf: *mut ffi::PyObject) -> c_int {
 }
 
 unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
-    // SAFETY: the last reference to a live iterator object (not busy: a
-    // call in progress holds a reference); its memory came from
+    // SAFETY: the last reference to a live iterator object (not busy:
+    // `iternext` and `length_hint` hold a reference while they run); its memory came from
     // `_PyObject_GC_New`; heap types' instances own a type reference.
     unsafe {
         let tp = ffi::Py_TYPE(slf);

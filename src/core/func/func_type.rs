@@ -282,7 +282,25 @@ fn single_bit(name: &str, mask: u64, what: &str) -> PyResult<Option<usize>> {
 }
 
 /// Builds the record of one overload from its parts and annotations.
+/// The record of `parts`; on an error the callable is released (it is
+/// owned by `parts` until a record holds it).
 fn make_record(
+    name: &str,
+    parts: FuncParts,
+    extras: FuncExtras,
+    kind: FuncKind,
+) -> PyResult<FuncRecord> {
+    let (data, free) = (parts.data, parts.free);
+    let r = check_record(name, parts, extras, kind);
+    if r.is_err() {
+        // SAFETY: no record was made, so `data` (made for `free` by
+        // `FuncParts::new`) has no other owner: released once, here.
+        unsafe { free(data) };
+    }
+    r
+}
+
+fn check_record(
     name: &str,
     parts: FuncParts,
     mut extras: FuncExtras,
