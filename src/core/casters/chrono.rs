@@ -197,7 +197,7 @@ impl IntoPy for NaiveDateTime {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
         let f = check_year(fields_of(self.date(), self.time()), "NaiveDateTime")?;
         // SAFETY: None is a valid tzinfo.
-        unsafe { new_datetime(&f, ffi::Py_None()) }
+        unsafe { new_datetime(&f, ffi::Py_None(), 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")
@@ -235,7 +235,7 @@ impl IntoPy for DateTime<Utc> {
         let f = check_year(fields_of(n.date(), n.time()), "DateTime<Utc>")?;
         let api = api()?;
         // SAFETY: the static UTC singleton is a tzinfo.
-        unsafe { new_datetime(&f, api.TimeZone_UTC) }
+        unsafe { new_datetime(&f, api.TimeZone_UTC, 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")
@@ -278,7 +278,7 @@ impl IntoPy for DateTime<FixedOffset> {
             ))?
         };
         // SAFETY: `tz` is a tzinfo, alive for the call.
-        unsafe { new_datetime(&f, tz.as_ptr()) }
+        unsafe { new_datetime(&f, tz.as_ptr(), 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")

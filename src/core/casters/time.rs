@@ -239,28 +239,14 @@ pub(crate) fn has_tzinfo(obj: Borrowed<'_>, kind: Kind) -> bool {
 /// An exact `datetime.datetime` (no subclass: its methods are the C
 /// ones) with `fields`, and `obj`'s `tzinfo` and `fold`.
 fn exact_datetime(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<Object> {
-    let api = api()?;
-    // SAFETY: type check of a live object.
+    api()?; // the type check below reads the datetime C API
+            // SAFETY: type check of a live object.
     if kind == Kind::DateTime && unsafe { ffi::PyDateTime_CheckExact(obj.as_ptr()) } != 0 {
         return Ok(obj.to_owned());
     }
     let (tz, fold) = tzinfo_fold(obj, kind);
-    // SAFETY: the fields came from a valid object (so are in range); `tz`
-    // is None or a tzinfo, borrowed from `obj` for the call.
-    unsafe {
-        Object::from_owned_or_err((api.DateTime_FromDateAndTimeAndFold)(
-            fields.year,
-            fields.month as i32,
-            fields.day as i32,
-            fields.hour as i32,
-            fields.minute as i32,
-            fields.second as i32,
-            fields.micro as i32,
-            tz,
-            fold,
-            api.DateTimeType,
-        ))
-    }
+    // SAFETY: `tz` is None or a tzinfo, borrowed from `obj` for the call.
+    unsafe { new_datetime(fields, tz, fold) }
 }
 
 /// `timedelta` → microseconds, if `obj` is one.
@@ -328,17 +314,21 @@ fn instant_micros(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<i6
     }
 }
 
-/// A `datetime.datetime` with `fields` and `tzinfo` (borrowed; may be
-/// `Py_None`).
+/// A `datetime.datetime` with `fields`, `tzinfo` (borrowed; may be
+/// `Py_None`) and `fold`.
 ///
 /// # Safety
 /// `tzinfo` is `Py_None` or a live `tzinfo` object.
-pub(crate) unsafe fn new_datetime(fields: &Fields, tzinfo: *mut ffi::PyObject) -> PyResult<Object> {
+pub(crate) unsafe fn new_datetime(
+    fields: &Fields,
+    tzinfo: *mut ffi::PyObject,
+    fold: i32,
+) -> PyResult<Object> {
     let api = api()?;
     // SAFETY: the caller's contract on `tzinfo`; the constructor checks the
     // field ranges itself.
     unsafe {
-        Object::from_owned_or_err((api.DateTime_FromDateAndTime)(
+        Object::from_owned_or_err((api.DateTime_FromDateAndTimeAndFold)(
             fields.year,
             fields.month as i32,
             fields.day as i32,
@@ -347,6 +337,7 @@ pub(crate) unsafe fn new_datetime(fields: &Fields, tzinfo: *mut ffi::PyObject) -
             fields.second as i32,
             fields.micro as i32,
             tzinfo,
+            fold,
             api.DateTimeType,
         ))
     }
@@ -609,7 +600,7 @@ impl IntoPy for SystemTime {
         let fields = Fields::from_micros(us, "SystemTime")?;
         let api = api()?;
         // SAFETY: the static UTC singleton is a tzinfo.
-        unsafe { new_datetime(&fields, api.TimeZone_UTC) }
+        unsafe { new_datetime(&fields, api.TimeZone_UTC, 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")
