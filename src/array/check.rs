@@ -261,6 +261,7 @@ mod tests {
                                                 device: rdev,
                                                 writable,
                                                 read_only: false,
+                                                stream: None,
                                             };
                                             let c = check(&h, &req).err();
                                             let w = why(&h, &req);

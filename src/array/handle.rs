@@ -12,6 +12,7 @@ use ndbind_dlpack::{DLDevice, DLManagedTensor, DLManagedTensorVersioned, Layout}
 use pyo3_ffi as ffi;
 
 use crate::array::dtype::DType;
+use crate::array::stream::Stream;
 use crate::array::import::numpy::NumpyView;
 use crate::core::error::preserving_error;
 use crate::core::object::Object;
@@ -56,7 +57,29 @@ pub(crate) struct TakenCapsule {
 
 pub(crate) enum Repr {
     Numpy(NumpyView),
-    General(Box<Layout>),
+    General(Box<General>),
+}
+
+/// A validated layout, and the stream its data is ready on (CUDA/ROCm
+/// imports only; see [`ArrayHandle::stream`]). Reads as its layout.
+pub(crate) struct General {
+    layout: Layout,
+    stream: Option<Stream>,
+}
+
+impl std::ops::Deref for General {
+    type Target = Layout;
+    #[inline]
+    fn deref(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+impl From<Layout> for General {
+    #[inline]
+    fn from(layout: Layout) -> General {
+        General { layout, stream: None }
+    }
 }
 
 /// An imported array and the owner of its memory.
@@ -81,7 +104,7 @@ impl ArrayHandle {
         source: Object,
     ) -> ArrayHandle {
         ArrayHandle {
-            repr: Repr::General(Box::new(layout)),
+            repr: Repr::General(Box::new(layout.into())),
             owner,
             read_only: read_only as u64,
             source: Some(source),
@@ -95,7 +118,7 @@ impl ArrayHandle {
     pub fn from_layout(layout: Layout) -> ArrayHandle {
         let read_only = layout.is_read_only();
         ArrayHandle {
-            repr: Repr::General(Box::new(layout)),
+            repr: Repr::General(Box::new(layout.into())),
             owner: Owner::Source,
             read_only: read_only as u64,
             source: None,
@@ -110,6 +133,28 @@ impl ArrayHandle {
             owner: Owner::Source,
             read_only: read_only as u64,
             source: Some(source),
+        }
+    }
+
+    /// This handle, its data ready on `stream` (see [`ArrayHandle::stream`]).
+    pub(crate) fn with_stream(mut self, stream: Option<Stream>) -> ArrayHandle {
+        if let Repr::General(g) = &mut self.repr {
+            g.stream = stream;
+        }
+        self
+    }
+
+    /// The CUDA/ROCm stream the data is ready on: the one passed to
+    /// `__dlpack__` (the producer synchronised with it), the exchange-API
+    /// producer's current work stream, or a `__cuda_array_interface__`
+    /// producer's stream (neither synchronised: work on it, or wait on
+    /// it); `None` for host memory and producers that need no
+    /// synchronisation.
+    #[inline]
+    pub fn stream(&self) -> Option<Stream> {
+        match &self.repr {
+            Repr::Numpy(_) => None,
+            Repr::General(g) => g.stream,
         }
     }
 

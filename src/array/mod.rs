@@ -39,6 +39,7 @@ mod nd;
 mod owner;
 mod reasons;
 mod requirements;
+mod stream;
 mod view;
 
 pub use aligned::{Aligned, AlignedBuf, AlignedVec, Init, Uninit, ALIGN};
@@ -49,6 +50,7 @@ pub use export::{
 pub use import::{import, is_array};
 pub use nd::NdArray;
 pub use owner::OwnerBox;
+pub use stream::{NoSync, OnStream, PerThreadStream, Stream, StreamSource};
 pub use requirements::{
     AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape1, Shape2, Shape3,
     Shape4, Writable, ANY,
@@ -64,5 +66,7 @@ pub use export::TargetKind;
 pub use handle::ArrayHandle;
 #[doc(hidden)]
 pub use requirements::{Constraint, DTypeSpec, Order};
+#[doc(hidden)]
+pub use stream::StreamFn;
 #[doc(hidden)]
 pub use view::ViewCaster;

@@ -160,6 +160,36 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         let d = self.h.device();
         (d.device_type.0, d.device_id)
     }
+    /// The CUDA/ROCm stream the data is ready on ([`crate::array::Stream`];
+    /// ndbind makes no CUDA call, so ordering work is the binding's job):
+    /// - from `__dlpack__`: the stream ndbind passed (the parameter's
+    ///   [`OnStream`](crate::array::OnStream) source, else the legacy
+    ///   default stream); the producer has synchronised with it;
+    /// - from a DLPack C exchange-API producer (torch): its current work
+    ///   stream for the device, not synchronised: run the work on it, or
+    ///   make the binding's stream wait on it;
+    /// - from `__cuda_array_interface__` (version 3): the producer's
+    ///   stream, not synchronised: as above; `None` when the producer
+    ///   needs no synchronisation.
+    ///
+    /// `None` for host memory (and NumPy, the buffer protocol, raw
+    /// capsules, whose producer is not asked).
+    ///
+    /// ```
+    /// use ndbind::array::{NdArray, Stream};
+    ///
+    /// fn ready_on(a: NdArray) -> Option<isize> {
+    ///     a.stream().map(Stream::as_raw)
+    /// }
+    /// # ndbind::module!(doc_ext, |m| {
+    /// #     m.def("ready_on", ready_on, ndbind::arg("a"))?;
+    /// #     Ok(())
+    /// # });
+    /// ```
+    #[inline]
+    pub fn stream(&self) -> Option<crate::array::Stream> {
+        self.h.stream()
+    }
     /// Number of elements.
     #[inline]
     pub fn size(&self) -> usize {

@@ -53,6 +53,10 @@ pub struct Requirements {
     pub writable: bool,
     /// For returned arrays: exported read-only.
     pub read_only: bool,
+    /// Where the stream passed to `__dlpack__` for CUDA/ROCm arguments
+    /// comes from ([`OnStream`](crate::array::OnStream)); `None`: the
+    /// spec's default.
+    pub stream: Option<crate::array::stream::StreamFn>,
 }
 
 impl Requirements {
@@ -65,6 +69,7 @@ impl Requirements {
         device: None,
         writable: false,
         read_only: false,
+        stream: None,
     };
 
     /// Field-wise combination (`other`'s constraints override unset ones).
@@ -80,6 +85,7 @@ impl Requirements {
             device: if other.device.is_some() { other.device } else { self.device },
             writable: self.writable || other.writable,
             read_only: self.read_only || other.read_only,
+            stream: if other.stream.is_some() { other.stream } else { self.stream },
         }
     }
 
@@ -172,7 +178,7 @@ pub fn device_name(device_type: DeviceType) -> &'static str {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an array constraint",
     label = "not a `Constraint`",
-    note = "constraints are `CContig`, `FContig`, `Writable`, `ReadOnly`, `Cpu`, `Cuda`, `Ndim<N>` and `Shape1`-`Shape4` (`ANY` is any extent), `()` for none, or a tuple of up to 5 of them"
+    note = "constraints are `CContig`, `FContig`, `Writable`, `ReadOnly`, `Cpu`, `Cuda`, `OnStream<S>`, `Ndim<N>` and `Shape1`-`Shape4` (`ANY` is any extent), `()` for none, or a tuple of up to 5 of them"
 )]
 pub trait Constraint {
     /// The requirements this constraint imposes.

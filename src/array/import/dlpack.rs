@@ -1,12 +1,13 @@
 //! Importing through DLPack: `__dlpack__` producers and raw capsules.
 
-use ndbind_dlpack::{CapsuleKind, Layout};
+use ndbind_dlpack::{CapsuleKind, DLDevice, DeviceType, Layout};
 use pyo3_ffi as ffi;
 
 use crate::array::check::check;
 use crate::array::frameworks::is_jax;
 use crate::array::handle::{ArrayHandle, Owner};
 use crate::array::requirements::Requirements;
+use crate::array::stream::{has_streams, stream_for, Stream};
 use crate::core::error::PyErr;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
@@ -38,44 +39,111 @@ pub(crate) fn has_dlpack(obj: Borrowed<'_>) -> bool {
     !unsafe { type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack__")) }.is_null()
 }
 
-/// `("max_version",)` and `(1, 3)`, built once.
-fn versioned_args() -> (Borrowed<'static>, Borrowed<'static>) {
-    static CELL: GilCell<(Object, Object)> = GilCell::new();
-    let (names, version) = CELL.get_or_init(|| {
-        // SAFETY: building two small tuples of fresh objects.
+/// The keyword names `("max_version",)`, `("stream",)` and
+/// `("stream", "max_version")`, and the version `(1, 3)`, built once.
+struct Args {
+    versioned: Object,
+    stream: Object,
+    both: Object,
+    version: Object,
+}
+
+fn args() -> &'static Args {
+    static CELL: GilCell<Args> = GilCell::new();
+    CELL.get_or_init(|| {
+        // SAFETY: building small tuples of fresh (or interned) objects.
         unsafe {
-            let names =
-                Object::from_owned(ffi::PyTuple_Pack(1, crate::interned!(c"max_version").as_ptr()))
-                    .expect("tuple");
+            let tuple = |p| Object::from_owned(p).expect("tuple");
+            let mv = crate::interned!(c"max_version").as_ptr();
+            let st = crate::interned!(c"stream").as_ptr();
             let major =
                 Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MAJOR_VERSION as _))
                     .expect("int");
             let minor =
                 Object::from_owned(ffi::PyLong_FromLong(ndbind_dlpack::DLPACK_MINOR_VERSION as _))
                     .expect("int");
-            let version = Object::from_owned(ffi::PyTuple_Pack(2, major.as_ptr(), minor.as_ptr()))
-                .expect("tuple");
-            (names, version)
+            Args {
+                versioned: tuple(ffi::PyTuple_Pack(1, mv)),
+                stream: tuple(ffi::PyTuple_Pack(1, st)),
+                both: tuple(ffi::PyTuple_Pack(2, st, mv)),
+                version: tuple(ffi::PyTuple_Pack(2, major.as_ptr(), minor.as_ptr())),
+            }
         }
-    });
-    // SAFETY: kept alive forever by the static.
-    unsafe { (Borrowed::from_ptr(names.as_ptr()), Borrowed::from_ptr(version.as_ptr())) }
+    })
 }
 
-/// Calls `obj.__dlpack__()` (legacy) or `obj.__dlpack__(max_version=...)`
-/// (versioned) through vectorcall.
-fn call_dlpack(obj: Borrowed<'_>, versioned: bool) -> *mut ffi::PyObject {
+/// Calls `obj.__dlpack__()`, with `max_version=(1, 3)` when `versioned`
+/// and `stream=…` when a stream is given, through vectorcall. A new
+/// reference, or NULL with an error set.
+fn call_dlpack(obj: Borrowed<'_>, versioned: bool, stream: Option<Stream>) -> *mut ffi::PyObject {
     let name = crate::interned!(c"__dlpack__");
-    // SAFETY: a valid argument vector: [self] or [self, max_version] with
-    // one keyword name; PY_VECTORCALL_ARGUMENTS_OFFSET is not set.
+    let a = args();
+    let stream = match stream {
+        // SAFETY: a fresh int (NULL with an error set on failure).
+        Some(s) => match unsafe { Object::from_owned(ffi::PyLong_FromSsize_t(s.as_raw())) } {
+            Some(o) => Some(o),
+            None => return std::ptr::null_mut(),
+        },
+        None => None,
+    };
+    // SAFETY: valid argument vectors: self, then one value per keyword
+    // name; PY_VECTORCALL_ARGUMENTS_OFFSET is not set.
     unsafe {
-        if versioned {
-            let (names, version) = versioned_args();
-            let args = [obj.as_ptr(), version.as_ptr()];
-            ffi::PyObject_VectorcallMethod(name.as_ptr(), args.as_ptr(), 1, names.as_ptr())
+        let call = |args: &[*mut ffi::PyObject], names: *mut ffi::PyObject| {
+            ffi::PyObject_VectorcallMethod(name.as_ptr(), args.as_ptr(), 1, names)
+        };
+        match (&stream, versioned) {
+            (None, false) => call(&[obj.as_ptr()], std::ptr::null_mut()),
+            (None, true) => call(&[obj.as_ptr(), a.version.as_ptr()], a.versioned.as_ptr()),
+            (Some(s), false) => call(&[obj.as_ptr(), s.as_ptr()], a.stream.as_ptr()),
+            (Some(s), true) => {
+                call(&[obj.as_ptr(), s.as_ptr(), a.version.as_ptr()], a.both.as_ptr())
+            }
+        }
+    }
+}
+
+/// `obj.__dlpack_device__()`: `Ok(None)` when `obj` has no such method;
+/// `Err(())`, with `TypeError` (or the producer's error) set, when it
+/// fails or returns something other than two ints.
+pub(crate) fn dlpack_device(obj: Borrowed<'_>) -> Result<Option<DLDevice>, ()> {
+    let name = crate::interned!(c"__dlpack_device__");
+    // SAFETY: a never-raising MRO lookup (borrowed result).
+    if unsafe { type_lookup(obj.type_ptr(), name) }.is_null() {
+        return Ok(None);
+    }
+    let r = obj.call_method(c"__dlpack_device__", &[]).map_err(|e| e.restore())?;
+    // SAFETY: type checks of a live object; items of a 2-tuple, borrowed
+    // while the tuple is held; each integer read may run `__index__`, and
+    // none runs with an error pending.
+    let dev = unsafe {
+        let p = r.as_ptr();
+        if ffi::PyTuple_Check(p) != 0 && ffi::PyTuple_GET_SIZE(p) == 2 {
+            let kind = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 0));
+            let id = if ffi::PyErr_Occurred().is_null() {
+                ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 1))
+            } else {
+                -1
+            };
+            ffi::PyErr_Clear();
+            match (i32::try_from(kind), i32::try_from(id)) {
+                (Ok(k), Ok(i)) if k >= 0 && i >= 0 => Some(DLDevice::new(DeviceType(k), i)),
+                _ => None,
+            }
         } else {
-            let args = [obj.as_ptr()];
-            ffi::PyObject_VectorcallMethod(name.as_ptr(), args.as_ptr(), 1, std::ptr::null_mut())
+            None
+        }
+    };
+    match dev {
+        Some(d) => Ok(Some(d)),
+        None => {
+            PyErr::type_error(format!(
+                "{}.__dlpack_device__() returned {}, not a (device_type, device_id) pair of ints",
+                obj.type_name(),
+                r.borrow().type_name()
+            ))
+            .restore();
+            Err(())
         }
     }
 }
@@ -144,19 +212,65 @@ pub(crate) unsafe fn import_producer(
     if crate::array::import::exchange::lazy_flags_set(obj) {
         return Ok(None);
     }
+    // Streams: asked only for parameters on a GPU device or with a stream
+    // of their own (one more Python call, `__dlpack_device__`), passed only
+    // for arrays on CUDA/ROCm (CPU producers accept only `None`).
+    let stream = if req.stream.is_some() || req.device.is_some_and(has_streams) {
+        match dlpack_device(obj)? {
+            // On another device than required: refused before anything
+            // is exported.
+            Some(d) if req.device.is_some_and(|w| w != d.device_type) => return Ok(None),
+            Some(d) => stream_for(req, d).map(|s| (s, d.device_type)),
+            None => None,
+        }
+    } else {
+        None
+    };
     // Versioned capsules carry the read-only flag: ask for one when
-    // writability matters; the legacy protocol is cheaper otherwise.
-    let mut versioned = req.writable;
-    let mut cap = call_dlpack(obj, versioned);
-    if cap.is_null() {
+    // writability matters; the legacy protocol is cheaper otherwise. A
+    // producer that refuses one kind (TypeError, BufferError) is asked for
+    // the other; one that refuses the `stream` keyword (older producers)
+    // is asked again without it only where that means the same (the legacy
+    // default stream, which `None` means) or more (`-1`: no synchronisation
+    // asked; the producer then synchronises with the default stream), as
+    // the array-API spec allows; otherwise it cannot honour the stream.
+    let attempts = [
+        (req.writable, stream.map(|s| s.0)),
+        (!req.writable, stream.map(|s| s.0)),
+        (req.writable, None),
+        (!req.writable, None),
+    ];
+    let n = match stream {
+        None => 2,
+        Some((s, dt)) if s.may_be_omitted(dt) => 4,
+        Some(_) => 2,
+    };
+    let mut cap = std::ptr::null_mut();
+    let mut passed = None;
+    for &(versioned, s) in &attempts[..n] {
+        cap = call_dlpack(obj, versioned, s);
+        if !cap.is_null() {
+            passed = s;
+            break;
+        }
         if !clear_retryable() {
             return Err(());
         }
-        versioned = !versioned;
-        cap = call_dlpack(obj, versioned);
-        if cap.is_null() {
-            return if clear_retryable() { Ok(None) } else { Err(()) };
-        }
+    }
+    if cap.is_null() {
+        return match stream {
+            Some((s, _)) if n == 2 => {
+                PyErr::type_error(format!(
+                    "{}.__dlpack__() refused stream={} (a TypeError or BufferError), which this parameter needs: \
+                     the producer cannot synchronise the array with the stream the function uses it on",
+                    obj.type_name(),
+                    s.as_raw()
+                ))
+                .restore();
+                Err(())
+            }
+            _ => Ok(None),
+        };
     }
     // SAFETY: a new reference from a successful call.
     let cap = unsafe { Object::from_owned(cap) }.expect("non-null");
@@ -164,7 +278,10 @@ pub(crate) unsafe fn import_producer(
     let (layout, owner) = unsafe { take_capsule(&cap)? };
     // A legacy capsule carries no read-only flag; JAX arrays are immutable.
     let read_only = layout.is_read_only() || jax;
-    Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned())))
+    // The stream the data is ready on: the one passed; with none passed,
+    // the producer assumed the legacy default stream (the spec's `None`).
+    let ready = passed.or_else(|| Stream::default_for(layout.device().device_type));
+    Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned()).with_stream(ready)))
 }
 
 /// A taken tensor's layout with its owner, or (the tensor deleted)

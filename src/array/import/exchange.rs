@@ -5,10 +5,12 @@
 
 use std::cell::Cell;
 
-use ndbind_dlpack::{DLPackExchangeAPI, DLTensor};
+use ndbind_dlpack::{DLDevice, DLPackExchangeAPI, DLTensor};
 use pyo3_ffi as ffi;
 
 use crate::array::handle::{ArrayHandle, Owner};
+use crate::array::requirements::Requirements;
+use crate::array::stream::{has_streams, Stream};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Borrowed;
 
@@ -81,13 +83,21 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
 /// `torch._neg_view(t)`) and, for writable parameters, a tensor that
 /// requires grad (an in-place write would bypass autograd) are refused.
 ///
+/// Arrays on CUDA/ROCm are read without synchronisation: the producer's
+/// current work stream for their device (`current_work_stream`, as the
+/// DLPack header asks consumers to query) is the handle's stream, on which
+/// the binding's work is ordered after the producer's. A parameter with a
+/// stream of its own ([`OnStream`](crate::array::OnStream)) is refused
+/// here, so that `__dlpack__(stream=…)` synchronises with that stream.
+///
 /// # Safety
 /// The GIL is held; `api` is the table of `obj`'s type.
 pub(crate) unsafe fn import(
     obj: Borrowed<'_>,
     api: &'static DLPackExchangeAPI,
-    writable: bool,
+    req: &Requirements,
 ) -> Option<ArrayHandle> {
+    let writable = req.writable;
     api.dltensor_from_py_object_no_sync?;
     // Python-level queries first: they may run Python code (a subclass's
     // override), which must not run between reading the view and using it.
@@ -99,7 +109,33 @@ pub(crate) unsafe fn import(
     }
     // SAFETY: the table is the one of `obj`'s type (caller).
     let layout = unsafe { view(obj, api) }?;
-    Some(ArrayHandle::general(layout, Owner::Exchange(api), false, obj.to_owned()))
+    let device = layout.device();
+    let stream = if has_streams(device.device_type) {
+        if req.stream.is_some() {
+            return None;
+        }
+        Some(current_stream(api, device)?)
+    } else {
+        None
+    };
+    let h = ArrayHandle::general(layout, Owner::Exchange(api), false, obj.to_owned());
+    Some(h.with_stream(stream))
+}
+
+/// The producer's current work stream for `device`; `None` (error
+/// cleared) when the table has no such function or it fails.
+#[cold]
+fn current_stream(api: &DLPackExchangeAPI, device: DLDevice) -> Option<Stream> {
+    let f = api.current_work_stream?;
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the producer's function, called with the GIL held and a
+    // valid out-pointer; on failure it sets a Python error, cleared here.
+    if unsafe { f(device.device_type, device.device_id, &mut out) } != 0 {
+        // SAFETY: the GIL is held.
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(Stream::from_producer(out, device.device_type))
 }
 
 /// The validated `DLTensor` view the exchange table gives of `obj`;

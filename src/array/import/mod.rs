@@ -6,11 +6,13 @@
 //! 3. JAX arrays on the CPU through the buffer protocol, then
 //!    `__dlpack__` producers (CuPy, older torch, …);
 //! 4. the buffer protocol;
-//! 5. where allowed, a converted copy made by the array's framework.
+//! 5. `__cuda_array_interface__` (CUDA producers without DLPack);
+//! 6. where allowed, a converted copy made by the array's framework.
 //!
 //! No exception is raised and caught while probing which route applies.
 
 pub(crate) mod buffer;
+pub(crate) mod cai;
 pub(crate) mod dlpack;
 pub(crate) mod exchange;
 pub(crate) mod numpy;
@@ -181,7 +183,7 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     }
     if let Some(api) = exchange::api_for(obj) {
         // SAFETY: the GIL is held; `api` is the table of `obj`'s type.
-        if let Some(h) = unsafe { exchange::import(obj, api, req.writable) } {
+        if let Some(h) = unsafe { exchange::import(obj, api, req) } {
             return Some(h);
         }
     }
@@ -212,6 +214,11 @@ fn probe(obj: Borrowed<'_>, req: &Requirements) -> Option<ArrayHandle> {
     if buffer::has_buffer(obj) {
         // SAFETY: the GIL is held.
         return unsafe { buffer::import(obj) };
+    }
+    // Last: CUDA memory of producers without DLPack (never reached by a
+    // CPU argument that matched a route above).
+    if cai::has_cai(obj) && !matches!(req.device, Some(d) if d != ndbind_dlpack::DeviceType::CUDA) {
+        return cai::import(obj);
     }
     None
 }
