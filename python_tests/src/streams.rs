@@ -3,8 +3,7 @@
 //! Every test uses fake producers: no device memory is ever touched.
 
 use ndbind::array::{
-    AnyDType, Cpu, Cuda, NdArray, NoSync, OnStream, PerThreadStream, Stream, StreamSource,
-    Writable,
+    AnyDType, Cpu, Cuda, NdArray, NoSync, OnStream, PerThreadStream, Stream, StreamSource, Writable,
 };
 use ndbind::dlpack::DLDevice;
 use ndbind::prelude::*;
@@ -40,11 +39,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
     s.def("writable", |a: NdArray<f32, Writable>| seen(&a), arg("a"))?;
     s.def("lib", |a: NdArray<f32, (Cuda, OnStream<LibStream>)>| seen(&a), arg("a"))?;
     s.def("any_lib", |a: NdArray<AnyDType, OnStream<LibStream>>| seen(&a), arg("a"))?;
-    s.def(
-        "per_thread",
-        |a: NdArray<AnyDType, OnStream<PerThreadStream>>| seen(&a),
-        arg("a"),
-    )?;
+    s.def("per_thread", |a: NdArray<AnyDType, OnStream<PerThreadStream>>| seen(&a), arg("a"))?;
     s.def("no_sync", |a: NdArray<f32, (OnStream<NoSync>, Cuda)>| seen(&a), arg("a"))?;
     Ok(())
 }

@@ -12,8 +12,8 @@ use ndbind_dlpack::{DLDevice, DLManagedTensor, DLManagedTensorVersioned, Layout}
 use pyo3_ffi as ffi;
 
 use crate::array::dtype::DType;
-use crate::array::stream::Stream;
 use crate::array::import::numpy::NumpyView;
+use crate::array::stream::Stream;
 use crate::core::error::preserving_error;
 use crate::core::object::Object;
 

@@ -50,11 +50,11 @@ pub use export::{
 pub use import::{import, is_array};
 pub use nd::NdArray;
 pub use owner::OwnerBox;
-pub use stream::{NoSync, OnStream, PerThreadStream, Stream, StreamSource};
 pub use requirements::{
     AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape1, Shape2, Shape3,
     Shape4, Writable, ANY,
 };
+pub use stream::{NoSync, OnStream, PerThreadStream, Stream, StreamSource};
 
 // Plumbing named in public signatures (trait bounds, associated types), not
 // written by bindings.

@@ -20,28 +20,6 @@
 //! `__cuda_array_interface__` producers report their own stream, which
 //! the binding must wait on. [`NdArray::stream`](crate::array::NdArray::stream)
 //! tells which stream applies. ndbind makes no CUDA call itself.
-//!
-//! ```
-//! use ndbind::array::{Cuda, NdArray, OnStream, Stream, StreamSource};
-//! use ndbind::dlpack::DLDevice;
-//!
-//! /// The library's own stream for `device` (here a fixed handle).
-//! struct LibStream;
-//! impl StreamSource for LibStream {
-//!     fn stream(_device: DLDevice) -> Option<Stream> {
-//!         Some(Stream::from_handle(0x1234 as *mut std::ffi::c_void))
-//!     }
-//! }
-//!
-//! fn scale(a: NdArray<f32, (Cuda, OnStream<LibStream>)>) -> isize {
-//!     // The producer has ordered its writes before `LibStream`'s stream.
-//!     a.stream().map_or(0, |s| s.as_raw())
-//! }
-//! # ndbind::module!(doc_ext, |m| {
-//! #     m.def("scale", scale, ndbind::arg("a"))?;
-//! #     Ok(())
-//! # });
-//! ```
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -175,7 +153,39 @@ impl StreamSource for NoSync {
 }
 
 /// Array constraint: the binding uses the argument on the stream `S`
-/// gives (see the [module documentation](self)).
+/// gives, for arguments on a CUDA or ROCm device.
+///
+/// ndbind passes that stream to `__dlpack__(stream=…)`, so that the
+/// producer orders its pending work before it (without `OnStream`, a CUDA
+/// or ROCm parameter passes the spec's default, the legacy default
+/// stream). DLPack exchange-API producers (torch), otherwise read without
+/// synchronisation, go through `__dlpack__` for such a parameter. An old
+/// producer whose `__dlpack__` has no `stream` keyword is an error unless
+/// the stream is the default one or [`NoSync`]. A
+/// `__cuda_array_interface__` producer cannot be asked: its own stream is
+/// the array's ([`NdArray::stream`](crate::array::NdArray::stream)).
+///
+/// ```
+/// use ndbind::array::{Cuda, NdArray, OnStream, Stream, StreamSource};
+/// use ndbind::dlpack::DLDevice;
+///
+/// /// The library's own stream for `device` (here a fixed handle).
+/// struct LibStream;
+/// impl StreamSource for LibStream {
+///     fn stream(_device: DLDevice) -> Option<Stream> {
+///         Some(Stream::from_handle(0x1234 as *mut std::ffi::c_void))
+///     }
+/// }
+///
+/// fn scale(a: NdArray<f32, (Cuda, OnStream<LibStream>)>) -> isize {
+///     // The producer has ordered its writes before `LibStream`'s stream.
+///     a.stream().map_or(0, |s| s.as_raw())
+/// }
+/// # ndbind::module!(doc_ext, |m| {
+/// #     m.def("scale", scale, ndbind::arg("a"))?;
+/// #     Ok(())
+/// # });
+/// ```
 pub struct OnStream<S: StreamSource>(PhantomData<S>);
 
 impl<S: StreamSource> Constraint for OnStream<S> {

@@ -98,12 +98,7 @@ fn int(obj: Borrowed<'_>, v: Borrowed<'_>, field: &str) -> PyResult<i64> {
 }
 
 /// A tuple of at most `MAX_NDIM` ints into `out`; the count.
-fn ints(
-    obj: Borrowed<'_>,
-    t: &Object,
-    field: &str,
-    out: &mut [i64; MAX_NDIM],
-) -> PyResult<usize> {
+fn ints(obj: Borrowed<'_>, t: &Object, field: &str, out: &mut [i64; MAX_NDIM]) -> PyResult<usize> {
     // SAFETY: a tuple's items are borrowed while the (immutable) tuple is
     // held by `t`.
     unsafe {
