@@ -8,7 +8,7 @@
 //!   seen. Reading it may run Python code; whatever it returns is checked:
 //!   a malformed interface raises `TypeError`/`ValueError` naming the
 //!   field, as do a `mask` other than `None`, an unknown `typestr` and a
-//!   version above 3.
+//!   version above 3. `descr` is not read (`typestr` decides the dtype).
 //! - The device is CUDA, device **id 0**: the interface names no device,
 //!   and ndbind makes no CUDA call to ask the pointer's
 //!   (`cuPointerGetAttribute`); a binding that needs the real device asks
