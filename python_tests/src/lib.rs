@@ -15,6 +15,7 @@ mod introspect;
 mod nbconv;
 mod overrides;
 mod reasons;
+mod rtdtype;
 mod stubs;
 mod varargs;
 
@@ -36,5 +37,6 @@ ndbind::module!(ndbind_test, |m| {
     reasons::bind(m)?;
     nbconv::bind(m)?;
     stubs::bind(m)?;
+    rtdtype::bind(m)?;
     Ok(())
 });

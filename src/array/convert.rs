@@ -35,6 +35,8 @@ pub(crate) fn numpy(
     let order = Object::str_held(match order {
         Order::C => "C",
         Order::F => "F",
+        // Only arrays contiguous in neither order are converted for it.
+        Order::Contig => "A",
         Order::Any => "K",
     })
     .ok()?;
