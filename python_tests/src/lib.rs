@@ -15,6 +15,7 @@ mod introspect;
 mod nbconv;
 mod overrides;
 mod reasons;
+mod rtdtype;
 mod streams;
 mod stubs;
 mod varargs;
@@ -38,5 +39,6 @@ ndbind::module!(ndbind_test, |m| {
     nbconv::bind(m)?;
     stubs::bind(m)?;
     streams::bind(m)?;
+    rtdtype::bind(m)?;
     Ok(())
 });

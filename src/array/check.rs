@@ -61,6 +61,7 @@ pub(crate) fn check(h: &ArrayHandle, req: &Requirements) -> Result<(), Mismatch>
     match req.order {
         Order::C if !l.is_c_contiguous() => Err(convertible),
         Order::F if !l.is_f_contiguous() => Err(convertible),
+        Order::Contig if !l.is_c_contiguous() && !l.is_f_contiguous() => Err(convertible),
         _ => Ok(()),
     }
 }
@@ -134,11 +135,16 @@ pub(crate) fn why(h: &ArrayHandle, req: &Requirements) -> Option<(String, Mismat
     let (bad, name) = match req.order {
         Order::C => (!h.is_c_contiguous(), 'C'),
         Order::F => (!h.is_f_contiguous(), 'F'),
+        Order::Contig => (!h.is_c_contiguous() && !h.is_f_contiguous(), 'A'),
         Order::Any => (false, ' '),
     };
     if bad {
         s.push_str("not ");
-        s.push(name);
+        if name == 'A' {
+            s.push_str("C- or F");
+        } else {
+            s.push(name);
+        }
         s.push_str("-contiguous (shape ");
         push_extents(&mut s, h.shape().iter().map(|&e| Some(e)));
         s.push_str(", strides ");
@@ -219,7 +225,7 @@ mod tests {
         ];
         let reqs_dtype = [None, Some(DType::FLOAT32), Some(DType::FLOAT64)];
         let shapes: [(i32, &'static [i64]); 4] = [(-1, &[]), (2, &[]), (2, &[2, ANY]), (1, &[4])];
-        let orders = [Order::Any, Order::C, Order::F];
+        let orders = [Order::Any, Order::C, Order::F, Order::Contig];
         let devices = [None, Some(DeviceType::CPU), Some(DeviceType::CUDA)];
         let mut checked = 0;
         for dtype in dtypes {

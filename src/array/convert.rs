@@ -35,6 +35,9 @@ pub(crate) fn numpy(
     let order = Object::str_held(match order {
         Order::C => "C",
         Order::F => "F",
+        // Arrays contiguous in neither order: a C-ordered copy ('A' would
+        // keep a non-contiguous array as it is).
+        Order::Contig => "C",
         Order::Any => "K",
     })
     .ok()?;

@@ -39,6 +39,7 @@ mod nd;
 mod owner;
 mod reasons;
 mod requirements;
+mod stored;
 mod stream;
 mod view;
 
@@ -51,9 +52,10 @@ pub use import::{import, is_array};
 pub use nd::NdArray;
 pub use owner::OwnerBox;
 pub use requirements::{
-    AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape1, Shape2, Shape3,
-    Shape4, Writable, ANY,
+    AnyContig, AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape, Shape1,
+    Shape2, Shape3, Shape4, Writable, ANY,
 };
+pub use stored::StoredArray;
 pub use stream::{NoSync, OnStream, PerThreadStream, Stream, StreamSource};
 
 // Plumbing named in public signatures (trait bounds, associated types), not
@@ -65,7 +67,7 @@ pub use export::TargetKind;
 #[doc(hidden)]
 pub use handle::ArrayHandle;
 #[doc(hidden)]
-pub use requirements::{Constraint, DTypeSpec, Order};
+pub use requirements::{Constraint, DTypeSpec, Order, NO_AXIS};
 #[doc(hidden)]
 pub use stream::StreamFn;
 #[doc(hidden)]

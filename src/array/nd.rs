@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use ndarray::{ArrayView, ArrayViewMut, IxDyn};
+use ndarray::{ArrayView, ArrayViewMut, Dimension, IxDyn};
 use ndbind_dlpack::DeviceType;
 
 use crate::array::dtype::{DType, Scalar};
@@ -11,6 +11,7 @@ use crate::array::handle::ArrayHandle;
 use crate::array::requirements::{AnyDType, Constraint, DTypeSpec, Requirements};
 use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Spans};
 use crate::core::error::{PyErr, PyResult};
+use crate::core::extras::RvPolicy;
 use crate::core::object::{Borrowed, Object};
 use std::cell::Cell;
 
@@ -238,6 +239,11 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         self.h.source.as_ref().map(Object::borrow)
     }
 
+    /// The imported handle (its owner and source, for `StoredArray`).
+    pub(crate) fn handle(&self) -> &ArrayHandle {
+        &self.h
+    }
+
     pub(crate) fn layout(&self) -> PyResult<std::borrow::Cow<'_, ndbind_dlpack::Layout>> {
         self.h.to_layout()
     }
@@ -273,6 +279,139 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
         Ok(())
     }
 
+    /// A typed view after a run-time dtype check: for arrays whose dtype
+    /// is only known at run time (`NdArray<AnyDType>`), the same view as
+    /// [`NdArray::view`] once the dtype is `U` and the rank is `D`'s.
+    /// `TypeError` naming the array's dtype (or rank) when they differ,
+    /// `ValueError` when the data is not aligned for `U`; loans and checks
+    /// as for `view` (CPU arrays only).
+    ///
+    /// ```
+    /// use ndbind::array::{DType, NdArray};
+    /// use ndbind::ndarray::Ix2;
+    /// use ndbind::prelude::*;
+    ///
+    /// // One function for float32 and float64 matrices.
+    /// fn trace(a: NdArray) -> PyResult<f64> {
+    ///     if a.dtype() == DType::FLOAT32 {
+    ///         Ok(a.view_as::<f32, Ix2>()?.diag().iter().map(|&x| x as f64).sum())
+    ///     } else {
+    ///         Ok(a.view_as::<f64, Ix2>()?.diag().sum())
+    ///     }
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("trace", trace, arg("a"))?; Ok(()) });
+    /// ```
+    pub fn view_as<U: Scalar, D: Dimension>(&self) -> PyResult<ArrayView<'_, U, D>> {
+        self.typed_as(U::DTYPE, D::NDIM)?;
+        self.lend_shared(U::DTYPE)?;
+        // SAFETY: the dtype is `U`'s, the rank `D`'s and the data aligned
+        // for `U` (checked above); otherwise as in `view`.
+        Ok(unsafe { raw_view::<U, D>(&self.h) })
+    }
+
+    /// The mutable [`NdArray::view_as`] (writable arrays only, checked at
+    /// compile time, as for [`NdArray::view_mut`], whose loans it shares).
+    ///
+    /// ```
+    /// use ndbind::array::{AnyDType, NdArray, Writable};
+    /// use ndbind::ndarray::Ix1;
+    /// use ndbind::prelude::*;
+    ///
+    /// fn zero_first(mut a: NdArray<AnyDType, Writable>) -> PyResult<()> {
+    ///     match a.dtype().name() {
+    ///         "int32" => a.view_as_mut::<i32, Ix1>()?[0] = 0,
+    ///         _ => a.view_as_mut::<f64, Ix1>()?[0] = 0.0,
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("zero_first", zero_first, arg("a"))?; Ok(()) });
+    /// ```
+    pub fn view_as_mut<U: Scalar, D: Dimension>(&mut self) -> PyResult<ArrayViewMut<'_, U, D>> {
+        const { assert!(Self::REQ.writable, "view_as_mut() needs a Writable array type") };
+        self.typed_as(U::DTYPE, D::NDIM)?;
+        self.lend_mut(U::DTYPE)?;
+        // SAFETY: as in `view_as` and `view_mut`.
+        Ok(unsafe { raw_view_mut::<U, D>(&self.h) })
+    }
+
+    /// Whether the array may be viewed as `want` elements in `ndim`
+    /// dimensions (`None`: any).
+    #[inline(never)]
+    fn typed_as(&self, want: DType, ndim: Option<usize>) -> PyResult<()> {
+        let have = self.dtype();
+        if have != want {
+            let name = if have.is_known() {
+                have.name().to_owned()
+            } else {
+                format!("(code {}, bits {}, lanes {})", have.code, have.bits, have.lanes)
+            };
+            return Err(PyErr::type_error(format!(
+                "the array has dtype {name}, not {}",
+                want.name()
+            )));
+        }
+        if let Some(n) = ndim.filter(|&n| n != self.ndim()) {
+            return Err(PyErr::type_error(format!(
+                "the array has {} dimension(s), not {n}",
+                self.ndim()
+            )));
+        }
+        let align = crate::array::check::alignment(want);
+        if (self.h.data() as usize) & (align - 1) != 0 && self.size() > 0 {
+            return Err(PyErr::value_error(format!(
+                "the array's data (address {:#x}) is not {align}-byte aligned for {}",
+                self.h.data() as usize,
+                want.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Lends the memory to shared views of `dtype` elements (see `view`).
+    #[inline]
+    fn lend_shared(&self, dtype: DType) -> PyResult<()> {
+        self.cpu()?;
+        // `&self` is available, so views of a `view_mut()` are gone: its
+        // loan ends (before the values are read). Views made before may
+        // still be alive: a shared loan stays, else a shared one is made.
+        if self.lent.mutable() {
+            self.lent.end();
+        }
+        self.check_values(dtype)?;
+        if !self.lent.shared() {
+            self.lent.hold(self.lend(false)?, false);
+        }
+        Ok(())
+    }
+
+    /// Lends the memory to one mutable view of `dtype` elements (see
+    /// `view_mut`); the array is writable.
+    #[inline]
+    fn lend_mut(&mut self, dtype: DType) -> PyResult<()> {
+        self.cpu()?;
+        // `&mut self`: no view made before is alive.
+        self.lent.end();
+        self.check_values(dtype)?;
+        self.lent.hold(self.lend(true)?, true);
+        Ok(())
+    }
+
+    /// The values may be read as `dtype`: the memory holds them (no lazy
+    /// torch bits) and, for `bool`, only 0/1 (Python code may have written
+    /// other bytes since the import: a handle can be kept across calls).
+    fn check_values(&self, dtype: DType) -> PyResult<()> {
+        self.values_held()?;
+        if dtype == DType::BOOL && !self.h.bools_valid() {
+            return Err(PyErr::fetch());
+        }
+        Ok(())
+    }
+
+    fn lend(&self, writable: bool) -> PyResult<Loans> {
+        crate::core::alias::lend(self.h.span(writable, true), &|| "NdArray".to_owned())
+            .ok_or_else(PyErr::fetch)
+    }
+
     fn cpu(&self) -> PyResult<()> {
         // Host memory the CPU reads directly (ROCm's pinned host memory is
         // not among them, unlike `DeviceType::is_host_accessible`).
@@ -295,17 +434,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// lasts until its next `view_mut()` or its drop, since its views
     /// borrow it until then at most.
     pub fn view(&self) -> PyResult<ArrayView<'_, T, IxDyn>> {
-        self.cpu()?;
-        // `&self` is available, so views of a `view_mut()` are gone: its
-        // loan ends (before the values are read). Views made before may
-        // still be alive: a shared loan stays, else a shared one is made.
-        if self.lent.mutable() {
-            self.lent.end();
-        }
-        self.check_values()?;
-        if !self.lent.shared() {
-            self.lent.hold(self.lend(false)?, false);
-        }
+        self.lend_shared(T::DTYPE)?;
         // SAFETY: the layout was validated against the dtype `T` (REQ) and
         // describes live CPU memory owned by the handle, borrowed by `self`;
         // no live mutable view overlaps it (the loan).
@@ -317,11 +446,7 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// the same memory is live (see [`NdArray::view`]).
     pub fn view_mut(&mut self) -> PyResult<ArrayViewMut<'_, T, IxDyn>> {
         const { assert!(Self::REQ.writable, "view_mut() needs a Writable array type") };
-        self.cpu()?;
-        // `&mut self`: no view made before is alive.
-        self.lent.end();
-        self.check_values()?;
-        self.lent.hold(self.lend(true)?, true);
+        self.lend_mut(T::DTYPE)?;
         // SAFETY: as in `view`; the array is writable, `&mut self` is
         // exclusive on this handle, and no other live view overlaps it.
         Ok(unsafe { raw_view_mut::<T, IxDyn>(&self.h) })
@@ -333,22 +458,6 @@ impl<T: Scalar, C: Constraint> NdArray<T, C> {
     /// `view_mut()` or their drop.
     pub fn release_views(&mut self) {
         self.lent.end();
-    }
-
-    /// The values may be read as `T`: the memory holds them (no lazy torch
-    /// bits) and, for `bool`, only 0/1 (Python code may have written other
-    /// bytes since the import: a handle can be kept across calls).
-    fn check_values(&self) -> PyResult<()> {
-        self.values_held()?;
-        if T::DTYPE == DType::BOOL && !self.h.bools_valid() {
-            return Err(PyErr::fetch());
-        }
-        Ok(())
-    }
-
-    fn lend(&self, writable: bool) -> PyResult<Loans> {
-        crate::core::alias::lend(self.h.span(writable, true), &|| "NdArray".to_owned())
-            .ok_or_else(PyErr::fetch)
     }
 
     /// Element at `index` (checked), or `None` when out of bounds or while
@@ -440,13 +549,89 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
 /// returns a new, unconsumed capsule owning the same tensor, as nanobind
 /// does, so that the caller can still use it.
 ///
+/// The return policy `Copy` returns a copy made by the array's framework
+/// (NumPy `.copy()`, torch `.clone()`, on the array's device; a JAX array
+/// is immutable and returned as is), or for other CPU arrays a copy
+/// made by ndbind in the kind of object they came as (a `memoryview` for
+/// a buffer, a capsule for a capsule, else an `ndbind.ndarray`); device
+/// memory is never read from the host (`TypeError` for a device array of
+/// another framework). The copy is writable, whether or not the array
+/// was. `ReferenceInternal` raises `RuntimeError`: the array has an
+/// owner already (its Python object), which cannot become `self`.
+///
+/// ```
+/// use ndbind::array::NdArray;
+/// use ndbind::prelude::*;
+///
+/// fn snapshot(a: NdArray) -> NdArray {
+///     a
+/// }
+/// # ndbind::module!(doc_ext, |m| {
+/// // Python gets its own copy of the array, writable, in its framework.
+/// m.def("snapshot", snapshot, (arg("a"), RvPolicy::Copy))?;
+/// #     Ok(())
+/// # });
+/// ```
+///
 /// Its signature shows `writable=True` only for a `Writable` type: any
 /// other is the caller's array, writable or not.
 impl<T: DTypeSpec, C: Constraint> IntoPy for NdArray<T, C> {
-    fn into_py(mut self, _: &ReturnCtx) -> PyResult<Object> {
-        self.h.return_object()
+    #[inline]
+    fn into_py(mut self, ctx: &ReturnCtx) -> PyResult<Object> {
+        match ctx.policy() {
+            RvPolicy::Copy => {
+                self.check_readable()?;
+                returned_copy(&self.h)
+            }
+            RvPolicy::ReferenceInternal => Err(PyErr::runtime_error(
+                "return policy reference_internal cannot apply to an imported array: it has an owner \
+                 already (the Python object it came from)",
+            )),
+            _ => self.h.return_object(),
+        }
     }
     fn type_name(out: &mut String) {
         Self::REQ.render_returned("ndarray", Self::REQ.writable.then_some(true), out)
     }
+}
+
+/// The copy of an imported array that return policy `Copy` asks for (see
+/// `IntoPy for NdArray`); its values are readable (checked).
+#[cold]
+#[inline(never)]
+fn returned_copy(h: &ArrayHandle) -> PyResult<Object> {
+    use crate::array::export::TargetKind;
+    use crate::array::frameworks::{is_jax, is_torch};
+    let Some(src) = h.source.as_ref() else {
+        return Err(PyErr::runtime_error("array has no Python object"));
+    };
+    let obj = src.borrow();
+    if crate::array::import::numpy::is_numpy_array(obj) {
+        return obj.call_method(c"copy", &[]);
+    }
+    if is_torch(obj) {
+        return obj.call_method(c"clone", &[]);
+    }
+    if is_jax(obj) {
+        // Immutable: a copy could not be told apart from the array.
+        return Ok(src.clone());
+    }
+    let d = h.device();
+    if d.device_type != DeviceType::CPU {
+        return Err(PyErr::type_error(format!(
+            "cannot copy an array on device {} ({}) for return policy copy: ndbind copies device \
+             memory only through NumPy or torch, and never reads it from the host",
+            crate::array::requirements::device_name(d.device_type),
+            d.device_id
+        )));
+    }
+    // SAFETY: an exact type check of a live object.
+    let kind = if unsafe { pyo3_ffi::PyCapsule_CheckExact(obj.as_ptr()) } != 0 {
+        TargetKind::Capsule
+    } else if matches!(h.owner, crate::array::handle::Owner::Buffer(_)) {
+        TargetKind::MemoryView
+    } else {
+        TargetKind::ArrayApi
+    };
+    crate::array::export::export_copy(&*h.to_layout()?, kind)
 }

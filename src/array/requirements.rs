@@ -33,6 +33,8 @@ pub enum Order {
     C,
     /// Fortran-contiguous (column-major).
     F,
+    /// Contiguous in either order, C or Fortran (nanobind's `any_contig`).
+    Contig,
 }
 
 /// The requirements of one array parameter (or the description of a
@@ -134,6 +136,7 @@ impl Requirements {
         out.push_str(match self.order {
             Order::C => "order='C', ",
             Order::F => "order='F', ",
+            Order::Contig => "order='A', ",
             Order::Any => "",
         });
         if let Some(d) = self.device {
@@ -178,7 +181,7 @@ pub fn device_name(device_type: DeviceType) -> &'static str {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an array constraint",
     label = "not a `Constraint`",
-    note = "constraints are `CContig`, `FContig`, `Writable`, `ReadOnly`, `Cpu`, `Cuda`, `OnStream<S>`, `Ndim<N>` and `Shape1`-`Shape4` (`ANY` is any extent), `()` for none, or a tuple of up to 5 of them"
+    note = "constraints are `CContig`, `FContig`, `AnyContig`, `Writable`, `ReadOnly`, `Cpu`, `Cuda`, `OnStream<S>`, `Ndim<N>` and `Shape<...>` (up to 32 extents; `Shape1`-`Shape4`; `ANY` is any extent), `()` for none, or a tuple of up to 5 of them"
 )]
 pub trait Constraint {
     /// The requirements this constraint imposes.
@@ -229,6 +232,22 @@ constraint!(
     /// Fortran-contiguous (column-major); axes of extent 0 or 1 are tolerated.
     FContig, order: Order::F);
 constraint!(
+    /// Contiguous in either order, C or Fortran, never copied to fit
+    /// (nanobind's `any_contig`; the signature shows `order='A'`).
+    /// A conversion, where allowed, makes a C-contiguous copy.
+    ///
+    /// ```
+    /// use ndbind::array::{AnyContig, NdArray};
+    /// use ndbind::prelude::*;
+    ///
+    /// // Either order is one flat run of memory: its bytes, no copy.
+    /// fn nbytes(a: NdArray<f64, AnyContig>) -> usize {
+    ///     a.nbytes()
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("nbytes", nbytes, arg("a"))?; Ok(()) });
+    /// ```
+    AnyContig, order: Order::Contig);
+constraint!(
     /// Data on the CPU (DLPack `kDLCPU`).
     Cpu, device: Some(DeviceType::CPU));
 constraint!(
@@ -250,28 +269,231 @@ impl<const N: usize> Constraint for Ndim<N> {
     const REQ: Requirements = Requirements { ndim: N as i32, ..Requirements::NONE };
 }
 
-macro_rules! shape_constraint {
-    ($(#[$doc:meta])* $name:ident, $n:expr, $($d:ident),+) => {
-        $(#[$doc])*
-        pub struct $name<$(const $d: i64),+>;
-        impl<$(const $d: i64),+> Constraint for $name<$($d),+> {
-            const REQ: Requirements = Requirements { ndim: $n, shape: &[$($d),+], ..Requirements::NONE };
+/// The default of an unused axis of [`Shape`] (no axis there).
+#[doc(hidden)]
+pub const NO_AXIS: i64 = i64::MIN;
+
+/// A fixed shape of any rank up to 32: `Shape<3, ANY, 4>` is `(3, *, 4)`,
+/// [`ANY`] a wildcard extent. The rank is the number of extents given.
+/// `Shape1`–`Shape4` are its one- to four-axis names.
+///
+/// ```
+/// use ndbind::array::{NdArray, Shape, ANY};
+/// use ndbind::prelude::*;
+///
+/// // A batch of 3-channel 8x8 tiles over time: (t, n, 3, 8, 8).
+/// fn tiles(a: NdArray<u8, Shape<ANY, ANY, 3, 8, 8>>) -> usize {
+///     a.shape()[0] as usize * a.shape()[1] as usize
+/// }
+/// # ndbind::module!(doc_ext, |m| { m.def("tiles", tiles, arg("a"))?; Ok(()) });
+/// ```
+pub struct Shape<
+    const D0: i64,
+    const D1: i64 = NO_AXIS,
+    const D2: i64 = NO_AXIS,
+    const D3: i64 = NO_AXIS,
+    const D4: i64 = NO_AXIS,
+    const D5: i64 = NO_AXIS,
+    const D6: i64 = NO_AXIS,
+    const D7: i64 = NO_AXIS,
+    const D8: i64 = NO_AXIS,
+    const D9: i64 = NO_AXIS,
+    const D10: i64 = NO_AXIS,
+    const D11: i64 = NO_AXIS,
+    const D12: i64 = NO_AXIS,
+    const D13: i64 = NO_AXIS,
+    const D14: i64 = NO_AXIS,
+    const D15: i64 = NO_AXIS,
+    const D16: i64 = NO_AXIS,
+    const D17: i64 = NO_AXIS,
+    const D18: i64 = NO_AXIS,
+    const D19: i64 = NO_AXIS,
+    const D20: i64 = NO_AXIS,
+    const D21: i64 = NO_AXIS,
+    const D22: i64 = NO_AXIS,
+    const D23: i64 = NO_AXIS,
+    const D24: i64 = NO_AXIS,
+    const D25: i64 = NO_AXIS,
+    const D26: i64 = NO_AXIS,
+    const D27: i64 = NO_AXIS,
+    const D28: i64 = NO_AXIS,
+    const D29: i64 = NO_AXIS,
+    const D30: i64 = NO_AXIS,
+    const D31: i64 = NO_AXIS,
+>;
+
+impl<
+        const D0: i64,
+        const D1: i64,
+        const D2: i64,
+        const D3: i64,
+        const D4: i64,
+        const D5: i64,
+        const D6: i64,
+        const D7: i64,
+        const D8: i64,
+        const D9: i64,
+        const D10: i64,
+        const D11: i64,
+        const D12: i64,
+        const D13: i64,
+        const D14: i64,
+        const D15: i64,
+        const D16: i64,
+        const D17: i64,
+        const D18: i64,
+        const D19: i64,
+        const D20: i64,
+        const D21: i64,
+        const D22: i64,
+        const D23: i64,
+        const D24: i64,
+        const D25: i64,
+        const D26: i64,
+        const D27: i64,
+        const D28: i64,
+        const D29: i64,
+        const D30: i64,
+        const D31: i64,
+    >
+    Shape<
+        D0,
+        D1,
+        D2,
+        D3,
+        D4,
+        D5,
+        D6,
+        D7,
+        D8,
+        D9,
+        D10,
+        D11,
+        D12,
+        D13,
+        D14,
+        D15,
+        D16,
+        D17,
+        D18,
+        D19,
+        D20,
+        D21,
+        D22,
+        D23,
+        D24,
+        D25,
+        D26,
+        D27,
+        D28,
+        D29,
+        D30,
+        D31,
+    >
+{
+    const ALL: &'static [i64; 32] = &[
+        D0, D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19,
+        D20, D21, D22, D23, D24, D25, D26, D27, D28, D29, D30, D31,
+    ];
+    /// The rank: the extents before the first unused axis.
+    const NDIM: usize = {
+        let mut n = 0;
+        while n < 32 && Self::ALL[n] != NO_AXIS {
+            n += 1;
         }
+        let mut i = n;
+        while i < 32 {
+            assert!(Self::ALL[i] == NO_AXIS, "Shape: an extent follows an unused axis");
+            i += 1;
+        }
+        n
     };
 }
 
-shape_constraint!(
-    /// Shape `(A,)`; [`ANY`] is a wildcard.
-    Shape1, 1, A);
-shape_constraint!(
-    /// Shape `(A, B)`; [`ANY`] is a wildcard.
-    Shape2, 2, A, B);
-shape_constraint!(
-    /// Shape `(A, B, C)`; [`ANY`] is a wildcard.
-    Shape3, 3, A, B, C);
-shape_constraint!(
-    /// Shape `(A, B, C, D)`; [`ANY`] is a wildcard.
-    Shape4, 4, A, B, C, D);
+impl<
+        const D0: i64,
+        const D1: i64,
+        const D2: i64,
+        const D3: i64,
+        const D4: i64,
+        const D5: i64,
+        const D6: i64,
+        const D7: i64,
+        const D8: i64,
+        const D9: i64,
+        const D10: i64,
+        const D11: i64,
+        const D12: i64,
+        const D13: i64,
+        const D14: i64,
+        const D15: i64,
+        const D16: i64,
+        const D17: i64,
+        const D18: i64,
+        const D19: i64,
+        const D20: i64,
+        const D21: i64,
+        const D22: i64,
+        const D23: i64,
+        const D24: i64,
+        const D25: i64,
+        const D26: i64,
+        const D27: i64,
+        const D28: i64,
+        const D29: i64,
+        const D30: i64,
+        const D31: i64,
+    > Constraint
+    for Shape<
+        D0,
+        D1,
+        D2,
+        D3,
+        D4,
+        D5,
+        D6,
+        D7,
+        D8,
+        D9,
+        D10,
+        D11,
+        D12,
+        D13,
+        D14,
+        D15,
+        D16,
+        D17,
+        D18,
+        D19,
+        D20,
+        D21,
+        D22,
+        D23,
+        D24,
+        D25,
+        D26,
+        D27,
+        D28,
+        D29,
+        D30,
+        D31,
+    >
+{
+    const REQ: Requirements = Requirements {
+        ndim: Self::NDIM as i32,
+        shape: Self::ALL.split_at(Self::NDIM).0,
+        ..Requirements::NONE
+    };
+}
+
+/// Shape `(A,)`; [`ANY`] is a wildcard (a [`Shape`]).
+pub type Shape1<const A: i64> = Shape<A>;
+/// Shape `(A, B)`; [`ANY`] is a wildcard (a [`Shape`]).
+pub type Shape2<const A: i64, const B: i64> = Shape<A, B>;
+/// Shape `(A, B, C)`; [`ANY`] is a wildcard (a [`Shape`]).
+pub type Shape3<const A: i64, const B: i64, const C: i64> = Shape<A, B, C>;
+/// Shape `(A, B, C, D)`; [`ANY`] is a wildcard (a [`Shape`]).
+pub type Shape4<const A: i64, const B: i64, const C: i64, const D: i64> = Shape<A, B, C, D>;
 
 macro_rules! constraint_tuple {
     ($($T:ident),+) => {
@@ -333,5 +555,50 @@ mod tests {
         let mut s = String::new();
         Requirements::NONE.render_returned("ndarray", None, &mut s);
         assert_eq!(s, "ndarray");
+        let mut s = String::new();
+        <(Shape<2, ANY, 3, 4, 5, 6>, AnyContig)>::REQ.render("ndarray", &mut s);
+        assert_eq!(s, "ndarray[shape=(2, *, 3, 4, 5, 6), order='A', writable=False]");
+    }
+
+    #[test]
+    fn shapes_of_any_rank() {
+        assert_eq!(<Shape1<7>>::REQ.shape, &[7]);
+        assert_eq!(<Shape4<1, 2, 3, ANY>>::REQ.ndim, 4);
+        type Big = Shape<
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+            13,
+            14,
+            15,
+            16,
+            17,
+            18,
+            19,
+            20,
+            21,
+            22,
+            23,
+            24,
+            25,
+            26,
+            27,
+            28,
+            29,
+            30,
+            31,
+            32,
+        >;
+        assert_eq!(Big::REQ.ndim, 32);
+        assert_eq!(Big::REQ.shape[31], 32);
     }
 }

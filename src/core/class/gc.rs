@@ -216,6 +216,20 @@ impl Visit<'_> {
         }
     }
 
+    /// Reports one held reference, by its pointer (ndbind's own handles
+    /// that hold objects other than as `PyHandle`s).
+    ///
+    /// # Safety
+    /// `p` is a live object the value holds a strong reference to.
+    pub(crate) unsafe fn call_ptr(&mut self, p: *mut ffi::PyObject) -> Result<(), VisitStop> {
+        // SAFETY: called by the collector with the GIL held; the caller's
+        // contract.
+        match unsafe { (self.visit)(p, self.arg) } {
+            0 => Ok(()),
+            rc => Err(VisitStop(rc)),
+        }
+    }
+
     /// Reports a reference if there is one.
     ///
     /// ```
