@@ -11,7 +11,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, Param};
 use crate::core::class::cast::ClassRef;
-use crate::core::class::create::{add_property, create_type, unlocked};
+use crate::core::class::create::{add_property, create_type};
 use crate::core::class::getset::{self, Erased, PropRecord};
 use crate::core::class::init::IntoInit;
 use crate::core::class::record::{record_of, RustBase, TypeRecord};
@@ -133,7 +133,7 @@ impl<T: PyClass> Class<T> {
             Some(o) => format!("{o}.{name}"),
             None => name.to_owned(),
         };
-        let ty = new_class(scope, module, name, &qualname, outer.is_some(), rec)?;
+        let ty = new_class(scope, module, name, &qualname, rec)?;
         Ok(Class { ty, module: module.to_owned(), qualname, _t: PhantomData })
     }
 
@@ -192,10 +192,9 @@ impl<T: PyClass> Class<T> {
         self.ty.as_ptr() as *mut ffi::PyTypeObject
     }
 
-    /// `setattr(cls, name, value)` by ndbind itself (the class is immutable
-    /// to Python code).
+    /// `setattr(cls, name, value)` by ndbind itself.
     fn set(&self, name: &std::ffi::CStr, value: Borrowed<'_>) -> PyResult<()> {
-        unlocked(self.tp(), || self.ty.borrow().setattr(name, value))
+        self.ty.borrow().setattr(name, value)
     }
 
     fn define(
@@ -216,9 +215,7 @@ impl<T: PyClass> Class<T> {
         e: FuncExtras,
         kind: FuncKind,
     ) -> PyResult<Object> {
-        unlocked(self.tp(), || {
-            define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
-        })
+        define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
     }
 
     /// Adds a constructor overload: `f` builds the value from the
@@ -473,10 +470,10 @@ impl<T: PyClass> Class<T> {
         // an existing static property of that name instead).
         let key = Object::intern_held(&cname)?;
         // SAFETY: valid type, name and value; the GIL is held.
-        let rc = unlocked(self.tp(), || unsafe {
+        let rc = unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
-        });
+        };
         if rc != 0 {
             return Err(PyErr::fetch());
         }
@@ -678,7 +675,6 @@ fn new_class(
     module: &str,
     name: &str,
     qualname: &str,
-    nested: bool,
     rec: Box<TypeRecord>,
 ) -> PyResult<Object> {
     if let Some(b) = &rec.base {
@@ -698,19 +694,10 @@ fn new_class(
     }
     let cname =
         std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
-    if nested {
-        // `scope` is a bound class (immutable to Python code).
-        let outer = scope.as_ptr() as *mut ffi::PyTypeObject;
-        unlocked(outer, || scope.setattr(&cname, ty.borrow()))?;
-    } else {
-        scope.setattr(&cname, ty.borrow())?;
-    }
+    scope.setattr(&cname, ty.borrow())?;
     if clonable {
-        let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let def = |n: &str, parts, extras| {
-            unlocked(tp, || {
-                define_in(ty.borrow(), module, Some(qualname), n, parts, extras, FuncKind::Method)
-            })
+            define_in(ty.borrow(), module, Some(qualname), n, parts, extras, FuncKind::Method)
         };
         def(
             "__copy__",

@@ -197,7 +197,7 @@ unsafe fn set_value(
 #[inline(never)]
 unsafe fn not_borrowed(obj: *mut ffi::PyObject, f: Fail, name: fn(&mut String)) -> PyErr {
     match f {
-        Fail::Error(e) => e,
+        Fail::Error(e) | Fail::Uninit(e) => e,
         Fail::Mismatch => PyErr::type_error(format!(
             "expected an instance of {}, got {}",
             type_name_of(name),
