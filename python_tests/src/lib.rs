@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod callables;
 mod classes;
+mod classmodel;
 mod classproto;
 mod datetimes;
 mod enums_ext;
@@ -36,5 +37,6 @@ ndbind::module!(ndbind_test, |m| {
     reasons::bind(m)?;
     nbconv::bind(m)?;
     stubs::bind(m)?;
+    classmodel::bind(m)?;
     Ok(())
 });
