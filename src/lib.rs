@@ -118,9 +118,9 @@ pub mod prelude {
     pub use crate::array::{ArrayOut, NdArray};
     pub use crate::class::Class;
     pub use crate::{
-        allow_threads, arg, doc, keep_alive, kw_only, pos_only, raw_doc, sig, Args, Borrowed, EnumKind,
-        ExceptionType, FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult, ReturnCtx,
-        RvPolicy,
+        allow_threads, arg, doc, keep_alive, kw_only, pos_only, raw_doc, sig, Args, Borrowed,
+        EnumKind, ExceptionType, FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult,
+        ReturnCtx, RvPolicy,
     };
     pub use crate::{Dict, List, Set, Str, Tuple};
 }

@@ -73,9 +73,11 @@ pub fn bind(m: &Module) -> PyResult<()> {
     c.class::<MutNonZero>("MutNonZero", ())?
         .init(|v: i64| MutNonZero { base: Mut { v: v.max(1) } }, arg("v"))?
         .def("inv", |m: &MutNonZero| 1_000_000 / m.base.v, ())?;
-    c.class::<Victim>("Victim", ())?
-        .init(|v: i64| Victim { v }, arg("v"))?
-        .def("get", |v: &Victim| v.v, ())?;
+    c.class::<Victim>("Victim", ())?.init(|v: i64| Victim { v }, arg("v"))?.def(
+        "get",
+        |v: &Victim| v.v,
+        (),
+    )?;
     c.def("mut_get", |m: &Mut| m.v, arg("m"))?;
     c.def("mut_bump", |m: &mut Mut| m.v += 1, arg("m"))?;
     // keep_alive(nurse, patient): 0 is the result, 1 the first parameter
@@ -99,16 +101,19 @@ pub fn bind(m: &Module) -> PyResult<()> {
         |_a: Object| -> PyResult<Object> { Err(PyErr::value_error("no result")) },
         (arg("a"), keep_alive(0, 1)),
     )?;
-    let err = match c.def("bad", |a: Object, _b: Object| a, (arg("a"), arg("b"), keep_alive(3, 1))) {
+    let err = match c.def("bad", |a: Object, _b: Object| a, (arg("a"), arg("b"), keep_alive(3, 1)))
+    {
         Ok(_) => "no error".to_owned(),
         Err(e) => e.message(),
     };
     c.add("keep_alive_range_error", err)?;
 
     // Properties and methods returning a field of a bound class by reference.
-    c.class::<Leaf>("Leaf", ())?
-        .init(|v: i64| Leaf { v }, arg("v"))?
-        .field("v", |l| &l.v, |l| &mut l.v)?;
+    c.class::<Leaf>("Leaf", ())?.init(|v: i64| Leaf { v }, arg("v"))?.field(
+        "v",
+        |l| &l.v,
+        |l| &mut l.v,
+    )?;
     c.class::<Nest>("Nest", ())?
         .init(|a: i64, b: i64| Nest { a: Leaf { v: a }, b: Leaf { v: b } }, (arg("a"), arg("b")))?
         .property_ref("a", ndbind::field_of!(Nest, a))?

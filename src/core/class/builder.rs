@@ -481,7 +481,8 @@ impl<T: PyClass> Class<T> {
         name: &str,
         field: crate::core::class::FieldProj<T, U>,
     ) -> PyResult<&Self> {
-        let types = getset::PropTypes { get: crate::core::class::cast::push_type_name::<U>, set: None };
+        let types =
+            getset::PropTypes { get: crate::core::class::cast::push_type_name::<U>, set: None };
         let get = getset::ref_get_impl::<T, U>;
         self.add_prop(name, None, types, get, Erased::new(field.offset()), None)
     }
@@ -506,7 +507,9 @@ impl<T: PyClass> Class<T> {
     pub fn property_doc(&self, name: &str, doc: &str) -> PyResult<&Self> {
         // SAFETY: a bound class with its own record; the GIL is held.
         let rec = unsafe { record_of(self.tp()) }.expect("bound class");
-        if let Some(p) = rec.props.borrow_mut().iter_mut().find(|p| p.name.to_bytes() == name.as_bytes()) {
+        if let Some(p) =
+            rec.props.borrow_mut().iter_mut().find(|p| p.name.to_bytes() == name.as_bytes())
+        {
             p.set_doc(doc)?;
             return Ok(self);
         }
@@ -516,7 +519,11 @@ impl<T: PyClass> Class<T> {
         // runs no Python code; the value is held while used.
         let own = unsafe {
             let d = (*self.tp()).tp_dict;
-            let v = if d.is_null() { std::ptr::null_mut() } else { ffi::PyDict_GetItemString(d, cname.as_ptr()) };
+            let v = if d.is_null() {
+                std::ptr::null_mut()
+            } else {
+                ffi::PyDict_GetItemString(d, cname.as_ptr())
+            };
             (!v.is_null()).then(|| Object::from_borrowed(v))
         };
         match own {

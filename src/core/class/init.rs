@@ -180,11 +180,13 @@ impl<T: PyClass> ArgCaster for InitSelf<T> {
     fn explain(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
         // SAFETY: `obj` is a live argument; the GIL is held.
         match unsafe { init_target::<T>(obj.as_ptr()) } {
-            // SAFETY: as above.
-            Err(NotTarget::Initialized) => Some(format!(
-                "attempted to initialize an already-initialized instance of type '{}'",
-                unsafe { crate::core::class::borrow::tp_name(obj.as_ptr()) }
-            )),
+            Err(NotTarget::Initialized) => {
+                // SAFETY: as above.
+                let name = unsafe { crate::core::class::borrow::tp_name(obj.as_ptr()) };
+                Some(format!(
+                    "attempted to initialize an already-initialized instance of type '{name}'"
+                ))
+            }
             _ => None,
         }
     }

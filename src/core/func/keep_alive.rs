@@ -87,7 +87,9 @@ unsafe extern "C" fn call_keep_alive(
             // SAFETY: `args` holds the overload's `nargs` arguments, held
             // by the caller until it returns (indices checked by `wrap`);
             // `res` is the new reference the call returned.
-            let pick = |i: usize| unsafe { Borrowed::from_ptr(if i == 0 { res } else { *args.add(i - 1) }) };
+            let pick = |i: usize| unsafe {
+                Borrowed::from_ptr(if i == 0 { res } else { *args.add(i - 1) })
+            };
             crate::core::class::keep_alive(pick(nurse), pick(patient))?;
         }
         Ok(())
