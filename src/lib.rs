@@ -62,7 +62,9 @@ pub use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 pub use crate::core::casters::{Bytes, SignedDuration};
 pub use crate::core::enums::{EnumBuilder, EnumKind, Flags, PyEnum};
 pub use crate::core::error::{ExceptionType, PyErr, PyResult};
-pub use crate::core::extras::{arg, doc, kw_only, pos_only, raw_doc, sig, Arg, RvPolicy};
+pub use crate::core::extras::{
+    arg, doc, keep_alive, kw_only, pos_only, raw_doc, sig, Arg, KeepAlive, RvPolicy,
+};
 pub use crate::core::func::bind::IntoFunction;
 pub use crate::core::func::{Args, Kwargs};
 pub use crate::core::gil::allow_threads;
@@ -116,9 +118,9 @@ pub mod prelude {
     pub use crate::array::{ArrayOut, NdArray};
     pub use crate::class::Class;
     pub use crate::{
-        allow_threads, arg, doc, kw_only, pos_only, raw_doc, sig, Args, Borrowed, EnumKind,
-        ExceptionType, FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult, ReturnCtx,
-        RvPolicy,
+        allow_threads, arg, doc, keep_alive, kw_only, pos_only, raw_doc, sig, Args, Borrowed,
+        EnumKind, ExceptionType, FromPy, IntoPy, Kwargs, Module, Object, PyErr, PyFn, PyResult,
+        ReturnCtx, RvPolicy,
     };
     pub use crate::{Dict, List, Set, Str, Tuple};
 }

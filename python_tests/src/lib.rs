@@ -6,6 +6,7 @@ mod arrays_out;
 mod bench;
 mod callables;
 mod classes;
+mod classmodel;
 mod classproto;
 mod datetimes;
 mod enums_ext;
@@ -40,5 +41,6 @@ ndbind::module!(ndbind_test, |m| {
     stubs::bind(m)?;
     streams::bind(m)?;
     rtdtype::bind(m)?;
+    classmodel::bind(m)?;
     Ok(())
 });

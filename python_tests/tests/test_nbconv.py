@@ -77,10 +77,11 @@ def test_is_next_overload():
 def test_extract():
     assert nbconv.extract_f64(1.5) == 1.5
     assert nbconv.extract_f64(2) == 2.0  # implicit conversion, as nb::cast
-    with pytest.raises(TypeError, match=r"^expected float, got str$"):
+    # A failed cast is nanobind's RuntimeError (its cast_error leaving a binding).
+    with pytest.raises(RuntimeError, match=r"^expected float, got str$"):
         nbconv.extract_f64("x")
     assert nbconv.extract_ints([1, 2, 3]) == [1, 2, 3]
-    with pytest.raises(TypeError, match=r"^expected list\[int\], got list$"):
+    with pytest.raises(RuntimeError, match=r"^expected list\[int\], got list$"):
         nbconv.extract_ints([1, "a"])
 
 
@@ -93,10 +94,10 @@ def test_extract_hostile():
         def __iter__(self):
             raise ZeroDivisionError("no iter")
 
-    # As for an argument: the refusal is the cast's TypeError, nothing pending after.
-    with pytest.raises(TypeError, match=r"^expected float, got Bad$"):
+    # As for an argument: the refusal is the cast's RuntimeError, nothing pending after.
+    with pytest.raises(RuntimeError, match=r"^expected float, got Bad$"):
         nbconv.extract_f64(Bad())
-    with pytest.raises(TypeError, match=r"^expected list\[int\], got L$"):
+    with pytest.raises(RuntimeError, match=r"^expected list\[int\], got L$"):
         nbconv.extract_ints(L([1]))
     assert nbconv.extract_f64(0.5) == 0.5
     o = [1, 2]
@@ -119,9 +120,7 @@ def test_nested_classes():
     assert O.Inner.n.__qualname__ == "Outer.Inner.n"
     assert O.Inner.__copy__.__qualname__ == "Outer.Inner.__copy__"
     assert type(O.Inner.Deep()) is O.Inner.Deep
-    # The outer class stays immutable to Python code.
-    with pytest.raises(TypeError):
-        O.Other = 1
-    with pytest.raises(TypeError):
-        O.Inner = None
+    # Class types are mutable, as nanobind's.
+    O.Other = 1
+    del O.Other
     assert "Inner" in O.__dict__

@@ -1,5 +1,6 @@
 //! The raising cast: a Python object converted to a Rust value, or a
-//! `TypeError` (nanobind's `nb::cast`, which throws `cast_error`).
+//! `RuntimeError` (nanobind's `nb::cast`, whose `cast_error` becomes a
+//! `RuntimeError` when it leaves a binding).
 
 use pyo3_ffi as ffi;
 
@@ -10,14 +11,15 @@ use crate::core::object::{Borrowed, Object};
 impl Borrowed<'_> {
     /// This object converted to `T`, as an argument of type `T` converts
     /// (implicit conversions allowed, as nanobind's `nb::cast`), or an
-    /// error: the one the conversion raised, else `TypeError("expected
-    /// <T's Python type>, got <type name>")`. The raising counterpart of
+    /// error: the one the conversion raised, else `RuntimeError("expected
+    /// <T's Python type>, got <type name>")` (what nanobind's failed
+    /// `nb::cast` raises). The raising counterpart of
     /// [`FromPy::from_py`], which gives `None` instead.
     ///
     /// ```
     /// use ndbind::prelude::*;
     ///
-    /// /// The sum of `d[key]` for each key: `TypeError` when one is not a number.
+    /// /// The sum of `d[key]` for each key: `RuntimeError` when one is not a number.
     /// fn total(d: Dict, keys: Vec<String>) -> PyResult<f64> {
     ///     let mut sum = 0.0;
     ///     for k in keys {
@@ -41,7 +43,7 @@ impl Object {
 }
 
 /// The error of a failed [`Borrowed::extract`]: the one the conversion
-/// set, else a `TypeError` naming both types.
+/// set, else a `RuntimeError` naming both types.
 #[cold]
 #[inline(never)]
 fn cast_failed(obj: Borrowed<'_>, type_name: fn(&mut String)) -> PyErr {
@@ -52,5 +54,5 @@ fn cast_failed(obj: Borrowed<'_>, type_name: fn(&mut String)) -> PyErr {
     }
     let mut expected = String::new();
     type_name(&mut expected);
-    PyErr::type_error(format!("expected {expected}, got {}", obj.type_name()))
+    PyErr::runtime_error(format!("expected {expected}, got {}", obj.type_name()))
 }

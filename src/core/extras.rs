@@ -164,6 +164,43 @@ pub fn sig(text: &'static str) -> Sig {
     Sig(text)
 }
 
+/// The annotation made by [`keep_alive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepAlive {
+    pub(crate) nurse: usize,
+    pub(crate) patient: usize,
+}
+
+/// Keeps argument `patient` alive at least as long as `nurse` after each
+/// successful call (nanobind's `nb::keep_alive<Nurse, Patient>()`, with
+/// its numbering: `0` is the return value, `1` the first parameter, which
+/// is `self` for a method or a constructor). An index past the last
+/// parameter is refused when the binding is defined (`RuntimeError`); a
+/// nurse or patient that is `None` is skipped. It uses the one keep-alive
+/// mechanism, [`crate::class::keep_alive`]: an ndbind instance holds the
+/// patient itself, any other nurse must take weak references (else the call
+/// raises `RuntimeError` and its result is released). Nothing changes in
+/// the signature, and calls of bindings without it pay nothing.
+///
+/// ```
+/// # use ndbind::prelude::*;
+/// pub struct Registry { n: usize }
+/// ndbind::class!(Registry);
+///
+/// ndbind::module!(doc_ext, |m| {
+///     m.class::<Registry>("Registry", ())?
+///         .init(|| Registry { n: 0 }, ())?
+///         // `reg.add(item)` keeps `item` alive as long as `reg`.
+///         .def("add", |r: &mut Registry, _item: Object| r.n += 1, (arg("item"), keep_alive(1, 2)))?;
+///     // The result keeps the argument alive.
+///     m.def("wrap", |o: Object| vec![o], (arg("o"), keep_alive(0, 1)))?;
+///     Ok(())
+/// });
+/// ```
+pub fn keep_alive(nurse: usize, patient: usize) -> KeepAlive {
+    KeepAlive { nurse, patient }
+}
+
 /// Marker: the parameters named before it are positional-only (`/`).
 pub struct PosOnly;
 
@@ -190,13 +227,15 @@ pub struct FuncExtras {
     pub(crate) policy: RvPolicy,
     pub(crate) sig: Option<&'static str>,
     pub(crate) raw_doc: bool,
+    /// `(nurse, patient)` pairs of [`keep_alive`] annotations.
+    pub(crate) keep_alive: Vec<(usize, usize)>,
 }
 
 /// One annotation, or a tuple of them.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a function annotation",
     label = "not a function annotation",
-    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `raw_doc(\"...\")`, `sig(\"(x: int) -> int\")`, `pos_only()`, `kw_only()` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
+    note = "function annotations are `arg(\"name\")` (with `.default(v)`, `.none()`, `.convert()`, `.noconvert()`), `doc(\"...\")` or a bare string (the docstring), `raw_doc(\"...\")`, `sig(\"(x: int) -> int\")`, `pos_only()`, `kw_only()`, `keep_alive(nurse, patient)` and an `RvPolicy`; several go in a tuple (up to 14) or an array, and `()` is none"
 )]
 pub trait Extra {
     /// Records itself.
@@ -234,6 +273,11 @@ impl Extra for RawDoc {
 impl Extra for Sig {
     fn apply(self, e: &mut FuncExtras) {
         e.sig = Some(self.0)
+    }
+}
+impl Extra for KeepAlive {
+    fn apply(self, e: &mut FuncExtras) {
+        e.keep_alive.push((self.nurse, self.patient))
     }
 }
 impl Extra for PosOnly {

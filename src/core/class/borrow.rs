@@ -314,10 +314,74 @@ impl Drop for UniqueGuard {
 }
 
 /// Why a borrow failed: a plain mismatch (no error set: overload
-/// resolution moves on) or an error that aborts the call.
+/// resolution moves on), an instance whose value is not constructed, or
+/// an error that aborts the call.
 pub(crate) enum Fail {
     Mismatch,
+    /// The instance is not ready: nanobind's message. An argument caster
+    /// turns it into a `RuntimeWarning` and a mismatch ([`Fail::warn`]),
+    /// as nanobind does; elsewhere it is this `TypeError`.
+    Uninit(PyErr),
     Error(PyErr),
+}
+
+impl Fail {
+    /// The error this failure raises outside overload resolution (`None`:
+    /// a plain mismatch).
+    #[cold]
+    pub(crate) fn into_error(self) -> Option<PyErr> {
+        match self {
+            Fail::Mismatch => None,
+            Fail::Uninit(e) | Fail::Error(e) => Some(e),
+        }
+    }
+
+    /// For an argument caster: an uninitialised instance emits nanobind's
+    /// `RuntimeWarning` and is a mismatch (the call then fails with the
+    /// overload error, unless another overload takes it); a warning turned
+    /// into an exception, and any other error, is set. Returns `false`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn warn(self) -> bool {
+        match self {
+            Fail::Mismatch => {}
+            Fail::Error(e) => e.restore(),
+            Fail::Uninit(e) => {
+                let msg = e.message();
+                match std::ffi::CString::new(msg) {
+                    // SAFETY: a NUL-terminated message; the GIL is held.
+                    Ok(m) => unsafe {
+                        ffi::PyErr_WarnEx(ffi::PyExc_RuntimeWarning, m.as_ptr(), 1);
+                    },
+                    Err(_) => e.restore(),
+                }
+            }
+        }
+        false
+    }
+}
+
+/// nanobind's message for an instance whose value is not constructed
+/// (`type_name` is the instance's own type).
+#[cold]
+pub(crate) fn uninit_message(type_name: &str) -> String {
+    message(&["ndbind: attempted to access an uninitialized instance of type '", type_name, "'!"])
+}
+
+/// The name of `obj`'s type as its `tp_name` has it (`module.Name` for a
+/// bound class, `Name` for a Python class).
+///
+/// # Safety
+/// `obj` is a live object.
+pub(crate) unsafe fn tp_name(obj: *mut ffi::PyObject) -> String {
+    // SAFETY: (caller) a live object; `tp_name` is NUL-terminated.
+    unsafe {
+        let n = (*ffi::Py_TYPE(obj)).tp_name;
+        if n.is_null() {
+            return "?".to_owned();
+        }
+        std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
+    }
 }
 
 /// Whether `obj` takes the fast path: exactly `target`'s class, ready, no
@@ -405,8 +469,9 @@ unsafe fn borrow_slow(
     let name = unsafe { record_of(target) }.map_or("?", |r| r.name());
     // SAFETY: `obj` is an instance of a bound class.
     if unsafe { !(*h).flags.is_ready() } {
-        let pre = "ndbind: attempted to access an uninitialized instance of type '";
-        return Err(Fail::Error(PyErr::type_error(message(&[pre, name, "'"]))));
+        // SAFETY: as above.
+        let own = unsafe { tp_name(obj) };
+        return Err(Fail::Uninit(PyErr::type_error(uninit_message(&own))));
     }
     // SAFETY: as above.
     if let Err(e) = unsafe { parents_valid(h, name) } {

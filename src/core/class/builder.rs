@@ -11,7 +11,7 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, Param};
 use crate::core::class::cast::ClassRef;
-use crate::core::class::create::{add_property, create_type, unlocked};
+use crate::core::class::create::{add_property, create_type};
 use crate::core::class::getset::{self, Erased, PropRecord};
 use crate::core::class::init::IntoInit;
 use crate::core::class::record::{record_of, RustBase, TypeRecord};
@@ -133,7 +133,7 @@ impl<T: PyClass> Class<T> {
             Some(o) => format!("{o}.{name}"),
             None => name.to_owned(),
         };
-        let ty = new_class(scope, module, name, &qualname, outer.is_some(), rec)?;
+        let ty = new_class(scope, module, name, &qualname, rec)?;
         Ok(Class { ty, module: module.to_owned(), qualname, _t: PhantomData })
     }
 
@@ -192,10 +192,9 @@ impl<T: PyClass> Class<T> {
         self.ty.as_ptr() as *mut ffi::PyTypeObject
     }
 
-    /// `setattr(cls, name, value)` by ndbind itself (the class is immutable
-    /// to Python code).
+    /// `setattr(cls, name, value)` by ndbind itself.
     fn set(&self, name: &std::ffi::CStr, value: Borrowed<'_>) -> PyResult<()> {
-        unlocked(self.tp(), || self.ty.borrow().setattr(name, value))
+        self.ty.borrow().setattr(name, value)
     }
 
     fn define(
@@ -216,9 +215,7 @@ impl<T: PyClass> Class<T> {
         e: FuncExtras,
         kind: FuncKind,
     ) -> PyResult<Object> {
-        unlocked(self.tp(), || {
-            define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
-        })
+        define_in(self.ty.borrow(), &self.module, Some(&self.qualname), name, parts, e, kind)
     }
 
     /// Adds a constructor overload: `f` builds the value from the
@@ -456,6 +453,88 @@ impl<T: PyClass> Class<T> {
         self.add_prop(name, None, types, getset::get_impl::<T, R, G>, Erased::new(get), None)
     }
 
+    /// A read-only property returning the field `field` of `T` (named with
+    /// [`crate::field_of!`]), itself of a bound class `U`, by reference
+    /// (nanobind's default `reference_internal` for properties): the
+    /// result is a `U` instance that points into this object (no copy:
+    /// writes through it are seen here), keeps it alive and shares its
+    /// borrow state. Reading it twice while the first result lives gives
+    /// the same object. See [`Class::def_ref`] for the method form.
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// pub struct Pod { a: f64, b: f64 }
+    /// ndbind::class!(Pod);
+    /// pub struct Pair { first: Pod, second: Pod }
+    /// ndbind::class!(Pair);
+    ///
+    /// ndbind::module!(doc_ext, |m| {
+    ///     m.class::<Pod>("Pod", ())?;
+    ///     m.class::<Pair>("Pair", ())?
+    ///         .property_ref("first", ndbind::field_of!(Pair, first))?
+    ///         .property_doc("first", "The first Pod, by reference.")?;
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn property_ref<U: PyClass>(
+        &self,
+        name: &str,
+        field: crate::core::class::FieldProj<T, U>,
+    ) -> PyResult<&Self> {
+        let types =
+            getset::PropTypes { get: crate::core::class::cast::push_type_name::<U>, set: None };
+        let get = getset::ref_get_impl::<T, U>;
+        self.add_prop(name, None, types, get, Erased::new(field.offset()), None)
+    }
+
+    /// Sets the docstring of the property or static property `name` of
+    /// this class (nanobind passes it with `def_prop_ro_static(name,
+    /// getter, "doc")`): `Class.__dict__[name].__doc__` is the rendered
+    /// `name: T` line (with `; read-only` or the setter's type), then
+    /// this text. `AttributeError` when the class has no such property.
+    ///
+    /// ```
+    /// # use ndbind::prelude::*;
+    /// # pub struct Point { x: f64, y: f64 }
+    /// # ndbind::class!(Point);
+    /// # ndbind::module!(doc_ext, |m| {
+    /// # let c = m.class::<Point>("Point", ())?;
+    /// c.static_property_readonly("version", || 3)?
+    ///     .property_doc("version", "The version of the point format.")?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn property_doc(&self, name: &str, doc: &str) -> PyResult<&Self> {
+        // SAFETY: a bound class with its own record; the GIL is held.
+        let rec = unsafe { record_of(self.tp()) }.expect("bound class");
+        if let Some(p) =
+            rec.props.borrow_mut().iter_mut().find(|p| p.name.to_bytes() == name.as_bytes())
+        {
+            p.set_doc(doc)?;
+            return Ok(self);
+        }
+        let cname =
+            std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
+        // SAFETY: a ready type has a dict; the lookup has a `str` key and
+        // runs no Python code; the value is held while used.
+        let own = unsafe {
+            let d = (*self.tp()).tp_dict;
+            let v = if d.is_null() {
+                std::ptr::null_mut()
+            } else {
+                ffi::PyDict_GetItemString(d, cname.as_ptr())
+            };
+            (!v.is_null()).then(|| Object::from_borrowed(v))
+        };
+        match own {
+            Some(v) if getset::set_static_property_doc(v.borrow(), doc)? => Ok(self),
+            _ => Err(PyErr::attribute_error(format!(
+                "{}: no property '{name}' is defined on this class",
+                self.qualname
+            ))),
+        }
+    }
+
     fn add_static_prop(
         &self,
         name: &str,
@@ -473,10 +552,10 @@ impl<T: PyClass> Class<T> {
         // an existing static property of that name instead).
         let key = Object::intern_held(&cname)?;
         // SAFETY: valid type, name and value; the GIL is held.
-        let rc = unlocked(self.tp(), || unsafe {
+        let rc = unsafe {
             let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
-        });
+        };
         if rc != 0 {
             return Err(PyErr::fetch());
         }
@@ -678,7 +757,6 @@ fn new_class(
     module: &str,
     name: &str,
     qualname: &str,
-    nested: bool,
     rec: Box<TypeRecord>,
 ) -> PyResult<Object> {
     if let Some(b) = &rec.base {
@@ -698,19 +776,10 @@ fn new_class(
     }
     let cname =
         std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in class name"))?;
-    if nested {
-        // `scope` is a bound class (immutable to Python code).
-        let outer = scope.as_ptr() as *mut ffi::PyTypeObject;
-        unlocked(outer, || scope.setattr(&cname, ty.borrow()))?;
-    } else {
-        scope.setattr(&cname, ty.borrow())?;
-    }
+    scope.setattr(&cname, ty.borrow())?;
     if clonable {
-        let tp = ty.as_ptr() as *mut ffi::PyTypeObject;
         let def = |n: &str, parts, extras| {
-            unlocked(tp, || {
-                define_in(ty.borrow(), module, Some(qualname), n, parts, extras, FuncKind::Method)
-            })
+            define_in(ty.borrow(), module, Some(qualname), n, parts, extras, FuncKind::Method)
         };
         def(
             "__copy__",

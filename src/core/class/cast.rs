@@ -29,13 +29,29 @@ pub(crate) unsafe fn is_instance(obj: *mut ffi::PyObject) -> bool {
     unsafe { record_of(ffi::Py_TYPE(obj)).is_some() }
 }
 
-/// Turns a failed borrow into the `ArgCaster::load` convention.
+/// Why an argument holding a value of class `tp` was refused, for the
+/// mismatch error: its value is not constructed (the load warned).
+#[cold]
+#[inline(never)]
+fn explain_uninit(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Option<String> {
+    // SAFETY: `obj` is a live argument, its type's record lives as long as
+    // it; the GIL is held.
+    unsafe {
+        let rec = record_of(ffi::Py_TYPE(obj.as_ptr()))?;
+        rec.offset_of(tp)?;
+        if (*(obj.as_ptr() as *mut InstHeader)).flags.is_ready() {
+            return None;
+        }
+        let name = crate::core::class::borrow::tp_name(obj.as_ptr());
+        Some(format!("attempted to access an uninitialized instance of type '{name}'"))
+    }
+}
+
+/// Turns a failed borrow into the `ArgCaster::load` convention (an
+/// uninitialised instance: nanobind's warning, then a mismatch).
 #[cold]
 fn fail(f: Fail) -> bool {
-    if let Fail::Error(e) = f {
-        e.restore();
-    }
-    false
+    f.warn()
 }
 
 /// The conversion pass of a `&T` / `T` parameter whose argument is not a
@@ -225,6 +241,10 @@ impl<T: PyClass> ArgCaster for ClassRef<T> {
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)
     }
+
+    fn explain(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        explain_uninit(obj, T::type_slot().type_ptr())
+    }
 }
 
 impl<T: PyClass> ArgCaster for ClassMut<T> {
@@ -253,6 +273,10 @@ impl<T: PyClass> ArgCaster for ClassMut<T> {
 
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)
+    }
+
+    fn explain(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        explain_uninit(obj, T::type_slot().type_ptr())
     }
 }
 
@@ -287,6 +311,10 @@ impl<T: PyClass + Clone> ArgCaster for ClassValue<T> {
 
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)
+    }
+
+    fn explain(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        explain_uninit(obj, T::type_slot().type_ptr())
     }
 }
 
@@ -417,8 +445,7 @@ pub(crate) fn pin_instance(obj: Borrowed<'_>) -> PyResult<Option<ExportPin>> {
                  take &self",
                 obj.type_name()
             ))),
-            Err(Fail::Error(e)) => Err(e),
-            Err(Fail::Mismatch) => Ok(None),
+            Err(f) => f.into_error().map_or(Ok(None), Err),
         }
     }
 }

@@ -107,6 +107,16 @@ fn has_gc(rec: &TypeRecord) -> bool {
 fn lay_out(rec: &mut TypeRecord) {
     let ptr = std::mem::size_of::<*mut ffi::PyObject>();
     let mut size = (VALUE_OFFSET + value_room(rec.size, rec.align)).div_ceil(ptr) * ptr;
+    // A Rust subclass's value room ends past its base's whole instance,
+    // so the two layouts differ for CPython (`__class__` and `__bases__`
+    // assignment: `compatible_for_assignment` would otherwise let a
+    // subclass that adds no room stand for its base, or two such siblings
+    // for each other, and methods of one read the other's value).
+    if let Some(&(base, _)) = rec.ancestors.first() {
+        // SAFETY: a live bound type (`inherit` resolved it).
+        let base_size = unsafe { (*base).tp_basicsize } as usize;
+        size = size.max(base_size + ptr);
+    }
     let mut extra_slot = |on: bool| {
         if !on {
             return 0;
@@ -157,13 +167,12 @@ fn alloc_type(
     }
 }
 
-/// `tp_flags`: a heap type, immutable (as pyo3's and builtin types:
-/// Python code cannot rebind class attributes, and CPython specializes
-/// calls of the type; ndbind itself adds attributes through `unlocked`),
-/// subclassable unless final, GC-tracked when instances need it.
+/// `tp_flags`: a heap type, mutable as nanobind's (Python code may add,
+/// replace or delete class attributes: see `meta::meta_setattro` for what
+/// ndbind guards), subclassable unless final, GC-tracked when instances
+/// need it.
 fn type_flags(rec: &TypeRecord) -> std::ffi::c_ulong {
-    let mut flags =
-        ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE;
+    let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HEAPTYPE;
     if !rec.is_final {
         flags |= ffi::Py_TPFLAGS_BASETYPE;
     }
@@ -231,20 +240,6 @@ unsafe fn set_doc(tp: *mut ffi::PyTypeObject, doc: &CString) -> PyResult<()> {
     Ok(())
 }
 
-/// Runs `f` (which sets attributes of the bound class `tp`) with the
-/// type's immutability lifted.
-pub(crate) fn unlocked<R>(tp: *mut ffi::PyTypeObject, f: impl FnOnce() -> R) -> R {
-    // SAFETY: `tp` is a live bound class; the GIL is held, so no other
-    // code observes the flag while it is lifted.
-    unsafe {
-        let immutable = (*tp).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE;
-        (*tp).tp_flags &= !ffi::Py_TPFLAGS_IMMUTABLETYPE;
-        let r = f();
-        (*tp).tp_flags |= immutable;
-        r
-    }
-}
-
 /// Adds the getset descriptor of `prop` to the class (the record keeps
 /// the property alive as long as the type).
 ///
@@ -261,15 +256,13 @@ pub(crate) unsafe fn add_property(
     // type and so the descriptor.
     let descr = unsafe { Object::from_owned_or_err(ffi::PyDescr_NewGetSet(tp, def))? };
     rec.props.borrow_mut().push(prop);
-    unlocked(tp, || {
-        // SAFETY: a live type; the name is the property's NUL-terminated
-        // name, owned by the record.
-        let (ty, name) = unsafe {
-            (
-                crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject),
-                std::ffi::CStr::from_ptr((*def).name),
-            )
-        };
-        ty.setattr(name, descr.borrow())
-    })
+    // SAFETY: a live type; the name is the property's NUL-terminated
+    // name, owned by the record.
+    let (ty, name) = unsafe {
+        (
+            crate::core::object::Borrowed::from_ptr(tp as *mut ffi::PyObject),
+            std::ffi::CStr::from_ptr((*def).name),
+        )
+    };
+    ty.setattr(name, descr.borrow())
 }

@@ -71,6 +71,8 @@ pub(crate) struct PropRecord {
     pub(crate) qualname: String,
     pub(crate) name: CString,
     pub(crate) doc: Option<CString>,
+    /// The type names, to render `doc` again ([`PropRecord::set_doc`]).
+    types: PropTypes,
     /// The descriptor table entry (`closure` points at this record).
     pub(crate) def: ffi::PyGetSetDef,
 }
@@ -97,6 +99,7 @@ impl PropRecord {
             qualname,
             name: cname,
             doc: Some(doc),
+            types,
             def: ffi::PyGetSetDef::default(),
         });
         let has_set = rec.set.is_some();
@@ -108,6 +111,20 @@ impl PropRecord {
             closure: &*rec as *const PropRecord as *mut c_void,
         };
         Ok(rec)
+    }
+}
+
+impl PropRecord {
+    /// Replaces the docstring given with the binding (the rendered
+    /// `name: T` line stays first). The descriptor reads it on each
+    /// `__doc__` access.
+    pub(crate) fn set_doc(&mut self, doc: &str) -> PyResult<()> {
+        let name = self.name.to_str().unwrap_or("?");
+        let d = CString::new(render_doc(name, self.types, Some(doc)))
+            .map_err(|_| PyErr::value_error("NUL in docstring"))?;
+        self.def.doc = d.as_ptr();
+        self.doc = Some(d);
+        Ok(())
     }
 }
 
@@ -197,7 +214,7 @@ unsafe fn set_value(
 #[inline(never)]
 unsafe fn not_borrowed(obj: *mut ffi::PyObject, f: Fail, name: fn(&mut String)) -> PyErr {
     match f {
-        Fail::Error(e) => e,
+        Fail::Error(e) | Fail::Uninit(e) => e,
         Fail::Mismatch => PyErr::type_error(format!(
             "expected an instance of {}, got {}",
             type_name_of(name),
@@ -243,6 +260,29 @@ pub(crate) unsafe fn set_impl<T: PyClass, V: FromPy, S: Fn(&mut T, V)>(
     // SAFETY: the guard holds the unique borrow of a ready T.
     s(unsafe { &mut *(guard.ptr() as *mut T) }, v);
     Ok(())
+}
+
+/// Getter of a `property_ref`: the field at `offset` inside `T`'s value,
+/// as a `U` instance that references it and keeps `obj` alive
+/// (`reference_internal`; see `refs::inst_reference`).
+pub(crate) unsafe fn ref_get_impl<T: PyClass, U: PyClass>(
+    data: *const (),
+    obj: *mut ffi::PyObject,
+) -> PyResult<Object> {
+    // SAFETY: (caller) `data` is the boxed field offset of this getter.
+    let offset = unsafe { *(data as *const usize) };
+    // SAFETY: (caller) `obj` is live for the call, which the guard does
+    // not outlive.
+    let guard = unsafe { borrow_shared(obj, T::type_slot().type_ptr()) }
+        // SAFETY: as above.
+        .map_err(|f| unsafe { not_borrowed(obj, f, push_type_name::<T>) })?;
+    // SAFETY: `offset` is that of a `U` field of `T` (`field_of!`), inside
+    // the ready `T` the guard borrows.
+    let field = unsafe { guard.ptr().add(offset) } as *mut U;
+    drop(guard);
+    // SAFETY: the field lies inside the value of `obj`, which the result
+    // keeps alive and whose borrow cell it shares (checked on every use).
+    unsafe { crate::core::class::refs::inst_reference::<U>(field, Some(Borrowed::from_ptr(obj))) }
 }
 
 /// Getter of a static property: `get() -> R`.
@@ -361,6 +401,18 @@ pub(crate) unsafe fn static_property_set(
         let rec = &*(*(prop as *mut StaticProp)).rec;
         set_value(rec, std::ptr::null_mut(), value)
     })
+}
+
+/// Replaces the docstring of the static property object `obj` (see
+/// [`PropRecord::set_doc`]); `false` when `obj` is not one.
+pub(crate) fn set_static_property_doc(obj: Borrowed<'_>, doc: &str) -> PyResult<bool> {
+    if !is_static_property(obj.as_ptr()) {
+        return Ok(false);
+    }
+    // SAFETY: a static property owns its record; the GIL is held and no
+    // reference into the record is live (`__doc__` copies the text).
+    unsafe { (*(*(obj.as_ptr() as *mut StaticProp)).rec).set_doc(doc)? };
+    Ok(true)
 }
 
 /// Whether `obj` is a static property object.

@@ -121,7 +121,7 @@ impl<T: PyClass> Inst<T> {
 #[inline(never)]
 fn failed(obj: &Object, f: Fail, rust_name: &str) -> PyErr {
     match f {
-        Fail::Error(e) => e,
+        Fail::Error(e) | Fail::Uninit(e) => e,
         Fail::Mismatch => PyErr::type_error(format!(
             "ndbind: a {} is not an instance of {rust_name}",
             obj.borrow().type_name(),

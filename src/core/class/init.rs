@@ -168,11 +168,26 @@ impl<T: PyClass> ArgCaster for InitSelf<T> {
     fn load(holder: &mut InitTarget, obj: Borrowed<'_>, _convert: bool) -> bool {
         // SAFETY: `obj` is a live argument; the GIL is held.
         match unsafe { init_target::<T>(obj.as_ptr()) } {
-            Some(h) => {
+            Ok(h) => {
                 holder.0 = h;
                 true
             }
-            None => false,
+            Err(NotTarget::Other) => false,
+            Err(NotTarget::Initialized) => warn_init_twice(obj),
+        }
+    }
+
+    fn explain(obj: Borrowed<'_>, _convert: bool) -> Option<String> {
+        // SAFETY: `obj` is a live argument; the GIL is held.
+        match unsafe { init_target::<T>(obj.as_ptr()) } {
+            Err(NotTarget::Initialized) => {
+                // SAFETY: as above.
+                let name = unsafe { crate::core::class::borrow::tp_name(obj.as_ptr()) };
+                Some(format!(
+                    "attempted to initialize an already-initialized instance of type '{name}'"
+                ))
+            }
+            _ => None,
         }
     }
 
@@ -198,13 +213,40 @@ impl<T: PyClass, R: InitReturn<T>> Receiver<R> for InitSelf<T> {
     }
 }
 
+/// Why an object is not the `self` of an `__init__` of `T`.
+enum NotTarget {
+    /// Not an instance of `T`'s storage.
+    Other,
+    /// An instance of it whose value exists already (or that references
+    /// a value elsewhere, or is borrowed).
+    Initialized,
+}
+
+/// nanobind's answer to a second `__init__`: a `RuntimeWarning`, then the
+/// overload does not match (the call raises the mismatch `TypeError`).
+/// A warning turned into an exception is set. Returns `false`.
+#[cold]
+#[inline(never)]
+fn warn_init_twice(obj: Borrowed<'_>) -> bool {
+    // SAFETY: a live argument; the GIL is held.
+    let name = unsafe { crate::core::class::borrow::tp_name(obj.as_ptr()) };
+    let msg = format!(
+        "ndbind: attempted to initialize an already-initialized instance of type '{name}'!"
+    );
+    if let Ok(m) = std::ffi::CString::new(msg) {
+        // SAFETY: a NUL-terminated message; the GIL is held.
+        unsafe { ffi::PyErr_WarnEx(ffi::PyExc_RuntimeWarning, m.as_ptr(), 1) };
+    }
+    false
+}
+
 /// The `self` of `__init__`: an instance of exactly `T`'s storage (`T`'s
 /// class or a Python subclass of it) that is not constructed yet.
 ///
 /// # Safety
 /// `obj` is a live object; the GIL is held.
 #[inline]
-unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHeader> {
+unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Result<*mut InstHeader, NotTarget> {
     let tp = T::type_slot().type_ptr();
     let h = obj as *mut InstHeader;
     // SAFETY: `obj` is live (the caller's contract), so is its type; a
@@ -214,7 +256,7 @@ unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHe
             || record_of(ffi::Py_TYPE(obj)).is_some_and(|r| r.type_ptr == tp && !tp.is_null())
     };
     if !ok_type {
-        return None;
+        return Err(NotTarget::Other);
     }
     // SAFETY: `obj` is an instance of T's storage (checked above): it
     // starts with an initialised header whose borrow cell is valid.
@@ -223,10 +265,9 @@ unsafe fn init_target<T: PyClass>(obj: *mut ffi::PyObject) -> Option<*mut InstHe
             || !(*h).flags.contains(InstFlags::INLINE)
             || !cell_of(h).is_unborrowed()
     } {
-        init_twice::<T>("__init__").restore();
-        return None;
+        return Err(NotTarget::Initialized);
     }
-    Some(h)
+    Ok(h)
 }
 
 #[cold]
@@ -249,16 +290,16 @@ pub(crate) fn construct_in_place<T: PyClass>(
 ) -> PyResult<()> {
     // SAFETY: `obj` is a live object (borrowed for the call); the GIL is
     // held (a `Borrowed` is only made with it).
-    let Some(h) = (unsafe { init_target::<T>(obj.as_ptr()) }) else {
-        return Err(match PyErr::take() {
-            // Initialised already: `init_target` said so with `__init__`.
-            Some(_) => init_twice::<T>(method),
-            None => PyErr::type_error(format!(
+    let h = match unsafe { init_target::<T>(obj.as_ptr()) } {
+        Ok(h) => h,
+        Err(NotTarget::Initialized) => return Err(init_twice::<T>(method)),
+        Err(NotTarget::Other) => {
+            return Err(PyErr::type_error(format!(
                 "{0}.{method}(): cannot construct a {0} value in a {1} object",
                 type_name_of(crate::core::class::cast::push_type_name::<T>),
                 obj.type_name()
-            )),
-        });
+            )))
+        }
     };
     // SAFETY: `h` came from `init_target::<T>` just now, and `obj` (held
     // by the caller) keeps it alive; `init_write` rechecks readiness after

@@ -136,7 +136,7 @@ where
     // which drops the guard before it); the GIL is held.
     let guard = match unsafe { borrow_shared(obj.as_ptr(), T::type_slot().type_ptr()) } {
         Ok(g) => g,
-        Err(Fail::Error(e)) => return Err(e),
+        Err(Fail::Error(e) | Fail::Uninit(e)) => return Err(e),
         Err(Fail::Mismatch) => {
             return Err(PyErr::type_error(format!(
                 "ndbind: a {} is not an instance of {}",

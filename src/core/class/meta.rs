@@ -98,9 +98,21 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
     }
 }
 
-/// `tp_setattro` of the metaclass: `Class.name = value` calls the setter of
-/// a static property `name`; `__init__` reassigned from Python turns off
-/// the construction fast path.
+/// `tp_setattro` of the metaclass. Bound classes are mutable, as
+/// nanobind's: Python code may add, replace and delete their attributes,
+/// with these exceptions and consequences:
+/// - `Class.name = value` calls the setter of a static property `name`
+///   (and `del` raises its `AttributeError`);
+/// - `__new__` of a bound class cannot be replaced or deleted
+///   (`TypeError`): ndbind allocates its instances, and another `__new__`
+///   would let `object.__new__(Class)` make one without ndbind's header;
+/// - assigning or deleting `__init__`, `__new__` or `__call__` turns the
+///   construction fast path off before the old function can be freed (it
+///   reads the `__init__` the type had).
+///
+/// Nothing else ndbind keeps per type reads the class's attributes: method
+/// and property records are owned by their objects (a deleted method that
+/// is running is held by its caller), slots are CPython's to update.
 unsafe extern "C" fn meta_setattro(
     o: *mut ffi::PyObject,
     name: *mut ffi::PyObject,
@@ -114,15 +126,25 @@ unsafe extern "C" fn meta_setattro(
             // deletes the property from the class (its record goes with it).
             return static_property_set(prop.as_ptr(), value);
         }
-        let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
-        let rc = set(o, name, value);
-        if rc == 0 && ffi::PyUnicode_Check(name) != 0 {
+        if ffi::PyUnicode_Check(name) != 0 {
             let n = crate::core::object::Borrowed::from_ptr(name).to_str().unwrap_or("");
+            if n == "__new__" {
+                let rec = record_ptr(tp);
+                if !rec.is_null() && (*rec).type_ptr == tp {
+                    let msg = format!(
+                        "ndbind: cannot replace or delete __new__ of the bound class '{}' (ndbind allocates its instances)",
+                        (*rec).name()
+                    );
+                    PyErr::type_error(msg).restore();
+                    return -1;
+                }
+            }
             if n == "__init__" || n == "__new__" || n == "__call__" {
                 (*tp).tp_vectorcall = None;
             }
         }
-        rc
+        let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
+        set(o, name, value)
     }
 }
 

@@ -293,7 +293,11 @@ static KEPT: GilCell<RefCell<AddrMap<usize, Vec<Object>>>> = GilCell::new();
 
 /// Keeps `patient` alive at least as long as `nurse` (nanobind's
 /// `keep_alive`). An ndbind instance holds the reference itself (released
-/// when it dies); any other nurse must support weak references.
+/// when it dies); any other nurse must support weak references, else this
+/// raises nanobind's `RuntimeError` (the `TypeError` of the weak
+/// reference as its cause). A `None` nurse or patient, or a nurse that is
+/// the patient, does nothing. The binding annotation
+/// [`crate::keep_alive`] calls this after each call.
 ///
 /// ```
 /// use ndbind::class::keep_alive;
@@ -308,7 +312,7 @@ static KEPT: GilCell<RefCell<AddrMap<usize, Vec<Object>>>> = GilCell::new();
 /// # });
 /// ```
 pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
-    if nurse.is(patient) || patient.is_none() {
+    if nurse.is(patient) || patient.is_none() || nurse.is_none() {
         return Ok(());
     }
     if inst_check(nurse) {
@@ -323,8 +327,15 @@ pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
     let finalize = weakref.borrow().getattr(c"finalize")?;
     let builtins = Object::import_held(c"builtins")?;
     let id = builtins.borrow().getattr(c"id")?;
-    finalize.borrow().call(&[nurse, id.borrow(), patient])?;
-    Ok(())
+    match finalize.borrow().call(&[nurse, id.borrow(), patient]) {
+        Ok(_) => Ok(()),
+        // SAFETY: a static exception type.
+        Err(e) if e.is_instance_of(unsafe { Borrowed::from_ptr(ffi::PyExc_TypeError) }) => Err(PyErr::runtime_error(
+            "ndbind: keep_alive(): could not create a weak reference! Likely, the 'nurse' argument you specified is not a weak-referenceable type!",
+        )
+        .with_cause(e)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The patients of a dying nurse (released by the caller after the nurse

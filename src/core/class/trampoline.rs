@@ -9,8 +9,10 @@
 //! [`Class::overridable`]). Each overridable method asks [`crate::py_override!`]
 //! whether the object's Python class overrides it:
 //!
-//! - an instance of the bound class itself can never override (bound
-//!   classes are immutable), so the Rust default runs without any lookup;
+//! - an instance of the bound class itself runs the Rust default without
+//!   any lookup, as in nanobind (which constructs the plain type, not the
+//!   trampoline, for it): a method assigned to the bound class from Python
+//!   is seen by Python callers, never by Rust callers of the trait;
 //! - for a Python subclass, `getattr(type(obj), name)` decides, cached per
 //!   call site and type (validated by the type's version tag, so a method
 //!   assigned later is seen); finding ndbind's own bound method means "not

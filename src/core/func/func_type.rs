@@ -420,8 +420,9 @@ fn check_record(
             )));
         }
     }
+    crate::core::func::keep_alive::check(name, n, &extras.keep_alive)?;
     let all = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-    Ok(FuncRecord {
+    let mut rec = FuncRecord {
         call: parts.call,
         site: CallSite { data: parts.data, convert: convert_mask, policy: extras.policy, method },
         free: parts.free,
@@ -443,7 +444,9 @@ fn check_record(
         var_args,
         var_kw,
         custom_sig: extras.sig,
-    })
+    };
+    crate::core::func::keep_alive::wrap(&mut rec, extras.keep_alive);
+    Ok(rec)
 }
 
 /// Adds an overload named `name` to `scope` (a module or class): appended to

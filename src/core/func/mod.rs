@@ -7,6 +7,7 @@ pub mod bind;
 mod dispatch;
 pub(crate) mod func_type;
 mod introspect;
+mod keep_alive;
 mod mismatch;
 pub(crate) mod record;
 mod signature;
