@@ -93,8 +93,8 @@ pub mod class {
     pub use crate::core::class::{
         arc_into_instance, dynamic_attr, gc, inst_reference, inst_take_ownership, into_instance,
         is_final, keep_alive, pure_virtual, raw_slot, supplement, weak_referenceable, Class,
-        Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Trampoline,
-        Traverse, Visit, VisitStop, Zeroable,
+        Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Same,
+        Trampoline, Traverse, Visit, VisitStop, Zeroable,
     };
     pub use crate::core::class::{make_iterator, make_iterator_ref};
 }

@@ -292,6 +292,10 @@ pub struct ReturnCtx<'a> {
     policy: RvPolicy,
     /// `self` of a method call, alive for `'a` (NULL for free functions).
     parent: *mut ffi::PyObject,
+    /// The call's arguments (`nargs` of them, alive for `'a`), which a
+    /// returned reference may name ([`crate::class::Same`]).
+    args: *const *mut ffi::PyObject,
+    nargs: usize,
     _call: std::marker::PhantomData<&'a ()>,
 }
 
@@ -313,7 +317,27 @@ impl<'a> ReturnCtx<'a> {
     /// `parent` is NULL or a live object that stays alive for `'a`.
     #[inline]
     pub(crate) unsafe fn new(policy: RvPolicy, parent: *mut ffi::PyObject) -> ReturnCtx<'a> {
-        ReturnCtx { policy, parent, _call: std::marker::PhantomData }
+        ReturnCtx {
+            policy,
+            parent,
+            args: std::ptr::null(),
+            nargs: 0,
+            _call: std::marker::PhantomData,
+        }
+    }
+
+    /// [`ReturnCtx::new`] for a call with the arguments `args[..nargs]`.
+    ///
+    /// # Safety
+    /// As for `new`; `args` holds `nargs` live objects that stay alive for `'a`.
+    #[inline(always)]
+    pub(crate) unsafe fn with_args(
+        policy: RvPolicy,
+        parent: *mut ffi::PyObject,
+        args: *const *mut ffi::PyObject,
+        nargs: usize,
+    ) -> ReturnCtx<'a> {
+        ReturnCtx { policy, parent, args, nargs, _call: std::marker::PhantomData }
     }
 
     /// The default context, in ndbind's own code (the GIL is held).
@@ -322,6 +346,8 @@ impl<'a> ReturnCtx<'a> {
         ReturnCtx {
             policy: RvPolicy::Automatic,
             parent: std::ptr::null_mut(),
+            args: std::ptr::null(),
+            nargs: 0,
             _call: std::marker::PhantomData,
         }
     }
@@ -337,6 +363,13 @@ impl<'a> ReturnCtx<'a> {
     pub fn parent(&self) -> Option<Borrowed<'a>> {
         // SAFETY: `new`'s contract: NULL or alive while the context is used.
         (!self.parent.is_null()).then(|| unsafe { Borrowed::from_ptr(self.parent) })
+    }
+
+    /// The call's arguments (`self` first for a method; empty outside a
+    /// call's own result).
+    pub(crate) fn args(&self) -> impl Iterator<Item = Borrowed<'a>> + '_ {
+        // SAFETY: `with_args`'s contract: `nargs` objects alive for `'a`.
+        (0..self.nargs).map(|i| unsafe { Borrowed::from_ptr(*self.args.add(i)) })
     }
 }
 

@@ -72,6 +72,9 @@ impl InstFlags {
     pub(crate) const KEEP_ALIVE: InstFlags = InstFlags(32);
     /// The value is held by an `Arc` (one strong count, released on death).
     pub(crate) const ARC: InstFlags = InstFlags(64);
+    /// A `Box<T>` parameter took the value out (the instance may be in the
+    /// table that restores it when the box comes back: see `holder`).
+    pub(crate) const MOVED_OUT: InstFlags = InstFlags(128);
 
     /// Whether every flag of `other` is set.
     #[inline]
@@ -405,8 +408,8 @@ unsafe fn borrow_slow(
     let name = unsafe { record_of(target) }.map_or("?", |r| r.name());
     // SAFETY: `obj` is an instance of a bound class.
     if unsafe { !(*h).flags.is_ready() } {
-        let pre = "ndbind: attempted to access an uninitialized instance of type '";
-        return Err(Fail::Error(PyErr::type_error(message(&[pre, name, "'"]))));
+        // SAFETY: as above.
+        return Err(Fail::Error(not_ready_error(unsafe { (*h).flags }, name)));
     }
     // SAFETY: as above.
     if let Err(e) = unsafe { parents_valid(h, name) } {
@@ -429,6 +432,21 @@ unsafe fn borrow_slow(
     };
     let msg = message(&["ndbind: cannot borrow the '", name, "' instance", why]);
     Err(Fail::Error(PyErr::runtime_error(msg)))
+}
+
+/// The error of using an instance whose value is not constructed: never
+/// initialised, or moved out into a `Box` (`flags` says which).
+#[cold]
+#[inline(never)]
+pub(crate) fn not_ready_error(flags: InstFlags, name: &str) -> PyErr {
+    if flags.contains(InstFlags::MOVED_OUT) {
+        let post =
+            "' instance was moved out into a Rust Box (return that Box to Python to restore it)";
+        PyErr::type_error(message(&["ndbind: the value of this '", name, post]))
+    } else {
+        let pre = "ndbind: attempted to access an uninitialized instance of type '";
+        PyErr::type_error(message(&[pre, name, "'"]))
+    }
 }
 
 /// The concatenation of `parts`, for the messages of this module.
