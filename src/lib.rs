@@ -38,7 +38,10 @@
 //!   array returns ([`array::ArrayOut`]);
 //! - [`class`](mod@class): bound Rust types ([`class!`], [`class::Class`]), overridable
 //!   methods, GC support and nanobind's low-level instance interface
-//!   ([`class::lowlevel`]).
+//!   ([`class::lowlevel`]); ownership: [`class::Same`] (return the same
+//!   object), [`dyn_return!`] (polymorphic `Box<dyn Trait>` returns),
+//!   [`class::Inst`] (shared ownership of any instance), `Box<T>` (moved
+//!   out of an instance and back).
 //!
 //! [`ndarray`], [`half`], [`num_complex`] and the DLPack crate
 //! ([`dlpack`]) are re-exported at the versions ndbind is built with: use

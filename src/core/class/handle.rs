@@ -76,10 +76,8 @@ impl<T> Clone for Inst<T> {
         crate::core::gil::assert_held("Inst::clone");
         // SAFETY: the handle owns a reference (the object is alive); the
         // GIL is held (checked).
-        Inst {
-            obj: PyHandle::new(unsafe { Borrowed::from_ptr(self.obj.as_ptr()) }),
-            _t: PhantomData,
-        }
+        let obj = unsafe { Borrowed::from_ptr(self.obj.as_ptr()) };
+        Inst { obj: PyHandle::new(obj), _t: PhantomData }
     }
 }
 
