@@ -162,7 +162,7 @@ def test_box_round_trip_restores_same_object():
     rc = sys.getrefcount(n)
     o.stash(n)
     assert sys.getrefcount(n) == rc  # the box does not own the object
-    with pytest.raises(TypeError, match="'ndbind_test.ownership.Node' instance was moved out into a Rust Box"):
+    with pytest.raises(TypeError, match="uninitialized instance of type 'ndbind_test.ownership.Node': its value was moved out into a Rust Box"):
         n.value
     with pytest.raises(TypeError, match="moved out"):
         o.consume(n)

@@ -439,14 +439,13 @@ unsafe fn borrow_slow(
 #[cold]
 #[inline(never)]
 pub(crate) fn not_ready_error(flags: InstFlags, name: &str) -> PyErr {
-    if flags.contains(InstFlags::MOVED_OUT) {
-        let post =
-            "' instance was moved out into a Rust Box (return that Box to Python to restore it)";
-        PyErr::type_error(message(&["ndbind: the value of this '", name, post]))
+    let pre = "ndbind: attempted to access an uninitialized instance of type '";
+    let post = if flags.contains(InstFlags::MOVED_OUT) {
+        "': its value was moved out into a Rust Box (return that Box to Python to restore it)"
     } else {
-        let pre = "ndbind: attempted to access an uninitialized instance of type '";
-        PyErr::type_error(message(&[pre, name, "'"]))
-    }
+        "'"
+    };
+    PyErr::type_error(message(&[pre, name, post]))
 }
 
 /// The concatenation of `parts`, for the messages of this module.

@@ -61,10 +61,7 @@ impl CallSite {
         nargs: usize,
     ) -> ReturnCtx<'a> {
         // SAFETY: the caller's contract.
-        unsafe {
-            let parent = if self.method { *args } else { std::ptr::null_mut() };
-            ReturnCtx::with_args(self.policy, parent, args, nargs)
-        }
+        unsafe { ReturnCtx::with_args(self.policy, self.method, args, nargs) }
     }
 }
 
