@@ -390,6 +390,13 @@ fn restore<T: PyClass>(b: Box<T>) -> Result<Object, Box<T>> {
 /// own its value (a reference, an `Arc`-held one, one whose value was
 /// already moved out); with `RuntimeError`: one that is borrowed.
 ///
+/// The box is recognised by its address, as nanobind recognises a
+/// returned `unique_ptr`: a box the Rust side dropped, whose memory a new
+/// `Box<T>` then reuses, refills the old, still-empty instance too (a valid
+/// `T`; only the object's identity is surprising). An instance that was
+/// re-initialised meanwhile, or that died, is never refilled: the box
+/// becomes a new instance.
+///
 /// ```
 /// # pub struct Pod { a: f64, b: f64 }
 /// # ndbind::class!(Pod);
