@@ -38,7 +38,10 @@
 //!   array returns ([`array::ArrayOut`]);
 //! - [`class`](mod@class): bound Rust types ([`class!`], [`class::Class`]), overridable
 //!   methods, GC support and nanobind's low-level instance interface
-//!   ([`class::lowlevel`]).
+//!   ([`class::lowlevel`]); ownership: [`class::Same`] (return the same
+//!   object), [`dyn_return!`] (polymorphic `Box<dyn Trait>` returns),
+//!   [`class::Inst`] (shared ownership of any instance), `Box<T>` (moved
+//!   out of an instance and back).
 //!
 //! [`ndarray`], [`half`], [`num_complex`] and the DLPack crate
 //! ([`dlpack`]) are re-exported at the versions ndbind is built with: use
@@ -95,8 +98,8 @@ pub mod class {
     pub use crate::core::class::{
         arc_into_instance, dynamic_attr, gc, inst_reference, inst_take_ownership, into_instance,
         is_final, keep_alive, pure_virtual, raw_slot, supplement, weak_referenceable, Class,
-        Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Trampoline,
-        Traverse, Visit, VisitStop, Zeroable,
+        Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Same,
+        Trampoline, Traverse, Visit, VisitStop, Zeroable,
     };
     pub use crate::core::class::{make_iterator, make_iterator_ref};
 }

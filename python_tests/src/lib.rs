@@ -15,6 +15,7 @@ mod handles;
 mod introspect;
 mod nbconv;
 mod overrides;
+mod ownership;
 mod reasons;
 mod rtdtype;
 mod streams;
@@ -32,6 +33,7 @@ ndbind::module!(ndbind_test, |m| {
     classproto::bind(m)?;
     enums_ext::bind(m)?;
     overrides::bind(m)?;
+    ownership::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
     introspect::bind(m)?;

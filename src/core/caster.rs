@@ -289,9 +289,15 @@ pub trait IntoPy {
 /// The lifetime `'a` is the call's: a context cannot be kept past it.
 #[derive(Clone, Copy)]
 pub struct ReturnCtx<'a> {
+    /// The call's arguments (`nargs` of them, alive for `'a`; `self`
+    /// first for a method), which a returned reference may name
+    /// ([`crate::class::Same`]). (No separate `parent` field: a context is
+    /// made on every call, so it stays three words.)
+    args: *const *mut ffi::PyObject,
+    nargs: u32,
     policy: RvPolicy,
-    /// `self` of a method call, alive for `'a` (NULL for free functions).
-    parent: *mut ffi::PyObject,
+    /// `args[0]` is `self`, the parent of returned views.
+    method: bool,
     _call: std::marker::PhantomData<&'a ()>,
 }
 
@@ -307,21 +313,39 @@ impl Default for ReturnCtx<'_> {
 }
 
 impl<'a> ReturnCtx<'a> {
-    /// A context with `policy` and the parent `parent` (NULL: none).
+    /// A context with `policy` and the parent `*parent`.
     ///
     /// # Safety
-    /// `parent` is NULL or a live object that stays alive for `'a`.
+    /// `*parent` is a live object that stays alive for `'a`.
     #[inline]
-    pub(crate) unsafe fn new(policy: RvPolicy, parent: *mut ffi::PyObject) -> ReturnCtx<'a> {
-        ReturnCtx { policy, parent, _call: std::marker::PhantomData }
+    pub(crate) unsafe fn new(policy: RvPolicy, parent: &'a *mut ffi::PyObject) -> ReturnCtx<'a> {
+        ReturnCtx { args: parent, nargs: 1, policy, method: true, _call: std::marker::PhantomData }
+    }
+
+    /// A context for a call with the arguments `args[..nargs]`, the first
+    /// of which is the parent when `method`.
+    ///
+    /// # Safety
+    /// `args` holds `nargs` live objects that stay alive for `'a`, at
+    /// least one when `method`.
+    #[inline(always)]
+    pub(crate) unsafe fn with_args(
+        policy: RvPolicy,
+        method: bool,
+        args: *const *mut ffi::PyObject,
+        nargs: usize,
+    ) -> ReturnCtx<'a> {
+        ReturnCtx { args, nargs: nargs as u32, policy, method, _call: std::marker::PhantomData }
     }
 
     /// The default context, in ndbind's own code (the GIL is held).
     #[inline]
     pub(crate) fn held() -> ReturnCtx<'a> {
         ReturnCtx {
+            args: std::ptr::null(),
+            nargs: 0,
             policy: RvPolicy::Automatic,
-            parent: std::ptr::null_mut(),
+            method: false,
             _call: std::marker::PhantomData,
         }
     }
@@ -335,8 +359,16 @@ impl<'a> ReturnCtx<'a> {
     /// `self` of a method call (`None` for free functions).
     #[inline]
     pub fn parent(&self) -> Option<Borrowed<'a>> {
-        // SAFETY: `new`'s contract: NULL or alive while the context is used.
-        (!self.parent.is_null()).then(|| unsafe { Borrowed::from_ptr(self.parent) })
+        // SAFETY: `with_args`'s contract: a method has `self` first, alive
+        // while the context is used.
+        self.method.then(|| unsafe { Borrowed::from_ptr(*self.args) })
+    }
+
+    /// The call's arguments (`self` first for a method; empty outside a
+    /// call's own result).
+    pub(crate) fn args(&self) -> impl Iterator<Item = Borrowed<'a>> + '_ {
+        // SAFETY: `with_args`'s contract: `nargs` objects alive for `'a`.
+        (0..self.nargs as usize).map(|i| unsafe { Borrowed::from_ptr(*self.args.add(i)) })
     }
 }
 

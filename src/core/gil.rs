@@ -170,10 +170,19 @@ mod tests {
         <crate::array::NdArray<f64> as AmbiguousIfSend<_>>::check();
         <crate::array::ArrayOut as AmbiguousIfSend<_>>::check();
         <crate::class::Class<P> as AmbiguousIfSend<_>>::check();
-        <crate::class::Inst<P> as AmbiguousIfSend<_>>::check();
         <crate::class::InstRef<'static, P> as AmbiguousIfSend<_>>::check();
         <crate::class::InstMut<'static, P> as AmbiguousIfSend<_>>::check();
         <SharedGuard as AmbiguousIfSend<_>>::check();
         <UniqueGuard as AmbiguousIfSend<_>>::check();
+    }
+
+    /// The owned handles that check the GIL on every use and take it to
+    /// drop are `Send` and `Sync`: they may be kept in Rust structures.
+    #[test]
+    fn checked_handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::class::PyHandle>();
+        send_sync::<crate::class::Inst<P>>();
+        send_sync::<crate::PyFn<(i64,), i64>>();
     }
 }

@@ -72,6 +72,9 @@ impl InstFlags {
     pub(crate) const KEEP_ALIVE: InstFlags = InstFlags(32);
     /// The value is held by an `Arc` (one strong count, released on death).
     pub(crate) const ARC: InstFlags = InstFlags(64);
+    /// A `Box<T>` parameter took the value out (the instance may be in the
+    /// table that restores it when the box comes back: see `holder`).
+    pub(crate) const MOVED_OUT: InstFlags = InstFlags(128);
 
     /// Whether every flag of `other` is set.
     #[inline]
@@ -470,6 +473,11 @@ unsafe fn borrow_slow(
     // SAFETY: `obj` is an instance of a bound class.
     if unsafe { !(*h).flags.is_ready() } {
         // SAFETY: as above.
+        let flags = unsafe { (*h).flags };
+        if flags.contains(InstFlags::MOVED_OUT) {
+            return Err(Fail::Error(not_ready_error(flags, name)));
+        }
+        // SAFETY: as above.
         let own = unsafe { tp_name(obj) };
         return Err(Fail::Uninit(PyErr::type_error(uninit_message(&own))));
     }
@@ -494,6 +502,20 @@ unsafe fn borrow_slow(
     };
     let msg = message(&["ndbind: cannot borrow the '", name, "' instance", why]);
     Err(Fail::Error(PyErr::runtime_error(msg)))
+}
+
+/// The error of using an instance whose value is not constructed: never
+/// initialised, or moved out into a `Box` (`flags` says which).
+#[cold]
+#[inline(never)]
+pub(crate) fn not_ready_error(flags: InstFlags, name: &str) -> PyErr {
+    let pre = "ndbind: attempted to access an uninitialized instance of type '";
+    let post = if flags.contains(InstFlags::MOVED_OUT) {
+        "': its value was moved out into a Rust Box (return that Box to Python to restore it)"
+    } else {
+        "'"
+    };
+    PyErr::type_error(message(&[pre, name, post]))
 }
 
 /// The concatenation of `parts`, for the messages of this module.

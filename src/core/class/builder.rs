@@ -134,6 +134,7 @@ impl<T: PyClass> Class<T> {
             None => name.to_owned(),
         };
         let ty = new_class(scope, module, name, &qualname, rec)?;
+        crate::core::class::poly::register::<T>();
         Ok(Class { ty, module: module.to_owned(), qualname, _t: PhantomData })
     }
 

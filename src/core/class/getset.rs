@@ -239,7 +239,7 @@ pub(crate) unsafe fn get_impl<T: PyClass, R: IntoPy, G: Fn(&T) -> R>(
     // SAFETY: the guard holds a shared borrow of a ready T.
     let r = g(unsafe { &*(guard.ptr() as *const T) });
     // SAFETY: `obj` is the live instance the getter runs on.
-    let ctx = unsafe { ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, obj) };
+    let ctx = unsafe { ReturnCtx::new(crate::core::extras::RvPolicy::Automatic, &obj) };
     r.into_py(&ctx)
 }
 

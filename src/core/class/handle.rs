@@ -3,6 +3,21 @@
 //! (`Vec<Inst<T>>` is a `list[T]` parameter). Access goes through the
 //! instance's borrow cell, like a `&T` / `&mut T` parameter.
 //!
+//! `Inst<T>` is ndbind's shared ownership of *any* instance (the role
+//! `std::shared_ptr<T>` plays in nanobind): it co-owns the Python object
+//! (one reference), lends `&T` / `&mut T` through the borrow checks, and
+//! is `Send` and `Sync`, so Rust structures may keep it past the call, on
+//! any thread: using it needs the GIL (checked), dropping it takes the GIL
+//! if needed (as [`crate::class::PyHandle`], which it holds).
+//!
+//! Why not `Arc<T>`: an `Arc` owns its value in its own allocation, and
+//! an instance made from a value stores it inline in the Python object,
+//! where no `Arc` can point; nor could `&T` from an `Arc` be reconciled
+//! with `&mut self` methods (the `Arc`'s other owners read it at any
+//! time). So `Arc<T>` parameters accept only instances made from an
+//! `Arc` (returned as `Arc<T>`, or constructed by an `__init__` returning
+//! one), while `Inst<T>` accepts every instance of `T`'s class.
+//!
 //! ```
 //! use ndbind::class::Inst;
 //! use ndbind::prelude::*;
@@ -27,6 +42,7 @@ use std::marker::PhantomData;
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::class::borrow::{borrow_shared, borrow_unique, Fail, SharedGuard, UniqueGuard};
 use crate::core::class::cast::push_type_name;
+use crate::core::class::gc::PyHandle;
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
@@ -47,18 +63,49 @@ use crate::core::object::{Borrowed, Object};
 /// # }
 /// ```
 pub struct Inst<T> {
-    obj: Object,
+    /// `Send` and `Sync`: touched only with the GIL (checked), released
+    /// with it (taken if needed).
+    obj: PyHandle,
     _t: PhantomData<fn() -> T>,
 }
 
+/// Another reference to the same instance. Panics on a thread that does
+/// not hold the GIL.
 impl<T> Clone for Inst<T> {
     fn clone(&self) -> Self {
-        Inst { obj: self.obj.clone(), _t: PhantomData }
+        crate::core::gil::assert_held("Inst::clone");
+        // SAFETY: the handle owns a reference (the object is alive); the
+        // GIL is held (checked).
+        let obj = unsafe { Borrowed::from_ptr(self.obj.as_ptr()) };
+        Inst { obj: PyHandle::new(obj), _t: PhantomData }
     }
 }
 
 impl<T: PyClass> Inst<T> {
-    /// The Python object.
+    /// A new instance of `T`'s class holding `value` (`TypeError` when the
+    /// class is not bound).
+    ///
+    /// ```
+    /// use ndbind::class::Inst;
+    /// use ndbind::prelude::*;
+    ///
+    /// pub struct Square { side: f64 }
+    /// ndbind::class!(Square);
+    ///
+    /// ndbind::module!(doc_ext, |m| {
+    ///     m.class::<Square>("Square", ())?;
+    ///     let unit = Inst::new(Square { side: 1.0 })?;
+    ///     assert_eq!(unit.get()?.side, 1.0);
+    ///     m.add("UNIT", unit.object())?;
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn new(value: T) -> PyResult<Inst<T>> {
+        let obj = crate::core::class::cast::into_instance(value)?;
+        Ok(Inst { obj: PyHandle::new(obj.borrow()), _t: PhantomData })
+    }
+
+    /// The Python object. Panics on a thread that does not hold the GIL.
     ///
     /// ```no_run
     /// # use ndbind::class::Inst;
@@ -69,11 +116,25 @@ impl<T: PyClass> Inst<T> {
     /// # }
     /// ```
     pub fn object(&self) -> Borrowed<'_> {
-        self.obj.borrow()
+        crate::core::gil::assert_held("Inst::object");
+        // SAFETY: the handle owns a reference; the GIL is held (checked).
+        unsafe { Borrowed::from_ptr(self.obj.as_ptr()) }
+    }
+
+    /// The object, or the error of a use without the GIL.
+    fn checked(&self) -> PyResult<Borrowed<'_>> {
+        if !crate::core::gil::held() {
+            return Err(PyErr::runtime_error(
+                "ndbind: an Inst was used on a thread that does not hold the GIL",
+            ));
+        }
+        // SAFETY: the handle owns a reference; the GIL is held (checked).
+        Ok(unsafe { Borrowed::from_ptr(self.obj.as_ptr()) })
     }
 
     /// A shared borrow of the value (`RuntimeError` while it is borrowed
-    /// mutably, `TypeError` when it is not constructed).
+    /// mutably or without the GIL, `TypeError` when it is not
+    /// constructed).
     ///
     /// ```no_run
     /// # use ndbind::prelude::*;
@@ -87,15 +148,17 @@ impl<T: PyClass> Inst<T> {
     /// # }
     /// ```
     pub fn get(&self) -> PyResult<InstRef<'_, T>> {
+        let obj = self.checked()?;
         // SAFETY: `obj` is alive (owned) for the guard's life (the guard
-        // borrows `self`); the GIL is held (handles are !Send).
-        match unsafe { borrow_shared(self.obj.as_ptr(), T::type_slot().type_ptr()) } {
+        // borrows `self`); the GIL is held (checked).
+        match unsafe { borrow_shared(obj.as_ptr(), T::type_slot().type_ptr()) } {
             Ok(guard) => Ok(InstRef { guard, _l: PhantomData }),
-            Err(f) => Err(failed(&self.obj, f, std::any::type_name::<T>())),
+            Err(f) => Err(failed(obj, f, std::any::type_name::<T>())),
         }
     }
 
-    /// A unique borrow of the value (`RuntimeError` while it is borrowed).
+    /// A unique borrow of the value (`RuntimeError` while it is borrowed,
+    /// or without the GIL).
     ///
     /// ```no_run
     /// # use ndbind::prelude::*;
@@ -108,10 +171,11 @@ impl<T: PyClass> Inst<T> {
     /// # }
     /// ```
     pub fn get_mut(&self) -> PyResult<InstMut<'_, T>> {
+        let obj = self.checked()?;
         // SAFETY: as in `get`.
-        match unsafe { borrow_unique(self.obj.as_ptr(), T::type_slot().type_ptr()) } {
+        match unsafe { borrow_unique(obj.as_ptr(), T::type_slot().type_ptr()) } {
             Ok(guard) => Ok(InstMut { guard, _l: PhantomData }),
-            Err(f) => Err(failed(&self.obj, f, std::any::type_name::<T>())),
+            Err(f) => Err(failed(obj, f, std::any::type_name::<T>())),
         }
     }
 }
@@ -119,12 +183,12 @@ impl<T: PyClass> Inst<T> {
 /// The error of a failed borrow of `obj` as a `rust_name`.
 #[cold]
 #[inline(never)]
-fn failed(obj: &Object, f: Fail, rust_name: &str) -> PyErr {
+fn failed(obj: Borrowed<'_>, f: Fail, rust_name: &str) -> PyErr {
     match f {
         Fail::Error(e) | Fail::Uninit(e) => e,
         Fail::Mismatch => PyErr::type_error(format!(
             "ndbind: a {} is not an instance of {rust_name}",
-            obj.borrow().type_name(),
+            obj.type_name(),
         )),
     }
 }
@@ -192,7 +256,7 @@ impl<T: PyClass> FromPy for Inst<T> {
         // SAFETY: the record of a live object's type lives as long as it.
         let rec = unsafe { record_of(obj.type_ptr()) }?;
         (!tp.is_null() && rec.offset_of(tp).is_some())
-            .then(|| Inst { obj: obj.to_owned(), _t: PhantomData })
+            .then(|| Inst { obj: PyHandle::new(obj), _t: PhantomData })
     }
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)
@@ -201,7 +265,8 @@ impl<T: PyClass> FromPy for Inst<T> {
 
 impl<T: PyClass> IntoPy for Inst<T> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        Ok(self.obj)
+        // A context proves the GIL is held.
+        Ok(self.object().to_owned())
     }
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)

@@ -81,7 +81,7 @@ unsafe fn release<T>(p: *mut u8) {
 /// `subtype_dealloc` clears its `__dict__` (running `__del__` of what it
 /// held) before `inst_dealloc` can remove the entry, and code run there
 /// must not get the dying object back. Its reference count is zero then.
-fn lookup(value: *const u8) -> Option<Object> {
+pub(crate) fn arc_lookup(value: *const u8) -> Option<Object> {
     let map = ARCS.get()?;
     let obj = *map.borrow().get(&(value as usize)).map(|(o, _)| o)? as *mut ffi::PyObject;
     // SAFETY: entries are removed when their instance is freed, so `obj`
@@ -181,7 +181,7 @@ pub fn arc_instances() -> usize {
 /// that `init_target` returned. (`T: Sync` is required where the
 /// `Arc` enters, by `InitReturn`.)
 pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> PyResult<()> {
-    if let Some(other) = lookup(Arc::as_ptr(&value) as *const u8) {
+    if let Some(other) = arc_lookup(Arc::as_ptr(&value) as *const u8) {
         return Err(PyErr::type_error(format!(
             "{}.__init__(): this Arc is already held by another Python object",
             other.borrow().type_name()
@@ -206,7 +206,7 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
 /// ```
 pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
     crate::core::gil::assert_held("arc_into_instance");
-    if let Some(o) = lookup(Arc::as_ptr(&value) as *const u8) {
+    if let Some(o) = arc_lookup(Arc::as_ptr(&value) as *const u8) {
         return Ok(o);
     }
     let tp = T::type_slot().type_ptr();
@@ -244,7 +244,8 @@ fn arc_value(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<*mut u8, O
         }
         if !(*h).flags.contains(InstFlags::ARC) {
             return Err(Some(PyErr::type_error(format!(
-                "ndbind: this '{}' instance is not held by an Arc (it was made from a value, not an Arc)",
+                "ndbind: this '{}' instance is not held by an Arc (it was made from a value, not an Arc): \
+                 take ndbind::class::Inst<T> to share any instance",
                 rec.name()
             ))));
         }
@@ -254,7 +255,9 @@ fn arc_value(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<*mut u8, O
 
 impl<T: PyClass + Sync> FromPy for Arc<T> {
     /// A new strong count of the instance's `Arc`. An instance of `T`'s
-    /// class that is not `Arc`-held raises `TypeError`.
+    /// class that is not `Arc`-held raises `TypeError`: its value lives
+    /// inside the Python object, where no `Arc` can point. To co-own any
+    /// instance, take [`crate::class::Inst<T>`] instead.
     fn from_py(obj: Borrowed<'_>, _convert: bool) -> Option<Arc<T>> {
         match arc_value(obj, T::type_slot().type_ptr()) {
             // SAFETY: the instance holds a strong count of an Arc<T> whose
@@ -287,27 +290,123 @@ impl<T: PyClass + Sync> IntoPy for Arc<T> {
 }
 
 impl<T: PyClass> IntoPy for Box<T> {
-    /// A new instance that owns the box (no copy of the value).
+    /// The instance this box was moved out of, if it is still alive and
+    /// empty (the value goes back into it: nanobind's `unique_ptr` round
+    /// trip); else a new instance that owns the box. No copy of the value
+    /// either way.
     #[inline]
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        crate::core::class::inst_take_ownership(self)
+        match restore(self) {
+            Ok(obj) => Ok(obj),
+            Err(b) => crate::core::class::inst_take_ownership(b),
+        }
     }
     fn type_name(out: &mut String) {
         push_type_name::<T>(out)
     }
 }
 
+/// Instances whose value a `Box<T>` parameter took out, by the box's
+/// address and class (and back), so that returning that box restores the
+/// same Python object. Entries are removed when restored, when moved out
+/// again, and when the instance dies (`moved_forget`, from `inst_dealloc`).
+#[derive(Default)]
+struct Moved {
+    by_box: AddrMap<(usize, usize), usize>,
+    by_obj: AddrMap<usize, (usize, usize)>,
+}
+
+static MOVED: GilCell<RefCell<Moved>> = GilCell::new();
+
+/// Records that the value of `obj` (of class `tp`) now lives in the box
+/// at `addr`.
+fn moved_record(obj: *mut ffi::PyObject, addr: usize, tp: *mut ffi::PyTypeObject) {
+    let map = MOVED.get_or_init(Default::default);
+    let mut m = map.borrow_mut();
+    if let Some(old) = m.by_obj.insert(obj as usize, (addr, tp as usize)) {
+        m.by_box.remove(&old);
+    }
+    if let Some(other) = m.by_box.insert((addr, tp as usize), obj as usize) {
+        // Not reached: two live boxes never share an address.
+        m.by_obj.remove(&other);
+    }
+}
+
+/// Forgets a dying (or restored) instance.
+pub(crate) fn moved_forget(obj: *mut ffi::PyObject) {
+    if let Some(map) = MOVED.get() {
+        let mut m = map.borrow_mut();
+        if let Some(key) = m.by_obj.remove(&(obj as usize)) {
+            m.by_box.remove(&key);
+        }
+    }
+}
+
+/// Puts `b` back into the instance it was moved out of, if that one is
+/// alive, still empty and not borrowed; the box is given back otherwise.
+fn restore<T: PyClass>(b: Box<T>) -> Result<Object, Box<T>> {
+    crate::core::gil::assert_held("converting a Box to Python");
+    let tp = T::type_slot().type_ptr();
+    let addr = &*b as *const T as usize;
+    if std::mem::size_of::<T>() == 0 || tp.is_null() {
+        return Err(b); // every box of a zero-sized type has the same address
+    }
+    let Some(map) = MOVED.get() else { return Err(b) };
+    let Some(&o) = map.borrow().by_box.get(&(addr, tp as usize)) else { return Err(b) };
+    let obj = o as *mut ffi::PyObject;
+    moved_forget(obj);
+    let h = obj as *mut InstHeader;
+    // SAFETY: entries name live instances (removed before they are freed)
+    // of T's class or a Python subclass of it; a dying one (count zero) is
+    // not handed out. An empty (not ready), unborrowed instance that owns
+    // its storage takes the box as its value, as `inst_take_ownership`
+    // does for a fresh one.
+    unsafe {
+        let f = (*h).flags;
+        if ffi::Py_REFCNT(obj) <= 0
+            || f.is_ready()
+            || !f.contains(InstFlags::INLINE)
+            || !cell_of(h).is_unborrowed()
+        {
+            return Err(b);
+        }
+        (*h).value = Box::into_raw(b) as *mut u8;
+        (*h).flags.remove(InstFlags::INLINE);
+        (*h).flags.insert(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
+        crate::core::class::trampoline::attach(T::type_slot(), h);
+        Ok(Object::from_borrowed(obj))
+    }
+}
+
 /// Caster of `Box<T>` parameters (generated by [`crate::class!`]): moves
 /// the value out of an instance that owns it, once every argument of the
 /// call has matched. The instance is uniquely borrowed from the match to
-/// the move, so the same object cannot also be passed as `&T`.
+/// the move, so the same object cannot also be passed as `&T`. The
+/// instance stays alive but empty: using it raises `TypeError` ("moved
+/// out"), until the same box is returned to Python, which puts the value
+/// back into it (nanobind's `unique_ptr` round trip).
+///
+/// Refused with `TypeError` (and the reason): an instance that does not
+/// own its value (a reference, an `Arc`-held one, one whose value was
+/// already moved out); with `RuntimeError`: one that is borrowed.
+///
+/// The box is recognised by its address, as nanobind recognises a
+/// returned `unique_ptr`: a box the Rust side dropped, whose memory a new
+/// `Box<T>` then reuses, refills the old, still-empty instance too (a valid
+/// `T`; only the object's identity is surprising). An instance that was
+/// re-initialised meanwhile, or that died, is never refilled: the box
+/// becomes a new instance.
 ///
 /// ```
 /// # pub struct Pod { a: f64, b: f64 }
 /// # ndbind::class!(Pod);
 /// # use ndbind::prelude::*;
 /// # ndbind::module!(doc_ext, |m| {
-/// m.def("consume", |p: Box<Pod>| p.a + p.b, arg("p"))?; // p is not ready afterwards
+/// m.def("consume", |p: Box<Pod>| p.a + p.b, arg("p"))?; // p is empty afterwards
+/// // The round trip: `keep(p)` empties `p`, `give_back()` refills that same object.
+/// static KEPT: std::sync::Mutex<Option<Box<Pod>>> = std::sync::Mutex::new(None);
+/// m.def("keep", |p: Box<Pod>| { *KEPT.lock().unwrap() = Some(p) }, arg("p"))?;
+/// m.def("give_back", || KEPT.lock().unwrap().take(), ())?;
 /// # Ok(())
 /// # });
 /// ```
@@ -323,15 +422,15 @@ pub struct ClassBox<T>(std::marker::PhantomData<T>);
 /// ```
 pub struct BoxHolder<T> {
     obj: *mut ffi::PyObject,
-    /// The unique borrow of `obj`, from the match to the end of the call
-    /// (after the move it guards the emptied storage).
-    _guard: UniqueGuard,
+    /// The unique borrow of `obj`, from the match to the move (released
+    /// then: an empty instance hands out no borrow anyway).
+    guard: UniqueGuard,
     taken: Option<Box<T>>,
 }
 
 impl<T> Default for BoxHolder<T> {
     fn default() -> Self {
-        BoxHolder { obj: std::ptr::null_mut(), _guard: UniqueGuard::default(), taken: None }
+        BoxHolder { obj: std::ptr::null_mut(), guard: UniqueGuard::default(), taken: None }
     }
 }
 
@@ -347,10 +446,7 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<UniqueGuard
         let h = obj.as_ptr() as *mut InstHeader;
         let f = (*h).flags;
         if !f.is_ready() {
-            return Err(Some(PyErr::type_error(format!(
-                "ndbind: attempted to access an uninitialized instance of type '{}'",
-                rec.name()
-            ))));
+            return Err(Some(crate::core::class::borrow::not_ready_error(f, rec.name())));
         }
         if !f.contains(InstFlags::DESTRUCT)
             || !f.owns_storage()
@@ -393,7 +489,7 @@ unsafe fn box_take<T: PyClass>(obj: *mut ffi::PyObject) -> Box<T> {
         };
         (*h).value = inst::inline_value(obj, rec);
         (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
-        (*h).flags.insert(InstFlags::INLINE);
+        (*h).flags.insert(InstFlags::INLINE | InstFlags::MOVED_OUT);
         value
     }
 }
@@ -406,7 +502,7 @@ impl<T: PyClass> ArgCaster for ClassBox<T> {
     fn load(holder: &mut BoxHolder<T>, obj: Borrowed<'_>, _convert: bool) -> bool {
         match box_load(obj, T::type_slot().type_ptr()) {
             Ok(guard) => {
-                *holder = BoxHolder { obj: obj.as_ptr(), _guard: guard, taken: None };
+                *holder = BoxHolder { obj: obj.as_ptr(), guard, taken: None };
                 true
             }
             Err(None) => false,
@@ -419,7 +515,12 @@ impl<T: PyClass> ArgCaster for ClassBox<T> {
 
     unsafe fn commit(holder: &mut BoxHolder<T>) {
         // SAFETY: `load` checked and uniquely borrowed this instance.
-        holder.taken = Some(unsafe { box_take::<T>(holder.obj) });
+        let b = unsafe { box_take::<T>(holder.obj) };
+        holder.guard = UniqueGuard::default();
+        if std::mem::size_of::<T>() != 0 {
+            moved_record(holder.obj, &*b as *const T as usize, T::type_slot().type_ptr());
+        }
+        holder.taken = Some(b);
     }
 
     unsafe fn get(holder: &mut BoxHolder<T>) -> Box<T> {

@@ -164,6 +164,9 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         if flags.contains(InstFlags::IN_ID_MAP) {
             crate::core::class::refs::id_map_remove((*h).value, tp_of_record(rec), obj);
         }
+        if flags.contains(InstFlags::MOVED_OUT) {
+            crate::core::class::holder::moved_forget(obj);
+        }
         let arc = if flags.contains(InstFlags::ARC) {
             crate::core::class::holder::arc_forget((*h).value, obj)
         } else {

@@ -52,8 +52,10 @@ mod iter;
 pub mod lowlevel;
 pub(crate) mod meta;
 mod pickle;
+mod poly;
 pub mod record;
 mod refs;
+mod same;
 mod slots;
 mod trampoline;
 
@@ -72,9 +74,11 @@ pub use holder::{arc_instances, arc_into_instance, BoxHolder, ClassBox};
 pub use init::{Constructed, InitReturn, IntoInit};
 pub use iter::{make_iterator, make_iterator_ref};
 pub use lowlevel::*;
+pub use poly::{dyn_box_into_py, dyn_unbound};
 pub use record::{live_instances_by_type, CloneFn, TypeRecord, TypeSlot};
 pub use refs::FieldProj;
 pub use refs::{inst_reference, inst_take_ownership, keep_alive};
+pub use same::Same;
 pub use slots::{raw_slot, RawSlot};
 pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 

@@ -213,6 +213,14 @@ pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mu
     }
 }
 
+/// The live reference instance of class `tp` whose value is at `value`.
+pub(crate) fn id_map_find(value: *mut u8, tp: *mut ffi::PyTypeObject) -> Option<Object> {
+    let o = *ID_MAP.get()?.borrow().get(&(value as usize, tp as usize))? as *mut ffi::PyObject;
+    // SAFETY: the map holds live or dying instances (removed before they
+    // are freed); a dying one (count zero) is not handed out.
+    unsafe { (ffi::Py_REFCNT(o) > 0).then(|| Object::from_borrowed(o)) }
+}
+
 /// An instance that references `*ptr` without owning it (state
 /// `(True, False)`). `parent`, if given, is kept alive as long as the
 /// result and shares its borrow cell with it. Referencing the same

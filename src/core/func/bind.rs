@@ -322,8 +322,9 @@ where
             // SAFETY: as above.
             unsafe { f.invoke(&mut h) }
         };
-        // SAFETY: a method's arguments start with `self`.
-        match r.into_py(&unsafe { site.ctx(args) }) {
+        // SAFETY: a method's arguments start with `self`; `args` holds
+        // this call's `Ps::N` live arguments.
+        match r.into_py(&unsafe { site.ctx(args, Ps::N) }) {
             Ok(o) => o.into_ptr(),
             // SAFETY: this call's own `mismatch` and `args`.
             Err(e) => unsafe { failed(e, mismatch, args) },

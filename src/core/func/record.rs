@@ -52,13 +52,16 @@ impl CallSite {
     /// The return context of a call with these arguments.
     ///
     /// # Safety
-    /// `args` holds at least one argument when the site is a method.
+    /// `args` holds `nargs` live arguments that outlive `'a`, at least one
+    /// when the site is a method.
     #[inline(always)]
-    pub(crate) unsafe fn ctx<'a>(&self, args: *const *mut ffi::PyObject) -> ReturnCtx<'a> {
+    pub(crate) unsafe fn ctx<'a>(
+        &self,
+        args: *const *mut ffi::PyObject,
+        nargs: usize,
+    ) -> ReturnCtx<'a> {
         // SAFETY: the caller's contract.
-        unsafe {
-            ReturnCtx::new(self.policy, if self.method { *args } else { std::ptr::null_mut() })
-        }
+        unsafe { ReturnCtx::with_args(self.policy, self.method, args, nargs) }
     }
 }
 
