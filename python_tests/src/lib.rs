@@ -8,6 +8,7 @@ mod callables;
 mod classes;
 mod classproto;
 mod datetimes;
+mod devexport;
 mod enums_ext;
 mod functions;
 mod handles;
@@ -36,5 +37,6 @@ ndbind::module!(ndbind_test, |m| {
     reasons::bind(m)?;
     nbconv::bind(m)?;
     stubs::bind(m)?;
+    devexport::bind(m)?;
     Ok(())
 });

@@ -10,7 +10,7 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 
 use ndarray::{Array, Dimension};
-use ndbind_dlpack::Layout;
+use ndbind_dlpack::{DLDevice, Layout};
 use pyo3_ffi as ffi;
 
 use crate::array::aligned::AlignedVec;
@@ -125,7 +125,9 @@ pub struct ArrayOut<F: Target = Numpy, T: DTypeSpec = AnyDType, C: Constraint = 
 
 /// The non-generic content of an [`ArrayOut`], exported by [`export_out`].
 struct OutParts {
-    /// First element, on the CPU.
+    /// The data pointer (or opaque handle) before `byte_offset`; the
+    /// first element when `byte_offset` is 0 (every constructor but
+    /// [`ArrayOut::from_device`]).
     data: *mut c_void,
     dtype: DType,
     dims: OutDims,
@@ -134,6 +136,10 @@ struct OutParts {
     /// `AlignedVec`, `ndarray::Array`): dropping it only frees memory.
     plain: bool,
     read_only: bool,
+    /// Where the memory lives: `DLDevice::CPU` but for `from_device`.
+    device: DLDevice,
+    /// Bytes from `data` to the first element.
+    byte_offset: u64,
 }
 
 fn check_len(shape: &[usize], len: usize) -> PyResult<()> {
@@ -276,6 +282,80 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
         Ok(Self::new(data, raw_dims(shape, strides)?, Some(OwnerBox::Python(owner))))
     }
 
+    /// Memory on any DLPack device (CUDA, ROCm, oneAPI, Metal, …, or the
+    /// CPU), owned by `owner`, exported zero-copy: `data` is the device
+    /// pointer, or the opaque handle of devices whose buffers are not
+    /// addresses (OpenCL `cl_mem`, Vulkan, Metal, WebGPU), and
+    /// `byte_offset` the bytes from it to the first element (passed on
+    /// as DLPack's `byte_offset`, never folded into `data`). Strides are
+    /// in elements (C order if `None`).
+    ///
+    /// `owner` is dropped exactly once, when the last consumer lets go:
+    /// [`OwnerBox::new`] takes any Rust value (the allocation's handle;
+    /// dropped with the GIL held), `OwnerBox::Python` keeps a Python
+    /// object alive, `OwnerBox::None` leaves it to the return policy
+    /// (`reference`, `reference_internal`).
+    ///
+    /// ndbind never reads device memory from the host. Non-CPU memory goes
+    /// to torch, JAX, TensorFlow, `ArrayApi` (`__dlpack__` and
+    /// `__dlpack_device__`; the buffer protocol is refused) and `Capsule`
+    /// targets; `Numpy` and `MemoryView` targets refuse it (`BufferError`),
+    /// and so does a return policy that would copy it (`copy`, or
+    /// `automatic` without an owner). Pinned host memory (`kDLCUDAHost`,
+    /// `kDLROCMHost`) is exported as what it is: a consumer that knows the
+    /// device takes it (torch does not); to hand it to NumPy, describe it
+    /// as [`Device::CPU`](crate::array::Device::CPU) yourself once the
+    /// device work writing it is done. `ValueError` when the extent does
+    /// not fit the address space or `data` is NULL for a non-empty array.
+    ///
+    /// ```
+    /// use ndbind::array::{ArrayOut, Device, OwnerBox, Torch};
+    /// use ndbind::prelude::*;
+    /// use std::ffi::c_void;
+    ///
+    /// /// A buffer of `f32` from a CUDA library (here a stand-in).
+    /// struct CudaBuffer { ptr: *mut c_void, len: usize }
+    /// // SAFETY: CUDA memory may be freed from any thread.
+    /// unsafe impl Send for CudaBuffer {}
+    /// impl Drop for CudaBuffer {
+    ///     fn drop(&mut self) { /* cudaFree(self.ptr) */ }
+    /// }
+    /// # impl CudaBuffer {
+    /// #     fn zeros(len: usize) -> PyResult<CudaBuffer> { Ok(CudaBuffer { ptr: 0x1000 as *mut c_void, len }) }
+    /// # }
+    ///
+    /// fn zeros_on_gpu(n: usize) -> PyResult<ArrayOut<Torch, f32>> {
+    ///     let buf = CudaBuffer::zeros(n)?; // filled and synchronised
+    ///     let (ptr, len) = (buf.ptr, buf.len);
+    ///     // SAFETY: `buf` owns `len` f32 on GPU 0, ready on any stream,
+    ///     // freed only when it is dropped.
+    ///     unsafe { ArrayOut::from_device(Device::cuda(0), ptr, 0, &[len], None, OwnerBox::new(buf)) }
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("zeros_on_gpu", zeros_on_gpu, arg("n"))?; Ok(()) });
+    /// ```
+    ///
+    /// # Safety
+    /// `data + byte_offset` addresses live elements of `T` on `device`
+    /// covering `shape`/`strides`, valid for as long as `owner` lives (for
+    /// `OwnerBox::None`: as long as the return policy requires, see
+    /// [`ArrayOut::from_raw`]), which consumers may read and write (even a
+    /// read-only export: torch ignores the flag) on any stream of that
+    /// device: the work that produced the data must be finished or
+    /// ordered before the consumer's (ndbind synchronises nothing). For
+    /// `Device::CPU` the rules of [`ArrayOut::from_raw`] hold too.
+    pub unsafe fn from_device(
+        device: crate::array::Device,
+        data: *mut c_void,
+        byte_offset: u64,
+        shape: &[usize],
+        strides: Option<&[isize]>,
+        owner: OwnerBox,
+    ) -> PyResult<Self> {
+        let at = DeviceAt { device, data, byte_offset, dtype: T::DTYPE };
+        let parts = device_parts(at, raw_dims(shape, strides)?, owner, C::REQ.read_only)?;
+        Ok(ArrayOut { parts, _m: PhantomData })
+    }
+
     /// Reinterprets the C-contiguous data in Fortran order: shape
     /// `(2, 4)` over `1..=8` reads `[[1, 3, 5, 7], [2, 4, 6, 8]]`. Only for
     /// arrays made C-contiguous (the same elements are then covered either
@@ -307,6 +387,8 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
                 owner: Some(owner),
                 plain: true,
                 read_only: false,
+                device: DLDevice::CPU,
+                byte_offset: 0,
             },
             _m: PhantomData,
         })
@@ -369,6 +451,34 @@ fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
     }
 }
 
+/// Where [`ArrayOut::from_device`] data lives.
+struct DeviceAt {
+    device: DLDevice,
+    data: *mut c_void,
+    byte_offset: u64,
+    dtype: DType,
+}
+
+/// [`ArrayOut::from_device`]'s body: the extent is checked as a foreign
+/// DLPack tensor's would be (nothing is read).
+#[inline(never)]
+fn device_parts(
+    at: DeviceAt,
+    dims: OutDims,
+    owner: OwnerBox,
+    read_only: bool,
+) -> PyResult<OutParts> {
+    let DeviceAt { device, data, byte_offset, dtype } = at;
+    // SAFETY: validation reads the dims only.
+    unsafe { dims.to_device_layout(data, byte_offset, device, dtype, read_only) }
+        .map_err(|e| PyErr::value_error(format!("invalid array on device {device}: {e}")))?;
+    let owner = match owner {
+        OwnerBox::None => None,
+        o => Some(o),
+    };
+    Ok(OutParts { data, dtype, dims, owner, plain: false, read_only, device, byte_offset })
+}
+
 /// What [`owned_c`] records besides the memory.
 struct OutFlags {
     dtype: DType,
@@ -390,7 +500,8 @@ fn owned_c(
     check_len(shape, len)?;
     let dims = c_dims(shape)?;
     let OutFlags { dtype, plain, read_only } = f;
-    Ok(OutParts { data, dtype, dims, owner: Some(owner), plain, read_only })
+    let (device, byte_offset) = (DLDevice::CPU, 0);
+    Ok(OutParts { data, dtype, dims, owner: Some(owner), plain, read_only, device, byte_offset })
 }
 
 /// A C-contiguous, Rust-owned copy of a CPU array.
@@ -409,6 +520,8 @@ impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
             owner,
             plain: false,
             read_only: C::REQ.read_only,
+            device: DLDevice::CPU,
+            byte_offset: 0,
         };
         ArrayOut { parts, _m: PhantomData }
     }
@@ -477,7 +590,7 @@ fn export_out(
     kind: TargetKind,
     ctx: &ReturnCtx,
 ) -> PyResult<Object> {
-    let OutParts { data, dtype, dims, owner, plain, read_only } = parts;
+    let OutParts { data, dtype, dims, owner, plain, read_only, device, byte_offset } = parts;
     if req.ndim >= 0 && dims.ndim() != req.ndim as usize
         || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
     {
@@ -485,7 +598,9 @@ fn export_out(
             "returned array does not have the shape its type declares",
         ));
     }
-    let (data, dtype, dims, owner, plain) = match (owner, ctx.policy()) {
+    // Host memory, readable here (ndbind never reads any other).
+    let host = device.is_cpu();
+    let (data, dtype, dims, owner, plain, byte_offset) = match (owner, ctx.policy()) {
         (Some(_), RvPolicy::Copy)
         | (
             None,
@@ -495,15 +610,18 @@ fn export_out(
             | RvPolicy::Move
             | RvPolicy::TakeOwnership,
         ) => {
+            if !host {
+                return Err(device_refused(device, "copied by the return policy"));
+            }
             // SAFETY: the constructors' contracts: `data` covers `dims`.
-            let l = unsafe { dims.to_layout(data, dtype, false) };
+            let l = unsafe { out_layout(&dims, data, byte_offset, device, dtype, false)? };
             let (d, t, n, o) = copied(&l).map_err(|e| {
                 PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
             })?;
-            (d, t, n, o, true)
+            (d, t, n, o, true, 0)
         }
-        (Some(o), _) => (data, dtype, dims, o, plain),
-        (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
+        (Some(o), _) => (data, dtype, dims, o, plain, byte_offset),
+        (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true, byte_offset),
         (None, RvPolicy::ReferenceInternal) => {
             let Some(parent) = ctx.parent() else {
                 return Err(PyErr::runtime_error(
@@ -516,7 +634,7 @@ fn export_out(
                 Some(pin) => OwnerBox::Pinned(pin),
                 None => OwnerBox::Python(parent.to_owned()),
             };
-            (data, dtype, dims, owner, false)
+            (data, dtype, dims, owner, false, byte_offset)
         }
         (None, RvPolicy::None) => {
             return Err(PyErr::runtime_error(
@@ -524,13 +642,22 @@ fn export_out(
             ))
         }
     };
+    if !host && matches!(kind, TargetKind::Numpy | TargetKind::MemoryView) {
+        // Refused before any object owns the memory: `owner` drops here.
+        let what = if kind == TargetKind::Numpy { "a numpy.ndarray" } else { "a memoryview" };
+        return Err(device_refused(device, what));
+    }
     if kind == TargetKind::Numpy {
         // NumPy exposes the data itself: its base only has to own it.
         let base = crate::array::owner::owner_object(owner)?;
-        return crate::array::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
+        // CPU memory: the offset is an address offset.
+        let first = (data as *mut u8).wrapping_add(byte_offset as usize) as *mut c_void;
+        return crate::array::export::numpy::to_numpy(first, dtype, &dims, read_only, base);
     }
-    if kind == TargetKind::Torch {
-        // torch ≥ 2.10 publishes the table on `torch.Tensor`.
+    if kind == TargetKind::Torch && host {
+        // torch ≥ 2.10 publishes the table on `torch.Tensor`. (Device
+        // memory goes through `torch.from_dlpack`, which passes the
+        // consumer's stream.)
         let to_py = TORCH.exchange_api().and_then(|api| api.managed_tensor_to_py_object_no_sync);
         if let Some(to_py) = to_py {
             // torch's C converter takes a managed tensor owning the
@@ -538,7 +665,8 @@ fn export_out(
             // SAFETY: the constructors' contracts: `owner` keeps `data`,
             // which covers `dims`, alive and in place.
             let m = unsafe {
-                let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
+                let mut parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
+                parts.byte_offset = byte_offset;
                 let opts = ExportOptions { plain, read_only, ..ExportOptions::NONE };
                 crate::array::export::dlpack::managed_versioned(parts, owner, opts)
             };
@@ -553,7 +681,7 @@ fn export_out(
         }
     }
     // SAFETY: as above.
-    let layout = unsafe { dims.to_layout(data, dtype, false) };
+    let layout = unsafe { out_layout(&dims, data, byte_offset, device, dtype, false)? };
     let obj = array_object::new(layout, owner, read_only)?;
     let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
     match kind {
@@ -567,13 +695,14 @@ fn export_out(
             let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
             crate::array::export::dlpack::export(&obj, l, opts)
         }
-        // torch without the exchange API (< 2.10): its Python-level
-        // `from_dlpack`.
+        // torch without the exchange API (< 2.10), or device memory: its
+        // Python-level `from_dlpack`.
         TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
         TargetKind::Jax => {
-            // A legacy capsule (no flags): what jaxlib's converter takes.
+            // A legacy capsule (no flags): what jaxlib's converter takes
+            // (for the CPU device it was resolved for).
             let capsule = || crate::array::export::dlpack::export(&obj, l, ExportOptions::NONE);
-            match crate::array::export::jax::from_capsule(capsule, dtype) {
+            match host.then(|| crate::array::export::jax::from_capsule(capsule, dtype)).flatten() {
                 Some(r) => r,
                 None => JAX.dlpack_importer()?.call(&[obj.borrow()]),
             }
@@ -583,6 +712,42 @@ fn export_out(
             TENSORFLOW.dlpack_importer()?.call(&[cap.borrow()])
         }
     }
+}
+
+/// The layout of a returned array: the cheap trusted build for CPU data
+/// without an offset (every constructor but `from_device`), else the
+/// checked one (checked again: the dims were at construction).
+///
+/// # Safety
+/// As for [`OutDims::to_layout`].
+#[inline]
+unsafe fn out_layout(
+    dims: &OutDims,
+    data: *mut c_void,
+    byte_offset: u64,
+    device: DLDevice,
+    dtype: DType,
+    read_only: bool,
+) -> PyResult<Layout> {
+    if byte_offset == 0 && device == DLDevice::CPU {
+        // SAFETY: forwarded.
+        return Ok(unsafe { dims.to_layout(data, dtype, read_only) });
+    }
+    // SAFETY: forwarded.
+    unsafe { dims.to_device_layout(data, byte_offset, device, dtype, read_only) }
+        .map_err(|e| PyErr::value_error(format!("invalid array on device {device}: {e}")))
+}
+
+/// The error for device memory that would have to be read from the host.
+#[cold]
+fn device_refused(device: DLDevice, what: &str) -> PyErr {
+    PyErr::buffer_error(format!(
+        "an array on device {device} ({}, {}) cannot be {}{what}: ndbind never reads device memory \
+         from the host (return it to a framework that takes the device, such as torch, and copy it there)",
+        device.device_type.0,
+        device.device_id,
+        if what.starts_with("copied") { "" } else { "returned as " },
+    ))
 }
 
 /// An `ndarray` array returned as is becomes a NumPy array, without a copy.
