@@ -14,6 +14,8 @@ use ndbind::array::{
 use ndbind::prelude::*;
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
+/// Drops that ran without the GIL (owners are dropped with it: DESIGN.md).
+static DROPS_WITHOUT_GIL: AtomicUsize = AtomicUsize::new(0);
 
 /// Stands for the handle of a device allocation (its `Drop` would free
 /// it): counts its drops.
@@ -21,6 +23,10 @@ struct DeviceAlloc;
 
 impl Drop for DeviceAlloc {
     fn drop(&mut self) {
+        // SAFETY: PyGILState_Check may be called from any thread.
+        if unsafe { ndbind::ffi::PyGILState_Check() } == 0 {
+            DROPS_WITHOUT_GIL.fetch_add(1, Ordering::SeqCst);
+        }
         DROPS.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -108,6 +114,7 @@ macro_rules! targets {
 pub fn bind(m: &Module) -> PyResult<()> {
     let m = m.submodule("devexport", "Device export and device accessors (issue 19).")?;
     m.def("drops", || DROPS.load(Ordering::SeqCst), ())?;
+    m.def("drops_without_gil", || DROPS_WITHOUT_GIL.load(Ordering::SeqCst), ())?;
     targets!(m,
         "to_numpy" => Numpy, "to_torch" => Torch, "to_jax" => Jax, "to_array" => ArrayApi,
         "to_capsule" => Capsule, "to_memoryview" => MemoryView);
