@@ -590,17 +590,18 @@ fn export_out(
     kind: TargetKind,
     ctx: &ReturnCtx,
 ) -> PyResult<Object> {
-    let OutParts { data, dtype, dims, owner, plain, read_only, device, byte_offset } = parts;
-    if req.ndim >= 0 && dims.ndim() != req.ndim as usize
-        || req.shape.iter().zip(dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
+    if req.ndim >= 0 && parts.dims.ndim() != req.ndim as usize
+        || req.shape.iter().zip(parts.dims.shape()).any(|(&r, &s)| r >= 0 && r != s)
     {
         return Err(PyErr::runtime_error(
             "returned array does not have the shape its type declares",
         ));
     }
-    // Host memory, readable here (ndbind never reads any other).
-    let host = device.is_cpu();
-    let (data, dtype, dims, owner, plain, byte_offset) = match (owner, ctx.policy()) {
+    if parts.byte_offset != 0 || parts.device != DLDevice::CPU {
+        return export_device(parts, req, kind, ctx);
+    }
+    let OutParts { data, dtype, dims, owner, plain, read_only, .. } = parts;
+    let (data, dtype, dims, owner, plain) = match (owner, ctx.policy()) {
         (Some(_), RvPolicy::Copy)
         | (
             None,
@@ -610,54 +611,29 @@ fn export_out(
             | RvPolicy::Move
             | RvPolicy::TakeOwnership,
         ) => {
-            if !host {
-                return Err(device_refused(device, "copied by the return policy"));
-            }
             // SAFETY: the constructors' contracts: `data` covers `dims`.
-            let l = unsafe { out_layout(&dims, data, byte_offset, device, dtype, false)? };
+            let l = unsafe { dims.to_layout(data, dtype, false) };
             let (d, t, n, o) = copied(&l).map_err(|e| {
                 PyErr::runtime_error(format!("cannot copy the returned array: {e}"))
             })?;
-            (d, t, n, o, true, 0)
+            (d, t, n, o, true)
         }
-        (Some(o), _) => (data, dtype, dims, o, plain, byte_offset),
-        (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true, byte_offset),
-        (None, RvPolicy::ReferenceInternal) => {
-            let Some(parent) = ctx.parent() else {
-                return Err(PyErr::runtime_error(
-                    "return policy reference_internal needs a parent object (self), but the function has none",
-                ));
-            };
-            // A bound instance's value stays put (borrowed) while the
-            // array lives; another object is just kept alive.
-            let owner = match crate::core::class::pin_instance(parent)? {
-                Some(pin) => OwnerBox::Pinned(pin),
-                None => OwnerBox::Python(parent.to_owned()),
-            };
-            (data, dtype, dims, owner, false, byte_offset)
-        }
+        (Some(o), _) => (data, dtype, dims, o, plain),
+        (None, RvPolicy::Reference) => (data, dtype, dims, OwnerBox::None, true),
+        (None, RvPolicy::ReferenceInternal) => (data, dtype, dims, parent_owner(ctx)?, false),
         (None, RvPolicy::None) => {
             return Err(PyErr::runtime_error(
                 "return policy none refuses to create a new array object",
             ))
         }
     };
-    if !host && matches!(kind, TargetKind::Numpy | TargetKind::MemoryView) {
-        // Refused before any object owns the memory: `owner` drops here.
-        let what = if kind == TargetKind::Numpy { "a numpy.ndarray" } else { "a memoryview" };
-        return Err(device_refused(device, what));
-    }
     if kind == TargetKind::Numpy {
         // NumPy exposes the data itself: its base only has to own it.
         let base = crate::array::owner::owner_object(owner)?;
-        // CPU memory: the offset is an address offset.
-        let first = (data as *mut u8).wrapping_add(byte_offset as usize) as *mut c_void;
-        return crate::array::export::numpy::to_numpy(first, dtype, &dims, read_only, base);
+        return crate::array::export::numpy::to_numpy(data, dtype, &dims, read_only, base);
     }
-    if kind == TargetKind::Torch && host {
-        // torch ≥ 2.10 publishes the table on `torch.Tensor`. (Device
-        // memory goes through `torch.from_dlpack`, which passes the
-        // consumer's stream.)
+    if kind == TargetKind::Torch {
+        // torch ≥ 2.10 publishes the table on `torch.Tensor`.
         let to_py = TORCH.exchange_api().and_then(|api| api.managed_tensor_to_py_object_no_sync);
         if let Some(to_py) = to_py {
             // torch's C converter takes a managed tensor owning the
@@ -665,8 +641,7 @@ fn export_out(
             // SAFETY: the constructors' contracts: `owner` keeps `data`,
             // which covers `dims`, alive and in place.
             let m = unsafe {
-                let mut parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
-                parts.byte_offset = byte_offset;
+                let parts = TensorParts::cpu(data, dtype, dims.shape(), dims.strides());
                 let opts = ExportOptions { plain, read_only, ..ExportOptions::NONE };
                 crate::array::export::dlpack::managed_versioned(parts, owner, opts)
             };
@@ -681,7 +656,7 @@ fn export_out(
         }
     }
     // SAFETY: as above.
-    let layout = unsafe { out_layout(&dims, data, byte_offset, device, dtype, false)? };
+    let layout = unsafe { dims.to_layout(data, dtype, false) };
     let obj = array_object::new(layout, owner, read_only)?;
     let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
     match kind {
@@ -695,14 +670,13 @@ fn export_out(
             let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
             crate::array::export::dlpack::export(&obj, l, opts)
         }
-        // torch without the exchange API (< 2.10), or device memory: its
-        // Python-level `from_dlpack`.
+        // torch without the exchange API (< 2.10): its Python-level
+        // `from_dlpack`.
         TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
         TargetKind::Jax => {
-            // A legacy capsule (no flags): what jaxlib's converter takes
-            // (for the CPU device it was resolved for).
+            // A legacy capsule (no flags): what jaxlib's converter takes.
             let capsule = || crate::array::export::dlpack::export(&obj, l, ExportOptions::NONE);
-            match host.then(|| crate::array::export::jax::from_capsule(capsule, dtype)).flatten() {
+            match crate::array::export::jax::from_capsule(capsule, dtype) {
                 Some(r) => r,
                 None => JAX.dlpack_importer()?.call(&[obj.borrow()]),
             }
@@ -714,28 +688,101 @@ fn export_out(
     }
 }
 
-/// The layout of a returned array: the cheap trusted build for CPU data
-/// without an offset (every constructor but `from_device`), else the
-/// checked one (checked again: the dims were at construction).
-///
-/// # Safety
-/// As for [`OutDims::to_layout`].
-#[inline]
-unsafe fn out_layout(
-    dims: &OutDims,
-    data: *mut c_void,
-    byte_offset: u64,
-    device: DLDevice,
-    dtype: DType,
-    read_only: bool,
-) -> PyResult<Layout> {
-    if byte_offset == 0 && device == DLDevice::CPU {
-        // SAFETY: forwarded.
-        return Ok(unsafe { dims.to_layout(data, dtype, read_only) });
+/// The owner of memory nobody owns under `reference_internal`: the parent
+/// (`self`). A bound instance's value stays put (borrowed) while the array
+/// lives; another object is just kept alive.
+#[inline(never)]
+fn parent_owner(ctx: &ReturnCtx) -> PyResult<OwnerBox> {
+    let Some(parent) = ctx.parent() else {
+        return Err(PyErr::runtime_error(
+            "return policy reference_internal needs a parent object (self), but the function has none",
+        ));
+    };
+    Ok(match crate::core::class::pin_instance(parent)? {
+        Some(pin) => OwnerBox::Pinned(pin),
+        None => OwnerBox::Python(parent.to_owned()),
+    })
+}
+
+/// [`export_out`] for [`ArrayOut::from_device`] arrays: memory on another
+/// device, or CPU memory with a byte offset (kept out of the common path).
+/// Device memory is never read here: NumPy, `memoryview` and copies are
+/// refused for it; everything else goes through an `ndbind.ndarray` and
+/// DLPack (its Python-level protocol for torch and JAX, which pass the
+/// consumer's stream). CPU memory that NumPy, the buffer protocol or a
+/// copy takes goes on with the offset folded into the address.
+#[cold]
+#[inline(never)]
+fn export_device(
+    mut parts: OutParts,
+    req: &Requirements,
+    kind: TargetKind,
+    ctx: &ReturnCtx,
+) -> PyResult<Object> {
+    let host = parts.device.is_cpu();
+    let copies = matches!(
+        (&parts.owner, ctx.policy()),
+        (Some(_), RvPolicy::Copy)
+            | (
+                None,
+                RvPolicy::Automatic
+                    | RvPolicy::AutomaticReference
+                    | RvPolicy::Copy
+                    | RvPolicy::Move
+                    | RvPolicy::TakeOwnership
+            )
+    );
+    let host_only = matches!(kind, TargetKind::Numpy | TargetKind::MemoryView);
+    if host && (copies || host_only) {
+        // CPU memory: the offset is an address offset.
+        parts.data = (parts.data as *mut u8).wrapping_add(parts.byte_offset as usize).cast();
+        (parts.byte_offset, parts.device) = (0, DLDevice::CPU);
+        return export_out(parts, req, kind, ctx);
     }
-    // SAFETY: forwarded.
-    unsafe { dims.to_device_layout(data, byte_offset, device, dtype, read_only) }
-        .map_err(|e| PyErr::value_error(format!("invalid array on device {device}: {e}")))
+    // `parts.owner` drops on every refusal below, before any object owns
+    // the memory.
+    if copies {
+        return Err(device_refused(parts.device, "copied by the return policy"));
+    }
+    if host_only {
+        let what = if kind == TargetKind::Numpy { "a numpy.ndarray" } else { "a memoryview" };
+        return Err(device_refused(parts.device, what));
+    }
+    let OutParts { data, dtype, dims, owner, read_only, device, byte_offset, .. } = parts;
+    let owner = match (owner, ctx.policy()) {
+        (Some(o), _) => o,
+        (None, RvPolicy::Reference) => OwnerBox::None,
+        (None, RvPolicy::ReferenceInternal) => parent_owner(ctx)?,
+        _ => {
+            return Err(PyErr::runtime_error(
+                "return policy none refuses to create a new array object",
+            ))
+        }
+    };
+    // SAFETY: the constructor's contract: `data` + `byte_offset` covers
+    // `dims` on `device`, kept alive by `owner`; nothing here reads it.
+    let layout = unsafe { dims.to_device_layout(data, byte_offset, device, dtype, false) }
+        .map_err(|e| PyErr::value_error(format!("invalid array on device {device}: {e}")))?;
+    let obj = array_object::new(layout, owner, read_only)?;
+    let (l, ro) = array_object::layout_of(obj.borrow()).expect("fresh ndbind.ndarray");
+    match kind {
+        TargetKind::ArrayApi => Ok(obj),
+        // A read-only array goes out versioned: only that carries the flag.
+        TargetKind::Capsule => {
+            let opts = ExportOptions { versioned: ro, read_only: ro, ..ExportOptions::NONE };
+            crate::array::export::dlpack::export(&obj, l, opts)
+        }
+        TargetKind::Torch => TORCH.dlpack_importer()?.call(&[obj.borrow()]),
+        TargetKind::Jax => JAX.dlpack_importer()?.call(&[obj.borrow()]),
+        TargetKind::TensorFlow => {
+            let cap = crate::array::export::dlpack::export(&obj, l, ExportOptions::NONE)?;
+            TENSORFLOW.dlpack_importer()?.call(&[cap.borrow()])
+        }
+        // Went on (CPU) or refused above.
+        TargetKind::Numpy | TargetKind::MemoryView => {
+            Err(PyErr::runtime_error("host-only target for device memory"))
+        }
+    }
 }
 
 /// The error for device memory that would have to be read from the host.
