@@ -100,7 +100,8 @@ target!(
 /// nobody — then the return policy decides: `Automatic`/`Copy` copy the
 /// data, `Reference` trusts the caller, `ReferenceInternal` keeps `self`
 /// alive (and borrowed). Data Rust only shares goes out as a copy
-/// ([`ArrayOut::from_slice`]).
+/// ([`ArrayOut::from_slice`]). Memory on a GPU or any other DLPack device:
+/// [`ArrayOut::from_device`].
 ///
 /// ```
 /// use ndbind::array::{AlignedVec, ArrayOut, Numpy, Shape2, Torch};
