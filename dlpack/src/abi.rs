@@ -178,6 +178,40 @@ impl DLDevice {
     pub const fn new(device_type: DeviceType, device_id: i32) -> Self {
         Self { device_type, device_id }
     }
+
+    /// CUDA device memory on GPU `id` (`kDLCUDA`).
+    ///
+    /// ```
+    /// use ndbind_dlpack::{DLDevice, DeviceType};
+    /// let d = DLDevice::cuda(1);
+    /// assert_eq!((d.device_type, d.device_id), (DeviceType::CUDA, 1));
+    /// assert!(!d.is_cpu() && DLDevice::CPU.is_cpu());
+    /// assert_eq!(d.to_string(), "kDLCUDA:1");
+    /// ```
+    #[inline]
+    pub const fn cuda(id: i32) -> Self {
+        Self::new(DeviceType::CUDA, id)
+    }
+
+    /// ROCm device memory on GPU `id` (`kDLROCM`).
+    #[inline]
+    pub const fn rocm(id: i32) -> Self {
+        Self::new(DeviceType::ROCM, id)
+    }
+
+    /// Whether this is plain host memory (`kDLCPU`, any id).
+    #[inline]
+    pub const fn is_cpu(self) -> bool {
+        self.device_type.0 == DeviceType::CPU.0
+    }
+}
+
+/// `kDLCUDA:0`: the header's name of the device type (or its number),
+/// then the ordinal.
+impl fmt::Display for DLDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}:{}", self.device_type, self.device_id)
+    }
 }
 
 /// `DLDataTypeCode`: the base kind of a [`DLDataType`].

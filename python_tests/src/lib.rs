@@ -9,6 +9,7 @@ mod classes;
 mod classmodel;
 mod classproto;
 mod datetimes;
+mod devexport;
 mod enums_ext;
 mod functions;
 mod handles;
@@ -44,5 +45,6 @@ ndbind::module!(ndbind_test, |m| {
     streams::bind(m)?;
     rtdtype::bind(m)?;
     classmodel::bind(m)?;
+    devexport::bind(m)?;
     Ok(())
 });

@@ -18,7 +18,7 @@ impl StreamSource for LibStream {
 
 /// What a binding sees of an imported array: data address, shape,
 /// strides, read-only, device, stream.
-type Seen = (usize, Vec<i64>, Vec<i64>, bool, (i32, i32), Option<isize>);
+type Seen = (usize, Vec<i64>, Vec<i64>, bool, ndbind::array::Device, Option<isize>);
 
 fn seen<T: ndbind::array::DTypeSpec, C: ndbind::array::Constraint>(a: &NdArray<T, C>) -> Seen {
     (

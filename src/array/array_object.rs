@@ -113,8 +113,11 @@ unsafe extern "C" fn get_dtype(slf: *mut ffi::PyObject, _: *mut c_void) -> *mut 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     let a = this(slf);
     ret(|| {
+        // Never the values: they may live on a device.
+        let d = a.layout.device();
+        let device = if d.is_cpu() { String::new() } else { format!(", device={d}") };
         Object::str_held(&format!(
-            "ndbind.ndarray(shape={:?}, dtype={}, writable={})",
+            "ndbind.ndarray(shape={:?}, dtype={}, writable={}{device})",
             a.layout.shape(),
             a.layout.dtype().name(),
             if a.read_only { "False" } else { "True" }
@@ -241,10 +244,89 @@ unsafe fn dlpack_impl(
     crate::array::export::dlpack::export(&me, &a.layout, opts)
 }
 
+/// `__array__(dtype=None, copy=None)`: what NumPy calls when the buffer
+/// protocol fails. Memory on another device is refused (`BufferError`:
+/// ndbind never reads it from the host, and NumPy would otherwise wrap the
+/// object in a 0-d object array); CPU memory goes through
+/// `numpy.from_dlpack` (then `astype(dtype)`, or a copy for `copy=True`).
+unsafe extern "C" fn array_dunder(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython's vectorcall arguments, as in `dlpack`.
+    ret(|| unsafe { array_impl(slf, args, nargs, kwnames) })
+}
+
+unsafe fn array_impl(
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Object> {
+    let d = this(slf).layout.device();
+    if !d.is_cpu() {
+        return Err(PyErr::buffer_error(format!(
+            "an array on device {d} ({}, {}) cannot become a NumPy array: ndbind never reads device memory \
+             from the host (copy it to the CPU with a framework that takes the device)",
+            d.device_type.0, d.device_id
+        )));
+    }
+    // SAFETY: vectorcall's `kwnames` is NULL or a tuple of names.
+    let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
+    let mut params: [Option<Borrowed<'_>>; 2] = [None, None];
+    if nargs > 2 {
+        return Err(PyErr::type_error("__array__() takes at most 2 arguments (dtype, copy)"));
+    }
+    for i in 0..nargs + nkw {
+        // SAFETY: `nargs` positional values, then one per keyword name.
+        let value = unsafe { Borrowed::from_ptr(*args.add(i as usize)) };
+        let at = if i < nargs {
+            i as usize
+        } else {
+            // SAFETY: as above.
+            let key = unsafe { Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, i - nargs)) };
+            match key.to_str()? {
+                "dtype" => 0,
+                "copy" => 1,
+                other => {
+                    return Err(PyErr::type_error(format!(
+                        "__array__() got an unexpected keyword argument '{other}'"
+                    )))
+                }
+            }
+        };
+        params[at] = Some(value);
+    }
+    // SAFETY: `slf` is alive for the call.
+    let me = unsafe { Borrowed::from_ptr(slf) };
+    let np = crate::array::frameworks::NUMPY
+        .module()
+        .ok_or_else(|| PyErr::type_error("numpy is not installed"))?;
+    let arr = np.call_method(c"from_dlpack", &[me])?;
+    if let Some(dtype) = params[0].filter(|v| !v.is_none()) {
+        return arr.borrow().call_method(c"astype", &[dtype]);
+    }
+    if let Some(copy) = params[1] {
+        // SAFETY: a live object (`None` is false).
+        match unsafe { ffi::PyObject_IsTrue(copy.as_ptr()) } {
+            0 => {}
+            1 => return arr.borrow().call_method(c"copy", &[]),
+            _ => return Err(PyErr::fetch()),
+        }
+    }
+    Ok(arr)
+}
+
 /// A C-contiguous, 64-byte aligned copy of a CPU array.
 pub(crate) fn contiguous_copy(l: &Layout) -> PyResult<(Layout, OwnerBox)> {
     if l.device().device_type != DeviceType::CPU {
-        return Err(PyErr::buffer_error("only CPU arrays can be copied"));
+        return Err(PyErr::buffer_error(format!(
+            "an array on device {} cannot be copied by ndbind, which never reads device memory from the host \
+             (copy it with the framework that consumes it)",
+            l.device()
+        )));
     }
     let item = l.itemsize();
     // The size comes from Python (a broadcast view can be huge): fallible.
@@ -320,7 +402,13 @@ unsafe fn fill_buffer(
 ) -> PyResult<()> {
     let l = &a.layout;
     if l.device().device_type != DeviceType::CPU {
-        return Err(PyErr::buffer_error("the array is not on the CPU"));
+        return Err(PyErr::buffer_error(format!(
+            "the array is on device {} ({}, {}), not the CPU: the buffer protocol exposes host memory only \
+             (use DLPack: __dlpack__ / from_dlpack)",
+            l.device(),
+            l.device().device_type.0,
+            l.device().device_id
+        )));
     }
     if flags & ffi::PyBUF_WRITABLE != 0 && a.read_only {
         return Err(PyErr::buffer_error("the array is read-only"));
@@ -382,6 +470,12 @@ fn array_type() -> PyResult<*mut ffi::PyTypeObject> {
                 ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: dlpack },
                 ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
                 ml_doc: c"__dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None)\n\nExports the array as a DLPack capsule.".as_ptr(),
+            },
+            ffi::PyMethodDef {
+                ml_name: c"__array__".as_ptr(),
+                ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: array_dunder },
+                ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                ml_doc: c"__array__(dtype=None, copy=None)\n\nA NumPy array over the data (CPU arrays only: device memory raises BufferError).".as_ptr(),
             },
             ffi::PyMethodDef {
                 ml_name: c"__dlpack_device__".as_ptr(),

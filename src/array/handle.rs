@@ -208,6 +208,24 @@ impl ArrayHandle {
         }
     }
 
+    /// The producer's data pointer, before `byte_offset`.
+    #[inline]
+    pub fn raw_data(&self) -> *mut c_void {
+        match &self.repr {
+            Repr::Numpy(v) => v.data(),
+            Repr::General(l) => l.raw_data(),
+        }
+    }
+
+    /// Bytes from [`ArrayHandle::raw_data`] to the first element.
+    #[inline]
+    pub fn byte_offset(&self) -> u64 {
+        match &self.repr {
+            Repr::Numpy(_) => 0,
+            Repr::General(l) => l.byte_offset(),
+        }
+    }
+
     /// The element type.
     #[inline]
     pub fn dtype(&self) -> DType {

@@ -50,6 +50,19 @@ pub use export::{
 };
 pub use import::{import, is_array};
 pub use nd::NdArray;
+/// Where an array's memory lives: a DLPack device type and ordinal
+/// (`Device::CPU`, `Device::cuda(0)`, `Device::new(DeviceType::ONE_API,
+/// 1)`). Returned to Python it is the `(device_type, device_id)` tuple of
+/// `__dlpack_device__`.
+///
+/// ```
+/// use ndbind::array::{Device, DeviceType};
+/// let d = Device::cuda(1);
+/// assert_eq!((d.device_type, d.device_id), (DeviceType::CUDA, 1));
+/// assert!(Device::CPU.is_cpu() && !d.is_cpu());
+/// assert_eq!(d.to_string(), "kDLCUDA:1");
+/// ```
+pub use ndbind_dlpack::{DLDevice as Device, DeviceType};
 pub use owner::OwnerBox;
 pub use requirements::{
     AnyContig, AnyDType, CContig, Cpu, Cuda, FContig, Ndim, ReadOnly, Requirements, Shape, Shape1,

@@ -155,11 +155,39 @@ impl<T: DTypeSpec, C: Constraint> NdArray<T, C> {
     pub fn dtype(&self) -> DType {
         self.h.dtype()
     }
-    /// `(device_type, device_id)` as in DLPack (`(1, 0)`: CPU).
+    /// Where the memory lives (`Device::CPU` for host memory; returned to
+    /// Python, the `(device_type, device_id)` tuple of DLPack).
     #[inline]
-    pub fn device(&self) -> (i32, i32) {
-        let d = self.h.device();
-        (d.device_type.0, d.device_id)
+    pub fn device(&self) -> crate::array::Device {
+        self.h.device()
+    }
+    /// DLPack's `byte_offset`: bytes from [`NdArray::raw_data`] to the
+    /// first element (0 for NumPy and buffer-protocol arrays, which give
+    /// the first element's address).
+    #[inline]
+    pub fn byte_offset(&self) -> u64 {
+        self.h.byte_offset()
+    }
+    /// The producer's data pointer *without* `byte_offset` folded in.
+    /// Devices whose buffers are opaque handles rather than addresses
+    /// (OpenCL `cl_mem`, Vulkan, Metal, WebGPU) need this pair: there
+    /// [`NdArray::as_ptr`] (`raw_data + byte_offset`) means nothing.
+    ///
+    /// ```
+    /// use ndbind::array::NdArray;
+    /// use ndbind::prelude::*;
+    /// use std::ffi::c_void;
+    ///
+    /// fn where_is(a: NdArray) -> (usize, u64, usize) {
+    ///     let (raw, off) = (a.raw_data(), a.byte_offset());
+    ///     assert_eq!(a.as_ptr() as usize, raw as usize + off as usize); // for addresses
+    ///     (raw as usize, off, a.as_ptr() as usize)
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("where_is", where_is, arg("a"))?; Ok(()) });
+    /// ```
+    #[inline]
+    pub fn raw_data(&self) -> *const std::ffi::c_void {
+        self.h.raw_data()
     }
     /// The CUDA/ROCm stream the data is ready on ([`crate::array::Stream`];
     /// ndbind makes no CUDA call, so ordering work is the binding's job):
@@ -541,6 +569,16 @@ impl<T: DTypeSpec, C: Constraint> FromPy for NdArray<T, C> {
     #[inline]
     fn commit(&mut self) {
         self.h.commit()
+    }
+}
+
+/// A device is returned as DLPack's `(device_type, device_id)` tuple.
+impl IntoPy for crate::array::Device {
+    fn into_py(self, ctx: &ReturnCtx) -> PyResult<Object> {
+        (self.device_type.0, self.device_id).into_py(ctx)
+    }
+    fn type_name(out: &mut String) {
+        <(i32, i32) as IntoPy>::type_name(out)
     }
 }
 

@@ -112,6 +112,36 @@ impl OutDims {
         }
         .expect("at most MAX_NDIM axes")
     }
+
+    /// The layout of `data` plus `byte_offset` on `device` with these dims,
+    /// checked as a foreign tensor is ([`ndbind_dlpack::validate`]: the
+    /// byte extent fits the address space, `data` is not NULL unless the
+    /// array is empty). Nothing at `data` is read.
+    ///
+    /// # Safety
+    /// As for [`OutDims::to_layout`], on `device` (a caller that reads the
+    /// memory from the host checks that it is CPU memory first).
+    pub(crate) unsafe fn to_device_layout(
+        &self,
+        data: *mut c_void,
+        byte_offset: u64,
+        device: DLDevice,
+        dtype: DLDataType,
+        read_only: bool,
+    ) -> Result<Layout, ndbind_dlpack::InvalidTensor> {
+        let t = ndbind_dlpack::DLTensor {
+            data,
+            device,
+            ndim: self.ndim() as i32,
+            dtype,
+            shape: self.shape().as_ptr().cast_mut(),
+            strides: self.strides().map_or(std::ptr::null_mut(), |s| s.as_ptr().cast_mut()),
+            byte_offset,
+        };
+        // SAFETY: `shape` (and `strides` when given) hold `ndim` values,
+        // alive for the call; validation reads them, never the data.
+        unsafe { ndbind_dlpack::validate(&t, read_only) }
+    }
 }
 
 #[cfg(test)]
