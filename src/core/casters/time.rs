@@ -379,7 +379,7 @@ impl FromPy for Duration {
         // SAFETY: exact type checks before the type-specific accessors.
         if unsafe { ffi::PyFloat_Check(p) } != 0 {
             // SAFETY: `p` is a float.
-            return Duration::try_from_secs_f64(unsafe { ffi::PyFloat_AS_DOUBLE(p) }).ok();
+            return Duration::try_from_secs_f64(unsafe { crate::core::abi::float_value(p) }).ok();
         }
         let (secs, nanos) = split_micros(delta_micros(obj)?);
         Some(Duration::new(u64::try_from(secs).ok()?, nanos))
@@ -529,7 +529,7 @@ impl FromPy for SignedDuration {
         // SAFETY: type check before the accessor.
         if unsafe { ffi::PyFloat_Check(p) } != 0 {
             // SAFETY: `p` is a float.
-            let s = unsafe { ffi::PyFloat_AS_DOUBLE(p) };
+            let s = unsafe { crate::core::abi::float_value(p) };
             let floor = s.floor();
             // Finite and within i64 (2^63 is exact in f64), else no match.
             const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63

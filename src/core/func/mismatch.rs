@@ -27,6 +27,19 @@ use crate::core::object::Borrowed;
 /// type's own fields and dict only: no Python code runs.
 pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
     let tp = obj.type_ptr();
+    // The abi3 build reads `module.qualname` through the limited API.
+    #[cfg(Py_LIMITED_API)]
+    // SAFETY: a live type; the GIL is held.
+    return unsafe {
+        crate::core::abi::with_type_name(tp, |n| String::from_utf8_lossy(n).into_owned())
+    };
+    #[cfg(not(Py_LIMITED_API))]
+    return full_type_name_raw(tp);
+}
+
+/// [`full_type_name`] from the type's fields (version-specific build).
+#[cfg(not(Py_LIMITED_API))]
+fn full_type_name_raw(tp: *mut ffi::PyTypeObject) -> String {
     // SAFETY: reading fields of a live type object; a heap type's struct
     // is a `PyHeapTypeObject`; its qualified name is a `str` it owns.
     // The dict lookup has a `str` key and returns a borrowed value (no
@@ -66,6 +79,7 @@ pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
 ///
 /// # Safety
 /// `o` is NULL or a live object that outlives the result.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn str_of<'a>(o: *mut ffi::PyObject) -> Option<&'a str> {
     // SAFETY: the caller's contract.
     unsafe {
