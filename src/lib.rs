@@ -122,13 +122,3 @@ pub mod prelude {
     };
     pub use crate::{Dict, List, Set, Str, Tuple};
 }
-
-// The `abi3` feature (CPython's stable ABI, 3.12 and newer) is under way:
-// everything but the datetime casters builds on the limited API (see
-// src/core/abi.rs); those still read the `datetime` C API, which it lacks.
-#[cfg(Py_LIMITED_API)]
-compile_error!(
-    "ndbind: the `abi3` feature is not complete yet: the datetime casters \
-     (src/core/casters/time.rs, chrono.rs) use the datetime C API, which the \
-     limited API lacks"
-);

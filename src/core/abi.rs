@@ -5,9 +5,9 @@
 //! functions instead. Call sites use these and stay single.
 //!
 //! What the abi3 build does differently elsewhere (each says so where it
-//! is): classes are made by `PyType_FromMetaclass` (`class/create.rs`), a
-//! class's immutability is enforced by the metaclass's `__setattr__`
-//! (`class/meta.rs`), a bound class's constructor fast path lives in the
+//! is): classes are made by `PyType_FromMetaclass` (`class/create.rs`) and
+//! are mutable (the limited API cannot lift `Py_TPFLAGS_IMMUTABLETYPE`
+//! while ndbind adds attributes), a bound class's constructor fast path lives in the
 //! metaclass's own slot (`__vectorcalloffset__`), the Python-override cache
 //! is not used (no type version tags: `class/trampoline.rs`), `int_list`
 //! builds a new list each time (`casters/seq.rs`), dates and times go
@@ -19,7 +19,7 @@
 
 #[cfg(Py_LIMITED_API)]
 use std::ffi::c_void;
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 
 use pyo3_ffi as ffi;
 
@@ -298,7 +298,7 @@ pub(crate) unsafe fn with_type_name<R>(
     // SAFETY: (caller) tp_name is NULL or a NUL-terminated string owned by
     // the live type.
     unsafe {
-        let name: *const c_char = (*tp).tp_name;
+        let name: *const std::ffi::c_char = (*tp).tp_name;
         if name.is_null() {
             return f(b"?");
         }

@@ -7,7 +7,7 @@
 //! `PyType_Ready`. The abi3 build (3.12 and newer) makes it from a spec
 //! with `PyType_FromMetaclass`.
 
-use std::ffi::{c_char, CString};
+use std::ffi::CString;
 
 use pyo3_ffi as ffi;
 
@@ -153,6 +153,9 @@ fn from_spec(
         slots.push(slot(id, f));
     }
     slots.push(slot(0, std::ptr::null_mut()));
+    // Mutable under abi3: the limited API cannot lift the flag while
+    // ndbind adds attributes (`unlocked`), so a bound class of the abi3
+    // build takes attribute assignments from Python.
     let flags = type_flags(&rec) & !(ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE);
     let mut spec = ffi::PyType_Spec {
         name: rec.full_name.as_ptr(),
@@ -344,11 +347,11 @@ unsafe fn set_doc(tp: *mut ffi::PyTypeObject, doc: &CString) -> PyResult<()> {
     let bytes = doc.as_bytes_with_nul();
     // SAFETY: a fresh allocation of `bytes.len()` bytes, filled completely.
     unsafe {
-        let p = ffi::PyObject_Malloc(bytes.len()) as *mut c_char;
+        let p = ffi::PyObject_Malloc(bytes.len()) as *mut std::ffi::c_char;
         if p.is_null() {
             return Err(PyErr::memory_error("tp_doc"));
         }
-        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, p, bytes.len());
+        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const std::ffi::c_char, p, bytes.len());
         // SAFETY: (caller) `tp` is under construction.
         (*tp).tp_doc = p;
     }
@@ -356,15 +359,12 @@ unsafe fn set_doc(tp: *mut ffi::PyTypeObject, doc: &CString) -> PyResult<()> {
 }
 
 /// Runs `f` (which sets attributes of the bound class `tp`) with the
-/// type's immutability lifted.
+/// type's immutability lifted (the abi3 build's classes are mutable).
 pub(crate) fn unlocked<R>(tp: *mut ffi::PyTypeObject, f: impl FnOnce() -> R) -> R {
     #[cfg(Py_LIMITED_API)]
     {
-        // The metaclass enforces immutability (`meta::immutable_refused`).
-        let before = UNLOCKED.replace(tp);
-        let r = f();
-        UNLOCKED.set(before);
-        r
+        let _ = tp;
+        f()
     }
     #[cfg(not(Py_LIMITED_API))]
     // SAFETY: `tp` is a live bound class; the GIL is held, so no other
@@ -376,19 +376,6 @@ pub(crate) fn unlocked<R>(tp: *mut ffi::PyTypeObject, f: impl FnOnce() -> R) -> 
         (*tp).tp_flags |= immutable;
         r
     }
-}
-
-#[cfg(Py_LIMITED_API)]
-thread_local! {
-    /// The bound class [`unlocked`] lifted the immutability of (abi3 build).
-    static UNLOCKED: std::cell::Cell<*mut ffi::PyTypeObject> =
-        const { std::cell::Cell::new(std::ptr::null_mut()) };
-}
-
-/// Whether ndbind is adding attributes to `tp` now ([`unlocked`]; abi3).
-#[cfg(Py_LIMITED_API)]
-pub(crate) fn is_unlocked(tp: *mut ffi::PyTypeObject) -> bool {
-    UNLOCKED.get() == tp
 }
 
 /// Adds the getset descriptor of `prop` to the class (the record keeps

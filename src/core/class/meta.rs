@@ -114,10 +114,6 @@ unsafe extern "C" fn meta_setattro(
             // deletes the property from the class (its record goes with it).
             return static_property_set(prop.as_ptr(), value);
         }
-        #[cfg(Py_LIMITED_API)]
-        if immutable_refused(tp, name) {
-            return -1;
-        }
         let set = crate::core::abi::type_type::setattro();
         let rc = set(o, name, value);
         if rc == 0 && ffi::PyUnicode_Check(name) != 0 {
@@ -219,47 +215,6 @@ pub(crate) unsafe fn set_class_vectorcall(
             *((tp as *mut u8).add(at) as *mut Option<ffi::vectorcallfunc>) = f;
         }
     }
-}
-
-/// The abi3 build's immutable bound classes: `type` sees them as mutable
-/// (the limited API cannot lift `Py_TPFLAGS_IMMUTABLETYPE` while ndbind
-/// adds attributes), so the metaclass refuses assignments to a bound class
-/// itself (not its Python subclasses) as `type` does, unless ndbind is
-/// adding them (`create::unlocked`). Raises and returns true when refused.
-///
-/// # Safety
-/// `tp` is an instance of the metaclass; the GIL is held.
-#[cfg(Py_LIMITED_API)]
-unsafe fn immutable_refused(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> bool {
-    // SAFETY: (caller) an instance of the metaclass.
-    let rec = unsafe { record_ptr(tp) };
-    // SAFETY: a non-NULL record is live while its type is.
-    if rec.is_null()
-        || unsafe { (*rec).type_ptr } != tp
-        || crate::core::class::create::is_unlocked(tp)
-    {
-        return false;
-    }
-    let tname = crate::core::object::Object::str_held(
-        // SAFETY: a live type; the GIL is held.
-        &unsafe {
-            crate::core::abi::with_type_name(tp, |n| String::from_utf8_lossy(n).into_owned())
-        },
-    );
-    // SAFETY: the GIL is held; a format with an object and a C string.
-    unsafe {
-        let tname = match &tname {
-            Ok(t) => t.as_ptr(),
-            Err(_) => return true,
-        };
-        ffi::PyErr_Format(
-            ffi::PyExc_TypeError,
-            c"cannot set %R attribute of immutable type '%U'".as_ptr(),
-            name,
-            tname,
-        );
-    }
-    true
 }
 
 /// The metaclass, created on first use.

@@ -12,8 +12,6 @@
 //! parameter's [`crate::FromPy::explain`] (nothing is recorded while
 //! arguments load, so a successful call pays nothing). Cold code only.
 
-use std::ffi::CStr;
-
 use pyo3_ffi as ffi;
 
 use crate::core::error::{push_decimal, PyErr};
@@ -50,7 +48,7 @@ fn full_type_name_raw(tp: *mut ffi::PyTypeObject) -> String {
             if n.is_null() {
                 "?".to_owned()
             } else {
-                CStr::from_ptr(n).to_string_lossy().into_owned()
+                std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
             }
         };
         if ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
