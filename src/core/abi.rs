@@ -283,9 +283,9 @@ pub(crate) unsafe fn has_buffer(tp: *mut ffi::PyTypeObject) -> bool {
 
 /// Calls `f` with the type's C name, `tp_name` (`numpy.ndarray`, or a
 /// Python class's bare `__name__`). The abi3 build has no `tp_name`: it
-/// passes `module.qualname` (`module` left out for builtins), which is
-/// `tp_name` for C types and ndbind's classes (not for classes defined in
-/// Python, whose `tp_name` is their bare name).
+/// passes what `tp_name` holds, as far as the limited API tells: the
+/// bare `__name__` of a class made by a `class` statement (or `type()`),
+/// `module.qualname` of any other type (`module` left out for builtins).
 ///
 /// # Safety
 /// `tp` is a live type; the GIL is held.
@@ -306,33 +306,120 @@ pub(crate) unsafe fn with_type_name<R>(
     }
     #[cfg(Py_LIMITED_API)]
     {
-        let name = qualified_name(tp);
+        let name = c_type_name(tp);
         f(name.as_bytes())
     }
 }
 
-/// `module.qualname` of a type (`qualname` alone for builtins), `"?"` if
-/// either cannot be read (an error raised meanwhile is cleared; a pending
-/// one is kept).
+/// The text of an exact `str` (anything else: `None`).
+///
+/// # Safety
+/// The GIL is held.
+#[cfg(Py_LIMITED_API)]
+unsafe fn exact_str(o: &crate::core::object::Object) -> Option<String> {
+    // SAFETY: (caller) the GIL is held; a live object.
+    if unsafe { ffi::PyUnicode_CheckExact(o.as_ptr()) } == 0 {
+        return None;
+    }
+    o.borrow().to_str().ok().map(str::to_owned)
+}
+
+/// `tp_dealloc` of the classes `type()` makes (`subtype_dealloc`, which
+/// the limited API does not name), read from a class made once for that.
+#[cfg(Py_LIMITED_API)]
+fn python_class_dealloc() -> *mut c_void {
+    use crate::core::object::{Borrowed, Object};
+    static PROBE: crate::core::gil_cell::GilCell<Option<Object>> =
+        crate::core::gil_cell::GilCell::new();
+    let probe = PROBE.get_or_init(|| {
+        // SAFETY: the GIL is held (callers); `type` is a static type; the
+        // arguments are new references held for the call.
+        unsafe {
+            let ty = Borrowed::from_ptr(std::ptr::addr_of_mut!(ffi::PyType_Type).cast());
+            let made = (|| {
+                let name = Object::str_held("ndbind_probe")?;
+                let bases = Object::from_owned_or_err(ffi::PyTuple_New(0))?;
+                let dict = Object::from_owned_or_err(ffi::PyDict_New())?;
+                ty.call(&[name.borrow(), bases.borrow(), dict.borrow()])
+            })();
+            made.ok()
+        }
+    });
+    match probe {
+        // SAFETY: a live heap type.
+        Some(p) => unsafe { slot(p.as_ptr().cast(), ffi::Py_tp_dealloc) },
+        None => std::ptr::null_mut(),
+    }
+}
+
+/// [`with_type_name`]'s name in the abi3 build, `"?"` if it cannot be read
+/// (an error raised meanwhile is cleared; a pending one is kept).
 #[cfg(Py_LIMITED_API)]
 #[cold]
 #[inline(never)]
-fn qualified_name(tp: *mut ffi::PyTypeObject) -> String {
-    use crate::core::object::{Borrowed, Object};
+fn c_type_name(tp: *mut ffi::PyTypeObject) -> String {
+    use crate::core::object::Object;
     // SAFETY: a live type (caller of `with_type_name`); the GIL is held;
     // the lookups run with any pending exception saved.
     unsafe {
         crate::core::error::preserving_error(|| {
-            let ty = Borrowed::from_ptr(tp as *mut ffi::PyObject);
-            let qual = match Object::from_owned(ffi::PyType_GetQualName(tp)) {
-                Some(q) => q.borrow().to_str().map(str::to_owned).unwrap_or_else(|_| "?".into()),
-                None => return "?".to_owned(),
-            };
-            match ty.getattr(c"__module__").and_then(|m| m.borrow().str()) {
-                Ok(m) if m != "builtins" => format!("{m}.{qual}"),
-                _ => qual,
+            let heap = ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE != 0;
+            if heap {
+                let dealloc = slot(tp, ffi::Py_tp_dealloc);
+                if !dealloc.is_null() && dealloc == python_class_dealloc() {
+                    return Object::from_owned(ffi::PyType_GetName(tp))
+                        .and_then(|n| exact_str(&n))
+                        .unwrap_or_else(|| "?".to_owned());
+                }
             }
+            qualified_name(tp, false)
         })
+    }
+}
+
+/// `module.qualname` of a type as nanobind shows it (`builtins.` left
+/// out), read without running Python code where the version-specific
+/// build reads fields: a heap type's `__module__` from its own dict
+/// (ignored unless a `str`), a static type's from its name. `"?"` if the
+/// qualified name cannot be read (an error raised meanwhile is cleared).
+///
+/// # Safety
+/// `tp` is a live type; the GIL is held.
+#[cfg(Py_LIMITED_API)]
+#[cold]
+pub(crate) unsafe fn full_type_name(tp: *mut ffi::PyTypeObject) -> String {
+    // SAFETY: (caller) a live type, the GIL; a pending error is kept.
+    unsafe { crate::core::error::preserving_error(|| qualified_name(tp, true)) }
+}
+
+/// `module.qualname` (`qualname` alone for builtins, or where the module
+/// is not a `str`); `own_module`: a heap type's module from its own dict.
+///
+/// # Safety
+/// `tp` is a live type; the GIL is held; no error is pending.
+#[cfg(Py_LIMITED_API)]
+unsafe fn qualified_name(tp: *mut ffi::PyTypeObject, own_module: bool) -> String {
+    use crate::core::object::{Borrowed, Object};
+    // SAFETY: (caller) a live type, the GIL.
+    unsafe {
+        let qual = match Object::from_owned(ffi::PyType_GetQualName(tp)) {
+            Some(q) => exact_str(&q).unwrap_or_else(|| "?".into()),
+            None => {
+                ffi::PyErr_Clear();
+                return "?".to_owned();
+            }
+        };
+        let heap = ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE != 0;
+        let module = if own_module && heap {
+            own_attr_str(tp, c"__module__")
+        } else {
+            let m = Borrowed::from_ptr(tp.cast()).getattr(c"__module__").ok();
+            m
+        };
+        match module.and_then(|m| exact_str(&m)) {
+            Some(m) if m != "builtins" => format!("{m}.{qual}"),
+            _ => qual,
+        }
     }
 }
 

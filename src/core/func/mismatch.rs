@@ -28,9 +28,7 @@ pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
     // The abi3 build reads `module.qualname` through the limited API.
     #[cfg(Py_LIMITED_API)]
     // SAFETY: a live type; the GIL is held.
-    return unsafe {
-        crate::core::abi::with_type_name(tp, |n| String::from_utf8_lossy(n).into_owned())
-    };
+    return unsafe { crate::core::abi::full_type_name(tp) };
     #[cfg(not(Py_LIMITED_API))]
     return full_type_name_raw(tp);
 }
