@@ -149,8 +149,8 @@ impl Framework {
                 let cap = crate::array::import::dlpack::type_lookup(
                     ty.as_ptr() as *mut ffi::PyTypeObject,
                     crate::interned!(c"__dlpack_c_exchange_api__"),
-                );
-                ndbind_dlpack::exchange_api_from_capsule(cap)
+                )?;
+                ndbind_dlpack::exchange_api_from_capsule(cap.as_ptr())
             }
         })
     }

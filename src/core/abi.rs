@@ -452,6 +452,13 @@ pub(crate) unsafe fn own_attr(
     unsafe {
         #[cfg(not(Py_LIMITED_API))]
         let v = {
+            // From 3.12 on a static builtin type's `tp_dict` is NULL (its
+            // dict is the interpreter's): `PyType_GetDict` has it.
+            #[cfg(Py_3_12)]
+            let held = Object::from_owned(ffi::PyType_GetDict(tp));
+            #[cfg(Py_3_12)]
+            let d = held.as_ref().map_or(std::ptr::null_mut(), Object::as_ptr);
+            #[cfg(not(Py_3_12))]
             let d = (*tp).tp_dict;
             let v = if d.is_null() {
                 std::ptr::null_mut()
@@ -488,6 +495,32 @@ pub(crate) unsafe fn own_attr_str(
     let key = crate::core::object::Object::intern_held(name).ok()?;
     // SAFETY: (caller) as `own_attr`; `key` is a `str`.
     unsafe { own_attr(tp, key.as_ptr()) }
+}
+
+/// `name` looked up through the MRO of `tp` as attribute lookup finds it
+/// on the type (the raw dict value: no descriptor is called), a new
+/// reference; `None` if absent. Never raises (a lookup error is cleared).
+/// Public API in both builds (CPython's `_PyType_Lookup` is private).
+///
+/// # Safety
+/// `tp` is a live type; `name` a live exact `str`; the GIL is held.
+pub(crate) unsafe fn mro_lookup(
+    tp: *mut ffi::PyTypeObject,
+    name: *mut ffi::PyObject,
+) -> Option<crate::core::object::Object> {
+    // SAFETY: (caller) a live type; its MRO is held for the loop, and
+    // keeps each type in it alive.
+    unsafe {
+        let held = type_mro(tp)?;
+        let mro = held.as_ptr();
+        for i in 0..tuple_size(mro) {
+            let t = tuple_get_item(mro, i) as *mut ffi::PyTypeObject;
+            if let Some(v) = own_attr(t, name) {
+                return Some(v);
+            }
+        }
+        None
+    }
 }
 
 /// The type's MRO (`__mro__`), a new reference; `None` before it is ready.

@@ -458,7 +458,7 @@ fn tzinfo_fold(obj: Borrowed<'_>, kind: Kind) -> PyResult<(Object, i32)> {
 /// aware: its `utcoffset` may still be `None`). No Python code runs.
 pub(crate) fn has_tzinfo(obj: Borrowed<'_>, kind: Kind) -> bool {
     // `obj` came from `read`: its getters cannot fail.
-    tzinfo_fold(obj, kind).map_or(false, |(tz, _)| !tz.borrow().is_none())
+    tzinfo_fold(obj, kind).is_ok_and(|(tz, _)| !tz.borrow().is_none())
 }
 
 /// An exact `datetime.datetime` (no subclass: its methods are the C
@@ -466,9 +466,9 @@ pub(crate) fn has_tzinfo(obj: Borrowed<'_>, kind: Kind) -> bool {
 fn exact_datetime(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<Object> {
     let api = api()?;
     #[cfg(not(Py_LIMITED_API))]
-    // SAFETY: type check of a live object (the API is imported).
     let exact = {
         let _ = api;
+        // SAFETY: type check of a live object (the API is imported).
         unsafe { ffi::PyDateTime_CheckExact(obj.as_ptr()) != 0 }
     };
     #[cfg(Py_LIMITED_API)]
