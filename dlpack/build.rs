@@ -1,4 +1,5 @@
-//! Links libpython into this package's *test* executables only.
+//! Links libpython into this package's *test* executables only, and sets
+//! the Python version cfgs.
 //!
 //! The capsule tests in `tests/` embed an interpreter, so their executables
 //! need libpython. pyo3-ffi links it itself unless it is built for an
@@ -32,6 +33,9 @@ fn unhex(s: &str) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The version cfgs (`Py_3_12`, `Py_LIMITED_API`, ...) of the
+    // interpreter pyo3-ffi was configured for.
+    pyo3_build_config::use_pyo3_cfgs();
     if env::var("CARGO_CFG_TARGET_FAMILY").as_deref() != Ok("unix") {
         return; // Windows: pyo3-ffi uses raw-dylib linking; nothing to add.
     }

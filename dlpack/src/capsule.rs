@@ -9,7 +9,7 @@
 //! Every function here calls the CPython C API: **the GIL must be held**.
 
 use core::ffi::{c_void, CStr};
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 
 use pyo3_ffi::{
     PyCapsule_CheckExact, PyCapsule_GetName, PyCapsule_GetPointer, PyCapsule_IsValid,
@@ -263,10 +263,10 @@ pub unsafe fn delete_versioned(p: *mut DLManagedTensorVersioned) {
 /// # Safety
 /// The GIL is held.
 #[inline]
-#[allow(deprecated)] // PyErr_Fetch/Restore: deprecated only from 3.12 on.
 pub unsafe fn preserving_error<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: GIL held; Fetch moves the three references into our locals and
-    // Restore moves them back (replacing anything `f` raised).
+    // SAFETY: GIL held; Fetch (GetRaisedException from 3.12 on) moves the
+    // references into our locals and Restore (SetRaisedException) moves them
+    // back (replacing anything `f` raised).
     unsafe {
         if pyo3_ffi::PyErr_Occurred().is_null() {
             let r = f();
@@ -275,11 +275,22 @@ pub unsafe fn preserving_error<R>(f: impl FnOnce() -> R) -> R {
             }
             return r;
         }
-        let (mut ty, mut value, mut tb) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        pyo3_ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
-        let r = f();
-        pyo3_ffi::PyErr_Restore(ty, value, tb);
-        r
+        #[cfg(not(Py_3_12))]
+        {
+            let (mut ty, mut value, mut tb) =
+                (core::ptr::null_mut(), core::ptr::null_mut(), core::ptr::null_mut());
+            pyo3_ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+            let r = f();
+            pyo3_ffi::PyErr_Restore(ty, value, tb);
+            r
+        }
+        #[cfg(Py_3_12)]
+        {
+            let exc = pyo3_ffi::PyErr_GetRaisedException();
+            let r = f();
+            pyo3_ffi::PyErr_SetRaisedException(exc);
+            r
+        }
     }
 }
 

@@ -34,12 +34,23 @@ unsafe impl<T: Scalar> ndbind::array::StableData<T> for Counted<T> {}
 
 impl<T: Scalar> Drop for Counted<T> {
     fn drop(&mut self) {
-        // SAFETY: PyGILState_Check may be called from any thread.
-        if unsafe { ndbind::ffi::PyGILState_Check() } == 0 {
+        if !gil_held() {
             FREED_WITHOUT_GIL.fetch_add(1, Ordering::SeqCst);
         }
         DESTRUCTED.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Whether this thread holds the GIL.
+fn gil_held() -> bool {
+    // SAFETY: PyGILState_Check may be called from any thread.
+    #[cfg(not(feature = "abi3"))]
+    return unsafe { ndbind::ffi::PyGILState_Check() } != 0;
+    // The limited API has no `PyGILState_Check`; `PyThreadState_GetDict`
+    // is NULL without an attached thread state (CPython >= 3.12).
+    // SAFETY: callable on any thread, with or without the GIL.
+    #[cfg(feature = "abi3")]
+    return unsafe { !ndbind::ffi::PyThreadState_GetDict().is_null() };
 }
 
 /// How many counted buffers have been freed.

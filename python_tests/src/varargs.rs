@@ -83,14 +83,20 @@ pub fn bind(m: &Module) -> PyResult<()> {
     m.def(
         "sum_args",
         |rest: Args| -> PyResult<f64> {
-            rest.items()
-                .iter()
-                .map(|&x| f64::from_py(x, true).ok_or_else(|| PyErr::type_error("not a number")))
+            // `iter`, not `items`: the abi3 build has no `Tuple::items`.
+            rest.iter()
+                .map(|x| {
+                    f64::from_py(x.borrow(), true).ok_or_else(|| PyErr::type_error("not a number"))
+                })
                 .sum()
         },
         (),
     )?;
-    m.def("arg_at", |i: usize, rest: Args| rest.items().get(i).map(|&b| b.to_owned()), arg("i"))?;
+    m.def(
+        "arg_at",
+        |i: usize, rest: Args| (i < rest.len()).then(|| rest.get_item(i as isize)).transpose(),
+        arg("i"),
+    )?;
     m.def(
         "kwarg",
         |key: &str, kw: Kwargs| -> PyResult<Option<Object>> { kw.get_item(key) },

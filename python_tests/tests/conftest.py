@@ -7,6 +7,9 @@ import pytest
 
 import ndbind_test  # noqa: F401  (fail early, with a clear error, if not built)
 
+# Whether the module under test is the stable-ABI build (the `abi3` feature).
+ABI3 = ndbind_test.ndbind_test.__file__.endswith(".abi3.so")
+
 # pytest itself keeps test objects (holding ndbind functions and instances)
 # alive past interpreter exit once torch is loaded, so the exit-time leak
 # report would list them. test_classes.py checks the report in clean

@@ -1308,8 +1308,12 @@ def test_copy_holds_its_borrow_while_the_collector_runs():
     gc.set_threshold(700)
     gc.collect()
     check("the collector ran __del__ once", len(tried) == 1, tried)
-    if tried and tried[0][0] == "ok":   # before the copy began: nothing to copy
-        check("copy of a destructed value refused", got[0] == "TypeError", got)
+    if tried and tried[0][0] == "ok":
+        # Before the copy began: nothing to copy. Or after it ended: from
+        # 3.12 on, a collection an allocation asks for runs at the eval
+        # loop's next check, which may come once the copy has returned.
+        whole = got[0] == "ok" and t.inst_state(got[1]) == (True, True) and (got[1].a, got[1].b) == (1.0, 2.0)
+        check("copy of a destructed value refused (or a whole copy made before)", got[0] == "TypeError" or (sys.version_info >= (3, 12) and whole), got)
     else:                               # during the copy: refused, the copy is whole
         expect("destruct while copied", tried[0], "RuntimeError", "borrowed")
         q = got[1]

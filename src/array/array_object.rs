@@ -46,7 +46,7 @@ pub(crate) fn new_with(
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is used.
     unsafe {
-        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let alloc = crate::core::abi::type_alloc(tp);
         let obj = Object::from_owned_or_err(alloc(tp, 0))?;
         let a = obj.as_ptr() as *mut ArrayObject;
         std::ptr::addr_of_mut!((*a).layout).write(layout);
@@ -80,7 +80,7 @@ unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
         });
         std::ptr::drop_in_place(&mut (*a).layout);
         std::ptr::drop_in_place(&mut (*a).buf_dims);
-        (*tp).tp_free.expect("tp_free")(slf as *mut c_void);
+        crate::core::abi::type_free(tp)(slf as *mut c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
     }
 }
@@ -162,13 +162,13 @@ unsafe fn dlpack_impl(
     let a = this(slf);
     let (mut versioned, mut copy) = (false, false);
     // SAFETY: vectorcall's `kwnames` is NULL or a tuple of names.
-    let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
+    let nkw = if kwnames.is_null() { 0 } else { unsafe { crate::core::abi::tuple_size(kwnames) } };
     for k in 0..nkw {
         // SAFETY: kwnames holds `nkw` str objects; values follow the
         // positional arguments.
         let (key, value) = unsafe {
             (
-                Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k)),
+                Borrowed::from_ptr(crate::core::abi::tuple_get_item(kwnames, k)),
                 Borrowed::from_ptr(*args.add(k as usize)),
             )
         };

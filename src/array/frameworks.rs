@@ -149,8 +149,8 @@ impl Framework {
                 let cap = crate::array::import::dlpack::type_lookup(
                     ty.as_ptr() as *mut ffi::PyTypeObject,
                     crate::interned!(c"__dlpack_c_exchange_api__"),
-                );
-                ndbind_dlpack::exchange_api_from_capsule(cap)
+                )?;
+                ndbind_dlpack::exchange_api_from_capsule(cap.as_ptr())
             }
         })
     }
@@ -217,9 +217,13 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
     if cached.get() == tp as usize {
         return true;
     }
-    // SAFETY: tp_name is a NUL-terminated string owned by the type.
-    let name = unsafe { CStr::from_ptr((*tp).tp_name) }.to_bytes();
-    if name.starts_with(b"jaxlib") && name.ends_with(b"ArrayImpl") {
+    // SAFETY: a live type; the GIL is held.
+    let jax_array = unsafe {
+        crate::core::abi::with_type_name(tp, |name| {
+            name.starts_with(b"jaxlib") && name.ends_with(b"ArrayImpl")
+        })
+    };
+    if jax_array {
         // Kept alive (a strong reference): its address must never name
         // another type. (JAX-ness only steers the route and makes arrays
         // read-only; the memory is validated on every route.)

@@ -163,12 +163,12 @@ fn device_of_producer(obj: Borrowed<'_>, req: &Requirements) -> Option<String> {
     // while the tuple is held; integer reads clear their own errors below.
     let (kind, id) = unsafe {
         let p = t.as_ptr();
-        if ffi::PyTuple_Check(p) == 0 || ffi::PyTuple_GET_SIZE(p) != 2 {
+        if ffi::PyTuple_Check(p) == 0 || crate::core::abi::tuple_size(p) != 2 {
             return None;
         }
         // Each read may run `__index__`: none runs with an error pending.
         let read = |i| {
-            let v = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, i));
+            let v = ffi::PyLong_AsLong(crate::core::abi::tuple_get_item(p, i));
             if ffi::PyErr_Occurred().is_null() {
                 Some(v)
             } else {

@@ -490,7 +490,11 @@ fn list_of(items: &[Object]) -> PyResult<Object> {
         let l =
             Object::from_owned_or_err(pyo3_ffi::PyList_New(items.len() as pyo3_ffi::Py_ssize_t))?;
         for (i, it) in items.iter().enumerate() {
-            pyo3_ffi::PyList_SET_ITEM(l.as_ptr(), i as pyo3_ffi::Py_ssize_t, it.clone().into_ptr());
+            crate::core::abi::list_set_item(
+                l.as_ptr(),
+                i as pyo3_ffi::Py_ssize_t,
+                it.clone().into_ptr(),
+            );
         }
         Ok(l)
     }
@@ -502,7 +506,7 @@ fn tuple_of(items: &[Object]) -> PyResult<Object> {
         let t =
             Object::from_owned_or_err(pyo3_ffi::PyTuple_New(items.len() as pyo3_ffi::Py_ssize_t))?;
         for (i, it) in items.iter().enumerate() {
-            pyo3_ffi::PyTuple_SET_ITEM(
+            crate::core::abi::tuple_set_item(
                 t.as_ptr(),
                 i as pyo3_ffi::Py_ssize_t,
                 it.clone().into_ptr(),

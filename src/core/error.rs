@@ -219,12 +219,10 @@ impl PyErr {
     /// Takes the pending Python exception, if any.
     pub fn take() -> Option<PyErr> {
         crate::core::gil::assert_held("PyErr::take");
-        let (mut ty, mut value, mut tb) =
-            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: PyErr_Fetch transfers ownership of the three (possibly NULL)
-        // references to us; the GIL is held.
+        // SAFETY: `fetch_raw` transfers ownership of the three (possibly
+        // NULL) references to us; the GIL is held.
         unsafe {
-            ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+            let [ty, value, tb] = fetch_raw();
             let ty = Object::from_owned(ty)?;
             Some(PyErr::from_state(State::Fetched {
                 ty,
@@ -237,7 +235,7 @@ impl PyErr {
     /// Sets this exception as the interpreter's pending exception.
     pub fn restore(self) {
         crate::core::gil::assert_held("PyErr::restore");
-        // SAFETY: the GIL is held; PyErr_Restore steals the references.
+        // SAFETY: the GIL is held; `restore_raw` steals the references.
         unsafe {
             match self.into_state() {
                 // Through a `str` of the exact bytes: a message may hold
@@ -252,7 +250,7 @@ impl PyErr {
                         ffi::Py_DECREF(m);
                     }
                 }
-                State::Fetched { ty, value, tb } => ffi::PyErr_Restore(
+                State::Fetched { ty, value, tb } => restore_raw(
                     ty.into_ptr(),
                     value.map_or(std::ptr::null_mut(), Object::into_ptr),
                     tb.map_or(std::ptr::null_mut(), Object::into_ptr),
@@ -468,7 +466,7 @@ fn cause_chain(source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyE
 unsafe fn restore_chained(chain: Chain) {
     // SAFETY: the GIL is held (caller); each `raised` returns owned
     // references, which `PyException_SetCause` (steals the cause) and
-    // `PyErr_Restore` (steals all three) take over.
+    // `restore_raw` (steals all three) take over.
     unsafe {
         let (cty, cvalue, ctb) = raised(chain.cause);
         ffi::Py_XDECREF(cty);
@@ -480,7 +478,7 @@ unsafe fn restore_chained(chain: Chain) {
             // Also sets `__suppress_context__`.
             ffi::PyException_SetCause(value, cvalue);
         }
-        ffi::PyErr_Restore(ty, value, tb);
+        restore_raw(ty, value, tb);
     }
 }
 
@@ -492,20 +490,99 @@ unsafe fn restore_chained(chain: Chain) {
 /// The GIL is held.
 unsafe fn raised(err: PyErr) -> (*mut ffi::PyObject, *mut ffi::PyObject, *mut ffi::PyObject) {
     err.restore();
-    let (mut ty, mut value, mut tb) =
-        (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: the GIL is held (caller); Fetch hands over three owned
+    // SAFETY: the GIL is held (caller); `fetch_raw` hands over three owned
     // references, which NormalizeException replaces in place (by those of
-    // the error raised by a failing constructor, if any).
+    // the error raised by a failing constructor, if any; from 3.12 on, a
+    // fetched exception is normalised already).
     unsafe {
-        ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        #[cfg_attr(Py_3_12, allow(unused_mut))]
+        let [mut ty, mut value, mut tb] = fetch_raw();
+        #[cfg(not(Py_3_12))]
         ffi::PyErr_NormalizeException(&mut ty, &mut value, &mut tb);
         if !value.is_null() && !tb.is_null() {
             // Where Python reads a chained exception's traceback from.
             ffi::PyException_SetTraceback(value, tb);
         }
+        (ty, value, tb)
     }
-    (ty, value, tb)
+}
+
+/// Takes the pending exception as (type, value, traceback): three owned
+/// references, any NULL (all three when none is pending). Before 3.12 the
+/// value may be unnormalised (`PyErr_Fetch`); from 3.12 on it is the
+/// exception object, with its type and `__traceback__`.
+///
+/// # Safety
+/// The GIL is held.
+#[inline]
+unsafe fn fetch_raw() -> [*mut ffi::PyObject; 3] {
+    #[cfg(not(Py_3_12))]
+    // SAFETY: the GIL is held (caller); Fetch hands over three owned references.
+    unsafe {
+        let (mut ty, mut value, mut tb) =
+            (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        [ty, value, tb]
+    }
+    #[cfg(Py_3_12)]
+    // SAFETY: the GIL is held (caller); each call returns an owned reference
+    // (the traceback NULL when there is none).
+    unsafe {
+        let exc = ffi::PyErr_GetRaisedException();
+        if exc.is_null() {
+            return [std::ptr::null_mut(); 3];
+        }
+        [ffi::PyObject_Type(exc), exc, ffi::PyException_GetTraceback(exc)]
+    }
+}
+
+/// Raises (type, value, traceback), stealing the three references (value
+/// and traceback may be NULL; `ty` is NULL only if all are): the inverse of
+/// [`fetch_raw`], `PyErr_Restore`'s meaning on every version. A value that
+/// is not an exception instance is the constructor's argument (a tuple: its
+/// arguments), as in `PyErr_Restore`.
+///
+/// # Safety
+/// The GIL is held; `ty` is an exception class.
+#[inline]
+unsafe fn restore_raw(ty: *mut ffi::PyObject, value: *mut ffi::PyObject, tb: *mut ffi::PyObject) {
+    #[cfg(not(Py_3_12))]
+    // SAFETY: the GIL is held (caller); Restore steals all three.
+    unsafe {
+        ffi::PyErr_Restore(ty, value, tb)
+    }
+    #[cfg(Py_3_12)]
+    // SAFETY: the GIL is held (caller). SetRaisedException steals the
+    // exception; the other references are released here once used.
+    unsafe {
+        if ty.is_null() {
+            ffi::Py_XDECREF(value);
+            ffi::Py_XDECREF(tb);
+            return;
+        }
+        if value.is_null() || ffi::PyExceptionInstance_Check(value) == 0 {
+            // Creates the instance (`ty(*value)` for a tuple, `ty(value)`,
+            // or `ty()`); a failing constructor's error stands instead.
+            ffi::PyErr_SetObject(ty, value);
+            ffi::Py_XDECREF(value);
+            ffi::Py_DECREF(ty);
+            if tb.is_null() {
+                return;
+            }
+            let exc = ffi::PyErr_GetRaisedException();
+            ffi::PyException_SetTraceback(exc, tb);
+            ffi::Py_DECREF(tb);
+            ffi::PyErr_SetRaisedException(exc);
+            return;
+        }
+        if !tb.is_null() {
+            // Cannot fail for a traceback object (what a fetch gives).
+            ffi::PyException_SetTraceback(value, tb);
+            ffi::Py_DECREF(tb);
+        }
+        ffi::Py_DECREF(ty);
+        ffi::PyErr_SetRaisedException(value);
+    }
 }
 
 /// The `OSError` subclass of an I/O error kind.

@@ -21,9 +21,16 @@ pub(crate) fn held() -> bool {
     // GIL); on 3.11 it is the GIL holder's, any thread's, so this thread's
     // own is compared too (`PyGILState_Check`, which on its own answers
     // "held" once the interpreter is gone).
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: as said above.
     unsafe {
         !ffi::compat::PyThreadState_GetUnchecked().is_null()
             && (ffi::Py_Version >= 0x030C_0000 || ffi::PyGILState_Check() != 0)
+    }
+    // SAFETY: callable on any thread (the abi3 build: 3.12 and newer).
+    #[cfg(Py_LIMITED_API)]
+    unsafe {
+        crate::core::abi::attached()
     }
 }
 
@@ -43,12 +50,19 @@ pub(crate) fn may_release() -> bool {
     // interpreter's life. From 3.12 on: this thread's attached state (a
     // thread-local read); on 3.11: this thread's own state, if any (one
     // thread-specific-data read, half of `PyGILState_Check`).
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: as said above.
     unsafe {
         if ffi::Py_Version >= 0x030C_0000 {
             !ffi::compat::PyThreadState_GetUnchecked().is_null()
         } else {
             !ffi::PyGILState_GetThisThreadState().is_null()
         }
+    }
+    // SAFETY: callable on any thread (the abi3 build: 3.12 and newer).
+    #[cfg(Py_LIMITED_API)]
+    unsafe {
+        crate::core::abi::attached()
     }
 }
 

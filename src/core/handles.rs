@@ -213,7 +213,7 @@ impl List {
     #[inline]
     pub fn len(&self) -> usize {
         // SAFETY: a list (checked when the handle was made).
-        unsafe { ffi::PyList_GET_SIZE(self.as_ptr()) as usize }
+        unsafe { crate::core::abi::list_size(self.as_ptr()) as usize }
     }
 
     /// `len(self) == 0`.
@@ -303,10 +303,11 @@ impl Iterator for ListIter {
         // against its current length, the item incref'd while the GIL is
         // held (no Python code runs in between).
         unsafe {
-            if self.next >= ffi::PyList_GET_SIZE(l) as usize {
+            if self.next >= crate::core::abi::list_size(l) as usize {
                 return None;
             }
-            let item = Object::from_borrowed(ffi::PyList_GET_ITEM(l, self.next as isize));
+            let item =
+                Object::from_borrowed(crate::core::abi::list_get_item(l, self.next as isize));
             self.next += 1;
             Some(item)
         }
@@ -358,7 +359,7 @@ impl Tuple {
         unsafe {
             let t = Object::from_owned_or_err(ffi::PyTuple_New(v.len() as ffi::Py_ssize_t))?;
             for (i, item) in v.into_iter().enumerate() {
-                ffi::PyTuple_SET_ITEM(t.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
+                crate::core::abi::tuple_set_item(t.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr());
             }
             Ok(Tuple(t))
         }
@@ -368,7 +369,7 @@ impl Tuple {
     #[inline]
     pub fn len(&self) -> usize {
         // SAFETY: a tuple (checked when the handle was made).
-        unsafe { ffi::PyTuple_GET_SIZE(self.as_ptr()) as usize }
+        unsafe { crate::core::abi::tuple_size(self.as_ptr()) as usize }
     }
 
     /// `len(self) == 0`.
@@ -379,13 +380,15 @@ impl Tuple {
 
     /// `self[index]` (Python's indices).
     pub fn get_item(&self, index: isize) -> PyResult<Object> {
-        Ok(self.items()[position(index, self.len() as isize, "tuple index out of range")? as usize]
-            .to_owned())
+        let i = position(index, self.len() as isize, "tuple index out of range")?;
+        Ok(self.at(i as usize))
     }
 
     /// The items, borrowed from the tuple (immutable, so they live as
-    /// long as it does).
+    /// long as it does). Not in the `abi3` build, which cannot see the
+    /// tuple's item array: use [`Tuple::get_item`] or [`Tuple::iter`] there.
     #[inline]
+    #[cfg(not(Py_LIMITED_API))]
     pub fn items(&self) -> &[Borrowed<'_>] {
         // SAFETY: a tuple's item array holds `len` live references that
         // never change; `Borrowed` is a transparent non-NULL pointer.
@@ -400,7 +403,20 @@ impl Tuple {
 
     /// The items, each as a new strong reference.
     pub fn iter(&self) -> impl Iterator<Item = Object> + '_ {
-        self.items().iter().map(|&b| Borrowed::to_owned(b))
+        (0..self.len()).map(|i| self.at(i))
+    }
+
+    /// Item `i < len`, a new reference.
+    #[inline]
+    fn at(&self, i: usize) -> Object {
+        // SAFETY: a live tuple, `i` within its length (callers); the item
+        // is borrowed from the tuple, which holds it.
+        unsafe {
+            Object::from_borrowed(crate::core::abi::tuple_get_item(
+                self.as_ptr(),
+                i as ffi::Py_ssize_t,
+            ))
+        }
     }
 }
 

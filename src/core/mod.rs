@@ -3,6 +3,7 @@
 //! Everything here assumes the GIL is held: handles are `!Send`, and every
 //! entry point from Python runs with the GIL.
 
+pub(crate) mod abi;
 pub mod alias;
 pub mod callable;
 pub mod caster;

@@ -236,13 +236,11 @@ impl<'a> Borrowed<'a> {
 
     /// The type's `tp_name` (e.g. `numpy.ndarray`).
     pub fn type_name(self) -> String {
-        // SAFETY: tp_name is a NUL-terminated string owned by the type.
+        // SAFETY: a live type; the GIL is held (a handle exists).
         unsafe {
-            let name = (*self.type_ptr()).tp_name;
-            if name.is_null() {
-                return "?".into();
-            }
-            CStr::from_ptr(name).to_string_lossy().into_owned()
+            crate::core::abi::with_type_name(self.type_ptr(), |n| {
+                String::from_utf8_lossy(n).into_owned()
+            })
         }
     }
 
@@ -282,7 +280,7 @@ impl<'a> Borrowed<'a> {
     pub fn call_kw(self, args: &[Borrowed<'_>], kwnames: Option<Borrowed<'_>>) -> PyResult<Object> {
         let nkw = match kwnames {
             // SAFETY: kwnames is a tuple by the vectorcall contract.
-            Some(k) => unsafe { ffi::PyTuple_GET_SIZE(k.as_ptr()) as usize },
+            Some(k) => unsafe { crate::core::abi::tuple_size(k.as_ptr()) as usize },
             None => 0,
         };
         debug_assert!(nkw <= args.len());

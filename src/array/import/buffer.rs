@@ -13,10 +13,7 @@ use crate::core::object::Borrowed;
 #[inline]
 pub(crate) fn has_buffer(obj: Borrowed<'_>) -> bool {
     // SAFETY: reading slots of a valid type object.
-    unsafe {
-        let b = (*obj.type_ptr()).tp_as_buffer;
-        !b.is_null() && (*b).bf_getbuffer.is_some()
-    }
+    unsafe { crate::core::abi::has_buffer(obj.type_ptr()) }
 }
 
 /// Imports `obj` through the buffer protocol; `None` (no error left set)

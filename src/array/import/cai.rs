@@ -33,14 +33,14 @@ use crate::core::object::{Borrowed, Object};
 /// raised, no Python code run).
 #[inline]
 pub(crate) fn has_cai(obj: Borrowed<'_>) -> bool {
-    // SAFETY: valid type and interned name; the result is borrowed.
+    // SAFETY: valid type and interned name; the GIL is held.
     !unsafe {
         crate::array::import::dlpack::type_lookup(
             obj.type_ptr(),
             crate::interned!(c"__cuda_array_interface__"),
         )
     }
-    .is_null()
+    .is_none()
 }
 
 /// Imports `obj` through its `__cuda_array_interface__`; `None` with a

@@ -12,31 +12,23 @@ use crate::core::error::PyErr;
 use crate::core::gil_cell::GilCell;
 use crate::core::object::{Borrowed, Object};
 
-extern "C" {
-    // Part of CPython's exported API (used by Cython and nanobind): a type
-    // attribute lookup through the MRO that never raises.
-    fn _PyType_Lookup(tp: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
-}
-
-/// `name` looked up through the MRO of `tp` (borrowed; NULL if absent),
-/// without raising.
+/// `name` looked up through the MRO of `tp` (the raw value, a new
+/// reference; `None` if absent), without raising: public API in both
+/// builds (`crate::core::abi::mro_lookup`).
 ///
 /// # Safety
-/// The GIL is held; `tp` is a valid type.
+/// The GIL is held; `tp` is a valid type; `name` an exact `str`.
 #[inline]
-pub(crate) unsafe fn type_lookup(
-    tp: *mut ffi::PyTypeObject,
-    name: Borrowed<'_>,
-) -> *mut ffi::PyObject {
-    // SAFETY: forwarded; `name` is a str.
-    unsafe { _PyType_Lookup(tp, name.as_ptr()) }
+pub(crate) unsafe fn type_lookup(tp: *mut ffi::PyTypeObject, name: Borrowed<'_>) -> Option<Object> {
+    // SAFETY: forwarded.
+    unsafe { crate::core::abi::mro_lookup(tp, name.as_ptr()) }
 }
 
 /// Whether `obj`'s type defines `__dlpack__` (no exception raised).
 #[inline]
 pub(crate) fn has_dlpack(obj: Borrowed<'_>) -> bool {
-    // SAFETY: valid type and interned name; the result is borrowed.
-    !unsafe { type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack__")) }.is_null()
+    // SAFETY: valid type and interned name.
+    unsafe { type_lookup(obj.type_ptr(), crate::interned!(c"__dlpack__")) }.is_some()
 }
 
 /// The keyword names `("max_version",)`, `("stream",)` and
@@ -108,8 +100,8 @@ fn call_dlpack(obj: Borrowed<'_>, versioned: bool, stream: Option<Stream>) -> *m
 /// fails or returns something other than two ints.
 pub(crate) fn dlpack_device(obj: Borrowed<'_>) -> Result<Option<DLDevice>, ()> {
     let name = crate::interned!(c"__dlpack_device__");
-    // SAFETY: a never-raising MRO lookup (borrowed result).
-    if unsafe { type_lookup(obj.type_ptr(), name) }.is_null() {
+    // SAFETY: a never-raising MRO lookup; valid type and interned name.
+    if unsafe { type_lookup(obj.type_ptr(), name) }.is_none() {
         return Ok(None);
     }
     let r = obj.call_method(c"__dlpack_device__", &[]).map_err(|e| e.restore())?;

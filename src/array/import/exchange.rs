@@ -51,11 +51,8 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
         let attr = crate::array::import::dlpack::type_lookup(
             obj.type_ptr(),
             crate::interned!(c"__dlpack_c_exchange_api__"),
-        );
-        if attr.is_null() {
-            return None;
-        }
-        ndbind_dlpack::exchange_api_from_capsule(attr)?
+        )?;
+        ndbind_dlpack::exchange_api_from_capsule(attr.as_ptr())?
     };
     let i = c.next.get() % SLOTS;
     c.next.set(i + 1);
@@ -177,13 +174,12 @@ fn method_flag(obj: Borrowed<'_>, name: Borrowed<'_>) -> bool {
     // SAFETY: a never-raising MRO lookup (borrowed result), then a
     // vectorcall with one valid argument; the result is owned.
     unsafe {
-        let d = crate::array::import::dlpack::type_lookup(obj.type_ptr(), name);
-        if d.is_null() {
+        let Some(d) = crate::array::import::dlpack::type_lookup(obj.type_ptr(), name) else {
             return false;
-        }
+        };
         let args = [obj.as_ptr()];
         match crate::core::object::Object::from_owned(ffi::PyObject_Vectorcall(
-            d,
+            d.as_ptr(),
             args.as_ptr(),
             1,
             std::ptr::null_mut(),

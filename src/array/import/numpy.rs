@@ -4,7 +4,7 @@
 //! Only the leading fields of `PyArrayObject` and of `PyArray_Descr` are
 //! read; they are identical in NumPy 1.x and 2.x.
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void};
 use std::mem::MaybeUninit;
 
 use ndbind_dlpack::{DLDevice, MAX_NDIM};
@@ -57,9 +57,9 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
         return tp as usize == known
             || unsafe { ffi::PyType_IsSubtype(tp, known as *mut ffi::PyTypeObject) } != 0;
     }
-    // SAFETY: tp_name is a NUL-terminated string owned by the type.
-    let name = unsafe { CStr::from_ptr((*tp).tp_name) };
-    name.to_bytes() == b"numpy.ndarray" && first_numpy_array(tp)
+    // SAFETY: a live type; the GIL is held.
+    let named = unsafe { crate::core::abi::with_type_name(tp, |name| name == b"numpy.ndarray") };
+    named && first_numpy_array(tp)
 }
 
 /// Looks `numpy.ndarray` up in the loaded `numpy` module (a static type:
@@ -430,11 +430,13 @@ pub(crate) unsafe fn unreadable(obj: Borrowed<'_>) -> String {
     unsafe {
         let a = &*(obj.as_ptr() as *const ArrayFields);
         let d = &*a.descr;
-        let scalar = if d.typeobj.is_null() || (*d.typeobj).tp_name.is_null() {
+        let scalar = if d.typeobj.is_null() {
             "?".to_owned()
         } else {
-            let n = CStr::from_ptr((*d.typeobj).tp_name).to_string_lossy();
-            n.strip_prefix("numpy.").unwrap_or(&n).to_owned()
+            crate::core::abi::with_type_name(d.typeobj, |n| {
+                let n = String::from_utf8_lossy(n);
+                n.strip_prefix("numpy.").unwrap_or(&n).to_owned()
+            })
         };
         if d.byteorder as u8 == b'>' && cfg!(target_endian = "little") {
             return format!("dtype {scalar} in big-endian byte order, which ndbind cannot read");

@@ -32,8 +32,8 @@ use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
 use crate::core::casters::time::{
-    api, delta_to_py, has_tzinfo, new_datetime, out_of_range, raise, read, refuse, split_micros,
-    utcoffset, Fields, Kind, SignedDuration,
+    delta_to_py, has_tzinfo, new_date, new_datetime, new_time, new_timezone, out_of_range, raise,
+    read, refuse, split_micros, utc, utcoffset, Fields, Kind, SignedDuration,
 };
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};
@@ -112,16 +112,7 @@ impl IntoPy for NaiveDate {
                 "NaiveDate is out of the range of datetime.date (years 1 to 9999)",
             ));
         }
-        let api = api()?;
-        // SAFETY: the API is imported; the fields are a valid date.
-        unsafe {
-            Object::from_owned_or_err((api.Date_FromDate)(
-                self.year(),
-                self.month() as i32,
-                self.day() as i32,
-                api.DateType,
-            ))
-        }
+        new_date(self.year(), self.month(), self.day())
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.date")
@@ -145,20 +136,7 @@ impl FromPy for NaiveTime {
 
 impl IntoPy for NaiveTime {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
-        let api = api()?;
-        let f = fields_of(NaiveDate::default(), self);
-        // SAFETY: the API is imported; the fields are a valid time; None
-        // is a valid tzinfo.
-        unsafe {
-            Object::from_owned_or_err((api.Time_FromTime)(
-                f.hour as i32,
-                f.minute as i32,
-                f.second as i32,
-                f.micro as i32,
-                ffi::Py_None(),
-                api.TimeType,
-            ))
-        }
+        new_time(&fields_of(NaiveDate::default(), self))
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.time")
@@ -233,9 +211,8 @@ impl IntoPy for DateTime<Utc> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
         let n = self.naive_utc();
         let f = check_year(fields_of(n.date(), n.time()), "DateTime<Utc>")?;
-        let api = api()?;
-        // SAFETY: the static UTC singleton is a tzinfo.
-        unsafe { new_datetime(&f, api.TimeZone_UTC, 0) }
+        // SAFETY: the UTC singleton is a tzinfo, alive for the call.
+        unsafe { new_datetime(&f, utc()?.as_ptr(), 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")
@@ -267,16 +244,9 @@ impl IntoPy for DateTime<FixedOffset> {
     fn into_py(self, _: &ReturnCtx) -> PyResult<Object> {
         let n = self.naive_local();
         let f = check_year(fields_of(n.date(), n.time()), "DateTime<FixedOffset>")?;
-        let api = api()?;
         let off = delta_to_py(self.offset().local_minus_utc() as i64, 0, "the offset")?;
-        // SAFETY: `off` is a timedelta strictly within a day (a FixedOffset
-        // is); a NULL name is allowed. The constructor checks the range.
-        let tz = unsafe {
-            Object::from_owned_or_err((api.TimeZone_FromTimeZone)(
-                off.as_ptr(),
-                std::ptr::null_mut(),
-            ))?
-        };
+        // A timedelta strictly within a day (a FixedOffset is).
+        let tz = new_timezone(off.borrow())?;
         // SAFETY: `tz` is a tzinfo, alive for the call.
         unsafe { new_datetime(&f, tz.as_ptr(), 0) }
     }

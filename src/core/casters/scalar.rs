@@ -70,8 +70,7 @@ fn load_int_slow(obj: Borrowed<'_>, convert: bool) -> Option<Wide> {
             return None;
         }
         let tp = ffi::Py_TYPE(p);
-        let nb = (*tp).tp_as_number;
-        if nb.is_null() || (*nb).nb_index.is_none() {
+        if !crate::core::abi::has_nb_index(tp) {
             return None;
         }
         let idx = ffi::PyNumber_Index(p);
@@ -213,7 +212,7 @@ impl FromPy for f64 {
         unsafe {
             let p = obj.as_ptr();
             if ffi::PyFloat_CheckExact(p) != 0 {
-                return Some(ffi::PyFloat_AS_DOUBLE(p));
+                return Some(crate::core::abi::float_value(p));
             }
             let is_float = ffi::PyFloat_Check(p) != 0;
             if !is_float && !convert {
@@ -221,8 +220,7 @@ impl FromPy for f64 {
             }
             if !is_float {
                 // Conversion pass: int, or anything with __float__ (NumPy scalars).
-                let nb = (*ffi::Py_TYPE(p)).tp_as_number;
-                let has_float = !nb.is_null() && (*nb).nb_float.is_some();
+                let has_float = crate::core::abi::has_nb_float(ffi::Py_TYPE(p));
                 if ffi::PyLong_Check(p) == 0 && !has_float {
                     return None;
                 }

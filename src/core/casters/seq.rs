@@ -50,7 +50,13 @@ pub(crate) fn for_each_item_of_len(
         let fast = Object::from_owned(fast)?;
         let fp = fast.as_ptr();
         let is_list = ffi::PyList_Check(fp) != 0;
-        let len = || if is_list { ffi::PyList_GET_SIZE(fp) } else { ffi::PyTuple_GET_SIZE(fp) };
+        let len = || {
+            if is_list {
+                crate::core::abi::list_size(fp)
+            } else {
+                crate::core::abi::tuple_size(fp)
+            }
+        };
         let n = len();
         if expect.is_some_and(|e| e as ffi::Py_ssize_t != n) {
             return None;
@@ -59,8 +65,11 @@ pub(crate) fn for_each_item_of_len(
             if len() != n {
                 return changed_size();
             }
-            let item =
-                if is_list { ffi::PyList_GET_ITEM(fp, i) } else { ffi::PyTuple_GET_ITEM(fp, i) };
+            let item = if is_list {
+                crate::core::abi::list_get_item(fp, i)
+            } else {
+                crate::core::abi::tuple_get_item(fp, i)
+            };
             // `f` may replace or drop the list's own reference to the item.
             let item = Object::from_borrowed(item);
             if !f(item.borrow()) {
@@ -126,7 +135,7 @@ pub fn new_list<T: IntoPy>(
         let list = Object::from_owned_or_err(ffi::PyList_New(size))?;
         let mut filled = 0;
         for item in items.take(n) {
-            ffi::PyList_SET_ITEM(
+            crate::core::abi::list_set_item(
                 list.as_ptr(),
                 filled as ffi::Py_ssize_t,
                 item.into_py(ctx)?.into_ptr(),
@@ -154,6 +163,17 @@ static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
 /// until the next call, which then builds a new list.
 #[inline]
 pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
+    // The abi3 build cannot read a list's slots: a new list each time.
+    #[cfg(Py_LIMITED_API)]
+    return fresh_int_list(items, ctx);
+    #[cfg(not(Py_LIMITED_API))]
+    return reused_int_list(items, ctx);
+}
+
+/// [`int_list`] of the version-specific build.
+#[inline]
+#[cfg(not(Py_LIMITED_API))]
+fn reused_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
     let old = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut())).get();
     // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
     // reference to, whose slots are read within its length. The same values
@@ -178,6 +198,7 @@ pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
 /// is held.
 #[cold]
 #[inline(never)]
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn changed_int_list(
     items: &[usize],
     ctx: &ReturnCtx,
@@ -197,6 +218,7 @@ unsafe fn changed_int_list(
 /// # Safety
 /// `slots` holds `items.len()` live objects; the GIL is held.
 #[inline]
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     if !crate::core::casters::scalar::compact_longs_readable() {
         return false;
@@ -219,6 +241,7 @@ unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
 ///
 /// # Safety
 /// `slots` holds `items.len()` owned references; the GIL is held.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     for (i, &v) in items.iter().enumerate() {
         // SAFETY: within the list's length (caller).

@@ -29,8 +29,8 @@ fn for_each_item(obj: Borrowed<'_>, mut f: impl FnMut(Borrowed<'_>) -> bool) -> 
         let n = ffi::PySet_Size(p);
         // A subclass's `__iter__` may raise: that error aborts the call.
         let snapshot = Object::from_owned(ffi::PySequence_Tuple(p))?;
-        for i in 0..ffi::PyTuple_GET_SIZE(snapshot.as_ptr()) {
-            if !f(Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(snapshot.as_ptr(), i))) {
+        for i in 0..crate::core::abi::tuple_size(snapshot.as_ptr()) {
+            if !f(Borrowed::from_ptr(crate::core::abi::tuple_get_item(snapshot.as_ptr(), i))) {
                 return None;
             }
             if ffi::PySet_Size(p) != n {

@@ -13,9 +13,16 @@
 //! instant or time of day toward the past (it never rounds up into the next
 //! second or day). Values Python cannot represent raise `OverflowError`.
 //!
-//! The C API of `datetime` is read through pyo3-ffi's checked accessors
-//! only (each after its type check); the `tzinfo` field is read through
-//! the accessor that tests `hastzinfo` first.
+//! The version-specific build reads the C API of `datetime` through
+//! pyo3-ffi's checked accessors only (each after its type check; the
+//! `tzinfo` field through the accessor that tests `hastzinfo` first) and
+//! builds values with the C API's constructors. The stable-ABI build (the
+//! `abi3` feature), whose limited API has no `datetime` C API, reads the
+//! same fields through the C types' own attribute descriptors (`year`,
+//! `days`, `tzinfo`, ...: their C getters, so no Python code of a subclass
+//! runs) and builds values by calling the `datetime` classes, cached per
+//! process ([`Classes`]). Both go through the functions below, which give
+//! the same values and raise the same errors.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,7 +36,8 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// The datetime C API, imported on first use. The table is a static of
 /// the `_datetime` extension, which is never unloaded.
-pub(crate) fn api() -> PyResult<&'static ffi::PyDateTime_CAPI> {
+#[cfg(not(Py_LIMITED_API))]
+fn api() -> PyResult<&'static ffi::PyDateTime_CAPI> {
     // SAFETY: PyDateTime_IMPORT is idempotent and needs only the GIL
     // (every caller holds it: it converts Python objects).
     unsafe {
@@ -44,8 +52,169 @@ pub(crate) fn api() -> PyResult<&'static ffi::PyDateTime_CAPI> {
 }
 
 /// [`api`] for `FromPy`: `None` with the error cleared (a failed match).
+#[cfg(not(Py_LIMITED_API))]
 fn api_or_mismatch() -> Option<&'static ffi::PyDateTime_CAPI> {
     api().ok()
+}
+
+/// A C attribute getter of a `datetime` type (a getset or member
+/// descriptor from the type's own dict) and its `tp_descr_get`.
+#[cfg(Py_LIMITED_API)]
+struct Getter {
+    descr: Object,
+    get: ffi::descrgetfunc,
+}
+
+#[cfg(Py_LIMITED_API)]
+impl Getter {
+    /// The descriptor `name` in `cls`'s own dict.
+    fn new(cls: &Object, name: &std::ffi::CStr) -> PyResult<Getter> {
+        // SAFETY: `cls` is a live, ready type; the GIL is held.
+        let descr = unsafe { crate::core::abi::own_attr_str(cls.as_ptr().cast(), name) }
+            .ok_or_else(|| {
+                PyErr::type_error(format!(
+                    "datetime: {} has no {} attribute of its own",
+                    cls.borrow().type_name(),
+                    name.to_string_lossy()
+                ))
+            })?;
+        // SAFETY: the descriptor's type is live (it holds a reference).
+        let get = unsafe { ffi::PyType_GetSlot(descr.borrow().type_ptr(), ffi::Py_tp_descr_get) };
+        if get.is_null() {
+            return Err(PyErr::type_error("datetime: an attribute is not a descriptor"));
+        }
+        // SAFETY: the `Py_tp_descr_get` slot is a `descrgetfunc`.
+        let get = unsafe { std::mem::transmute::<*mut std::ffi::c_void, ffi::descrgetfunc>(get) };
+        Ok(Getter { descr, get })
+    }
+
+    /// The attribute of `obj`, an instance of the descriptor's class: a
+    /// C getter, no Python code runs.
+    fn get(&self, obj: Borrowed<'_>) -> PyResult<Object> {
+        // SAFETY: `obj` is an instance of the class the descriptor belongs
+        // to (the caller's type check; the getter checks it as well).
+        unsafe {
+            Object::from_owned_or_err((self.get)(
+                self.descr.as_ptr(),
+                obj.as_ptr(),
+                obj.type_ptr().cast(),
+            ))
+        }
+    }
+
+    /// An `int` attribute.
+    fn int(&self, obj: Borrowed<'_>) -> PyResult<i64> {
+        let v = self.get(obj)?;
+        // SAFETY: a live object; -1 with an error set is a failure.
+        let n = unsafe { ffi::PyLong_AsLongLong(v.as_ptr()) };
+        // SAFETY: the GIL is held.
+        if n == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
+            return Err(PyErr::fetch());
+        }
+        Ok(n)
+    }
+}
+
+/// The `datetime` classes, `timezone.utc` and the field getters, for the
+/// stable-ABI build (the version-specific one uses the C API's table).
+#[cfg(Py_LIMITED_API)]
+struct Classes {
+    datetime: Object,
+    date: Object,
+    time: Object,
+    timedelta: Object,
+    timezone: Object,
+    utc: Object,
+    /// `("fold",)`, the keyword of `datetime(...)`.
+    fold_kw: Object,
+    /// `date.year`, `.month`, `.day` (inherited by `datetime`).
+    ymd: [Getter; 3],
+    /// `datetime.hour`, `.minute`, `.second`, `.microsecond`, `.tzinfo`,
+    /// `.fold`.
+    datetime_hms: [Getter; 6],
+    /// The same of `time`.
+    time_hms: [Getter; 6],
+    /// `timedelta.days`, `.seconds`, `.microseconds`.
+    delta: [Getter; 3],
+}
+
+#[cfg(Py_LIMITED_API)]
+static CLASSES: crate::core::gil_cell::GilCell<Classes> = crate::core::gil_cell::GilCell::new();
+
+#[cfg(Py_LIMITED_API)]
+const HMS: [&std::ffi::CStr; 6] =
+    [c"hour", c"minute", c"second", c"microsecond", c"tzinfo", c"fold"];
+
+/// The `datetime` classes, imported on first use (the GIL is held: every
+/// caller converts Python objects).
+#[cfg(Py_LIMITED_API)]
+fn api() -> PyResult<&'static Classes> {
+    CLASSES.get_or_try_init(|| {
+        let m = Object::import_held(c"datetime")?;
+        let m = m.borrow();
+        let (datetime, date, time) =
+            (m.getattr(c"datetime")?, m.getattr(c"date")?, m.getattr(c"time")?);
+        let (timedelta, timezone) = (m.getattr(c"timedelta")?, m.getattr(c"timezone")?);
+        let utc = timezone.borrow().getattr(c"utc")?;
+        let fold = Object::intern_held(c"fold")?;
+        // SAFETY: the GIL is held; a fresh 1-tuple, its slot filled with a
+        // new reference.
+        let fold_kw = unsafe {
+            let t = Object::from_owned_or_err(ffi::PyTuple_New(1))?;
+            crate::core::abi::tuple_set_item(t.as_ptr(), 0, fold.into_ptr());
+            t
+        };
+        let getters = |cls: &Object, names: &[&std::ffi::CStr]| -> PyResult<Vec<Getter>> {
+            names.iter().map(|n| Getter::new(cls, n)).collect()
+        };
+        fn arr<const N: usize>(v: Vec<Getter>) -> [Getter; N] {
+            v.try_into().unwrap_or_else(|_| unreachable!("one getter per name"))
+        }
+        Ok(Classes {
+            ymd: arr(getters(&date, &[c"year", c"month", c"day"])?),
+            datetime_hms: arr(getters(&datetime, &HMS)?),
+            time_hms: arr(getters(&time, &HMS)?),
+            delta: arr(getters(&timedelta, &[c"days", c"seconds", c"microseconds"])?),
+            datetime,
+            date,
+            time,
+            timedelta,
+            timezone,
+            utc,
+            fold_kw,
+        })
+    })
+}
+
+/// [`api`] for `FromPy`: `None` with the error cleared (a failed match).
+#[cfg(Py_LIMITED_API)]
+fn api_or_mismatch() -> Option<&'static Classes> {
+    api().ok()
+}
+
+/// Whether `obj` is an instance of the class `cls` (a subclass too).
+#[cfg(Py_LIMITED_API)]
+fn instance_of(obj: Borrowed<'_>, cls: &Object) -> bool {
+    // SAFETY: a live object and a live type.
+    unsafe { ffi::PyObject_TypeCheck(obj.as_ptr(), cls.as_ptr().cast()) != 0 }
+}
+
+/// `cls(*ints, *rest, **kw)` (`kwnames` names the last of `rest`).
+#[cfg(Py_LIMITED_API)]
+fn call_with_ints(
+    cls: &Object,
+    ints: &[i64],
+    rest: &[Borrowed<'_>],
+    kwnames: Option<Borrowed<'_>>,
+) -> PyResult<Object> {
+    let ints = ints
+        .iter()
+        // SAFETY: the GIL is held; a new reference or NULL with an error.
+        .map(|&n| unsafe { Object::from_owned_or_err(ffi::PyLong_FromLongLong(n)) })
+        .collect::<PyResult<Vec<Object>>>()?;
+    let mut args: Vec<Borrowed<'_>> = ints.iter().map(Object::borrow).collect();
+    args.extend_from_slice(rest);
+    cls.borrow().call_kw(&args, kwnames)
 }
 
 /// Leaves `err` set and returns `None` (the call is aborted with it).
@@ -157,11 +326,51 @@ pub(crate) enum Kind {
 }
 
 /// The kind and fields of `obj`, if it is a `datetime`, `date` or `time`
-/// (or a subclass: the fields are read from the C struct, no Python code
-/// runs).
+/// (or a subclass: the fields are read from the C struct, or by the C
+/// type's own getters, so no Python code runs).
 pub(crate) fn read(obj: Borrowed<'_>) -> Option<(Kind, Fields)> {
-    api_or_mismatch()?;
+    let api = api_or_mismatch()?;
+    #[cfg(not(Py_LIMITED_API))]
+    let _ = api;
     let p = obj.as_ptr();
+    #[cfg(Py_LIMITED_API)]
+    {
+        let _ = p;
+        // Only a broken `datetime` module fails here: a failed match.
+        let r = (|| -> PyResult<Option<(Kind, Fields)>> {
+            let date = |f: &mut Fields| -> PyResult<()> {
+                let [y, m, d] = &api.ymd;
+                f.year = y.int(obj)? as i32;
+                f.month = m.int(obj)? as u32;
+                f.day = d.int(obj)? as u32;
+                Ok(())
+            };
+            let hms = |f: &mut Fields, g: &[Getter; 6]| -> PyResult<()> {
+                f.hour = g[0].int(obj)? as u32;
+                f.minute = g[1].int(obj)? as u32;
+                f.second = g[2].int(obj)? as u32;
+                f.micro = g[3].int(obj)? as u32;
+                Ok(())
+            };
+            let mut f =
+                Fields { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, micro: 0 };
+            Ok(if instance_of(obj, &api.datetime) {
+                date(&mut f)?;
+                hms(&mut f, &api.datetime_hms)?;
+                Some((Kind::DateTime, f))
+            } else if instance_of(obj, &api.date) {
+                date(&mut f)?;
+                Some((Kind::Date, f))
+            } else if instance_of(obj, &api.time) {
+                hms(&mut f, &api.time_hms)?;
+                Some((Kind::Time, f))
+            } else {
+                None
+            })
+        })();
+        r.ok().flatten()
+    }
+    #[cfg(not(Py_LIMITED_API))]
     // SAFETY: the API is imported; each accessor runs after the type check
     // that makes its layout the object's.
     unsafe {
@@ -211,20 +420,36 @@ pub(crate) fn read(obj: Borrowed<'_>) -> Option<(Kind, Fields)> {
 }
 
 /// The `tzinfo` and `fold` of a `datetime` or `time` (`None`, 0 for a
-/// `date`): a borrowed reference, alive as long as `obj`.
-fn tzinfo_fold(obj: Borrowed<'_>, kind: Kind) -> (*mut ffi::PyObject, i32) {
-    let p = obj.as_ptr();
-    // SAFETY: `kind` came from `read`'s type checks; the TZINFO accessors
-    // read the field only when `hastzinfo` says it exists.
-    unsafe {
-        match kind {
-            Kind::DateTime => {
-                (ffi::PyDateTime_DATE_GET_TZINFO(p), ffi::PyDateTime_DATE_GET_FOLD(p) as i32)
-            }
-            Kind::Time => {
-                (ffi::PyDateTime_TIME_GET_TZINFO(p), ffi::PyDateTime_TIME_GET_FOLD(p) as i32)
-            }
-            Kind::Date => (ffi::Py_None(), 0),
+/// `date`). No Python code runs.
+fn tzinfo_fold(obj: Borrowed<'_>, kind: Kind) -> PyResult<(Object, i32)> {
+    #[cfg(Py_LIMITED_API)]
+    {
+        let api = api()?;
+        let g = match kind {
+            Kind::DateTime => &api.datetime_hms,
+            Kind::Time => &api.time_hms,
+            Kind::Date => return Ok((Object::none_held(), 0)),
+        };
+        Ok((g[4].get(obj)?, g[5].int(obj)? as i32))
+    }
+    #[cfg(not(Py_LIMITED_API))]
+    {
+        let p = obj.as_ptr();
+        // SAFETY: `kind` came from `read`'s type checks; the TZINFO accessors
+        // read the field only when `hastzinfo` says it exists (a borrowed
+        // reference, taken).
+        unsafe {
+            Ok(match kind {
+                Kind::DateTime => (
+                    Object::from_borrowed(ffi::PyDateTime_DATE_GET_TZINFO(p)),
+                    ffi::PyDateTime_DATE_GET_FOLD(p) as i32,
+                ),
+                Kind::Time => (
+                    Object::from_borrowed(ffi::PyDateTime_TIME_GET_TZINFO(p)),
+                    ffi::PyDateTime_TIME_GET_FOLD(p) as i32,
+                ),
+                Kind::Date => (Object::none_held(), 0),
+            })
         }
     }
 }
@@ -232,37 +457,59 @@ fn tzinfo_fold(obj: Borrowed<'_>, kind: Kind) -> (*mut ffi::PyObject, i32) {
 /// Whether a `datetime` or `time` has a `tzinfo` (not whether it is
 /// aware: its `utcoffset` may still be `None`). No Python code runs.
 pub(crate) fn has_tzinfo(obj: Borrowed<'_>, kind: Kind) -> bool {
-    // SAFETY: reads a static object's address.
-    tzinfo_fold(obj, kind).0 != unsafe { ffi::Py_None() }
+    // `obj` came from `read`: its getters cannot fail.
+    tzinfo_fold(obj, kind).is_ok_and(|(tz, _)| !tz.borrow().is_none())
 }
 
 /// An exact `datetime.datetime` (no subclass: its methods are the C
 /// ones) with `fields`, and `obj`'s `tzinfo` and `fold`.
 fn exact_datetime(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<Object> {
-    api()?; // the type check below reads the datetime C API
-            // SAFETY: type check of a live object.
-    if kind == Kind::DateTime && unsafe { ffi::PyDateTime_CheckExact(obj.as_ptr()) } != 0 {
+    let api = api()?;
+    #[cfg(not(Py_LIMITED_API))]
+    let exact = {
+        let _ = api;
+        // SAFETY: type check of a live object (the API is imported).
+        unsafe { ffi::PyDateTime_CheckExact(obj.as_ptr()) != 0 }
+    };
+    #[cfg(Py_LIMITED_API)]
+    let exact = obj.type_ptr() == api.datetime.as_ptr().cast();
+    if kind == Kind::DateTime && exact {
         return Ok(obj.to_owned());
     }
-    let (tz, fold) = tzinfo_fold(obj, kind);
-    // SAFETY: `tz` is None or a tzinfo, borrowed from `obj` for the call.
-    unsafe { new_datetime(fields, tz, fold) }
+    let (tz, fold) = tzinfo_fold(obj, kind)?;
+    // SAFETY: `tz` is None or a tzinfo, alive for the call.
+    unsafe { new_datetime(fields, tz.as_ptr(), fold) }
 }
 
 /// `timedelta` → microseconds, if `obj` is one.
 pub(crate) fn delta_micros(obj: Borrowed<'_>) -> Option<i128> {
-    api_or_mismatch()?;
-    let p = obj.as_ptr();
-    // SAFETY: the accessors run after the type check.
-    unsafe {
-        if ffi::PyDelta_Check(p) == 0 {
+    let api = api_or_mismatch()?;
+    #[cfg(Py_LIMITED_API)]
+    let (days, secs, us) = {
+        if !instance_of(obj, &api.timedelta) {
             return None;
         }
-        let days = ffi::PyDateTime_DELTA_GET_DAYS(p) as i128;
-        let secs = ffi::PyDateTime_DELTA_GET_SECONDS(p) as i128;
-        let us = ffi::PyDateTime_DELTA_GET_MICROSECONDS(p) as i128;
-        Some(days * MICROS_PER_DAY as i128 + secs * 1_000_000 + us)
-    }
+        let [d, s, u] = &api.delta;
+        // A timedelta's C getters cannot fail: a failure is a mismatch.
+        (d.int(obj).ok()? as i128, s.int(obj).ok()? as i128, u.int(obj).ok()? as i128)
+    };
+    #[cfg(not(Py_LIMITED_API))]
+    let (days, secs, us) = {
+        let _ = api;
+        let p = obj.as_ptr();
+        // SAFETY: the accessors run after the type check.
+        unsafe {
+            if ffi::PyDelta_Check(p) == 0 {
+                return None;
+            }
+            (
+                ffi::PyDateTime_DELTA_GET_DAYS(p) as i128,
+                ffi::PyDateTime_DELTA_GET_SECONDS(p) as i128,
+                ffi::PyDateTime_DELTA_GET_MICROSECONDS(p) as i128,
+            )
+        }
+    };
+    Some(days * MICROS_PER_DAY as i128 + secs * 1_000_000 + us)
 }
 
 /// Microseconds as whole seconds (toward the past) and nanoseconds; the
@@ -293,11 +540,8 @@ pub(crate) fn utcoffset(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyRes
 /// `datetime.timestamp` read it (honouring `fold`): microseconds since
 /// the Unix epoch.
 fn local_micros(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<i64> {
-    let api = api()?;
     let dt = exact_datetime(obj, kind, fields)?;
-    // SAFETY: a borrowed pointer to the static UTC singleton.
-    let utc = unsafe { Borrowed::from_ptr(api.TimeZone_UTC) };
-    let u = dt.borrow().call_method(c"astimezone", &[utc])?;
+    let u = dt.borrow().call_method(c"astimezone", &[utc()?])?;
     match read(u.borrow()) {
         Some((Kind::DateTime, f)) => Ok(f.micros()),
         _ => Err(PyErr::type_error("datetime.astimezone did not return a datetime")),
@@ -314,6 +558,16 @@ fn instant_micros(obj: Borrowed<'_>, kind: Kind, fields: &Fields) -> PyResult<i6
     }
 }
 
+/// `datetime.timezone.utc`.
+pub(crate) fn utc() -> PyResult<Borrowed<'static>> {
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: a borrowed pointer to the static UTC singleton of the
+    // `_datetime` extension, which is never unloaded.
+    return Ok(unsafe { Borrowed::from_ptr(api()?.TimeZone_UTC) });
+    #[cfg(Py_LIMITED_API)]
+    return Ok(api()?.utc.borrow());
+}
+
 /// A `datetime.datetime` with `fields`, `tzinfo` (borrowed; may be
 /// `Py_None`) and `fold`.
 ///
@@ -325,6 +579,24 @@ pub(crate) unsafe fn new_datetime(
     fold: i32,
 ) -> PyResult<Object> {
     let api = api()?;
+    #[cfg(Py_LIMITED_API)]
+    {
+        // SAFETY: (caller) a live object, borrowed for the call.
+        let tz = unsafe { Borrowed::from_ptr(tzinfo) };
+        // SAFETY: the GIL is held; a new reference or NULL with an error.
+        let fold = unsafe { Object::from_owned_or_err(ffi::PyLong_FromLong(fold as _))? };
+        let f = fields;
+        call_with_ints(
+            &api.datetime,
+            &[f.year as i64, f.month as i64, f.day as i64, f.hour as i64]
+                .into_iter()
+                .chain([f.minute as i64, f.second as i64, f.micro as i64])
+                .collect::<Vec<_>>(),
+            &[tz, fold.borrow()],
+            Some(api.fold_kw.borrow()),
+        )
+    }
+    #[cfg(not(Py_LIMITED_API))]
     // SAFETY: the caller's contract on `tzinfo`; the constructor checks the
     // field ranges itself.
     unsafe {
@@ -339,6 +611,62 @@ pub(crate) unsafe fn new_datetime(
             tzinfo,
             fold,
             api.DateTimeType,
+        ))
+    }
+}
+
+/// A `datetime.date` (the constructor checks the ranges).
+#[cfg_attr(not(feature = "chrono"), allow(dead_code))]
+pub(crate) fn new_date(year: i32, month: u32, day: u32) -> PyResult<Object> {
+    let api = api()?;
+    #[cfg(Py_LIMITED_API)]
+    return call_with_ints(&api.date, &[year as i64, month as i64, day as i64], &[], None);
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: the API is imported; the constructor checks the ranges.
+    unsafe {
+        Object::from_owned_or_err((api.Date_FromDate)(year, month as i32, day as i32, api.DateType))
+    }
+}
+
+/// A naive `datetime.time` with the time fields of `f`.
+#[cfg_attr(not(feature = "chrono"), allow(dead_code))]
+pub(crate) fn new_time(f: &Fields) -> PyResult<Object> {
+    let api = api()?;
+    #[cfg(Py_LIMITED_API)]
+    return call_with_ints(
+        &api.time,
+        &[f.hour as i64, f.minute as i64, f.second as i64, f.micro as i64],
+        &[],
+        None,
+    );
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: the API is imported; None is a valid tzinfo; the constructor
+    // checks the ranges.
+    unsafe {
+        Object::from_owned_or_err((api.Time_FromTime)(
+            f.hour as i32,
+            f.minute as i32,
+            f.second as i32,
+            f.micro as i32,
+            ffi::Py_None(),
+            api.TimeType,
+        ))
+    }
+}
+
+/// `datetime.timezone(offset)` (the constructor checks that `offset` is a
+/// `timedelta` strictly within a day).
+#[cfg_attr(not(feature = "chrono"), allow(dead_code))]
+pub(crate) fn new_timezone(offset: Borrowed<'_>) -> PyResult<Object> {
+    let api = api()?;
+    #[cfg(Py_LIMITED_API)]
+    return api.timezone.borrow().call(&[offset]);
+    #[cfg(not(Py_LIMITED_API))]
+    // SAFETY: `offset` is live for the call; a NULL name is allowed.
+    unsafe {
+        Object::from_owned_or_err((api.TimeZone_FromTimeZone)(
+            offset.as_ptr(),
+            std::ptr::null_mut(),
         ))
     }
 }
@@ -358,6 +686,14 @@ pub(crate) fn delta_to_py(secs: i64, nanos: u32, what: &str) -> PyResult<Object>
             "{what} is out of the range of datetime.timedelta (at most 999999999 days either way)"
         )));
     }
+    #[cfg(Py_LIMITED_API)]
+    return call_with_ints(
+        &api.timedelta,
+        &[days as i64, rem / 1_000_000, rem % 1_000_000],
+        &[],
+        None,
+    );
+    #[cfg(not(Py_LIMITED_API))]
     // SAFETY: the API is imported; the parts are normalised and in range.
     unsafe {
         Object::from_owned_or_err((api.Delta_FromDelta)(
@@ -379,7 +715,7 @@ impl FromPy for Duration {
         // SAFETY: exact type checks before the type-specific accessors.
         if unsafe { ffi::PyFloat_Check(p) } != 0 {
             // SAFETY: `p` is a float.
-            return Duration::try_from_secs_f64(unsafe { ffi::PyFloat_AS_DOUBLE(p) }).ok();
+            return Duration::try_from_secs_f64(unsafe { crate::core::abi::float_value(p) }).ok();
         }
         let (secs, nanos) = split_micros(delta_micros(obj)?);
         Some(Duration::new(u64::try_from(secs).ok()?, nanos))
@@ -529,7 +865,7 @@ impl FromPy for SignedDuration {
         // SAFETY: type check before the accessor.
         if unsafe { ffi::PyFloat_Check(p) } != 0 {
             // SAFETY: `p` is a float.
-            let s = unsafe { ffi::PyFloat_AS_DOUBLE(p) };
+            let s = unsafe { crate::core::abi::float_value(p) };
             let floor = s.floor();
             // Finite and within i64 (2^63 is exact in f64), else no match.
             const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
@@ -598,9 +934,8 @@ impl IntoPy for SystemTime {
             us = -us - (d.subsec_nanos() % 1000 != 0) as i128; // toward the past
         }
         let fields = Fields::from_micros(us, "SystemTime")?;
-        let api = api()?;
-        // SAFETY: the static UTC singleton is a tzinfo.
-        unsafe { new_datetime(&fields, api.TimeZone_UTC, 0) }
+        // SAFETY: the UTC singleton is a tzinfo, alive for the call.
+        unsafe { new_datetime(&fields, utc()?.as_ptr(), 0) }
     }
     fn type_name(out: &mut String) {
         out.push_str("datetime.datetime")

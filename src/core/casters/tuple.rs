@@ -23,10 +23,10 @@ macro_rules! tuple_caster {
                 // SAFETY: exact size checked before borrowing items of the tuple.
                 unsafe {
                     let p = obj.as_ptr();
-                    if ffi::PyTuple_Check(p) == 0 || ffi::PyTuple_GET_SIZE(p) != $n {
+                    if ffi::PyTuple_Check(p) == 0 || crate::core::abi::tuple_size(p) != $n {
                         return None;
                     }
-                    let mut t = ($($T::from_py(Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(p, $i)), convert)?,)+);
+                    let mut t = ($($T::from_py(Borrowed::from_ptr(crate::core::abi::tuple_get_item(p, $i)), convert)?,)+);
                     // Items converted later may have run Python code.
                     (true $(&& ($i + 1 == $n || t.$i.recheck()))+).then_some(t)
                 }
@@ -44,7 +44,7 @@ macro_rules! tuple_caster {
                 // PyTuple_SET_ITEM fills, stealing each new reference.
                 unsafe {
                     let t = Object::from_owned_or_err(ffi::PyTuple_New($n))?;
-                    $( ffi::PyTuple_SET_ITEM(t.as_ptr(), $i, self.$i.into_py(ctx)?.into_ptr()); )+
+                    $( crate::core::abi::tuple_set_item(t.as_ptr(), $i, self.$i.into_py(ctx)?.into_ptr()); )+
                     Ok(t)
                 }
             }

@@ -554,7 +554,7 @@ impl<T: PyClass> Class<T> {
         let key = Object::intern_held(&cname)?;
         // SAFETY: valid type, name and value; the GIL is held.
         let rc = unsafe {
-            let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
+            let set = crate::core::abi::type_type::setattro();
             set(self.ty.as_ptr(), key.as_ptr(), obj.as_ptr())
         };
         if rc != 0 {
@@ -714,11 +714,8 @@ impl<T: PyClass> Class<T> {
 
     fn has_own(&self, name: &str) -> bool {
         let Ok(cname) = std::ffi::CString::new(name) else { return false };
-        // SAFETY: a ready type has a dict; the lookup does not raise.
-        unsafe {
-            let d = (*(self.ty.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
-            !d.is_null() && !ffi::PyDict_GetItemString(d, cname.as_ptr()).is_null()
-        }
+        // SAFETY: a ready type; the GIL is held.
+        unsafe { crate::core::abi::own_attr_str(self.tp(), &cname).is_some() }
     }
 }
 
@@ -746,7 +743,10 @@ fn install_init(ty: &Object, func: &Object) {
             })
         }));
         // Assigning `__init__` turned the construction fast path off.
-        (*tp).tp_vectorcall = Some(crate::core::class::inst::class_vectorcall);
+        crate::core::class::meta::set_class_vectorcall(
+            tp,
+            Some(crate::core::class::inst::class_vectorcall),
+        );
     }
 }
 

@@ -1,11 +1,13 @@
 //! Creating the Python type of a bound class (nanobind's `nb_type_new`).
 //!
 //! The type is a heap type whose metaclass is `ndbind.nb_type`. Python
-//! 3.11 has no `PyType_FromMetaclass`, so the type object is allocated from
-//! the metaclass and filled in by hand, as pybind11 and nanobind (before
-//! 3.12) do, then finished by `PyType_Ready`.
+//! 3.11 has no `PyType_FromMetaclass`, so the version-specific build
+//! allocates the type object from the metaclass and fills it in by hand, as
+//! pybind11 and nanobind (before 3.12) do, then finishes it by
+//! `PyType_Ready`. The abi3 build (3.12 and newer) makes it from a spec
+//! with `PyType_FromMetaclass`.
 
-use std::ffi::{c_char, CString};
+use std::ffi::CString;
 
 use pyo3_ffi as ffi;
 
@@ -40,9 +42,27 @@ pub(crate) fn create_type(
     rec.full_name = cstring(&format!("{module}.{qualname}"), "class name")?;
     let doc = rec.doc.take().map(|d| cstring(&d, "docstring")).transpose()?;
     let slots = std::mem::take(&mut rec.slots);
-    let py_name = Object::str_held(name)?;
     let py_qualname = Object::str_held(qualname)?;
     let py_module = Object::str_held(module)?;
+    #[cfg(Py_LIMITED_API)]
+    return from_spec(meta, rec, doc, &slots, name, py_qualname, py_module);
+    #[cfg(not(Py_LIMITED_API))]
+    return fill_type(meta, rec, doc, &slots, name, py_qualname, py_module);
+}
+
+/// [`create_type`] in the version-specific build: the type object
+/// allocated from the metaclass, filled in, then readied.
+#[cfg(not(Py_LIMITED_API))]
+fn fill_type(
+    meta: *mut ffi::PyTypeObject,
+    rec: Box<TypeRecord>,
+    doc: Option<CString>,
+    slots: &[(std::ffi::c_int, *mut std::ffi::c_void)],
+    name: &str,
+    py_qualname: Object,
+    py_module: Object,
+) -> PyResult<Object> {
+    let py_name = Object::str_held(name)?;
     let (type_obj, ht) = alloc_type(meta, rec)?;
     let tp = ht as *mut ffi::PyTypeObject;
     // SAFETY: a type object under construction (before PyType_Ready), with
@@ -58,7 +78,7 @@ pub(crate) fn create_type(
         if let Some(d) = &doc {
             set_doc(tp, d)?;
         }
-        for &(id, f) in &slots {
+        for &(id, f) in slots {
             crate::core::class::slots::apply(ht, id, f)?;
         }
         if ffi::PyType_Ready(tp) != 0 {
@@ -68,8 +88,108 @@ pub(crate) fn create_type(
         if ffi::PyDict_SetItemString(dict, c"__module__".as_ptr(), py_module.as_ptr()) != 0 {
             return Err(PyErr::fetch());
         }
-        (*tp).tp_vectorcall = Some(inst::class_vectorcall);
+        meta::set_class_vectorcall(tp, Some(inst::class_vectorcall));
         rec.slot.set(tp);
+    }
+    Ok(type_obj)
+}
+
+/// [`create_type`] in the abi3 build: the type from a spec (slots and
+/// member offsets), then its record attached, its `__qualname__` and
+/// `__module__` set (the spec's name gives `module.qualname` as `tp_name`
+/// and `__name__` = `name` only).
+#[cfg(Py_LIMITED_API)]
+fn from_spec(
+    meta: *mut ffi::PyTypeObject,
+    rec: Box<TypeRecord>,
+    doc: Option<CString>,
+    user_slots: &[(std::ffi::c_int, *mut std::ffi::c_void)],
+    _name: &str,
+    py_qualname: Object,
+    py_module: Object,
+) -> PyResult<Object> {
+    use crate::core::heap_type::slot;
+    use std::ffi::c_void;
+    let gc = has_gc(&rec);
+    let base = match rec.ancestors.first() {
+        Some(&(b, _)) => b,
+        None => std::ptr::addr_of_mut!(ffi::PyBaseObject_Type),
+    };
+    let member = |name: &'static std::ffi::CStr, offset: isize| ffi::PyMemberDef {
+        name: name.as_ptr(),
+        type_code: ffi::Py_T_PYSSIZET,
+        offset: offset as ffi::Py_ssize_t,
+        flags: ffi::Py_READONLY,
+        doc: std::ptr::null(),
+    };
+    // Member definitions are copied into the type.
+    let mut members = Vec::with_capacity(3);
+    if rec.dict_offset != 0 {
+        members.push(member(c"__dictoffset__", rec.dict_offset));
+    }
+    if rec.weaklist_offset != 0 {
+        members.push(member(c"__weaklistoffset__", rec.weaklist_offset));
+    }
+    members.push(ffi::PyMemberDef::default());
+    let free: ffi::freefunc = if gc { ffi::PyObject_GC_Del } else { ffi::PyObject_Free };
+    let mut slots = vec![
+        slot(ffi::Py_tp_new, inst::inst_new as *mut c_void),
+        slot(ffi::Py_tp_dealloc, inst::inst_dealloc as *mut c_void),
+        slot(ffi::Py_tp_alloc, ffi::PyType_GenericAlloc as *mut c_void),
+        slot(ffi::Py_tp_free, free as *mut c_void),
+        slot(ffi::Py_tp_getset, rec.getset.as_ptr() as *mut c_void),
+        slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
+    ];
+    if gc {
+        slots.push(slot(ffi::Py_tp_traverse, inst::inst_traverse as *mut c_void));
+        slots.push(slot(ffi::Py_tp_clear, inst::inst_clear as *mut c_void));
+    }
+    if let Some(d) = &doc {
+        // Copied by CPython.
+        slots.push(slot(ffi::Py_tp_doc, d.as_ptr() as *mut c_void));
+    }
+    for &(id, f) in user_slots {
+        crate::core::class::slots::check_settable(id)?;
+        slots.push(slot(id, f));
+    }
+    slots.push(slot(0, std::ptr::null_mut()));
+    // Mutable, as in the version-specific build (nanobind's classes are).
+    let flags = type_flags(&rec) & !(ffi::Py_TPFLAGS_HEAPTYPE | ffi::Py_TPFLAGS_IMMUTABLETYPE);
+    let mut spec = ffi::PyType_Spec {
+        name: rec.full_name.as_ptr(),
+        basicsize: rec.basicsize as std::ffi::c_int,
+        itemsize: 0,
+        flags: flags as std::ffi::c_uint,
+        slots: slots.as_mut_ptr(),
+    };
+    // SAFETY: a well-formed spec read during the call only (the getset
+    // table it names lives in the record, which the type owns from below
+    // on); `base` is a live type; the GIL is held.
+    let type_obj = unsafe {
+        Object::from_owned_or_err(ffi::PyType_FromMetaclass(
+            meta,
+            std::ptr::null_mut(),
+            &mut spec,
+            base as *mut ffi::PyObject,
+        ))?
+    };
+    let tp = type_obj.as_ptr() as *mut ffi::PyTypeObject;
+    let rec = Box::into_raw(rec);
+    // SAFETY: `tp` is a fresh instance of the metaclass, its record slot
+    // NULL; from here on the metaclass's dealloc frees the record.
+    unsafe {
+        (*rec).type_ptr = tp;
+        meta::set_record_ptr(tp, rec);
+        record::register(rec);
+        crate::core::leak_report::type_created();
+    }
+    let ty = type_obj.borrow();
+    ty.setattr(c"__qualname__", py_qualname.borrow())?;
+    ty.setattr(c"__module__", py_module.borrow())?;
+    // SAFETY: an instance of the metaclass; its record is live.
+    unsafe {
+        meta::set_class_vectorcall(tp, Some(inst::class_vectorcall));
+        (*rec).slot.set(tp);
     }
     Ok(type_obj)
 }
@@ -143,6 +263,7 @@ fn lay_out(rec: &mut TypeRecord) {
 }
 
 /// Allocates the type object from the metaclass and moves `rec` into it.
+#[cfg(not(Py_LIMITED_API))]
 /// The returned object owns the type; from here on the metaclass's
 /// dealloc frees the record (and balances the registration).
 fn alloc_type(
@@ -187,6 +308,7 @@ fn type_flags(rec: &TypeRecord) -> std::ffi::c_ulong {
 ///
 /// # Safety
 /// `ht` is a heap type under construction whose record is `rec`.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn set_instance_slots(ht: *mut ffi::PyHeapTypeObject, rec: &TypeRecord) {
     let tp = ht as *mut ffi::PyTypeObject;
     let gc = has_gc(rec);
@@ -225,15 +347,16 @@ unsafe fn set_instance_slots(ht: *mut ffi::PyHeapTypeObject, rec: &TypeRecord) {
 ///
 /// # Safety
 /// `tp` is a heap type under construction without a `tp_doc`.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn set_doc(tp: *mut ffi::PyTypeObject, doc: &CString) -> PyResult<()> {
     let bytes = doc.as_bytes_with_nul();
     // SAFETY: a fresh allocation of `bytes.len()` bytes, filled completely.
     unsafe {
-        let p = ffi::PyObject_Malloc(bytes.len()) as *mut c_char;
+        let p = ffi::PyObject_Malloc(bytes.len()) as *mut std::ffi::c_char;
         if p.is_null() {
             return Err(PyErr::memory_error("tp_doc"));
         }
-        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const c_char, p, bytes.len());
+        std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const std::ffi::c_char, p, bytes.len());
         // SAFETY: (caller) `tp` is under construction.
         (*tp).tp_doc = p;
     }

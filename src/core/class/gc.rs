@@ -98,8 +98,7 @@ impl PyHandle {
     /// # }
     /// ```
     pub fn get(&self) -> PyResult<Borrowed<'_>> {
-        // SAFETY: callable without the GIL.
-        if unsafe { ffi::PyGILState_Check() } == 0 {
+        if !crate::core::gil::held() {
             return Err(PyErr::runtime_error(
                 "ndbind: a PyHandle was read without holding the GIL",
             ));
@@ -126,7 +125,7 @@ impl Drop for PyHandle {
         // SAFETY: the GIL is held (checked) or taken for the decref; after
         // interpreter teardown the reference is leaked, never touched.
         unsafe {
-            if ffi::PyGILState_Check() != 0 {
+            if crate::core::gil::held() {
                 ffi::Py_DECREF(self.0.as_ptr());
             } else if ffi::Py_IsInitialized() != 0 {
                 let s = ffi::PyGILState_Ensure();

@@ -349,7 +349,7 @@ unsafe extern "C" fn sp_dealloc(o: *mut ffi::PyObject) {
                 drop(Box::from_raw(rec))
             });
         }
-        let free = (*tp).tp_free.expect("heap types have tp_free");
+        let free = crate::core::abi::type_free(tp);
         free(o as *mut c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
     }
@@ -446,7 +446,7 @@ pub(crate) fn new_static_property(rec: Box<PropRecord>) -> PyResult<Object> {
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // the record pointer is written before the object is exposed.
     unsafe {
-        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let alloc = crate::core::abi::type_alloc(tp);
         let obj = Object::from_owned_or_err(alloc(tp, 0))?;
         (*(obj.as_ptr() as *mut StaticProp)).rec = Box::into_raw(rec);
         Ok(obj)

@@ -112,7 +112,7 @@ pub(crate) unsafe fn alloc(
     } else {
         // SAFETY: (caller) `tp` is a valid type; its `tp_alloc` returns a
         // zeroed instance of its basic size.
-        let p = unsafe { (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc)(tp, 0) };
+        let p = unsafe { crate::core::abi::type_alloc(tp)(tp, 0) };
         if p.is_null() {
             return Err(PyErr::fetch());
         }
@@ -210,7 +210,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         };
         rec.live.set(rec.live.get() - 1);
         crate::core::leak_report::inst_freed();
-        let free = (*tp).tp_free.expect("heap types have tp_free");
+        let free = crate::core::abi::type_free(tp);
         free(obj as *mut std::ffi::c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
         if !parent.is_null() {
@@ -380,7 +380,8 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
             let init_ref = crate::core::object::Object::from_borrowed(init);
             let obj = alloc(tp, rec)?;
             let nargs = ffi::PyVectorcall_NARGS(nargsf) as usize;
-            let nkw = if kwnames.is_null() { 0 } else { ffi::PyTuple_GET_SIZE(kwnames) as usize };
+            let nkw =
+                if kwnames.is_null() { 0 } else { crate::core::abi::tuple_size(kwnames) as usize };
             if let Some(fast) = rec.init_fast.get() {
                 if nkw == 0 && nargs + 1 == fast.nargs && nargs < STACK_ARGS {
                     if let Some(r) = init_direct(&fast, obj, args, nargs) {

@@ -889,7 +889,7 @@ pub fn inst_clone(o: Borrowed<'_>) -> PyResult<Object> {
         clone(src.ptr(), (*dst).value);
         drop(src);
         mark_constructed(rec, dst);
-        if (*tp).tp_dictoffset != 0 && rec.dict_offset == 0 {
+        if crate::core::abi::has_instance_dict(tp) && rec.dict_offset == 0 {
             let d = o.getattr(c"__dict__")?;
             obj.borrow().getattr(c"__dict__")?.borrow().call_method(c"update", &[d.borrow()])?;
         }

@@ -84,7 +84,7 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
             record::unregister(rec);
             crate::core::leak_report::type_freed();
         }
-        let dealloc = ffi::PyType_Type.tp_dealloc.expect("type has tp_dealloc");
+        let dealloc = crate::core::abi::type_type::dealloc();
         dealloc(o);
         if owned {
             // The record owns constructors and properties (user closures).
@@ -140,10 +140,10 @@ unsafe extern "C" fn meta_setattro(
                 }
             }
             if n == "__init__" || n == "__new__" || n == "__call__" {
-                (*tp).tp_vectorcall = None;
+                set_class_vectorcall(tp, None);
             }
         }
-        let set = ffi::PyType_Type.tp_setattro.expect("type has tp_setattro");
+        let set = crate::core::abi::type_type::setattro();
         set(o, name, value)
     }
 }
@@ -162,24 +162,16 @@ unsafe fn lookup_static_property(
     // code in the lookups, which may replace the MRO); each type in it is
     // kept alive by the tuple and owns its dict.
     unsafe {
-        let mro = (*tp).tp_mro;
-        if mro.is_null() {
-            return None;
-        }
-        let _held = Object::from_borrowed(mro);
-        let n = ffi::PyTuple_GET_SIZE(mro);
+        let held = crate::core::abi::type_mro(tp)?;
+        let mro = held.as_ptr();
+        let n = crate::core::abi::tuple_size(mro);
         for i in 0..n {
-            let t = ffi::PyTuple_GET_ITEM(mro, i) as *mut ffi::PyTypeObject;
-            if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 || (*t).tp_dict.is_null() {
+            let t = crate::core::abi::tuple_get_item(mro, i) as *mut ffi::PyTypeObject;
+            if crate::core::abi::type_flags(t) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
                 continue;
             }
-            let v = ffi::PyDict_GetItemWithError((*t).tp_dict, name);
-            if v.is_null() {
-                ffi::PyErr_Clear();
-                continue;
-            }
-            return crate::core::class::getset::is_static_property(v)
-                .then(|| Object::from_borrowed(v));
+            let Some(v) = crate::core::abi::own_attr(t, name) else { continue };
+            return crate::core::class::getset::is_static_property(v.as_ptr()).then_some(v);
         }
         None
     }
@@ -194,14 +186,14 @@ unsafe extern "C" fn meta_init(
 ) -> c_int {
     // SAFETY: `o` is a freshly created instance of the metaclass.
     unsafe {
-        let init = ffi::PyType_Type.tp_init.expect("type has tp_init");
+        let init = crate::core::abi::type_type::init();
         let rc = init(o, args, kw);
         if rc != 0 {
             return rc;
         }
         let tp = o as *mut ffi::PyTypeObject;
         if record_ptr(tp).is_null() {
-            if let Some(rec) = record::record_of((*tp).tp_base) {
+            if let Some(rec) = record::record_of(crate::core::abi::type_base(tp)) {
                 set_record_ptr(tp, rec as *const TypeRecord as *mut TypeRecord);
             }
         }
@@ -209,20 +201,56 @@ unsafe extern "C" fn meta_init(
     }
 }
 
+/// Pointers a type object has beyond `type`'s: the record, and in the abi3
+/// build the constructor's vectorcall function (the version-specific build
+/// uses `type`'s own `tp_vectorcall` field, which the limited API hides).
+const EXTRA_PTRS: ffi::Py_ssize_t = if cfg!(Py_LIMITED_API) { 2 } else { 1 };
+
+/// Where a bound class keeps its constructor's vectorcall function: the
+/// metaclass's `__vectorcalloffset__`, given `type`'s basicsize.
+fn vectorcall_offset(_type_basicsize: ffi::Py_ssize_t) -> ffi::Py_ssize_t {
+    #[cfg(not(Py_LIMITED_API))]
+    return std::mem::offset_of!(ffi::PyTypeObject, tp_vectorcall) as ffi::Py_ssize_t;
+    #[cfg(Py_LIMITED_API)]
+    return _type_basicsize + std::mem::size_of::<*mut TypeRecord>() as ffi::Py_ssize_t;
+}
+
+/// Sets (or clears: `None`) the vectorcall function that constructs
+/// instances of the bound class `tp` (the slot `__vectorcalloffset__`
+/// names; `tp_call` when unset).
+///
+/// # Safety
+/// `tp` is an instance of the metaclass; the GIL is held.
+pub(crate) unsafe fn set_class_vectorcall(
+    tp: *mut ffi::PyTypeObject,
+    f: Option<ffi::vectorcallfunc>,
+) {
+    // SAFETY: (caller) an instance of the metaclass, which has the slot.
+    unsafe {
+        #[cfg(not(Py_LIMITED_API))]
+        {
+            (*tp).tp_vectorcall = f;
+        }
+        #[cfg(Py_LIMITED_API)]
+        {
+            let at = RECORD_OFFSET.load(Ordering::Relaxed) + std::mem::size_of::<*mut TypeRecord>();
+            *((tp as *mut u8).add(at) as *mut Option<ffi::vectorcallfunc>) = f;
+        }
+    }
+}
+
 /// The metaclass, created on first use.
 pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
     let t = META.get_or_try_init(|| {
-        // SAFETY: reading `type`'s static fields; the GIL is held.
-        let (basicsize, itemsize, call) = unsafe {
-            (ffi::PyType_Type.tp_basicsize, ffi::PyType_Type.tp_itemsize, ffi::PyType_Type.tp_call)
-        };
+        let (basicsize, itemsize) = crate::core::abi::type_type::sizes();
+        let call = crate::core::abi::type_type::call();
         let ptr_size = std::mem::size_of::<*mut TypeRecord>() as ffi::Py_ssize_t;
         // Member definitions are copied into the type.
         let mut members = [
             ffi::PyMemberDef {
                 name: c"__vectorcalloffset__".as_ptr(),
                 type_code: ffi::Py_T_PYSSIZET,
-                offset: std::mem::offset_of!(ffi::PyTypeObject, tp_vectorcall) as ffi::Py_ssize_t,
+                offset: vectorcall_offset(basicsize),
                 flags: ffi::Py_READONLY,
                 doc: std::ptr::null(),
             },
@@ -234,14 +262,14 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_dealloc, meta_dealloc as *mut c_void),
             slot(ffi::Py_tp_setattro, meta_setattro as *mut c_void),
             slot(ffi::Py_tp_init, meta_init as *mut c_void),
-            slot(ffi::Py_tp_call, call.map_or(std::ptr::null_mut(), |c| c as *mut c_void)),
+            slot(ffi::Py_tp_call, call as *mut c_void),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
         ];
         let flags =
             ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
         let t = new_type(
             c"ndbind.nb_type",
-            (basicsize + ptr_size) as usize,
+            (basicsize + EXTRA_PTRS * ptr_size) as usize,
             itemsize as usize,
             flags,
             &slots,

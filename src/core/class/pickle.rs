@@ -127,8 +127,8 @@ fn state_parts(obj: Borrowed<'_>) -> Option<(Borrowed<'_>, Option<Borrowed<'_>>)
         if ffi::PyTuple_Check(p) == 0 {
             return None;
         }
-        let item = |i| Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(p, i));
-        match ffi::PyTuple_GET_SIZE(p) {
+        let item = |i| Borrowed::from_ptr(crate::core::abi::tuple_get_item(p, i));
+        match crate::core::abi::tuple_size(p) {
             1 => Some((item(0), None)),
             2 if ffi::PyDict_Check(item(1).as_ptr()) != 0 => Some((item(0), Some(item(1)))),
             _ => None,

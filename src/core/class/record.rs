@@ -346,7 +346,7 @@ pub(crate) unsafe fn record_of<'a>(tp: *mut ffi::PyTypeObject) -> Option<&'a Typ
             return Some(unsafe { &*p });
         }
         // SAFETY: `t` is a valid type; its base is NULL or a valid type.
-        t = unsafe { (*t).tp_base };
+        t = unsafe { crate::core::abi::type_base(t) };
         // SAFETY: a non-NULL base is a valid type.
         if t.is_null() || unsafe { !meta::is_meta_instance(t) } {
             return None;

@@ -100,6 +100,7 @@ impl ClassExtra for RawSlot {
 ///
 /// # Safety
 /// `p` is a function of the field's signature.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn put<F: Copy>(field: &mut Option<F>, p: *mut c_void) {
     assert_eq!(std::mem::size_of::<Option<F>>(), std::mem::size_of::<*mut c_void>());
     // SAFETY: same size (checked); (caller) `p` is NULL or a function of
@@ -107,11 +108,52 @@ unsafe fn put<F: Copy>(field: &mut Option<F>, p: *mut c_void) {
     *field = unsafe { std::mem::transmute_copy::<*mut c_void, Option<F>>(&p) };
 }
 
-/// Fills slot `id` of the type being created.
+/// Refuses a slot ndbind manages or has a binding API for.
+pub(crate) fn check_settable(id: c_int) -> PyResult<()> {
+    if matches!(
+        id,
+        ffi::Py_bf_getbuffer
+            | ffi::Py_bf_releasebuffer
+            | ffi::Py_mp_length
+            | ffi::Py_mp_subscript
+            | ffi::Py_mp_ass_subscript
+            | ffi::Py_sq_length
+            | ffi::Py_sq_item
+            | ffi::Py_sq_ass_item
+            | ffi::Py_sq_contains
+            | ffi::Py_sq_concat
+            | ffi::Py_sq_repeat
+            | ffi::Py_nb_bool
+            | ffi::Py_nb_index
+            | ffi::Py_nb_int
+            | ffi::Py_nb_float
+            | ffi::Py_tp_call
+            | ffi::Py_tp_iter
+            | ffi::Py_tp_iternext
+            | ffi::Py_tp_hash
+            | ffi::Py_tp_richcompare
+            | ffi::Py_tp_repr
+            | ffi::Py_tp_str
+            | ffi::Py_tp_getattro
+            | ffi::Py_tp_setattro
+            | ffi::Py_tp_descr_get
+            | ffi::Py_tp_descr_set
+            | ffi::Py_tp_finalize
+    ) {
+        return Ok(());
+    }
+    Err(PyErr::value_error(format!(
+        "ndbind: type slot {id} cannot be set with raw_slot (ndbind manages it, or it has a binding API)"
+    )))
+}
+
+/// Fills slot `id` of the type being created (version-specific build; the
+/// abi3 build passes the slots to `PyType_FromMetaclass`).
 ///
 /// # Safety
 /// `ht` is a heap type under construction (before `PyType_Ready`) whose
 /// `tp_as_*` pointers point at its own tables; `p` is valid for `id`.
+#[cfg(not(Py_LIMITED_API))]
 pub(crate) unsafe fn apply(
     ht: *mut ffi::PyHeapTypeObject,
     id: c_int,
@@ -154,11 +196,7 @@ pub(crate) unsafe fn apply(
             ffi::Py_tp_descr_get => put(&mut tp.tp_descr_get, p),
             ffi::Py_tp_descr_set => put(&mut tp.tp_descr_set, p),
             ffi::Py_tp_finalize => put(&mut tp.tp_finalize, p),
-            _ => {
-                return Err(PyErr::value_error(format!(
-                    "ndbind: type slot {id} cannot be set with raw_slot (ndbind manages it, or it has a binding API)"
-                )))
-            }
+            _ => return check_settable(id),
         }
     }
     Ok(())

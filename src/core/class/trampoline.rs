@@ -234,7 +234,7 @@ impl Gil {
     fn acquire() -> Option<Gil> {
         // SAFETY: both functions may be called without the GIL.
         unsafe {
-            if ffi::PyGILState_Check() != 0 {
+            if crate::core::gil::held() {
                 return Some(Gil(None));
             }
             if ffi::Py_IsInitialized() == 0 {
@@ -388,10 +388,14 @@ impl OverrideSite {
     /// # Safety
     /// The GIL is held; `tp` is a live type.
     unsafe fn overridden(&self, tp: *mut ffi::PyTypeObject) -> PyResult<bool> {
+        // The abi3 build cannot read version tags: no cache there.
+        #[cfg(not(Py_LIMITED_API))]
         // SAFETY: (caller) `tp` is a live type (read under the GIL).
         let tag = |tp: *mut ffi::PyTypeObject| unsafe {
             ((*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0).then(|| (*tp).tp_version_tag)
         };
+        #[cfg(Py_LIMITED_API)]
+        let tag = |_: *mut ffi::PyTypeObject| None::<std::ffi::c_uint>;
         if let Some(tag) = tag(tp) {
             // SAFETY: the cache is only touched with the GIL held, and no
             // reference to it lives across Python code (which may reach
@@ -517,10 +521,12 @@ fn detached_error(e: PyErr) -> PyErr {
     e.restore();
     // SAFETY: an exception is set (just restored); the GIL is held.
     let ty = unsafe { Borrowed::from_ptr(ffi::PyErr_Occurred()) };
-    // SAFETY: tp_name of a live type is a NUL-terminated string.
-    let name = unsafe { CStr::from_ptr((*(ty.as_ptr() as *mut ffi::PyTypeObject)).tp_name) }
-        .to_string_lossy()
-        .into_owned();
+    // SAFETY: a live type; the GIL is held.
+    let name = unsafe {
+        crate::core::abi::with_type_name(ty.as_ptr() as *mut ffi::PyTypeObject, |n| {
+            String::from_utf8_lossy(n).into_owned()
+        })
+    };
     let msg = PyErr::fetch().message();
     PyErr::runtime_error(format!(
         "{name}: {msg} (raised by a Python override called without the GIL)"

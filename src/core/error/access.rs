@@ -138,7 +138,7 @@ impl PyErr {
                     // Where Python reads it from (a fetched exception has it
                     // apart until Python code catches it).
                     // SAFETY: an exception instance and a traceback (the
-                    // interpreter's own, from PyErr_Fetch); takes a new
+                    // interpreter's own, from a fetch); takes a new
                     // reference, cannot fail for a traceback object.
                     unsafe { ffi::PyException_SetTraceback(v.as_ptr(), tb.as_ptr()) };
                 }

@@ -173,7 +173,7 @@ pub(super) unsafe fn arrange(
         0
     } else {
         // SAFETY: as above.
-        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+        (unsafe { crate::core::abi::tuple_size(kwnames) }) as usize
     };
     if nkw == 0 && nargs == r.nargs {
         return Some(args);
@@ -184,7 +184,7 @@ pub(super) unsafe fn arrange(
     buf[..nargs].copy_from_slice(unsafe { std::slice::from_raw_parts(args, nargs) });
     for k in 0..nkw {
         // SAFETY: `k` is below the tuple's size.
-        let key = unsafe { ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t) };
+        let key = unsafe { crate::core::abi::tuple_get_item(kwnames, k as ffi::Py_ssize_t) };
         // SAFETY: a live `str` of the caller's tuple.
         let i = unsafe { find_param(r, key) }?;
         if !buf[i].is_null() {
@@ -236,7 +236,7 @@ unsafe fn arrange_variadic(
             let t = Object::from_owned_or_err(ffi::PyTuple_New(rest.len() as ffi::Py_ssize_t))?;
             for (j, &a) in rest.iter().enumerate() {
                 ffi::Py_INCREF(a);
-                ffi::PyTuple_SET_ITEM(t.as_ptr(), j as ffi::Py_ssize_t, a);
+                crate::core::abi::tuple_set_item(t.as_ptr(), j as ffi::Py_ssize_t, a);
             }
             t
         };
@@ -253,13 +253,14 @@ unsafe fn arrange_variadic(
         0
     } else {
         // SAFETY: `kwnames` is a tuple when not NULL.
-        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+        (unsafe { crate::core::abi::tuple_size(kwnames) }) as usize
     };
     for k in 0..nkw {
         // SAFETY: `k` is below the tuple's size; keyword values follow the
         // positional arguments.
-        let (key, value) =
-            unsafe { (ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t), *args.add(nargs + k)) };
+        let (key, value) = unsafe {
+            (crate::core::abi::tuple_get_item(kwnames, k as ffi::Py_ssize_t), *args.add(nargs + k))
+        };
         // SAFETY: a live `str` of the caller's tuple.
         match unsafe { find_param(r, key) } {
             Some(i) if buf[i].is_null() => buf[i] = value,

@@ -68,7 +68,7 @@ unsafe extern "C" fn func_dealloc(slf: *mut ffi::PyObject) {
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).name);
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).qualname);
         std::ptr::drop_in_place(&mut (*(slf as *mut FuncObject)).module);
-        let free = (*tp).tp_free.expect("heap types have tp_free");
+        let free = crate::core::abi::type_free(tp);
         free(slf as *mut c_void);
         ffi::Py_DECREF(tp as *mut ffi::PyObject);
     }
@@ -257,7 +257,7 @@ fn new_func(
     // SAFETY: tp_alloc returns zeroed memory of basicsize bytes (or NULL);
     // every Rust field is written before the object is exposed.
     unsafe {
-        let alloc = (*tp).tp_alloc.expect("heap types have tp_alloc");
+        let alloc = crate::core::abi::type_alloc(tp);
         let obj = Object::from_owned_or_err(alloc(tp, 0))?;
         let f = obj.as_ptr() as *mut FuncObject;
         std::ptr::addr_of_mut!((*f).vectorcall).write(Some(func_vectorcall));
@@ -499,16 +499,8 @@ pub(crate) fn define_in(
         let p = if qualprefix.is_some() {
             // Only the class's own dict: an inherited method of the same
             // name is overridden, not extended.
-            let dict = (*(scope.as_ptr() as *mut ffi::PyTypeObject)).tp_dict;
-            let p = if dict.is_null() {
-                std::ptr::null_mut()
-            } else {
-                ffi::PyDict_GetItemString(dict, cname.as_ptr())
-            };
-            if !p.is_null() {
-                ffi::Py_INCREF(p);
-            }
-            p
+            crate::core::abi::own_attr_str(scope.as_ptr() as *mut ffi::PyTypeObject, &cname)
+                .map_or(std::ptr::null_mut(), Object::into_ptr)
         } else {
             ffi::PyObject_GetAttrString(scope.as_ptr(), cname.as_ptr())
         };

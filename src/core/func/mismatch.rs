@@ -12,8 +12,6 @@
 //! parameter's [`crate::FromPy::explain`] (nothing is recorded while
 //! arguments load, so a successful call pays nothing). Cold code only.
 
-use std::ffi::CStr;
-
 use pyo3_ffi as ffi;
 
 use crate::core::error::{push_decimal, PyErr};
@@ -27,6 +25,17 @@ use crate::core::object::Borrowed;
 /// type's own fields and dict only: no Python code runs.
 pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
     let tp = obj.type_ptr();
+    // The abi3 build reads `module.qualname` through the limited API.
+    #[cfg(Py_LIMITED_API)]
+    // SAFETY: a live type; the GIL is held.
+    return unsafe { crate::core::abi::full_type_name(tp) };
+    #[cfg(not(Py_LIMITED_API))]
+    return full_type_name_raw(tp);
+}
+
+/// [`full_type_name`] from the type's fields (version-specific build).
+#[cfg(not(Py_LIMITED_API))]
+fn full_type_name_raw(tp: *mut ffi::PyTypeObject) -> String {
     // SAFETY: reading fields of a live type object; a heap type's struct
     // is a `PyHeapTypeObject`; its qualified name is a `str` it owns.
     // The dict lookup has a `str` key and returns a borrowed value (no
@@ -37,7 +46,7 @@ pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
             if n.is_null() {
                 "?".to_owned()
             } else {
-                CStr::from_ptr(n).to_string_lossy().into_owned()
+                std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
             }
         };
         if ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
@@ -66,6 +75,7 @@ pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
 ///
 /// # Safety
 /// `o` is NULL or a live object that outlives the result.
+#[cfg(not(Py_LIMITED_API))]
 unsafe fn str_of<'a>(o: *mut ffi::PyObject) -> Option<&'a str> {
     // SAFETY: the caller's contract.
     unsafe {

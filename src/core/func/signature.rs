@@ -277,7 +277,7 @@ pub(crate) unsafe fn mismatch_message(
         0
     } else {
         // SAFETY: as above.
-        (unsafe { ffi::PyTuple_GET_SIZE(kwnames) }) as usize
+        (unsafe { crate::core::abi::tuple_size(kwnames) }) as usize
     };
     for i in 0..nargs {
         if i > 0 {
@@ -299,7 +299,10 @@ pub(crate) unsafe fn mismatch_message(
             // the positional arguments (the caller's contract).
             let (key, value) = unsafe {
                 (
-                    Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, k as ffi::Py_ssize_t)),
+                    Borrowed::from_ptr(crate::core::abi::tuple_get_item(
+                        kwnames,
+                        k as ffi::Py_ssize_t,
+                    )),
                     Borrowed::from_ptr(*args.add(nargs + k)),
                 )
             };
