@@ -42,7 +42,7 @@ impl<T: Scalar> Drop for Counted<T> {
 }
 
 /// Whether this thread holds the GIL.
-fn gil_held() -> bool {
+pub(crate) fn gil_held() -> bool {
     // SAFETY: PyGILState_Check may be called from any thread.
     #[cfg(not(feature = "abi3"))]
     return unsafe { ndbind::ffi::PyGILState_Check() } != 0;

@@ -23,8 +23,7 @@ struct DeviceAlloc;
 
 impl Drop for DeviceAlloc {
     fn drop(&mut self) {
-        // SAFETY: PyGILState_Check may be called from any thread.
-        if unsafe { ndbind::ffi::PyGILState_Check() } == 0 {
+        if !crate::arrays_out::gil_held() {
             DROPS_WITHOUT_GIL.fetch_add(1, Ordering::SeqCst);
         }
         DROPS.fetch_add(1, Ordering::SeqCst);

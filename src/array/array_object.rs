@@ -274,7 +274,7 @@ unsafe fn array_impl(
         )));
     }
     // SAFETY: vectorcall's `kwnames` is NULL or a tuple of names.
-    let nkw = if kwnames.is_null() { 0 } else { unsafe { ffi::PyTuple_GET_SIZE(kwnames) } };
+    let nkw = if kwnames.is_null() { 0 } else { unsafe { crate::core::abi::tuple_size(kwnames) } };
     let mut params: [Option<Borrowed<'_>>; 2] = [None, None];
     if nargs > 2 {
         return Err(PyErr::type_error("__array__() takes at most 2 arguments (dtype, copy)"));
@@ -286,7 +286,8 @@ unsafe fn array_impl(
             i as usize
         } else {
             // SAFETY: as above.
-            let key = unsafe { Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(kwnames, i - nargs)) };
+            let key =
+                unsafe { Borrowed::from_ptr(crate::core::abi::tuple_get_item(kwnames, i - nargs)) };
             match key.to_str()? {
                 "dtype" => 0,
                 "copy" => 1,

@@ -108,12 +108,16 @@ fn ints(obj: Borrowed<'_>, t: &Object, field: &str, out: &mut [i64; MAX_NDIM]) -
                 &format!("{field} is a {}, not a tuple", t.borrow().type_name()),
             ));
         }
-        let n = ffi::PyTuple_GET_SIZE(t.as_ptr()) as usize;
+        let n = crate::core::abi::tuple_size(t.as_ptr()) as usize;
         if n > MAX_NDIM {
             return Err(err(obj, &format!("{field} has {n} entries (at most {MAX_NDIM})")));
         }
         for (i, slot) in out.iter_mut().enumerate().take(n) {
-            *slot = int(obj, Borrowed::from_ptr(ffi::PyTuple_GET_ITEM(t.as_ptr(), i as _)), field)?;
+            *slot = int(
+                obj,
+                Borrowed::from_ptr(crate::core::abi::tuple_get_item(t.as_ptr(), i as _)),
+                field,
+            )?;
         }
         Ok(n)
     }

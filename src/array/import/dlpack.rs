@@ -110,10 +110,10 @@ pub(crate) fn dlpack_device(obj: Borrowed<'_>) -> Result<Option<DLDevice>, ()> {
     // none runs with an error pending.
     let dev = unsafe {
         let p = r.as_ptr();
-        if ffi::PyTuple_Check(p) != 0 && ffi::PyTuple_GET_SIZE(p) == 2 {
-            let kind = ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 0));
+        if ffi::PyTuple_Check(p) != 0 && crate::core::abi::tuple_size(p) == 2 {
+            let kind = ffi::PyLong_AsLong(crate::core::abi::tuple_get_item(p, 0));
             let id = if ffi::PyErr_Occurred().is_null() {
-                ffi::PyLong_AsLong(ffi::PyTuple_GET_ITEM(p, 1))
+                ffi::PyLong_AsLong(crate::core::abi::tuple_get_item(p, 1))
             } else {
                 -1
             };

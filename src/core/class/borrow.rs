@@ -377,13 +377,11 @@ pub(crate) fn uninit_message(type_name: &str) -> String {
 /// # Safety
 /// `obj` is a live object.
 pub(crate) unsafe fn tp_name(obj: *mut ffi::PyObject) -> String {
-    // SAFETY: (caller) a live object; `tp_name` is NUL-terminated.
+    // SAFETY: (caller) a live object, so a live type.
     unsafe {
-        let n = (*ffi::Py_TYPE(obj)).tp_name;
-        if n.is_null() {
-            return "?".to_owned();
-        }
-        std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
+        crate::core::abi::with_type_name(ffi::Py_TYPE(obj), |n| {
+            String::from_utf8_lossy(n).into_owned()
+        })
     }
 }
 

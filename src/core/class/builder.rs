@@ -516,17 +516,9 @@ impl<T: PyClass> Class<T> {
         }
         let cname =
             std::ffi::CString::new(name).map_err(|_| PyErr::value_error("NUL in property name"))?;
-        // SAFETY: a ready type has a dict; the lookup has a `str` key and
-        // runs no Python code; the value is held while used.
-        let own = unsafe {
-            let d = (*self.tp()).tp_dict;
-            let v = if d.is_null() {
-                std::ptr::null_mut()
-            } else {
-                ffi::PyDict_GetItemString(d, cname.as_ptr())
-            };
-            (!v.is_null()).then(|| Object::from_borrowed(v))
-        };
+        // SAFETY: a live, ready bound type; the lookup runs no Python code
+        // and returns a new reference.
+        let own = unsafe { crate::core::abi::own_attr_str(self.tp(), &cname) };
         match own {
             Some(v) if getset::set_static_property_doc(v.borrow(), doc)? => Ok(self),
             _ => Err(PyErr::attribute_error(format!(

@@ -233,8 +233,9 @@ fn lay_out(rec: &mut TypeRecord) {
     // subclass that adds no room stand for its base, or two such siblings
     // for each other, and methods of one read the other's value).
     if let Some(&(base, _)) = rec.ancestors.first() {
-        // SAFETY: a live bound type (`inherit` resolved it).
-        let base_size = unsafe { (*base).tp_basicsize } as usize;
+        // SAFETY: a live bound type (`inherit` resolved it): its record
+        // lives as long as it.
+        let base_size = unsafe { record_of(base) }.map_or(0, |r| r.basicsize);
         size = size.max(base_size + ptr);
     }
     let mut extra_slot = |on: bool| {
