@@ -34,13 +34,13 @@ use crate::core::object::{Borrowed, Object};
 #[inline]
 pub(crate) fn has_cai(obj: Borrowed<'_>) -> bool {
     // SAFETY: valid type and interned name; the GIL is held.
-    !unsafe {
+    unsafe {
         crate::array::import::dlpack::type_lookup(
             obj.type_ptr(),
             crate::interned!(c"__cuda_array_interface__"),
         )
     }
-    .is_none()
+    .is_some()
 }
 
 /// Imports `obj` through its `__cuda_array_interface__`; `None` with a
