@@ -135,7 +135,7 @@ for line in open(sys.argv[1]):
             sys.exit(1)
 spec = importlib.util.find_spec("nvidia")
 for d in (spec.submodule_search_locations if spec else []):
-    if os.path.isdir(os.path.join(d, "cublas")):
+    if any(os.path.isdir(os.path.join(d, c, "lib")) for c in os.listdir(d)):
         print(d)
         sys.exit(0)
 sys.exit(1)
