@@ -9,9 +9,13 @@
 # and installs the wheel into PYTHON's environment. The wheel's path is
 # printed; install it into other environments with
 # `python -m pip install --no-deps --force-reinstall WHEEL`.
+# NDBIND_VENV=DIR builds into another, already prepared venv instead (used by
+# scripts/test-versions.sh, which also gives each version its CARGO_TARGET_DIR).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$root/scripts/venv.sh"
+if [[ -z "${NDBIND_VENV:-}" ]]; then
+    bash "$root/scripts/venv.sh"
+fi
 cd "$root"
 if [[ "${NDBIND_ABI3:-0}" == 1 ]]; then
     py="${PYTHON:-$root/.venv/bin/python}"
@@ -35,7 +39,10 @@ if [[ "${NDBIND_ABI3:-0}" == 1 ]]; then
     echo "$wheel"
     exit 0
 fi
-export VIRTUAL_ENV="$root/.venv"
+
+export VIRTUAL_ENV="${NDBIND_VENV:-$root/.venv}"
+# pyo3-ffi's build script reads the interpreter from PYO3_PYTHON: the venv's.
+export PYO3_PYTHON="$VIRTUAL_ENV/bin/python"
 # maturin would otherwise pick up a different interpreter from PATH.
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 # Keep maturin's output only when it fails (its progress lines are noise).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit/integration tests (cargo), the pytest
-# conformance suite against a freshly built `ndbind_test`, and the example
+# conformance suite against a freshly built `ndbind_test` (on .venv's CPython
+# 3.11 and on the newest other CPython found: scripts/test-versions.sh), the example
 # crates in examples/ with their own tests, and the generated type stubs
 # (scripts/typecheck.sh).
 # Usage: bash scripts/test.sh [extra pytest args]
@@ -31,6 +32,11 @@ bash scripts/build.sh
 echo "== pytest"
 # RUST_BACKTRACE would make every deliberate panic in the suite print a trace.
 env -u RUST_BACKTRACE "$root/.venv/bin/python" -m pytest python_tests/tests -q -p no:cacheprovider "$@"
+
+echo "== pytest on the newest other CPython found (scripts/test-versions.sh --newest)"
+# Its own venv (.venvs/3.NN) and target dir (target/py3.NN); says so and goes
+# on when the machine has no interpreter newer than .venv's.
+bash scripts/test-versions.sh --newest -- "$@"
 
 echo "== typing: stubs, stubtest, mypy --strict, pyright"
 bash scripts/typecheck.sh

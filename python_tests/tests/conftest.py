@@ -17,6 +17,17 @@ ABI3 = ndbind_test.ndbind_test.__file__.endswith(".abi3.so")
 ndbind_test.set_leak_warnings(False)
 
 
+def _local_refs():
+    o = object()
+    return sys.getrefcount(o)
+
+
+# ``sys.getrefcount(x)`` of an object that only the local variable ``x``
+# holds: 2 up to 3.13 (the variable and the call's argument), 1 from 3.14 on,
+# where loading a local for a call may borrow it (LOAD_FAST_BORROW).
+ONE_OWNER = _local_refs()
+
+
 def rss_bytes():
     """Resident set size of this process."""
     with open(f"/proc/{os.getpid()}/statm") as f:

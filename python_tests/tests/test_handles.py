@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from conftest import ONE_OWNER
+
 import ndbind_test.handles as h
 
 IFA = "incompatible function arguments"
@@ -504,7 +506,7 @@ def test_path_hostile_fspath():
 
 def test_path_returned_refcount_is_one_owner():
     p = h.path_same("x")
-    assert sys.getrefcount(p) == 2
+    assert sys.getrefcount(p) == ONE_OWNER
 
 
 # --- Cow<str> ----------------------------------------------------------------

@@ -7,6 +7,8 @@ import threading
 import numpy as np
 import pytest
 
+from conftest import ONE_OWNER
+
 import ndbind_test as t
 
 
@@ -102,4 +104,4 @@ def test_refcounts_and_leaks(no_leak):
     gc.collect()
     # Every Holder made by the loop was freed; `h` itself lives on.
     assert t.destruct_count() == before + 21_000
-    assert sys.getrefcount(h) == 2
+    assert sys.getrefcount(h) == ONE_OWNER

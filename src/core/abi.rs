@@ -615,6 +615,8 @@ pub(crate) mod type_type {
         setattro: tp_setattro, Py_tp_setattro, ffi::setattrofunc;
         init: tp_init, Py_tp_init, ffi::initproc;
         call: tp_call, Py_tp_call, ffi::ternaryfunc;
+        traverse: tp_traverse, Py_tp_traverse, ffi::traverseproc;
+        clear: tp_clear, Py_tp_clear, ffi::inquiry;
     }
 
     /// `type.__basicsize__` and `type.__itemsize__`.

@@ -210,3 +210,41 @@ impl<T: PyClass> Class<T> {
         self.add_implicit(Implicit::PyType(ty.to_owned()))
     }
 }
+
+/// The metaclass's `tp_traverse` part: visits the Python types held by
+/// `rec`'s conversions (a class convertible from another class holds that
+/// class), so that the collector sees the edge and frees both together.
+///
+/// # Safety
+/// Called from `tp_traverse` with CPython's `visit` and `arg`.
+pub(crate) unsafe fn traverse(
+    rec: &crate::core::class::record::TypeRecord,
+    visit: ffi::visitproc,
+    arg: *mut std::ffi::c_void,
+) -> std::ffi::c_int {
+    // Borrowed mutably (a conversion being added): not visited this time,
+    // which only keeps the objects alive longer.
+    let Ok(convs) = rec.implicit.try_borrow() else { return 0 };
+    for c in convs.iter() {
+        if let Implicit::PyType(src) = c {
+            // SAFETY: (caller) CPython's visitor, on an object we own.
+            let r = unsafe { visit(src.as_ptr(), arg) };
+            if r != 0 {
+                return r;
+            }
+        }
+    }
+    0
+}
+
+/// The metaclass's `tp_clear` part: drops the Python types held by `rec`'s
+/// conversions (the class is garbage: no call converts through it again).
+pub(crate) fn clear(rec: &crate::core::class::record::TypeRecord) {
+    let Ok(mut convs) = rec.implicit.try_borrow_mut() else { return };
+    let (py, rust): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut *convs).into_iter().partition(|c| matches!(c, Implicit::PyType(_)));
+    *convs = rust;
+    drop(convs);
+    // Released after the borrow ends: a decref can run Python code.
+    drop(py);
+}

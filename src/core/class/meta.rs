@@ -98,6 +98,55 @@ unsafe extern "C" fn meta_dealloc(o: *mut ffi::PyObject) {
     }
 }
 
+/// The record a bound type owns (not a Python subclass's borrowed one).
+///
+/// # Safety
+/// `tp` is an instance of the metaclass.
+unsafe fn owned_record<'a>(tp: *mut ffi::PyTypeObject) -> Option<&'a TypeRecord> {
+    // SAFETY: (caller) an instance of the metaclass; an owned record lives
+    // as long as its type.
+    unsafe {
+        let rec = record_ptr(tp);
+        (!rec.is_null() && (*rec).type_ptr == tp).then(|| &*rec)
+    }
+}
+
+/// `tp_traverse` of the metaclass: `type`'s, plus the Python objects the
+/// record holds (implicit conversions from other classes).
+unsafe extern "C" fn meta_traverse(
+    o: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython passes a live instance of the metaclass, its visitor
+    // and argument.
+    catch_unwind(AssertUnwindSafe(|| unsafe {
+        let traverse = crate::core::abi::type_type::traverse();
+        let r = traverse(o, visit, arg);
+        if r != 0 {
+            return r;
+        }
+        match owned_record(o as *mut ffi::PyTypeObject) {
+            Some(rec) => crate::core::class::implicit::traverse(rec, visit, arg),
+            None => 0,
+        }
+    }))
+    .unwrap_or(0)
+}
+
+/// `tp_clear` of the metaclass: the record's Python objects, then `type`'s.
+unsafe extern "C" fn meta_clear(o: *mut ffi::PyObject) -> c_int {
+    // SAFETY: CPython passes a live (garbage) instance of the metaclass.
+    catch_unwind(AssertUnwindSafe(|| unsafe {
+        if let Some(rec) = owned_record(o as *mut ffi::PyTypeObject) {
+            crate::core::class::implicit::clear(rec);
+        }
+        let clear = crate::core::abi::type_type::clear();
+        clear(o)
+    }))
+    .unwrap_or(0)
+}
+
 /// `tp_setattro` of the metaclass. Bound classes are mutable, as
 /// nanobind's: Python code may add, replace and delete their attributes,
 /// with these exceptions and consequences:
@@ -261,12 +310,18 @@ pub(crate) fn meta_type() -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_base, std::ptr::addr_of_mut!(ffi::PyType_Type) as *mut c_void),
             slot(ffi::Py_tp_dealloc, meta_dealloc as *mut c_void),
             slot(ffi::Py_tp_setattro, meta_setattro as *mut c_void),
+            slot(ffi::Py_tp_traverse, meta_traverse as *mut c_void),
+            slot(ffi::Py_tp_clear, meta_clear as *mut c_void),
             slot(ffi::Py_tp_init, meta_init as *mut c_void),
             slot(ffi::Py_tp_call, call as *mut c_void),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
         ];
-        let flags =
-            ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_BASETYPE | ffi::Py_TPFLAGS_HAVE_VECTORCALL;
+        // HAVE_GC explicitly: a type that defines tp_traverse/tp_clear does
+        // not inherit the flag, and `type`'s instances are collected.
+        let flags = ffi::Py_TPFLAGS_DEFAULT
+            | ffi::Py_TPFLAGS_BASETYPE
+            | ffi::Py_TPFLAGS_HAVE_VECTORCALL
+            | ffi::Py_TPFLAGS_HAVE_GC;
         let t = new_type(
             c"ndbind.nb_type",
             (basicsize + EXTRA_PTRS * ptr_size) as usize,
