@@ -38,6 +38,11 @@ echo "== pytest on the newest other CPython found (scripts/test-versions.sh --ne
 # on when the machine has no interpreter newer than .venv's.
 bash scripts/test-versions.sh --newest -- "$@"
 
+echo "== pytest against the stable-ABI build (scripts/test-abi3.sh)"
+# One cp312-abi3 wheel, run on the newest CPython >= 3.12 found (its own
+# venv and target dir under target/abi3); says so and goes on when none.
+bash scripts/test-abi3.sh "$@"
+
 echo "== typing: stubs, stubtest, mypy --strict, pyright"
 bash scripts/typecheck.sh
 
