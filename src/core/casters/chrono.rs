@@ -31,9 +31,10 @@ use ::chrono::{
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
+use crate::core::casters::duration::SignedDuration;
 use crate::core::casters::time::{
     delta_to_py, has_tzinfo, new_date, new_datetime, new_time, new_timezone, out_of_range, raise,
-    read, refuse, split_micros, utc, utcoffset, Fields, Kind, SignedDuration,
+    read, refuse, split_micros, utc, utcoffset, Fields, Kind,
 };
 use crate::core::error::{PyErr, PyResult};
 use crate::core::object::{Borrowed, Object};

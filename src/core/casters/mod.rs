@@ -26,6 +26,7 @@ mod capsule;
 #[cfg(feature = "chrono")]
 mod chrono;
 mod complex;
+pub(crate) mod duration;
 mod fixed;
 mod map;
 mod object;
@@ -39,7 +40,7 @@ pub(crate) mod time;
 mod tuple;
 
 pub use bytes::Bytes;
-pub use time::SignedDuration;
+pub use duration::SignedDuration;
 
 /// A copy of `bytes` in a new vector, or `None` with `MemoryError` set:
 /// the size of a Python object's contents is the caller's to choose.
