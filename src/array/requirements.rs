@@ -273,217 +273,56 @@ impl<const N: usize> Constraint for Ndim<N> {
 #[doc(hidden)]
 pub const NO_AXIS: i64 = i64::MIN;
 
-/// A fixed shape of any rank up to 32: `Shape<3, ANY, 4>` is `(3, *, 4)`,
-/// [`ANY`] a wildcard extent. The rank is the number of extents given.
-/// `Shape1`–`Shape4` are its one- to four-axis names.
-///
-/// ```
-/// use ndbind::array::{NdArray, Shape, ANY};
-/// use ndbind::prelude::*;
-///
-/// // A batch of 3-channel 8x8 tiles over time: (t, n, 3, 8, 8).
-/// fn tiles(a: NdArray<u8, Shape<ANY, ANY, 3, 8, 8>>) -> usize {
-///     a.shape()[0] as usize * a.shape()[1] as usize
-/// }
-/// # ndbind::module!(doc_ext, |m| { m.def("tiles", tiles, arg("a"))?; Ok(()) });
-/// ```
-pub struct Shape<
-    const D0: i64,
-    const D1: i64 = NO_AXIS,
-    const D2: i64 = NO_AXIS,
-    const D3: i64 = NO_AXIS,
-    const D4: i64 = NO_AXIS,
-    const D5: i64 = NO_AXIS,
-    const D6: i64 = NO_AXIS,
-    const D7: i64 = NO_AXIS,
-    const D8: i64 = NO_AXIS,
-    const D9: i64 = NO_AXIS,
-    const D10: i64 = NO_AXIS,
-    const D11: i64 = NO_AXIS,
-    const D12: i64 = NO_AXIS,
-    const D13: i64 = NO_AXIS,
-    const D14: i64 = NO_AXIS,
-    const D15: i64 = NO_AXIS,
-    const D16: i64 = NO_AXIS,
-    const D17: i64 = NO_AXIS,
-    const D18: i64 = NO_AXIS,
-    const D19: i64 = NO_AXIS,
-    const D20: i64 = NO_AXIS,
-    const D21: i64 = NO_AXIS,
-    const D22: i64 = NO_AXIS,
-    const D23: i64 = NO_AXIS,
-    const D24: i64 = NO_AXIS,
-    const D25: i64 = NO_AXIS,
-    const D26: i64 = NO_AXIS,
-    const D27: i64 = NO_AXIS,
-    const D28: i64 = NO_AXIS,
-    const D29: i64 = NO_AXIS,
-    const D30: i64 = NO_AXIS,
-    const D31: i64 = NO_AXIS,
->;
+/// [`Shape`] and its [`Constraint`] over its 32 const parameters (written
+/// once here).
+macro_rules! shape_type {
+    ($(#[$m:meta])* $first:ident $(, $d:ident)*) => {
+        $(#[$m])*
+        pub struct Shape<const $first: i64 $(, const $d: i64 = NO_AXIS)*>;
 
-impl<
-        const D0: i64,
-        const D1: i64,
-        const D2: i64,
-        const D3: i64,
-        const D4: i64,
-        const D5: i64,
-        const D6: i64,
-        const D7: i64,
-        const D8: i64,
-        const D9: i64,
-        const D10: i64,
-        const D11: i64,
-        const D12: i64,
-        const D13: i64,
-        const D14: i64,
-        const D15: i64,
-        const D16: i64,
-        const D17: i64,
-        const D18: i64,
-        const D19: i64,
-        const D20: i64,
-        const D21: i64,
-        const D22: i64,
-        const D23: i64,
-        const D24: i64,
-        const D25: i64,
-        const D26: i64,
-        const D27: i64,
-        const D28: i64,
-        const D29: i64,
-        const D30: i64,
-        const D31: i64,
-    >
-    Shape<
-        D0,
-        D1,
-        D2,
-        D3,
-        D4,
-        D5,
-        D6,
-        D7,
-        D8,
-        D9,
-        D10,
-        D11,
-        D12,
-        D13,
-        D14,
-        D15,
-        D16,
-        D17,
-        D18,
-        D19,
-        D20,
-        D21,
-        D22,
-        D23,
-        D24,
-        D25,
-        D26,
-        D27,
-        D28,
-        D29,
-        D30,
-        D31,
-    >
-{
-    const ALL: &'static [i64; 32] = &[
-        D0, D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19,
-        D20, D21, D22, D23, D24, D25, D26, D27, D28, D29, D30, D31,
-    ];
-    /// The rank: the extents before the first unused axis.
-    const NDIM: usize = {
-        let mut n = 0;
-        while n < 32 && Self::ALL[n] != NO_AXIS {
-            n += 1;
+        impl<const $first: i64 $(, const $d: i64)*> Shape<$first $(, $d)*> {
+            const ALL: &'static [i64; 32] = &[$first $(, $d)*];
+            /// The rank: the extents before the first unused axis.
+            const NDIM: usize = {
+                let mut n = 0;
+                while n < 32 && Self::ALL[n] != NO_AXIS {
+                    n += 1;
+                }
+                let mut i = n;
+                while i < 32 {
+                    assert!(Self::ALL[i] == NO_AXIS, "Shape: an extent follows an unused axis");
+                    i += 1;
+                }
+                n
+            };
         }
-        let mut i = n;
-        while i < 32 {
-            assert!(Self::ALL[i] == NO_AXIS, "Shape: an extent follows an unused axis");
-            i += 1;
+
+        impl<const $first: i64 $(, const $d: i64)*> Constraint for Shape<$first $(, $d)*> {
+            const REQ: Requirements = Requirements {
+                ndim: Self::NDIM as i32,
+                shape: Self::ALL.split_at(Self::NDIM).0,
+                ..Requirements::NONE
+            };
         }
-        n
     };
 }
 
-impl<
-        const D0: i64,
-        const D1: i64,
-        const D2: i64,
-        const D3: i64,
-        const D4: i64,
-        const D5: i64,
-        const D6: i64,
-        const D7: i64,
-        const D8: i64,
-        const D9: i64,
-        const D10: i64,
-        const D11: i64,
-        const D12: i64,
-        const D13: i64,
-        const D14: i64,
-        const D15: i64,
-        const D16: i64,
-        const D17: i64,
-        const D18: i64,
-        const D19: i64,
-        const D20: i64,
-        const D21: i64,
-        const D22: i64,
-        const D23: i64,
-        const D24: i64,
-        const D25: i64,
-        const D26: i64,
-        const D27: i64,
-        const D28: i64,
-        const D29: i64,
-        const D30: i64,
-        const D31: i64,
-    > Constraint
-    for Shape<
-        D0,
-        D1,
-        D2,
-        D3,
-        D4,
-        D5,
-        D6,
-        D7,
-        D8,
-        D9,
-        D10,
-        D11,
-        D12,
-        D13,
-        D14,
-        D15,
-        D16,
-        D17,
-        D18,
-        D19,
-        D20,
-        D21,
-        D22,
-        D23,
-        D24,
-        D25,
-        D26,
-        D27,
-        D28,
-        D29,
-        D30,
-        D31,
-    >
-{
-    const REQ: Requirements = Requirements {
-        ndim: Self::NDIM as i32,
-        shape: Self::ALL.split_at(Self::NDIM).0,
-        ..Requirements::NONE
-    };
+shape_type! {
+    /// A fixed shape of any rank up to 32: `Shape<3, ANY, 4>` is `(3, *, 4)`,
+    /// [`ANY`] a wildcard extent. The rank is the number of extents given.
+    /// `Shape1`–`Shape4` are its one- to four-axis names.
+    ///
+    /// ```
+    /// use ndbind::array::{NdArray, Shape, ANY};
+    /// use ndbind::prelude::*;
+    ///
+    /// // A batch of 3-channel 8x8 tiles over time: (t, n, 3, 8, 8).
+    /// fn tiles(a: NdArray<u8, Shape<ANY, ANY, 3, 8, 8>>) -> usize {
+    ///     a.shape()[0] as usize * a.shape()[1] as usize
+    /// }
+    /// # ndbind::module!(doc_ext, |m| { m.def("tiles", tiles, arg("a"))?; Ok(()) });
+    /// ```
+    D0, D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19, D20, D21, D22, D23, D24, D25, D26, D27, D28, D29, D30, D31
 }
 
 /// Shape `(A,)`; [`ANY`] is a wildcard (a [`Shape`]).

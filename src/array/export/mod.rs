@@ -307,20 +307,7 @@ impl<F: Target> ArrayOut<F, AnyDType, ()> {
     /// A C-contiguous copy of an imported CPU array, owned by Rust.
     pub fn copy_of<T: DTypeSpec, C: Constraint>(a: &crate::array::NdArray<T, C>) -> PyResult<Self> {
         a.check_readable()?;
-        let (data, dtype, dims, owner) = copied(&*a.layout()?)?;
-        Ok(ArrayOut {
-            parts: OutParts {
-                data,
-                dtype,
-                dims,
-                owner: Some(owner),
-                plain: true,
-                read_only: false,
-                device: DLDevice::CPU,
-                byte_offset: 0,
-            },
-            _m: PhantomData,
-        })
+        Ok(ArrayOut { parts: copy_parts(&*a.layout()?)?, _m: PhantomData })
     }
 }
 
@@ -408,18 +395,15 @@ fn owned_c(
 /// A writable, C-contiguous copy of a CPU array, exported to `kind` (the
 /// copy an imported array returns under policy `Copy`).
 pub(crate) fn export_copy(l: &Layout, kind: TargetKind) -> PyResult<Object> {
+    export_out(copy_parts(l)?, &Requirements::NONE, kind, &ReturnCtx::held())
+}
+
+/// [`copied`] as the parts of a writable array that Rust owns.
+fn copy_parts(l: &Layout) -> PyResult<OutParts> {
     let (data, dtype, dims, owner) = copied(l)?;
-    let parts = OutParts {
-        data,
-        dtype,
-        dims,
-        owner: Some(owner),
-        plain: true,
-        read_only: false,
-        device: DLDevice::CPU,
-        byte_offset: 0,
-    };
-    export_out(parts, &Requirements::NONE, kind, &ReturnCtx::held())
+    let (device, byte_offset) = (DLDevice::CPU, 0);
+    let owner = Some(owner);
+    Ok(OutParts { data, dtype, dims, owner, plain: true, read_only: false, device, byte_offset })
 }
 
 /// A C-contiguous, Rust-owned copy of a CPU array.
