@@ -24,7 +24,15 @@ cargo test --quiet --bench pure_rust
 echo "== cargo publish --dry-run (ndbind-dlpack, then ndbind against it)"
 # Packages both crates and builds each from its package alone, as crates.io
 # would; nothing is uploaded.
-cargo publish --dry-run --allow-dirty --quiet -p ndbind-dlpack -p ndbind
+# cargo unpacks the packaged ndbind-dlpack into an overlay registry under
+# CARGO_HOME (named "-<hash of the target path>") and reuses an earlier
+# unpacking of the same version, as it reuses a build of it (a registry
+# crate of one version never changes): drop the unpackings and build in a
+# target dir of its own, emptied first, so the dry run checks this tree.
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+rm -rf "$cargo_home"/registry/src/-*/ndbind-dlpack-* "$cargo_home"/registry/cache/-*/ndbind-dlpack-* \
+    "$root/target/publish-check"
+cargo publish --dry-run --allow-dirty --quiet --target-dir "$root/target/publish-check" -p ndbind-dlpack -p ndbind
 
 echo "== build ndbind_test"
 bash scripts/build.sh
