@@ -18,6 +18,7 @@ mod nbconv;
 mod overrides;
 mod ownership;
 mod reasons;
+mod review_b;
 mod rtdtype;
 mod streams;
 mod stubs;
@@ -44,6 +45,7 @@ ndbind::module!(ndbind_test, |m| {
     stubs::bind(m)?;
     streams::bind(m)?;
     rtdtype::bind(m)?;
+    review_b::bind(m)?;
     classmodel::bind(m)?;
     devexport::bind(m)?;
     Ok(())

@@ -154,7 +154,18 @@ fn check_len(shape: &[usize], len: usize) -> PyResult<()> {
 }
 
 fn c_dims(shape: &[usize]) -> PyResult<OutDims> {
+    check_extents(shape)?;
     OutDims::c_order(shape).ok_or_else(|| PyErr::value_error("too many dimensions"))
+}
+
+/// Extents are `i64` in DLPack and NumPy: a larger one (possible in an
+/// empty array, whose element count another zero extent makes 0) would
+/// go out negative.
+fn check_extents(shape: &[usize]) -> PyResult<()> {
+    if let Some(&e) = shape.iter().find(|&&e| e > i64::MAX as usize) {
+        return Err(PyErr::value_error(format!("extent {e} is too large (at most {})", i64::MAX)));
+    }
+    Ok(())
 }
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
@@ -359,6 +370,7 @@ fn raw_dims(shape: &[usize], strides: Option<&[isize]>) -> PyResult<OutDims> {
     match strides {
         None => c_dims(shape),
         Some(st) if st.len() == shape.len() => {
+            check_extents(shape)?;
             let shape: Vec<i64> = shape.iter().map(|&e| e as i64).collect();
             let st: Vec<i64> = st.iter().map(|&s| s as i64).collect();
             OutDims::strided(&shape, &st).ok_or_else(|| PyErr::value_error("too many dimensions"))
