@@ -161,11 +161,18 @@ fn c_dims(shape: &[usize]) -> PyResult<OutDims> {
 /// Extents are `i64` in DLPack and NumPy: a larger one (possible in an
 /// empty array, whose element count another zero extent makes 0) would
 /// go out negative.
+#[inline]
 fn check_extents(shape: &[usize]) -> PyResult<()> {
-    if let Some(&e) = shape.iter().find(|&&e| e > i64::MAX as usize) {
-        return Err(PyErr::value_error(format!("extent {e} is too large (at most {})", i64::MAX)));
+    match shape.iter().find(|&&e| e > i64::MAX as usize) {
+        Some(&e) => Err(extent_error(e)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn extent_error(e: usize) -> PyErr {
+    PyErr::value_error(format!("extent {e} is too large (at most {})", i64::MAX))
 }
 
 impl<F: Target, T: Scalar, C: Constraint> ArrayOut<F, T, C> {
