@@ -18,6 +18,7 @@ mod nbconv;
 mod overrides;
 mod ownership;
 mod reasons;
+mod review_a;
 mod review_b;
 mod rtdtype;
 mod streams;
@@ -36,6 +37,7 @@ ndbind::module!(ndbind_test, |m| {
     enums_ext::bind(m)?;
     overrides::bind(m)?;
     ownership::bind(m)?;
+    review_a::bind(m)?;
     varargs::bind(m)?;
     handles::bind(m)?;
     introspect::bind(m)?;

@@ -100,6 +100,11 @@ pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> O
     if tp.is_null() {
         return None;
     }
+    // The conversions run Python code, which may drop the last reference
+    // to the class (`obj` is no instance of it) and collect it, freeing
+    // the record read below: hold the class until the end (dropped last).
+    // SAFETY: (caller) a live type object.
+    let _class = unsafe { Borrowed::from_ptr(tp as *mut ffi::PyObject) }.to_owned();
     // SAFETY: (caller) a live bound class; its record lives as long.
     let rec = unsafe { record_of(tp)? };
     if rec.type_ptr != tp {
