@@ -5,9 +5,11 @@
 # python3.1N on PATH; free-threaded builds are left out: abi3 does not
 # cover them). Prints why and exits 0 when there is none.
 #
-# That interpreter gets a venv of its own, target/abi3/venv-X.Y, with
-# numpy, pytest and hypothesis at scripts/requirements.txt's versions
-# (no torch or jax: their tests skip, visibly). Cost: the first run
+# That interpreter's .venvs/X.Y from scripts/test-versions.sh is used when it
+# exists (numpy, torch, JAX); otherwise it gets a venv of its own,
+# target/abi3/venv-X.Y, with numpy, pytest and hypothesis at
+# scripts/requirements.txt's versions (no torch or jax: their tests skip,
+# visibly). Cost: the first run
 # builds ndbind's dependencies in release into target/abi3 and fills the
 # venv (a few minutes); later runs rebuild only ndbind and ndbind_test.
 #
@@ -65,19 +67,27 @@ echo "test-abi3.sh: CPython $ver ($py)"
 
 # --- its venv ------------------------------------------------------------------
 bash scripts/venv.sh # .venv's maturin builds the wheel
-venv="$root/target/abi3/venv-$ver"
-req="$root/scripts/requirements.txt"
-pins="$(grep -E '^(numpy|pytest|hypothesis)==' "$req")"
-stamp="$venv/.ndbind-stamp"
-if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(<"$stamp")" != "$pins" ]]; then
-    echo "test-abi3.sh: making $venv (numpy, pytest, hypothesis)"
-    "$py" -m venv --clear "$venv"
-    # The pins may have no wheel for a newer interpreter: then the newest.
-    # shellcheck disable=SC2086
-    if ! "$venv/bin/python" -m pip install --disable-pip-version-check -q $pins 2>/dev/null; then
-        "$venv/bin/python" -m pip install --disable-pip-version-check -q numpy pytest hypothesis
+if [[ -x "$root/.venvs/$ver/bin/python" && -f "$root/.venvs/$ver/.ndbind-stamp" ]]; then
+    # scripts/test-versions.sh's venv for that version (the test command
+    # makes it first): numpy, torch and JAX, so no framework's tests skip.
+    # The abi3 wheel replaces its version-specific build until its next run.
+    venv="$root/.venvs/$ver"
+    echo "test-abi3.sh: using .venvs/$ver (scripts/test-versions.sh's, with its frameworks)"
+else
+    venv="$root/target/abi3/venv-$ver"
+    req="$root/scripts/requirements.txt"
+    pins="$(grep -E '^(numpy|pytest|hypothesis)==' "$req")"
+    stamp="$venv/.ndbind-stamp"
+    if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(<"$stamp")" != "$pins" ]]; then
+        echo "test-abi3.sh: making $venv (numpy, pytest, hypothesis)"
+        "$py" -m venv --clear "$venv"
+        # The pins may have no wheel for a newer interpreter: then the newest.
+        # shellcheck disable=SC2086
+        if ! "$venv/bin/python" -m pip install --disable-pip-version-check -q $pins 2>/dev/null; then
+            "$venv/bin/python" -m pip install --disable-pip-version-check -q numpy pytest hypothesis
+        fi
+        printf '%s\n' "$pins" >"$stamp"
     fi
-    printf '%s\n' "$pins" >"$stamp"
 fi
 
 # --- build once, run the suite ---------------------------------------------------
