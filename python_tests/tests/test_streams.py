@@ -105,6 +105,23 @@ def test_on_stream_passes_the_binding_stream():
     assert S.no_sync(p)[5] == -1 and streams(p) == [-1]
 
 
+class LyingProducer(StreamProducer):
+    """Says CUDA in ``__dlpack_device__`` but hands out CPU memory."""
+
+    def _export(self, max_version):
+        f = Forged(shape=(2, 3), dtype=(FLOAT, 32, 1), data="buffer", device=CPU,
+                   versioned=max_version is not None)
+        self.forged.append(f)
+        return f.capsule()
+
+
+def test_the_capsule_not_dlpack_device_decides_the_stream():
+    p = LyingProducer()
+    # The stream was asked for CUDA; the memory that came is on the CPU,
+    # which has no streams: none is reported.
+    assert S.any_lib(p)[4:] == (CPU, None)
+    assert streams(p) == [0x5000] and p.device_calls == 1
+
 def test_rocm_default_is_zero():
     p = StreamProducer(device=ROCM)
     assert S.per_thread(p)[4:] == (ROCM, 0)  # no per-thread stream on ROCm

@@ -272,7 +272,10 @@ pub(crate) unsafe fn import_producer(
     let read_only = layout.is_read_only() || jax;
     // The stream the data is ready on: the one passed; with none passed,
     // the producer assumed the legacy default stream (the spec's `None`).
-    let ready = passed.or_else(|| Stream::default_for(layout.device().device_type));
+    // Read from the capsule, not from `__dlpack_device__`'s earlier answer
+    // (the producer ran Python code since): memory without streams gets none.
+    let ready =
+        Stream::default_for(layout.device().device_type).map(|default| passed.unwrap_or(default));
     Ok(Some(ArrayHandle::general(layout, owner, read_only, obj.to_owned()).with_stream(ready)))
 }
 
