@@ -163,6 +163,15 @@ prepare_venv() {
     grep -E "^[[:space:]]*($jax_pkgs)[[:space:]]*([=<>~!;#]|$)" "$tmp/main.txt" >"$tmp/jax.txt" || true
     local skipped=()
 
+    if [[ "$v" == *t ]]; then
+        # Free-threaded: the pinned hypothesis ships compiled wheels but none
+        # for cp313t (pip would build its Rust part with a PyO3 that refuses
+        # 3.13t); take the newest release that has a pure-Python wheel.
+        grep -Ev '^[[:space:]]*hypothesis[[:space:]]*([=<>~!;#]|$)' "$tmp/core.txt" >"$tmp/core.ft" || true
+        mv "$tmp/core.ft" "$tmp/core.txt"
+        log "$v: installing hypothesis (newest pure-Python wheel: the pinned one has none for this ABI)"
+        "${pip[@]}" --only-binary=:all: hypothesis >&2 || true
+    fi
     log "$v: installing numpy, pytest, hypothesis, psutil, maturin, torch's pure-Python requirements"
     "${pip[@]}" -r "$tmp/core.txt" 2>&1 | grep -v -e "dependency resolver does not currently" -e "which is not installed\.\$" >&2 || true
     "$vpy" -c 'import numpy, pytest, hypothesis, psutil' || { log "$v: the required packages did not install"; rm -rf "$tmp"; return 1; }

@@ -153,8 +153,11 @@ pub(crate) unsafe fn float_value(f: *mut ffi::PyObject) -> f64 {
 pub(crate) unsafe fn type_flags(tp: *mut ffi::PyTypeObject) -> std::ffi::c_ulong {
     // SAFETY: (caller) a live type.
     unsafe {
-        #[cfg(not(Py_LIMITED_API))]
+        #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
         return (*tp).tp_flags;
+        // Free-threaded: another thread may set a flag (version tag) at once.
+        #[cfg(all(Py_GIL_DISABLED, not(Py_LIMITED_API)))]
+        return (*tp).tp_flags.load(std::sync::atomic::Ordering::Relaxed);
         #[cfg(Py_LIMITED_API)]
         return ffi::PyType_GetFlags(tp);
     }

@@ -73,7 +73,12 @@ fn fill_type(
         (*ht).ht_name = py_name.into_ptr();
         (*ht).ht_qualname = py_qualname.into_ptr();
         (*tp).tp_name = rec.full_name.as_ptr();
-        (*tp).tp_flags = type_flags(rec);
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            (*tp).tp_flags = type_flags(rec);
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        (*tp).tp_flags.store(type_flags(rec), std::sync::atomic::Ordering::Relaxed);
         set_instance_slots(ht, rec);
         if let Some(d) = &doc {
             set_doc(tp, d)?;

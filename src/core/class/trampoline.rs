@@ -388,13 +388,15 @@ impl OverrideSite {
     /// # Safety
     /// The GIL is held; `tp` is a live type.
     unsafe fn overridden(&self, tp: *mut ffi::PyTypeObject) -> PyResult<bool> {
-        // The abi3 build cannot read version tags: no cache there.
-        #[cfg(not(Py_LIMITED_API))]
+        // The abi3 build cannot read version tags: no cache there. Nor in the
+        // free-threaded build, where the per-site cache would need a lock on
+        // every call (and a tag can be reassigned while it is read).
+        #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
         // SAFETY: (caller) `tp` is a live type (read under the GIL).
         let tag = |tp: *mut ffi::PyTypeObject| unsafe {
             ((*tp).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0).then(|| (*tp).tp_version_tag)
         };
-        #[cfg(Py_LIMITED_API)]
+        #[cfg(any(Py_LIMITED_API, Py_GIL_DISABLED))]
         let tag = |_: *mut ffi::PyTypeObject| None::<std::ffi::c_uint>;
         if let Some(tag) = tag(tp) {
             // SAFETY: the cache is only touched with the GIL held, and no
