@@ -99,7 +99,7 @@ pub mod class {
         arc_into_instance, dynamic_attr, gc, inst_reference, inst_take_ownership, into_instance,
         is_final, keep_alive, pure_virtual, raw_slot, supplement, weak_referenceable, Class,
         Constructed, FieldProj, Inst, InstMut, InstRef, PyClass, PyHandle, RawSlot, Same,
-        Trampoline, Traverse, Visit, VisitStop, Zeroable,
+        SyncIfFreeThreaded, Trampoline, Traverse, Visit, VisitStop, Zeroable,
     };
     pub use crate::core::class::{make_iterator, make_iterator_ref};
 }

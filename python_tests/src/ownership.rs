@@ -54,7 +54,7 @@ static KEPT: Mutex<Vec<Inst<Node>>> = Mutex::new(Vec::new());
 /// A value taken out of its instance (`stash`).
 static STASH: Mutex<Option<Box<Node>>> = Mutex::new(None);
 
-pub trait Shape: Any + Send {
+pub trait Shape: Any + Send + Sync {
     fn area(&self) -> f64;
 }
 pub struct Circle {

@@ -3,8 +3,11 @@
 //! (by type, looked up once) and reaching their modules, converters and
 //! `from_dlpack` (imported once, then cached).
 
-use std::cell::Cell;
 use std::ffi::CStr;
+use std::sync::atomic::{
+    AtomicUsize,
+    Ordering::{Acquire, Release},
+};
 
 use pyo3_ffi as ffi;
 
@@ -30,7 +33,7 @@ pub(crate) struct Framework {
     /// What a candidate for the array type must pass (see [`loaded_type`]).
     accept: fn(*mut ffi::PyTypeObject) -> bool,
     /// The array type, once found (a strong reference, kept forever).
-    array_type: GilCell<Cell<usize>>,
+    array_type: AtomicUsize,
     /// The module whose functions ndbind calls (`asarray`, `dtype`, ...),
     /// imported on first use.
     functions: &'static CStr,
@@ -62,7 +65,7 @@ impl Framework {
             root_name: GilCell::new(),
             array_attr,
             accept: any_type,
-            array_type: GilCell::new(),
+            array_type: AtomicUsize::new(0),
             functions: root,
             functions_module: GilCell::new(),
             dlpack_module: None,
@@ -157,8 +160,8 @@ impl Framework {
 
     /// The cell of its array type (0 until found).
     #[inline]
-    pub(crate) fn array_type_cell(&'static self) -> &'static Cell<usize> {
-        self.array_type.get_or_init(|| Cell::new(0))
+    pub(crate) fn array_type_cell(&'static self) -> &'static AtomicUsize {
+        &self.array_type
     }
 
     /// Its array type, if its module is loaded (nothing is imported): see
@@ -166,7 +169,7 @@ impl Framework {
     #[inline]
     pub(crate) fn array_type(&'static self) -> Option<*mut ffi::PyTypeObject> {
         let cell = self.array_type_cell();
-        match cell.get() {
+        match cell.load(Acquire) {
             0 => {
                 let root = self.root_name.get_or_init(|| {
                     Object::intern_held(self.root).expect("interning a constant string")
@@ -214,7 +217,7 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
     let tp = obj.type_ptr();
     // JAX's concrete array type (`jaxlib._jax.ArrayImpl`), once seen.
     let cached = JAX.array_type_cell();
-    if cached.get() == tp as usize {
+    if cached.load(Acquire) == tp as usize {
         return true;
     }
     // SAFETY: a live type; the GIL is held.
@@ -227,10 +230,11 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
         // Kept alive (a strong reference): its address must never name
         // another type. (JAX-ness only steers the route and makes arrays
         // read-only; the memory is validated on every route.)
-        if cached.get() == 0 {
-            // SAFETY: a new reference to a live type, leaked on purpose.
+        // SAFETY: a new reference to a live type, leaked on purpose (taken
+        // before it is published; kept by the loser of a race too).
+        if cached.load(Acquire) == 0 {
             unsafe { ffi::Py_INCREF(tp as *mut ffi::PyObject) };
-            cached.set(tp as usize);
+            cached.store(tp as usize, Release);
         }
         return true;
     }
@@ -247,7 +251,7 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
 #[cold]
 #[inline(never)]
 pub(crate) fn loaded_type(
-    cell: &Cell<usize>,
+    cell: &AtomicUsize,
     module: Borrowed<'_>,
     attr: &CStr,
     accept: fn(*mut ffi::PyTypeObject) -> bool,
@@ -264,8 +268,10 @@ pub(crate) fn loaded_type(
         if ffi::PyType_Check(t.as_ptr()) == 0 || !accept(t.as_ptr() as *mut ffi::PyTypeObject) {
             return None;
         }
-        let t = t.into_ptr(); // kept alive forever
-        cell.set(t as usize);
+        // Kept alive forever (free-threaded, a racing thread's store may
+        // replace it: that reference stays, unused).
+        let t = t.into_ptr();
+        cell.store(t as usize, Release);
         Some(t as *mut ffi::PyTypeObject)
     }
 }

@@ -13,7 +13,7 @@ use crate::core::caster::{Filled, FromPy, IntoPy, Place, ReturnCtx, Spans};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::extras::RvPolicy;
 use crate::core::object::{Borrowed, Object};
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::array::view::{raw_view, raw_view_mut};
 use crate::core::alias::Loans;
@@ -67,30 +67,45 @@ pub struct NdArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
 }
 
 /// What the views of an `NdArray` hold lent out, in one word: 0 for
-/// nothing, else the loan's id, its top bit set for a mutable loan.
-struct LentCell(Cell<u64>);
+/// nothing, else the loan's id, its top bit set for a mutable loan. With
+/// the GIL plain loads and stores (an `NdArray` is not `Sync`); atomic
+/// steps when free-threaded, where a [`crate::array::StoredArray`] shares
+/// its handle between threads.
+struct LentCell(AtomicU64);
 
 const MUT_BIT: u64 = 1 << 63;
 
 impl LentCell {
     const fn nothing() -> LentCell {
-        LentCell(Cell::new(0))
+        LentCell(AtomicU64::new(0))
+    }
+
+    #[inline(always)]
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
     }
 
     /// Whether a shared loan is held.
     fn shared(&self) -> bool {
-        let v = self.0.get();
+        let v = self.get();
         v != 0 && v & MUT_BIT == 0
     }
 
     /// Whether a mutable loan is held.
     fn mutable(&self) -> bool {
-        self.0.get() & MUT_BIT != 0
+        self.get() & MUT_BIT != 0
     }
 
     /// Ends the loan held, if any.
     fn end(&self) {
-        let v = self.0.replace(0);
+        #[cfg(not(Py_GIL_DISABLED))]
+        let v = {
+            let v = self.get();
+            self.0.store(0, Ordering::Release);
+            v
+        };
+        #[cfg(Py_GIL_DISABLED)]
+        let v = self.0.swap(0, Ordering::AcqRel);
         if v != 0 {
             drop(Loans::from_id(v & !MUT_BIT));
         }
@@ -98,11 +113,21 @@ impl LentCell {
 
     /// Holds `loans` (a single loan); the one held before was ended (the
     /// new loan was checked against the live ones, which must not include
-    /// this handle's own).
+    /// this handle's own). Free-threaded, another thread sharing the
+    /// handle may have stored its own shared loan meanwhile: that one is
+    /// kept and `loans` ends.
     fn hold(&self, loans: Loans, writable: bool) {
-        debug_assert_eq!(self.0.get(), 0, "a loan is held");
         let id = loans.into_id();
-        self.0.set(if id != 0 && writable { id | MUT_BIT } else { id });
+        let v = if id != 0 && writable { id | MUT_BIT } else { id };
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            debug_assert_eq!(self.get(), 0, "a loan is held");
+            self.0.store(v, Ordering::Release);
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        if self.0.compare_exchange(0, v, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            drop(Loans::from_id(id));
+        }
     }
 }
 
@@ -111,7 +136,7 @@ impl<T: DTypeSpec, C: Constraint> Drop for NdArray<T, C> {
     fn drop(&mut self) {
         // Most handles never lent their memory (no `view()` call): the
         // common case is one test, inline.
-        if self.lent.0.get() != 0 {
+        if self.lent.get() != 0 {
             end_lent(&self.lent);
         }
         // SAFETY: the handle is released here, once, and never used again.

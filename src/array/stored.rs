@@ -55,10 +55,18 @@ pub struct StoredArray<T: DTypeSpec = AnyDType, C: Constraint = ()> {
 
 // SAFETY: the array (its handle, owner and loan) is only reached with the
 // GIL held: `get`/`get_mut`/`into_inner`/`object` check it, `visit` runs in
-// the collector (which holds it), `Drop` takes it. Not `Sync`: its loan
-// state is a `Cell`, used by one thread at a time through `&mut`/owned
-// access or the `&` of one thread.
+// the collector (which holds it), `Drop` takes it. `Sync` only when
+// free-threaded (below): with the GIL, its loan state is a plain word,
+// used by one thread at a time.
 unsafe impl<T: DTypeSpec, C: Constraint> Send for StoredArray<T, C> {}
+
+// SAFETY: free-threaded only, where a bound class must be `Sync` and holds
+// its `StoredArray` behind `&self` in threads running at once: every
+// access checks that the thread is attached (`get`), the handle's fields
+// are not written after its import, and the one thing `&NdArray` methods
+// change, the loan of its views, is an atomic word there (`LentCell`).
+#[cfg(Py_GIL_DISABLED)]
+unsafe impl<T: DTypeSpec, C: Constraint> Sync for StoredArray<T, C> {}
 
 fn no_gil() -> PyErr {
     PyErr::runtime_error("ndbind: a StoredArray was used on a thread that does not hold the GIL")

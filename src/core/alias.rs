@@ -10,11 +10,10 @@
 //! bounded work. When the exact test gives up, the call is refused and the
 //! error says so.
 
-use std::cell::RefCell;
 use std::mem::MaybeUninit;
 
 use crate::core::error::PyErr;
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::GilLock;
 use crate::core::overlap::{overlap, self_overlap, Overlap, Strided, DEFAULT_BUDGET};
 
 /// The work bound of the exact overlap tests: [`DEFAULT_BUDGET`], or
@@ -271,6 +270,12 @@ struct LoanTable {
     live: Vec<Loan>,
 }
 
+impl Default for LoanTable {
+    fn default() -> Self {
+        LoanTable { next: 1, live: Vec::new() }
+    }
+}
+
 /// One lent view (see [`LoanTable`]), with its own copy of the shape and
 /// strides: a loan may outlive the handle it was made from (a forgotten
 /// or leaked one), and then only blocks its memory, never dangles.
@@ -303,7 +308,7 @@ impl Loan {
     }
 }
 
-static LOANS: GilCell<RefCell<LoanTable>> = GilCell::new();
+static LOANS: GilLock<LoanTable> = GilLock::new();
 
 /// Loans to end when dropped: the ids `first..first + count` (loans made
 /// together get consecutive ids).
@@ -364,8 +369,7 @@ fn end_loans(first: u64, count: u64) {
     if !crate::core::gil::may_release() {
         return;
     }
-    let Some(t) = LOANS.get() else { return };
-    t.borrow_mut().live.retain(|l| !(first..first + count).contains(&l.id));
+    LOANS.with_made(|t| t.live.retain(|l| !(first..first + count).contains(&l.id)));
 }
 
 /// The first live loan that a new view of `span` would conflict with (any
@@ -384,15 +388,6 @@ fn conflict(live: &[Loan], span: &Span<'_>) -> Option<(bool, bool)> {
 /// set, when a live loan conflicts (see [`LoanTable`]). `what` names the
 /// view in the error (made only then). The GIL is held.
 pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
-    let table = LOANS.get_or_init(|| RefCell::new(LoanTable { next: 1, live: Vec::new() }));
-    let mut t = table.borrow_mut();
-    if let Some((other_writable, gave_up)) = conflict(&t.live, &span) {
-        drop(t);
-        refuse_loan(&what(), span.writable, other_writable, gave_up);
-        return None;
-    }
-    let id = t.next;
-    t.next += 1;
     let n = span.shape.len();
     let dims = if n <= 4 {
         let mut a = [0; 8];
@@ -406,22 +401,33 @@ pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
         v.extend_from_slice(span.strides);
         LoanDims::Heap(v.into_boxed_slice())
     };
-    t.live.push(Loan {
-        id,
-        base: span.base,
-        dims,
-        itemsize: span.itemsize,
-        writable: span.writable,
+    // The conflict test and the new entry in one step: free-threaded, two
+    // threads must not both find no conflict and both lend.
+    let lent = LOANS.with(|t| {
+        if let Some(refused) = conflict(&t.live, &span) {
+            return Err(refused);
+        }
+        let id = t.next;
+        t.next += 1;
+        let loan =
+            Loan { id, base: span.base, dims, itemsize: span.itemsize, writable: span.writable };
+        t.live.push(loan);
+        Ok(id)
     });
-    Some(Loans { first: id, count: 1 })
+    match lent {
+        Ok(id) => Some(Loans { first: id, count: 1 }),
+        Err((other_writable, gave_up)) => {
+            refuse_loan(&what(), span.writable, other_writable, gave_up);
+            None
+        }
+    }
 }
 
 /// Whether `span` may be read right now (no live mutable view covers it),
 /// as [`lend`] would decide for a shared view, without lending;
 /// `ValueError` set when not.
 pub(crate) fn readable(span: Span<'_>, what: &str) -> bool {
-    let Some(table) = LOANS.get() else { return true };
-    let found = conflict(&table.borrow().live, &Span { writable: false, ..span });
+    let found = LOANS.with_made(|t| conflict(&t.live, &Span { writable: false, ..span })).flatten();
     match found {
         Some((_, gave_up)) => {
             refuse_loan(what, false, true, gave_up);

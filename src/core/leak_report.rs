@@ -2,37 +2,23 @@
 //! its instances, types and functions are still alive (as nanobind does),
 //! and says nothing when there are none.
 //!
-//! Counting is a plain load and store per event (the GIL serialises every
-//! creation and deallocation), so the hot construction path pays no locked
-//! instruction. The report runs from `Py_AtExit`, after the interpreter has
+//! Counting is a plain load and store per event with the GIL (which
+//! serialises every creation and deallocation), so the hot construction
+//! path pays no locked instruction; an atomic add when free-threaded. The report runs from `Py_AtExit`, after the interpreter has
 //! torn down its modules, and touches no Python object.
 //!
 //! Set the environment variable `NDBIND_NO_LEAK_REPORT` to silence it.
 
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::core::gil_cell::GilCounter;
 use std::sync::Mutex;
 
 use pyo3_ffi as ffi;
 
-/// A counter updated with the GIL held (load + store, no locked RMW).
-struct Counter(AtomicIsize);
-
-impl Counter {
-    const fn new() -> Self {
-        Counter(AtomicIsize::new(0))
-    }
-    #[inline]
-    fn add(&self, d: isize) {
-        self.0.store(self.0.load(Ordering::Relaxed) + d, Ordering::Relaxed)
-    }
-    fn get(&self) -> isize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-static FUNCS: Counter = Counter::new();
-static INSTANCES: Counter = Counter::new();
-static TYPES: Counter = Counter::new();
+static FUNCS: GilCounter = GilCounter::new();
+static INSTANCES: GilCounter = GilCounter::new();
+static TYPES: GilCounter = GilCounter::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static ENABLED: AtomicBool = AtomicBool::new(true);
 

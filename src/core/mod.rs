@@ -23,3 +23,4 @@ pub mod leak_report;
 pub mod module;
 pub mod object;
 pub(crate) mod overlap;
+pub(crate) mod try_ref;

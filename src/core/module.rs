@@ -104,6 +104,29 @@ impl Module {
         self.def_parts(name, f.into_parts(), extras.into_extras())
     }
 
+    /// Declares that this module relies on the GIL (free-threaded Python
+    /// only; elsewhere nothing changes). An ndbind module declares that it
+    /// does not (CPython's `Py_MOD_GIL_NOT_USED`): ndbind's own state is
+    /// thread-safe there, and the Rust types it binds must be (`Sync`
+    /// classes and functions). A module whose `unsafe` code counts on the
+    /// GIL for mutual exclusion calls this, and CPython then turns the GIL
+    /// back on when it is imported (with a `RuntimeWarning`).
+    ///
+    /// ```
+    /// ndbind::module!(legacy_ext, |m| {
+    ///     m.gil_used()?;
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn gil_used(&self) -> PyResult<&Self> {
+        #[cfg(Py_GIL_DISABLED)]
+        // SAFETY: a module object; the thread is attached.
+        if unsafe { ffi::PyUnstable_Module_SetGIL(self.obj.as_ptr(), ffi::Py_MOD_GIL_USED) } != 0 {
+            return Err(PyErr::fetch());
+        }
+        Ok(self)
+    }
+
     /// Sets the module docstring.
     pub fn doc(&self, text: &str) -> PyResult<&Self> {
         self.obj.borrow().setattr(c"__doc__", Object::str_held(text)?.borrow())?;
@@ -191,6 +214,12 @@ pub unsafe fn init_module(
         }));
         // SAFETY: a 'static, fully initialised module definition.
         let m = unsafe { Object::from_owned_or_err(ffi::PyModule_Create(def))? };
+        // Free-threaded: ndbind needs no GIL (see `Module::gil_used`).
+        #[cfg(Py_GIL_DISABLED)]
+        // SAFETY: the module just created; the thread is attached.
+        if unsafe { ffi::PyUnstable_Module_SetGIL(m.as_ptr(), ffi::Py_MOD_GIL_NOT_USED) } != 0 {
+            return Err(PyErr::fetch());
+        }
         crate::core::internals::init();
         crate::core::leak_report::install();
         let module = Module { obj: m, name: name.to_string_lossy().into_owned() };

@@ -12,6 +12,10 @@ use crate::array::frameworks::{ML_DTYPES, NUMPY};
 use crate::core::error::{PyErr, PyResult};
 use crate::core::gil_cell::GilCell;
 use crate::core::object::Object;
+use std::sync::atomic::{
+    AtomicUsize,
+    Ordering::{AcqRel, Acquire},
+};
 
 const NPY_ARRAY_WRITEABLE: c_int = 0x0400;
 const NPY_ARRAY_ALIGNED: c_int = 0x0100;
@@ -110,7 +114,7 @@ fn type_num(d: DType) -> Option<c_int> {
 }
 
 /// Builtin descriptors by type number, each holding a reference for good.
-static DESCRS: GilCell<[std::cell::Cell<usize>; 24]> = GilCell::new();
+static DESCRS: GilCell<[AtomicUsize; 24]> = GilCell::new();
 
 /// A NumPy dtype object for `d` (bfloat16 through `ml_dtypes`); builtin
 /// descriptors are cached (NumPy's own are singletons anyway). Inlined
@@ -118,7 +122,7 @@ static DESCRS: GilCell<[std::cell::Cell<usize>; 24]> = GilCell::new();
 #[inline]
 fn descr(api: &Api, d: DType) -> PyResult<Object> {
     if let (Some(n), Some(cache)) = (type_num(d), DESCRS.get()) {
-        let p = cache[n as usize].get();
+        let p = cache[n as usize].load(Acquire);
         if p != 0 {
             // SAFETY: the cached descriptor is alive (the cache owns a reference).
             return Ok(unsafe { Object::from_borrowed(p as *mut ffi::PyObject) });
@@ -133,14 +137,17 @@ fn descr_slow(api: &Api, d: DType) -> PyResult<Object> {
     if let Some(n) = type_num(d) {
         let cache = DESCRS.get_or_init(Default::default);
         let slot = &cache[n as usize];
-        if slot.get() == 0 {
+        if slot.load(Acquire) == 0 {
             // SAFETY: a builtin type number; returns a new reference, which
-            // the cache keeps forever.
+            // the cache keeps forever (free-threaded, the first one stored;
+            // a racing thread's is released).
             let o = unsafe { Object::from_owned_or_err((api.descr_from_type)(n))? };
-            slot.set(o.into_ptr() as usize);
+            if slot.compare_exchange(0, o.as_ptr() as usize, AcqRel, Acquire).is_ok() {
+                std::mem::forget(o);
+            }
         }
         // SAFETY: the cached descriptor is alive (the cache owns a reference).
-        return Ok(unsafe { Object::from_borrowed(slot.get() as *mut ffi::PyObject) });
+        return Ok(unsafe { Object::from_borrowed(slot.load(Acquire) as *mut ffi::PyObject) });
     }
     if d == DType::BFLOAT16 {
         let ml = ML_DTYPES

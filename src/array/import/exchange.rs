@@ -3,15 +3,13 @@
 //! view is filled in C, with no capsule, no managed tensor and no
 //! Python-level call. The table is looked up once per type.
 
-use std::cell::Cell;
-
 use ndbind_dlpack::{DLDevice, DLPackExchangeAPI, DLTensor};
 use pyo3_ffi as ffi;
 
 use crate::array::handle::{ArrayHandle, Owner};
 use crate::array::requirements::Requirements;
 use crate::array::stream::{has_streams, Stream};
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::GilLock;
 use crate::core::object::Borrowed;
 
 const SLOTS: usize = 8;
@@ -20,30 +18,27 @@ const SLOTS: usize = 8;
 /// cached type is held by a strong reference (released when its entry is
 /// replaced): a dead type's address reused by another type must never
 /// find a table (a subclass of `torch.Tensor` made at run time, or any
-/// class that copied the attribute, may die).
+/// class that copied the attribute, may die). Read and written under its
+/// lock (free-threaded, a reader must never pair one entry's type with
+/// another's table).
+#[derive(Default)]
 struct Cache {
-    types: [Cell<usize>; SLOTS],
-    apis: [Cell<usize>; SLOTS],
-    next: Cell<usize>,
+    types: [usize; SLOTS],
+    apis: [usize; SLOTS],
+    next: usize,
 }
 
-static CACHE: GilCell<Cache> = GilCell::new();
+static CACHE: GilLock<Cache> = GilLock::new();
 
 /// The exchange table of `obj`'s type, if it publishes one.
 #[inline]
 pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
     let tp = obj.type_ptr() as usize;
-    let c = CACHE.get_or_init(|| Cache {
-        types: Default::default(),
-        apis: Default::default(),
-        next: Cell::new(0),
-    });
-    for i in 0..SLOTS {
-        if c.types[i].get() == tp {
-            // SAFETY: cached from `exchange_api_from_capsule` below; the
-            // table lives as long as its (immortal) framework module.
-            return Some(unsafe { &*(c.apis[i].get() as *const DLPackExchangeAPI) });
-        }
+    let hit = CACHE.with(|c| c.types.iter().position(|&t| t == tp).map(|i| c.apis[i]));
+    if let Some(api) = hit {
+        // SAFETY: cached from `exchange_api_from_capsule` below; the
+        // table lives as long as its (immortal) framework module.
+        return Some(unsafe { &*(api as *const DLPackExchangeAPI) });
     }
     // SAFETY: a lookup through the type's MRO that never raises; the
     // capsule (borrowed) is validated by name before use.
@@ -54,18 +49,20 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
         )?;
         ndbind_dlpack::exchange_api_from_capsule(attr.as_ptr())?
     };
-    let i = c.next.get() % SLOTS;
-    c.next.set(i + 1);
-    // SAFETY: a new reference to the live type, owned by the entry; the
-    // replaced entry's reference is released (after the entry is updated:
-    // the release may run Python code, which may use the cache).
-    unsafe {
-        ffi::Py_INCREF(tp as *mut ffi::PyObject);
-        let old = c.types[i].replace(tp);
-        c.apis[i].set(api as *const _ as usize);
-        if old != 0 {
-            ffi::Py_DECREF(old as *mut ffi::PyObject);
-        }
+    // SAFETY: a new reference to the live type, owned by the entry (an
+    // incref runs no code).
+    unsafe { ffi::Py_INCREF(tp as *mut ffi::PyObject) };
+    let old = CACHE.with(|c| {
+        let i = c.next % SLOTS;
+        c.next = i + 1;
+        c.apis[i] = api as *const _ as usize;
+        std::mem::replace(&mut c.types[i], tp)
+    });
+    // The replaced entry's reference, released after the update (the
+    // release may run Python code, which may use the cache).
+    if old != 0 {
+        // SAFETY: the reference the replaced entry owned.
+        unsafe { ffi::Py_DECREF(old as *mut ffi::PyObject) };
     }
     Some(api)
 }

@@ -51,7 +51,7 @@ pub(crate) fn is_numpy_array(obj: Borrowed<'_>) -> bool {
     let tp = obj.type_ptr();
     // `numpy.ndarray`, once NumPy is loaded (a strong reference, kept).
     let cached = NUMPY.array_type_cell();
-    let known = cached.get();
+    let known = cached.load(std::sync::atomic::Ordering::Acquire);
     if known != 0 {
         // SAFETY: both are valid type objects.
         return tp as usize == known
@@ -105,7 +105,10 @@ fn dtype_of(d: &DescrFields) -> Option<DType> {
         // ml_dtypes registers bfloat16 as a user type; other user types
         // share its type char and kind (`ml_dtypes.uint1` is 'E'/'V' with
         // one byte per element), so its scalar type decides.
-        _ if bfloat16_candidate(d) && ML_DTYPES.array_type_cell().get() == d.typeobj as usize => {
+        _ if bfloat16_candidate(d)
+            && ML_DTYPES.array_type_cell().load(std::sync::atomic::Ordering::Acquire)
+                == d.typeobj as usize =>
+        {
             DType::BFLOAT16
         }
         _ => return None,
@@ -131,7 +134,9 @@ unsafe fn first_bfloat16(descr: *const DescrFields) -> Option<DType> {
     // SAFETY: a live descriptor (caller), not used after the lookup.
     let t = unsafe {
         let d = &*descr;
-        if !bfloat16_candidate(d) || ML_DTYPES.array_type_cell().get() != 0 {
+        if !bfloat16_candidate(d)
+            || ML_DTYPES.array_type_cell().load(std::sync::atomic::Ordering::Acquire) != 0
+        {
             return None;
         }
         crate::core::object::Object::from_borrowed(d.typeobj as *mut ffi::PyObject)

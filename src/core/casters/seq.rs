@@ -1,9 +1,11 @@
 //! `Vec<T>` from any sequence (but `str`/`bytes`), to a `list`.
 
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 use std::cell::Cell;
 
 use pyo3_ffi as ffi;
 
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 use crate::core::gil_cell::GilCell;
 
 use crate::core::caster::{FromPy, IntoPy, ReturnCtx};
@@ -152,6 +154,7 @@ pub fn new_list<T: IntoPy>(
 }
 
 /// The list [`int_list`] handed out last, which it may hand out again.
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
 
 /// A `list[int]` of `items`, refilling the previous one when nobody else
@@ -163,16 +166,18 @@ static INT_LIST: GilCell<Cell<*mut ffi::PyObject>> = GilCell::new();
 /// until the next call, which then builds a new list.
 #[inline]
 pub fn int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
-    // The abi3 build cannot read a list's slots: a new list each time.
-    #[cfg(Py_LIMITED_API)]
+    // The abi3 build cannot read a list's slots: a new list each time. Nor
+    // the free-threaded one, where "only the cache holds it" is no longer
+    // true a moment later (another thread may take the same list).
+    #[cfg(any(Py_LIMITED_API, Py_GIL_DISABLED))]
     return fresh_int_list(items, ctx);
-    #[cfg(not(Py_LIMITED_API))]
+    #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
     return reused_int_list(items, ctx);
 }
 
 /// [`int_list`] of the version-specific build.
 #[inline]
-#[cfg(not(Py_LIMITED_API))]
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 fn reused_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
     let old = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut())).get();
     // SAFETY: the GIL is held (GilCell); `old` is a list this cache owns a
@@ -198,7 +203,7 @@ fn reused_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
 /// is held.
 #[cold]
 #[inline(never)]
-#[cfg(not(Py_LIMITED_API))]
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 unsafe fn changed_int_list(
     items: &[usize],
     ctx: &ReturnCtx,
@@ -218,7 +223,7 @@ unsafe fn changed_int_list(
 /// # Safety
 /// `slots` holds `items.len()` live objects; the GIL is held.
 #[inline]
-#[cfg(not(Py_LIMITED_API))]
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     if !crate::core::casters::scalar::compact_longs_readable() {
         return false;
@@ -241,7 +246,7 @@ unsafe fn holds(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
 ///
 /// # Safety
 /// `slots` holds `items.len()` owned references; the GIL is held.
-#[cfg(not(Py_LIMITED_API))]
+#[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
 unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
     for (i, &v) in items.iter().enumerate() {
         // SAFETY: within the list's length (caller).
@@ -269,11 +274,12 @@ unsafe fn refill(slots: *mut *mut ffi::PyObject, items: &[usize]) -> bool {
 #[cold]
 #[inline(never)]
 fn fresh_int_list(items: &[usize], ctx: &ReturnCtx) -> PyResult<Object> {
-    let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
     let list = new_list(items.iter().copied(), ctx)?;
     // SAFETY: the cache takes a reference of its own to the new list and
     // releases the one it held.
+    #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
     unsafe {
+        let cache = INT_LIST.get_or_init(|| Cell::new(std::ptr::null_mut()));
         let old = cache.replace(Object::from_borrowed(list.as_ptr()).into_ptr());
         if !old.is_null() {
             ffi::Py_DECREF(old);

@@ -37,7 +37,7 @@
 //! (0 unborrowed, n > 0 shared, -1 unique) and the flags a `u32`, both in
 //! the instance header.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use pyo3_ffi as ffi;
 
@@ -132,6 +132,58 @@ impl InstFlags {
     }
 }
 
+/// An instance's [`InstFlags`], in its header. Written while the writer
+/// holds the value's unique borrow or the instance is not yet shared (and
+/// `KEEP_ALIVE` at any time), read by anyone: atomic, so that free-threaded
+/// readers and writers do not race (with the GIL, plain loads and stores:
+/// the same instructions as a `u32` field).
+#[repr(transparent)]
+pub(crate) struct FlagsCell(AtomicU32);
+
+impl FlagsCell {
+    /// The flags (acquire: what was written before they were set is seen).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> InstFlags {
+        InstFlags(self.0.load(Ordering::Acquire))
+    }
+
+    /// Replaces the flags.
+    #[inline(always)]
+    pub(crate) fn set(&self, f: InstFlags) {
+        self.0.store(f.0, Ordering::Release)
+    }
+
+    /// Sets the flags of `other`.
+    #[inline]
+    pub(crate) fn insert(&self, other: InstFlags) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.set(self.get().union(other));
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.fetch_or(other.0, Ordering::AcqRel);
+    }
+
+    /// Clears the flags of `other`.
+    #[inline]
+    pub(crate) fn remove(&self, other: InstFlags) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.set(InstFlags(self.get().0 & !other.0));
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.fetch_and(!other.0, Ordering::AcqRel);
+    }
+
+    /// Whether every flag of `other` is set.
+    #[inline(always)]
+    pub(crate) fn contains(&self, other: InstFlags) -> bool {
+        self.get().contains(other)
+    }
+
+    /// The value is constructed.
+    #[inline(always)]
+    pub(crate) fn is_ready(&self) -> bool {
+        self.get().is_ready()
+    }
+}
+
 impl std::ops::BitOr for InstFlags {
     type Output = InstFlags;
     #[inline]
@@ -142,9 +194,12 @@ impl std::ops::BitOr for InstFlags {
 
 /// The count of an instance's borrows: unborrowed, shared by n, or unique.
 /// Lives in the instance header (`own_borrow`), which points at it (or at
-/// its root owner's) through `borrow`.
+/// its root owner's) through `borrow`. With the GIL, plain loads and
+/// stores; free-threaded, every step is one atomic compare-and-swap
+/// (acquire when taking, release when giving back), so two threads never
+/// both take a borrow that excludes the other's.
 #[repr(transparent)]
-pub(crate) struct BorrowCell(Cell<i32>);
+pub(crate) struct BorrowCell(AtomicI32);
 
 /// Count of a uniquely borrowed cell.
 const UNIQUE: i32 = -1;
@@ -152,41 +207,64 @@ const UNIQUE: i32 = -1;
 impl BorrowCell {
     /// An unborrowed cell.
     pub(crate) const fn new() -> BorrowCell {
-        BorrowCell(Cell::new(0))
+        BorrowCell(AtomicI32::new(0))
     }
 
     /// No borrow is live.
     #[inline]
     pub(crate) fn is_unborrowed(&self) -> bool {
-        self.0.get() == 0
+        self.0.load(Ordering::Acquire) == 0
     }
 
     /// A unique borrow (a `&mut`) is live.
     #[inline]
     pub(crate) fn is_unique(&self) -> bool {
-        self.0.get() == UNIQUE
+        self.0.load(Ordering::Acquire) == UNIQUE
     }
 
     /// One shared count more, unless uniquely borrowed (or the count is at
     /// its maximum).
     #[inline(always)]
     fn try_share(&self) -> bool {
-        let n = self.0.get();
-        let ok = (0..i32::MAX).contains(&n);
-        if ok {
-            self.0.set(n + 1);
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let n = self.0.load(Ordering::Relaxed);
+            let ok = (0..i32::MAX).contains(&n);
+            if ok {
+                self.0.store(n + 1, Ordering::Relaxed);
+            }
+            ok
         }
-        ok
+        #[cfg(Py_GIL_DISABLED)]
+        self.0
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |n| {
+                (0..i32::MAX).contains(&n).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back one shared count.
+    #[inline(always)]
+    fn unshare(&self) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.0.store(self.0.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.fetch_sub(1, Ordering::Release);
     }
 
     /// Unborrowed to unique.
     #[inline(always)]
     fn try_unique(&self) -> bool {
-        let ok = self.0.get() == 0;
-        if ok {
-            self.0.set(UNIQUE);
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let ok = self.0.load(Ordering::Relaxed) == 0;
+            if ok {
+                self.0.store(UNIQUE, Ordering::Relaxed);
+            }
+            ok
         }
-        ok
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.compare_exchange(0, UNIQUE, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 
     /// Takes one shared count that is never released: an `Arc`-held value
@@ -265,8 +343,7 @@ impl Drop for SharedGuard {
         if !self.cell.is_null() {
             // SAFETY: the cell outlives the guard (invariant 5), and holds
             // the shared count this guard took (count ≥ 1).
-            let c = unsafe { &(*self.cell).0 };
-            c.set(c.get() - 1);
+            unsafe { (*self.cell).unshare() }
         }
     }
 }
@@ -311,7 +388,7 @@ impl Drop for UniqueGuard {
         if !self.cell.is_null() {
             // SAFETY: the cell outlives the guard (invariant 5) and is
             // unique through this guard: back to unborrowed.
-            unsafe { (*self.cell).0.set(0) }
+            unsafe { (*self.cell).0.store(0, Ordering::Release) }
         }
     }
 }
@@ -413,8 +490,20 @@ pub(crate) unsafe fn borrow_shared(
     unsafe {
         if plain(obj, target) {
             let h = obj as *mut InstHeader;
+            #[cfg(not(Py_GIL_DISABLED))]
             if let Some(g) = SharedGuard::try_new((*h).value, (*h).borrow) {
                 return Ok(g);
+            }
+            // Free-threaded: another thread may have destructed the value
+            // between `plain`'s check and the borrow: check again, holding
+            // it (a destruction needs the unique borrow), and read where
+            // the value is only then.
+            #[cfg(Py_GIL_DISABLED)]
+            if let Some(mut g) = SharedGuard::try_new(std::ptr::null_mut(), (*h).borrow) {
+                if (*h).flags.is_ready() {
+                    g.ptr = (*h).value;
+                    return Ok(g);
+                }
             }
         }
         // `borrow_slow` took the shared count the guard releases.
@@ -435,8 +524,17 @@ pub(crate) unsafe fn borrow_unique(
     unsafe {
         if plain(obj, target) {
             let h = obj as *mut InstHeader;
+            #[cfg(not(Py_GIL_DISABLED))]
             if let Some(g) = UniqueGuard::try_new((*h).value, (*h).borrow) {
                 return Ok(g);
+            }
+            // Free-threaded: as in `borrow_shared`.
+            #[cfg(Py_GIL_DISABLED)]
+            if let Some(mut g) = UniqueGuard::try_new(std::ptr::null_mut(), (*h).borrow) {
+                if (*h).flags.is_ready() {
+                    g.ptr = (*h).value;
+                    return Ok(g);
+                }
             }
         }
         // `borrow_slow` made the cell unique; the guard releases it.
@@ -471,7 +569,7 @@ unsafe fn borrow_slow(
     // SAFETY: `obj` is an instance of a bound class.
     if unsafe { !(*h).flags.is_ready() } {
         // SAFETY: as above.
-        let flags = unsafe { (*h).flags };
+        let flags = unsafe { (*h).flags.get() };
         if flags.contains(InstFlags::MOVED_OUT) {
             return Err(Fail::Error(not_ready_error(flags, name)));
         }
@@ -487,6 +585,28 @@ unsafe fn borrow_slow(
     let cell = unsafe { cell_of(h) };
     let taken = if unique { cell.try_unique() } else { cell.try_share() };
     if taken {
+        // Free-threaded: the checks above ran before the borrow was taken;
+        // another thread may have destructed the value (or a parent's) in
+        // between. Holding the borrow now, which such a change needs,
+        // check again.
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            // SAFETY: as above.
+            let ok = unsafe { (*h).flags.is_ready() && parents_valid(h, name).is_ok() };
+            if !ok {
+                if unique {
+                    drop(UniqueGuard { ptr: std::ptr::null_mut(), cell });
+                } else {
+                    drop(SharedGuard { ptr: std::ptr::null_mut(), cell });
+                }
+                let msg = message(&[
+                    "ndbind: the '",
+                    name,
+                    "' instance was destructed by another thread",
+                ]);
+                return Err(Fail::Error(PyErr::runtime_error(msg)));
+            }
+        }
         // SAFETY: the value holds `target`'s value at `offset`.
         return Ok((unsafe { (*h).value.add(offset) }, cell));
     }
@@ -586,7 +706,7 @@ mod tests {
     use super::*;
 
     fn count(c: &BorrowCell) -> i32 {
-        c.0.get()
+        c.0.load(Ordering::Relaxed)
     }
 
     #[test]

@@ -46,7 +46,6 @@
 //! });
 //! ```
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use pyo3_ffi as ffi;
@@ -59,14 +58,15 @@ use crate::core::class::inst::{self, InstHeader};
 use crate::core::class::record::record_of;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::GilLock;
 use crate::core::object::{Borrowed, Object};
+use crate::core::try_ref::{enable, try_new_ref};
 
 /// Drops one strong count of an `Arc<T>` given its value pointer.
 pub(crate) type ReleaseFn = unsafe fn(*mut u8);
 
 /// Live `Arc`-held instances: value pointer → (instance, release function).
-static ARCS: GilCell<RefCell<AddrMap<usize, (usize, ReleaseFn)>>> = GilCell::new();
+static ARCS: GilLock<AddrMap<usize, (usize, ReleaseFn)>> = GilLock::new();
 
 /// # Safety
 /// `p` came from `Arc::<T>::into_raw`; this strong count is released once.
@@ -82,11 +82,13 @@ unsafe fn release<T>(p: *mut u8) {
 /// held) before `inst_dealloc` can remove the entry, and code run there
 /// must not get the dying object back. Its reference count is zero then.
 pub(crate) fn arc_lookup(value: *const u8) -> Option<Object> {
-    let map = ARCS.get()?;
-    let obj = *map.borrow().get(&(value as usize)).map(|(o, _)| o)? as *mut ffi::PyObject;
-    // SAFETY: entries are removed when their instance is freed, so `obj`
-    // is live or dying (reference count zero, never handed out).
-    unsafe { (ffi::Py_REFCNT(obj) > 0).then(|| Object::from_borrowed(obj)) }
+    ARCS.with_made(|m| {
+        let obj = m.get(&(value as usize))?.0 as *mut ffi::PyObject;
+        // SAFETY: entries are removed (under this lock) before their
+        // instance is freed, so `obj` is live or dying (never handed out);
+        // entered after `enable`.
+        unsafe { try_new_ref(obj) }
+    })?
 }
 
 /// Makes `h` hold the strong count `value` (from `Arc::into_raw`): ready,
@@ -119,8 +121,9 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResu
         (*h).flags.remove(InstFlags::INLINE);
         (*h).flags.insert(InstFlags::READY | InstFlags::ARC);
     }
-    let map = ARCS.get_or_init(Default::default);
-    map.borrow_mut().insert(value as usize, (h as usize, release));
+    // SAFETY: `h` is a live instance, found through the map from now on.
+    unsafe { enable(h as *mut ffi::PyObject) };
+    ARCS.with(|m| m.insert(value as usize, (h as usize, release)));
     Ok(())
 }
 
@@ -133,13 +136,13 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResu
 /// # Safety
 /// `obj` is a dying `Arc`-held instance whose value is at `value`.
 pub(crate) unsafe fn arc_forget(value: *mut u8, obj: *mut ffi::PyObject) -> Option<ReleaseFn> {
-    let map = ARCS.get()?;
-    let mut m = map.borrow_mut();
-    let &(o, rel) = m.get(&(value as usize))?;
-    if o == obj as usize {
-        m.remove(&(value as usize));
-    }
-    Some(rel)
+    ARCS.with_made(|m| {
+        let &(o, rel) = m.get(&(value as usize))?;
+        if o == obj as usize {
+            m.remove(&(value as usize));
+        }
+        Some(rel)
+    })?
 }
 
 /// Releases the strong count of a dying instance (see [`arc_forget`]).
@@ -170,7 +173,7 @@ pub(crate) unsafe fn arc_release(value: *mut u8, rel: Option<ReleaseFn>) {
 /// ```
 pub fn arc_instances() -> usize {
     crate::core::gil::assert_held("arc_instances");
-    ARCS.get().map_or(0, |m| m.borrow().len())
+    ARCS.with_made(|m| m.len()).unwrap_or(0)
 }
 
 /// Makes the constructor's `Arc` the value of the instance `__init__` is
@@ -316,30 +319,31 @@ struct Moved {
     by_obj: AddrMap<usize, (usize, usize)>,
 }
 
-static MOVED: GilCell<RefCell<Moved>> = GilCell::new();
+static MOVED: GilLock<Moved> = GilLock::new();
 
 /// Records that the value of `obj` (of class `tp`) now lives in the box
 /// at `addr`.
 fn moved_record(obj: *mut ffi::PyObject, addr: usize, tp: *mut ffi::PyTypeObject) {
-    let map = MOVED.get_or_init(Default::default);
-    let mut m = map.borrow_mut();
-    if let Some(old) = m.by_obj.insert(obj as usize, (addr, tp as usize)) {
-        m.by_box.remove(&old);
-    }
-    if let Some(other) = m.by_box.insert((addr, tp as usize), obj as usize) {
-        // Not reached: two live boxes never share an address.
-        m.by_obj.remove(&other);
-    }
+    // SAFETY: a live instance, found through the map from now on.
+    unsafe { enable(obj) };
+    MOVED.with(|m| {
+        if let Some(old) = m.by_obj.insert(obj as usize, (addr, tp as usize)) {
+            m.by_box.remove(&old);
+        }
+        if let Some(other) = m.by_box.insert((addr, tp as usize), obj as usize) {
+            // Not reached: two live boxes never share an address.
+            m.by_obj.remove(&other);
+        }
+    });
 }
 
 /// Forgets a dying (or restored) instance.
 pub(crate) fn moved_forget(obj: *mut ffi::PyObject) {
-    if let Some(map) = MOVED.get() {
-        let mut m = map.borrow_mut();
+    MOVED.with_made(|m| {
         if let Some(key) = m.by_obj.remove(&(obj as usize)) {
             m.by_box.remove(&key);
         }
-    }
+    });
 }
 
 /// Puts `b` back into the instance it was moved out of, if that one is
@@ -351,30 +355,33 @@ fn restore<T: PyClass>(b: Box<T>) -> Result<Object, Box<T>> {
     if std::mem::size_of::<T>() == 0 || tp.is_null() {
         return Err(b); // every box of a zero-sized type has the same address
     }
-    let Some(map) = MOVED.get() else { return Err(b) };
-    let Some(&o) = map.borrow().by_box.get(&(addr, tp as usize)) else { return Err(b) };
-    let obj = o as *mut ffi::PyObject;
-    moved_forget(obj);
-    let h = obj as *mut InstHeader;
-    // SAFETY: entries name live instances (removed before they are freed)
-    // of T's class or a Python subclass of it; a dying one (count zero) is
-    // not handed out. An empty (not ready), unborrowed instance that owns
-    // its storage takes the box as its value, as `inst_take_ownership`
-    // does for a fresh one.
+    // SAFETY: entries name instances removed (under the lock) before they
+    // are freed; a dying one is not handed out; entered after `enable`.
+    let found = MOVED.with_made(|m| {
+        let &o = m.by_box.get(&(addr, tp as usize))?;
+        unsafe { try_new_ref(o as *mut ffi::PyObject) }
+    });
+    let Some(obj) = found.flatten() else { return Err(b) };
+    moved_forget(obj.as_ptr());
+    let h = obj.as_ptr() as *mut InstHeader;
+    // SAFETY: `obj` is a live (held) instance of T's class or a Python
+    // subclass of it. An empty (not ready) instance that owns its storage
+    // takes the box as its value, as `inst_take_ownership` does for a
+    // fresh one, holding its unique borrow meanwhile (so that no other
+    // thread borrows it half-filled).
     unsafe {
-        let f = (*h).flags;
-        if ffi::Py_REFCNT(obj) <= 0
-            || f.is_ready()
-            || !f.contains(InstFlags::INLINE)
-            || !cell_of(h).is_unborrowed()
-        {
+        let Some(_filling) = UniqueGuard::try_new(std::ptr::null_mut(), cell_of(h)) else {
+            return Err(b);
+        };
+        let f = (*h).flags.get();
+        if f.is_ready() || !f.contains(InstFlags::INLINE) {
             return Err(b);
         }
         (*h).value = Box::into_raw(b) as *mut u8;
         (*h).flags.remove(InstFlags::INLINE);
         (*h).flags.insert(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
         crate::core::class::trampoline::attach(T::type_slot(), h);
-        Ok(Object::from_borrowed(obj))
+        Ok(obj)
     }
 }
 
@@ -444,7 +451,7 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<UniqueGuard
             return Err(None);
         }
         let h = obj.as_ptr() as *mut InstHeader;
-        let f = (*h).flags;
+        let f = (*h).flags.get();
         if !f.is_ready() {
             return Err(Some(crate::core::class::borrow::not_ready_error(f, rec.name())));
         }

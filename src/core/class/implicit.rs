@@ -59,11 +59,102 @@ use crate::core::object::{Borrowed, Object};
 pub(crate) type ConvFn = fn(Borrowed<'_>) -> Option<PyResult<Object>>;
 
 /// One registered implicit conversion of a bound class.
+#[derive(Clone)]
 pub(crate) enum Implicit {
     /// A Rust conversion (`T: From<S>`).
     Rust(ConvFn),
     /// Instances of this Python type are passed to the class's constructor.
     PyType(Object),
+}
+
+/// The implicit conversions into one class (in its record). With the GIL a
+/// `RefCell`; free-threaded an immutable list behind a lock, replaced
+/// whole when a conversion is added, so that a conversion running Python
+/// code holds no lock (and sees the list as it was when it started).
+#[derive(Default)]
+pub(crate) struct ImplicitList {
+    #[cfg(not(Py_GIL_DISABLED))]
+    list: std::cell::RefCell<Vec<Implicit>>,
+    #[cfg(Py_GIL_DISABLED)]
+    list: crate::core::gil_cell::GilLock<Option<std::sync::Arc<[Implicit]>>>,
+}
+
+impl ImplicitList {
+    fn push(&self, c: Implicit) -> PyResult<()> {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.list
+            .try_borrow_mut()
+            .map_err(|_| {
+                PyErr::runtime_error("ndbind: implicit conversion registered while one runs")
+            })?
+            .push(c);
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            // The new list holds its own references to the old list's
+            // objects: dropping the old one (here, under the lock) frees none.
+            let mut c = Some(c);
+            self.list.with(|l| {
+                let mut v = l.as_deref().map_or_else(Vec::new, <[Implicit]>::to_vec);
+                v.extend(c.take());
+                *l = Some(v.into());
+            });
+        }
+        Ok(())
+    }
+
+    /// The conversions, for one conversion attempt (`None`: being changed).
+    #[cfg(not(Py_GIL_DISABLED))]
+    fn read(&self) -> Option<std::cell::Ref<'_, Vec<Implicit>>> {
+        self.list.try_borrow().ok()
+    }
+
+    /// The conversions, for one conversion attempt.
+    #[cfg(Py_GIL_DISABLED)]
+    fn read(&self) -> Option<std::sync::Arc<[Implicit]>> {
+        self.list.with(|l| l.clone())
+    }
+
+    /// Calls `f` on each Python type held (stops at a non-zero result).
+    fn visit_types(&self, mut f: impl FnMut(&Object) -> std::ffi::c_int) -> std::ffi::c_int {
+        let each = |l: &[Implicit], f: &mut dyn FnMut(&Object) -> std::ffi::c_int| {
+            l.iter()
+                .filter_map(|c| if let Implicit::PyType(src) = c { Some(src) } else { None })
+                .map(|src| f(src))
+                .find(|&r| r != 0)
+                .unwrap_or(0)
+        };
+        // Borrowed mutably (a conversion being added): not visited this
+        // time, which only keeps the objects alive longer.
+        #[cfg(not(Py_GIL_DISABLED))]
+        return self.list.try_borrow().map_or(0, |l| each(&l, &mut f));
+        // Free-threaded, the collector runs with every other thread stopped
+        // (none of which stops inside the lock: it runs no Python code).
+        #[cfg(Py_GIL_DISABLED)]
+        return self.list.with(|l| l.as_deref().map_or(0, |l| each(l, &mut f)));
+    }
+
+    /// Removes the Python types held, which the caller drops after this
+    /// returns (a decref can run Python code).
+    fn take_types(&self) -> Vec<Implicit> {
+        let split = |all: Vec<Implicit>| -> (Vec<Implicit>, Vec<Implicit>) {
+            all.into_iter().partition(|c| matches!(c, Implicit::PyType(_)))
+        };
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let Ok(mut convs) = self.list.try_borrow_mut() else { return Vec::new() };
+            let (py, rust) = split(std::mem::take(&mut *convs));
+            *convs = rust;
+            py
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            let old = self.list.with(|l| l.take());
+            let (py, rust) = split(old.as_deref().map_or_else(Vec::new, <[Implicit]>::to_vec));
+            self.list.with(|l| *l = Some(rust.into()));
+            drop(old); // after the lock: the last references may go here
+            py
+        }
+    }
 }
 
 thread_local! {
@@ -110,7 +201,7 @@ pub(crate) unsafe fn convert(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> O
     if rec.type_ptr != tp {
         return None;
     }
-    let convs = rec.implicit.try_borrow().ok()?;
+    let convs = rec.implicit.read()?;
     if convs.is_empty() {
         return None;
     }
@@ -151,12 +242,7 @@ impl<T: PyClass> Class<T> {
         // SAFETY: the type object of a bound class, alive as long as `self`.
         let rec = unsafe { record_of(self.type_object().as_ptr() as *mut ffi::PyTypeObject) }
             .ok_or_else(|| PyErr::type_error("ndbind: not a bound class"))?;
-        rec.implicit
-            .try_borrow_mut()
-            .map_err(|_| {
-                PyErr::runtime_error("ndbind: implicit conversion registered while one runs")
-            })?
-            .push(c);
+        rec.implicit.push(c)?;
         Ok(self)
     }
 
@@ -227,29 +313,13 @@ pub(crate) unsafe fn traverse(
     visit: ffi::visitproc,
     arg: *mut std::ffi::c_void,
 ) -> std::ffi::c_int {
-    // Borrowed mutably (a conversion being added): not visited this time,
-    // which only keeps the objects alive longer.
-    let Ok(convs) = rec.implicit.try_borrow() else { return 0 };
-    for c in convs.iter() {
-        if let Implicit::PyType(src) = c {
-            // SAFETY: (caller) CPython's visitor, on an object we own.
-            let r = unsafe { visit(src.as_ptr(), arg) };
-            if r != 0 {
-                return r;
-            }
-        }
-    }
-    0
+    // SAFETY: (caller) CPython's visitor, on objects we own.
+    rec.implicit.visit_types(|src| unsafe { visit(src.as_ptr(), arg) })
 }
 
 /// The metaclass's `tp_clear` part: drops the Python types held by `rec`'s
 /// conversions (the class is garbage: no call converts through it again).
 pub(crate) fn clear(rec: &crate::core::class::record::TypeRecord) {
-    let Ok(mut convs) = rec.implicit.try_borrow_mut() else { return };
-    let (py, rust): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut *convs).into_iter().partition(|c| matches!(c, Implicit::PyType(_)));
-    *convs = rust;
-    drop(convs);
-    // Released after the borrow ends: a decref can run Python code.
-    drop(py);
+    // Released after the list is updated: a decref can run Python code.
+    drop(rec.implicit.take_types());
 }

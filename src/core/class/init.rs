@@ -331,7 +331,7 @@ unsafe fn init_write_as<T: PyClass>(
     let v = r?;
     // The constructor may have run Python code that initialised `self`.
     // SAFETY: the caller's contract: a live instance of T's storage.
-    if unsafe { (*h).flags }.is_ready() {
+    if unsafe { (*h).flags.is_ready() } {
         drop(v);
         return Err(init_twice::<T>(method));
     }

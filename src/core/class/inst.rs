@@ -19,7 +19,7 @@ use std::ffi::c_int;
 
 use pyo3_ffi as ffi;
 
-use crate::core::class::borrow::{cell_of, BorrowCell, InstFlags, UniqueGuard};
+use crate::core::class::borrow::{cell_of, BorrowCell, FlagsCell, InstFlags, UniqueGuard};
 use crate::core::class::meta::guard_obj;
 use crate::core::class::record::{record_of, TypeRecord};
 use crate::core::error::{PyErr, PyResult};
@@ -34,7 +34,7 @@ pub(crate) struct InstHeader {
     /// or the root owner's for a reference into another instance.
     pub(crate) borrow: *const BorrowCell,
     pub(crate) own_borrow: BorrowCell,
-    pub(crate) flags: InstFlags,
+    pub(crate) flags: FlagsCell,
     /// The instance that owns the referenced value (a strong reference),
     /// or NULL.
     pub(crate) parent: *mut ffi::PyObject,
@@ -124,9 +124,9 @@ pub(crate) unsafe fn alloc(
     unsafe {
         (*h).value = inline_value(obj, rec);
         (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
-        (*h).flags = InstFlags::INLINE;
+        (*h).flags.set(InstFlags::INLINE);
     }
-    rec.live.set(rec.live.get() + 1);
+    rec.live.add(1);
     crate::core::leak_report::inst_created();
     Ok(obj)
 }
@@ -157,7 +157,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         let tp = ffi::Py_TYPE(obj);
         let rec = record_of(tp).expect("ndbind: instance of a type without a record");
         let h = obj as *mut InstHeader;
-        let flags = (*h).flags;
+        let flags = (*h).flags.get();
         // Out of the identity maps first: clearing weak references, the
         // `__dict__` and the value below may run Python code, which must
         // not find this dying object there.
@@ -186,7 +186,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         }
         clear_dict(obj, rec);
         // Python code ran: decide on what the flags say now.
-        let flags = (*h).flags;
+        let flags = (*h).flags.get();
         // A panicking Drop must not unwind into CPython, and one that runs
         // Python code must not see (or clobber) a pending exception.
         if flags.contains(InstFlags::DESTRUCT) {
@@ -208,7 +208,7 @@ pub(crate) unsafe extern "C" fn inst_dealloc(obj: *mut ffi::PyObject) {
         } else {
             Vec::new()
         };
-        rec.live.set(rec.live.get() - 1);
+        rec.live.add(-1);
         crate::core::leak_report::inst_freed();
         let free = crate::core::abi::type_free(tp);
         free(obj as *mut std::ffi::c_void);

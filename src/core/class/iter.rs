@@ -26,14 +26,13 @@
 //! - The Rust iterator is `Send`: whichever thread holds the GIL may
 //!   advance or drop it.
 
-use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr::{addr_of, addr_of_mut, NonNull};
 
 use pyo3_ffi as ffi;
 
 use crate::core::caster::{IntoPy, Param, ReturnCtx};
-use crate::core::class::borrow::{borrow_shared, Fail, SharedGuard};
+use crate::core::class::borrow::{borrow_shared, BorrowCell, Fail, SharedGuard, UniqueGuard};
 use crate::core::class::builder::Class;
 use crate::core::class::cast::ClassMut;
 use crate::core::class::handle::Inst;
@@ -232,8 +231,9 @@ fn stop_iteration() -> PyErr {
 #[repr(C)]
 struct IterObject {
     ob_base: ffi::PyObject,
-    /// A call is using the iterator (re-entry is refused).
-    busy: Cell<bool>,
+    /// Uniquely borrowed while a call uses the iterator (re-entry, or
+    /// another thread's call, is refused).
+    busy: BorrowCell,
     /// The iterator (`Box::into_raw`); `None` once exhausted or released.
     iter: Option<NonNull<dyn ErasedIter>>,
     /// The shared borrow the iterator reads through (or none).
@@ -300,7 +300,7 @@ fn new_iterator(
         if p.is_null() {
             return fail(PyErr::fetch(), iter, guard, owner);
         }
-        addr_of_mut!((*p).busy).write(Cell::new(false));
+        addr_of_mut!((*p).busy).write(BorrowCell::new());
         addr_of_mut!((*p).iter).write(Some(NonNull::from(Box::leak(iter))));
         addr_of_mut!((*p).guard).write(guard);
         addr_of_mut!((*p).owner).write(owner.map_or(std::ptr::null_mut(), Object::into_ptr));
@@ -309,21 +309,32 @@ fn new_iterator(
     }
 }
 
-/// Takes everything the iterator object holds out of it, then drops the
-/// iterator, the borrow and the owner, in that order (any of which may
-/// run code that sees the object again: it is empty by then).
+/// What an iterator object holds, taken out of it.
+type Parts = (Option<NonNull<dyn ErasedIter>>, SharedGuard, *mut ffi::PyObject);
+
+/// Takes everything the iterator object holds out of it.
 ///
 /// # Safety
-/// `o` is a live iterator object that is not busy; the GIL is held.
-unsafe fn release(o: *mut IterObject) {
-    // SAFETY: (caller) a live, initialised iterator object, not in use.
-    let (iter, guard, owner) = unsafe {
+/// `o` is a live iterator object that this thread uses alone (its `busy`
+/// borrow held, or its last reference).
+unsafe fn take_parts(o: *mut IterObject) -> Parts {
+    // SAFETY: (caller) a live, initialised iterator object, used alone.
+    unsafe {
         (
             (*o).iter.take(),
             std::mem::take(&mut *addr_of_mut!((*o).guard)),
             std::mem::replace(&mut *addr_of_mut!((*o).owner), std::ptr::null_mut()),
         )
-    };
+    }
+}
+
+/// Drops the iterator, the borrow and the owner that [`take_parts`]
+/// took, in that order (any of which may run code that sees the object
+/// again: it is empty by then).
+///
+/// # Safety
+/// `parts` came from `take_parts`, once; the GIL is held.
+unsafe fn drop_parts((iter, guard, owner): Parts) {
     if let Some(it) = iter {
         // SAFETY: made by `Box::leak` in `new_iterator`, taken out once.
         drop(unsafe { Box::from_raw(it.as_ptr()) });
@@ -341,28 +352,26 @@ unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
             // Alive until the call ends, even if a caller holding only a
             // borrowed reference drops its last one meanwhile.
             let _alive = Object::from_borrowed(slf);
-            if (*o).busy.get() {
+            let Some(busy) = UniqueGuard::try_new(std::ptr::null_mut(), addr_of!((*o).busy)) else {
                 return Err(PyErr::value_error("ndbind: iterator already executing"));
-            }
+            };
             let Some(it) = (*o).iter else { return Ok(std::ptr::null_mut()) };
-            (*o).busy.set(true);
-            // The only reference to the iterator while `busy` is set; a
-            // panic is caught here, so that `busy` is always reset.
+            // The only reference to the iterator while `busy` is held; a
+            // panic is caught here, so that `busy` is always released.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (*it.as_ptr()).next_obj()
             }));
-            (*o).busy.set(false);
+            // Exhausted (or panicked): the borrow and the owner go at once,
+            // taken out while `busy` is still held.
+            let parts = (!matches!(r, Ok(Some(_)))).then(|| take_parts(o));
+            drop(busy);
+            if let Some(parts) = parts {
+                drop_parts(parts);
+            }
             match r {
                 Ok(Some(item)) => item.map(Object::into_ptr),
-                // Exhausted: the borrow and the owner go at once.
-                Ok(None) => {
-                    release(o);
-                    Ok(std::ptr::null_mut())
-                }
-                Err(payload) => {
-                    release(o);
-                    std::panic::resume_unwind(payload)
-                }
+                Ok(None) => Ok(std::ptr::null_mut()),
+                Err(payload) => std::panic::resume_unwind(payload),
             }
         }
     })
@@ -377,15 +386,15 @@ unsafe extern "C" fn length_hint(
         // SAFETY: as in `iternext`.
         unsafe {
             let _alive = Object::from_borrowed(slf);
+            let busy = UniqueGuard::try_new(std::ptr::null_mut(), addr_of!((*o).busy));
             let n = match (*o).iter {
+                _ if busy.is_none() => None,
                 None => Some(0),
-                Some(_) if (*o).busy.get() => None,
                 Some(it) => {
-                    (*o).busy.set(true);
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         (*it.as_ptr()).exact_len()
                     }));
-                    (*o).busy.set(false);
+                    drop(busy);
                     r.unwrap_or_else(|p| std::panic::resume_unwind(p))
                 }
             };
@@ -422,8 +431,11 @@ unsafe extern "C" fn clear(slf: *mut ffi::PyObject) -> c_int {
         // SAFETY: a live iterator object; the GIL is held. Not while busy
         // (never the case for an object the collector found unreachable).
         unsafe {
-            if !(*o).busy.get() {
-                release(o);
+            let busy = UniqueGuard::try_new(std::ptr::null_mut(), addr_of!((*o).busy));
+            if let Some(busy) = busy {
+                let parts = take_parts(o);
+                drop(busy);
+                drop_parts(parts);
             }
         }
         Ok(())
@@ -438,7 +450,7 @@ unsafe extern "C" fn dealloc(slf: *mut ffi::PyObject) {
         let tp = ffi::Py_TYPE(slf);
         ffi::PyObject_GC_UnTrack(slf.cast());
         crate::core::error::guard_silent("a Rust iterator's Drop", || {
-            release(slf as *mut IterObject)
+            drop_parts(take_parts(slf as *mut IterObject))
         });
         ffi::PyObject_GC_Del(slf.cast());
         ffi::Py_DECREF(tp.cast());

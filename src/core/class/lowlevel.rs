@@ -64,7 +64,7 @@ unsafe fn mark_constructed(rec: &TypeRecord, h: *mut InstHeader) {
     // SAFETY: (caller) a live instance of `rec`'s class holding a valid
     // value, which may now be used (and its trampoline followed).
     unsafe {
-        (*h).flags = (*h).flags.constructed();
+        (*h).flags.set((*h).flags.get().constructed());
         crate::core::class::trampoline::attach(rec.slot, h);
     }
 }
@@ -171,7 +171,7 @@ pub fn inst_ready(o: Borrowed<'_>) -> PyResult<bool> {
 pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
     let (_, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
-    let f = unsafe { (*h).flags };
+    let f = unsafe { (*h).flags.get() };
     Ok((f.is_ready(), f.contains(InstFlags::DESTRUCT)))
 }
 
@@ -181,7 +181,7 @@ pub fn inst_state(o: Borrowed<'_>) -> PyResult<(bool, bool)> {
 /// `h` is a live instance of `rec`'s class, uniquely borrowed by the caller.
 unsafe fn drop_value(rec: &TypeRecord, h: *mut InstHeader) {
     // SAFETY: (caller) a live instance.
-    let f = unsafe { (*h).flags };
+    let f = unsafe { (*h).flags.get() };
     if f.is_ready() && (f.contains(InstFlags::DESTRUCT) || !f.owns_storage()) {
         // SAFETY: (caller) uniquely borrowed: the constructed value is
         // dropped once, after the instance stops saying it is ready.
@@ -349,7 +349,7 @@ pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
     let _u = unsafe { unique(h, "inst_destruct()")? };
     // SAFETY: unique access to a live instance.
     unsafe {
-        let f = (*h).flags;
+        let f = (*h).flags.get();
         (*h).flags.remove(InstFlags::READY | InstFlags::DESTRUCT);
         if f.contains(InstFlags::READY | InstFlags::DESTRUCT) {
             if let Some(d) = rec.drop {
@@ -379,7 +379,7 @@ pub fn inst_destruct(o: Borrowed<'_>) -> PyResult<()> {
 pub fn inst_set_state(o: Borrowed<'_>, ready: bool, destruct: bool) -> PyResult<()> {
     let (rec, h) = parts(o)?;
     // SAFETY: `h` is a live instance.
-    let f = unsafe { (*h).flags };
+    let f = unsafe { (*h).flags.get() };
     let raises = (ready && !f.is_ready()) || (destruct && !f.contains(InstFlags::DESTRUCT));
     if raises && !rec.trivial() {
         return Err(PyErr::type_error(format!(
@@ -425,7 +425,7 @@ pub unsafe fn inst_set_state_unchecked(
     // SAFETY: `o` is a live instance; (caller) the flags say the truth
     // about its storage and no borrow sees them change.
     unsafe {
-        let f = &mut (*h).flags;
+        let f = &(*h).flags;
         f.remove(InstFlags::READY | InstFlags::DESTRUCT);
         if ready {
             f.insert(InstFlags::READY);
@@ -600,7 +600,7 @@ pub fn inst_replace_move(dst: Borrowed<'_>, src: Borrowed<'_>) -> PyResult<()> {
 fn move_impl(dst: Borrowed<'_>, src: Borrowed<'_>, replace: bool, what: &str) -> PyResult<()> {
     let (rec, hd, hs) = pair(dst, src, what)?;
     // SAFETY: reading flags of live instances.
-    let src_owns = unsafe { (*hs).flags.owns_storage() };
+    let src_owns = unsafe { (*hs).flags.get().owns_storage() };
     if !src_owns && !rec.trivial() {
         return Err(PyErr::type_error(format!(
             "{what}: the source references a value owned by another object; it cannot be moved out"

@@ -274,6 +274,15 @@ pub(crate) unsafe fn set_class_vectorcall(
     tp: *mut ffi::PyTypeObject,
     f: Option<ffi::vectorcallfunc>,
 ) {
+    // Free-threaded: no construction fast path. It reads the record's
+    // `__init__` (borrowed from the type's dict) and its overload, which
+    // another thread's `Class.__init__ = ...` may free meanwhile; the
+    // generic path (`type.__call__`) holds what it calls.
+    #[cfg(Py_GIL_DISABLED)]
+    let f = {
+        let _ = f;
+        None
+    };
     // SAFETY: (caller) an instance of the metaclass, which has the slot.
     unsafe {
         #[cfg(not(Py_LIMITED_API))]

@@ -82,11 +82,35 @@ pub use same::Same;
 pub use slots::{raw_slot, RawSlot};
 pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
 
+/// `Sync` when the extension is built for a free-threaded Python
+/// (`Py_GIL_DISABLED`), nothing otherwise: a bound class must be `Sync`
+/// there, since threads running at once may each borrow one instance
+/// `&self` (with the GIL, the GIL serialises them). A class holding a
+/// `Cell`, `RefCell` or `Rc` compiles for every other build and is refused
+/// for a free-threaded one: use atomics, `Mutex` or `Arc` instead.
+///
+/// ```
+/// fn shareable<T: ndbind::class::SyncIfFreeThreaded>() {}
+/// shareable::<std::sync::Mutex<u32>>(); // Sync: every build
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `Sync`, which a bound class must be on a free-threaded Python",
+    label = "shared by threads running at once",
+    note = "several threads may each hold `&{Self}` of one instance there: replace `Cell`/`RefCell`/`Rc` by atomics, `Mutex` or `Arc`"
+)]
+pub trait SyncIfFreeThreaded {}
+#[cfg(not(Py_GIL_DISABLED))]
+impl<T: ?Sized> SyncIfFreeThreaded for T {}
+#[cfg(Py_GIL_DISABLED)]
+impl<T: ?Sized + Sync> SyncIfFreeThreaded for T {}
+
 /// A Rust type bound (or bindable) as a Python class. Implemented by
 /// [`crate::class!`]; do not implement it by hand.
 ///
 /// `Send`: a Python object may be dropped by whichever thread holds the
-/// GIL when its last reference goes away.
+/// GIL when its last reference goes away. On a free-threaded Python also
+/// `Sync` ([`SyncIfFreeThreaded`]): threads run at once there, and two of
+/// them may each hold a `&T` of the same instance.
 ///
 /// ```
 /// use ndbind::class::PyClass;
@@ -110,7 +134,7 @@ pub use trampoline::{pure_virtual, Override, OverrideSite, Trampoline};
     label = "declare it with `ndbind::class!`",
     note = "`ndbind::class!(T)`, written next to the type, makes `T` a class: `&T`, `&mut T` and `Box<T>` parameters, `T` return values, `m.class::<T>(..)`"
 )]
-pub unsafe trait PyClass: Sized + Send + 'static {
+pub unsafe trait PyClass: Sized + Send + SyncIfFreeThreaded + 'static {
     /// The Rust base class ([`NoBase`] when none).
     type Base: MaybeClass;
     /// Byte offset of the base value inside `Self`.

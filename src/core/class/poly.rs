@@ -21,13 +21,12 @@
 //! concrete type raises `TypeError`.
 
 use std::any::{Any, TypeId};
-use std::cell::RefCell;
 
 use crate::core::caster::{IntoPy, ReturnCtx};
 use crate::core::class::addr_map::AddrMap;
 use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::GilLock;
 use crate::core::object::Object;
 
 /// Converts the `Box<T>` whose value is at the pointer (from
@@ -35,7 +34,7 @@ use crate::core::object::Object;
 type TakeBox = unsafe fn(*mut u8, &ReturnCtx<'_>) -> PyResult<Object>;
 
 /// Bound classes by the `TypeId` of their Rust type.
-static BY_TYPE_ID: GilCell<RefCell<AddrMap<TypeId, TakeBox>>> = GilCell::new();
+static BY_TYPE_ID: GilLock<AddrMap<TypeId, TakeBox>> = GilLock::new();
 
 /// # Safety
 /// `p` came from `Box::<T>::into_raw`; ownership passes here.
@@ -47,8 +46,7 @@ unsafe fn take_box<T: PyClass>(p: *mut u8, ctx: &ReturnCtx<'_>) -> PyResult<Obje
 /// Registers `T`'s bound class for polymorphic returns (called when the
 /// class is bound; a later binding of the same type replaces it).
 pub(crate) fn register<T: PyClass>() {
-    let map = BY_TYPE_ID.get_or_init(Default::default);
-    map.borrow_mut().insert(TypeId::of::<T>(), take_box::<T> as TakeBox);
+    BY_TYPE_ID.with(|m| m.insert(TypeId::of::<T>(), take_box::<T> as TakeBox));
 }
 
 /// Converts `b`, a box whose concrete value has the type `id`, to an
@@ -64,7 +62,7 @@ pub unsafe fn dyn_box_into_py<B: ?Sized>(
     ctx: &ReturnCtx<'_>,
 ) -> Result<PyResult<Object>, Box<B>> {
     crate::core::gil::assert_held("converting a Box<dyn Trait> to Python");
-    let take = BY_TYPE_ID.get().and_then(|m| m.borrow().get(&id).copied());
+    let take = BY_TYPE_ID.with_made(|m| m.get(&id).copied()).flatten();
     match take {
         // SAFETY: `take` was registered for the type `id`, which (caller)
         // is the value's concrete type: the data pointer of the box is a

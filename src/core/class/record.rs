@@ -198,17 +198,19 @@ pub struct TypeRecord {
 
     // --- life of the class ---
     /// The `__init__` function (borrowed: the type's dict owns it).
+    /// Free-threaded builds never read it (no construction fast path) and
+    /// write it only while binding, from the builder's one thread.
     pub(crate) init: Cell<*mut ffi::PyObject>,
     /// Its only overload, when it has one: construction calls it directly.
     pub(crate) init_fast: Cell<Option<InitFast>>,
     /// Live instances of this class (and of its Python subclasses).
-    pub(crate) live: Cell<isize>,
+    pub(crate) live: crate::core::gil_cell::GilCounter,
     /// Property records (`PyGetSetDef.closure` points into them, so they
     /// are boxed: their addresses must not move when the vector grows).
     #[allow(clippy::vec_box)]
     pub(crate) props: std::cell::RefCell<Vec<Box<crate::core::class::getset::PropRecord>>>,
     /// Implicit conversions into this class (see `implicit`).
-    pub(crate) implicit: std::cell::RefCell<Vec<crate::core::class::implicit::Implicit>>,
+    pub(crate) implicit: crate::core::class::implicit::ImplicitList,
 }
 
 impl TypeRecord {
@@ -250,7 +252,7 @@ impl TypeRecord {
             getset: Box::default(),
             init: Cell::new(std::ptr::null_mut()),
             init_fast: Cell::new(None),
-            live: Cell::new(0),
+            live: Default::default(),
             props: Default::default(),
             implicit: Default::default(),
         })

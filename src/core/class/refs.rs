@@ -16,8 +16,6 @@ use std::marker::PhantomData;
 
 use pyo3_ffi as ffi;
 
-use std::cell::RefCell;
-
 use crate::core::caster::{ArgCaster, IntoPy, Param, ReturnCtx};
 use crate::core::class::addr_map::AddrMap;
 use crate::core::class::borrow::InstFlags;
@@ -29,8 +27,9 @@ use crate::core::class::PyClass;
 use crate::core::error::{PyErr, PyResult};
 use crate::core::func::bind::parts;
 use crate::core::func::FuncParts;
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::GilLock;
 use crate::core::object::{Borrowed, Object};
+use crate::core::try_ref::{enable, try_new_ref};
 
 /// A field `U` at a fixed offset inside `T`; made by [`crate::field_of!`].
 ///
@@ -196,29 +195,31 @@ pub fn inst_take_ownership<T: PyClass>(value: Box<T>) -> PyResult<Object> {
         let obj = crate::core::class::cast::alloc_instance::<T>()?;
         let h = obj as *mut InstHeader;
         (*h).value = Box::into_raw(value) as *mut u8;
-        (*h).flags = InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX;
+        (*h).flags.set(InstFlags::READY | InstFlags::DESTRUCT | InstFlags::OWNED_BOX);
         Ok(Object::from_owned(obj).expect("non-NULL"))
     }
 }
 
 /// The identity map of references: `(value address, type)` → instance.
-static ID_MAP: GilCell<RefCell<AddrMap<(usize, usize), usize>>> = GilCell::new();
+static ID_MAP: GilLock<AddrMap<(usize, usize), usize>> = GilLock::new();
 
 pub(crate) fn id_map_remove(value: *mut u8, tp: *mut ffi::PyTypeObject, obj: *mut ffi::PyObject) {
-    if let Some(m) = ID_MAP.get() {
-        let mut m = m.borrow_mut();
+    ID_MAP.with_made(|m| {
         if m.get(&(value as usize, tp as usize)) == Some(&(obj as usize)) {
             m.remove(&(value as usize, tp as usize));
         }
-    }
+    });
 }
 
 /// The live reference instance of class `tp` whose value is at `value`.
 pub(crate) fn id_map_find(value: *mut u8, tp: *mut ffi::PyTypeObject) -> Option<Object> {
-    let o = *ID_MAP.get()?.borrow().get(&(value as usize, tp as usize))? as *mut ffi::PyObject;
-    // SAFETY: the map holds live or dying instances (removed before they
-    // are freed); a dying one (count zero) is not handed out.
-    unsafe { (ffi::Py_REFCNT(o) > 0).then(|| Object::from_borrowed(o)) }
+    ID_MAP.with_made(|m| {
+        let o = *m.get(&(value as usize, tp as usize))? as *mut ffi::PyObject;
+        // SAFETY: the map holds live or dying instances (removed under this
+        // lock before they are freed, entered after `enable`); a dying one
+        // is not handed out.
+        unsafe { try_new_ref(o) }
+    })?
 }
 
 /// An instance that references `*ptr` without owning it (state
@@ -255,20 +256,11 @@ pub unsafe fn inst_reference<T: PyClass>(
         return Err(not_bound::<T>());
     }
     let key = (ptr as usize, tp as usize);
-    let map = ID_MAP.get_or_init(Default::default);
     // A dying instance (reference count zero: a Python subclass's
     // `subtype_dealloc` runs Python code before `inst_dealloc` removes the
     // entry) is not handed out again.
-    // SAFETY: the map holds live instances only (`inst_dealloc` removes
-    // each before freeing it); the GIL is held.
-    let live = map
-        .borrow()
-        .get(&key)
-        .map(|&o| o as *mut ffi::PyObject)
-        .filter(|&o| unsafe { ffi::Py_REFCNT(o) } > 0);
-    if let Some(o) = live {
-        // SAFETY: a live instance (above).
-        return Ok(unsafe { Object::from_borrowed(o) });
+    if let Some(o) = id_map_find(ptr as *mut u8, tp) {
+        return Ok(o);
     }
     // SAFETY: a bound class (its slot is set), alive while bound.
     let rec = unsafe { record_of(tp) }.ok_or_else(not_bound::<T>)?;
@@ -282,7 +274,7 @@ pub unsafe fn inst_reference<T: PyClass>(
     // parent alive).
     unsafe {
         (*h).value = ptr as *mut u8;
-        (*h).flags = InstFlags::READY | InstFlags::IN_ID_MAP;
+        (*h).flags.set(InstFlags::READY | InstFlags::IN_ID_MAP);
         if let Some(p) = parent {
             ffi::Py_INCREF(p.as_ptr());
             (*h).parent = p.as_ptr();
@@ -291,13 +283,18 @@ pub unsafe fn inst_reference<T: PyClass>(
             }
         }
     }
-    map.borrow_mut().insert(key, obj as usize);
+    // SAFETY: a live instance, found through the map from now on.
+    unsafe { enable(obj) };
+    // Free-threaded, another thread may have entered its own reference
+    // instance meanwhile: the newer one is found from now on, and each is
+    // removed only by its own death (`id_map_remove` compares).
+    ID_MAP.with(|m| m.insert(key, obj as usize));
     // SAFETY: `obj` is a new reference (from `alloc`).
     Ok(unsafe { Object::from_owned(obj) }.expect("non-NULL"))
 }
 
 /// Objects kept alive by ndbind instances: nurse address → patients.
-static KEPT: GilCell<RefCell<AddrMap<usize, Vec<Object>>>> = GilCell::new();
+static KEPT: GilLock<AddrMap<usize, Vec<Object>>> = GilLock::new();
 
 /// Keeps `patient` alive at least as long as `nurse` (nanobind's
 /// `keep_alive`). An ndbind instance holds the reference itself (released
@@ -324,8 +321,8 @@ pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
         return Ok(());
     }
     if inst_check(nurse) {
-        let map = KEPT.get_or_init(Default::default);
-        map.borrow_mut().entry(nurse.as_ptr() as usize).or_default().push(patient.to_owned());
+        let patient = patient.to_owned();
+        KEPT.with(|m| m.entry(nurse.as_ptr() as usize).or_default().push(patient));
         // SAFETY: `nurse` is a live ndbind instance.
         unsafe { (*(nurse.as_ptr() as *mut InstHeader)).flags.insert(InstFlags::KEEP_ALIVE) };
         return Ok(());
@@ -349,5 +346,5 @@ pub fn keep_alive(nurse: Borrowed<'_>, patient: Borrowed<'_>) -> PyResult<()> {
 /// The patients of a dying nurse (released by the caller after the nurse
 /// is freed).
 pub(crate) fn keep_alive_take(nurse: *mut ffi::PyObject) -> Vec<Object> {
-    KEPT.get().and_then(|m| m.borrow_mut().remove(&(nurse as usize))).unwrap_or_default()
+    KEPT.with_made(|m| m.remove(&(nurse as usize))).flatten().unwrap_or_default()
 }

@@ -77,7 +77,7 @@ use crate::core::class::inst::InstHeader;
 use crate::core::class::record::{record_of, TypeSlot};
 use crate::core::class::{FieldProj, PyClass};
 use crate::core::error::{PyErr, PyResult};
-use crate::core::gil_cell::GilCell;
+use crate::core::gil_cell::{GilCell, GilLock};
 use crate::core::object::{Borrowed, Object};
 
 /// The back-pointer from a Rust value to the Python object it lives in.
@@ -138,7 +138,9 @@ pub(crate) unsafe fn attach(slot: &TypeSlot, h: *mut InstHeader) {
         // at the slot's offset.
         let t = unsafe { &*((*h).value.add(off) as *const Trampoline) };
         t.obj.store(h as *mut ffi::PyObject, Ordering::Release);
-        ATTACHED.get_or_init(Default::default).borrow_mut().insert(h as usize);
+        // SAFETY: (caller) a live instance, found through the set below.
+        unsafe { crate::core::try_ref::enable(h as *mut ffi::PyObject) };
+        ATTACHED.with(|a| a.insert(h as usize));
     }
 }
 
@@ -162,9 +164,7 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
                 Ordering::Relaxed,
             );
         }
-        if let Some(a) = ATTACHED.get() {
-            a.borrow_mut().remove(&(h as usize));
-        }
+        ATTACHED.with_made(|a| a.remove(&(h as usize)));
     }
 }
 
@@ -173,8 +173,7 @@ pub(crate) unsafe fn detach(slot: &TypeSlot, h: *mut InstHeader) {
 /// `&mut`), keeping a back-pointer to an object that may die: a pointer is
 /// only followed when its instance is in this set and still holds *this*
 /// trampoline.
-static ATTACHED: GilCell<std::cell::RefCell<crate::core::class::addr_map::AddrSet<usize>>> =
-    GilCell::new();
+static ATTACHED: GilLock<crate::core::class::addr_map::AddrSet<usize>> = GilLock::new();
 
 /// The live instance `t` is attached to, if any (the GIL is held). One
 /// being deallocated (reference count 0: a Python subclass's `__dict__` is
@@ -182,20 +181,25 @@ static ATTACHED: GilCell<std::cell::RefCell<crate::core::class::addr_map::AddrSe
 ///
 /// # Safety
 /// The GIL is held.
-unsafe fn attached_instance(t: &Trampoline) -> Option<*mut ffi::PyObject> {
+unsafe fn attached_instance(t: &Trampoline) -> Option<Object> {
     let obj = t.obj.load(Ordering::Acquire);
-    if obj.is_null() || !ATTACHED.get()?.borrow().contains(&(obj as usize)) {
+    if obj.is_null() {
         return None;
     }
-    // SAFETY: in the set: not freed yet.
-    if unsafe { ffi::Py_REFCNT(obj) } <= 0 {
-        return None;
-    }
-    // SAFETY: `obj` is a live instance (in the set until it dies); its
-    // value, when ready, holds its trampoline at the record's offset.
+    // A new reference taken while the set still holds it (dealloc removes
+    // it under the same lock before freeing): not freed yet, and refused
+    // once dying.
+    let obj = ATTACHED
+        .with_made(|a| {
+            // SAFETY: in the set: not freed yet; entered after `enable`.
+            a.contains(&(obj as usize)).then(|| unsafe { crate::core::try_ref::try_new_ref(obj) })
+        })
+        .flatten()??;
+    // SAFETY: `obj` is a live instance (held); its value, when ready, holds
+    // its trampoline at the record's offset.
     unsafe {
-        let h = obj as *mut InstHeader;
-        let off = record_of(ffi::Py_TYPE(obj))?.slot.trampoline_offset()?;
+        let h = obj.as_ptr() as *mut InstHeader;
+        let off = record_of(ffi::Py_TYPE(obj.as_ptr()))?.slot.trampoline_offset()?;
         let own = (*h).value.add(off) as *const Trampoline;
         ((*h).flags.is_ready() && std::ptr::eq(own, t)).then_some(obj)
     }
@@ -279,7 +283,9 @@ pub struct OverrideSite {
 }
 
 // SAFETY: the cache and the interned name are only touched with the GIL
-// held (`find` takes it first), which serialises every access.
+// held (`find` takes it first), which serialises every access. The
+// free-threaded build never touches the cache (`overridden`), and the name
+// is a `GilCell`, safe there.
 unsafe impl Sync for OverrideSite {}
 
 /// A Python override about to be called (holds the GIL).
@@ -336,11 +342,9 @@ impl OverrideSite {
         // died (and detached it) while this thread waited; the value may
         // have left its instance.
         // SAFETY: the GIL is held.
-        let Some(obj) = (unsafe { attached_instance(t) }) else { return self.none(None, pure) };
         // Held from here on: the lookup below and the call may run Python
         // code that drops every other reference to it.
-        // SAFETY: a live object (just checked, GIL held).
-        let obj = unsafe { Object::from_borrowed(obj) };
+        let Some(obj) = (unsafe { attached_instance(t) }) else { return self.none(None, pure) };
         // SAFETY: the GIL is held and `obj` is alive.
         unsafe {
             let tp = ffi::Py_TYPE(obj.as_ptr());
