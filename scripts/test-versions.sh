@@ -258,9 +258,18 @@ for v in "${versions[@]}"; do
     pyver="$("$venv/bin/python" -c 'import platform; print(platform.python_version())')"
     logf="target/test-versions/$v.log"
     log "$v: pytest (Python $pyver), log in $logf"
+    : >"$logf"
+    if [[ "$v" == *t ]]; then
+        # Free-threaded: whether importing ndbind keeps the GIL off (a module
+        # that does not declare Py_mod_gil turns it back on, with a warning).
+        gil="$("$venv/bin/python" -W error -c 'import sys, ndbind_test
+print("disabled" if not sys._is_gil_enabled() else "ENABLED")' 2>&1 | tail -n1)"
+        log "$v: GIL after importing ndbind_test: $gil"
+        printf 'GIL after importing ndbind_test (sys._is_gil_enabled()): %s\n' "$gil" >>"$logf"
+    fi
     rc=0
     env -u RUST_BACKTRACE "$venv/bin/python" -m pytest python_tests/tests -q -p no:cacheprovider \
-        "${pytest_args[@]}" >"$logf" 2>&1 || rc=$?
+        "${pytest_args[@]}" >>"$logf" 2>&1 || rc=$?
     last="$(tail -n1 "$logf")"
     count() { grep -oE "[0-9]+ $1" <<<"$last" | grep -oE '^[0-9]+' || echo 0; }
     passed="$(count passed)"

@@ -186,6 +186,10 @@ def test_allow_threads_lets_another_python_thread_run():
     th.join()
 
 
+@pytest.mark.skipif(
+    not getattr(sys, "_is_gil_enabled", lambda: True)(),
+    reason="free-threaded, GIL disabled: there is no GIL to hold",
+)
 def test_holding_the_gil_the_other_thread_cannot_signal():
     th = _signaller()
     # The same wait with the GIL held: the thread cannot run signal().

@@ -149,18 +149,8 @@ impl<'a> Spans<'a> {
     /// Lends the view parameters' memory for the call.
     #[inline(never)]
     fn lend(&self) -> Option<Loans> {
-        let mut loans = Loans::NONE;
-        for i in 0..self.len {
-            let (o, span) = self.get(i);
-            if !span.lends {
-                continue;
-            }
-            match lend(span, &|| describe(o)) {
-                Some(l) => loans.absorb(l),
-                None => return None,
-            }
-        }
-        Some(loans)
+        let span_at = |i: usize| Some(self.get(i).1).filter(|s| s.lends);
+        lend_each(self.len, &span_at, &|i| describe(self.get(i).0))
     }
 
     #[cold]
@@ -340,16 +330,6 @@ impl Loans {
     pub(crate) fn from_id(id: u64) -> Loans {
         Loans { first: id, count: (id != 0) as u64 }
     }
-
-    /// Takes over `other`, made right after the loans held so far.
-    fn absorb(&mut self, other: Loans) {
-        if self.count == 0 {
-            self.first = other.first;
-        }
-        debug_assert!(other.count == 0 || other.first == self.first + self.count);
-        self.count += other.count;
-        std::mem::forget(other);
-    }
 }
 
 impl Drop for Loans {
@@ -388,8 +368,53 @@ fn conflict(live: &[Loan], span: &Span<'_>) -> Option<(bool, bool)> {
 /// set, when a live loan conflicts (see [`LoanTable`]). `what` names the
 /// view in the error (made only then). The GIL is held.
 pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
+    lend_each(1, &|_| Some(span), &|_| what())
+}
+
+/// Lends the spans `span_at(0..n)` (`None`: nothing to lend) in one step,
+/// each checked against the live loans and the ones lent before it: all
+/// of them, with consecutive ids (so that one [`Loans`] ends them), or
+/// none, with `ValueError` set naming `what(i)` of the first refused.
+/// One lock for the whole call: free-threaded, another thread's loans
+/// never come between (their ids would end with ours).
+fn lend_each<'s>(
+    n: usize,
+    span_at: &dyn Fn(usize) -> Option<Span<'s>>,
+    what: &dyn Fn(usize) -> String,
+) -> Option<Loans> {
+    let lent = LOANS.with(|t| {
+        let (first, before) = (t.next, t.live.len());
+        for i in 0..n {
+            let Some(span) = span_at(i) else { continue };
+            if let Some(refused) = conflict(&t.live, &span) {
+                t.live.truncate(before);
+                return Err((i, span.writable, refused));
+            }
+            let id = t.next;
+            t.next += 1;
+            t.live.push(Loan {
+                id,
+                base: span.base,
+                dims: loan_dims(&span),
+                itemsize: span.itemsize,
+                writable: span.writable,
+            });
+        }
+        Ok(Loans { first, count: (t.live.len() - before) as u64 })
+    });
+    match lent {
+        Ok(loans) => Some(loans),
+        Err((i, writable, (other_writable, gave_up))) => {
+            refuse_loan(&what(i), writable, other_writable, gave_up);
+            None
+        }
+    }
+}
+
+/// The shape and strides a loan keeps of `span`.
+fn loan_dims(span: &Span<'_>) -> LoanDims {
     let n = span.shape.len();
-    let dims = if n <= 4 {
+    if n <= 4 {
         let mut a = [0; 8];
         a[..n].copy_from_slice(span.shape);
         a[n..2 * n].copy_from_slice(span.strides);
@@ -400,26 +425,6 @@ pub(crate) fn lend(span: Span<'_>, what: &dyn Fn() -> String) -> Option<Loans> {
         v.extend_from_slice(span.shape);
         v.extend_from_slice(span.strides);
         LoanDims::Heap(v.into_boxed_slice())
-    };
-    // The conflict test and the new entry in one step: free-threaded, two
-    // threads must not both find no conflict and both lend.
-    let lent = LOANS.with(|t| {
-        if let Some(refused) = conflict(&t.live, &span) {
-            return Err(refused);
-        }
-        let id = t.next;
-        t.next += 1;
-        let loan =
-            Loan { id, base: span.base, dims, itemsize: span.itemsize, writable: span.writable };
-        t.live.push(loan);
-        Ok(id)
-    });
-    match lent {
-        Ok(id) => Some(Loans { first: id, count: 1 }),
-        Err((other_writable, gave_up)) => {
-            refuse_loan(&what(), span.writable, other_writable, gave_up);
-            None
-        }
     }
 }
 

@@ -37,7 +37,8 @@
 //! (0 unborrowed, n > 0 shared, -1 unique) and the flags a `u32`, both in
 //! the instance header.
 
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+#[cfg(Py_GIL_DISABLED)]
+use std::sync::atomic::Ordering;
 
 use pyo3_ffi as ffi;
 
@@ -138,19 +139,47 @@ impl InstFlags {
 /// readers and writers do not race (with the GIL, plain loads and stores:
 /// the same instructions as a `u32` field).
 #[repr(transparent)]
-pub(crate) struct FlagsCell(AtomicU32);
+pub(crate) struct FlagsCell(Word<u32>);
+
+/// The word of [`FlagsCell`] and [`BorrowCell`]: a `Cell` with the GIL
+/// (which lets the compiler combine and drop loads as for any field), an
+/// atomic free-threaded.
+#[cfg(not(Py_GIL_DISABLED))]
+type Word<T> = std::cell::Cell<T>;
+#[cfg(Py_GIL_DISABLED)]
+type Word<T> = <T as AtomicWord>::Atomic;
+
+#[cfg(Py_GIL_DISABLED)]
+trait AtomicWord {
+    type Atomic;
+}
+#[cfg(Py_GIL_DISABLED)]
+impl AtomicWord for u32 {
+    type Atomic = std::sync::atomic::AtomicU32;
+}
+#[cfg(Py_GIL_DISABLED)]
+impl AtomicWord for i32 {
+    type Atomic = std::sync::atomic::AtomicI32;
+}
 
 impl FlagsCell {
-    /// The flags (acquire: what was written before they were set is seen).
+    /// The flags (free-threaded, acquire: what was written before they
+    /// were set is seen).
     #[inline(always)]
     pub(crate) fn get(&self) -> InstFlags {
-        InstFlags(self.0.load(Ordering::Acquire))
+        #[cfg(not(Py_GIL_DISABLED))]
+        return InstFlags(self.0.get());
+        #[cfg(Py_GIL_DISABLED)]
+        return InstFlags(self.0.load(Ordering::Acquire));
     }
 
     /// Replaces the flags.
     #[inline(always)]
     pub(crate) fn set(&self, f: InstFlags) {
-        self.0.store(f.0, Ordering::Release)
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.0.set(f.0);
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.store(f.0, Ordering::Release);
     }
 
     /// Sets the flags of `other`.
@@ -199,7 +228,7 @@ impl std::ops::BitOr for InstFlags {
 /// (acquire when taking, release when giving back), so two threads never
 /// both take a borrow that excludes the other's.
 #[repr(transparent)]
-pub(crate) struct BorrowCell(AtomicI32);
+pub(crate) struct BorrowCell(Word<i32>);
 
 /// Count of a uniquely borrowed cell.
 const UNIQUE: i32 = -1;
@@ -207,19 +236,27 @@ const UNIQUE: i32 = -1;
 impl BorrowCell {
     /// An unborrowed cell.
     pub(crate) const fn new() -> BorrowCell {
-        BorrowCell(AtomicI32::new(0))
+        BorrowCell(Word::<i32>::new(0))
     }
 
     /// No borrow is live.
     #[inline]
     pub(crate) fn is_unborrowed(&self) -> bool {
-        self.0.load(Ordering::Acquire) == 0
+        self.count() == 0
+    }
+
+    #[inline(always)]
+    fn count(&self) -> i32 {
+        #[cfg(not(Py_GIL_DISABLED))]
+        return self.0.get();
+        #[cfg(Py_GIL_DISABLED)]
+        return self.0.load(Ordering::Acquire);
     }
 
     /// A unique borrow (a `&mut`) is live.
     #[inline]
     pub(crate) fn is_unique(&self) -> bool {
-        self.0.load(Ordering::Acquire) == UNIQUE
+        self.count() == UNIQUE
     }
 
     /// One shared count more, unless uniquely borrowed (or the count is at
@@ -228,10 +265,10 @@ impl BorrowCell {
     fn try_share(&self) -> bool {
         #[cfg(not(Py_GIL_DISABLED))]
         {
-            let n = self.0.load(Ordering::Relaxed);
+            let n = self.0.get();
             let ok = (0..i32::MAX).contains(&n);
             if ok {
-                self.0.store(n + 1, Ordering::Relaxed);
+                self.0.set(n + 1);
             }
             ok
         }
@@ -247,7 +284,7 @@ impl BorrowCell {
     #[inline(always)]
     fn unshare(&self) {
         #[cfg(not(Py_GIL_DISABLED))]
-        self.0.store(self.0.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        self.0.set(self.0.get() - 1);
         #[cfg(Py_GIL_DISABLED)]
         self.0.fetch_sub(1, Ordering::Release);
     }
@@ -257,14 +294,23 @@ impl BorrowCell {
     fn try_unique(&self) -> bool {
         #[cfg(not(Py_GIL_DISABLED))]
         {
-            let ok = self.0.load(Ordering::Relaxed) == 0;
+            let ok = self.0.get() == 0;
             if ok {
-                self.0.store(UNIQUE, Ordering::Relaxed);
+                self.0.set(UNIQUE);
             }
             ok
         }
         #[cfg(Py_GIL_DISABLED)]
         self.0.compare_exchange(0, UNIQUE, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
+    /// Unique to unborrowed.
+    #[inline(always)]
+    fn release_unique(&self) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.0.set(0);
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.store(0, Ordering::Release);
     }
 
     /// Takes one shared count that is never released: an `Arc`-held value
@@ -388,7 +434,7 @@ impl Drop for UniqueGuard {
         if !self.cell.is_null() {
             // SAFETY: the cell outlives the guard (invariant 5) and is
             // unique through this guard: back to unborrowed.
-            unsafe { (*self.cell).0.store(0, Ordering::Release) }
+            unsafe { (*self.cell).release_unique() }
         }
     }
 }
@@ -706,7 +752,7 @@ mod tests {
     use super::*;
 
     fn count(c: &BorrowCell) -> i32 {
-        c.0.load(Ordering::Relaxed)
+        c.count()
     }
 
     #[test]
