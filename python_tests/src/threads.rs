@@ -78,11 +78,15 @@ pub fn bind(m: &Module) -> PyResult<()> {
         .property_readonly("n", |t: &Tally| t.a)?
         .def("consistent", |t: &Tally| t.a == t.b, ())?
         .static_property_readonly("live", || LIVE.load(Ordering::Relaxed))?;
-    m.def("tally_bump", |t: &mut Tally, k: u64| {
-        for _ in 0..k {
-            t.a = std::hint::black_box(t.a) + 1;
-            t.b = std::hint::black_box(t.b) + 1;
-        }
-    }, (arg("t"), arg("k")))?;
+    m.def(
+        "tally_bump",
+        |t: &mut Tally, k: u64| {
+            for _ in 0..k {
+                t.a = std::hint::black_box(t.a) + 1;
+                t.b = std::hint::black_box(t.b) + 1;
+            }
+        },
+        (arg("t"), arg("k")),
+    )?;
     Ok(())
 }
