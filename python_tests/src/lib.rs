@@ -23,6 +23,7 @@ mod review_b;
 mod rtdtype;
 mod streams;
 mod stubs;
+mod threads;
 mod varargs;
 
 ndbind::module!(ndbind_test, |m| {
@@ -50,5 +51,6 @@ ndbind::module!(ndbind_test, |m| {
     review_b::bind(m)?;
     classmodel::bind(m)?;
     devexport::bind(m)?;
+    threads::bind(m)?;
     Ok(())
 });
