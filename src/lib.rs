@@ -71,6 +71,22 @@ pub use crate::core::extras::{
 pub use crate::core::func::bind::IntoFunction;
 pub use crate::core::func::{Args, Kwargs};
 pub use crate::core::gil::allow_threads;
+
+/// Whether this extension is built for a free-threaded CPython
+/// (`Py_GIL_DISABLED`, e.g. 3.13t), where Python threads run at once. Code
+/// that leans on the GIL for a cheaper update (a plain load and store of a
+/// counter) branches on it; the branch is resolved at compile time.
+///
+/// ```
+/// use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+/// static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// if ndbind::FREE_THREADED {
+///     LIVE.fetch_add(1, Relaxed);
+/// } else {
+///     LIVE.store(LIVE.load(Relaxed) + 1, Relaxed); // the GIL serialises this
+/// }
+/// ```
+pub const FREE_THREADED: bool = cfg!(Py_GIL_DISABLED);
 pub use crate::core::handles::{Dict, DictItems, Downcast, List, ListIter, Set, Str, Tuple};
 pub use crate::core::module::Module;
 pub use crate::core::object::PyIter;

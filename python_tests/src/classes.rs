@@ -15,7 +15,11 @@ use ndbind::{EnumKind, Flags};
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 fn live_add(d: isize) {
-    LIVE.store(LIVE.load(Ordering::Relaxed) + d, Ordering::Relaxed);
+    if ndbind::FREE_THREADED {
+        LIVE.fetch_add(d, Ordering::Relaxed);
+    } else {
+        LIVE.store(LIVE.load(Ordering::Relaxed) + d, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -238,7 +242,7 @@ pub struct Wide {
 
 impl Wide {
     fn new(a: f64) -> Wide {
-        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        WIDE_LIVE.fetch_add(1, Ordering::Relaxed);
         Wide { v: [a, 2.0 * a, 3.0 * a] }
     }
     /// The value's address modulo its alignment: 0 unless misplaced.
@@ -251,14 +255,14 @@ impl Wide {
 
 impl Clone for Wide {
     fn clone(&self) -> Wide {
-        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        WIDE_LIVE.fetch_add(1, Ordering::Relaxed);
         Wide { v: self.v }
     }
 }
 
 impl Drop for Wide {
     fn drop(&mut self) {
-        WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        WIDE_LIVE.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -306,7 +310,7 @@ fn bind_wide(m: &Module) -> PyResult<()> {
         "wide_zero",
         |o: Borrowed<'_>| -> PyResult<()> {
             cls::inst_zero(wide(o)?)?;
-            WIDE_LIVE.store(WIDE_LIVE.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            WIDE_LIVE.fetch_add(1, Ordering::Relaxed);
             Ok(())
         },
         arg("o"),
