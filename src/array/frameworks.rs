@@ -230,9 +230,9 @@ pub(crate) fn is_jax(obj: Borrowed<'_>) -> bool {
         // Kept alive (a strong reference): its address must never name
         // another type. (JAX-ness only steers the route and makes arrays
         // read-only; the memory is validated on every route.)
-        // SAFETY: a new reference to a live type, leaked on purpose (taken
-        // before it is published; kept by the loser of a race too).
         if cached.load(Acquire) == 0 {
+            // SAFETY: a new reference to a live type, leaked on purpose
+            // (taken before it is published; kept by the loser of a race).
             unsafe { ffi::Py_INCREF(tp as *mut ffi::PyObject) };
             cached.store(tp as usize, Release);
         }

@@ -355,10 +355,11 @@ fn restore<T: PyClass>(b: Box<T>) -> Result<Object, Box<T>> {
     if std::mem::size_of::<T>() == 0 || tp.is_null() {
         return Err(b); // every box of a zero-sized type has the same address
     }
-    // SAFETY: entries name instances removed (under the lock) before they
-    // are freed; a dying one is not handed out; entered after `enable`.
     let found = MOVED.with_made(|m| {
         let &o = m.by_box.get(&(addr, tp as usize))?;
+        // SAFETY: entries name instances removed (under the lock) before
+        // they are freed; a dying one is not handed out; entered after
+        // `enable`.
         unsafe { try_new_ref(o as *mut ffi::PyObject) }
     });
     let Some(obj) = found.flatten() else { return Err(b) };

@@ -119,7 +119,7 @@ impl ImplicitList {
         let each = |l: &[Implicit], f: &mut dyn FnMut(&Object) -> std::ffi::c_int| {
             l.iter()
                 .filter_map(|c| if let Implicit::PyType(src) = c { Some(src) } else { None })
-                .map(|src| f(src))
+                .map(&mut *f)
                 .find(|&r| r != 0)
                 .unwrap_or(0)
         };
