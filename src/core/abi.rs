@@ -637,3 +637,25 @@ pub(crate) mod type_type {
         }
     }
 }
+
+/// `PyVectorcall_NARGS`: the argument count of a vectorcall (the flag bit
+/// cleared). Written here because pyo3-ffi 0.28 leaves it out of the
+/// limited API, where CPython has it since 3.12.
+#[inline(always)]
+pub(crate) fn vectorcall_nargs(nargsf: usize) -> ffi::Py_ssize_t {
+    (nargsf & !ffi::PY_VECTORCALL_ARGUMENTS_OFFSET) as ffi::Py_ssize_t
+}
+
+#[cfg(not(Py_LIMITED_API))]
+pub(crate) use ffi::PyVectorcall_Call;
+
+// Part of the stable ABI since 3.12 (missing from pyo3-ffi 0.28's
+// limited-API declarations).
+#[cfg(Py_LIMITED_API)]
+extern "C" {
+    pub(crate) fn PyVectorcall_Call(
+        callable: *mut ffi::PyObject,
+        tuple: *mut ffi::PyObject,
+        dict: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject;
+}

@@ -379,7 +379,7 @@ pub(crate) unsafe extern "C" fn class_vectorcall(
             // record the fast path calls into) unless someone holds it.
             let init_ref = crate::core::object::Object::from_borrowed(init);
             let obj = alloc(tp, rec)?;
-            let nargs = ffi::PyVectorcall_NARGS(nargsf) as usize;
+            let nargs = crate::core::abi::vectorcall_nargs(nargsf) as usize;
             let nkw =
                 if kwnames.is_null() { 0 } else { crate::core::abi::tuple_size(kwnames) as usize };
             if let Some(fast) = rec.init_fast.get() {

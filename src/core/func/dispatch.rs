@@ -28,8 +28,7 @@ pub(crate) unsafe extern "C" fn func_vectorcall(
     // SAFETY: vectorcall is only installed on FuncObjects; CPython passes a
     // valid argument vector of nargs + len(kwnames) entries.
     let f = unsafe { &*(callable as *const FuncObject) };
-    // SAFETY: a pure computation on the flags word.
-    let nargs = unsafe { ffi::PyVectorcall_NARGS(nargsf) } as usize;
+    let nargs = crate::core::abi::vectorcall_nargs(nargsf) as usize;
     if kwnames.is_null() && nargs == f.fast_nargs {
         // SAFETY: `fast_nargs` is set only while there is exactly one
         // overload, taking exactly `nargs` positional arguments. No `None`

@@ -212,7 +212,7 @@ fn func_type(kind: FuncKind) -> PyResult<*mut ffi::PyTypeObject> {
             slot(ffi::Py_tp_dealloc, func_dealloc as *mut c_void),
             slot(ffi::Py_tp_getset, getset),
             slot(ffi::Py_tp_members, members.as_mut_ptr() as *mut c_void),
-            slot(ffi::Py_tp_call, ffi::PyVectorcall_Call as *mut c_void),
+            slot(ffi::Py_tp_call, crate::core::abi::PyVectorcall_Call as *mut c_void),
             slot(ffi::Py_tp_repr, func_repr as *mut c_void),
             slot(ffi::Py_tp_getattro, func_getattro as *mut c_void),
             if method {
