@@ -7,6 +7,9 @@
 #             3.11 and newer that is found.
 #   --newest  only the newest version found that is not .venv's own (the one
 #             scripts/test.sh already ran); says so and succeeds when none is.
+#   --free-threaded  only the newest free-threaded CPython found (3.13t, ...),
+#             where the suite runs with the GIL disabled (the log's first line
+#             says so); says so and succeeds when none is.
 #
 # Interpreters are looked up, for version V, as pyenv's
 # ~/.pyenv/versions/V.*/bin/pythonV (newest patch release), /opt/pythonV/bin/pythonV,
@@ -37,11 +40,13 @@ jax_pkgs='jax|jaxlib|ml_dtypes'
 log() { printf 'test-versions: %s\n' "$*"; }
 
 newest=0
+free_threaded=0
 versions=()
 pytest_args=()
 while (($#)); do
     case "$1" in
         --newest) newest=1 ;;
+        --free-threaded) free_threaded=1 ;;
         --) shift; pytest_args=("$@"); break ;;
         -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         *) versions+=("$1") ;;
@@ -90,6 +95,16 @@ if [[ -x .venv/bin/python ]]; then main_tag="$(py_tag .venv/bin/python || true)"
 if [[ -z "$main_tag" ]]; then
     # No .venv yet: venv.sh makes it from python3.11 (or python3).
     if command -v python3.11 >/dev/null 2>&1; then main_tag=3.11; else main_tag="$(py_tag python3)"; fi
+fi
+
+if ((free_threaded)); then
+    for minor in $(seq 13 20); do
+        if find_python "3.${minor}t" >/dev/null; then versions=("3.${minor}t"); fi
+    done
+    if ((${#versions[@]} == 0)); then
+        log "no free-threaded CPython found (pyenv, /opt/python3.NNt, PATH): nothing more to test"
+        exit 0
+    fi
 fi
 
 if ((${#versions[@]} == 0)); then
@@ -265,6 +280,10 @@ for v in "${versions[@]}"; do
         gil="$("$venv/bin/python" -W error -c 'import sys, ndbind_test
 print("disabled" if not sys._is_gil_enabled() else "ENABLED")' 2>&1 | tail -n1)"
         log "$v: GIL after importing ndbind_test: $gil"
+        if [[ "$gil" != disabled ]]; then
+            log "$v: FAIL: importing ndbind_test did not keep the GIL disabled"
+            status=1
+        fi
         printf 'GIL after importing ndbind_test (sys._is_gil_enabled()): %s\n' "$gil" >>"$logf"
     fi
     rc=0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit/integration tests (cargo), the pytest
 # conformance suite against a freshly built `ndbind_test` (on .venv's CPython
-# 3.11 and on the newest other CPython found: scripts/test-versions.sh), the example
+# 3.11, on the newest other CPython found and on a free-threaded one, GIL
+# disabled: scripts/test-versions.sh; on the abi3 build: test-abi3.sh), the example
 # crates in examples/ with their own tests, and the generated type stubs
 # (scripts/typecheck.sh).
 # Usage: bash scripts/test.sh [extra pytest args]
@@ -45,6 +46,12 @@ echo "== pytest on the newest other CPython found (scripts/test-versions.sh --ne
 # Its own venv (.venvs/3.NN) and target dir (target/py3.NN); says so and goes
 # on when the machine has no interpreter newer than .venv's.
 bash scripts/test-versions.sh --newest -- "$@"
+
+echo "== pytest on a free-threaded CPython, GIL disabled (scripts/test-versions.sh --free-threaded)"
+# The newest 3.NNt found (a build with ./configure --disable-gil), its own
+# venv and target dir; includes the 8-thread stress test. Says so and goes
+# on when the machine has none.
+bash scripts/test-versions.sh --free-threaded -- "$@"
 
 echo "== pytest against the stable-ABI build (scripts/test-abi3.sh)"
 # One cp312-abi3 wheel, run on the newest CPython >= 3.12 found (its own
