@@ -22,11 +22,14 @@
 //! - The iterator object is used by one call at a time: a `busy` flag
 //!   refuses re-entry (`next(it)` from Python code that the iterator's own
 //!   code or an item's conversion ran) with `ValueError`, as a generator
-//!   does, so no two `&mut` to the iterator ever coexist.
+//!   does, so no two `&mut` to the iterator ever coexist. Without a GIL
+//!   (free-threaded CPython) the flag is an atomic that one thread at a
+//!   time sets, and another thread calling `next(it)` meanwhile gets the
+//!   same `ValueError`; the parts of an exhausted iterator are taken out
+//!   while the flag is still set.
 //! - The Rust iterator is `Send`: whichever thread holds the GIL may
 //!   advance or drop it.
 
-use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr::{addr_of, addr_of_mut, NonNull};
 
@@ -233,13 +236,47 @@ fn stop_iteration() -> PyErr {
 struct IterObject {
     ob_base: ffi::PyObject,
     /// A call is using the iterator (re-entry is refused).
-    busy: Cell<bool>,
+    busy: Busy,
     /// The iterator (`Box::into_raw`); `None` once exhausted or released.
     iter: Option<NonNull<dyn ErasedIter>>,
     /// The shared borrow the iterator reads through (or none).
     guard: SharedGuard,
     /// A strong reference to the owner, or NULL.
     owner: *mut ffi::PyObject,
+}
+
+/// The flag of a call using the iterator: set by one call at a time
+/// (atomically where threads run Python code at once, free-threaded).
+struct Busy(
+    #[cfg(not(Py_GIL_DISABLED))] std::cell::Cell<bool>,
+    #[cfg(Py_GIL_DISABLED)] std::sync::atomic::AtomicBool,
+);
+
+impl Busy {
+    fn new() -> Busy {
+        Busy(Default::default())
+    }
+
+    /// Sets the flag; false (and nothing changed) if it was set.
+    #[inline]
+    fn enter(&self) -> bool {
+        #[cfg(not(Py_GIL_DISABLED))]
+        return !self.0.replace(true);
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            use std::sync::atomic::Ordering::{Acquire, Relaxed};
+            self.0.compare_exchange(false, true, Acquire, Relaxed).is_ok()
+        }
+    }
+
+    /// Clears the flag [`Busy::enter`] set.
+    #[inline]
+    fn leave(&self) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.0.set(false);
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
 }
 
 static ITER_TYPE: GilCell<Object> = GilCell::new();
@@ -300,7 +337,7 @@ fn new_iterator(
         if p.is_null() {
             return fail(PyErr::fetch(), iter, guard, owner);
         }
-        addr_of_mut!((*p).busy).write(Cell::new(false));
+        addr_of_mut!((*p).busy).write(Busy::new());
         addr_of_mut!((*p).iter).write(Some(NonNull::from(Box::leak(iter))));
         addr_of_mut!((*p).guard).write(guard);
         addr_of_mut!((*p).owner).write(owner.map_or(std::ptr::null_mut(), Object::into_ptr));
@@ -309,21 +346,41 @@ fn new_iterator(
     }
 }
 
-/// Takes everything the iterator object holds out of it, then drops the
-/// iterator, the borrow and the owner, in that order (any of which may
-/// run code that sees the object again: it is empty by then).
+/// What an iterator object holds, taken out of it (see [`release`]).
+type Parts = (Option<NonNull<dyn ErasedIter>>, SharedGuard, *mut ffi::PyObject);
+
+/// Takes everything the iterator object holds out of it, for [`drop_parts`].
 ///
 /// # Safety
-/// `o` is a live iterator object that is not busy; the GIL is held.
-unsafe fn release(o: *mut IterObject) {
+/// `o` is a live iterator object that no other call uses (busy and ours,
+/// or unreachable); the GIL is held.
+unsafe fn take_parts(o: *mut IterObject) -> Parts {
     // SAFETY: (caller) a live, initialised iterator object, not in use.
-    let (iter, guard, owner) = unsafe {
+    unsafe {
         (
             (*o).iter.take(),
             std::mem::take(&mut *addr_of_mut!((*o).guard)),
             std::mem::replace(&mut *addr_of_mut!((*o).owner), std::ptr::null_mut()),
         )
-    };
+    }
+}
+
+/// Takes everything the iterator object holds out of it, then drops the
+/// iterator, the borrow and the owner, in that order (any of which may
+/// run code that sees the object again: it is empty by then).
+///
+/// # Safety
+/// As [`take_parts`].
+unsafe fn release(o: *mut IterObject) {
+    // SAFETY: forwarded.
+    unsafe { drop_parts(take_parts(o)) }
+}
+
+/// Drops what [`take_parts`] took: the iterator, the borrow, the owner.
+///
+/// # Safety
+/// The GIL is held; `parts` came from [`take_parts`].
+unsafe fn drop_parts((iter, guard, owner): Parts) {
     if let Some(it) = iter {
         // SAFETY: made by `Box::leak` in `new_iterator`, taken out once.
         drop(unsafe { Box::from_raw(it.as_ptr()) });
@@ -341,26 +398,35 @@ unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
             // Alive until the call ends, even if a caller holding only a
             // borrowed reference drops its last one meanwhile.
             let _alive = Object::from_borrowed(slf);
-            if (*o).busy.get() {
+            if !(*o).busy.enter() {
                 return Err(PyErr::value_error("ndbind: iterator already executing"));
             }
-            let Some(it) = (*o).iter else { return Ok(std::ptr::null_mut()) };
-            (*o).busy.set(true);
+            let Some(it) = (*o).iter else {
+                (*o).busy.leave();
+                return Ok(std::ptr::null_mut());
+            };
             // The only reference to the iterator while `busy` is set; a
             // panic is caught here, so that `busy` is always reset.
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (*it.as_ptr()).next_obj()
             }));
-            (*o).busy.set(false);
+            // Exhausted (or panicked): the parts are taken out while the
+            // flag is still ours (no other thread can be using them), and
+            // dropped (which may run code that sees the object) after.
+            let parts = match r {
+                Ok(Some(_)) => None,
+                _ => Some(take_parts(o)),
+            };
+            (*o).busy.leave();
             match r {
                 Ok(Some(item)) => item.map(Object::into_ptr),
                 // Exhausted: the borrow and the owner go at once.
                 Ok(None) => {
-                    release(o);
+                    drop_parts(parts.expect("taken"));
                     Ok(std::ptr::null_mut())
                 }
                 Err(payload) => {
-                    release(o);
+                    drop_parts(parts.expect("taken"));
                     std::panic::resume_unwind(payload)
                 }
             }
@@ -377,17 +443,18 @@ unsafe extern "C" fn length_hint(
         // SAFETY: as in `iternext`.
         unsafe {
             let _alive = Object::from_borrowed(slf);
-            let n = match (*o).iter {
-                None => Some(0),
-                Some(_) if (*o).busy.get() => None,
-                Some(it) => {
-                    (*o).busy.set(true);
-                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // In use (its parts are not ours to read): no hint.
+            let n = if !(*o).busy.enter() {
+                None
+            } else {
+                let r = match (*o).iter {
+                    None => Ok(Some(0)),
+                    Some(it) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         (*it.as_ptr()).exact_len()
-                    }));
-                    (*o).busy.set(false);
-                    r.unwrap_or_else(|p| std::panic::resume_unwind(p))
-                }
+                    })),
+                };
+                (*o).busy.leave();
+                r.unwrap_or_else(|p| std::panic::resume_unwind(p))
             };
             match n {
                 Some(n) => Ok(ffi::PyLong_FromSize_t(n)),
@@ -422,8 +489,10 @@ unsafe extern "C" fn clear(slf: *mut ffi::PyObject) -> c_int {
         // SAFETY: a live iterator object; the GIL is held. Not while busy
         // (never the case for an object the collector found unreachable).
         unsafe {
-            if !(*o).busy.get() {
-                release(o);
+            if (*o).busy.enter() {
+                let parts = take_parts(o);
+                (*o).busy.leave();
+                drop_parts(parts);
             }
         }
         Ok(())
