@@ -78,13 +78,19 @@ def _capsule(a, versioned):
 def run_rounds(caps, roles):
     """Runs `roles` (one thread each) over every capsule of `caps` in turn,
     all threads starting each round together: `role(c)` per capsule."""
-    barrier = threading.Barrier(len(roles))
+    barrier = threading.Barrier(len(roles), timeout=TIMEOUT)
 
     def loop(role):
         def run():
-            for c in caps:
-                barrier.wait()
-                role(c)
+            try:
+                for c in caps:
+                    barrier.wait()
+                    role(c)
+            except threading.BrokenBarrierError:
+                pass  # another thread failed: its error is reported
+            except BaseException:
+                barrier.abort()  # the others stop waiting for this one
+                raise
         return run
 
     run_threads([loop(r) for r in roles])
