@@ -6,7 +6,17 @@
 //! `"used_dltensor_versioned"` / `"used_dltensor"`; from then on the consumer
 //! must call the tensor's deleter, and the capsule's own destructor must not.
 //!
-//! Every function here calls the CPython C API: **the GIL must be held**.
+//! Every function here calls the CPython C API: **the GIL must be held**
+//! (on a free-threaded interpreter: the thread must be attached).
+//!
+//! Free-threaded CPython: two threads may consume the same capsule at
+//! once. Each check of a capsule's name followed by a rename (a take, a
+//! hand-back) and each peek followed by a read of the tensor
+//! ([`peek_layout`]) runs in a critical section on the capsule, so exactly
+//! one consumer takes a tensor, and no peek reads one that another thread
+//! took (and may have deleted). A tensor returned by [`peek_legacy`] /
+//! [`peek_versioned`] stays the capsule's: without a GIL, another thread may
+//! take and free it at any time; use [`peek_layout`] to read it.
 
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
@@ -17,6 +27,43 @@ use pyo3_ffi::{
 };
 
 use crate::abi::{DLManagedTensor, DLManagedTensorVersioned, DLPackExchangeAPI};
+use crate::validate::{validate_legacy, validate_versioned, InvalidTensor, Layout};
+
+/// Runs `f` with the capsule locked against other threads doing the same:
+/// a critical section on `cap` on a free-threaded interpreter, nothing
+/// with a GIL (which excludes them already). `f` must not run Python code
+/// or block (a critical section is suspended while its thread detaches).
+///
+/// # Safety
+/// The thread is attached (GIL held); `cap` is NULL or a valid object.
+#[inline(always)]
+unsafe fn locked<R>(cap: *mut PyObject, f: impl FnOnce() -> R) -> R {
+    #[cfg(Py_GIL_DISABLED)]
+    {
+        if cap.is_null() {
+            return f();
+        }
+        /// Ends the section on every exit (a panic in `f` included).
+        struct End(pyo3_ffi::PyCriticalSection);
+        impl Drop for End {
+            fn drop(&mut self) {
+                // SAFETY: begun below on this thread, ended once.
+                unsafe { pyo3_ffi::PyCriticalSection_End(&mut self.0) }
+            }
+        }
+        // SAFETY: plain data (two words), written by `Begin` below.
+        let mut cs = End(unsafe { core::mem::zeroed() });
+        // SAFETY: an attached thread and a live object (caller contract);
+        // the section is ended by `End` before this frame returns.
+        unsafe { pyo3_ffi::PyCriticalSection_Begin(&mut cs.0, cap) };
+        f()
+    }
+    #[cfg(not(Py_GIL_DISABLED))]
+    {
+        let _ = cap;
+        f()
+    }
+}
 
 /// Name of an unconsumed legacy capsule.
 pub const LEGACY_NAME: &CStr = c"dltensor";
@@ -108,18 +155,22 @@ unsafe fn take_named(
     name: &CStr,
     used: &'static CStr,
 ) -> Option<NonNull<c_void>> {
-    // SAFETY: forwarded caller contract.
-    let p = unsafe { peek_named(cap, name) }?;
-    // SAFETY: `cap` is a valid capsule (checked above); `used` is 'static so
-    // it outlives the capsule as CPython requires.
-    if unsafe { PyCapsule_SetName(cap, used.as_ptr()) } != 0 {
-        // Unreachable for a valid capsule; do not leave an error behind and
-        // do not claim ownership we failed to record.
-        // SAFETY: GIL held.
-        unsafe { PyErr_Clear() };
-        return None;
+    // SAFETY: forwarded caller contract; the check and the rename form
+    // one step for other threads (`locked`); neither runs Python code.
+    unsafe {
+        locked(cap, || {
+            let p = peek_named(cap, name)?;
+            // `cap` is a valid capsule (checked above); `used` is 'static
+            // so it outlives the capsule as CPython requires.
+            if PyCapsule_SetName(cap, used.as_ptr()) != 0 {
+                // Unreachable for a valid capsule; do not leave an error
+                // behind and do not claim ownership we failed to record.
+                PyErr_Clear();
+                return None;
+            }
+            Some(p)
+        })
     }
-    Some(p)
 }
 
 /// Takes ownership of the tensor in an unconsumed `"dltensor"` capsule,
@@ -184,21 +235,55 @@ unsafe fn untake_named(
     name: &'static CStr,
     tensor: NonNull<c_void>,
 ) -> bool {
-    // SAFETY: forwarded caller contract; renaming runs no Python code.
+    // SAFETY: forwarded caller contract; the check and the rename form one
+    // step for other threads (`locked`); renaming runs no Python code.
     unsafe {
-        if peek_named(cap, used) != Some(tensor) {
-            return false;
-        }
-        if PyCapsule_SetName(cap, name.as_ptr()) != 0 {
-            PyErr_Clear();
-            return false;
-        }
+        locked(cap, || {
+            if peek_named(cap, used) != Some(tensor) {
+                return false;
+            }
+            if PyCapsule_SetName(cap, name.as_ptr()) != 0 {
+                PyErr_Clear();
+                return false;
+            }
+            true
+        })
     }
-    true
+}
+
+/// The validated layout of the tensor in an unconsumed capsule (`true`
+/// with it for a versioned one), read without consuming: `None` for
+/// anything else (a consumed capsule, another object). The layout is a
+/// copy (shape, strides, data address): it stays readable after the
+/// capsule is consumed, though the memory at its data address is only
+/// the capsule's, or its consumer's, to keep alive.
+///
+/// Unlike [`peek_legacy`] followed by [`validate_legacy`], this is safe
+/// against another thread consuming (and freeing) the tensor meanwhile on
+/// a free-threaded interpreter.
+///
+/// # Safety
+/// GIL held; `cap` NULL or a valid object pointer; an unconsumed capsule
+/// with one of the DLPack names holds a live managed tensor of its kind.
+pub unsafe fn peek_layout(cap: *mut PyObject) -> Option<(Result<Layout, InvalidTensor>, bool)> {
+    // SAFETY: forwarded caller contract; the name check and the reads of
+    // the tensor happen while no other thread can take it (`locked`);
+    // validation runs no Python code.
+    unsafe {
+        locked(cap, || {
+            if let Some(t) = peek_named(cap, VERSIONED_NAME) {
+                return Some((validate_versioned(t.as_ptr().cast()), true));
+            }
+            let t = peek_named(cap, LEGACY_NAME)?;
+            Some((validate_legacy(t.cast::<DLManagedTensor>().as_ref()), false))
+        })
+    }
 }
 
 /// Like [`take_legacy`] but without consuming: the capsule still owns the
-/// tensor, which stays valid only while the capsule is alive and unconsumed.
+/// tensor, which stays valid only while the capsule is alive and unconsumed
+/// (on a free-threaded interpreter another thread may consume it at any
+/// time: [`peek_layout`] reads the tensor safely).
 ///
 /// # Safety
 /// GIL held; `cap` NULL or a valid object pointer.

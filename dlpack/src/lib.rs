@@ -51,7 +51,7 @@ pub mod validate;
 pub use abi::*;
 pub use capsule::{
     capsule_kind, delete_legacy, delete_versioned, exchange_api_from_capsule, new_legacy_capsule,
-    new_versioned_capsule, peek_legacy, peek_versioned, preserving_error, take_legacy,
+    new_versioned_capsule, peek_layout, peek_legacy, peek_versioned, preserving_error, take_legacy,
     take_versioned, untake_legacy, untake_versioned, CapsuleKind, EXCHANGE_API_ATTR,
     EXCHANGE_API_NAME, LEGACY_NAME, USED_LEGACY_NAME, USED_VERSIONED_NAME, VERSIONED_NAME,
 };

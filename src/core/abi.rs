@@ -16,6 +16,12 @@
 //!
 //! The accessors with an index need it in range of a live tuple or list
 //! (the callers checked): the limited API's functions cannot fail then.
+//!
+//! Free-threaded CPython (`cfg(Py_GIL_DISABLED)`): a list, a dict or a
+//! type other threads can reach may change at any time, so what is read
+//! from one is taken as a strong reference by CPython itself
+//! ([`list_item_ref`], [`own_attr`], [`type_mro`]); tuples and strings are
+//! immutable and read as in the GIL build.
 
 #[cfg(Py_LIMITED_API)]
 use std::ffi::c_void;
@@ -92,21 +98,38 @@ pub(crate) unsafe fn list_size(l: *mut ffi::PyObject) -> ffi::Py_ssize_t {
     }
 }
 
-/// `l[i]`, borrowed.
+/// `l[i]` as a new reference, or `None` if `i` is no longer in range (the
+/// list shrank: it may change under us on a free-threaded interpreter).
+/// A borrowed item of a list other threads can reach may be freed before
+/// it is incref'd there: the free-threaded build asks CPython for a strong
+/// reference (`PyList_GetItemRef`, which takes the list's lock); with a
+/// GIL, no other thread runs between the read and the incref.
 ///
 /// # Safety
-/// The GIL is held; `l` is a list and `0 <= i < len(l)`.
+/// The GIL is held (the thread is attached); `l` is a list and
+/// `0 <= i < len(l)` was checked by the caller (in the free-threaded
+/// build an index out of range since is answered with `None`).
 #[inline(always)]
-pub(crate) unsafe fn list_get_item(
+pub(crate) unsafe fn list_item_ref(
     l: *mut ffi::PyObject,
     i: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    // SAFETY: (caller) a list, an index in range.
+) -> Option<crate::core::object::Object> {
+    use crate::core::object::Object;
+    // SAFETY: (caller) a list, an index in range (or, free-threaded, a
+    // bounds-checked call that returns a new reference or NULL).
     unsafe {
-        #[cfg(not(Py_LIMITED_API))]
-        return ffi::PyList_GET_ITEM(l, i);
-        #[cfg(Py_LIMITED_API)]
-        return ffi::PyList_GetItem(l, i);
+        #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
+        return Some(Object::from_borrowed(ffi::PyList_GET_ITEM(l, i)));
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            let v = ffi::PyList_GetItemRef(l, i);
+            if v.is_null() {
+                ffi::PyErr_Clear(); // IndexError: the list shrank
+            }
+            Object::from_owned(v)
+        }
+        #[cfg(all(Py_LIMITED_API, not(Py_GIL_DISABLED)))]
+        return Some(Object::from_borrowed(ffi::PyList_GetItem(l, i)));
     }
 }
 
@@ -114,7 +137,8 @@ pub(crate) unsafe fn list_get_item(
 ///
 /// # Safety
 /// The GIL is held; `l` is a list, `0 <= i < len(l)`, the slot empty (a
-/// list from `PyList_New`); `v` an owned reference.
+/// list from `PyList_New`); `v` an owned reference; no other thread can
+/// reach `l` (the macro takes no lock on a free-threaded interpreter).
 #[inline(always)]
 pub(crate) unsafe fn list_set_item(
     l: *mut ffi::PyObject,
@@ -441,7 +465,9 @@ pub(crate) unsafe fn attached() -> bool {
 }
 
 /// The value of `name` in the type's own dict (not inherited), if any: a
-/// new reference. A lookup error is cleared (absent).
+/// new reference, asked for as one (`PyDict_GetItemRef`): without a GIL
+/// another thread may replace the attribute, freeing a borrowed value
+/// before it is incref'd. A lookup error is cleared (absent).
 ///
 /// # Safety
 /// `tp` is a live, ready type; `name` a live `str`; the GIL is held.
@@ -450,8 +476,8 @@ pub(crate) unsafe fn own_attr(
     name: *mut ffi::PyObject,
 ) -> Option<crate::core::object::Object> {
     use crate::core::object::Object;
-    // SAFETY: (caller) a ready type has a dict; the lookups return a
-    // borrowed (version-specific) or new (abi3) reference, or NULL.
+    // SAFETY: (caller) a ready type has a dict; the lookups return a new
+    // reference or NULL.
     unsafe {
         #[cfg(not(Py_LIMITED_API))]
         let v = {
@@ -463,16 +489,11 @@ pub(crate) unsafe fn own_attr(
             let d = held.as_ref().map_or(std::ptr::null_mut(), Object::as_ptr);
             #[cfg(not(Py_3_12))]
             let d = (*tp).tp_dict;
-            let v = if d.is_null() {
-                std::ptr::null_mut()
-            } else {
-                ffi::PyDict_GetItemWithError(d, name)
-            };
-            if v.is_null() {
-                None
-            } else {
-                Some(Object::from_borrowed(v))
+            let mut v = std::ptr::null_mut();
+            if !d.is_null() {
+                ffi::compat::PyDict_GetItemRef(d, name, &mut v);
             }
+            Object::from_owned(v)
         };
         #[cfg(Py_LIMITED_API)]
         let v = {
@@ -527,6 +548,9 @@ pub(crate) unsafe fn mro_lookup(
 }
 
 /// The type's MRO (`__mro__`), a new reference; `None` before it is ready.
+/// Free-threaded: through `__mro__` (which CPython reads under the type
+/// lock), as `tp_mro` may be replaced (`__bases__` assigned) and freed by
+/// another thread between the read and the incref.
 ///
 /// # Safety
 /// `tp` is a live type; the GIL is held.
@@ -534,12 +558,12 @@ pub(crate) unsafe fn type_mro(tp: *mut ffi::PyTypeObject) -> Option<crate::core:
     use crate::core::object::Object;
     // SAFETY: (caller) a live type.
     unsafe {
-        #[cfg(not(Py_LIMITED_API))]
+        #[cfg(not(any(Py_LIMITED_API, Py_GIL_DISABLED)))]
         let m = {
             let m = (*tp).tp_mro;
             (!m.is_null()).then(|| Object::from_borrowed(m))
         };
-        #[cfg(Py_LIMITED_API)]
+        #[cfg(any(Py_LIMITED_API, Py_GIL_DISABLED))]
         let m = {
             let m = Object::from_owned(ffi::PyObject_GetAttrString(tp.cast(), c"__mro__".as_ptr()));
             if m.is_none() {

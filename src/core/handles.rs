@@ -300,14 +300,13 @@ impl Iterator for ListIter {
     fn next(&mut self) -> Option<Object> {
         let l = self.list.as_ptr();
         // SAFETY: a list we hold a reference to; the index is checked
-        // against its current length, the item incref'd while the GIL is
-        // held (no Python code runs in between).
+        // against its current length, the item taken as a strong reference
+        // (`list_item_ref`: none if another thread shrank the list since).
         unsafe {
             if self.next >= crate::core::abi::list_size(l) as usize {
                 return None;
             }
-            let item =
-                Object::from_borrowed(crate::core::abi::list_get_item(l, self.next as isize));
+            let item = crate::core::abi::list_item_ref(l, self.next as isize)?;
             self.next += 1;
             Some(item)
         }

@@ -66,17 +66,21 @@ fn type_err(obj: Borrowed<'_>, what: &str) -> PyErr {
 }
 
 /// `d[key]` as an owned object (`None` when absent): owned, since Python
-/// code run later (an `__index__`, a `__del__`) may mutate the dict.
+/// code run later (an `__index__`, a `__del__`) may mutate the dict, and
+/// asked for as a new reference (`PyDict_GetItemRef`): the producer may
+/// hand out a dict another thread mutates meanwhile (free-threaded).
 fn item(d: &Object, key: &std::ffi::CStr) -> PyResult<Option<Object>> {
-    // SAFETY: `d` is a dict; the borrowed result is made owned at once.
+    let key = Object::intern_held(key)?;
+    // SAFETY: `d` is a dict, `key` a `str`; the result is a new reference
+    // or NULL.
     unsafe {
-        let v = ffi::PyDict_GetItemString(d.as_ptr(), key.as_ptr());
-        if v.is_null() {
-            // `PyDict_GetItemString` suppresses errors (a key's `__eq__`
-            // raising included): absent.
-            return Ok(None);
+        let mut v = std::ptr::null_mut();
+        if ffi::compat::PyDict_GetItemRef(d.as_ptr(), key.as_ptr(), &mut v) < 0 {
+            // A key's `__eq__` raising: absent, as before (errors are
+            // not the producer's answer).
+            ffi::PyErr_Clear();
         }
-        Ok(Some(Object::from_borrowed(v)))
+        Ok(Object::from_owned(v))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Importing through DLPack: `__dlpack__` producers and raw capsules.
 
-use ndbind_dlpack::{CapsuleKind, DLDevice, DeviceType, Layout};
+use ndbind_dlpack::{DLDevice, DeviceType, Layout};
 use pyo3_ffi as ffi;
 
 use crate::array::check::check;
@@ -296,37 +296,28 @@ fn validated(
 }
 
 /// The validated layout of an unconsumed capsule's tensor, peeked (the
-/// tensor stays the capsule's), and whether the capsule is versioned;
-/// `None` for a consumed or foreign capsule.
+/// tensor stays the capsule's; the layout is a copy), and whether the
+/// capsule is versioned; `None` for a consumed or foreign capsule. Safe
+/// against another thread consuming the capsule meanwhile (a free-threaded
+/// interpreter): `ndbind_dlpack::peek_layout`.
 ///
 /// # Safety
 /// The GIL is held; `obj` is a capsule.
 pub(crate) unsafe fn peek_capsule(
     obj: Borrowed<'_>,
 ) -> Option<(Result<Layout, ndbind_dlpack::InvalidTensor>, bool)> {
-    let p = obj.as_ptr();
-    // SAFETY: `obj` is a live capsule (caller contract).
-    let kind = unsafe { ndbind_dlpack::capsule_kind(p) };
-    match kind {
-        CapsuleKind::Versioned => {
-            // SAFETY: an unconsumed versioned capsule.
-            let t = unsafe { ndbind_dlpack::peek_versioned(p) }.expect("versioned capsule");
-            // SAFETY: the capsule's live tensor.
-            Some((unsafe { ndbind_dlpack::validate_versioned(t.as_ptr()) }, true))
-        }
-        CapsuleKind::Legacy => {
-            // SAFETY: an unconsumed legacy capsule.
-            let t = unsafe { ndbind_dlpack::peek_legacy(p) }.expect("legacy capsule");
-            // SAFETY: the capsule's live tensor.
-            Some((unsafe { ndbind_dlpack::validate_legacy(t.as_ref()) }, false))
-        }
-        _ => None,
-    }
+    // SAFETY: `obj` is a live object (caller contract).
+    unsafe { ndbind_dlpack::peek_layout(obj.as_ptr()) }
 }
 
 /// Imports a raw DLPack capsule, taking its tensor provisionally (see
 /// [`Owner::TakenCapsule`]): an overload that rejects it, on this or any
 /// other argument, hands it back and leaves the capsule usable.
+///
+/// The tensor is taken first, then validated and checked (handed back if
+/// refused): taking is the one atomic step, so of threads importing the
+/// same capsule at once (free-threaded CPython) exactly one gets the
+/// tensor, and none reads a tensor another took (and may free).
 ///
 /// # Safety
 /// The GIL is held; `obj` is a capsule.
@@ -335,39 +326,37 @@ pub(crate) unsafe fn import_capsule(
     req: &Requirements,
 ) -> Result<Option<ArrayHandle>, ()> {
     let p = obj.as_ptr();
-    // SAFETY: `obj` is a live capsule (caller contract).
-    let Some((checked, versioned)) = (unsafe { peek_capsule(obj) }) else { return Ok(None) };
+    let capsule = std::ptr::NonNull::new(p).expect("a live object");
+    // SAFETY: `obj` is a live capsule (caller contract); a taken tensor is
+    // owned by the `TakenCapsule` made right away (handed back or deleted
+    // when it drops).
+    let (taken, checked) = unsafe {
+        if let Some(t) = ndbind_dlpack::take_versioned(p) {
+            let taken =
+                crate::array::handle::TakenCapsule { tensor: t.cast(), capsule, versioned: true };
+            (taken, ndbind_dlpack::validate_versioned(t.as_ptr()))
+        } else if let Some(t) = ndbind_dlpack::take_legacy(p) {
+            let taken =
+                crate::array::handle::TakenCapsule { tensor: t.cast(), capsule, versioned: false };
+            (taken, ndbind_dlpack::validate_legacy(t.as_ref()))
+        } else {
+            return Ok(None);
+        }
+    };
+    let owner = Owner::TakenCapsule(Box::new(taken));
     let layout = match checked {
         Ok(l) => l,
         Err(e) => {
+            drop(owner); // handed back: the capsule stays unconsumed
             PyErr::value_error(format!("invalid DLPack tensor: {e}")).restore();
             return Err(());
         }
     };
     let read_only = layout.is_read_only();
-    let mut h = ArrayHandle::general(layout, Owner::Source, read_only, obj.to_owned());
+    let h = ArrayHandle::general(layout, owner, read_only, obj.to_owned());
     if check(&h, req).is_err() {
-        return Ok(None);
+        return Ok(None); // `h` drops: the tensor is handed back
     }
-    // Taken now, not at commit: Python code that runs while later
-    // arguments load cannot give the tensor to another consumer (which
-    // could free it). An overload that fails hands it back.
-    // SAFETY: the live capsule just peeked (no Python code ran since); the
-    // taken tensor is owned by the handle's owner set below.
-    let tensor = unsafe {
-        if versioned {
-            ndbind_dlpack::take_versioned(p).map(|t| t.cast())
-        } else {
-            ndbind_dlpack::take_legacy(p).map(|t| t.cast())
-        }
-    };
-    let tensor = tensor.expect("an unconsumed capsule, just validated");
-    let capsule = std::ptr::NonNull::new(p).expect("a live object");
-    h.owner = Owner::TakenCapsule(Box::new(crate::array::handle::TakenCapsule {
-        tensor,
-        capsule,
-        versioned,
-    }));
     Ok(Some(h))
 }
 
@@ -375,13 +364,5 @@ pub(crate) unsafe fn import_capsule(
 /// (for `is_array`; never consumes).
 pub(crate) fn is_valid_capsule(obj: Borrowed<'_>) -> bool {
     // SAFETY: peeking only; the GIL is held.
-    unsafe {
-        match ndbind_dlpack::capsule_kind(obj.as_ptr()) {
-            CapsuleKind::Versioned => ndbind_dlpack::peek_versioned(obj.as_ptr())
-                .is_some_and(|t| ndbind_dlpack::validate_versioned(t.as_ptr()).is_ok()),
-            CapsuleKind::Legacy => ndbind_dlpack::peek_legacy(obj.as_ptr())
-                .is_some_and(|t| ndbind_dlpack::validate_legacy(t.as_ref()).is_ok()),
-            _ => false,
-        }
-    }
+    unsafe { peek_capsule(obj) }.is_some_and(|(l, _)| l.is_ok())
 }

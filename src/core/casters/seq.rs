@@ -18,7 +18,8 @@ use crate::core::object::{Borrowed, Object};
 /// call.
 ///
 /// `f` may run Python code (`__float__`, `__index__`, ...), which may
-/// mutate a list being converted: the length is read afresh before every
+/// mutate a list being converted (as may another thread, on a
+/// free-threaded interpreter): the length is read afresh before every
 /// item, each item is held by a strong reference while `f` looks at it,
 /// and a list whose length changed during the conversion raises
 /// `RuntimeError` (its items no longer form one snapshot).
@@ -67,13 +68,17 @@ pub(crate) fn for_each_item_of_len(
             if len() != n {
                 return changed_size();
             }
+            // Held: `f` may replace or drop the list's own reference to
+            // the item (and, free-threaded, another thread at any time: a
+            // list that shrank since `len()` gives no item).
             let item = if is_list {
-                crate::core::abi::list_get_item(fp, i)
+                match crate::core::abi::list_item_ref(fp, i) {
+                    Some(item) => item,
+                    None => return changed_size(),
+                }
             } else {
-                crate::core::abi::tuple_get_item(fp, i)
+                Object::from_borrowed(crate::core::abi::tuple_get_item(fp, i))
             };
-            // `f` may replace or drop the list's own reference to the item.
-            let item = Object::from_borrowed(item);
             if !f(item.borrow()) {
                 return None;
             }

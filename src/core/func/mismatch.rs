@@ -29,17 +29,20 @@ pub(crate) fn full_type_name(obj: Borrowed<'_>) -> String {
     #[cfg(Py_LIMITED_API)]
     // SAFETY: a live type; the GIL is held.
     return unsafe { crate::core::abi::full_type_name(tp) };
+    // The lookups may clear an error of their own: a pending one is kept.
     #[cfg(not(Py_LIMITED_API))]
-    return full_type_name_raw(tp);
+    // SAFETY: the GIL is held (a call is being explained).
+    return unsafe { crate::core::error::preserving_error(|| full_type_name_raw(tp)) };
 }
 
 /// [`full_type_name`] from the type's fields (version-specific build).
 #[cfg(not(Py_LIMITED_API))]
 fn full_type_name_raw(tp: *mut ffi::PyTypeObject) -> String {
-    // SAFETY: reading fields of a live type object; a heap type's struct
-    // is a `PyHeapTypeObject`; its qualified name is a `str` it owns.
-    // The dict lookup has a `str` key and returns a borrowed value (no
-    // Python code: exact `str` keys hash and compare in C).
+    // SAFETY: reading fields of a live type object; its qualified name
+    // and `__module__` are new references held while read (the dict
+    // lookup has a `str` key: no Python code, unless a key of the class
+    // dict is a `str` subclass with its own `__eq__`, whose error is
+    // cleared).
     unsafe {
         let c_name = || {
             let n = (*tp).tp_name;
@@ -52,18 +55,20 @@ fn full_type_name_raw(tp: *mut ffi::PyTypeObject) -> String {
         if ffi::PyType_GetFlags(tp) & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
             return c_name();
         }
-        let qual = (*(tp as *mut ffi::PyHeapTypeObject)).ht_qualname;
-        let qual = match str_of(qual) {
+        // Both held as strong references while read: on a free-threaded
+        // interpreter another thread may assign `__qualname__` or
+        // `__module__` meanwhile, freeing a borrowed one.
+        let Some(qual) = crate::core::object::Object::from_owned(ffi::PyType_GetQualName(tp))
+        else {
+            ffi::PyErr_Clear();
+            return c_name();
+        };
+        let qual = match str_of(qual.as_ptr()) {
             Some(q) => q,
             None => return c_name(),
         };
-        let dict = (*tp).tp_dict;
-        let module = if dict.is_null() {
-            None
-        } else {
-            let m = ffi::PyDict_GetItemString(dict, c"__module__".as_ptr());
-            str_of(m)
-        };
+        let m = crate::core::abi::own_attr_str(tp, c"__module__");
+        let module = m.as_ref().and_then(|m| str_of(m.as_ptr()));
         match module {
             Some(m) if m != "builtins" => format!("{m}.{qual}"),
             _ => qual.to_owned(),
