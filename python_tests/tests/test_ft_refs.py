@@ -248,17 +248,21 @@ def test_type_names_read_while_another_thread_renames_the_class():
 
     stop = threading.Event()
 
+    # `__module__` only: CPython 3.13's own `type.__qualname__` getter and
+    # setter are not thread-safe without a GIL (`Py_NewRef(ht_qualname)`
+    # against `Py_SETREF` in typeobject.c, no lock), so no reader of a
+    # class's qualified name, ndbind's or Python's, survives renaming it
+    # in another thread.
     def rename():
         k = 0
         while not stop.is_set():
             k += 1
-            K.__qualname__ = "K%d" % k  # fresh strings: the old ones are freed
-            K.__module__ = "mod%d" % k
+            K.__module__ = "mod%d" % k  # fresh strings: the old ones are freed
 
     def explain():
         try:
             for _ in range(200):
-                with pytest.raises(TypeError, match=r"mod\d*\.K\d*|K"):
+                with pytest.raises(TypeError, match=r"Invoked with types: (mod\d+\.)?[\w.<>]*K$"):
                     t.sum_list(K())
         finally:
             stop.set()

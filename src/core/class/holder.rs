@@ -98,7 +98,13 @@ pub(crate) fn arc_lookup(value: *const u8) -> Option<Object> {
 /// `h` is a live, not ready instance whose class stores the `Arc`'s `T`;
 /// `release` releases a count of that `Arc<T>`. On error the count is
 /// released.
-unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResult<()> {
+///
+/// `Ok(Some(other))`: a live instance already held this `Arc` when `h`
+/// was entered (free-threaded, another thread made it meanwhile): `h`
+/// holds the count all the same (released when it dies) but is not in
+/// the map, and the caller hands out `other`, so that one `Arc` has one
+/// Python object.
+unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResult<Option<Object>> {
     // Other owners of the Arc may read the value at any time: the instance
     // holds a shared borrow of it for its whole life, so `&mut T` (and the
     // low-level functions that rewrite a value) are refused.
@@ -123,8 +129,18 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResu
     }
     // SAFETY: `h` is a live instance, found through the map from now on.
     unsafe { enable(h as *mut ffi::PyObject) };
-    ARCS.with(|m| m.insert(value as usize, (h as usize, release)));
-    Ok(())
+    let other = ARCS.with(|m| {
+        if let Some(&(o, _)) = m.get(&(value as usize)) {
+            // SAFETY: entries are removed (under this lock) before their
+            // instance is freed; entered after `enable`.
+            if let Some(o) = unsafe { try_new_ref(o as *mut ffi::PyObject) } {
+                return Some(o);
+            }
+        }
+        m.insert(value as usize, (h as usize, release));
+        None
+    });
+    Ok(other)
 }
 
 /// Takes a dying `Arc`-held instance out of the identity map (the first
@@ -192,7 +208,15 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
     }
     // SAFETY: (caller) `h` is the not ready instance of T's storage; the
     // count comes from `into_raw` and `release::<T>` releases it.
-    unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) }
+    match unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) }? {
+        None => Ok(()),
+        // Free-threaded only: another thread's object took this Arc between
+        // the check above and now.
+        Some(other) => Err(PyErr::type_error(format!(
+            "{}.__init__(): this Arc is already held by another Python object",
+            other.borrow().type_name()
+        ))),
+    }
 }
 
 /// The instance holding `value`: the live one if this `Arc` (any clone of
@@ -222,8 +246,11 @@ pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
         let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
         let obj = inst::alloc(tp, rec)?;
         let obj = Object::from_owned(obj).expect("non-NULL");
-        hold(obj.as_ptr() as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>)?;
-        Ok(obj)
+        // Free-threaded, another thread may have made this Arc's object
+        // meanwhile: that one is handed out (and ours dies at once).
+        let other =
+            hold(obj.as_ptr() as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>)?;
+        Ok(other.unwrap_or(obj))
     }
 }
 

@@ -285,12 +285,23 @@ pub unsafe fn inst_reference<T: PyClass>(
     }
     // SAFETY: a live instance, found through the map from now on.
     unsafe { enable(obj) };
-    // Free-threaded, another thread may have entered its own reference
-    // instance meanwhile: the newer one is found from now on, and each is
-    // removed only by its own death (`id_map_remove` compares).
-    ID_MAP.with(|m| m.insert(key, obj as usize));
     // SAFETY: `obj` is a new reference (from `alloc`).
-    Ok(unsafe { Object::from_owned(obj) }.expect("non-NULL"))
+    let obj = unsafe { Object::from_owned(obj) }.expect("non-NULL");
+    // Free-threaded, another thread may have entered its own reference
+    // instance meanwhile: that one is handed out (ours dies at once, and
+    // `id_map_remove` leaves the other's entry), so that one address has
+    // one object.
+    let other = ID_MAP.with(|m| {
+        if let Some(&o) = m.get(&key) {
+            // SAFETY: as in `id_map_find` (under the same lock).
+            if let Some(o) = unsafe { try_new_ref(o as *mut ffi::PyObject) } {
+                return Some(o);
+            }
+        }
+        m.insert(key, obj.as_ptr() as usize);
+        None
+    });
+    Ok(other.unwrap_or(obj))
 }
 
 /// Objects kept alive by ndbind instances: nurse address → patients.
