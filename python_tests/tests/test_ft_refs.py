@@ -28,43 +28,9 @@ import pytest
 import ndbind_test as t
 from ndbind_test import classproto as cp
 from ndbind_test import handles as h
+from threadrun import THREADS, TIMEOUT, fast_switching, in_threads, run_each  # noqa: F401 (autouse)
 
-THREADS = 8
-TIMEOUT = 60.0
 f32 = np.float32
-
-
-@pytest.fixture(autouse=True)
-def _fast_switching():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def run_threads(targets):
-    """Starts one thread per callable, all released together by a barrier;
-    re-raises the first exception a thread raised; fails on a hang."""
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def wrap(f):
-        def run():
-            try:
-                barrier.wait()
-                f()
-            except BaseException as e:  # noqa: BLE001 (reported below)
-                errors.append(e)
-        return run
-
-    threads = [threading.Thread(target=wrap(f)) for f in targets]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(TIMEOUT)
-        assert not th.is_alive(), "a thread hung"
-    if errors:
-        raise errors[0]
 
 
 def is_used(capsule):
@@ -80,20 +46,12 @@ def run_rounds(caps, roles):
     all threads starting each round together: `role(c)` per capsule."""
     barrier = threading.Barrier(len(roles), timeout=TIMEOUT)
 
-    def loop(role):
-        def run():
-            try:
-                for c in caps:
-                    barrier.wait()
-                    role(c)
-            except threading.BrokenBarrierError:
-                pass  # another thread failed: its error is reported
-            except BaseException:
-                barrier.abort()  # the others stop waiting for this one
-                raise
-        return run
+    def loop(i):
+        for c in caps:
+            barrier.wait()
+            roles[i](c)
 
-    run_threads([loop(r) for r in roles])
+    in_threads(loop, len(roles), barriers=(barrier,))
 
 
 @pytest.mark.parametrize("versioned", [False, True])
@@ -198,7 +156,7 @@ def test_list_converted_while_another_thread_mutates_it():
             counts.append((ok, changed))
             stop.set()
 
-    run_threads([lambda: _mutate_list(lst, stop)] + [convert] * (THREADS - 1))
+    run_each([lambda: _mutate_list(lst, stop)] + [convert] * (THREADS - 1))
     assert [ok + changed for ok, changed in counts] == [300] * (THREADS - 1)
 
 
@@ -215,7 +173,7 @@ def test_list_handle_iterated_while_another_thread_mutates_it():
         finally:
             stop.set()
 
-    run_threads([lambda: _mutate_list(lst, stop)] + [iterate] * (THREADS - 1))
+    run_each([lambda: _mutate_list(lst, stop)] + [iterate] * (THREADS - 1))
 
 
 def test_one_iterator_advanced_by_many_threads():
@@ -236,7 +194,7 @@ def test_one_iterator_advanced_by_many_threads():
                     busy[i] += 1
         return run
 
-    run_threads([advance(i) for i in range(THREADS)])
+    run_each([advance(i) for i in range(THREADS)])
     items = sorted(x for g in got for x in g)
     assert items == list(range(n))  # each item exactly once
     assert next(it, "end") == "end"
@@ -267,7 +225,7 @@ def test_type_names_read_while_another_thread_renames_the_class():
         finally:
             stop.set()
 
-    run_threads([rename] + [explain] * (THREADS - 1))
+    run_each([rename] + [explain] * (THREADS - 1))
 
 
 def test_dlpack_method_looked_up_while_another_thread_replaces_it():
@@ -298,4 +256,4 @@ def test_dlpack_method_looked_up_while_another_thread_replaces_it():
         finally:
             stop.set()
 
-    run_threads([replace] + [use] * (THREADS - 1))
+    run_each([replace] + [use] * (THREADS - 1))

@@ -21,19 +21,10 @@ import numpy as np
 import pytest
 
 import ndbind_test as t
+from threadrun import THREADS, TIMEOUT, Producer, fast_switching, in_threads  # noqa: F401 (autouse)
 
-THREADS = 8
 ITERATIONS = 1000
 RETURN_ITERATIONS = 300  # each makes 3 Rust-owned buffers (torch ones cost more)
-TIMEOUT = 60.0
-
-
-@pytest.fixture(autouse=True)
-def fast_switching():
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
 
 
 def _torch():
@@ -41,27 +32,9 @@ def _torch():
 
 
 def run_threads(target, n=THREADS, timeout=TIMEOUT):
-    """Runs ``target(i, barrier)`` in n threads; re-raises the first failure;
-    fails (instead of hanging) if any thread is still running at the end."""
+    """Runs ``target(i, barrier)`` in n threads (see ``threadrun``)."""
     barrier = threading.Barrier(n)
-    errors = []
-
-    def wrap(i):
-        try:
-            target(i, barrier)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-            barrier.abort()
-
-    threads = [threading.Thread(target=wrap, args=(i,), daemon=True) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout)
-    alive = [th.name for th in threads if th.is_alive()]
-    assert not alive, f"threads still running after {timeout}s (deadlock?): {alive}"
-    if errors:
-        raise errors[0]
+    in_threads(lambda i: target(i, barrier), n, timeout, barriers=(barrier,))
 
 
 def settle():
@@ -104,16 +77,6 @@ def test_concurrent_imports_on_private_arrays():
 
 
 def test_concurrent_capsules_and_dlpack_producers():
-    class Producer:
-        def __init__(self, a):
-            self.a = a
-
-        def __dlpack__(self, **kw):
-            return self.a.__dlpack__(**kw)
-
-        def __dlpack_device__(self):
-            return (1, 0)
-
     def work(i, barrier):
         a = np.arange(6.0) + i
         barrier.wait()

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 import ndbind_test as t
+from threadrun import THREADS, TIMEOUT, Producer, fast_switching, in_threads  # noqa: F401 (autouse)
 
 THREADS = 8
 TIMEOUT = 60.0
@@ -46,47 +47,6 @@ Tally = t.threads.Tally
 BORROW_ERR = (r"^ndbind: cannot borrow the 'ndbind_test\.threads\.Tally' instance"
               r"(: it is mutably borrowed| mutably: it is already borrowed)$")
 LOAN_ERR = r"cannot make a (mutable )?view of memory that overlaps a live (mutable )?view \("
-
-
-@pytest.fixture(autouse=True)
-def fast_switching():
-    """With a GIL: switch threads as often as the interpreter allows."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(old)
-
-
-def in_threads(fn, n=THREADS, timeout=TIMEOUT):
-    """Runs ``fn(i)`` for i in range(n), each in its own thread, all released
-    at once by a barrier; returns the results in order, or raises the first
-    error a thread raised. A thread still running after ``timeout`` fails
-    the test (a deadlock) instead of hanging it."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-    errors = []
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except BaseException as e:  # noqa: BLE001 - re-raised below
-            errors.append((i, e))
-            barrier.abort()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout)
-    alive = [th.name for th in threads if th.is_alive()]
-    assert not alive, f"threads still running after {timeout}s (deadlock?): {alive}"
-    for i, e in errors:
-        if not isinstance(e, threading.BrokenBarrierError):
-            raise AssertionError(f"thread {i} failed: {e!r}") from e
-    if errors:
-        raise errors[0][1]
-    return results
 
 
 def settle():
@@ -134,15 +94,6 @@ def test_shared_arrays_read_concurrently():
     ro.flags.writeable = False
     mv, by, ba = memoryview(np.arange(6.0)), bytes(range(16)), bytearray(12)
 
-    class Producer:
-        def __init__(self, a):
-            self.a = a
-
-        def __dlpack__(self, **kw):
-            return self.a.__dlpack__(**kw)
-
-        def __dlpack_device__(self):
-            return (1, 0)
     prod = Producer(base)
     shared = [base, view, f32, ro, mv, by, ba, prod]
     rc = refcounts(shared)
