@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use ndbind::class::{gc, PyHandle, Traverse, Visit, VisitStop};
 use ndbind::prelude::*;
 
 /// Live `FtVal` values (made minus dropped): a value written twice into
@@ -106,6 +107,7 @@ pub fn bind(m: &Module) -> PyResult<()> {
         .property_readonly("v", |t: &FtArcVal| t.v)?;
     // The value moved out of its instance (a Box parameter).
     m.def("take", |b: Box<FtVal>| b.v, arg("b"))?;
+    bind_gc(&m)?;
     // A reference instance of one process-wide value (no parent): the same
     // object while one lives.
     m.def(
@@ -114,6 +116,43 @@ pub fn bind(m: &Module) -> PyResult<()> {
         || unsafe { ndbind::class::inst_reference(shared_ptr(), None) },
         (),
     )?;
+    Ok(())
+}
+
+/// Handles the collector traverses, replaced through `&mut self` (the
+/// vector reallocates): a traversal that ran while they change would read
+/// freed memory.
+pub struct FtGc {
+    items: Vec<PyHandle>,
+}
+
+// SAFETY: traverse reports the handles held; clear only drops them.
+unsafe impl Traverse for FtGc {
+    fn traverse(&self, v: &mut Visit<'_>) -> Result<(), VisitStop> {
+        self.items.iter().try_for_each(|h| v.call(h))
+    }
+    fn clear(&mut self) {
+        self.items.clear();
+    }
+}
+
+ndbind::class!(FtGc);
+
+fn bind_gc(m: &Module) -> PyResult<()> {
+    m.class::<FtGc>("FtGc", (gc::<FtGc>(), doc("Handles, changed through &mut self.")))?
+        .init(|| FtGc { items: Vec::new() }, ())?
+        .def(
+            "churn",
+            |g: &mut FtGc, o: Borrowed<'_>, k: usize| {
+                for _ in 0..k {
+                    if g.items.len() >= 64 {
+                        g.items = Vec::new();
+                    }
+                    g.items.push(PyHandle::new(o));
+                }
+            },
+            (arg("o"), arg("k")),
+        )?;
     Ok(())
 }
 

@@ -8,11 +8,15 @@ check-then-act steps that the GIL made atomic, raced by 8 threads.
   takes it (a value moved out twice would be dropped twice).
 - ``inst_reference`` to one value from 8 threads: one instance while any
   lives (two would each hand out ``&mut`` under their own borrow flag).
+- ``gc.get_referents`` (which runs with the other threads running) on an
+  instance whose handles a ``&mut self`` method keeps replacing: the
+  traversal never reads them mid-change.
 
 With a GIL these pass trivially (the switch interval is set tiny anyway);
 they are meant for a free-threaded CPython with the GIL disabled, where
 ``NDBIND_STRESS=k`` multiplies the rounds.
 """
+import gc
 import os
 import sys
 import threading
@@ -149,3 +153,34 @@ def test_reference_instances_of_one_value_are_one_object():
         assert len({id(x) for x in r}) == 1, r
         assert all(x is r[0] for x in r)
         assert r[0].v == 7 and r[0].same()
+
+
+def test_get_referents_while_a_method_mutates_the_value():
+    g = fr.FtGc()
+    marker = object()
+    rounds = max(ROUNDS // 30, 2)
+
+    def role(i):
+        for _ in range(20):
+            if i % 2:
+                try:
+                    g.churn(marker, 50)
+                except RuntimeError as e:
+                    assert "borrow" in str(e), e  # another churn holds it
+            else:
+                refs = gc.get_referents(g)
+                assert all(r is marker or r is fr.FtGc for r in refs), refs
+        return True
+
+    # Half the threads mutate, half traverse.
+    local, lock, taken = threading.local(), threading.Lock(), []
+
+    def pick(_):
+        if not hasattr(local, "i"):
+            with lock:
+                local.i = len(taken)
+                taken.append(local.i)
+        return role(local.i)
+
+    results = run_rounds(range(rounds), pick)
+    assert all(all(r) for r in results)
