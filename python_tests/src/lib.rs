@@ -11,6 +11,7 @@ mod classproto;
 mod datetimes;
 mod devexport;
 mod enums_ext;
+mod ft_review;
 mod functions;
 mod handles;
 mod introspect;
@@ -52,5 +53,6 @@ ndbind::module!(ndbind_test, |m| {
     classmodel::bind(m)?;
     devexport::bind(m)?;
     threads::bind(m)?;
+    ft_review::bind(m)?;
     Ok(())
 });

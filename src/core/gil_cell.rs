@@ -204,20 +204,51 @@ impl<T: Default> GilLock<T> {
         }
     }
 
+    /// Runs `f` on the table if it was ever made and nobody holds it
+    /// right now (`None` otherwise), never waiting. For `tp_traverse`: the
+    /// free-threaded collector calls it with every other thread stopped,
+    /// and a thread may be stopped just as the lock is handed to it
+    /// (`PyMutex` hands off to a waiter after 1 ms), so waiting for the
+    /// lock there could wait for ever.
+    /// (Free-threaded builds only: with the GIL, the collector runs on
+    /// the thread that holds it.)
+    #[inline]
+    #[cfg(Py_GIL_DISABLED)]
+    pub fn try_with_made<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let _locked = self.try_lock()?;
+        // SAFETY: as in `with`.
+        unsafe { (*self.value.get()).as_mut() }.map(f)
+    }
+
+    #[cfg(Py_GIL_DISABLED)]
+    fn try_lock(&self) -> Option<impl Drop + '_> {
+        use std::sync::atomic::{AtomicU8, Ordering::Acquire};
+        // SAFETY: `PyMutex` is a transparent `AtomicU8` (CPython's
+        // `_bits`: 1 locked, 2 has parked waiters), which `PyMutex_Lock`'s
+        // own fast path takes by this compare-and-swap of 0 to 1.
+        let bits = unsafe { &*(self.mutex.get() as *const AtomicU8) };
+        bits.compare_exchange(0, 1, Acquire, Relaxed).ok()?;
+        Some(Unlock(&self.mutex))
+    }
+
     #[cfg(Py_GIL_DISABLED)]
     fn lock(&self) -> impl Drop + '_ {
-        struct Unlock<'a>(&'a std::cell::UnsafeCell<pyo3_ffi::PyMutex>);
-        impl Drop for Unlock<'_> {
-            fn drop(&mut self) {
-                // SAFETY: locked by this thread in `lock` (a panic in `f`
-                // unlocks too).
-                unsafe { pyo3_ffi::PyMutex_Unlock(self.0.get()) }
-            }
-        }
         // SAFETY: a `PyMutex` at a stable address (inside a static or a
         // record that outlives the call).
         unsafe { pyo3_ffi::PyMutex_Lock(self.mutex.get()) };
         Unlock(&self.mutex)
+    }
+}
+
+/// Unlocks a [`GilLock`]'s mutex on drop (a panic in its closure too).
+#[cfg(Py_GIL_DISABLED)]
+struct Unlock<'a>(&'a std::cell::UnsafeCell<pyo3_ffi::PyMutex>);
+
+#[cfg(Py_GIL_DISABLED)]
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked by this thread in `lock` or `try_lock`.
+        unsafe { pyo3_ffi::PyMutex_Unlock(self.0.get()) }
     }
 }
 

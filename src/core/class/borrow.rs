@@ -316,9 +316,30 @@ impl BorrowCell {
     /// Takes one shared count that is never released: an `Arc`-held value
     /// may be read by the `Arc`'s other owners at any time, so Rust never
     /// gets a `&mut` to it through the instance. `false` (nothing taken)
-    /// while uniquely borrowed.
+    /// unless unborrowed: the value is being given to a not ready
+    /// instance, which no other borrow (free-threaded: no other thread's
+    /// `__init__`) may be using.
     pub(crate) fn share_forever(&self) -> bool {
-        self.try_share()
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let ok = self.0.get() == 0;
+            if ok {
+                self.0.set(1);
+            }
+            ok
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        self.0.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
+    /// Gives back the count [`BorrowCell::share_forever`] took, before the
+    /// value it was for was given (the instance was initialised meanwhile).
+    ///
+    /// # Safety
+    /// This thread's `share_forever` took a count of this cell, not given
+    /// back yet.
+    pub(crate) unsafe fn unshare_forever(&self) {
+        self.unshare()
     }
 }
 
@@ -777,6 +798,9 @@ mod tests {
             assert!(cell.is_unique(), "a refused borrow changes nothing");
             drop(u);
             assert!(cell.is_unborrowed());
+            let s = SharedGuard::try_new(p, &cell).expect("unborrowed: shared");
+            assert!(!cell.share_forever(), "only from unborrowed");
+            drop(s);
             assert!(cell.share_forever());
             assert!(UniqueGuard::try_new(p, &cell).is_none());
             SharedGuard::try_new(p, &cell).expect("shared").leak();

@@ -94,31 +94,49 @@ pub(crate) fn arc_lookup(value: *const u8) -> Option<Object> {
 /// Makes `h` hold the strong count `value` (from `Arc::into_raw`): ready,
 /// not inline, permanently borrowed shared, in the identity map.
 ///
-/// # Safety
-/// `h` is a live, not ready instance whose class stores the `Arc`'s `T`;
-/// `release` releases a count of that `Arc<T>`. On error the count is
-/// released.
+/// [`Held::Lost`], the count released, when the instance is ready after
+/// all, or borrowed (another thread's `__init__` won the race);
+/// [`Held::Other`] when a live instance already held this `Arc` as `h` was
+/// entered (free-threaded: another thread made it meanwhile): `h` holds the
+/// count all the same (released when it dies) but is not in the map, and
+/// the caller hands out the other, so that one `Arc` has one object.
 ///
-/// `Ok(Some(other))`: a live instance already held this `Arc` when `h`
-/// was entered (free-threaded, another thread made it meanwhile): `h`
-/// holds the count all the same (released when it dies) but is not in
-/// the map, and the caller hands out `other`, so that one `Arc` has one
-/// Python object.
-unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResult<Option<Object>> {
+/// # Safety
+/// `h` is a live, not ready instance whose class stores the `Arc`'s `T`
+/// (free-threaded: not ready when the caller checked, and only ever made
+/// ready with its unique borrow or by this function); `release` releases
+/// a count of that `Arc<T>`.
+unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> Held {
     // Other owners of the Arc may read the value at any time: the instance
     // holds a shared borrow of it for its whole life, so `&mut T` (and the
     // low-level functions that rewrite a value) are refused.
     // SAFETY: (caller) `h` is a live instance; its own cell lives in it.
+    // (Written only when it differs: free-threaded, a racing `__init__`
+    // reads it.)
     let cell = unsafe {
-        (*h).borrow = std::ptr::addr_of!((*h).own_borrow);
+        let own = std::ptr::addr_of!((*h).own_borrow);
+        if (*h).borrow != own {
+            (*h).borrow = own;
+        }
         cell_of(h)
     };
-    if !cell.share_forever() {
-        // Not reached: a not ready instance is borrowed only for the
-        // duration of a low-level operation.
-        // SAFETY: (caller) `release` releases this count, once.
-        unsafe { release(value) };
-        return Err(PyErr::runtime_error("ndbind: the instance is borrowed"));
+    // A not ready instance is borrowed only by a low-level operation or,
+    // free-threaded, another thread's `__init__`, which then wins.
+    let taken = cell.share_forever();
+    // Free-threaded, another thread's `__init__` may also have made it
+    // ready between the caller's check and the step above (which excludes
+    // any later one: it took the cell from unborrowed).
+    // SAFETY: (caller) a live instance.
+    if !taken || unsafe { (*h).flags.is_ready() } {
+        // SAFETY: the count `share_forever` took, if any; (caller)
+        // `release` releases the Arc's count, once.
+        unsafe {
+            if taken {
+                cell.unshare_forever();
+            }
+            release(value);
+        }
+        return Held::Lost;
     }
     // SAFETY: (caller) `h` is live and not ready; its class stores the
     // Arc's `T`, now at `value` and shared for ever.
@@ -129,18 +147,27 @@ unsafe fn hold(h: *mut InstHeader, value: *mut u8, release: ReleaseFn) -> PyResu
     }
     // SAFETY: `h` is a live instance, found through the map from now on.
     unsafe { enable(h as *mut ffi::PyObject) };
-    let other = ARCS.with(|m| {
+    ARCS.with(|m| {
         if let Some(&(o, _)) = m.get(&(value as usize)) {
             // SAFETY: entries are removed (under this lock) before their
             // instance is freed; entered after `enable`.
             if let Some(o) = unsafe { try_new_ref(o as *mut ffi::PyObject) } {
-                return Some(o);
+                return Held::Other(o);
             }
         }
         m.insert(value as usize, (h as usize, release));
-        None
-    });
-    Ok(other)
+        Held::Entered
+    })
+}
+
+/// What [`hold`] did.
+enum Held {
+    /// `h` holds the count and is in the map.
+    Entered,
+    /// `h` was made ready by another thread meanwhile; the count released.
+    Lost,
+    /// This live object already holds the `Arc` (see [`hold`]).
+    Other(Object),
 }
 
 /// Takes a dying `Arc`-held instance out of the identity map (the first
@@ -199,7 +226,9 @@ pub fn arc_instances() -> usize {
 /// `h` is the not ready instance of `T`'s class (or a Python subclass)
 /// that `init_target` returned. (`T: Sync` is required where the
 /// `Arc` enters, by `InitReturn`.)
-pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> PyResult<()> {
+/// `Ok(false)` (the count released) when the instance was initialised
+/// meanwhile (free-threaded: by another thread).
+pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> PyResult<bool> {
     if let Some(other) = arc_lookup(Arc::as_ptr(&value) as *const u8) {
         return Err(PyErr::type_error(format!(
             "{}.__init__(): this Arc is already held by another Python object",
@@ -208,11 +237,12 @@ pub(crate) unsafe fn init_arc<T: PyClass>(h: *mut InstHeader, value: Arc<T>) -> 
     }
     // SAFETY: (caller) `h` is the not ready instance of T's storage; the
     // count comes from `into_raw` and `release::<T>` releases it.
-    match unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) }? {
-        None => Ok(()),
+    match unsafe { hold(h, Arc::into_raw(value) as *mut u8, release::<T>) } {
+        Held::Entered => Ok(true),
+        Held::Lost => Ok(false),
         // Free-threaded only: another thread's object took this Arc between
         // the check above and now.
-        Some(other) => Err(PyErr::type_error(format!(
+        Held::Other(other) => Err(PyErr::type_error(format!(
             "{}.__init__(): this Arc is already held by another Python object",
             other.borrow().type_name()
         ))),
@@ -246,11 +276,14 @@ pub fn arc_into_instance<T: PyClass + Sync>(value: Arc<T>) -> PyResult<Object> {
         let rec = record_of(tp).ok_or_else(not_bound::<T>)?;
         let obj = inst::alloc(tp, rec)?;
         let obj = Object::from_owned(obj).expect("non-NULL");
+        // A fresh instance, which no other thread sees: never ready yet.
         // Free-threaded, another thread may have made this Arc's object
         // meanwhile: that one is handed out (and ours dies at once).
-        let other =
-            hold(obj.as_ptr() as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>)?;
-        Ok(other.unwrap_or(obj))
+        match hold(obj.as_ptr() as *mut InstHeader, Arc::into_raw(value) as *mut u8, release::<T>) {
+            Held::Entered => Ok(obj),
+            Held::Other(other) => Ok(other),
+            Held::Lost => Err(PyErr::runtime_error("ndbind: a new instance was initialised twice")),
+        }
     }
 }
 
@@ -494,12 +527,25 @@ fn box_load(obj: Borrowed<'_>, tp: *mut ffi::PyTypeObject) -> Result<UniqueGuard
             ))));
         }
         // The caller keeps `obj` (an argument) alive for the guard's life.
-        UniqueGuard::try_new((*h).value, (*h).borrow).ok_or_else(|| {
+        let guard = UniqueGuard::try_new((*h).value, (*h).borrow).ok_or_else(|| {
             Some(PyErr::runtime_error(format!(
                 "ndbind: cannot move the value out of the '{}' instance: it is borrowed",
                 rec.name()
             )))
-        })
+        })?;
+        // Free-threaded, another thread may have moved the value out (or
+        // destructed it) between the checks above and the borrow: check
+        // again now that the borrow, which such a change needs, is held.
+        #[cfg(Py_GIL_DISABLED)]
+        {
+            let f = (*h).flags.get();
+            if !f.is_ready() || !f.contains(InstFlags::DESTRUCT) || !f.owns_storage() {
+                drop(guard);
+                return Err(Some(crate::core::class::borrow::not_ready_error(f, rec.name())));
+            }
+        }
+        // (`box_take` reads where the value is itself, after this.)
+        Ok(guard)
     }
 }
 

@@ -127,10 +127,15 @@ impl ImplicitList {
         // time, which only keeps the objects alive longer.
         #[cfg(not(Py_GIL_DISABLED))]
         return self.list.try_borrow().map_or(0, |l| each(&l, &mut f));
-        // Free-threaded, the collector runs with every other thread stopped
-        // (none of which stops inside the lock: it runs no Python code).
+        // Free-threaded, the collector runs with every other thread
+        // stopped, one of which may own the lock (handed to it as it
+        // stopped): never wait for it there; held, the list is not visited
+        // this time (as above).
         #[cfg(Py_GIL_DISABLED)]
-        return self.list.with(|l| l.as_deref().map_or(0, |l| each(l, &mut f)));
+        return self
+            .list
+            .try_with_made(|l| l.as_deref().map_or(0, |l| each(l, &mut f)))
+            .unwrap_or(0);
     }
 
     /// Removes the Python types held, which the caller drops after this

@@ -337,18 +337,42 @@ unsafe fn init_write_as<T: PyClass>(
     }
     match v {
         Constructed::Value(v) => {
+            // Free-threaded, another thread's `__init__` of the same
+            // instance may have passed the check above too: the check and
+            // the write are one step under the unique borrow (which a
+            // concurrent one does not get; with the GIL nothing runs
+            // between them).
+            #[cfg(Py_GIL_DISABLED)]
+            // SAFETY: (caller) a live instance; its cell lives in it.
+            let Some(_writing) = (unsafe {
+                crate::core::class::borrow::UniqueGuard::try_new(std::ptr::null_mut(), cell_of(h))
+            }) else {
+                drop(v);
+                return Err(init_twice::<T>(method));
+            };
+            // SAFETY: as above.
+            #[cfg(Py_GIL_DISABLED)]
+            if unsafe { (*h).flags.is_ready() } {
+                drop(v);
+                return Err(init_twice::<T>(method));
+            }
             // SAFETY: the inline storage is sized and aligned for a `T`
             // (T's storage, checked by `init_target`) and holds no value
             // (not ready); it becomes ready and owned (destruct) at once.
             unsafe {
                 std::ptr::write((*h).value as *mut T, v);
                 (*h).flags.insert(InstFlags::READY | InstFlags::DESTRUCT);
+                crate::core::class::trampoline::attach(T::type_slot(), h);
             }
         }
-        // SAFETY: a live, not ready instance of T's storage.
-        Constructed::Shared(a) => unsafe { crate::core::class::holder::init_arc(h, a)? },
+        // SAFETY: a live, not ready instance of T's storage (`init_arc`
+        // checks again, in one step with taking it).
+        Constructed::Shared(a) => unsafe {
+            if !crate::core::class::holder::init_arc(h, a)? {
+                return Err(init_twice::<T>(method));
+            }
+            crate::core::class::trampoline::attach(T::type_slot(), h);
+        },
     }
-    // SAFETY: `h` is a ready instance of T's storage.
-    unsafe { crate::core::class::trampoline::attach(T::type_slot(), h) };
     Ok(())
 }

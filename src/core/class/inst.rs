@@ -248,7 +248,19 @@ pub(crate) unsafe extern "C" fn inst_traverse(
         let h = obj as *mut InstHeader;
         if let Some((g, off)) = record_of(tp).and_then(|r| r.gc) {
             // Not while a `&mut` to the value is live.
-            if (*h).flags.is_ready() && !cell_of(h).is_unique() {
+            #[cfg(not(Py_GIL_DISABLED))]
+            let visiting = (*h).flags.is_ready() && !cell_of(h).is_unique();
+            // Free-threaded, `gc.get_referents` runs with other threads
+            // running, which may take `&mut` (or destruct the value) right
+            // after a check: the visit holds a shared borrow, and checks
+            // readiness once it is held.
+            #[cfg(Py_GIL_DISABLED)]
+            let held =
+                crate::core::class::borrow::SharedGuard::try_new(std::ptr::null_mut(), cell_of(h))
+                    .filter(|_| (*h).flags.is_ready());
+            #[cfg(Py_GIL_DISABLED)]
+            let visiting = held.is_some();
+            if visiting {
                 let rc = (g.traverse)((*h).value.add(off), visit, arg);
                 if rc != 0 {
                     return rc;

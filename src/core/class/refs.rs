@@ -285,23 +285,26 @@ pub unsafe fn inst_reference<T: PyClass>(
     }
     // SAFETY: a live instance, found through the map from now on.
     unsafe { enable(obj) };
-    // SAFETY: `obj` is a new reference (from `alloc`).
-    let obj = unsafe { Object::from_owned(obj) }.expect("non-NULL");
-    // Free-threaded, another thread may have entered its own reference
-    // instance meanwhile: that one is handed out (ours dies at once, and
-    // `id_map_remove` leaves the other's entry), so that one address has
-    // one object.
-    let other = ID_MAP.with(|m| {
+    // Another reference instance of the same value may have been entered
+    // since the lookup above: by another thread (free-threaded), or by
+    // code the allocation ran (a collection's finalizers). Two live ones
+    // would each hand out `&mut T` under their own borrow cell: the one
+    // entered first wins, in the same step as the entry, and ours dies
+    // (unentered: `id_map_remove` compares).
+    let entered = ID_MAP.with(|m| {
         if let Some(&o) = m.get(&key) {
-            // SAFETY: as in `id_map_find` (under the same lock).
-            if let Some(o) = unsafe { try_new_ref(o as *mut ffi::PyObject) } {
-                return Some(o);
+            // SAFETY: as in `id_map_find` (read under the lock).
+            if let Some(live) = unsafe { try_new_ref(o as *mut ffi::PyObject) } {
+                return Some(live);
             }
         }
-        m.insert(key, obj.as_ptr() as usize);
+        m.insert(key, obj as usize);
         None
     });
-    Ok(other.unwrap_or(obj))
+    // SAFETY: `obj` is a new reference (from `alloc`).
+    let ours = unsafe { Object::from_owned(obj) }.expect("non-NULL");
+    // Dropped after the lock is released: its death runs Python code.
+    Ok(entered.unwrap_or(ours))
 }
 
 /// Objects kept alive by ndbind instances: nurse address → patients.
