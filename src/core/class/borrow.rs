@@ -200,6 +200,17 @@ impl FlagsCell {
         self.0.fetch_and(!other.0, Ordering::AcqRel);
     }
 
+    /// Replaces the flags by `f(flags)` in one step (free-threaded: a
+    /// flag another thread sets meanwhile, `KEEP_ALIVE`, is not lost).
+    #[inline]
+    pub(crate) fn update(&self, f: impl Fn(InstFlags) -> InstFlags) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.set(f(self.get()));
+        #[cfg(Py_GIL_DISABLED)]
+        let _ =
+            self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(f(InstFlags(v)).0));
+    }
+
     /// Whether every flag of `other` is set.
     #[inline(always)]
     pub(crate) fn contains(&self, other: InstFlags) -> bool {

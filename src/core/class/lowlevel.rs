@@ -64,7 +64,7 @@ unsafe fn mark_constructed(rec: &TypeRecord, h: *mut InstHeader) {
     // SAFETY: (caller) a live instance of `rec`'s class holding a valid
     // value, which may now be used (and its trampoline followed).
     unsafe {
-        (*h).flags.set((*h).flags.get().constructed());
+        (*h).flags.update(InstFlags::constructed);
         crate::core::class::trampoline::attach(rec.slot, h);
     }
 }

@@ -277,13 +277,12 @@ pub(crate) unsafe fn set_class_vectorcall(
     // Free-threaded: no construction fast path. It reads the record's
     // `__init__` (borrowed from the type's dict) and its overload, which
     // another thread's `Class.__init__ = ...` may free meanwhile; the
-    // generic path (`type.__call__`) holds what it calls.
+    // generic path (`type.__call__`) holds what it calls. The slot stays
+    // NULL, never written (other threads read it).
     #[cfg(Py_GIL_DISABLED)]
-    let f = {
-        let _ = f;
-        None
-    };
+    let _ = (tp, f);
     // SAFETY: (caller) an instance of the metaclass, which has the slot.
+    #[cfg(not(Py_GIL_DISABLED))]
     unsafe {
         #[cfg(not(Py_LIMITED_API))]
         {
