@@ -131,6 +131,13 @@ pub struct Pod {
 // SAFETY: two f64 fields; all-zero bytes are 0.0, 0.0.
 unsafe impl Zeroable for Pod {}
 
+impl Pod {
+    /// `a + b` (what `Pod.total()` returns).
+    pub fn sum(&self) -> f64 {
+        self.a + self.b
+    }
+}
+
 ndbind::class!(Pod, clone, zeroable);
 
 /// `o`, if it is a `Pod` (or a Python subclass of it); else `TypeError`.

@@ -107,6 +107,16 @@ pub fn bind(m: &Module) -> PyResult<()> {
         .property_readonly("v", |t: &FtArcVal| t.v)?;
     // The value moved out of its instance (a Box parameter).
     m.def("take", |b: Box<FtVal>| b.v, arg("b"))?;
+    // Calls `f` while a `Pod` is borrowed (the low-level functions that
+    // change its state must refuse meanwhile).
+    m.def(
+        "pod_borrowed_calling",
+        |p: &crate::classes::Pod, f: Borrowed<'_>| -> PyResult<f64> {
+            f.call(&[])?;
+            Ok(p.sum())
+        },
+        (arg("p"), arg("f")),
+    )?;
     bind_gc(&m)?;
     // A reference instance of one process-wide value (no parent): the same
     // object while one lives.

@@ -23,6 +23,7 @@ import threading
 
 import pytest
 
+import ndbind_test as t
 from ndbind_test import ft_review as fr
 
 THREADS = 8
@@ -184,3 +185,21 @@ def test_get_referents_while_a_method_mutates_the_value():
 
     results = run_rounds(range(rounds), pick)
     assert all(all(r) for r in results)
+
+
+def test_inst_mark_ready_refuses_while_a_call_borrows_the_instance():
+    """``inst_mark_ready`` changes an instance's state like ``inst_zero``:
+    refused (RuntimeError) while a running call borrows it (free-threaded,
+    that call may be reading it on another thread), and the value stays."""
+    q = t.Pod(1.0, 2.0)
+    seen = []
+
+    def inside():
+        with pytest.raises(RuntimeError, match=r"inst_mark_ready\(\): the instance is borrowed"):
+            t.inst_mark_ready(q)
+        seen.append(True)
+
+    assert fr.pod_borrowed_calling(q, inside) == 3.0
+    assert seen == [True]
+    t.inst_mark_ready(q)  # not borrowed: fine
+    assert t.inst_state(q) == (True, True) and q.total() == 3.0

@@ -230,6 +230,7 @@ pub fn inst_zero(o: Borrowed<'_>) -> PyResult<()> {
 
 /// Marks `o` ready. Only for trivial types (zeroable, no drop glue), whose
 /// storage always holds a valid value; see [`inst_mark_ready_unchecked`].
+/// `RuntimeError` while a running function borrows it.
 ///
 /// ```no_run
 /// # use ndbind::prelude::*;
@@ -255,7 +256,12 @@ pub fn inst_mark_ready(o: Borrowed<'_>) -> PyResult<()> {
             rec.name()
         )));
     }
-    // SAFETY: every byte pattern the storage of a trivial type holds is valid.
+    // A running function's borrow must not see its value change state, and
+    // (free-threaded) another thread's `inst_zero` may be writing it.
+    // SAFETY: `o` keeps `h` alive.
+    let _u = unsafe { unique(h, "inst_mark_ready()")? };
+    // SAFETY: every byte pattern the storage of a trivial type holds is
+    // valid; no other borrow exists.
     unsafe { mark_constructed(rec, h) };
     Ok(())
 }
