@@ -41,6 +41,7 @@ mod borrow;
 mod builder;
 mod cast;
 mod create;
+mod flags;
 mod gc;
 mod getset;
 mod handle;
