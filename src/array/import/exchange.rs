@@ -40,18 +40,21 @@ pub(crate) fn api_for(obj: Borrowed<'_>) -> Option<&'static DLPackExchangeAPI> {
         // table lives as long as its (immortal) framework module.
         return Some(unsafe { &*(api as *const DLPackExchangeAPI) });
     }
+    // The type, held across the lookup: a `str`-subclass key's `__eq__` in
+    // the MRO's dicts may run Python code that reassigns `obj.__class__`,
+    // freeing the type read above. The entry takes this reference over.
+    // SAFETY: a live object's type, a live object.
+    let held = unsafe { Borrowed::from_ptr(obj.type_ptr() as *mut ffi::PyObject) }.to_owned();
     // SAFETY: a lookup through the type's MRO that never raises; the
     // capsule (borrowed) is validated by name before use.
     let api = unsafe {
         let attr = crate::array::import::dlpack::type_lookup(
-            obj.type_ptr(),
+            held.as_ptr() as *mut ffi::PyTypeObject,
             crate::interned!(c"__dlpack_c_exchange_api__"),
         )?;
         ndbind_dlpack::exchange_api_from_capsule(attr.as_ptr())?
     };
-    // SAFETY: a new reference to the live type, owned by the entry (an
-    // incref runs no code).
-    unsafe { ffi::Py_INCREF(tp as *mut ffi::PyObject) };
+    let tp = held.into_ptr() as usize;
     let old = CACHE.with(|c| {
         let i = c.next % SLOTS;
         c.next = i + 1;
